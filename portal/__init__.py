@@ -1,0 +1,68 @@
+"""ERP Integrations portal for Sage 300 CRE."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """config -> extensions -> blueprints -> errors -> CLI."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or None,
+                instance_relative_config=True,
+                template_folder=os.path.join(root, "templates"),
+                static_folder=os.path.join(root, "static"))
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from portal.config import from_env
+    app.config.update(from_env(app.instance_path))
+    if config:
+        app.config.update(config)
+        if "REDIS_URL" in config and "RQ_CONNECTION" not in config:
+            app.config["RQ_CONNECTION"] = config["REDIS_URL"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    from portal.extensions import csrf, db, htmx, login_manager, mail, migrate, rq
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(root, "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    htmx.init_app(app)
+    csrf.init_app(app)
+    mail.init_app(app)
+    rq.init_app(app)
+
+    from portal import web
+    web.init_app(app)
+
+    from portal.blueprints.auth.routes import bp as auth_bp
+    from portal.blueprints.erp.routes import bp as erp_bp
+    from portal.blueprints.projects.routes import bp as projects_bp
+    from portal.blueprints.admin.routes import bp as admin_bp
+    for bp in (auth_bp, erp_bp, projects_bp, admin_bp):
+        app.register_blueprint(bp)
+
+    from portal import cli
+    cli.init_app(app)
+    return app
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Several web threads and worker processes share one SQLite file.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL lets readers run beside the worker's writes; foreign keys as on PostgreSQL."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()

@@ -1,0 +1,120 @@
+"""Site administration: users and their permissions, and the mail the portal has sent or kept."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal.domain import policy, services, users
+from portal.domain.errors import Invalid, NotFound
+from portal.domain.models import OutboxMail, Project, ToolLevel, User
+from portal.extensions import db
+from portal.queue import RQJobQueue
+from portal.web import render, require
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every admin route needs a signed-in user."""
+
+
+def _checked(name: str) -> bool:
+    return request.form.get(name) in ("on", "1", "true", "y")
+
+
+@bp.route("/users")
+@require(policy.MANAGE_USERS)
+def user_list():
+    """Every user with their ERP level and privilege."""
+    rows = db.session.scalars(select(User).order_by(User.username)).all()
+    return render("admin/users.html", users=rows)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@require(policy.MANAGE_USERS)
+def user_new():
+    """Create a user."""
+    errors, values = {}, {"erp_level": ToolLevel.NONE}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            user = users.create_user(
+                db.session, username=values.get("username", ""), name=values.get("name", ""),
+                email=values.get("email", ""), password=values.get("password", ""),
+                erp_level=values.get("erp_level", ToolLevel.NONE),
+                can_push_to_accounting=_checked("can_push_to_accounting"),
+                is_site_admin=_checked("is_site_admin"))
+        except Invalid as exc:
+            db.session.rollback()
+            errors = exc.fields
+        else:
+            flash(f"User {user.username} created.", "info")
+            return redirect(url_for("admin.user_edit", user_id=user.id), code=303)
+    return render("admin/user_form.html", user=None, errors=errors, values=values,
+                  levels=ToolLevel, projects=[], memberships={}, status=422 if errors else 200)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@require(policy.MANAGE_USERS)
+def user_edit(user_id: int):
+    """Edit a user's details, ERP level, Can Push to Accounting and project levels."""
+    user = users.get_user(db.session, user_id)
+    errors = {}
+    values = {"name": user.name, "email": user.email, "erp_level": user.erp_level,
+              "can_push_to_accounting": user.can_push_to_accounting,
+              "is_site_admin": user.is_site_admin, "active": user.active}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            users.update_user(db.session, user_id, name=values.get("name", ""),
+                              email=values.get("email", ""),
+                              erp_level=values.get("erp_level", ToolLevel.NONE),
+                              can_push_to_accounting=_checked("can_push_to_accounting"),
+                              is_site_admin=_checked("is_site_admin"), active=_checked("active"),
+                              password=values.get("password", ""))
+            for key, level in request.form.items():
+                if key.startswith("project-") and key[8:].isdigit():
+                    users.set_project_level(db.session, user_id, int(key[8:]), level)
+        except Invalid as exc:
+            db.session.rollback()
+            errors = exc.fields
+        else:
+            flash(f"User {user.username} saved.", "info")
+            return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
+    projects = db.session.scalars(select(Project).order_by(Project.number)).all()
+    return render("admin/user_form.html", user=user, errors=errors, values=values,
+                  levels=ToolLevel, projects=projects,
+                  memberships=users.memberships(db.session, user_id),
+                  status=422 if errors else 200)
+
+
+@bp.route("/mail")
+@require(policy.READ_MAIL)
+def mail_list():
+    """Mail the portal sent over SMTP or kept here (no SMTP configured), newest first."""
+    page = max(1, request.args.get("page", 1, type=int))
+    rows = db.session.scalars(select(OutboxMail).order_by(OutboxMail.id.desc())
+                              .offset((page - 1) * 50).limit(51)).all()
+    return render("admin/mail.html", mails=rows[:50], page=page, more=len(rows) > 50)
+
+
+@bp.route("/mail/<int:mail_id>")
+@require(policy.READ_MAIL)
+def mail_show(mail_id: int):
+    """One mail, text and HTML."""
+    mail = db.session.get(OutboxMail, mail_id)
+    if mail is None:
+        raise NotFound("No such mail.")
+    return render("admin/mail_show.html", mail=mail)
+
+
+@bp.route("/mail/<int:mail_id>/retry", methods=["POST"])
+@require(policy.READ_MAIL)
+def mail_retry(mail_id: int):
+    """Queue a failed or pending mail again."""
+    services.retry_mail(db.session, current_user, mail_id, RQJobQueue())
+    flash("Mail queued again.", "info")
+    return redirect(url_for("admin.mail_show", mail_id=mail_id), code=303)

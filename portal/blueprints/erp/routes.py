@@ -1,0 +1,183 @@
+"""The ERP Integrations tool: one tab per item type, Accept / Reject, export status."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_htmx.responses import HTMXResponseStopPolling
+from flask_login import current_user, login_required
+
+from portal.domain import policy, services
+from portal.domain.errors import Invalid
+from portal.domain.itemtypes import REGISTRY, get_type
+from portal.domain.lifecycle import State
+from portal.domain.models import utcnow
+from portal.domain.tabs import FILTERS, tab_view
+from portal.extensions import db, htmx
+from portal.queue import RQJobQueue, job_status
+from portal.web import forbidden, render, require
+
+bp = Blueprint("erp", __name__, url_prefix="/erp")
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every ERP route needs a signed-in user with access to the tool."""
+    if not policy.can(current_user, policy.VIEW_ERP):
+        return forbidden("You need access to the ERP Integrations tool.")
+    return None
+
+
+@bp.route("/")
+def index():
+    """The first tab."""
+    return redirect(url_for("erp.tab", type_key=next(iter(REGISTRY))))
+
+
+@bp.route("/<type_key>")
+def tab(type_key: str):
+    """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
+    view = tab_view(db.session, current_user, type_key, request.args.get("filter", "ready"),
+                    request.args.get("q", ""), request.args.get("page", 1, type=int),
+                    current_app.config["PAGE_SIZE"])
+    return render(view.item_type.tab_template, "tab_body", view=view, filters=FILTERS,
+                  stalled=_stalled_ids(view.rows))
+
+
+def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
+                  errors: dict | None = None, values: dict | None = None, status: int = 200,
+                  notice: str | None = None):
+    kind = get_type(type_key)
+    row = kind.tab_row(db.session, erp_item_id)
+    body = render_template(kind.row_template, row=row, form=form, errors=errors or {},
+                           values=values or {}, notice=notice, stalled=_stalled_ids([row]))
+    return make_response(body, status)
+
+
+def _stalled_ids(rows) -> set[int]:
+    """Exporting rows whose job is gone or has not finished long after it was queued."""
+    stall = timedelta(seconds=current_app.config["EXPORT_STALL_SECONDS"])
+    now = utcnow()
+    stalled = set()
+    for row in rows:
+        erp = row[0]
+        if erp.state != State.EXPORTING or not erp.queued_at:
+            continue
+        age = now - erp.queued_at
+        if age < timedelta(seconds=5):
+            continue
+        status = job_status(erp.job_id)
+        if status in (None, "failed", "stopped", "canceled", "unreachable") or (
+                age > stall and status != "queued"):
+            stalled.add(erp.id)
+    return stalled
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/row")
+def row(type_key: str, erp_item_id: int):
+    """One row, as it is now (Cancel on a form)."""
+    return _row_response(type_key, erp_item_id)
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/status")
+def status(type_key: str, erp_item_id: int):
+    """The polling fragment: the row while it exports; 286 (stop polling) once it settles."""
+    response = _row_response(type_key, erp_item_id)
+    erp = services.get_erp_item(db.session, erp_item_id, type_key)
+    if erp.state != State.EXPORTING or erp.id in _stalled_ids([(erp,)]):
+        response.status_code = HTMXResponseStopPolling.default_status
+    return response
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/accept", methods=["GET"])
+@require(policy.DECIDE)
+def accept_form(type_key: str, erp_item_id: int):
+    """The Accept form, prefilled with the type's export defaults."""
+    kind = get_type(type_key)
+    erp = services.get_erp_item(db.session, erp_item_id, type_key)
+    values = erp.export_fields or kind.export_defaults(kind.load(db.session, erp.item_id))
+    return _row_response(type_key, erp_item_id, form="accept", values=values)
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/accept", methods=["POST"])
+@require(policy.DECIDE)
+def accept(type_key: str, erp_item_id: int):
+    """Export to ERP: record the acceptance and queue the export."""
+    services.get_erp_item(db.session, erp_item_id, type_key)
+    try:
+        services.accept(db.session, current_user, erp_item_id, request.form.to_dict(),
+                        RQJobQueue())
+    except Invalid as exc:
+        db.session.rollback()
+        return _row_response(type_key, erp_item_id, form="accept", errors=exc.fields,
+                             values=request.form.to_dict(), status=422)
+    return _done(type_key, erp_item_id)
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/reject", methods=["GET"])
+@require(policy.DECIDE)
+def reject_form(type_key: str, erp_item_id: int):
+    """The Reject form: a reason is required."""
+    services.get_erp_item(db.session, erp_item_id, type_key)
+    return _row_response(type_key, erp_item_id, form="reject")
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/reject", methods=["POST"])
+@require(policy.DECIDE)
+def reject(type_key: str, erp_item_id: int):
+    """Reject with a reason; the creator and sender are emailed."""
+    services.get_erp_item(db.session, erp_item_id, type_key)
+    try:
+        services.reject(db.session, current_user, erp_item_id, request.form.get("reason", ""),
+                        RQJobQueue(), current_app.config["COMPANY_NAME"], _item_link)
+    except Invalid as exc:
+        db.session.rollback()
+        return _row_response(type_key, erp_item_id, form="reject", errors=exc.fields,
+                             values=request.form.to_dict(), status=422)
+    return _done(type_key, erp_item_id, notice="Rejected: returned to the project team and emailed.")
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/requeue", methods=["POST"])
+@require(policy.DECIDE)
+def requeue(type_key: str, erp_item_id: int):
+    """Retry a stalled export (same attempt: Sage imports it at most once)."""
+    services.get_erp_item(db.session, erp_item_id, type_key)
+    services.requeue(db.session, current_user, erp_item_id, RQJobQueue())
+    return _done(type_key, erp_item_id)
+
+
+@bp.route("/<type_key>/bulk-accept", methods=["POST"])
+@require(policy.DECIDE)
+def bulk_accept(type_key: str):
+    """Export every ticked item with its default export fields."""
+    get_type(type_key)
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    accepted, errors = services.accept_many(db.session, current_user, ids, RQJobQueue())
+    message = f"{len(accepted)} item(s) accepted and queued for export."
+    if errors:
+        message += f" {len(errors)} not accepted: " + "; ".join(
+            f"#{k}: {v}" for k, v in sorted(errors.items())[:10])
+    flash_args = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
+                  "q": request.form.get("q") or None}
+    if htmx:
+        view = tab_view(db.session, current_user, type_key, flash_args["filter"],
+                        request.form.get("q", ""), 1, current_app.config["PAGE_SIZE"])
+        return render(view.item_type.tab_template, "tab_body", view=view, filters=FILTERS,
+                      stalled=set(), bulk_message=message, bulk_errors=bool(errors))
+    flash(message, "error" if errors else "info")
+    return redirect(url_for("erp.tab", **flash_args), code=303)
+
+
+def _done(type_key: str, erp_item_id: int, notice: str | None = None):
+    if htmx:
+        return _row_response(type_key, erp_item_id, notice=notice)
+    return redirect(url_for("erp.tab", type_key=type_key), code=303)
+
+
+def _item_link(erp) -> str:
+    """The absolute link in emails to the item on its project page."""
+    endpoint, arg = get_type(erp.item_type).link_endpoint
+    path = url_for(endpoint, project_id=erp.project_id, **{arg: erp.item_id})
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    return base.rstrip("/") + path

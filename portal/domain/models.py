@@ -1,0 +1,319 @@
+"""The portal's tables: plain SQLAlchemy, no Flask, so services and unit tests run without an app."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData,
+                        Numeric, String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(14, 2)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# ---- people -----------------------------------------------------------------------
+
+class ToolLevel:
+    """Permission levels on a tool, lowest first."""
+    NONE, READ_ONLY, STANDARD, ADMIN = "none", "read_only", "standard", "admin"
+    ORDER = [NONE, READ_ONLY, STANDARD, ADMIN]
+    LABELS = {NONE: "None", READ_ONLY: "Read Only", STANDARD: "Standard", ADMIN: "Admin"}
+
+    @classmethod
+    def at_least(cls, level: str | None, minimum: str) -> bool:
+        return cls.ORDER.index(level or cls.NONE) >= cls.ORDER.index(minimum)
+
+
+class Company(Base):
+    __tablename__ = "company"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    consolidate_invoice_lines: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_site_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    erp_level: Mapped[str] = mapped_column(String(12), default=ToolLevel.NONE)
+    can_push_to_accounting: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on password change or deactivation so old sessions stop working.
+    session_token: Mapped[str] = mapped_column(String(64), default="")
+
+    memberships: Mapped[list["ProjectMember"]] = relationship(back_populates="user", lazy="raise")
+
+    # Flask-Login's user protocol, written out so this module needs no Flask.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_accounting_approver(self) -> bool:
+        return self.active and self.can_push_to_accounting and self.erp_level in (
+            ToolLevel.STANDARD, ToolLevel.ADMIN)
+
+
+class Project(Base):
+    __tablename__ = "project"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    number: Mapped[str] = mapped_column(String(40))
+    sage_job_id: Mapped[str | None] = mapped_column(String(10), unique=True)
+    address: Mapped[str] = mapped_column(String(120), default="")
+    city: Mapped[str] = mapped_column(String(60), default="")
+    state: Mapped[str] = mapped_column(String(20), default="")
+    zip: Mapped[str] = mapped_column(String(20), default="")
+
+
+class ProjectMember(Base):
+    """A user's level on a project's financial tools (commitments, invoicing)."""
+    __tablename__ = "project_member"
+    __table_args__ = (UniqueConstraint("user_id", "project_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(12), default=ToolLevel.READ_ONLY)
+
+    user: Mapped[User] = relationship(back_populates="memberships", lazy="raise")
+    project: Mapped[Project] = relationship(lazy="raise")
+
+
+class SubJob(Base):
+    __tablename__ = "sub_job"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    code: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(120))
+    sage_extra_id: Mapped[str | None] = mapped_column(String(10))
+
+
+class CostCode(Base):
+    __tablename__ = "cost_code"
+    __table_args__ = (UniqueConstraint("project_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    code: Mapped[str] = mapped_column(String(12))
+    description: Mapped[str] = mapped_column(String(60))
+
+
+class Category(Base):
+    """A cost type on a project cost code (Sage's Category)."""
+    __tablename__ = "category"
+    __table_args__ = (UniqueConstraint("cost_code_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cost_code_id: Mapped[int] = mapped_column(ForeignKey("cost_code.id"))
+    code: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(60))
+
+    cost_code: Mapped[CostCode] = relationship(lazy="raise")
+
+
+class Vendor(Base):
+    """A company in the company directory; erp_vendor_id links it to a Sage vendor."""
+    __tablename__ = "vendor"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    erp_vendor_id: Mapped[str | None] = mapped_column(String(10), unique=True)
+    address: Mapped[str] = mapped_column(String(120), default="")
+    city: Mapped[str] = mapped_column(String(60), default="")
+    state: Mapped[str] = mapped_column(String(20), default="")
+    zip: Mapped[str] = mapped_column(String(20), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    fax: Mapped[str] = mapped_column(String(30), default="")
+
+
+class Commitment(Base):
+    __tablename__ = "commitment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendor.id"))
+    number: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20), default="subcontract")  # or purchase_order
+    status: Mapped[str] = mapped_column(String(30), default="Approved")
+    erp_commitment_id: Mapped[str | None] = mapped_column(String(12))
+    retainage_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("10"))
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    vendor: Mapped[Vendor] = relationship(lazy="raise")
+    lines: Mapped[list["CommitmentLine"]] = relationship(
+        lazy="raise", order_by="CommitmentLine.line_no", back_populates="commitment")
+
+
+class CommitmentLine(Base):
+    __tablename__ = "commitment_line"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(120))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+    commitment: Mapped[Commitment] = relationship(back_populates="lines", lazy="raise")
+    category: Mapped[Category] = relationship(lazy="raise")
+
+
+class InvoiceStatus:
+    DRAFT = "Draft"
+    UNDER_REVIEW = "Under Review"
+    REVISE_AND_RESUBMIT = "Revise and Resubmit"
+    APPROVED = "Approved"
+    APPROVED_AS_NOTED = "Approved as Noted"
+    PENDING_OWNER_APPROVAL = "Pending Owner Approval"
+    ALL = [DRAFT, UNDER_REVIEW, REVISE_AND_RESUBMIT, APPROVED, APPROVED_AS_NOTED,
+           PENDING_OWNER_APPROVAL]
+    SENDABLE = {APPROVED, APPROVED_AS_NOTED, PENDING_OWNER_APPROVAL}
+
+
+class SubcontractorInvoice(Base):
+    __tablename__ = "subcontractor_invoice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"), index=True)
+    sub_job_id: Mapped[int | None] = mapped_column(ForeignKey("sub_job.id"))
+    number: Mapped[str] = mapped_column(String(40), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    billing_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(30), default=InvoiceStatus.DRAFT)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Denormalised totals, recomputed whenever lines change, so list pages need no line loads.
+    total_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    total_retainage: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    commitment: Mapped[Commitment] = relationship(lazy="raise")
+    sub_job: Mapped[SubJob | None] = relationship(lazy="raise")
+    created_by: Mapped[User | None] = relationship(lazy="raise")
+    lines: Mapped[list["InvoiceLine"]] = relationship(
+        lazy="raise", order_by="InvoiceLine.id", back_populates="invoice",
+        cascade="all, delete-orphan")
+
+    @property
+    def payment_due(self) -> Decimal:
+        """Current payment due as the ERP tab shows it: without retainage."""
+        return (self.total_amount or Decimal("0")) - (self.total_retainage or Decimal("0"))
+
+    def recompute_totals(self) -> None:
+        self.total_amount = sum((l.amount for l in self.lines), Decimal("0"))
+        self.total_retainage = sum((l.retainage or Decimal("0") for l in self.lines), Decimal("0"))
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_line"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("subcontractor_invoice.id", ondelete="CASCADE"), index=True)
+    commitment_line_id: Mapped[int] = mapped_column(ForeignKey("commitment_line.id"))
+    description: Mapped[str] = mapped_column(String(120), default="")
+    work_completed: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    materials_stored: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    retainage: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+
+    invoice: Mapped[SubcontractorInvoice] = relationship(back_populates="lines", lazy="raise")
+    commitment_line: Mapped[CommitmentLine] = relationship(lazy="raise")
+
+    @property
+    def amount(self) -> Decimal:
+        return (self.work_completed or Decimal("0")) + (self.materials_stored or Decimal("0"))
+
+
+# ---- the ERP gate ------------------------------------------------------------------
+
+class ErpItem(Base):
+    """One item's place in the ERP lifecycle; one row per (item_type, item_id)."""
+    __tablename__ = "erp_item"
+    __table_args__ = (
+        UniqueConstraint("item_type", "item_id"),
+        Index("ix_erp_item_tab", "item_type", "state", "sent_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_type: Mapped[str] = mapped_column(String(40))
+    item_id: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    export_fields: Mapped[dict | None] = mapped_column(JSON)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime)
+    erp_ref: Mapped[str | None] = mapped_column(String(64))
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sage_message: Mapped[str | None] = mapped_column(Text)
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    # Optimistic locking: two approvers deciding the same item cannot both win.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    sent_by: Mapped[User | None] = relationship(foreign_keys=[sent_by_id], lazy="raise")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="raise")
+
+
+class ErpAudit(Base):
+    """One row per lifecycle transition: who, when, from, to, reason or fields."""
+    __tablename__ = "erp_audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    erp_item_id: Mapped[int] = mapped_column(ForeignKey("erp_item.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship(lazy="raise")
+
+
+class MailStatus:
+    PENDING, SENT, FAILED, KEPT = "pending", "sent", "failed", "kept"
+
+
+class OutboxMail(Base):
+    """Mail written in the same transaction as the decision that causes it."""
+    __tablename__ = "outbox_mail"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipients: Mapped[str] = mapped_column(Text)  # comma separated
+    subject: Mapped[str] = mapped_column(String(255))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default=MailStatus.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    erp_item_id: Mapped[int | None] = mapped_column(ForeignKey("erp_item.id"))

@@ -1,0 +1,37 @@
+"""Every permission decision in one place: can(user, action, ...)."""
+from __future__ import annotations
+
+from portal.domain.models import ToolLevel, User
+
+VIEW_ERP = "view_erp"            # see the ERP Integrations tabs
+DECIDE = "decide"                # accept / reject / retry / requeue (accounting approver)
+SEND = "send"                    # send, resend, edit a rejected item (Admin on the project tool)
+RETRIEVE = "retrieve"            # the sender or a project admin
+VIEW_PROJECT = "view_project"
+MANAGE_USERS = "manage_users"
+READ_MAIL = "read_mail"
+ERP_ADMIN = "erp_admin"          # settings, sync schedule
+
+
+def can(user: User | None, action: str, *, project_level: str | None = None,
+        sent_by_id: int | None = None) -> bool:
+    """True when `user` may take `action`; project_level is the user's level on the item's project."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if action == VIEW_ERP:
+        return ToolLevel.at_least(user.erp_level, ToolLevel.READ_ONLY)
+    if action == DECIDE:
+        return user.is_accounting_approver
+    if action == ERP_ADMIN:
+        return user.erp_level == ToolLevel.ADMIN
+    if action in (MANAGE_USERS, READ_MAIL):
+        return user.is_site_admin
+    level = ToolLevel.ADMIN if user.is_site_admin else (project_level or ToolLevel.NONE)
+    if action == VIEW_PROJECT:
+        return ToolLevel.at_least(level, ToolLevel.READ_ONLY)
+    if action == SEND:
+        return level == ToolLevel.ADMIN
+    if action == RETRIEVE:
+        return level == ToolLevel.ADMIN or (sent_by_id is not None and sent_by_id == user.id
+                                            and ToolLevel.at_least(level, ToolLevel.READ_ONLY))
+    raise ValueError(f"unknown action {action!r}")

@@ -1,0 +1,129 @@
+"""Project-side reads and edits: a project's invoices, their ERP state and why Send is unavailable."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.domain import policy
+from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain.lifecycle import EDITABLE, State
+from portal.domain.models import (ErpAudit, ErpItem, InvoiceStatus, Project, ProjectMember,
+                                  SubcontractorInvoice, ToolLevel, User)
+from portal.domain.services import find_erp_item, project_level
+from portal.domain.subcontractor_invoices import (INVOICES, invoice_load_options, parse_date,
+                                                  parse_money)
+
+
+@dataclass
+class InvoiceRow:
+    invoice: SubcontractorInvoice
+    erp: ErpItem | None
+    reasons: list[str]
+
+    @property
+    def state(self) -> str:
+        return self.erp.state if self.erp else State.DRAFT
+
+
+def visible_projects(session: Session, user: User) -> list[tuple[Project, str]]:
+    """Projects with the user's level on their financial tools."""
+    if user.is_site_admin:
+        return [(p, ToolLevel.ADMIN) for p in session.scalars(select(Project).order_by(Project.number))]
+    rows = session.execute(select(Project, ProjectMember.level).join(
+        ProjectMember, ProjectMember.project_id == Project.id).where(
+        ProjectMember.user_id == user.id, ProjectMember.level != ToolLevel.NONE)
+        .order_by(Project.number)).all()
+    return [(p, level) for p, level in rows]
+
+
+def _project_for(session: Session, user: User, project_id: int) -> tuple[Project, str]:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound("No such project.")
+    level = project_level(session, user, project_id)
+    if not policy.can(user, policy.VIEW_PROJECT, project_level=level):
+        raise PermissionDenied("You do not have access to this project.")
+    return project, (ToolLevel.ADMIN if user.is_site_admin else level)
+
+
+def project_invoices(session: Session, user: User, project_id: int):
+    """(project, level, rows): every invoice of the project with its ERP state, in 4 queries."""
+    project, level = _project_for(session, user, project_id)
+    invoices = session.scalars(select(SubcontractorInvoice).where(
+        SubcontractorInvoice.project_id == project_id).options(*invoice_load_options())
+        .order_by(SubcontractorInvoice.billing_date.desc(), SubcontractorInvoice.id.desc())).all()
+    erps = {e.item_id: e for e in session.scalars(select(ErpItem).where(
+        ErpItem.item_type == INVOICES.key,
+        ErpItem.item_id.in_([i.id for i in invoices]))).all()} if invoices else {}
+    rows = [InvoiceRow(i, erps.get(i.id), INVOICES.prerequisites(session, i)) for i in invoices]
+    return project, level, rows
+
+
+def invoice_row(session: Session, user: User, project_id: int, invoice_id: int):
+    project, level = _project_for(session, user, project_id)
+    invoice = INVOICES.load(session, invoice_id)
+    if invoice.project_id != project.id:
+        raise NotFound("That invoice is not on this project.")
+    erp = find_erp_item(session, INVOICES.key, invoice.id)
+    return project, level, InvoiceRow(invoice, erp, INVOICES.prerequisites(session, invoice))
+
+
+def invoice_history(session: Session, erp: ErpItem | None) -> list[ErpAudit]:
+    if erp is None:
+        return []
+    return list(session.scalars(select(ErpAudit).where(ErpAudit.erp_item_id == erp.id)
+                                .options(selectinload(ErpAudit.actor)).order_by(ErpAudit.id)))
+
+
+def update_invoice(session: Session, actor: User, project_id: int, invoice_id: int,
+                   form: dict) -> SubcontractorInvoice:
+    """Edit a draft or rejected invoice (invoice admin), all or nothing."""
+    project, level, row = invoice_row(session, actor, project_id, invoice_id)
+    if not policy.can(actor, policy.SEND, project_level=level):
+        raise PermissionDenied("Editing invoices needs Admin on the project's tool.")
+    if row.state not in EDITABLE:
+        raise Conflict(f"The invoice is {State.LABELS[row.state]} in ERP Integrations and cannot "
+                       "be edited; retrieve it first.")
+    invoice = row.invoice
+    errors: dict[str, str] = {}
+    number = (form.get("number") or "").strip()
+    if not number:
+        errors["number"] = "Invoice # is required."
+    elif len(number) > 40:
+        errors["number"] = "Invoice # must be 40 characters or less."
+    status = form.get("status") or invoice.status
+    if status not in InvoiceStatus.ALL:
+        errors["status"] = "Choose a status from the list."
+    dates = {}
+    for field in ("billing_date", "period_start", "period_end"):
+        try:
+            dates[field] = parse_date(form.get(field), field)
+        except Invalid as exc:
+            errors.update(exc.fields)
+    if not errors and dates["period_start"] > dates["period_end"]:
+        errors["period_end"] = "The billing period must end after it starts."
+    amounts = {}
+    for line in invoice.lines:
+        for part in ("work_completed", "materials_stored", "retainage"):
+            key = f"line-{line.id}-{part}"
+            try:
+                amounts[key] = parse_money(form.get(key, getattr(line, part)), key)
+            except Invalid as exc:
+                errors.update(exc.fields)
+    if errors:
+        session.rollback()
+        raise Invalid("Please correct the highlighted fields.", fields=errors)
+    invoice.number, invoice.status = number, status
+    invoice.billing_date = dates["billing_date"]
+    invoice.period_start, invoice.period_end = dates["period_start"], dates["period_end"]
+    for line in invoice.lines:
+        for part in ("work_completed", "materials_stored", "retainage"):
+            setattr(line, part, amounts[f"line-{line.id}-{part}"])
+    invoice.recompute_totals()
+    session.commit()
+    return invoice
+
+

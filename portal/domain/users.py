@@ -1,0 +1,109 @@
+"""User accounts: creation, levels, the Can Push to Accounting privilege, project access."""
+from __future__ import annotations
+
+import re
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.domain.errors import Invalid, NotFound
+from portal.domain.models import Project, ProjectMember, ToolLevel, User
+
+USERNAME_RE = re.compile(r"^[a-z0-9_.-]{2,80}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalars(select(User).where(User.username == (username or "").strip().lower())).first()
+    if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user
+
+
+def _check(fields: dict, creating: bool) -> dict:
+    errors = {}
+    if creating and not USERNAME_RE.match(fields.get("username", "")):
+        errors["username"] = "2-80 characters: lowercase letters, digits, dot, dash, underscore."
+    if not (fields.get("name") or "").strip():
+        errors["name"] = "Name is required."
+    if not EMAIL_RE.match((fields.get("email") or "").strip()):
+        errors["email"] = "Enter an email address."
+    if fields.get("erp_level", ToolLevel.NONE) not in ToolLevel.ORDER:
+        errors["erp_level"] = "Choose a level."
+    password = fields.get("password") or ""
+    if (creating or password) and len(password) < 8:
+        errors["password"] = "At least 8 characters."
+    return errors
+
+
+def create_user(session: Session, *, username: str, name: str, email: str, password: str,
+                erp_level: str = ToolLevel.NONE, can_push_to_accounting: bool = False,
+                is_site_admin: bool = False) -> User:
+    fields = dict(username=(username or "").strip().lower(), name=name, email=email,
+                  password=password, erp_level=erp_level)
+    errors = _check(fields, creating=True)
+    if not errors and session.scalars(select(User).where(User.username == fields["username"])).first():
+        errors["username"] = "That username is taken."
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", fields=errors)
+    user = User(username=fields["username"], name=name.strip(), email=email.strip(),
+                password_hash=generate_password_hash(password), erp_level=erp_level,
+                can_push_to_accounting=can_push_to_accounting, is_site_admin=is_site_admin,
+                active=True, session_token=secrets.token_hex(8))
+    session.add(user)
+    session.commit()
+    return user
+
+
+def update_user(session: Session, user_id: int, *, name: str, email: str, erp_level: str,
+                can_push_to_accounting: bool, is_site_admin: bool, active: bool,
+                password: str = "") -> User:
+    user = get_user(session, user_id)
+    errors = _check(dict(name=name, email=email, erp_level=erp_level, password=password),
+                    creating=False)
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", fields=errors)
+    user.name, user.email, user.erp_level = name.strip(), email.strip(), erp_level
+    user.can_push_to_accounting, user.is_site_admin = can_push_to_accounting, is_site_admin
+    if password or user.active != active:
+        user.session_token = secrets.token_hex(8)  # signs out existing sessions
+    user.active = active
+    if password:
+        user.password_hash = generate_password_hash(password)
+    session.commit()
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def find_user(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
+    if user is None:
+        raise NotFound(f"No user named {username!r}.")
+    return user
+
+
+def set_project_level(session: Session, user_id: int, project_id: int, level: str) -> None:
+    if level not in ToolLevel.ORDER:
+        raise Invalid("Choose a level.", fields={"level": "Choose a level."})
+    if session.get(Project, project_id) is None:
+        raise NotFound("No such project.")
+    member = session.scalars(select(ProjectMember).where(
+        ProjectMember.user_id == user_id, ProjectMember.project_id == project_id)).first()
+    if member is None:
+        member = ProjectMember(user_id=user_id, project_id=project_id)
+        session.add(member)
+    member.level = level
+    session.commit()
+
+
+def memberships(session: Session, user_id: int) -> dict[int, str]:
+    return {m.project_id: m.level for m in session.scalars(
+        select(ProjectMember).where(ProjectMember.user_id == user_id))}

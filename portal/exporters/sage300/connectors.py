@@ -1,0 +1,123 @@
+"""Connectors: where a Batch goes. Both are idempotent per batch_id.
+
+SimulatorConnector  -> the embedded Sage 300 CRE simulator (its own database).
+FileDropConnector   -> an AP import file per batch in a folder Sage imports from.
+make_connector(config) picks one from SAGE_* config keys.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from decimal import Decimal
+
+from sqlalchemy.exc import OperationalError
+
+from .fileformat import FILE_ENCODING, ap_import_file, drop_file_name
+from .records import Batch, ConnectorUnavailable, SageResult
+
+
+def write_import_file(folder: str, batch_id: str, content: str) -> str:
+    """Write the batch's import file atomically (temp file + os.replace); returns its name."""
+    os.makedirs(folder, exist_ok=True)
+    name = drop_file_name(batch_id)
+    # the temp file lives in the same folder so os.replace stays a same-filesystem rename,
+    # and a Sage import scanning *.txt never sees a half-written file
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding=FILE_ENCODING, errors="replace", newline="") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(folder, name))
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return name
+
+
+class SimulatorConnector:
+    """Submits to a Sage300Simulator; a database that cannot be reached is ConnectorUnavailable."""
+
+    def __init__(self, sim):
+        self.sim = sim
+
+    def submit(self, batch: Batch) -> SageResult:
+        try:
+            return self.sim.submit(batch)
+        except OperationalError as exc:  # nothing was imported: the transaction rolled back
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+        except OSError as exc:  # the drop folder failed before the commit, so likewise
+            raise ConnectorUnavailable(f"cannot write the import file: {exc}") from exc
+
+
+class FileDropConnector:
+    """Writes the AP import file into a folder; the same batch_id overwrites the same file."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def submit(self, batch: Batch) -> SageResult:
+        try:
+            name = write_import_file(self.folder, batch.batch_id, ap_import_file(batch))
+        except OSError as exc:
+            raise ConnectorUnavailable(f"cannot write to {self.folder}: {exc}") from exc
+        return SageResult(ok=True, reference=name)
+
+
+# Engines are process-wide, thread-safe and own a connection pool, so one per (url, schema)
+# is shared by every request and worker thread; creating one per call would leak pools
+# (and for PostgreSQL, connections). Only the engine is cached: the simulator object is
+# cheap and takes its drop folder and setting defaults from each call's config. The lock
+# only guards creating the engine (and the tables) once. A forked child (an RQ
+# work-horse) must not use the parent's pooled connections, so the cache is per pid.
+_engines: dict = {}
+_engines_lock = threading.Lock()
+_engines_pid = os.getpid()
+
+
+def _periods(value) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else (value or ())
+    return tuple(p.strip() for p in items if p.strip())
+
+
+def make_connector(config: dict):
+    """The connector named by config["SAGE_CONNECTOR"] ("simulator" by default, or "filedrop")."""
+    kind = (config.get("SAGE_CONNECTOR") or "simulator").lower()
+    if kind == "filedrop":
+        folder = config.get("SAGE_DROP_FOLDER")
+        if not folder:
+            raise ValueError("SAGE_CONNECTOR=filedrop needs SAGE_DROP_FOLDER")
+        return FileDropConnector(folder)
+    if kind != "simulator":
+        raise ValueError(f"unknown SAGE_CONNECTOR {kind!r}")
+
+    from .simulator import Sage300Simulator, make_engine  # the simulator imports this module
+
+    global _engines_pid
+    url = config.get("SAGE_SIM_DATABASE_URL") or "sqlite:///sage300_sim.db"
+    schema = config.get("SAGE_SIM_SCHEMA") or None
+    options = dict(
+        schema=schema,
+        drop_folder=config.get("SAGE_DROP_FOLDER") or None,
+        closed_periods=_periods(config.get("SAGE_SIM_CLOSED_PERIODS")),
+        tolerance_pct=Decimal(str(config.get("SAGE_SIM_TOLERANCE_PCT") or "0")),
+        hourly_limit=int(config.get("SAGE_SIM_HOURLY_LIMIT") or 0),
+    )
+    with _engines_lock:
+        if _engines_pid != os.getpid():
+            for engine in _engines.values():
+                engine.dispose(close=False)  # leave the parent's connections to the parent
+            _engines.clear()
+            _engines_pid = os.getpid()
+        engine = _engines.get((url, schema))
+        if engine is None:
+            engine = make_engine(url, schema)
+            try:
+                Sage300Simulator(url, engine=engine, **options).create_all()
+            except OperationalError as exc:
+                engine.dispose()
+                raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+            _engines[(url, schema)] = engine
+    return SimulatorConnector(Sage300Simulator(url, engine=engine, **options))

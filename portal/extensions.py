@@ -1,0 +1,19 @@
+"""Flask extensions, created unbound and initialised in create_app()."""
+from flask_htmx import HTMX
+from flask_login import LoginManager
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_rq import RQ
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+from portal.domain.models import Base
+
+# Models are plain SQLAlchemy (portal.domain imports no Flask); the extension shares their metadata.
+db = SQLAlchemy(metadata=Base.metadata)
+migrate = Migrate()
+login_manager = LoginManager()
+htmx = HTMX()
+csrf = CSRFProtect()
+mail = Mail()
+rq = RQ()

@@ -1,0 +1,38 @@
+"""The RQ side of the JobQueue port, and job-state questions the UI asks."""
+from __future__ import annotations
+
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from portal.extensions import rq
+
+# Retries for mail: SMTP servers have bad minutes; these need the worker's scheduler.
+MAIL_RETRY = Retry(max=4, interval=[10, 60, 300, 900])
+
+
+class RQJobQueue:
+    """Enqueue jobs by id on the app's default queue (Flask-RQ owns the connection)."""
+
+    def export(self, erp_item_id: int, attempt: int, job_id: str) -> None:
+        from portal import jobs
+        rq.queue.enqueue(jobs.export_item, erp_item_id, attempt, job_id=job_id,
+                         result_ttl=3600, failure_ttl=7 * 86400, job_timeout=300)
+
+    def mail(self, mail_id: int, job_id: str) -> None:
+        from portal import jobs
+        rq.queue.enqueue(jobs.send_mail, mail_id, job_id=job_id, retry=MAIL_RETRY,
+                         result_ttl=3600, failure_ttl=7 * 86400, job_timeout=120)
+
+
+def job_status(job_id: str | None) -> str | None:
+    """RQ's status for a job id; None when Redis has no such job; 'unreachable' when Redis is down."""
+    if not job_id:
+        return None
+    try:
+        job = Job.fetch(job_id, connection=rq.queue.connection)
+        return job.get_status(refresh=False).value if job.get_status(refresh=False) else None
+    except NoSuchJobError:
+        return None
+    except Exception:  # noqa: BLE001 - the page must render while Redis is down
+        return "unreachable"
