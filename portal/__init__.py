@@ -23,7 +23,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
         if "REDIS_URL" in config and "RQ_CONNECTION" not in config:
             app.config["RQ_CONNECTION"] = config["REDIS_URL"]
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("DATABASE_SCHEMA")))
 
     from portal.extensions import csrf, db, htmx, login_manager, mail, migrate, rq
     db.init_app(app)
@@ -49,11 +50,14 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def _engine_options(url: str) -> dict:
+def _engine_options(url: str, schema: str | None = None) -> dict:
     if url.startswith("sqlite"):
         # Several web threads and worker processes share one SQLite file.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+    options = {"pool_pre_ping": True}
+    if schema:  # the portal's tables in their own PostgreSQL schema
+        options["connect_args"] = {"options": f"-csearch_path={schema}"}
+    return options
 
 
 @event.listens_for(Engine, "connect")

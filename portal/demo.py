@@ -160,7 +160,8 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
         for cl, w, s in zip(cls, work, stored):
             session.add(InvoiceLine(invoice_id=inv.id, commitment_line_id=cl.id,
                                     description=cl.description, work_completed=w,
-                                    materials_stored=s, retainage=(w * D("0.10")).quantize(D("0.01"))))
+                                    materials_stored=s,
+                                    retainage=((w + s) * D("0.10")).quantize(D("0.01"))))
         session.flush()
         session.refresh(inv, ["lines"])
         inv.recompute_totals()

@@ -11,17 +11,22 @@ from portal.extensions import rq
 MAIL_RETRY = Retry(max=4, interval=[10, 60, 300, 900])
 
 
+def _queue():
+    """The first configured queue (RQ_QUEUE names it; tests use one of their own)."""
+    return next(iter(rq.queues.values()))
+
+
 class RQJobQueue:
     """Enqueue jobs by id on the app's default queue (Flask-RQ owns the connection)."""
 
     def export(self, erp_item_id: int, attempt: int, job_id: str) -> None:
         from portal import jobs
-        rq.queue.enqueue(jobs.export_item, erp_item_id, attempt, job_id=job_id,
+        _queue().enqueue(jobs.export_item, erp_item_id, attempt, job_id=job_id,
                          result_ttl=3600, failure_ttl=7 * 86400, job_timeout=300)
 
     def mail(self, mail_id: int, job_id: str) -> None:
         from portal import jobs
-        rq.queue.enqueue(jobs.send_mail, mail_id, job_id=job_id, retry=MAIL_RETRY,
+        _queue().enqueue(jobs.send_mail, mail_id, job_id=job_id, retry=MAIL_RETRY,
                          result_ttl=3600, failure_ttl=7 * 86400, job_timeout=120)
 
 
@@ -30,7 +35,7 @@ def job_status(job_id: str | None) -> str | None:
     if not job_id:
         return None
     try:
-        job = Job.fetch(job_id, connection=rq.queue.connection)
+        job = Job.fetch(job_id, connection=_queue().connection)
         return job.get_status(refresh=False).value if job.get_status(refresh=False) else None
     except NoSuchJobError:
         return None

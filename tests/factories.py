@@ -1,0 +1,95 @@
+"""Plain factory functions with random suffixes: tests never depend on an empty database."""
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from decimal import Decimal
+
+from portal.domain.models import (Category, Commitment, CommitmentLine, CostCode, InvoiceLine,
+                                  InvoiceStatus, Project, ProjectMember, SubcontractorInvoice,
+                                  ToolLevel, User, Vendor)
+from portal.domain.users import create_user
+
+PASSWORD = "correct-horse-9"
+
+
+def suffix(n: int = 6) -> str:
+    return secrets.token_hex(n // 2 + 1)[:n].upper()
+
+
+def make_user(session, *, erp_level=ToolLevel.NONE, push=False, site_admin=False,
+              name=None, email=None) -> User:
+    s = suffix()
+    return create_user(session, username=f"u{s.lower()}", name=name or f"User {s}",
+                       email=email or f"u{s.lower()}@example.com", password=PASSWORD,
+                       erp_level=erp_level, can_push_to_accounting=push, is_site_admin=site_admin)
+
+
+def approver(session) -> User:
+    return make_user(session, erp_level=ToolLevel.STANDARD, push=True)
+
+
+def member(session, user: User, project: Project, level=ToolLevel.ADMIN) -> None:
+    session.add(ProjectMember(user_id=user.id, project_id=project.id, level=level))
+    session.commit()
+
+
+class Setup:
+    """A synced project with one commitment, mirrored in the Sage simulator."""
+
+    def __init__(self, session, sim, *, vendor_status="Active", vendor_erp=True,
+                 commitment_amount=Decimal("100000"), job_status="Open"):
+        s = suffix()
+        self.project = Project(name=f"Project {s}", number=f"P-{s}", sage_job_id=f"J{s}"[:10],
+                               city="Springfield", state="IL", zip="62701")
+        self.vendor = Vendor(name=f"Vendor {s} Inc.", erp_vendor_id=f"V{s}"[:10] if vendor_erp else None)
+        session.add_all([self.project, self.vendor])
+        session.flush()
+        self.cost_code = CostCode(project_id=self.project.id, code="03-300", description="Concrete")
+        session.add(self.cost_code)
+        session.flush()
+        self.sub = Category(cost_code_id=self.cost_code.id, code="SUB", description="Subcontract")
+        self.mat = Category(cost_code_id=self.cost_code.id, code="MAT", description="Material")
+        session.add_all([self.sub, self.mat])
+        session.flush()
+        self.commitment = Commitment(project_id=self.project.id, vendor_id=self.vendor.id,
+                                     number=f"SC-{s}", title="Concrete", status="Approved",
+                                     erp_commitment_id=f"C{s}"[:12])
+        session.add(self.commitment)
+        session.flush()
+        self.line1 = CommitmentLine(commitment_id=self.commitment.id, line_no=1,
+                                    description="Footings", category_id=self.sub.id,
+                                    amount=commitment_amount / 2)
+        self.line2 = CommitmentLine(commitment_id=self.commitment.id, line_no=2,
+                                    description="Rebar", category_id=self.mat.id,
+                                    amount=commitment_amount / 2)
+        session.add_all([self.line1, self.line2])
+        session.commit()
+        if sim is not None:
+            sim.add_job(self.project.sage_job_id, self.project.name[:30], status=job_status)
+            sim.add_cost_code(self.project.sage_job_id, "03-300", "Concrete")
+            sim.add_category(self.project.sage_job_id, "03-300", "SUB", "Subcontract")
+            sim.add_category(self.project.sage_job_id, "03-300", "MAT", "Material")
+            if vendor_erp:
+                sim.add_vendor(self.vendor.erp_vendor_id, self.vendor.name[:30], status=vendor_status)
+                sim.add_commitment(self.commitment.erp_commitment_id, self.vendor.erp_vendor_id,
+                                   self.project.sage_job_id, commitment_amount)
+
+    def invoice(self, session, creator: User | None = None, *, status=InvoiceStatus.APPROVED,
+                number=None, billing=date(2026, 10, 31), work=(Decimal("1000"), Decimal("500")),
+                stored=(Decimal("0"), Decimal("100")), retainage=(Decimal("100"), Decimal("50"))):
+        inv = SubcontractorInvoice(project_id=self.project.id, commitment_id=self.commitment.id,
+                                   number=number or f"INV-{suffix()}", period_start=date(2026, 10, 1),
+                                   period_end=date(2026, 10, 31), billing_date=billing,
+                                   status=status, created_by_id=creator.id if creator else None)
+        session.add(inv)
+        session.flush()
+        for line, w, s, r in zip((self.line1, self.line2), work, stored, retainage):
+            session.add(InvoiceLine(invoice_id=inv.id, commitment_line_id=line.id,
+                                    description=line.description, work_completed=w,
+                                    materials_stored=s, retainage=r))
+        session.flush()
+        session.refresh(inv, ["lines"])
+        inv.recompute_totals()
+        session.commit()
+        return inv

@@ -1,0 +1,114 @@
+"""The whole road through real services, a real RQ worker, the simulator and SMTP."""
+from decimal import Decimal
+
+import pytest
+
+from portal.domain import services
+from portal.domain.errors import Conflict, Invalid, PermissionDenied
+from portal.domain.lifecycle import State
+from portal.domain.models import ErpAudit, MailStatus, OutboxMail, ToolLevel
+from portal.domain.subcontractor_invoices import INVOICES
+from portal.queue import RQJobQueue
+from tests import factories as f
+
+
+@pytest.fixture
+def road(session, sim):
+    creator = f.make_user(session)
+    setup = f.Setup(session, sim)
+    f.member(session, creator, setup.project, ToolLevel.ADMIN)
+    return setup, creator, f.approver(session)
+
+
+def sent(session, road, **kw):
+    setup, creator, _ = road
+    inv = setup.invoice(session, creator, **kw)
+    erp = services.send(session, creator, INVOICES.key, inv.id)
+    return inv, erp
+
+
+def test_accept_exports_one_ap_invoice_and_marks_synced(session, sim, road, drain):
+    setup, creator, approver = road
+    inv, erp = sent(session, road)
+    services.accept(session, approver, erp.id, {"erp_id": inv.number, "description": "Oct pay app",
+                                                "accounting_date": "2026-10-31"}, RQJobQueue())
+    assert session.get(type(erp), erp.id).state == State.EXPORTING
+    drain()
+    session.expire_all()
+    erp = services.get_erp_item(session, erp.id)
+    assert erp.state == State.SYNCED and erp.erp_ref == inv.number
+    header = sim.get_invoice(setup.vendor.erp_vendor_id, inv.number)
+    assert Decimal(header["Amount"]) == Decimal("1600.00")
+    assert Decimal(header["Retainage"]) == Decimal("150.00")
+    assert header["Description"] == "Oct pay app"
+    actions = [a.action for a in session.query(ErpAudit).filter_by(erp_item_id=erp.id).order_by(ErpAudit.id)]
+    assert actions == ["send", "accept", "export_ok"]
+
+
+def test_sage_refusal_lands_in_failed_with_its_text_and_can_be_retried(session, sim, road, drain):
+    setup, creator, approver = road
+    inv, erp = sent(session, road, billing=__import__("datetime").date(2026, 1, 31))
+    sim.set_setting("closed_periods", "2026-01")
+    try:
+        services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), RQJobQueue())
+        drain()
+        session.expire_all()
+        erp = services.get_erp_item(session, erp.id)
+        assert erp.state == State.FAILED
+        assert "GL period closed.  Entry not allowed. (01\\31\\2026)" in erp.sage_message
+        # Retry with another accounting date: a new attempt, accepted by Sage.
+        services.accept(session, approver, erp.id, {"erp_id": inv.number,
+                                                    "accounting_date": "2026-02-01"}, RQJobQueue())
+        drain()
+        session.expire_all()
+        assert services.get_erp_item(session, erp.id).state == State.SYNCED
+    finally:
+        sim.set_setting("closed_periods", "")
+
+
+def test_reject_writes_mail_in_same_transaction_and_smtp_receives_it(session, road, smtp, drain):
+    setup, creator, approver = road
+    sender = f.make_user(session)
+    f.member(session, sender, setup.project, ToolLevel.ADMIN)
+    inv = setup.invoice(session, creator)
+    erp = services.send(session, sender, INVOICES.key, inv.id)
+    services.reject(session, approver, erp.id, "Wrong billing period", RQJobQueue(),
+                    "Test Builders", lambda e: f"http://portal.test/p/{e.item_id}")
+    mail = session.query(OutboxMail).filter_by(erp_item_id=erp.id).one()
+    assert mail.status == MailStatus.PENDING
+    assert sorted(mail.recipients.split(",")) == sorted([creator.email, sender.email])
+    drain()
+    session.expire_all()
+    assert session.get(OutboxMail, mail.id).status == MailStatus.SENT
+    got = smtp.to(creator.email)
+    assert len(got) == 1 and sender.email in got[0].rcpt_tos
+    body = got[0].content.decode()
+    assert "Test Builders: ERP Subcontractor Invoice Rejection Notification" in body
+    assert "Wrong billing period" in body and inv.number in body
+
+
+def test_reject_needs_a_reason_and_changes_nothing(session, road):
+    setup, creator, approver = road
+    inv, erp = sent(session, road)
+    with pytest.raises(Invalid):
+        services.reject(session, approver, erp.id, "   ", RQJobQueue(), "X", lambda e: "")
+    session.expire_all()
+    assert services.get_erp_item(session, erp.id).state == State.READY
+    assert session.query(OutboxMail).filter_by(erp_item_id=erp.id).count() == 0
+
+
+def test_plain_standard_user_cannot_accept(session, road):
+    setup, creator, _ = road
+    inv, erp = sent(session, road)
+    standard = f.make_user(session, erp_level=ToolLevel.STANDARD)
+    with pytest.raises(PermissionDenied):
+        services.accept(session, standard, erp.id, INVOICES.export_defaults(inv), RQJobQueue())
+
+
+def test_accepting_twice_is_a_conflict(session, road, drain):
+    setup, creator, approver = road
+    inv, erp = sent(session, road)
+    services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), RQJobQueue())
+    with pytest.raises(Conflict):
+        services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), RQJobQueue())
+    drain()
