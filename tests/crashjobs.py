@@ -1,0 +1,22 @@
+"""A job that is killed mid-export: Sage has committed, the portal has not (used by an integration test)."""
+import os
+import time
+
+from flask import current_app
+
+from portal.domain import services
+from portal.domain.itemtypes import get_type
+from portal.exporters.sage300.connectors import make_connector
+from portal.extensions import db
+
+
+def export_then_hang(erp_item_id: int, attempt: int, marker: str) -> None:
+    erp = services.get_erp_item(db.session, erp_item_id)
+    kind = get_type(erp.item_type)
+    batch = kind.build_batch(db.session, kind.load(db.session, erp.item_id), erp.export_fields,
+                             services.batch_id(erp))
+    db.session.commit()
+    make_connector(current_app.config).submit(batch)
+    with open(marker, "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(60)  # the test SIGKILLs the worker here, before the portal records Synced

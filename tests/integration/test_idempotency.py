@@ -1,0 +1,118 @@
+"""Exactly one AP invoice in Sage, whatever happens to the worker."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from portal import jobs
+from portal.domain import services
+from portal.domain.lifecycle import State
+from portal.domain.models import ErpAudit, ToolLevel
+from portal.domain.subcontractor_invoices import INVOICES
+from portal.queue import RQJobQueue, _queue
+from tests import factories as f
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def accepted(session, sim):
+    creator = f.make_user(session)
+    setup = f.Setup(session, sim)
+    f.member(session, creator, setup.project, ToolLevel.ADMIN)
+    approver = f.approver(session)
+    inv = setup.invoice(session, creator)
+    erp = services.send(session, creator, INVOICES.key, inv.id)
+
+    class NoQueue:
+        def export(self, *a):
+            pass
+    services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), NoQueue())
+    return setup, inv, erp, approver
+
+
+def invoices_in_sage(sim, setup, inv) -> int:
+    return sum(1 for row in sim.list_invoices()
+               if row["Vendor"] == setup.vendor.erp_vendor_id and row["Invoice"] == inv.number)
+
+
+def test_running_the_export_twice_yields_one_invoice(app, session, sim, accepted):
+    setup, inv, erp, _ = accepted
+    with app.app_context():
+        assert jobs.export_item(erp.id, erp.attempt) == State.SYNCED
+        assert jobs.export_item(erp.id, erp.attempt) == "skipped"
+    assert invoices_in_sage(sim, setup, inv) == 1
+
+
+def test_a_killed_worker_then_a_rerun_yields_one_invoice(app, session, sim, accepted, tmp_path, drain):
+    setup, inv, erp, approver = accepted
+    marker = tmp_path / "sage-committed"
+    with app.app_context():
+        _queue().enqueue("tests.crashjobs.export_then_hang", erp.id, erp.attempt, str(marker),
+                         job_id=erp.job_id)
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--burst"],
+                              cwd=ROOT, env=os.environ.copy())
+    try:
+        deadline = time.time() + 30
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), "the worker never reached Sage"
+        worker.send_signal(signal.SIGKILL)  # killed after Sage's commit, before the portal's
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    session.expire_all()
+    assert services.get_erp_item(session, erp.id).state == State.EXPORTING
+    assert invoices_in_sage(sim, setup, inv) == 1
+    # The export shows as stalled and an approver retries it: same attempt, same batch id.
+    assert erp.id in {e.id for e in services.stalled_exports(session, timedelta(seconds=-1))}
+    services.requeue(session, approver, erp.id, RQJobQueue())
+    drain()
+    session.expire_all()
+    erp = services.get_erp_item(session, erp.id)
+    assert erp.state == State.SYNCED
+    assert invoices_in_sage(sim, setup, inv) == 1
+    last = session.query(ErpAudit).filter_by(erp_item_id=erp.id).order_by(ErpAudit.id.desc()).first()
+    assert last.action == "export_ok" and last.detail["replayed"] is True
+
+
+def test_smtp_failure_keeps_the_mail_and_a_retry_sends_it(app, session, smtp, drain):
+    from portal.domain.models import MailStatus, OutboxMail
+    creator = f.make_user(session)
+    mail = OutboxMail(recipients=creator.email, subject="Test", text_body="t", html_body="<p>t</p>")
+    session.add(mail)
+    session.commit()
+    smtp.fail_next = 1
+    with app.app_context():
+        with pytest.raises(Exception):
+            jobs.send_mail(mail.id)
+    session.expire_all()
+    mail = session.get(OutboxMail, mail.id)
+    assert mail.status == MailStatus.PENDING and mail.attempts == 1 and "451" in mail.last_error
+    admin = f.make_user(session, site_admin=True)
+    services.retry_mail(session, admin, mail.id, RQJobQueue())
+    drain()
+    session.expire_all()
+    mail = session.get(OutboxMail, mail.id)
+    assert mail.status == MailStatus.SENT and mail.attempts == 2
+    assert len(smtp.to(creator.email)) == 1
+
+
+def test_without_smtp_mail_is_kept_for_the_admin(app, session):
+    from portal.domain.models import MailStatus, OutboxMail
+    mail = OutboxMail(recipients="x@example.com", subject="Kept", text_body="t", html_body="t")
+    session.add(mail)
+    session.commit()
+    saved = app.config["MAIL_SERVER"]
+    app.config["MAIL_SERVER"] = ""
+    try:
+        with app.app_context():
+            assert jobs.send_mail(mail.id) == MailStatus.KEPT
+    finally:
+        app.config["MAIL_SERVER"] = saved
