@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from portal.domain import policy, services
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import REGISTRY, get_type
-from portal.domain.lifecycle import State
+from portal.domain.lifecycle import Action, State, next_state
 from portal.domain.models import utcnow
 from portal.domain.tabs import FILTERS, tab_view
 from portal.extensions import db, htmx
@@ -96,6 +96,7 @@ def accept_form(type_key: str, erp_item_id: int):
     """The Accept form, prefilled with the type's export defaults."""
     kind = get_type(type_key)
     erp = services.get_erp_item(db.session, erp_item_id, type_key)
+    next_state(Action.ACCEPT, erp.state)  # Conflict when it is no longer acceptable
     values = erp.export_fields or kind.export_defaults(kind.load(db.session, erp.item_id))
     return _row_response(type_key, erp_item_id, form="accept", values=values)
 
@@ -119,7 +120,8 @@ def accept(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def reject_form(type_key: str, erp_item_id: int):
     """The Reject form: a reason is required."""
-    services.get_erp_item(db.session, erp_item_id, type_key)
+    erp = services.get_erp_item(db.session, erp_item_id, type_key)
+    next_state(Action.REJECT, erp.state)
     return _row_response(type_key, erp_item_id, form="reject")
 
 

@@ -1,0 +1,150 @@
+"""Browser tests: Debian's Chromium against a live portal (CSRF on) and a real RQ worker.
+
+The stack is the session's (tests/conftest.py `stack_env`): the same database, Redis queue
+and SMTP inbox as the `app` fixture, so tests create their data with the factories through
+`session` / `sim` and watch it move in the browser. Exports and mail really go through
+Redis -> `flask worker` (a subprocess) -> the Sage simulator / the aiosmtpd inbox.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.factories import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SKIP_REASON = "browser tests skipped: install Debian's chromium (apt-get install chromium) to run them"
+TIMEOUT_MS = 10_000
+
+
+def _chromium_missing() -> bool:
+    return not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip every test of this folder (with the reason in the -ra summary) without Chromium."""
+    if not _chromium_missing():
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if HERE == Path(str(item.path)).resolve().parent or HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--headless", "--disable-gpu",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run"]}
+
+
+@pytest.fixture(scope="session")
+def live_server(app, stack_env):
+    """A second portal instance with CSRF on, served by werkzeug in a daemon thread.
+
+    Created after `stack_env` (and after `app` migrated the database), so it reads the same
+    database, Redis queue and SMTP settings from os.environ.
+    """
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from portal import create_app
+    from portal.extensions import db
+
+    live = create_app({"RQ_ASYNC": True})
+    assert live.config.get("WTF_CSRF_ENABLED", True), "the browser must meet CSRF protection"
+    assert not live.config.get("TESTING")
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # one line per request drowns failures
+            pass
+
+    server = make_server("127.0.0.1", 0, live, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-live-portal", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    with live.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def rq_worker(app, stack_env, tmp_path_factory):
+    """`flask --app app worker` as a subprocess on this run's queue; stopped at session end."""
+    from rq import Worker
+
+    from portal.extensions import rq
+
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    name = f"e2e-{os.getpid()}-{secrets.token_hex(3)}"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--name", name],
+                            cwd=str(ROOT), env=dict(os.environ), stdout=log,
+                            stderr=subprocess.STDOUT)
+    proc.log_path = log_path
+    with app.app_context():
+        connection = next(iter(rq.queues.values())).connection
+    try:
+        deadline = time.monotonic() + 30
+        while not any(w.name == name for w in Worker.all(connection=connection)):
+            if proc.poll() is not None:
+                raise RuntimeError(f"the RQ worker exited with {proc.returncode}:\n"
+                                   + log_path.read_text(errors="replace")[-4000:])
+            if time.monotonic() > deadline:
+                raise RuntimeError("the RQ worker did not register within 30 s:\n"
+                                   + log_path.read_text(errors="replace")[-4000:])
+            time.sleep(0.1)
+        yield proc
+    finally:
+        # The worker first: it holds a connection to the (possibly embedded) Redis.
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server, rq_worker):
+    """pytest-playwright's base_url: every page.goto("/...") goes to the live portal."""
+    return live_server
+
+
+@pytest.fixture
+def open_as(new_context, base_url):
+    """open_as(user) -> a Page in a fresh browser context, signed in through the login form."""
+    from playwright.sync_api import expect
+
+    def open_(user, password: str = PASSWORD):
+        context = new_context()
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.goto("/login")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        expect(page.get_by_text(user.name, exact=False).first).to_be_visible()
+        return page
+    return open_
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _expect_timeout():
+    from playwright.sync_api import expect
+    expect.set_options(timeout=TIMEOUT_MS)
