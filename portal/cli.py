@@ -111,7 +111,7 @@ def requeue_stalled(older_than):
 def seed_demo(force):
     """Load the demo company, projects, vendors, invoices and the Sage side."""
     from portal import demo
-    password = os.environ.get("DEMO_PASSWORD")
+    password = os.environ.get("DEMO_PASSWORD") or None
     printed = password is None
     result = demo.seed(db.session, current_app.config, password=password, force=force)
     if result is None:

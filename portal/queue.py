@@ -1,6 +1,8 @@
 """The RQ side of the JobQueue port, and job-state questions the UI asks."""
 from __future__ import annotations
 
+import re
+
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -16,17 +18,23 @@ def _queue():
     return next(iter(rq.queues.values()))
 
 
+def redis_job_id(job_id: str) -> str:
+    """Job ids are global in Redis: prefix the queue name so two portals sharing one Redis
+    (or a test run after another) never read each other's jobs."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', _queue().name)}-{job_id}"
+
+
 class RQJobQueue:
     """Enqueue jobs by id on the app's default queue (Flask-RQ owns the connection)."""
 
     def export(self, erp_item_id: int, attempt: int, job_id: str) -> None:
         from portal import jobs
-        _queue().enqueue(jobs.export_item, erp_item_id, attempt, job_id=job_id,
+        _queue().enqueue(jobs.export_item, erp_item_id, attempt, job_id=redis_job_id(job_id),
                          result_ttl=3600, failure_ttl=7 * 86400, job_timeout=300)
 
     def mail(self, mail_id: int, job_id: str) -> None:
         from portal import jobs
-        _queue().enqueue(jobs.send_mail, mail_id, job_id=job_id, retry=MAIL_RETRY,
+        _queue().enqueue(jobs.send_mail, mail_id, job_id=redis_job_id(job_id), retry=MAIL_RETRY,
                          result_ttl=3600, failure_ttl=7 * 86400, job_timeout=120)
 
 
@@ -35,7 +43,7 @@ def job_status(job_id: str | None) -> str | None:
     if not job_id:
         return None
     try:
-        job = Job.fetch(job_id, connection=_queue().connection)
+        job = Job.fetch(redis_job_id(job_id), connection=_queue().connection)
         return job.get_status(refresh=False).value if job.get_status(refresh=False) else None
     except NoSuchJobError:
         return None

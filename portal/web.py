@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Flask, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect
@@ -83,10 +84,15 @@ def init_app(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
         if htmx:
+            # Back to the page the user was on, never to the fragment URL htmx asked for.
+            current = urlsplit(request.headers.get("HX-Current-URL", ""))
+            same_site = current.netloc in ("", request.host)
+            back = (current.path + (f"?{current.query}" if current.query else "")) if same_site else ""
+            target = url_for("auth.login", next=back or None)
             # Never swap a login form into a table cell: send the whole page to the login.
             return HTMXResponseClientRedirect(target)
+        target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
         flash("Please sign in to continue.", "info")
         return redirect(target)
 

@@ -187,12 +187,12 @@ def tab_page(session: Session, states: tuple[str, ...], q: str, offset: int, lim
 def _search(stmt, q: str):
     if not q:
         return stmt
-    like = f"%{q.strip().lower()}%"
-    return stmt.where(or_(func.lower(SubcontractorInvoice.number).like(like),
-                          func.lower(Vendor.name).like(like),
-                          func.lower(Commitment.number).like(like),
-                          func.lower(Project.name).like(like),
-                          func.lower(Project.number).like(like)))
+    # % and _ typed in the search box are literal characters, not wildcards.
+    text = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{text}%"
+    columns = (SubcontractorInvoice.number, Vendor.name, Commitment.number, Project.name,
+               Project.number)
+    return stmt.where(or_(*(func.lower(c).like(like, escape="\\") for c in columns)))
 
 
 def tab_row(session: Session, erp_item_id: int):

@@ -59,12 +59,28 @@ def create_user(session: Session, *, username: str, name: str, email: str, passw
 
 def update_user(session: Session, user_id: int, *, name: str, email: str, erp_level: str,
                 can_push_to_accounting: bool, is_site_admin: bool, active: bool,
-                password: str = "") -> User:
+                password: str = "", project_levels: dict[int, str] | None = None) -> User:
+    """Change a user and their project levels: everything is checked first, one commit."""
     user = get_user(session, user_id)
+    project_levels = project_levels or {}
     errors = _check(dict(name=name, email=email, erp_level=erp_level, password=password),
                     creating=False)
+    known = set(session.scalars(select(Project.id).where(Project.id.in_(list(project_levels)))))
+    for project_id, level in project_levels.items():
+        if project_id not in known:
+            errors[f"project-{project_id}"] = "No such project."
+        elif level not in ToolLevel.ORDER:
+            errors[f"project-{project_id}"] = "Choose a level."
     if errors:
         raise Invalid("Please correct the highlighted fields.", fields=errors)
+    current = {m.project_id: m for m in session.scalars(
+        select(ProjectMember).where(ProjectMember.user_id == user_id))}
+    for project_id, level in project_levels.items():
+        member = current.get(project_id)
+        if member is None:
+            member = ProjectMember(user_id=user_id, project_id=project_id)
+            session.add(member)
+        member.level = level
     user.name, user.email, user.erp_level = name.strip(), email.strip(), erp_level
     user.can_push_to_accounting, user.is_site_admin = can_push_to_accounting, is_site_admin
     if password or user.active != active:

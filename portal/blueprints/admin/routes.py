@@ -74,10 +74,9 @@ def user_edit(user_id: int):
                               erp_level=values.get("erp_level", ToolLevel.NONE),
                               can_push_to_accounting=_checked("can_push_to_accounting"),
                               is_site_admin=_checked("is_site_admin"), active=_checked("active"),
-                              password=values.get("password", ""))
-            for key, level in request.form.items():
-                if key.startswith("project-") and key[8:].isdigit():
-                    users.set_project_level(db.session, user_id, int(key[8:]), level)
+                              password=values.get("password", ""),
+                              project_levels={int(k[8:]): v for k, v in request.form.items()
+                                              if k.startswith("project-") and k[8:].isdigit()})
         except Invalid as exc:
             db.session.rollback()
             errors = exc.fields

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
-from flask_htmx.responses import HTMXResponseStopPolling
+from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
 from portal.domain import policy, services
@@ -15,7 +15,7 @@ from portal.domain.models import utcnow
 from portal.domain.tabs import FILTERS, tab_view
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue, job_status
-from portal.web import forbidden, render, require
+from portal.web import forbidden, render, require, wants_fragment
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
 
@@ -50,9 +50,12 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
                   notice: str | None = None):
     kind = get_type(type_key)
     row = kind.tab_row(db.session, erp_item_id)
-    body = render_template(kind.row_template, row=row, form=form, errors=errors or {},
-                           values=values or {}, notice=notice, stalled=_stalled_ids([row]))
-    return make_response(body, status)
+    context = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
+                   stalled=_stalled_ids([row]), kind=kind)
+    if wants_fragment():
+        return make_response(render_template(kind.row_template, **context), status)
+    # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
+    return make_response(render_template("erp/item_page.html", **context), status)
 
 
 def _stalled_ids(rows) -> set[int]:
@@ -86,7 +89,7 @@ def status(type_key: str, erp_item_id: int):
     response = _row_response(type_key, erp_item_id)
     erp = services.get_erp_item(db.session, erp_item_id, type_key)
     if erp.state != State.EXPORTING or erp.id in _stalled_ids([(erp,)]):
-        response.status_code = HTMXResponseStopPolling.default_status
+        response.status_code = HTMX_STOP_POLLING
     return response
 
 

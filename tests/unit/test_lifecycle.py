@@ -1,0 +1,98 @@
+"""The one lifecycle, checked against the table in design.md: every (action, state) pair. No app."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from portal.domain.errors import Conflict
+from portal.domain.lifecycle import EDITABLE, TRANSITIONS, Action, State, allowed, next_state
+
+STATES = [State.DRAFT, State.READY, State.EXPORTING, State.SYNCED, State.FAILED, State.REJECTED]
+ACTIONS = [Action.SEND, Action.RETRIEVE, Action.ACCEPT, Action.EXPORT_OK, Action.EXPORT_FAILED,
+           Action.REJECT, Action.RESEND, Action.UNLINK, Action.REQUEUE]
+
+# design.md, "One lifecycle for every item type": (from, action) -> to. Everything else is refused.
+TABLE = {
+    (State.DRAFT, Action.SEND): State.READY,
+    (State.READY, Action.RETRIEVE): State.DRAFT,
+    (State.READY, Action.ACCEPT): State.EXPORTING,
+    (State.FAILED, Action.ACCEPT): State.EXPORTING,
+    (State.EXPORTING, Action.EXPORT_OK): State.SYNCED,
+    (State.EXPORTING, Action.EXPORT_FAILED): State.FAILED,
+    (State.READY, Action.REJECT): State.REJECTED,
+    (State.FAILED, Action.REJECT): State.REJECTED,
+    (State.REJECTED, Action.RESEND): State.READY,
+    (State.SYNCED, Action.UNLINK): State.DRAFT,
+    # not in the design table: a stalled export goes back on the queue in the same state
+    (State.EXPORTING, Action.REQUEUE): State.EXPORTING,
+}
+PAIRS = list(itertools.product(STATES, ACTIONS))
+
+
+def pair_id(pair):
+    return f"{pair[1]}-from-{pair[0]}"
+
+
+def test_the_module_knows_exactly_these_states_and_actions():
+    assert set(State.LABELS) == set(STATES)
+    assert set(TRANSITIONS) == set(ACTIONS)
+
+
+def test_labels_use_the_words_of_the_domain():
+    assert [State.LABELS[s] for s in STATES] == ["Draft", "Ready to Export", "Exporting", "Synced",
+                                                  "Failed to Export", "Rejected"]
+
+
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p in TABLE], ids=pair_id)
+def test_allowed_transition(pair):
+    state, action = pair
+    assert allowed(action, state)
+    assert next_state(action, state) == TABLE[pair]
+
+
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p not in TABLE], ids=pair_id)
+def test_forbidden_transition_is_a_conflict_naming_the_state(pair):
+    state, action = pair
+    assert not allowed(action, state)
+    with pytest.raises(Conflict) as info:
+        next_state(action, state)
+    assert info.value.status == 409
+    assert State.LABELS[state] in info.value.message
+    assert "_" not in info.value.message.split(" an item")[0]  # "export ok", not "export_ok"
+
+
+@pytest.mark.parametrize("action", [Action.SEND, Action.RESEND])
+def test_direct_export_sends_straight_to_exporting(action):
+    start = State.DRAFT if action == Action.SEND else State.REJECTED
+    assert next_state(action, start, direct_export=True) == State.EXPORTING
+    assert next_state(action, start, direct_export=False) == State.READY
+
+
+@pytest.mark.parametrize("action", [a for a in ACTIONS if a not in (Action.SEND, Action.RESEND)])
+def test_direct_export_changes_no_other_action(action):
+    for state in STATES:
+        if (state, action) in TABLE:
+            assert next_state(action, state, direct_export=True) == TABLE[(state, action)]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_direct_export_does_not_open_a_forbidden_send(state):
+    if state != State.DRAFT:
+        with pytest.raises(Conflict):
+            next_state(Action.SEND, state, direct_export=True)
+
+
+def test_only_draft_and_rejected_items_are_editable_by_the_project():
+    assert EDITABLE == {State.DRAFT, State.REJECTED}
+
+
+def test_every_state_can_be_left_except_by_the_worker_alone():
+    """No dead ends: each state has a way out that a person can take (exporting: requeue)."""
+    for state in STATES:
+        assert any((state, a) in TABLE for a in ACTIONS if a not in (Action.EXPORT_OK, Action.EXPORT_FAILED)), state
+
+
+def test_unknown_action_is_a_programming_error():
+    with pytest.raises(KeyError):
+        next_state("approve", State.READY)

@@ -1,0 +1,114 @@
+"""can(user, action) for every role and action: plain User objects, no database, no app."""
+from __future__ import annotations
+
+import pytest
+
+from portal.domain import policy
+from portal.domain.models import ToolLevel, User
+
+
+def user(*, erp=ToolLevel.NONE, push=False, site_admin=False, active=True, uid=1) -> User:
+    return User(id=uid, username=f"u{uid}", name="U", email="u@example.com", password_hash="!",
+                erp_level=erp, can_push_to_accounting=push, is_site_admin=site_admin, active=active,
+                session_token="t")
+
+
+class Anonymous:
+    """Flask-Login's anonymous user, without Flask."""
+    is_authenticated = False
+    is_active = False
+    is_anonymous = True
+
+
+ROLES = {
+    "none": user(),
+    "readonly": user(erp=ToolLevel.READ_ONLY),
+    "readonly_push": user(erp=ToolLevel.READ_ONLY, push=True),
+    "standard": user(erp=ToolLevel.STANDARD),
+    "approver": user(erp=ToolLevel.STANDARD, push=True),
+    "erp_admin_no_push": user(erp=ToolLevel.ADMIN),
+    "erp_admin_approver": user(erp=ToolLevel.ADMIN, push=True),
+    "none_push": user(push=True),
+    "site_admin": user(site_admin=True),
+    "inactive_approver": user(erp=ToolLevel.STANDARD, push=True, active=False),
+    "inactive_site_admin": user(site_admin=True, active=False),
+}
+
+# Actions that need no project: who may take them.
+GLOBAL = {
+    policy.VIEW_ERP: {"readonly", "readonly_push", "standard", "approver", "erp_admin_no_push",
+                      "erp_admin_approver"},
+    policy.DECIDE: {"approver", "erp_admin_approver"},
+    policy.ERP_ADMIN: {"erp_admin_no_push", "erp_admin_approver"},
+    policy.MANAGE_USERS: {"site_admin"},
+    policy.READ_MAIL: {"site_admin"},
+}
+
+
+@pytest.mark.parametrize("action", GLOBAL)
+@pytest.mark.parametrize("role", ROLES)
+def test_global_actions(role, action):
+    assert policy.can(ROLES[role], action) is (role in GLOBAL[action])
+
+
+@pytest.mark.parametrize("action", list(GLOBAL) + [policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE])
+@pytest.mark.parametrize("who", [None, Anonymous()], ids=["none", "anonymous"])
+def test_nobody_signed_in_can_do_anything(who, action):
+    assert policy.can(who, action, project_level=ToolLevel.ADMIN, sent_by_id=1) is False
+
+
+def test_accounting_approver_is_standard_or_admin_with_push():
+    assert [r for r, u in ROLES.items() if u.is_accounting_approver] == ["approver", "erp_admin_approver"]
+
+
+LEVELS = ToolLevel.ORDER
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_view_project_needs_read_only_on_the_project(level):
+    expected = level != ToolLevel.NONE
+    assert policy.can(ROLES["none"], policy.VIEW_PROJECT, project_level=level) is expected
+    # ERP rights do not open a project
+    assert policy.can(ROLES["approver"], policy.VIEW_PROJECT, project_level=level) is expected
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_send_resend_and_edit_need_admin_on_the_project(level):
+    assert policy.can(ROLES["none"], policy.SEND, project_level=level) is (level == ToolLevel.ADMIN)
+    assert policy.can(ROLES["erp_admin_approver"], policy.SEND, project_level=level) is (level == ToolLevel.ADMIN)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_site_admin_is_admin_on_every_project(level):
+    for action in (policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE):
+        assert policy.can(ROLES["site_admin"], action, project_level=level)
+        assert not policy.can(ROLES["inactive_site_admin"], action, project_level=level)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_retrieve_by_a_project_admin_whoever_sent_it(level):
+    me = ROLES["none"]
+    assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=999) is (level == ToolLevel.ADMIN)
+    assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=None) is (level == ToolLevel.ADMIN)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_retrieve_by_the_sender_while_still_on_the_project(level):
+    me = ROLES["none"]
+    assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=me.id) is (level != ToolLevel.NONE)
+
+
+def test_project_actions_default_to_no_level():
+    for action in (policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE):
+        assert not policy.can(ROLES["approver"], action)
+
+
+@pytest.mark.parametrize("role", ["inactive_approver", "inactive_site_admin"])
+def test_an_inactive_user_can_do_nothing(role):
+    for action in list(GLOBAL) + [policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE]:
+        assert not policy.can(ROLES[role], action, project_level=ToolLevel.ADMIN, sent_by_id=ROLES[role].id)
+
+
+def test_unknown_action_is_a_programming_error():
+    with pytest.raises(ValueError):
+        policy.can(ROLES["approver"], "approve")

@@ -1,0 +1,627 @@
+"""The lifecycle services called the way the design promises: no Flask app, a plain SQLAlchemy
+Session on an in-memory SQLite database, a fake job queue and a fake Sage connector."""
+from __future__ import annotations
+
+import ast
+import pathlib
+from datetime import timedelta
+
+import flask
+import pytest
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import portal.domain.subcontractor_invoices  # noqa: F401 - registers the item type
+from portal.domain import services
+from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain.lifecycle import State
+from portal.domain.models import (Base, Company, ErpAudit, ErpItem, InvoiceStatus, MailStatus,
+                                  OutboxMail, ProjectMember, ToolLevel, User)
+from portal.domain.subcontractor_invoices import INVOICES
+from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult
+from tests import factories as f
+
+KEY = INVOICES.key
+DOMAIN = pathlib.Path(__file__).resolve().parents[2] / "portal" / "domain"
+
+
+# ---- fakes --------------------------------------------------------------------------------
+
+class FakeQueue:
+    """The JobQueue port, recording every call; `fail` makes enqueueing raise like a dead Redis."""
+
+    def __init__(self, fail: bool = False):
+        self.fail = fail
+        self.exports: list[tuple] = []
+        self.mails: list[tuple] = []
+
+    def export(self, erp_item_id, attempt, job_id):
+        self.exports.append((erp_item_id, attempt, job_id))
+        if self.fail:
+            raise ConnectionError("Redis is down")
+
+    def mail(self, mail_id, job_id):
+        self.mails.append((mail_id, job_id))
+        if self.fail:
+            raise ConnectionError("Redis is down")
+
+
+class FakeConnector:
+    """A Sage connector answering with a fixed result (or raising), recording each batch."""
+
+    def __init__(self, session: Session, result: SageResult | Exception = SageResult(ok=True, reference="V/INV")):
+        self.session, self.result = session, result
+        self.batches: list[Batch] = []
+        self.in_transaction: list[bool] = []
+
+    def submit(self, batch: Batch) -> SageResult:
+        self.batches.append(batch)
+        self.in_transaction.append(self.session.in_transaction())
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+# ---- a database without an app ------------------------------------------------------------
+
+@pytest.fixture
+def session():
+    assert not flask.has_app_context()
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        s.add(Company(name="Test Builders", consolidate_invoice_lines=True))
+        s.commit()
+        yield s
+    engine.dispose()
+
+
+def person(session, *, erp=ToolLevel.NONE, push=False, email=None, site_admin=False) -> User:
+    """A user without the password hash's cost (these tests never sign in)."""
+    s = f.suffix()
+    u = User(username=f"u{s.lower()}", name=f"User {s}", email=email or f"u{s.lower()}@example.com",
+             password_hash="!", erp_level=erp, can_push_to_accounting=push, is_site_admin=site_admin,
+             active=True, session_token="t")
+    session.add(u)
+    session.commit()
+    return u
+
+
+class Road:
+    """A project, its admin (who creates and sends), and an accounting approver."""
+
+    def __init__(self, session, **setup_kw):
+        self.session = session
+        self.setup = f.Setup(session, None, **setup_kw)
+        self.admin = person(session)
+        f.member(session, self.admin, self.setup.project, ToolLevel.ADMIN)
+        self.approver = person(session, erp=ToolLevel.STANDARD, push=True)
+
+    def invoice(self, creator=None, **kw):
+        return self.setup.invoice(self.session, creator or self.admin, **kw)
+
+    def sent(self, **kw):
+        inv = self.invoice(**kw)
+        return inv, services.send(self.session, self.admin, KEY, inv.id)
+
+    def accepted(self, queue=None, **kw):
+        inv, erp = self.sent(**kw)
+        services.accept(self.session, self.approver, erp.id, INVOICES.export_defaults(inv), queue or FakeQueue())
+        return inv, erp
+
+
+@pytest.fixture
+def road(session):
+    return Road(session)
+
+
+def audits(session, erp) -> list[tuple]:
+    return [(a.action, a.from_state, a.to_state) for a in session.scalars(
+        select(ErpAudit).where(ErpAudit.erp_item_id == erp.id).order_by(ErpAudit.id))]
+
+
+def fresh(session, erp) -> ErpItem:
+    """The row as the database has it now."""
+    session.expire_all()
+    return session.get(ErpItem, erp.id)
+
+
+# ---- no Flask ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("module", sorted(p.name for p in DOMAIN.glob("*.py")))
+def test_domain_modules_import_no_flask(module):
+    tree = ast.parse((DOMAIN / module).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+    assert not {m for m in imported if m.split(".")[0].startswith("flask")}
+    assert not {m for m in imported if m in ("portal.extensions", "portal.web", "portal.queue")}
+
+
+def test_the_services_run_without_an_app(session, road):
+    inv, erp = road.accepted()
+    assert not flask.has_app_context() and not flask.has_request_context()
+    assert fresh(session, erp).state == State.EXPORTING
+
+
+# ---- send -----------------------------------------------------------------------------------
+
+def test_send_puts_a_draft_in_ready_to_export_with_an_audit_row(session, road):
+    inv, erp = road.sent()
+    erp = fresh(session, erp)
+    assert (erp.state, erp.sent_by_id, erp.project_id, erp.attempt) == (State.READY, road.admin.id,
+                                                                       road.setup.project.id, 0)
+    assert erp.sent_at is not None
+    assert audits(session, erp) == [("send", State.DRAFT, State.READY)]
+
+
+def test_send_refuses_with_every_reason_and_creates_nothing(session):
+    road = Road(session, vendor_erp=False)
+    road.setup.commitment.erp_commitment_id = None
+    road.setup.project.sage_job_id = None
+    session.commit()
+    inv = road.invoice(status=InvoiceStatus.UNDER_REVIEW)
+    with pytest.raises(Invalid) as info:
+        services.send(session, road.admin, KEY, inv.id)
+    reasons = info.value.fields["prerequisites"]
+    assert info.value.status == 422
+    for expected in ("The invoice is Under Review", "The project is not synced with a Sage 300 CRE job.",
+                     f"Commitment {road.setup.commitment.number} is not synced with Sage 300 CRE.",
+                     f"The contract company {road.setup.vendor.name} has no ERP vendor ID"):
+        assert expected in reasons and expected in info.value.message
+    session.rollback()
+    assert services.find_erp_item(session, KEY, inv.id) is None
+
+
+@pytest.mark.parametrize("status", sorted(InvoiceStatus.SENDABLE))
+def test_sendable_statuses(session, road, status):
+    inv = road.invoice(status=status)
+    assert services.send(session, road.admin, KEY, inv.id).state == State.READY
+
+
+@pytest.mark.parametrize("level", [None, ToolLevel.READ_ONLY, ToolLevel.STANDARD])
+def test_send_needs_admin_on_the_project(session, road, level):
+    other = person(session, erp=ToolLevel.ADMIN, push=True)
+    if level:
+        f.member(session, other, road.setup.project, level)
+    inv = road.invoice()
+    with pytest.raises(PermissionDenied):
+        services.send(session, other, KEY, inv.id)
+    session.rollback()
+    assert services.find_erp_item(session, KEY, inv.id) is None
+
+
+def test_site_admin_may_send_without_membership(session, road):
+    inv = road.invoice()
+    admin = person(session, site_admin=True)
+    assert services.send(session, admin, KEY, inv.id).state == State.READY
+
+
+def test_sending_twice_is_a_conflict(session, road):
+    inv, erp = road.sent()
+    with pytest.raises(Conflict):
+        services.send(session, road.admin, KEY, inv.id)
+    assert fresh(session, erp).state == State.READY and len(audits(session, erp)) == 1
+
+
+def test_send_of_a_missing_invoice_is_not_found(session, road):
+    with pytest.raises(NotFound):
+        services.send(session, road.admin, KEY, 999999)
+
+
+def test_resend_after_a_rejection_checks_prerequisites_again(session, road):
+    inv, erp = road.sent()
+    services.reject(session, road.approver, erp.id, "Wrong period", FakeQueue(), "TB", lambda e: "x")
+    inv.status = InvoiceStatus.REVISE_AND_RESUBMIT
+    session.commit()
+    with pytest.raises(Invalid):
+        services.send(session, road.admin, KEY, inv.id)
+    session.rollback()
+    inv.status = InvoiceStatus.APPROVED
+    session.commit()
+    services.send(session, road.admin, KEY, inv.id)
+    assert fresh(session, erp).state == State.READY
+    assert [a[0] for a in audits(session, erp)] == ["send", "reject", "resend"]
+
+
+# ---- retrieve ---------------------------------------------------------------------------------
+
+def test_the_sender_retrieves(session, road):
+    inv, erp = road.sent()
+    services.retrieve(session, road.admin, erp.id)
+    assert fresh(session, erp).state == State.DRAFT
+    assert audits(session, erp)[-1] == ("retrieve", State.READY, State.DRAFT)
+
+
+def test_another_project_admin_retrieves(session, road):
+    inv, erp = road.sent()
+    other = person(session)
+    f.member(session, other, road.setup.project, ToolLevel.ADMIN)
+    services.retrieve(session, other, erp.id)
+    assert fresh(session, erp).state == State.DRAFT
+
+
+def test_the_sender_still_retrieves_after_being_lowered_to_read_only(session, road):
+    inv, erp = road.sent()
+    member = session.scalars(select(ProjectMember).where(ProjectMember.user_id == road.admin.id)).one()
+    member.level = ToolLevel.READ_ONLY
+    session.commit()
+    services.retrieve(session, road.admin, erp.id)
+    assert fresh(session, erp).state == State.DRAFT
+
+
+@pytest.mark.parametrize("who", ["read only member", "standard member", "approver", "stranger"])
+def test_nobody_else_retrieves(session, road, who):
+    inv, erp = road.sent()
+    if who == "approver":
+        other = road.approver
+    else:
+        other = person(session)
+        level = {"read only member": ToolLevel.READ_ONLY, "standard member": ToolLevel.STANDARD}.get(who)
+        if level:
+            f.member(session, other, road.setup.project, level)
+    with pytest.raises(PermissionDenied):
+        services.retrieve(session, other, erp.id)
+    session.rollback()
+    assert fresh(session, erp).state == State.READY and len(audits(session, erp)) == 1
+
+
+def test_retrieve_after_acceptance_is_a_conflict(session, road):
+    inv, erp = road.accepted()
+    with pytest.raises(Conflict):
+        services.retrieve(session, road.admin, erp.id)
+    session.rollback()
+    assert fresh(session, erp).state == State.EXPORTING
+
+
+# ---- accept ------------------------------------------------------------------------------------
+
+def test_accept_validates_records_and_queues_one_export_with_its_job_id(session, road):
+    inv, erp = road.sent()
+    queue = FakeQueue()
+    result = services.accept(session, road.approver, erp.id,
+                             {"erp_id": "  AP-1001 ", "description": " Oct pay app ",
+                              "accounting_date": "10/31/2026", "ignored": "x"}, queue)
+    erp = fresh(session, erp)
+    assert result.id == erp.id
+    assert erp.state == State.EXPORTING and erp.attempt == 1
+    assert erp.export_fields == {"erp_id": "AP-1001", "description": "Oct pay app",
+                                 "accounting_date": "2026-10-31"}
+    assert erp.job_id == f"export-{erp.id}-1" and erp.decided_by_id == road.approver.id
+    assert erp.queued_at is not None
+    assert queue.exports == [(erp.id, 1, f"export-{erp.id}-1")]
+    assert audits(session, erp)[-1] == ("accept", State.READY, State.EXPORTING)
+
+
+@pytest.mark.parametrize("raw, field, message", [
+    ({"erp_id": "X" * 16}, "erp_id", "ERP ID must be 15 characters or less"),
+    ({"erp_id": ""}, "erp_id", "ERP ID is required."),
+    ({"accounting_date": "2026-13-01"}, "accounting_date", "Enter a date as MM/DD/YYYY."),
+    ({"accounting_date": None}, "accounting_date", "This field is required."),
+    ({"description": "D" * 31}, "description", "Description must be 30 characters or less."),
+])
+def test_accept_with_bad_fields_changes_nothing_and_queues_nothing(session, road, raw, field, message):
+    inv, erp = road.sent()
+    queue = FakeQueue()
+    with pytest.raises(Invalid) as info:
+        services.accept(session, road.approver, erp.id,
+                        {"erp_id": "OK-1", "accounting_date": "2026-10-31", **raw}, queue)
+    assert message in info.value.fields[field]
+    session.rollback()
+    erp = fresh(session, erp)
+    assert (erp.state, erp.attempt, erp.export_fields, erp.job_id) == (State.READY, 0, None, None)
+    assert queue.exports == [] and len(audits(session, erp)) == 1
+
+
+def test_every_bad_field_is_reported_at_once(session, road):
+    inv, erp = road.sent()
+    with pytest.raises(Invalid) as info:
+        services.accept(session, road.approver, erp.id,
+                        {"erp_id": "", "description": "D" * 31, "accounting_date": "x"}, FakeQueue())
+    assert set(info.value.fields) == {"erp_id", "description", "accounting_date"}
+
+
+@pytest.mark.parametrize("who", [dict(erp=ToolLevel.STANDARD), dict(erp=ToolLevel.ADMIN),
+                                 dict(erp=ToolLevel.READ_ONLY, push=True), dict(push=True)],
+                         ids=["standard", "erp admin without push", "read only with push", "push only"])
+def test_only_accounting_approvers_accept(session, road, who):
+    inv, erp = road.sent()
+    queue = FakeQueue()
+    with pytest.raises(PermissionDenied):
+        services.accept(session, person(session, **who), erp.id, INVOICES.export_defaults(inv), queue)
+    assert fresh(session, erp).state == State.READY and queue.exports == []
+
+
+def test_accept_again_after_failure_is_a_new_attempt_with_a_new_job_id(session, road):
+    inv, erp = road.accepted()
+    services.record_export_result(session, erp.id, 1, SageResult(ok=False, message="Job has been closed."))
+    queue = FakeQueue()
+    services.accept(session, road.approver, erp.id, {"erp_id": inv.number, "accounting_date": "2026-11-01"}, queue)
+    erp = fresh(session, erp)
+    assert (erp.state, erp.attempt, erp.sage_message) == (State.EXPORTING, 2, None)
+    assert queue.exports == [(erp.id, 2, f"export-{erp.id}-2")]
+    assert services.batch_id(erp) == f"{KEY}-{inv.id}-a2"
+
+
+@pytest.mark.parametrize("state", [State.EXPORTING, State.SYNCED, State.REJECTED, State.DRAFT])
+def test_accept_outside_ready_or_failed_is_a_conflict_before_field_errors(session, road, state):
+    inv, erp = road.sent()
+    if state == State.DRAFT:
+        services.retrieve(session, road.admin, erp.id)
+    elif state == State.REJECTED:
+        services.reject(session, road.approver, erp.id, "no", FakeQueue(), "TB", lambda e: "x")
+    else:
+        services.accept(session, road.approver, erp.id, INVOICES.export_defaults(inv), FakeQueue())
+        if state == State.SYNCED:
+            services.record_export_result(session, erp.id, 1, SageResult(ok=True, reference="R"))
+    queue = FakeQueue()
+    with pytest.raises(Conflict):
+        services.accept(session, road.approver, erp.id, {"erp_id": ""}, queue)
+    session.rollback()
+    assert fresh(session, erp).state == state and queue.exports == []
+
+
+def test_a_concurrent_decision_is_a_conflict_not_a_second_export(session, road):
+    """Optimistic locking: the row changed under us (another approver) between load and commit."""
+    inv, erp = road.sent()
+    erp = services.get_erp_item(session, erp.id)
+    session.execute(update(ErpItem).where(ErpItem.id == erp.id).values(version=ErpItem.version + 1)
+                    .execution_options(synchronize_session=False))
+    queue = FakeQueue()
+    with pytest.raises(Conflict):
+        services.accept(session, road.approver, erp.id, INVOICES.export_defaults(inv), queue)
+    assert queue.exports == []
+    assert fresh(session, erp).state == State.READY
+
+
+def test_a_queue_that_raises_leaves_the_item_exporting_and_accept_still_returns(session, road):
+    inv, erp = road.sent()
+    queue = FakeQueue(fail=True)
+    result = services.accept(session, road.approver, erp.id, INVOICES.export_defaults(inv), queue)
+    assert result.id == erp.id
+    assert len(queue.exports) == 1  # it was tried
+    erp = fresh(session, erp)
+    assert (erp.state, erp.attempt, erp.job_id) == (State.EXPORTING, 1, f"export-{erp.id}-1")
+    # recoverable: shows as stalled and requeue puts the same attempt back on a working queue
+    assert erp.id in {e.id for e in services.stalled_exports(session, timedelta(0))}
+    working = FakeQueue()
+    services.requeue(session, road.approver, erp.id, working)
+    assert working.exports == [(erp.id, 1, f"export-{erp.id}-1")]
+    assert fresh(session, erp).attempt == 1
+
+
+def test_requeue_with_the_queue_still_down_is_a_conflict_and_keeps_the_export(session, road):
+    inv, erp = road.accepted(queue=FakeQueue(fail=True))
+    with pytest.raises(Conflict):
+        services.requeue(session, road.approver, erp.id, FakeQueue(fail=True))
+    assert fresh(session, erp).state == State.EXPORTING
+
+
+def test_requeue_needs_an_approver_and_an_exporting_item(session, road):
+    inv, erp = road.sent()
+    with pytest.raises(PermissionDenied):
+        services.requeue(session, road.admin, erp.id, FakeQueue())
+    with pytest.raises(Conflict):
+        services.requeue(session, road.approver, erp.id, FakeQueue())
+
+
+def test_accept_many_takes_the_defaults_and_reports_the_rest(session, road):
+    (one, e1), (two, e2) = road.sent(), road.sent()
+    _, e3 = road.accepted()
+    queue = FakeQueue()
+    accepted, errors = services.accept_many(session, road.approver, [e1.id, e2.id, e3.id, 999999], queue)
+    assert sorted(e.id for e in accepted) == sorted([e1.id, e2.id])
+    assert errors == {e3.id: "It is Exporting.", 999999: "That item is not in ERP Integrations."}
+    assert sorted(queue.exports) == sorted([(e1.id, 1, f"export-{e1.id}-1"), (e2.id, 1, f"export-{e2.id}-1")])
+    assert fresh(session, e1).export_fields == INVOICES.export_defaults(one)
+
+
+def test_accept_many_with_nothing_ticked_is_invalid(session, road):
+    with pytest.raises(Invalid):
+        services.accept_many(session, road.approver, [], FakeQueue())
+
+
+# ---- reject ------------------------------------------------------------------------------------
+
+def test_reject_writes_the_outbox_mail_in_the_same_commit_as_the_decision(session, road):
+    inv, erp = road.sent()
+    seen = []
+
+    @event.listens_for(session, "before_commit")
+    def watch(s):
+        s.flush()
+        seen.append(([type(o).__name__ for o in s.identity_map.values() if isinstance(o, OutboxMail)
+                      and o.erp_item_id == erp.id], s.get(ErpItem, erp.id).state))
+
+    queue = FakeQueue()
+    try:
+        services.reject(session, road.approver, erp.id, "  Retainage should be 10%  ", queue, "Test Builders",
+                        lambda e: f"http://portal.test/items/{e.id}")
+    finally:
+        event.remove(session, "before_commit", watch)
+    assert seen == [(["OutboxMail"], State.REJECTED)]  # one commit holding both
+    erp = fresh(session, erp)
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).one()
+    assert (erp.state, erp.reject_reason, erp.decided_by_id) == (State.REJECTED, "Retainage should be 10%",
+                                                                 road.approver.id)
+    assert mail.status == MailStatus.PENDING and mail.attempts == 0
+    assert mail.subject == "Test Builders: ERP Subcontractor Invoice Rejection Notification"
+    assert "Retainage should be 10%" in mail.text_body and f"http://portal.test/items/{erp.id}" in mail.text_body
+    assert queue.mails == [(mail.id, f"mail-{mail.id}-0")]
+    assert audits(session, erp)[-1] == ("reject", State.READY, State.REJECTED)
+
+
+def test_a_failed_commit_loses_the_decision_and_the_mail_together(session, road):
+    inv, erp = road.sent()
+
+    def boom(s):
+        raise IntegrityError("INSERT", {}, Exception("simulated"))
+
+    event.listen(session, "before_commit", boom)
+    queue = FakeQueue()
+    try:
+        with pytest.raises(Conflict):
+            services.reject(session, road.approver, erp.id, "No", queue, "TB", lambda e: "x")
+    finally:
+        event.remove(session, "before_commit", boom)
+    assert fresh(session, erp).state == State.READY
+    assert session.scalar(select(func.count()).select_from(OutboxMail).where(OutboxMail.erp_item_id == erp.id)) == 0
+    assert queue.mails == []
+
+
+def test_reject_mails_creator_and_sender_once_each(session, road):
+    creator = person(session, email="Creator@Example.com")
+    inv = road.invoice(creator=creator)
+    erp = services.send(session, road.admin, KEY, inv.id)
+    services.reject(session, road.approver, erp.id, "No", FakeQueue(), "TB", lambda e: "x")
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).one()
+    assert mail.recipients == ",".join(sorted(["creator@example.com", road.admin.email.lower()]))
+
+
+def test_reject_mails_once_when_creator_is_the_sender(session, road):
+    inv, erp = road.sent()  # road.admin created and sent it
+    services.reject(session, road.approver, erp.id, "No", FakeQueue(), "TB", lambda e: "x")
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).one()
+    assert mail.recipients == road.admin.email.lower()
+
+
+def test_reject_mails_once_when_two_people_share_an_address_in_different_case(session, road):
+    creator = person(session, email=road.admin.email.upper())
+    inv = road.invoice(creator=creator)
+    erp = services.send(session, road.admin, KEY, inv.id)
+    services.reject(session, road.approver, erp.id, "No", FakeQueue(), "TB", lambda e: "x")
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).one()
+    assert mail.recipients == road.admin.email.lower()
+
+
+@pytest.mark.parametrize("reason, message", [("", "A reason is required."), ("  \n ", "A reason is required."),
+                                             ("x" * 2001, "Keep the reason under 2000 characters.")])
+def test_reject_needs_a_reason_and_then_changes_nothing(session, road, reason, message):
+    inv, erp = road.sent()
+    queue = FakeQueue()
+    with pytest.raises(Invalid) as info:
+        services.reject(session, road.approver, erp.id, reason, queue, "TB", lambda e: "x")
+    assert info.value.fields["reason"] == message
+    session.rollback()
+    assert fresh(session, erp).state == State.READY and queue.mails == []
+    assert session.scalar(select(func.count()).select_from(OutboxMail).where(OutboxMail.erp_item_id == erp.id)) == 0
+
+
+def test_only_approvers_reject(session, road):
+    inv, erp = road.sent()
+    with pytest.raises(PermissionDenied):
+        services.reject(session, person(session, erp=ToolLevel.ADMIN), erp.id, "No", FakeQueue(), "TB", lambda e: "x")
+    assert fresh(session, erp).state == State.READY
+
+
+def test_a_queue_that_raises_keeps_the_rejection_and_its_pending_mail(session, road):
+    inv, erp = road.sent()
+    services.reject(session, road.approver, erp.id, "No", FakeQueue(fail=True), "TB", lambda e: "x")
+    assert fresh(session, erp).state == State.REJECTED
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).one()
+    assert mail.status == MailStatus.PENDING
+
+
+def test_a_failed_export_can_be_rejected(session, road):
+    inv, erp = road.accepted()
+    services.record_export_result(session, erp.id, 1, SageResult(ok=False, message="Job has been closed."))
+    services.reject(session, road.approver, erp.id, "Job is closed", FakeQueue(), "TB", lambda e: "x")
+    assert fresh(session, erp).state == State.REJECTED
+
+
+# ---- run_export (the worker's side) -----------------------------------------------------------
+
+def test_run_export_ok_marks_synced_with_the_erp_id(session, road):
+    inv, erp = road.accepted()
+    connector = FakeConnector(session, SageResult(ok=True, reference=f"V/{inv.number}"))
+    assert services.run_export(session, erp.id, 1, connector) == State.SYNCED
+    erp = fresh(session, erp)
+    assert (erp.state, erp.erp_ref) == (State.SYNCED, inv.number) and erp.synced_at is not None
+    [batch] = connector.batches
+    assert batch.batch_id == f"{KEY}-{inv.id}-a1" and batch.kind == "ap_invoice"
+    assert connector.in_transaction == [False]  # the database is not held while Sage works
+    assert audits(session, erp)[-1] == ("export_ok", State.EXPORTING, State.SYNCED)
+
+
+def test_run_export_refusal_marks_failed_with_sages_message(session, road):
+    inv, erp = road.accepted()
+    message = "Vendor is inactive/has been archived."
+    assert services.run_export(session, erp.id, 1, FakeConnector(session, SageResult(ok=False, message=message))) \
+        == State.FAILED
+    erp = fresh(session, erp)
+    assert (erp.state, erp.sage_message) == (State.FAILED, message)
+    last = session.scalars(select(ErpAudit).where(ErpAudit.erp_item_id == erp.id).order_by(ErpAudit.id.desc())).first()
+    assert (last.action, last.detail) == ("export_failed", {"message": message})
+
+
+def test_run_export_twice_with_the_same_attempt_submits_once(session, road):
+    inv, erp = road.accepted()
+    connector = FakeConnector(session)
+    assert services.run_export(session, erp.id, 1, connector) == State.SYNCED
+    assert services.run_export(session, erp.id, 1, connector) == "skipped"
+    assert len(connector.batches) == 1
+    assert [a[0] for a in audits(session, erp)].count("export_ok") == 1
+
+
+def test_run_export_of_an_old_attempt_is_skipped(session, road):
+    inv, erp = road.accepted()
+    services.record_export_result(session, erp.id, 1, SageResult(ok=False, message="Job has been closed."))
+    services.accept(session, road.approver, erp.id, INVOICES.export_defaults(inv), FakeQueue())
+    connector = FakeConnector(session)
+    assert services.run_export(session, erp.id, 1, connector) == "skipped"
+    assert connector.batches == [] and fresh(session, erp).state == State.EXPORTING
+    assert services.run_export(session, erp.id, 2, connector) == State.SYNCED
+
+
+def test_run_export_of_an_item_that_is_not_exporting_or_missing_is_skipped(session, road):
+    inv, erp = road.sent()
+    connector = FakeConnector(session)
+    assert services.run_export(session, erp.id, 0, connector) == "skipped"
+    assert services.run_export(session, 999999, 1, connector) == "skipped"
+    assert connector.batches == []
+
+
+def test_sage_unreachable_fails_the_export_with_a_clear_message(session, road):
+    inv, erp = road.accepted()
+    connector = FakeConnector(session, ConnectorUnavailable("connection refused"))
+    assert services.run_export(session, erp.id, 1, connector) == State.FAILED
+    erp = fresh(session, erp)
+    assert erp.state == State.FAILED
+    assert erp.sage_message == "Sage 300 CRE could not be reached: connection refused"
+
+
+def test_an_item_that_cannot_be_mapped_fails_without_reaching_sage(session, road):
+    inv, erp = road.accepted()
+    erp.export_fields = {**erp.export_fields, "accounting_date": "not a date"}
+    session.commit()
+    connector = FakeConnector(session)
+    assert services.run_export(session, erp.id, 1, connector) == State.FAILED
+    assert connector.batches == []
+    assert fresh(session, erp).sage_message.startswith("The item could not be mapped for Sage:")
+
+
+def test_an_unexpected_connector_error_leaves_the_item_exporting_for_a_retry(session, road):
+    """Anything but ConnectorUnavailable propagates (RQ records the job as failed); nothing is decided."""
+    inv, erp = road.accepted()
+    with pytest.raises(RuntimeError):
+        services.run_export(session, erp.id, 1, FakeConnector(session, RuntimeError("bug")))
+    session.rollback()
+    assert fresh(session, erp).state == State.EXPORTING
+
+
+def test_export_result_recorded_once_even_if_the_worker_reports_twice(session, road):
+    inv, erp = road.accepted()
+    assert services.record_export_result(session, erp.id, 1, SageResult(ok=True, reference="R")) == State.SYNCED
+    assert services.record_export_result(session, erp.id, 1, SageResult(ok=False, message="late")) == "skipped"
+    erp = fresh(session, erp)
+    assert (erp.state, erp.sage_message) == (State.SYNCED, None)
+
+
+def test_state_counts_group_by_state(session, road):
+    road.sent(), road.sent()
+    road.accepted()
+    assert services.state_counts(session, KEY) == {State.READY: 2, State.EXPORTING: 1}
