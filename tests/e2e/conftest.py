@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason=SKIP_REASON)
     for item in items:
-        if HERE == Path(str(item.path)).resolve().parent or HERE in Path(str(item.path)).resolve().parents:
+        if HERE in Path(str(item.path)).resolve().parents:
             item.add_marker(skip)
 
 
@@ -80,9 +80,13 @@ def live_server(app, stack_env):
         db.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module", autouse=True)
 def rq_worker(app, stack_env, tmp_path_factory):
-    """`flask --app app worker` as a subprocess on this run's queue; stopped at session end."""
+    """`flask --app app worker` as a subprocess on this run's queue, for one test module.
+
+    Module scope, not session: in a whole-suite run this folder is collected before
+    tests/integration, whose `drain` fixture must be the only worker on the queue.
+    """
     from rq import Worker
 
     from portal.extensions import rq
@@ -120,7 +124,7 @@ def rq_worker(app, stack_env, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def base_url(live_server, rq_worker):
+def base_url(live_server):
     """pytest-playwright's base_url: every page.goto("/...") goes to the live portal."""
     return live_server
 
@@ -140,6 +144,8 @@ def open_as(new_context, base_url):
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         expect(page.get_by_text(user.name, exact=False).first).to_be_visible()
+        page.wait_for_load_state("load")
+        page.wait_for_function("() => window.htmx !== undefined")  # clicks are htmx's from here
         return page
     return open_
 

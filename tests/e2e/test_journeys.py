@@ -64,11 +64,23 @@ def erp_state(session, erp_id: int) -> ErpItem:
 
 # ---- page helpers --------------------------------------------------------------------
 
+def navigate(page: Page, target) -> None:
+    """Click a boosted link or button and wait until htmx has swapped in the new page.
+
+    hx-boost replaces <main> (with the rest of <body>): typing into the old page while the
+    new one is on its way would be lost, so wait for the marked <main> to be gone.
+    """
+    page.evaluate("document.querySelector('main').dataset.e2eStale = 'yes'")
+    target.click()
+    expect(page.locator("main[data-e2e-stale]")).to_have_count(0)
+    expect(page.locator("main")).to_have_count(1)
+
+
 def open_tab(page: Page) -> None:
     """ERP Integrations -> Subcontractor Invoices, through the navigation."""
-    page.get_by_role("navigation").get_by_role("link", name="ERP Integrations").click()
-    page.get_by_role("navigation", name="Item types").get_by_role(
-        "link", name="Subcontractor Invoices").click()
+    navigate(page, page.get_by_role("navigation").get_by_role("link", name="ERP Integrations"))
+    navigate(page, page.get_by_role("navigation", name="Item types").get_by_role(
+        "link", name="Subcontractor Invoices"))
     expect(page).to_have_url(re.compile(re.escape(TAB)))
     expect(page.get_by_role("heading", name="ERP Integrations")).to_be_visible()
 
@@ -136,7 +148,7 @@ def test_approver_accepts_and_row_turns_synced_without_reload(session, sim, open
         assert polls, "the exporting row did not poll its status"
     expect(row(page, erp_id).get_by_role("link", name="Accept")).to_have_count(0)
 
-    page.locator('#tab-body a[data-filter="synced"]').click()
+    navigate(page, page.locator('#tab-body a[data-filter="synced"]'))
     expect(page).to_have_url(re.compile(r"filter=synced"))
     expect(page.locator('#tab-body a[data-filter="synced"]')).to_have_attribute("aria-current", "page")
     expect(row(page, erp_id).locator(".status")).to_contain_text(f"Synced ERP ID {number}")
@@ -212,7 +224,7 @@ def test_sage_refusal_shows_its_text_with_cause_and_solution_and_retry_reopens_t
         sim.set_setting("closed_periods", "")
 
     failed_before = count(page, "failed")  # the counts were rendered before the export failed
-    page.locator('#tab-body a[data-filter="failed"]').click()
+    navigate(page, page.locator('#tab-body a[data-filter="failed"]'))
     expect(page).to_have_url(re.compile(r"filter=failed"))
     assert count(page, "failed") == failed_before + 1
     failed_row = row(page, erp_id)
@@ -296,21 +308,21 @@ def test_invoice_admin_sees_reason_edits_and_resends_and_approver_sees_it_again(
                     "Test Builders", lambda e: f"http://portal.test/p/{e.item_id}")
 
     page = open_as(data.admin)
-    page.get_by_role("navigation").get_by_role("link", name="Projects").click()
-    page.get_by_role("link", name=data.setup.project.name).click()
+    navigate(page, page.get_by_role("navigation").get_by_role("link", name="Projects"))
+    navigate(page, page.get_by_role("link", name=data.setup.project.name))
     expect(page).to_have_url(re.compile(rf"/projects/{data.project_id}/invoices$"))
     invoice_row = page.locator(f"#invoice-{invoice_id}")
     expect(invoice_row.locator(".status")).to_contain_text("Rejected")
     expect(invoice_row.locator(".reason")).to_have_text("Rejected: Retainage is wrong e2e")
     expect(invoice_row.get_by_role("button", name="Resend to ERP")).to_be_visible()
 
-    invoice_row.get_by_role("link", name="Edit").click()
+    navigate(page, invoice_row.get_by_role("link", name="Edit"))
     expect(page.get_by_role("heading", name=f"Edit invoice #{number}")).to_be_visible()
     expect(page.get_by_text("Rejected by accounting: Retainage is wrong e2e")).to_be_visible()
     work = page.get_by_label("work completed line 1", exact=True)
     expect(work).to_have_value("1000.00")
     work.fill("2000")
-    page.get_by_role("button", name="Save").click()
+    navigate(page, page.get_by_role("button", name="Save"))
 
     expect(page.get_by_text("Invoice saved.")).to_be_visible()
     expect(page.get_by_role("heading", name=f"Invoice #{number}")).to_be_visible()
@@ -414,3 +426,46 @@ def test_project_admin_send_is_disabled_with_reasons_and_works_when_approved(ses
     erp = services.find_erp_item(session, INVOICES.key, approved_id)
     assert erp is not None and erp.state == State.READY and erp.sent_by_id == admin.id
     assert services.find_erp_item(session, INVOICES.key, review_id) is None
+
+
+# ---- links opened without htmx ------------------------------------------------------
+
+def test_accept_link_opened_in_a_new_tab_is_a_whole_page_that_exports(session, sim, open_as):
+    data = Sent(session, sim)
+    page = open_as(f.approver(session))
+    open_tab(page)
+    search(page, data.number)
+    href = row(page, data.erp_id).get_by_role("link", name="Accept").get_attribute("href")
+    response = page.goto(href)  # what "Open link in new tab" does: a plain GET, no HX-Request
+    assert response.status == 200
+    expect(page.get_by_role("navigation").get_by_role("link", name="ERP Integrations")).to_be_visible()
+    form = page.get_by_role("form", name=f"Accept invoice {data.number}")
+    expect(form.get_by_label("ERP ID")).to_have_value(data.number)
+    page.wait_for_function("() => window.htmx !== undefined")
+    form.get_by_role("button", name="Export to ERP").click()
+    expect(row(page, data.erp_id).locator(".status")).to_contain_text(f"Synced ERP ID {data.number}")
+    assert sim.get_invoice(data.vendor_erp_id, data.number) is not None
+
+
+# ---- the table keeps its shape --------------------------------------------------------
+
+def test_rows_changed_in_place_keep_the_tables_columns(session, sim, open_as):
+    data = Sent(session, sim, count=2)
+    to_sync, to_reject = data.erp_ids
+    page = open_as(f.approver(session))
+    open_tab(page)
+    search(page, data.project_number, rows=2)
+    columns = page.locator("#tab-body table.grid > thead th").count()
+    assert page.locator(f"#item-{to_sync} > tr:first-child > td").count() == columns
+
+    row(page, to_sync).get_by_role("link", name="Accept").click()
+    page.get_by_role("button", name="Export to ERP").click()
+    expect(row(page, to_sync).locator(".status")).to_contain_text("Synced")
+    row(page, to_reject).get_by_role("link", name="Reject").click()
+    page.get_by_label("Reason for rejection").fill("Duplicate e2e")
+    page.get_by_role("button", name="Reject", exact=True).click()
+    expect(row(page, to_reject).locator(".status")).to_contain_text("Rejected")
+
+    cells = {erp_id: page.locator(f"#item-{erp_id} > tr:first-child > td").count()
+             for erp_id in (to_sync, to_reject)}
+    assert cells == {to_sync: columns, to_reject: columns}, f"{columns} column headers, row cells {cells}"
