@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     rq.init_app(app)
 
+    from portal.domain import subcontractor_invoices  # noqa: F401 - registers the item type
     from portal import web
     web.init_app(app)
 

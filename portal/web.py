@@ -120,7 +120,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def vary(response):
-        response.vary.add("HX-Request")  # pages and fragments share URLs
+        for header in ("HX-Request", "HX-Boosted", "HX-History-Restore-Request"):
+            response.vary.add(header)  # pages and fragments share URLs
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 

@@ -34,8 +34,12 @@ class ItemType:
     link_endpoint: tuple[str, str] = ("", "")  # project page of one item: (endpoint, id arg)
 
     def tab_page(self, session: Session, states: tuple[str, ...], q: str, offset: int,
-                 limit: int) -> tuple[list, int | None]:
-        """Rows of one tab page, and the total when a search narrows the counts."""
+                 limit: int) -> list:
+        """Rows of one tab page (matching the search q when given)."""
+        raise NotImplementedError
+
+    def tab_counts(self, session: Session, q: str) -> dict[str, int]:
+        """Items per lifecycle state (matching the search q when given)."""
         raise NotImplementedError
 
     def tab_row(self, session: Session, erp_item_id: int):

@@ -12,6 +12,7 @@ from portal.domain.itemtypes import ItemSummary, ItemType, register
 from portal.domain.models import (Category, Commitment, CommitmentLine, Company, ErpItem,
                                   InvoiceLine, InvoiceStatus, Project, SubcontractorInvoice,
                                   User, Vendor)
+from portal.domain.services import state_counts
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import Batch, InvoiceLineData, SubcontractorInvoiceData
 
@@ -66,6 +67,9 @@ class SubcontractorInvoiceType(ItemType):
 
     def tab_page(self, session, states, q, offset, limit):
         return tab_page(session, states, q, offset, limit)
+
+    def tab_counts(self, session, q):
+        return tab_search_counts(session, q) if q else state_counts(session, self.key)
 
     def tab_row(self, session, erp_item_id):
         return tab_row(session, erp_item_id)
@@ -174,14 +178,16 @@ def _tab_select():
 
 def tab_page(session: Session, states: tuple[str, ...], q: str, offset: int, limit: int):
     """One page of the Subcontractor Invoices tab: a single query, whatever the page size."""
-    stmt = _tab_select().where(ErpItem.state.in_(states))
-    stmt = _search(stmt, q)
-    total = None
-    if q:
-        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.execute(stmt.order_by(ErpItem.sent_at.desc(), ErpItem.id.desc())
+    stmt = _search(_tab_select().where(ErpItem.state.in_(states)), q)
+    return session.execute(stmt.order_by(ErpItem.sent_at.desc(), ErpItem.id.desc())
                            .offset(offset).limit(limit)).all()
-    return rows, total
+
+
+def tab_search_counts(session: Session, q: str) -> dict[str, int]:
+    """Items per state among those matching the search (one grouped query)."""
+    base = _search(_tab_select(), q).order_by(None).subquery()
+    rows = session.execute(select(base.c.state, func.count()).group_by(base.c.state)).all()
+    return {state: n for state, n in rows}
 
 
 def _search(stmt, q: str):

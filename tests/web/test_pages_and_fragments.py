@@ -455,6 +455,19 @@ def test_search_narrows_rows_by_invoice_number_and_by_vendor(approver, make_worl
     assert row_ids(nothing) == [] and "No invoices ready to export matching" in nothing
 
 
+def test_filter_counts_follow_the_search(approver, make_world):
+    a = make_world()
+    a.invoice(State.READY), a.invoice(State.READY), a.invoice(State.FAILED)
+    body = text(approver.get(f"{TAB}?q={a.vendor}", headers=HX))
+    assert counts(body) == {"ready": 2, "synced": 0, "failed": 1}
+
+
+def test_percent_and_underscore_in_a_search_are_literal(approver, make_world):
+    a = make_world()
+    a.invoice(State.READY)
+    assert row_ids(text(approver.get(f"{TAB}?q=%25", headers=HX))) == []
+
+
 def test_pagination_uses_page_size_and_shows_page_n_of_m(app, approver, world):
     made = [world.invoice(State.READY) for _ in range(3)]
     saved = app.config["PAGE_SIZE"]
