@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 
-from rq import Retry
-from rq.exceptions import NoSuchJobError
+from rq import Queue, Retry
 from rq.job import Job
 
 from portal.extensions import rq
@@ -32,20 +31,33 @@ class RQJobQueue:
         _queue().enqueue(jobs.export_item, erp_item_id, attempt, job_id=redis_job_id(job_id),
                          result_ttl=3600, failure_ttl=7 * 86400, job_timeout=300)
 
+    def export_many(self, items: list[tuple[int, int, str]]) -> None:
+        """Many exports in one Redis round trip (bulk accept of a thousand invoices)."""
+        from portal import jobs
+        queue = _queue()
+        queue.enqueue_many([
+            Queue.prepare_data(jobs.export_item, (erp_item_id, attempt),
+                               job_id=redis_job_id(job_id), result_ttl=3600,
+                               failure_ttl=7 * 86400, timeout=300)
+            for erp_item_id, attempt, job_id in items])
+
     def mail(self, mail_id: int, job_id: str) -> None:
         from portal import jobs
         _queue().enqueue(jobs.send_mail, mail_id, job_id=redis_job_id(job_id), retry=MAIL_RETRY,
                          result_ttl=3600, failure_ttl=7 * 86400, job_timeout=120)
 
 
-def job_status(job_id: str | None) -> str | None:
-    """RQ's status for a job id; None when Redis has no such job; 'unreachable' when Redis is down."""
-    if not job_id:
-        return None
+def job_statuses(job_ids: list[str]) -> dict[str, str | None]:
+    """RQ's status per job id in one round trip: None when Redis has no such job,
+    'unreachable' for all when Redis is down."""
+    if not job_ids:
+        return {}
     try:
-        job = Job.fetch(redis_job_id(job_id), connection=_queue().connection)
-        return job.get_status(refresh=False).value if job.get_status(refresh=False) else None
-    except NoSuchJobError:
-        return None
+        jobs = Job.fetch_many([redis_job_id(j) for j in job_ids], connection=_queue().connection)
     except Exception:  # noqa: BLE001 - the page must render while Redis is down
-        return "unreachable"
+        return {j: "unreachable" for j in job_ids}
+    result = {}
+    for job_id, job in zip(job_ids, jobs):
+        status = job.get_status(refresh=False) if job is not None else None
+        result[job_id] = status.value if status is not None else None
+    return result

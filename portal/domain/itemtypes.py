@@ -68,8 +68,12 @@ class ItemType:
     def summary(self, item: Any) -> ItemSummary:
         raise NotImplementedError
 
+    # Types whose Sage ID is written back when synced (vendors, jobs...) set this and
+    # override on_synced; the others are not loaded again after the export.
+    writes_back_on_sync = False
+
     def on_synced(self, session: Session, item: Any, fields: dict, reference: str) -> None:
-        """Hook for types whose Sage ID is written back (vendors, jobs...)."""
+        """Write the Sage ID back to the item (vendors, jobs...)."""
 
 
 REGISTRY: dict[str, ItemType] = {}

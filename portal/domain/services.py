@@ -168,8 +168,7 @@ def accept_many(session: Session, actor: User, erp_item_ids: list[int],
             _mark_accepted(session, erp, actor, fields)
             accepted.append(erp)
     _commit(session)
-    for erp in accepted:
-        enqueue_export(erp, queue)
+    enqueue_exports(accepted, queue)
     return accepted, errors
 
 
@@ -190,6 +189,20 @@ def enqueue_export(erp: ErpItem, queue: JobQueue) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any queue failure must leave a recoverable state
         log.exception("could not queue export of erp item %s", erp.id)
+        return False
+
+
+def enqueue_exports(erps: list[ErpItem], queue: JobQueue) -> bool:
+    """Queue many exports in one round trip when the queue can; stalled rows show otherwise."""
+    if not erps:
+        return True
+    if not hasattr(queue, "export_many"):
+        return all([enqueue_export(erp, queue) for erp in erps])
+    try:
+        queue.export_many([(erp.id, erp.attempt, erp.job_id or export_job_id(erp)) for erp in erps])
+        return True
+    except Exception:  # noqa: BLE001 - the items stay Exporting and show as stalled
+        log.exception("could not queue %d exports", len(erps))
         return False
 
 
@@ -288,17 +301,19 @@ def record_export_result(session: Session, erp_item_id: int, attempt: int,
         erp.erp_ref = (erp.export_fields or {}).get("erp_id") or result.reference
         erp.synced_at = utcnow()
         kind = get_type(erp.item_type)
-        kind.on_synced(session, kind.load(session, erp.item_id), erp.export_fields or {},
-                       result.reference)
+        if kind.writes_back_on_sync:
+            kind.on_synced(session, kind.load(session, erp.item_id), erp.export_fields or {},
+                           result.reference)
     else:
         _transition(session, erp, Action.EXPORT_FAILED, None, detail={"message": result.message})
         erp.sage_message = result.message
+    state = erp.state
     try:
         session.commit()
     except StaleDataError:
         session.rollback()
         return "skipped"
-    return erp.state
+    return state
 
 
 def stalled_exports(session: Session, older_than: timedelta) -> list[ErpItem]:

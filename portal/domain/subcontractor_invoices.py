@@ -177,28 +177,42 @@ def _tab_select():
 
 
 def tab_page(session: Session, states: tuple[str, ...], q: str, offset: int, limit: int):
-    """One page of the Subcontractor Invoices tab: a single query, whatever the page size."""
-    stmt = _search(_tab_select().where(ErpItem.state.in_(states)), q)
-    return session.execute(stmt.order_by(ErpItem.sent_at.desc(), ErpItem.id.desc())
-                           .offset(offset).limit(limit)).all()
+    """One page of the tab in one query: the page's ids are chosen from erp_item alone (its
+    index, no joins), then only those rows are joined, so the cost follows the page size and
+    not the number of invoices."""
+    order = (ErpItem.sent_at.desc(), ErpItem.id.desc())
+    page_ids = (_matching(select(ErpItem.id).where(ErpItem.item_type == INVOICES.key,
+                                                   ErpItem.state.in_(states)), q)
+                .order_by(*order).offset(offset).limit(limit))
+    stmt = _tab_select().where(ErpItem.id.in_(page_ids.scalar_subquery())).order_by(*order)
+    return session.execute(stmt).all()
 
 
 def tab_search_counts(session: Session, q: str) -> dict[str, int]:
     """Items per state among those matching the search (one grouped query)."""
-    base = _search(_tab_select(), q).order_by(None).subquery()
-    rows = session.execute(select(base.c.state, func.count()).group_by(base.c.state)).all()
-    return {state: n for state, n in rows}
+    stmt = _matching(select(ErpItem.state, func.count()).where(
+        ErpItem.item_type == INVOICES.key), q).group_by(ErpItem.state)
+    return {state: n for state, n in session.execute(stmt).all()}
 
 
-def _search(stmt, q: str):
+def _matching(stmt, q: str):
+    """Narrow an erp_item select to invoices matching q: the small tables (vendors,
+    commitments, projects) are searched first, then invoices by number or by those ids."""
     if not q:
         return stmt
     # % and _ typed in the search box are literal characters, not wildcards.
     text = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    like = f"%{text}%"
-    columns = (SubcontractorInvoice.number, Vendor.name, Commitment.number, Project.name,
-               Project.number)
-    return stmt.where(or_(*(func.lower(c).like(like, escape="\\") for c in columns)))
+
+    def like(column):
+        return func.lower(column).like(f"%{text}%", escape="\\")
+    vendors = select(Vendor.id).where(like(Vendor.name))
+    commitments = select(Commitment.id).where(or_(like(Commitment.number),
+                                                  Commitment.vendor_id.in_(vendors)))
+    projects = select(Project.id).where(or_(like(Project.name), like(Project.number)))
+    invoices = select(SubcontractorInvoice.id).where(or_(
+        like(SubcontractorInvoice.number), SubcontractorInvoice.commitment_id.in_(commitments),
+        SubcontractorInvoice.project_id.in_(projects)))
+    return stmt.where(ErpItem.item_id.in_(invoices))
 
 
 def tab_row(session: Session, erp_item_id: int):

@@ -393,11 +393,11 @@ def test_accept_as_htmx_returns_the_exporting_row_that_polls_then_286_when_synce
     assert response.status_code == 200 and is_fragment(body)
     assert f'<tbody id="item-{inv.erp}"' in body and 'data-state="exporting"' in body
     assert f'hx-get="{world.row_url(inv.erp, "status")}"' in body
-    assert 'hx-trigger="every 1s"' in body and 'hx-swap="outerHTML"' in body
+    assert 'hx-trigger="every 500ms"' in body and 'hx-swap="outerHTML"' in body
     assert "Exporting" in body
 
     polling = approver.get(world.row_url(inv.erp, "status"), headers=HX)
-    assert polling.status_code == 200 and 'hx-trigger="every 1s"' in text(polling)
+    assert polling.status_code == 200 and 'hx-trigger="every 500ms"' in text(polling)
 
     drain()
     settled = approver.get(world.row_url(inv.erp, "status"), headers=HX)

@@ -14,7 +14,7 @@ from portal.domain.lifecycle import Action, State, next_state
 from portal.domain.models import utcnow
 from portal.domain.tabs import FILTERS, tab_view
 from portal.extensions import db, htmx
-from portal.queue import RQJobQueue, job_status
+from portal.queue import RQJobQueue, job_statuses
 from portal.web import forbidden, render, require, wants_fragment
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
@@ -62,17 +62,14 @@ def _stalled_ids(rows) -> set[int]:
     """Exporting rows whose job is gone or has not finished long after it was queued."""
     stall = timedelta(seconds=current_app.config["EXPORT_STALL_SECONDS"])
     now = utcnow()
+    waiting = [row[0] for row in rows if row[0].state == State.EXPORTING and row[0].queued_at
+               and now - row[0].queued_at >= timedelta(seconds=5)]
+    statuses = job_statuses([erp.job_id or "" for erp in waiting])
     stalled = set()
-    for row in rows:
-        erp = row[0]
-        if erp.state != State.EXPORTING or not erp.queued_at:
-            continue
-        age = now - erp.queued_at
-        if age < timedelta(seconds=5):
-            continue
-        status = job_status(erp.job_id)
+    for erp in waiting:
+        status = statuses.get(erp.job_id or "")
         if status in (None, "failed", "stopped", "canceled", "unreachable") or (
-                age > stall and status != "queued"):
+                now - erp.queued_at > stall and status != "queued"):
             stalled.add(erp.id)
     return stalled
 
