@@ -190,7 +190,7 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
     failed = [invoice(1, "BL-2001", 10, A, [D("1000"), D("0")])]           # duplicate of a synced invoice #
     rejected = [invoice(2, "CS-3004", 10, A, [D("25000"), D("9000")]),
                 invoice(0, "AP-1004", 10, AN, [D("18000"), D("6000")])]
-    drafts = [invoice(1, "BL-2004", 10, A, [D("12000"), D("3000")]),
+    not_sent = [invoice(1, "BL-2004", 10, A, [D("12000"), D("3000")]),
               invoice(2, "CS-3005", 11, InvoiceStatus.UNDER_REVIEW, [D("15000"), D("5000")]),
               invoice(4, "AP-1103", 10, InvoiceStatus.REVISE_AND_RESUBMIT, [D("7000")]),
               invoice(5, "BL-2103", 10, InvoiceStatus.DRAFT, [D("4000")]),
@@ -214,4 +214,5 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
         services.reject(session, approver, erp.id, reason, queue,
                         config.get("COMPANY_NAME", "Demo Company"),
                         lambda e: f"/projects/{e.project_id}/invoices/{e.item_id}")
+    assert len(not_sent) == 8
     return {"invoices": len(invoices), "projects": len(projects), "password": password}

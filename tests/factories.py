@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -93,3 +94,25 @@ class Setup:
         inv.recompute_totals()
         session.commit()
         return inv
+
+
+class NullQueue:
+    """A JobQueue that queues nothing: setup must not reach RQ, only the code under test."""
+
+    def export(self, erp_item_id, attempt, job_id):
+        pass
+
+    def mail(self, mail_id, job_id):
+        pass
+
+
+@contextmanager
+def app_session(app):
+    """A database session for setup and checks, closed before any request is made (sharing
+    one app context with the test client would share flask.g, and so the signed-in user)."""
+    from portal.extensions import db
+    with app.app_context():
+        try:
+            yield db.session
+        finally:
+            db.session.remove()

@@ -24,7 +24,6 @@ from portal.domain.models import (ErpAudit, ErpItem, InvoiceLine, InvoiceStatus,
                                   ProjectMember, SubcontractorInvoice, ToolLevel, User)
 from portal.domain.subcontractor_invoices import INVOICES
 from portal.exporters.sage300.records import SageResult
-from portal.extensions import db
 from tests import factories as f
 from tests.conftest import login
 
@@ -35,21 +34,8 @@ BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
 RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
 
 
-class NullQueue:
-    def export(self, erp_item_id, attempt, job_id):
-        pass
-
-    def mail(self, mail_id, job_id):
-        pass
-
-
-@contextmanager
-def dbs(app):
-    with app.app_context():
-        try:
-            yield db.session
-        finally:
-            db.session.remove()
+NullQueue = f.NullQueue
+dbs = f.app_session
 
 
 def text(response) -> str:

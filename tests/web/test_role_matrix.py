@@ -7,7 +7,6 @@ context held across requests would share flask.g (and Flask-Login's cached user)
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from types import SimpleNamespace
@@ -22,7 +21,6 @@ from portal.domain.lifecycle import State
 from portal.domain.models import (ErpAudit, ErpItem, MailStatus, OutboxMail, SubcontractorInvoice,
                                   ToolLevel, User)
 from portal.domain.subcontractor_invoices import INVOICES
-from portal.extensions import db
 from tests import factories as f
 from tests.conftest import login
 
@@ -39,24 +37,8 @@ PROJECT_ADMINS = frozenset({"project_admin", "site_admin"})
 SITE_ADMINS = frozenset({"site_admin"})
 
 
-class NullQueue:
-    """Building the world queues nothing: only the request under test may reach RQ."""
-
-    def export(self, erp_item_id, attempt, job_id):
-        pass
-
-    def mail(self, mail_id, job_id):
-        pass
-
-
-@contextmanager
-def dbs(app):
-    """A database session for setup and checks, closed before any request is made."""
-    with app.app_context():
-        try:
-            yield db.session
-        finally:
-            db.session.remove()
+NullQueue = f.NullQueue
+dbs = f.app_session
 
 
 # ---- people (per module) and the world (per test) ------------------------------------
