@@ -147,6 +147,10 @@ def serve(port, host, workers):
         click.echo(f"embedded Redis on {app.config['REDIS_URL']}")
     env = dict(os.environ, REDIS_URL=app.config["REDIS_URL"])
     procs = []
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)  # run the finally below: workers, then Redis
+    signal.signal(signal.SIGTERM, stop)
     try:
         procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker",
                                    "--name", f"portal-{os.getpid()}-{i}"], env=env)
