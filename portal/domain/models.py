@@ -257,7 +257,8 @@ class ErpItem(Base):
     __tablename__ = "erp_item"
     __table_args__ = (
         UniqueConstraint("item_type", "item_id"),
-        Index("ix_erp_item_tab", "item_type", "state", "sent_at"),
+        # A tab page reads (type, state) newest first straight from this index.
+        Index("ix_erp_item_tab_order", "item_type", "state", "sent_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     item_type: Mapped[str] = mapped_column(String(40))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.errors import Invalid, NotFound
@@ -181,9 +181,13 @@ def tab_page(session: Session, states: tuple[str, ...], q: str, offset: int, lim
     index, no joins), then only those rows are joined, so the cost follows the page size and
     not the number of invoices."""
     order = (ErpItem.sent_at.desc(), ErpItem.id.desc())
-    page_ids = (_matching(select(ErpItem.id).where(ErpItem.item_type == INVOICES.key,
-                                                   ErpItem.state.in_(states)), q)
-                .order_by(*order).offset(offset).limit(limit))
+    # One ordered index range per state, merged: no sort over every row of the tab.
+    parts = [_matching(select(ErpItem.id, ErpItem.sent_at).where(
+                 ErpItem.item_type == INVOICES.key, ErpItem.state == state), q)
+             .order_by(*order).limit(offset + limit).subquery() for state in states]
+    merged = union_all(*(select(p.c.id, p.c.sent_at) for p in parts)).subquery()
+    page_ids = (select(merged.c.id).order_by(merged.c.sent_at.desc(), merged.c.id.desc())
+                .offset(offset).limit(limit))
     stmt = _tab_select().where(ErpItem.id.in_(page_ids.scalar_subquery())).order_by(*order)
     return session.execute(stmt).all()
 
