@@ -1,16 +1,18 @@
 """The item-type registry: what each type adds to the one lifecycle.
 
-A type brings its prerequisites, its export (Accept) fields, its Sage mapping and
-the words of its emails. Everything else (states, permissions, audit, queue, mail)
-is shared and lives in services.py.
+A type brings its prerequisites, its export (Accept) fields, its Sage mapping, its tab
+columns, its project-side form and the words of its emails. Everything else (states,
+permissions, audit, queue, mail, the tab and the project pages) is shared.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
+from portal.domain.models import ErpItem
 from portal.exporters.sage300.records import Batch
 
 
@@ -24,41 +26,88 @@ class ItemSummary:
     creator_id: int | None
 
 
+@dataclass(frozen=True)
+class Field:
+    """One input of an Accept form or a project-side form."""
+    name: str
+    label: str
+    kind: str = "text"            # text | date | select | checkbox | textarea | number
+    maxlength: int | None = None
+    required: bool = False
+    choices: tuple = ()           # ((value, label), ...) for select
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a tab or a project-side list: its label and the key in row values."""
+    label: str
+    key: str
+    css: str = ""
+
+
+@dataclass
+class TabRow:
+    erp: ErpItem
+    item: Any
+    values: dict = field(default_factory=dict)
+
+
 class ItemType:
     key: str = ""
     label: str = ""            # "Subcontractor Invoice"
     plural: str = ""           # "Subcontractor Invoices"
+    noun: str = ""             # how a row names it: "invoice INV-001"
+    scope: str = "project"     # "project": lives in a project; "company": company level
+    model: Any = None
     direct_export_setting: str | None = None
-    tab_template: str = ""     # the ERP Integrations tab's page template
-    row_template: str = ""     # the partial for one row (a <tbody>), swapped by htmx
-    link_endpoint: tuple[str, str] = ("", "")  # project page of one item: (endpoint, id arg)
+    columns: tuple[Column, ...] = ()          # the tab's item columns
+    bulk_note: str = "Ticked items are exported with their default export fields."
+    # Types whose Sage ID is written back when synced (vendors, jobs...) set this and
+    # override on_synced; the others are not loaded again after the export.
+    writes_back_on_sync = False
+    # Project-side pages: edited through form_fields/save (None: the type has its own pages).
+    generic_pages = True
 
-    def tab_page(self, session: Session, states: tuple[str, ...], q: str, offset: int,
-                 limit: int) -> list:
-        """Rows of one tab page (matching the search q when given)."""
-        raise NotImplementedError
-
-    def tab_counts(self, session: Session, q: str) -> dict[str, int]:
-        """Items per lifecycle state (matching the search q when given)."""
-        raise NotImplementedError
-
-    def tab_row(self, session: Session, erp_item_id: int):
-        raise NotImplementedError
+    # ---- loading ---------------------------------------------------------------------
+    def load_options(self) -> tuple:
+        return ()
 
     def load(self, session: Session, item_id: int) -> Any:
-        raise NotImplementedError
+        from portal.domain.errors import NotFound
+        item = session.scalars(select(self.model).where(self.model.id == item_id)
+                               .options(*self.load_options())).first()
+        if item is None:
+            raise NotFound(f"That {self.label.lower()} does not exist.")
+        return item
+
+    def load_many(self, session: Session, item_ids: list[int]) -> dict[int, Any]:
+        if not item_ids:
+            return {}
+        items = session.scalars(select(self.model).where(self.model.id.in_(item_ids))
+                                .options(*self.load_options())).all()
+        return {item.id: item for item in items}
 
     def project_id(self, item: Any) -> int | None:
+        """The project whose tool level decides who may send it (None: company admins)."""
         return getattr(item, "project_id", None)
 
+    # ---- the lifecycle's type-specific parts ------------------------------------------
     def prerequisites(self, session: Session, item: Any) -> list[str]:
         """Reasons the item cannot be sent yet; empty when it can."""
         return []
 
+    def accept_fields(self, item: Any) -> list[Field]:
+        return []
+
+    def accept_details(self, item: Any) -> list[tuple[str, ...]] | None:
+        """Rows shown above the Accept form (e.g. a budget's lines); None for none."""
+        return None
+
     def export_defaults(self, item: Any) -> dict:
         return {}
 
-    def clean_export_fields(self, item: Any, raw: dict) -> dict:
+    def clean_export_fields(self, session: Session, item: Any, raw: dict) -> dict:
         """Validate the Accept form; raise Invalid(fields=...) on bad input."""
         return {}
 
@@ -68,18 +117,82 @@ class ItemType:
     def summary(self, item: Any) -> ItemSummary:
         raise NotImplementedError
 
-    # Types whose Sage ID is written back when synced (vendors, jobs...) set this and
-    # override on_synced; the others are not loaded again after the export.
-    writes_back_on_sync = False
-
     def on_synced(self, session: Session, item: Any, fields: dict, reference: str) -> None:
         """Write the Sage ID back to the item (vendors, jobs...)."""
+
+    def erp_ref(self, fields: dict, reference: str) -> str:
+        """The Sage ID shown on Synced rows."""
+        return reference
+
+    # ---- the tab -------------------------------------------------------------------
+    def row_values(self, item: Any) -> dict:
+        return {}
+
+    def search_ids(self, q: str):
+        """A select of the ids of items matching q."""
+        raise NotImplementedError
+
+    def tab_page(self, session: Session, states: tuple[str, ...], q: str, offset: int,
+                 limit: int) -> list[TabRow]:
+        """One page of the tab: the page's erp rows in one query, then the items in a few."""
+        from portal.domain.tabs import page_erp_select
+        match = self.search_ids(q) if q else None
+        erps = session.scalars(page_erp_select(self.key, states, offset, limit, match)
+                               .options(selectinload(ErpItem.sent_by))).all()
+        return self._rows(session, erps)
+
+    def tab_counts(self, session: Session, q: str) -> dict[str, int]:
+        from portal.domain.tabs import state_counts
+        return state_counts(session, self.key, self.search_ids(q) if q else None)
+
+    def tab_row(self, session: Session, erp_item_id: int) -> TabRow:
+        from portal.domain.errors import NotFound
+        erp = session.scalars(select(ErpItem).where(ErpItem.id == erp_item_id,
+                                                    ErpItem.item_type == self.key)
+                              .options(selectinload(ErpItem.sent_by))).first()
+        rows = self._rows(session, [erp] if erp else [])
+        if not rows:
+            raise NotFound("That item is not in ERP Integrations.")
+        return rows[0]
+
+    def _rows(self, session: Session, erps) -> list[TabRow]:
+        items = self.load_many(session, [e.item_id for e in erps])
+        return [TabRow(e, items[e.item_id], self.row_values(items[e.item_id]))
+                for e in erps if e.item_id in items]
+
+    # ---- project side (generic pages) ------------------------------------------------
+    list_columns: tuple[Column, ...] = ()     # the project-side list
+
+    def list_items(self, session: Session, project_id: int | None) -> list:
+        raise NotImplementedError
+
+    def form_fields(self, session: Session, project_id: int | None, item: Any | None) -> list[Field]:
+        return []
+
+    def form_values(self, item: Any) -> dict:
+        return {}
+
+    def save(self, session: Session, actor, project_id: int | None, item: Any | None,
+             form: dict) -> Any:
+        """Create (item None) or update an item from the form; raise Invalid on bad input.
+        Adds to the session without committing: the caller commits."""
+        raise NotImplementedError
+
+    def link(self, erp: ErpItem) -> tuple[str, dict]:
+        """Where the item lives on the project side (emails link there)."""
+        if self.scope == "company":
+            return "items.company_list", {"type_key": self.key}
+        return "items.project_list", {"project_id": erp.project_id, "type_key": self.key}
+
+    def creator_id(self, item: Any) -> int | None:
+        return getattr(item, "created_by_id", None)
 
 
 REGISTRY: dict[str, ItemType] = {}
 
 
 def register(item_type: ItemType) -> ItemType:
+    item_type.noun = item_type.noun or item_type.label.lower()
     REGISTRY[item_type.key] = item_type
     return item_type
 
@@ -93,8 +206,15 @@ def get_type(key: str) -> ItemType:
 
 
 def load_many(item_type: ItemType, session: Session, item_ids: list[int]) -> dict[int, Any]:
-    """Items by id; types override load_many on the class for one query instead of N."""
-    loader = getattr(item_type, "load_many", None)
-    if loader is not None:
-        return loader(session, item_ids)
-    return {i: item_type.load(session, i) for i in item_ids}
+    return item_type.load_many(session, item_ids)
+
+
+def check_length(errors: dict, fields: dict, name: str, label: str, limit: int,
+                 required: bool = False) -> str:
+    """Strip a form value and record a clear error when it is missing or too long."""
+    value = (fields.get(name) or "").strip()
+    if required and not value:
+        errors[name] = f"{label} is required."
+    elif len(value) > limit:
+        errors[name] = f"{label} must be {limit} characters or less (Sage's limit)."
+    return value

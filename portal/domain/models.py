@@ -95,6 +95,44 @@ class Project(Base):
     city: Mapped[str] = mapped_column(String(60), default="")
     state: Mapped[str] = mapped_column(String(20), default="")
     zip: Mapped[str] = mapped_column(String(20), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+class Setting(Base):
+    """A company setting of the ERP Integrations tool (ERP Admin), as JSON."""
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict | list | str | bool | None] = mapped_column(JSON)
+
+
+class SettingChange(Base):
+    """The audit of settings: who changed what, from what, to what."""
+    __tablename__ = "setting_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60))
+    old: Mapped[dict | list | str | bool | None] = mapped_column(JSON)
+    new: Mapped[dict | list | str | bool | None] = mapped_column(JSON)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    actor: Mapped["User | None"] = relationship(lazy="raise")
+
+
+class StandardCostCode(Base):
+    """The company's standard cost code list (from Sage); project cost codes are picked from it."""
+    __tablename__ = "standard_cost_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    description: Mapped[str] = mapped_column(String(60))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StandardCategory(Base):
+    """The company's standard categories (cost types): LAB, MAT, SUB..."""
+    __tablename__ = "standard_category"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(3), unique=True)
+    description: Mapped[str] = mapped_column(String(60))
 
 
 class ProjectMember(Base):
@@ -113,19 +151,29 @@ class ProjectMember(Base):
 class SubJob(Base):
     __tablename__ = "sub_job"
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     code: Mapped[str] = mapped_column(String(30))
     name: Mapped[str] = mapped_column(String(120))
     sage_extra_id: Mapped[str | None] = mapped_column(String(10))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    project: Mapped[Project] = relationship(lazy="raise")
 
 
 class CostCode(Base):
     __tablename__ = "cost_code"
-    __table_args__ = (UniqueConstraint("project_id", "code"),)
+    __table_args__ = (UniqueConstraint("project_id", "sub_job_id", "code"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    sub_job_id: Mapped[int | None] = mapped_column(ForeignKey("sub_job.id"))
     code: Mapped[str] = mapped_column(String(12))
     description: Mapped[str] = mapped_column(String(60))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    sub_job: Mapped[SubJob | None] = relationship(lazy="raise")
+    categories: Mapped[list["Category"]] = relationship(
+        lazy="raise", order_by="Category.code", back_populates="cost_code")
 
 
 class Category(Base):
@@ -137,7 +185,7 @@ class Category(Base):
     code: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(String(60))
 
-    cost_code: Mapped[CostCode] = relationship(lazy="raise")
+    cost_code: Mapped[CostCode] = relationship(lazy="raise", back_populates="categories")
 
 
 class Vendor(Base):
@@ -152,6 +200,8 @@ class Vendor(Base):
     zip: Mapped[str] = mapped_column(String(20), default="")
     phone: Mapped[str] = mapped_column(String(30), default="")
     fax: Mapped[str] = mapped_column(String(30), default="")
+    vendor_type: Mapped[str] = mapped_column(String(30), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class Commitment(Base):

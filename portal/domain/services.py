@@ -5,7 +5,7 @@ import logging
 from datetime import timedelta
 from typing import Callable, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -132,7 +132,7 @@ def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
     kind = get_type(erp.item_type)
     item = kind.load(session, erp.item_id)
     next_state(Action.ACCEPT, erp.state)  # a clear Conflict before field errors
-    fields = kind.clean_export_fields(item, raw_fields)
+    fields = kind.clean_export_fields(session, item, raw_fields)
     _mark_accepted(session, erp, actor, fields)
     _commit(session)
     enqueue_export(erp, queue)
@@ -161,7 +161,7 @@ def accept_many(session: Session, actor: User, erp_item_ids: list[int],
                 continue
             item = items[erp.item_id]
             try:
-                fields = kind.clean_export_fields(item, kind.export_defaults(item))
+                fields = kind.clean_export_fields(session, item, kind.export_defaults(item))
             except Invalid as exc:
                 errors[erp.id] = "Accept it on its own: " + "; ".join(exc.fields.values())
                 continue
@@ -298,9 +298,9 @@ def record_export_result(session: Session, erp_item_id: int, attempt: int,
     if result.ok:
         _transition(session, erp, Action.EXPORT_OK, None,
                     detail={"reference": result.reference, "replayed": result.replayed})
-        erp.erp_ref = (erp.export_fields or {}).get("erp_id") or result.reference
-        erp.synced_at = utcnow()
         kind = get_type(erp.item_type)
+        erp.erp_ref = kind.erp_ref(erp.export_fields or {}, result.reference)
+        erp.synced_at = utcnow()
         if kind.writes_back_on_sync:
             kind.on_synced(session, kind.load(session, erp.item_id), erp.export_fields or {},
                            result.reference)
@@ -360,6 +360,5 @@ def retry_mail(session: Session, actor: User, mail_id: int, queue: JobQueue) -> 
 
 
 def state_counts(session: Session, item_type: str) -> dict[str, int]:
-    rows = session.execute(select(ErpItem.state, func.count()).where(
-        ErpItem.item_type == item_type).group_by(ErpItem.state)).all()
-    return {state: n for state, n in rows}
+    from portal.domain.tabs import state_counts as counts
+    return counts(session, item_type)

@@ -4,15 +4,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, or_, select, union_all
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.errors import Invalid, NotFound
-from portal.domain.itemtypes import ItemSummary, ItemType, register
-from portal.domain.models import (Category, Commitment, CommitmentLine, Company, ErpItem,
-                                  InvoiceLine, InvoiceStatus, Project, SubcontractorInvoice,
-                                  User, Vendor)
-from portal.domain.services import state_counts
+from portal.domain import settings
+from portal.domain.itemtypes import Column, Field, ItemSummary, ItemType, register
+from portal.domain.models import (Category, Commitment, CommitmentLine, InvoiceLine,
+                                  InvoiceStatus, Project, SubcontractorInvoice, Vendor)
+from portal.domain.tabs import like
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import Batch, InvoiceLineData, SubcontractorInvoiceData
 
@@ -46,6 +46,16 @@ def parse_money(value, field: str) -> Decimal:
     return amount
 
 
+def money(value) -> str:
+    if value is None:
+        return ""
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+def mmddyyyy(value) -> str:
+    return value.strftime("%m/%d/%Y") if value else ""
+
+
 def invoice_load_options():
     return (
         selectinload(SubcontractorInvoice.project),
@@ -60,32 +70,44 @@ class SubcontractorInvoiceType(ItemType):
     key = "subcontractor_invoice"
     label = "Subcontractor Invoice"
     plural = "Subcontractor Invoices"
+    noun = "invoice"
+    model = SubcontractorInvoice
     direct_export_setting = "invoices"
-    tab_template = "erp/subcontractor_invoices.html"
-    row_template = "erp/_invoice_row.html"
-    link_endpoint = ("projects.invoice", "invoice_id")
+    generic_pages = False  # the project's invoice pages are richer (lines, edit, history)
+    bulk_note = ("Ticked invoices are exported with their defaults: ERP ID = invoice #, "
+                 "Accounting Date = billing date.")
+    columns = (Column("Project", "project"), Column("Commitment", "commitment"),
+               Column("Vendor", "vendor"), Column("Invoice #", "number"),
+               Column("Billing Period", "period"), Column("Billing Date", "billing_date"),
+               Column("Current Payment Due", "payment_due", "num"),
+               Column("Retainage", "retainage", "num"))
 
-    def tab_page(self, session, states, q, offset, limit):
-        return tab_page(session, states, q, offset, limit)
+    def load_options(self):
+        return invoice_load_options()
 
-    def tab_counts(self, session, q):
-        return tab_search_counts(session, q) if q else state_counts(session, self.key)
+    def row_values(self, item: SubcontractorInvoice) -> dict:
+        return {"project": f"{item.project.number} {item.project.name}",
+                "commitment": item.commitment.number, "vendor": item.commitment.vendor.name,
+                "number": item.number,
+                "period": f"{mmddyyyy(item.period_start)} – {mmddyyyy(item.period_end)}",
+                "billing_date": mmddyyyy(item.billing_date),
+                "payment_due": money(item.payment_due), "retainage": money(item.total_retainage)}
 
-    def tab_row(self, session, erp_item_id):
-        return tab_row(session, erp_item_id)
+    def search_ids(self, q: str):
+        vendors = select(Vendor.id).where(like(Vendor.name, q))
+        commitments = select(Commitment.id).where(or_(like(Commitment.number, q),
+                                                      Commitment.vendor_id.in_(vendors)))
+        projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))
+        return select(SubcontractorInvoice.id).where(or_(
+            like(SubcontractorInvoice.number, q), SubcontractorInvoice.commitment_id.in_(commitments),
+            SubcontractorInvoice.project_id.in_(projects)))
 
-    def load(self, session: Session, item_id: int) -> SubcontractorInvoice:
-        item = session.scalars(select(SubcontractorInvoice).where(SubcontractorInvoice.id == item_id)
-                               .options(*invoice_load_options())).first()
-        if item is None:
-            raise NotFound("That invoice does not exist.")
-        return item
-
-    def load_many(self, session: Session, item_ids: list[int]) -> dict[int, SubcontractorInvoice]:
-        items = session.scalars(select(SubcontractorInvoice)
-                                .where(SubcontractorInvoice.id.in_(item_ids))
-                                .options(*invoice_load_options())).all()
-        return {item.id: item for item in items}
+    def accept_fields(self, item) -> list[Field]:
+        return [Field("erp_id", "ERP ID", maxlength=ERP_ID_MAX, required=True,
+                      help="The Invoice in Sage; prefilled with the invoice #."),
+                Field("description", "Description", maxlength=DESCRIPTION_MAX,
+                      help="Optional, 30 characters."),
+                Field("accounting_date", "Accounting Date", kind="date", required=True)]
 
     def prerequisites(self, session: Session, item: SubcontractorInvoice) -> list[str]:
         reasons = []
@@ -107,7 +129,7 @@ class SubcontractorInvoiceType(ItemType):
         return {"erp_id": item.number, "description": "",
                 "accounting_date": item.billing_date.isoformat()}
 
-    def clean_export_fields(self, item: SubcontractorInvoice, raw: dict) -> dict:
+    def clean_export_fields(self, session: Session, item: SubcontractorInvoice, raw: dict) -> dict:
         errors = {}
         erp_id = (raw.get("erp_id") or "").strip()
         description = (raw.get("description") or "").strip()
@@ -129,8 +151,7 @@ class SubcontractorInvoiceType(ItemType):
 
     def build_batch(self, session: Session, item: SubcontractorInvoice, fields: dict,
                     batch_id: str) -> Batch:
-        company = session.scalars(select(Company).limit(1)).first()
-        consolidate = company.consolidate_invoice_lines if company else True
+        consolidate = settings.load(session).consolidate_invoice_lines
         lines = tuple(
             InvoiceLineData(
                 commitment_item=str(line.commitment_line.line_no),
@@ -151,6 +172,12 @@ class SubcontractorInvoiceType(ItemType):
             lines=lines, consolidate=consolidate)
         return map_subcontractor_invoice(data, batch_id)
 
+    def link(self, erp) -> tuple[str, dict]:
+        return "projects.invoice", {"project_id": erp.project_id, "invoice_id": erp.item_id}
+
+    def erp_ref(self, fields: dict, reference: str) -> str:
+        return fields.get("erp_id") or reference
+
     def summary(self, item: SubcontractorInvoice) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Invoice #{item.number} on {item.commitment.number}",
@@ -160,69 +187,3 @@ class SubcontractorInvoiceType(ItemType):
 
 
 INVOICES = register(SubcontractorInvoiceType())
-
-
-# ---- the tab ------------------------------------------------------------------------
-
-def _tab_select():
-    """Everything a tab row shows, in one joined select."""
-    return (select(ErpItem, SubcontractorInvoice, Commitment.number, Commitment.erp_commitment_id,
-                   Vendor.name, Project.number, Project.name, User.name)
-            .join(SubcontractorInvoice, SubcontractorInvoice.id == ErpItem.item_id)
-            .join(Commitment, Commitment.id == SubcontractorInvoice.commitment_id)
-            .join(Vendor, Vendor.id == Commitment.vendor_id)
-            .join(Project, Project.id == SubcontractorInvoice.project_id)
-            .outerjoin(User, User.id == ErpItem.sent_by_id)
-            .where(ErpItem.item_type == INVOICES.key))
-
-
-def tab_page(session: Session, states: tuple[str, ...], q: str, offset: int, limit: int):
-    """One page of the tab in one query: the page's ids are chosen from erp_item alone (its
-    index, no joins), then only those rows are joined, so the cost follows the page size and
-    not the number of invoices."""
-    order = (ErpItem.sent_at.desc(), ErpItem.id.desc())
-    # One ordered index range per state, merged: no sort over every row of the tab.
-    parts = [_matching(select(ErpItem.id, ErpItem.sent_at).where(
-                 ErpItem.item_type == INVOICES.key, ErpItem.state == state), q)
-             .order_by(*order).limit(offset + limit).subquery() for state in states]
-    merged = union_all(*(select(p.c.id, p.c.sent_at) for p in parts)).subquery()
-    page_ids = (select(merged.c.id).order_by(merged.c.sent_at.desc(), merged.c.id.desc())
-                .offset(offset).limit(limit))
-    stmt = _tab_select().where(ErpItem.id.in_(page_ids.scalar_subquery())).order_by(*order)
-    return session.execute(stmt).all()
-
-
-def tab_search_counts(session: Session, q: str) -> dict[str, int]:
-    """Items per state among those matching the search (one grouped query)."""
-    stmt = _matching(select(ErpItem.state, func.count()).where(
-        ErpItem.item_type == INVOICES.key), q).group_by(ErpItem.state)
-    return {state: n for state, n in session.execute(stmt).all()}
-
-
-def _matching(stmt, q: str):
-    """Narrow an erp_item select to invoices matching q: the small tables (vendors,
-    commitments, projects) are searched first, then invoices by number or by those ids."""
-    if not q:
-        return stmt
-    # % and _ typed in the search box are literal characters, not wildcards.
-    text = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-    def like(column):
-        return func.lower(column).like(f"%{text}%", escape="\\")
-    vendors = select(Vendor.id).where(like(Vendor.name))
-    commitments = select(Commitment.id).where(or_(like(Commitment.number),
-                                                  Commitment.vendor_id.in_(vendors)))
-    projects = select(Project.id).where(or_(like(Project.name), like(Project.number)))
-    invoices = select(SubcontractorInvoice.id).where(or_(
-        like(SubcontractorInvoice.number), SubcontractorInvoice.commitment_id.in_(commitments),
-        SubcontractorInvoice.project_id.in_(projects)))
-    return stmt.where(ErpItem.item_id.in_(invoices))
-
-
-def tab_row(session: Session, erp_item_id: int):
-    """One row of the tab, for the fragments that replace a single row."""
-    stmt = _tab_select().where(ErpItem.id == erp_item_id)
-    row = session.execute(stmt).first()
-    if row is None:
-        raise NotFound("That item is not in ERP Integrations.")
-    return row

@@ -323,7 +323,7 @@ def test_accept_form_fragment_is_prefilled_with_the_defaults(approver, world):
     body = text(response)
     assert response.status_code == 200 and is_fragment(body)
     assert f'name="erp_id" value="{inv.number}"' in body
-    assert 'name="accounting_date" type="date" value="2026-10-31"' in body
+    assert 'name="accounting_date" value="2026-10-31" type="date"' in body
 
 
 @pytest.mark.parametrize("reason", ["", "   \n  "], ids=["empty", "blank"])
@@ -438,7 +438,7 @@ def test_search_narrows_rows_by_invoice_number_and_by_vendor(approver, make_worl
     assert b1.number not in by_vendor
 
     nothing = text(approver.get(f"{TAB}?q=no-such-thing-{f.suffix()}", headers=HX))
-    assert row_ids(nothing) == [] and "No invoices ready to export matching" in nothing
+    assert row_ids(nothing) == [] and "No subcontractor invoices ready to export matching" in nothing
 
 
 def test_filter_counts_follow_the_search(approver, make_world):
@@ -463,8 +463,8 @@ def test_pagination_uses_page_size_and_shows_page_n_of_m(app, approver, world):
         second = text(approver.get(f"{TAB}?q={world.vendor}&page=2", headers=HX))
     finally:
         app.config["PAGE_SIZE"] = saved
-    assert "Page 1 of 2 · 3 invoices" in first and 'rel="next"' in first and 'rel="prev"' not in first
-    assert "Page 2 of 2 · 3 invoices" in second and 'rel="prev"' in second and 'rel="next"' not in second
+    assert "Page 1 of 2 · 3 subcontractor invoices" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    assert "Page 2 of 2 · 3 subcontractor invoices" in second and 'rel="prev"' in second and 'rel="next"' not in second
     assert len(row_ids(first)) == 2 and len(row_ids(second)) == 1
     assert sorted(row_ids(first) + row_ids(second)) == sorted(i.erp for i in made)
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from portal.domain import policy, services
 from portal.domain.errors import Invalid
-from portal.domain.itemtypes import REGISTRY, get_type
+from portal.domain.itemtypes import REGISTRY, TabRow, get_type
 from portal.domain.lifecycle import Action, State, next_state
 from portal.domain.models import utcnow
 from portal.domain.tabs import FILTERS, tab_view
@@ -41,7 +41,7 @@ def tab(type_key: str):
     view = tab_view(db.session, current_user, type_key, request.args.get("filter", "ready"),
                     request.args.get("q", ""), request.args.get("page", 1, type=int),
                     current_app.config["PAGE_SIZE"])
-    return render(view.item_type.tab_template, "tab_body", view=view, filters=FILTERS,
+    return render("erp/tab.html", "tab_body", view=view, filters=FILTERS,
                   stalled=_stalled_ids(view.rows))
 
 
@@ -53,7 +53,7 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
     context = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
                    stalled=_stalled_ids([row]), kind=kind)
     if wants_fragment():
-        return make_response(render_template(kind.row_template, **context), status)
+        return make_response(render_template("erp/_row.html", **context), status)
     # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
     return make_response(render_template("erp/item_page.html", **context), status)
 
@@ -62,8 +62,8 @@ def _stalled_ids(rows) -> set[int]:
     """Exporting rows whose job is gone or has not finished long after it was queued."""
     stall = timedelta(seconds=current_app.config["EXPORT_STALL_SECONDS"])
     now = utcnow()
-    waiting = [row[0] for row in rows if row[0].state == State.EXPORTING and row[0].queued_at
-               and now - row[0].queued_at >= timedelta(seconds=5)]
+    waiting = [row.erp for row in rows if row.erp.state == State.EXPORTING and row.erp.queued_at
+               and now - row.erp.queued_at >= timedelta(seconds=5)]
     statuses = job_statuses([erp.job_id or "" for erp in waiting])
     stalled = set()
     for erp in waiting:
@@ -85,7 +85,7 @@ def status(type_key: str, erp_item_id: int):
     """The polling fragment: the row while it exports; 286 (stop polling) once it settles."""
     response = _row_response(type_key, erp_item_id)
     erp = services.get_erp_item(db.session, erp_item_id, type_key)
-    if erp.state != State.EXPORTING or erp.id in _stalled_ids([(erp,)]):
+    if erp.state != State.EXPORTING or erp.id in _stalled_ids([TabRow(erp, None)]):
         response.status_code = HTMX_STOP_POLLING
     return response
 
@@ -165,7 +165,7 @@ def bulk_accept(type_key: str):
     if htmx:
         view = tab_view(db.session, current_user, type_key, flash_args["filter"],
                         request.form.get("q", ""), 1, current_app.config["PAGE_SIZE"])
-        return render(view.item_type.tab_template, "tab_body", view=view, filters=FILTERS,
+        return render("erp/tab.html", "tab_body", view=view, filters=FILTERS,
                       stalled=set(), bulk_message=message, bulk_errors=bool(errors))
     flash(message, "error" if errors else "info")
     return redirect(url_for("erp.tab", **flash_args), code=303)
@@ -179,7 +179,7 @@ def _done(type_key: str, erp_item_id: int, notice: str | None = None):
 
 def _item_link(erp) -> str:
     """The absolute link in emails to the item on its project page."""
-    endpoint, arg = get_type(erp.item_type).link_endpoint
-    path = url_for(endpoint, project_id=erp.project_id, **{arg: erp.item_id})
+    endpoint, args = get_type(erp.item_type).link(erp)
+    path = url_for(endpoint, **args)
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
     return base.rstrip("/") + path

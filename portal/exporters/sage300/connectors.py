@@ -1,7 +1,7 @@
 """Connectors: where a Batch goes. Both are idempotent per batch_id.
 
 SimulatorConnector  -> the embedded Sage 300 CRE simulator (its own database).
-FileDropConnector   -> an AP import file per batch in a folder Sage imports from.
+FileDropConnector   -> an import file per batch (any kind) in a folder Sage imports from.
 make_connector(config) picks one from SAGE_* config keys.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy.exc import OperationalError
 
-from .fileformat import FILE_ENCODING, ap_import_file, drop_file_name
+from .fileformat import FILE_ENCODING, drop_file_name, import_file
 from .records import Batch, ConnectorUnavailable, SageResult
 
 
@@ -53,14 +53,14 @@ class SimulatorConnector:
 
 
 class FileDropConnector:
-    """Writes the AP import file into a folder; the same batch_id overwrites the same file."""
+    """Writes the batch's import file into a folder; the same batch_id overwrites the same file."""
 
     def __init__(self, folder: str):
         self.folder = folder
 
     def submit(self, batch: Batch) -> SageResult:
         try:
-            name = write_import_file(self.folder, batch.batch_id, ap_import_file(batch))
+            name = write_import_file(self.folder, batch.batch_id, import_file(batch))
         except OSError as exc:
             raise ConnectorUnavailable(f"cannot write to {self.folder}: {exc}") from exc
         return SageResult(ok=True, reference=name)

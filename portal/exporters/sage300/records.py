@@ -83,3 +83,108 @@ class SageResult:
 
 class ConnectorUnavailable(Exception):
     """Sage could not be reached at all (nothing was imported)."""
+
+
+# ---- setup items: vendors, jobs (with cost codes and categories), extras, cost codes ----
+
+@dataclass(frozen=True)
+class CategoryData:
+    category: str                 # cost type, e.g. "LAB" (Sage: <= 3)
+    description: str
+
+
+@dataclass(frozen=True)
+class CostCodeData:
+    cost_code: str
+    description: str
+    categories: tuple[CategoryData, ...] = ()
+
+
+@dataclass(frozen=True)
+class VendorData:
+    """A company exported as an AP vendor (the Companies table of the guide)."""
+    vendor: str                   # ERP Company ID entered by the approver (<= 10)
+    name: str
+    address: str
+    city: str
+    state: str
+    zip: str
+    phone: str
+    fax: str
+    vendor_type: str = ""
+
+
+@dataclass(frozen=True)
+class JobData:
+    """A project exported as a JC job with its cost codes and categories (Projects/Jobs table)."""
+    job: str                      # Sage Job ID entered by the approver (<= 10)
+    name: str
+    address: str
+    city: str
+    state: str
+    zip: str
+    cost_codes: tuple[CostCodeData, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExtraData:
+    """A sub job exported as a JC extra of a synced job (Sub Jobs/Extras table)."""
+    job: str
+    extra: str                    # Extra ID (<= 10)
+    description: str
+    cost_codes: tuple[CostCodeData, ...] = ()
+
+
+@dataclass(frozen=True)
+class CostCodesData:
+    """Project cost codes (and their categories) added to a synced job or extra."""
+    job: str
+    extra: str
+    cost_codes: tuple[CostCodeData, ...]
+
+
+@dataclass(frozen=True)
+class APVendor:
+    vendor: str
+    name: str
+    address_1: str
+    city: str
+    state: str
+    zip: str
+    telephone: str
+    fax: str
+    vendor_type: str
+
+
+@dataclass(frozen=True)
+class JCJob:
+    job: str
+    description: str
+    address_1: str
+    city: str
+    state: str
+    zip: str
+
+
+@dataclass(frozen=True)
+class JCExtra:
+    job: str
+    extra: str
+    description: str
+
+
+@dataclass(frozen=True)
+class JCCostCode:
+    job: str
+    extra: str
+    cost_code: str
+    description: str
+
+
+@dataclass(frozen=True)
+class JCCategory:
+    job: str
+    extra: str
+    cost_code: str
+    category: str
+    description: str

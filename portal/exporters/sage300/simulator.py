@@ -7,7 +7,16 @@ the settings that can change at run time.
 
 Works with SQLite (WAL + busy timeout, BEGIN IMMEDIATE so several processes serialise their
 writes) and PostgreSQL (optional schema via schema_translate_map; submits serialise on a
-transaction-level advisory lock per schema). Error texts are the guide's, exactly.
+transaction-level advisory lock per schema). Error texts are the guide's, exactly, where
+the guide has one; the few it lacks (a vendor or an extra that already exists) follow its
+wording and are marked below.
+
+Batch kinds: "ap_invoice" (AP invoice + distributions), "ap_vendor" (AP vendor), "jc_job"
+(JC job + cost codes + categories), "jc_extra" (extra of a job + its cost codes and
+categories), "jc_cost_codes" (cost codes and categories added to a job or an extra). Every
+kind goes through one path: batch log (idempotency), hourly limit, one transaction, drop file.
+Tables are created by create_all on first use (new tables included; no migrations), so a
+new table may be added here but never a column to an existing one.
 """
 from __future__ import annotations
 
@@ -23,8 +32,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from .connectors import write_import_file
-from .fileformat import ap_import_file
-from .records import APDistribution, APInvoice, Batch, SageResult
+from .fileformat import import_file
+from .records import (
+    APDistribution, APInvoice, APVendor, Batch, JCCategory, JCCostCode, JCExtra, JCJob, SageResult,
+)
 
 metadata = MetaData()
 Money = Numeric(12, 2, asdecimal=True)
@@ -69,6 +80,13 @@ category_t = Table(
     Column("Description", String(30), nullable=False, default=""),
     ForeignKeyConstraint(["Job", "Extra", "Cost_Code"], ["JCM_MASTER__COST_CODE.Job",
                          "JCM_MASTER__COST_CODE.Extra", "JCM_MASTER__COST_CODE.Cost_Code"]),
+)
+extra_t = Table(
+    "JCM_MASTER__EXTRA", metadata,
+    Column("Job", String(10), ForeignKey("JCM_MASTER__JOB.Job"), primary_key=True),
+    Column("Extra", String(10), primary_key=True),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Status", String(10), nullable=False, default="Open"),  # Open / Closed
 )
 commitment_t = Table(
     "JCM_MASTER__COMMITMENT", metadata,
@@ -137,6 +155,22 @@ DISTRIBUTION_LIMITS = (("Commitment", "commitment", 12), ("Job", "job", 10), ("E
                        ("Description", "description", 30))
 INVOICE_REQUIRED = ("vendor", "invoice")
 DISTRIBUTION_REQUIRED = ("job", "cost_code", "category")
+# Setup records: (hh2 field name in the error text, record attribute, max length).
+VENDOR_LIMITS = (("Vendor", "vendor", 10), ("Name", "name", 30), ("Address1", "address_1", 33),
+                 ("AddressCity", "city", 30), ("AddressState", "state", 4), ("AddressZip", "zip", 10),
+                 ("Telephone", "telephone", 15), ("Fax", "fax", 15))
+JOB_LIMITS = (("Job", "job", 10), ("Name", "description", 30), ("Address1", "address_1", 30),
+              ("AddressCity", "city", 15), ("AddressState", "state", 4), ("AddressZip", "zip", 10))
+EXTRA_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("Description", "description", 30))
+COST_CODE_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
+                    ("Description", "description", 30))
+CATEGORY_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
+                   ("Category", "category", 3), ("Description", "description", 30))
+VENDOR_REQUIRED = ("vendor", "name")
+JOB_REQUIRED = ("job", "description")
+EXTRA_REQUIRED = ("job", "extra")
+COST_CODE_REQUIRED = ("job", "cost_code")
+CATEGORY_REQUIRED = ("job", "cost_code", "category")
 
 NOT_FOUND = "Entity with this ID not found."
 BLANK = "Can't be blank."
@@ -147,6 +181,11 @@ NO_DISTRIBUTIONS = "The document's codings are incomplete: The document has no d
 JOB_CLOSED = "Job has been closed."
 NO_CATEGORY = "No entities could be found of type [Category] with given where clause."
 AP_FAILED = "Ap Invoice Api import failed with error message: "
+JOB_EXISTS = "A job with that code already exists."
+# not in the guide: worded like its "A job already exists with the specified id."
+VENDOR_EXISTS = "A vendor already exists with the specified id."
+# not in the guide: worded like its "A change order with code XXX already exists on this contract."
+EXTRA_EXISTS = "An extra with that code already exists on this job."
 
 SETTING_KEYS = ("closed_periods", "tolerance_pct", "hourly_limit")
 
@@ -312,6 +351,14 @@ class Sage300Simulator:
         self._insert(category_t, Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
                      Description=description)
 
+    def add_extra(self, job: str, extra: str, description: str = "", status: str = "Open") -> None:
+        self._insert(extra_t, Job=job, Extra=extra, Description=description, Status=status)
+
+    def set_extra_status(self, job: str, extra: str, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(extra_t).where(extra_t.c.Job == job, extra_t.c.Extra == extra)
+                         .values(Status=status))
+
     def add_commitment(self, commitment: str, vendor: str, job: str, amount, description: str = "",
                        commitment_type: str = "Subcontract", status: str = "Open") -> None:
         self._insert(commitment_t, Commitment=commitment, Vendor=vendor, Job=job, Description=description,
@@ -356,6 +403,40 @@ class Sage300Simulator:
         with self.engine.connect() as conn:
             return conn.scalar(select(func.count()).select_from(invoice_t))
 
+    def _one(self, table, **where) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table).where(*(table.c[k] == v for k, v in where.items()))
+                               ).mappings().first()
+        return dict(row) if row else None
+
+    def get_vendor(self, vendor: str) -> dict | None:
+        """The APM_MASTER__VENDOR row (Vendor, Name, Address_1, ..., Status) or None."""
+        return self._one(vendor_t, Vendor=vendor)
+
+    def get_job(self, job: str) -> dict | None:
+        """The JCM_MASTER__JOB row (Job, Description, Address_1, ..., Status) or None."""
+        return self._one(job_t, Job=job)
+
+    def get_extra(self, job: str, extra: str) -> dict | None:
+        """The JCM_MASTER__EXTRA row (Job, Extra, Description, Status) or None."""
+        return self._one(extra_t, Job=job, Extra=extra)
+
+    def list_cost_codes(self, job: str, extra: str = "") -> list[dict]:
+        """The job's (extra "") or the extra's cost codes, by Cost_Code."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(cost_code_t).where(
+                cost_code_t.c.Job == job, cost_code_t.c.Extra == extra,
+            ).order_by(cost_code_t.c.Cost_Code)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def list_categories(self, job: str, extra: str = "") -> list[dict]:
+        """The job's (extra "") or the extra's categories, by Cost_Code then Category."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(category_t).where(
+                category_t.c.Job == job, category_t.c.Extra == extra,
+            ).order_by(category_t.c.Cost_Code, category_t.c.Category)).mappings().all()
+        return [dict(r) for r in rows]
+
     def import_log(self, batch_id: str) -> dict | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(import_log_t).where(import_log_t.c.Batch_ID == batch_id)).mappings().first()
@@ -364,13 +445,17 @@ class Sage300Simulator:
     # ---- submit ------------------------------------------------------------------
 
     def submit(self, batch: Batch) -> SageResult:
-        """Import one batch, all or nothing; a batch_id seen before replays its stored result."""
-        if batch.kind != "ap_invoice":
+        """Import one batch, all or nothing; a batch_id seen before replays its stored result.
+
+        A Sage refusal is a SageResult(ok=False, message=Sage's text), logged like a success;
+        a malformed batch (wrong records for its kind) is a ValueError and imports nothing."""
+        importer = self._IMPORTERS.get(batch.kind)
+        if importer is None:
             raise ValueError(f"unknown batch kind {batch.kind!r}")
         try:
             with self.engine.begin() as conn:
                 self._serialise(conn)
-                logged = self._logged(conn, batch.batch_id)
+                logged = self._logged(conn, batch.batch_id, batch.kind)
                 if logged:
                     return logged
                 now = _naive_utc(self.clock())
@@ -383,7 +468,7 @@ class Sage300Simulator:
                         # not logged as the batch's result: the limit resets, the batch must then go through
                         return SageResult(ok=False, message=RATE_LIMITED)
                 try:
-                    reference = self._import_invoice(conn, batch, settings, now)
+                    reference = importer(self, conn, batch, settings, now)
                     result = SageResult(ok=True, reference=reference)
                 except _Refused as refusal:
                     result = SageResult(ok=False, message=str(refusal))
@@ -392,20 +477,23 @@ class Sage300Simulator:
                     Reference=result.reference, Created_At=now))
                 if result.ok and self.drop_folder:
                     # before commit: if the commit fails, the retry rewrites the same file
-                    write_import_file(self.drop_folder, batch.batch_id, ap_import_file(batch))
+                    write_import_file(self.drop_folder, batch.batch_id, import_file(batch))
                 return result
         except IntegrityError:
             # the import log's primary key decided a race: return the winner's result
             with self.engine.connect() as conn:
-                logged = self._logged(conn, batch.batch_id)
+                logged = self._logged(conn, batch.batch_id, batch.kind)
             if logged:
                 return logged
             raise
 
-    def _logged(self, conn, batch_id: str) -> SageResult | None:
+    def _logged(self, conn, batch_id: str, kind: str) -> SageResult | None:
         row = conn.execute(select(import_log_t).where(import_log_t.c.Batch_ID == batch_id)).mappings().first()
         if row is None:
             return None
+        if row["Kind"] != kind:
+            # batch ids are global: replaying another kind's result would report a wrong import
+            raise ValueError(f"batch {batch_id!r} was imported as {row['Kind']}, not {kind}")
         return SageResult(ok=row["Ok"], message=row["Message"], reference=row["Reference"], replayed=True)
 
     def _import_invoice(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
@@ -475,3 +563,149 @@ class Sage300Simulator:
             Category=d.category, Description=d.description or "", Amount=d.amount, Retainage=d.retainage,
         ) for n, d in enumerate(dists, start=1)])
         return f"{inv.vendor}/{inv.invoice}"
+
+    # ---- setup kinds -------------------------------------------------------------
+
+    def _import_vendor(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        vendor = _single(batch, APVendor, ())
+        _check_fields(vendor, VENDOR_REQUIRED, VENDOR_LIMITS)
+        if conn.execute(select(vendor_t.c.Vendor).where(vendor_t.c.Vendor == vendor.vendor)).first():
+            raise _Refused(VENDOR_EXISTS)
+        # Vendor_Type is carried by the import file only (no column in the simulator's table)
+        conn.execute(insert(vendor_t).values(
+            Vendor=vendor.vendor, Name=vendor.name, Address_1=vendor.address_1 or "", Address_2="",
+            City=vendor.city or "", State=vendor.state or "", ZIP=vendor.zip or "",
+            Telephone=vendor.telephone or "", Fax=vendor.fax or "", Status="Active"))
+        return vendor.vendor
+
+    def _import_job(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        job = _single(batch, JCJob, (JCCostCode, JCCategory))
+        codes, categories = _codes_of(batch, job.job, "")
+        _check_fields(job, JOB_REQUIRED, JOB_LIMITS)
+        _check_codes(codes, categories)
+        if conn.execute(select(job_t.c.Job).where(job_t.c.Job == job.job)).first():
+            raise _Refused(JOB_EXISTS)
+        _check_category_codes(conn, codes, categories)
+        conn.execute(insert(job_t).values(
+            Job=job.job, Description=job.description, Address_1=job.address_1 or "", Address_2="",
+            City=job.city or "", State=job.state or "", ZIP=job.zip or "", Status="Open"))
+        _add_codes(conn, codes, categories)
+        return job.job
+
+    def _import_extra(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        extra = _single(batch, JCExtra, (JCCostCode, JCCategory))
+        codes, categories = _codes_of(batch, extra.job, extra.extra)
+        _check_fields(extra, EXTRA_REQUIRED, EXTRA_LIMITS)
+        _check_codes(codes, categories)
+        _open_job(conn, extra.job)
+        if conn.execute(select(extra_t.c.Extra).where(extra_t.c.Job == extra.job,
+                                                      extra_t.c.Extra == extra.extra)).first():
+            raise _Refused(EXTRA_EXISTS)
+        _check_category_codes(conn, codes, categories)
+        conn.execute(insert(extra_t).values(Job=extra.job, Extra=extra.extra,
+                                            Description=extra.description or "", Status="Open"))
+        _add_codes(conn, codes, categories)
+        return f"{extra.job}/{extra.extra}"
+
+    def _import_cost_codes(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        if not batch.records or not all(isinstance(r, (JCCostCode, JCCategory)) for r in batch.records):
+            raise ValueError("a jc_cost_codes batch holds JCCostCode and JCCategory records, at least one")
+        first = batch.records[0]
+        codes, categories = _codes_of(batch, first.job, first.extra or "")
+        _check_codes(codes, categories)
+        _open_job(conn, first.job)
+        if first.extra:
+            extra = conn.execute(select(extra_t.c.Status).where(extra_t.c.Job == first.job,
+                                                                extra_t.c.Extra == first.extra)).first()
+            if extra is None:
+                raise _Refused(NOT_FOUND)
+            if extra.Status == "Closed":
+                raise _Refused(JOB_CLOSED)
+        _check_category_codes(conn, codes, categories)
+        return f"{_add_codes(conn, codes, categories)} added"
+
+    _IMPORTERS = {
+        "ap_invoice": _import_invoice,
+        "ap_vendor": _import_vendor,
+        "jc_job": _import_job,
+        "jc_extra": _import_extra,
+        "jc_cost_codes": _import_cost_codes,
+    }
+
+
+def _single(batch: Batch, header_type, other_types: tuple):
+    """The batch's one header record (first), checking every other record's type."""
+    records = batch.records
+    if not records or not isinstance(records[0], header_type) or \
+            not all(isinstance(r, other_types) for r in records[1:]):
+        names = ", ".join(t.__name__ for t in other_types)
+        raise ValueError(f"a {batch.kind} batch holds one {header_type.__name__} first"
+                         + (f", then {names} records" if names else ""))
+    return records[0]
+
+
+def _codes_of(batch: Batch, job: str, extra: str) -> tuple[list, list]:
+    """The batch's cost codes and categories, which must all be on this job and extra."""
+    codes = [r for r in batch.records if isinstance(r, JCCostCode)]
+    categories = [r for r in batch.records if isinstance(r, JCCategory)]
+    for r in codes + categories:
+        if r.job != job or (r.extra or "") != extra:
+            raise ValueError(f"a {batch.kind} batch's cost codes and categories are all on "
+                             f"job {job!r}, extra {extra!r}")
+    return codes, categories
+
+
+def _check_fields(record, required, limits) -> None:
+    for attr in required:
+        if not (getattr(record, attr) or "").strip():
+            raise _Refused(BLANK)
+    for field, attr, limit in limits:
+        if len(getattr(record, attr) or "") > limit:
+            raise _Refused(too_long(field, limit))
+
+
+def _check_codes(codes, categories) -> None:
+    for record in codes:
+        _check_fields(record, COST_CODE_REQUIRED, COST_CODE_LIMITS)
+    for record in categories:
+        _check_fields(record, CATEGORY_REQUIRED, CATEGORY_LIMITS)
+
+
+def _open_job(conn, job: str) -> None:
+    row = conn.execute(select(job_t.c.Status).where(job_t.c.Job == job)).first()
+    if row is None:
+        raise _Refused(NOT_FOUND)
+    if row.Status == "Closed":
+        raise _Refused(JOB_CLOSED)
+
+
+def _exists(conn, table, **key) -> bool:
+    return conn.execute(select(*table.primary_key.columns).where(
+        *(table.c[k] == v for k, v in key.items()))).first() is not None
+
+
+def _check_category_codes(conn, codes, categories) -> None:
+    """Each category's cost code must come in the batch or already be in Sage (checked before
+    anything is inserted: a refusal creates nothing)."""
+    in_batch = {(r.job, r.extra or "", r.cost_code) for r in codes}
+    for r in categories:
+        key = (r.job, r.extra or "", r.cost_code)
+        if key not in in_batch and not _exists(conn, cost_code_t, Job=key[0], Extra=key[1], Cost_Code=key[2]):
+            raise _Refused(NOT_FOUND)
+
+
+def _add_codes(conn, codes, categories) -> int:
+    """Insert the cost codes and categories not there yet; those that exist (or repeat in the
+    batch) are left as they are. Returns how many rows were added (cost codes + categories)."""
+    added = 0
+    for r in codes:
+        key = dict(Job=r.job, Extra=r.extra or "", Cost_Code=r.cost_code)
+        if not _exists(conn, cost_code_t, **key):
+            conn.execute(insert(cost_code_t).values(**key, Description=r.description or ""))
+            added += 1
+    for r in categories:
+        key = dict(Job=r.job, Extra=r.extra or "", Cost_Code=r.cost_code, Category=r.category)
+        if not _exists(conn, category_t, **key):
+            conn.execute(insert(category_t).values(**key, Description=r.description or ""))
+            added += 1
+    return added

@@ -3,7 +3,14 @@
 Each error text is written as in the guide; its placeholders (XXX, [XX-XXXXX-XX], [..],
 MM\\DD\\YYYY, and [Field] / N in the generic field-length row) match any text, and runs
 of spaces match any whitespace. Areas follow the guide's grouping, so "Job has been
-closed." is filed under Change orders even when an invoice gets it.
+closed." is filed under Change orders even when an invoice gets it. A few rows are not
+in the guide but answer texts the simulator gives (marked "not in the guide"): the
+job's state length, and a vendor or an extra that already exists (areas "Companies"
+and "Sub jobs", after the guide's data mapping tables).
+
+Vendors and jobs share some length texts ("[Name] is too long, maximum length is 30
+characters.", the zip and state ones); the Projects rows' causes and solutions are
+worded to fit both.
 """
 from __future__ import annotations
 
@@ -121,6 +128,21 @@ ROWS: tuple[Row, ...] = (
         "The address/zip has more than 10 characters.", "Enter an address/zip of 10 characters or fewer."),
     Row("Projects", "A job already exists with the specified id.",
         "Job IDs have to be globally unique.", "Verify that the job ID being used is unique."),
+    # not in the guide: the job (and vendor) state is 4 characters in Sage 300 CRE
+    Row("Projects", "[AddressState] is too long, maximum length is 4 characters.",
+        "The address/state has more than 4 characters.",
+        "Enter an address/state of 4 characters or fewer (the state's abbreviation, e.g. IL)."),
+    # ---- Companies (not in the guide: the simulator's text for a vendor ID in use)
+    Row("Companies", "A vendor already exists with the specified id.",
+        "A vendor with the ERP Company ID entered already exists in Sage 300 CRE; vendor IDs have to "
+        "be unique.",
+        "Check the vendor in Sage 300 CRE. If it is this company, link the company to that vendor "
+        "instead of exporting it; otherwise retry the export with an unused ERP Company ID."),
+    # ---- Sub jobs (not in the guide: the simulator's text for an Extra ID in use on the job)
+    Row("Sub jobs", "An extra with that code already exists on this job.",
+        "The job in Sage 300 CRE already has an extra with the Extra ID entered for this sub job.",
+        "Check the job's extras in Sage 300 CRE. If it is this sub job, import it from Sage 300 CRE "
+        "instead of exporting it; otherwise retry the export with an unused Extra ID."),
     # ---- not in the guide: the field-length check for any other field (the simulator's)
     Row("ERP connection", "[Field] is too long, maximum length is N characters.",
         "A value is longer than the Sage 300 CRE field (named in brackets) allows.",

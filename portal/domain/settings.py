@@ -1,0 +1,97 @@
+"""The ERP Integrations tool's company settings (ERP Admin only), every change audited."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain import policy
+from portal.domain.errors import Invalid, PermissionDenied
+from portal.domain.models import Company, Setting, SettingChange, User, utcnow
+
+DIRECT_EXPORT_TYPES = {"commitments": "Commitments", "ccos": "Commitment Change Orders",
+                       "invoices": "Invoices"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    direct_export: dict            # {"commitments": False, "ccos": False, "invoices": False}
+    use_contract_number_as_sage_id: bool
+    consolidate_invoice_lines: bool
+    export_forecast_amounts: bool
+    job_number_mask: str           # "#" a digit, "A" a letter, anything else literal; "" = any
+
+    def direct(self, key: str | None) -> bool:
+        return bool(key and self.direct_export.get(key))
+
+
+DEFAULTS = {
+    "direct_export": {k: False for k in DIRECT_EXPORT_TYPES},
+    "use_contract_number_as_sage_id": False,
+    "consolidate_invoice_lines": True,
+    "export_forecast_amounts": False,
+    "job_number_mask": "##-###",
+}
+
+
+def load(session: Session) -> Settings:
+    stored = {s.key: s.value for s in session.scalars(select(Setting))}
+    values = {k: stored.get(k, v) for k, v in DEFAULTS.items()}
+    values["direct_export"] = {**DEFAULTS["direct_export"], **(values["direct_export"] or {})}
+    return Settings(**values)
+
+
+def mask_regex(mask: str) -> re.Pattern:
+    parts = []
+    for ch in mask:
+        parts.append(r"\d" if ch == "#" else "[A-Za-z]" if ch == "A" else re.escape(ch))
+    return re.compile("^" + "".join(parts) + "$")
+
+
+def matches_mask(value: str, mask: str) -> bool:
+    return not mask or bool(mask_regex(mask).match(value))
+
+
+def update(session: Session, actor: User, form: dict) -> Settings:
+    """Save the settings form: validated as a whole, one audit row per changed key, one commit."""
+    if not policy.can(actor, policy.ERP_ADMIN):
+        raise PermissionDenied("Only ERP Integrations admins can change settings.")
+    mask = (form.get("job_number_mask") or "").strip()
+    if len(mask) > 10:
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={"job_number_mask": "A Sage Job ID has at most 10 characters."})
+    new = {
+        "direct_export": {k: _on(form.get(f"direct_export_{k}")) for k in DIRECT_EXPORT_TYPES},
+        "use_contract_number_as_sage_id": _on(form.get("use_contract_number_as_sage_id")),
+        "consolidate_invoice_lines": _on(form.get("consolidate_invoice_lines")),
+        "export_forecast_amounts": _on(form.get("export_forecast_amounts")),
+        "job_number_mask": mask,
+    }
+    current = load(session)
+    for key, value in new.items():
+        old = getattr(current, key)
+        if old == value:
+            continue
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value=value))
+        else:
+            row.value = value
+        session.add(SettingChange(key=key, old=old, new=value, actor_id=actor.id, at=utcnow()))
+        if key == "consolidate_invoice_lines":
+            for company in session.scalars(select(Company)):
+                company.consolidate_invoice_lines = value
+    session.commit()
+    return load(session)
+
+
+def history(session: Session, limit: int = 50) -> list[SettingChange]:
+    from sqlalchemy.orm import selectinload
+    return list(session.scalars(select(SettingChange).options(selectinload(SettingChange.actor))
+                                .order_by(SettingChange.id.desc()).limit(limit)))
+
+
+def _on(value) -> bool:
+    return value in (True, "on", "1", "true", "y", "yes")
