@@ -35,7 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     rq.init_app(app)
 
-    from portal.domain import subcontractor_invoices  # noqa: F401 - registers the item type
+    from portal.domain import subcontractor_invoices, setup_items  # noqa: F401 - register the types
     from portal import web
     web.init_app(app)
 
@@ -43,7 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.erp.routes import bp as erp_bp
     from portal.blueprints.projects.routes import bp as projects_bp
     from portal.blueprints.admin.routes import bp as admin_bp
-    for bp in (auth_bp, erp_bp, projects_bp, admin_bp):
+    from portal.blueprints.items.routes import bp as items_bp
+    for bp in (auth_bp, erp_bp, projects_bp, admin_bp, items_bp):
         app.register_blueprint(bp)
 
     from portal import cli

@@ -214,5 +214,71 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
         services.reject(session, approver, erp.id, reason, queue,
                         config.get("COMPANY_NAME", "Demo Company"),
                         lambda e: f"/projects/{e.project_id}/invoices/{e.item_id}")
-    return {"invoices": len(invoices), "projects": len(projects), "not_sent": len(not_sent),
-            "password": password}
+    setup = _seed_setup_items(session, sim, people, projects, tag)
+    return {"invoices": len(invoices), "projects": len(projects) + setup["projects"],
+            "not_sent": len(not_sent), "setup_items": setup["sent"], "password": password}
+
+
+EXTRA_STANDARD_CODES = [("07-200", "Thermal Insulation"), ("08-800", "Glazing"),
+                        ("22-400", "Plumbing Fixtures")]
+
+
+def _seed_setup_items(session: Session, sim, people, projects, tag):
+    """Vendors, jobs, sub jobs and cost codes waiting in their tabs, two of them planted for
+    Sage's field-length refusals."""
+    from portal.domain import setup_items as setup
+    from portal.domain.models import StandardCategory, StandardCostCode, SubJob
+    if session.scalars(select(StandardCostCode)).first() is None:
+        for code, desc in COST_CODES + EXTRA_STANDARD_CODES:
+            session.add(StandardCostCode(code=code, description=desc, active=True))
+        for code, desc in CATEGORIES:
+            session.add(StandardCategory(code=code, description=desc))
+    admin, creator = people["admin"], people["invoiceadmin"]
+    # Only in Sage: an approver who gives a company this ERP vendor ID meets Sage's refusal.
+    if sim.get_vendor("HARBOR01") is None:
+        sim.add_vendor("HARBOR01", "Harbor Mechanical", city="Bayside", state="WI", status="Active")
+    sent = []
+    for name, city in [("Foxglove Glazing LLC", "Springfield"), ("Granite Peak Roofing", "Fairview")]:
+        v = Vendor(name=name + (f" {tag}" if tag else ""), address="12 Commerce Way", city=city,
+                   state="IL", zip="62702", phone="555-0142", created_by_id=admin.id)
+        session.add(v)
+        session.flush()
+        sent.append((setup.VENDORS, v.id, admin))
+    evergreen = session.scalars(select(Vendor).where(Vendor.erp_vendor_id.is_(None),
+                                                     Vendor.name.like("Evergreen%"))).first()
+    if evergreen is not None:
+        sent.append((setup.VENDORS, evergreen.id, admin))
+    new_projects = [("24-104", "Northgate Library Renovation", "Springfield", "62704"),
+                    # Sage refuses this one: name over 30 characters, city over 15.
+                    ("24-105", "Westfield Community Recreation Center Expansion",
+                     "North Springfield Heights", "62711")]
+    for number, name, city, zip_code in new_projects:
+        p = Project(name=name, number=number + tag[:4], city=city, state="IL", zip=zip_code,
+                    address="400 Civic Plaza", created_by_id=admin.id)
+        session.add(p)
+        session.flush()
+        for code, desc in COST_CODES[:3]:
+            cc = CostCode(project_id=p.id, code=code, description=desc, created_by_id=admin.id)
+            session.add(cc)
+            session.flush()
+            for cat, cat_desc in CATEGORIES:
+                session.add(Category(cost_code_id=cc.id, code=cat, description=cat_desc))
+        session.add(ProjectMember(user_id=creator.id, project_id=p.id, level=ToolLevel.ADMIN))
+        sent.append((setup.JOBS, p.id, creator))
+    sub = SubJob(project_id=projects[0].id, code="PH2", name="Phase 2 Tenant Fit-Out",
+                 created_by_id=creator.id)
+    session.add(sub)
+    session.flush()
+    sent.append((setup.SUB_JOBS, sub.id, creator))
+    cc = CostCode(project_id=projects[1].id, code="07-200", description="Thermal Insulation",
+                  created_by_id=creator.id)
+    session.add(cc)
+    session.flush()
+    for cat, cat_desc in CATEGORIES[:2]:
+        session.add(Category(cost_code_id=cc.id, code=cat, description=cat_desc))
+    session.commit()
+    sent.append((setup.COST_CODES, cc.id, creator))
+    for kind, item_id, who in sent:
+        services.send(session, who, kind.key, item_id)
+    return {"projects": len(new_projects), "sent": len(sent)}
+

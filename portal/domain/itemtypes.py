@@ -181,8 +181,8 @@ class ItemType:
     def link(self, erp: ErpItem) -> tuple[str, dict]:
         """Where the item lives on the project side (emails link there)."""
         if self.scope == "company":
-            return "items.company_list", {"type_key": self.key}
-        return "items.project_list", {"project_id": erp.project_id, "type_key": self.key}
+            return "items.company_index", {"type_key": self.key}
+        return "items.index", {"project_id": erp.project_id, "type_key": self.key}
 
     def creator_id(self, item: Any) -> int | None:
         return getattr(item, "created_by_id", None)

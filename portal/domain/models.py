@@ -97,6 +97,9 @@ class Project(Base):
     zip: Mapped[str] = mapped_column(String(20), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
+    cost_codes: Mapped[list["CostCode"]] = relationship(
+        lazy="raise", order_by="CostCode.code", viewonly=True)
+
 
 class Setting(Base):
     """A company setting of the ERP Integrations tool (ERP Admin), as JSON."""
@@ -158,6 +161,8 @@ class SubJob(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     project: Mapped[Project] = relationship(lazy="raise")
+    cost_codes: Mapped[list["CostCode"]] = relationship(
+        lazy="raise", order_by="CostCode.code", viewonly=True)
 
 
 class CostCode(Base):

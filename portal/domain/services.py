@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.domain import policy
+from portal.domain import policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.itemtypes import ItemType, get_type, load_many
 from portal.domain.lifecycle import Action, State, next_state
@@ -86,8 +86,10 @@ def _commit(session: Session) -> None:
 
 # ---- project side ----------------------------------------------------------------------
 
-def send(session: Session, actor: User, item_type: str, item_id: int) -> ErpItem:
-    """Send (or resend after a rejection) an item to ERP Integrations for acceptance."""
+def send(session: Session, actor: User, item_type: str, item_id: int,
+         queue: JobQueue | None = None) -> ErpItem:
+    """Send (or resend after a rejection) an item to ERP Integrations for acceptance; with
+    Direct Export on for its type, straight to export with its default export fields."""
     kind = get_type(item_type)
     item = kind.load(session, item_id)
     level = project_level(session, actor, kind.project_id(item))
@@ -104,10 +106,16 @@ def send(session: Session, actor: User, item_type: str, item_id: int) -> ErpItem
         session.add(erp)
         session.flush()
     action = Action.RESEND if erp.state == State.REJECTED else Action.SEND
+    direct = queue is not None and settings.load(session).direct(kind.direct_export_setting)
+    fields = kind.clean_export_fields(session, item, kind.export_defaults(item)) if direct else None
     _transition(session, erp, action, actor)
     erp.sent_by_id, erp.sent_at = actor.id, utcnow()
     erp.sage_message = None
+    if direct:
+        _mark_accepted(session, erp, actor, fields, detail={"fields": fields, "direct_export": True})
     _commit(session)
+    if direct:
+        enqueue_export(erp, queue)
     return erp
 
 
@@ -172,8 +180,9 @@ def accept_many(session: Session, actor: User, erp_item_ids: list[int],
     return accepted, errors
 
 
-def _mark_accepted(session: Session, erp: ErpItem, actor: User, fields: dict) -> None:
-    _transition(session, erp, Action.ACCEPT, actor, detail={"fields": fields})
+def _mark_accepted(session: Session, erp: ErpItem, actor: User, fields: dict,
+                   detail: dict | None = None) -> None:
+    _transition(session, erp, Action.ACCEPT, actor, detail=detail or {"fields": fields})
     erp.export_fields = fields
     erp.attempt = (erp.attempt or 0) + 1
     erp.decided_by_id, erp.decided_at = actor.id, utcnow()

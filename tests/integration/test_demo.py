@@ -19,10 +19,15 @@ def test_seed_demo_builds_every_state_and_the_refusals(tmp_path, monkeypatch):
         flask_migrate.upgrade()
         result = demo.seed(db.session, app.config, password="demo-password")
         assert result["invoices"] == db.session.scalar(select(func.count(SubcontractorInvoice.id)))
-        assert 25 <= result["invoices"] <= 35 and result["projects"] == 3
+        assert 25 <= result["invoices"] <= 35 and result["projects"] == 5
         assert demo.seed(db.session, app.config) is None  # once only
-        states = dict(db.session.execute(select(ErpItem.state, func.count()).group_by(ErpItem.state)).all())
+        states = dict(db.session.execute(select(ErpItem.state, func.count()).where(
+            ErpItem.item_type == "subcontractor_invoice").group_by(ErpItem.state)).all())
         assert states == {State.READY: 12, State.SYNCED: 5, State.FAILED: 1, State.REJECTED: 2}
+        waiting = dict(db.session.execute(select(ErpItem.item_type, func.count()).where(
+            ErpItem.state == State.READY, ErpItem.item_type != "subcontractor_invoice")
+            .group_by(ErpItem.item_type)).all())
+        assert waiting == {"vendor": 3, "job": 2, "sub_job": 1, "cost_code": 1}
         usernames = set(db.session.scalars(select(User.username)))
         assert {"admin", "approver", "standard", "readonly", "invoiceadmin"} <= usernames
         assert {m.status for m in db.session.scalars(select(OutboxMail))} == {MailStatus.KEPT}

@@ -8,6 +8,7 @@ from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
 from portal.domain import policy, services
+from portal.domain import settings as settings_service
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import REGISTRY, TabRow, get_type
 from portal.domain.lifecycle import Action, State, next_state
@@ -33,6 +34,26 @@ def _signed_in():
 def index():
     """The first tab."""
     return redirect(url_for("erp.tab", type_key=next(iter(REGISTRY))))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@require(policy.ERP_ADMIN)
+def settings():
+    """ERP Integrations settings (ERP Admin): direct export, Sage IDs, forecasts, job mask."""
+    errors, values = {}, None
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            settings_service.update(db.session, current_user, values)
+        except Invalid as exc:
+            db.session.rollback()
+            errors = exc.fields
+        else:
+            flash("Settings saved.", "info")
+            return redirect(url_for("erp.settings"), code=303)
+    return render("erp/settings.html", current=settings_service.load(db.session), errors=errors,
+                  values=values, history=settings_service.history(db.session),
+                  direct_types=settings_service.DIRECT_EXPORT_TYPES, status=422 if errors else 200)
 
 
 @bp.route("/<type_key>")

@@ -1,0 +1,115 @@
+"""The project side of the generic item types: list with ERP state, create, edit, send,
+retrieve, resend. Company-level types (vendors, jobs) live under /company, the others
+under their project."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from portal.domain import items, policy, services
+from portal.domain.errors import Invalid
+from portal.extensions import db, htmx
+from portal.queue import RQJobQueue
+from portal.web import render
+
+bp = Blueprint("items", __name__)
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every item page needs a signed-in user."""
+
+
+def _route(rule: str, **options):
+    """The same view under /projects/<id>/items/<type> and /company/<type>."""
+    def decorator(view):
+        bp.add_url_rule(f"/projects/<int:project_id>/items/<type_key>{rule}",
+                        endpoint=view.__name__, view_func=view, **options)
+        bp.add_url_rule(f"/company/<type_key>{rule}", endpoint=f"company_{view.__name__}",
+                        view_func=view, defaults={"project_id": None}, **options)
+        return view
+    return decorator
+
+
+def _list_url(kind, project_id):
+    if project_id is None:
+        return url_for("items.company_index", type_key=kind.key)
+    return url_for("items.index", project_id=project_id, type_key=kind.key)
+
+
+@_route("")
+def index(type_key: str, project_id: int | None):
+    """Every item of the type with its ERP state and actions."""
+    kind, project, rows = items.list_items(db.session, current_user, type_key, project_id)
+    _, _, level = items.list_scope(db.session, current_user, type_key, project_id)
+    return render("items/list.html", "item_table", kind=kind, project=project, rows=rows,
+                  can_create=policy.can(current_user, policy.SEND, project_level=level))
+
+
+@_route("/new", methods=["GET", "POST"])
+def new(type_key: str, project_id: int | None):
+    """Create an item."""
+    return _form(type_key, project_id, None)
+
+
+@_route("/<int:item_id>/edit", methods=["GET", "POST"])
+def edit(type_key: str, project_id: int | None, item_id: int):
+    """Edit a draft or rejected item."""
+    return _form(type_key, project_id, item_id)
+
+
+def _form(type_key, project_id, item_id):
+    kind, project, _ = items.list_scope(db.session, current_user, type_key, project_id)
+    row = None
+    if item_id is not None:
+        kind, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+    errors, values = {}, (kind.form_values(row.item) if row else {})
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            items.save_item(db.session, current_user, type_key, project_id, item_id, values)
+        except Invalid as exc:
+            errors = exc.fields or {"_": exc.message}
+            if item_id is not None:
+                kind, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+        else:
+            flash(f"{kind.label} saved.", "info")
+            return redirect(_list_url(kind, project_id), code=303)
+    fields = kind.form_fields(db.session, project.id if project else None, row.item if row else None)
+    return render("items/form.html", kind=kind, project=project, row=row, fields=fields,
+                  values=values, errors=errors, status=422 if errors else 200)
+
+
+def _after(kind, project_id, item_id, message):
+    if htmx:
+        kind, project, row = items.item_row(db.session, current_user, kind.key, project_id, item_id)
+        return make_response(render_template("items/_row.html", kind=kind, project=project, row=row))
+    flash(message, "info")
+    return redirect(_list_url(kind, project_id), code=303)
+
+
+@_route("/<int:item_id>/send", methods=["POST"])
+def send(type_key: str, project_id: int | None, item_id: int):
+    """Send to ERP (or Resend after a rejection)."""
+    kind, _, _ = items.item_row(db.session, current_user, type_key, project_id, item_id)
+    services.send(db.session, current_user, kind.key, item_id, RQJobQueue())
+    return _after(kind, project_id, item_id, "Sent to ERP Integrations for accounting acceptance.")
+
+
+@_route("/<int:item_id>/retrieve", methods=["POST"])
+def retrieve(type_key: str, project_id: int | None, item_id: int):
+    """Retrieve from ERP Integrations before accounting decides."""
+    kind, _, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+    if row.erp is None:
+        raise Invalid("This item was never sent to ERP.")
+    services.retrieve(db.session, current_user, row.erp.id)
+    return _after(kind, project_id, item_id, "Retrieved: it is a draft again.")
+
+
+@_route("/<int:item_id>/delete", methods=["POST"])
+def delete(type_key: str, project_id: int | None, item_id: int):
+    """Delete an item the type allows to delete (e.g. a sub job without cost codes)."""
+    kind = items.delete_item(db.session, current_user, type_key, project_id, item_id)
+    flash(f"{kind.label} deleted.", "info")
+    return redirect(_list_url(kind, project_id), code=303)

@@ -1,0 +1,145 @@
+"""The project side of every generic item type: list with ERP state, create, edit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain import policy
+from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain.itemtypes import ItemType, get_type
+from portal.domain.lifecycle import EDITABLE, State
+from portal.domain.models import ErpItem, Project, ToolLevel, User
+from portal.domain.services import find_erp_item, project_level
+
+
+@dataclass
+class ItemRow:
+    item: Any
+    erp: ErpItem | None
+    reasons: list[str]
+    level: str              # the user's level on the item's project tool
+
+    @property
+    def state(self) -> str:
+        return self.erp.state if self.erp else State.DRAFT
+
+    @property
+    def editable(self) -> bool:
+        return self.state in EDITABLE
+
+
+def _kind(type_key: str) -> ItemType:
+    kind = get_type(type_key)
+    if not kind.generic_pages:
+        raise NotFound("That item type has pages of its own.")
+    return kind
+
+
+def _scope(session: Session, user: User, kind: ItemType, project_id: int | None):
+    """The project (None for company items) after checking the user may look at it."""
+    if kind.scope == "company":
+        if project_id is not None:
+            raise NotFound("That item type is kept at company level.")
+        return None
+    project = session.get(Project, project_id) if project_id else None
+    if project is None:
+        raise NotFound("No such project.")
+    level = project_level(session, user, project.id)
+    if not policy.can(user, policy.VIEW_PROJECT, project_level=level):
+        raise PermissionDenied("You do not have access to this project.")
+    return project
+
+
+def item_level(session: Session, user: User, kind: ItemType, item: Any | None,
+               project: Project | None) -> str:
+    pid = kind.project_id(item) if item is not None else (project.id if project else None)
+    if user.is_site_admin:
+        return ToolLevel.ADMIN
+    return project_level(session, user, pid)
+
+
+def list_items(session: Session, user: User, type_key: str, project_id: int | None):
+    """(kind, project, rows) with every item's ERP state and why it cannot be sent."""
+    kind = _kind(type_key)
+    project = _scope(session, user, kind, project_id)
+    items = kind.list_items(session, project.id if project else None)
+    erps = {e.item_id: e for e in session.scalars(select(ErpItem).where(
+        ErpItem.item_type == kind.key, ErpItem.item_id.in_([i.id for i in items])))} if items else {}
+    levels = {}
+    if kind.scope == "company" and not user.is_site_admin:
+        from portal.domain.models import ProjectMember
+        levels = {m.project_id: m.level for m in session.scalars(
+            select(ProjectMember).where(ProjectMember.user_id == user.id))}
+    base = item_level(session, user, kind, None, project)
+    rows = []
+    for item in items:
+        level = base
+        if kind.scope == "company" and kind.project_id(item) is not None and not user.is_site_admin:
+            level = levels.get(kind.project_id(item), ToolLevel.NONE)
+        rows.append(ItemRow(item, erps.get(item.id), kind.prerequisites(session, item), level))
+    return kind, project, rows
+
+
+def item_row(session: Session, user: User, type_key: str, project_id: int | None, item_id: int):
+    kind = _kind(type_key)
+    project = _scope(session, user, kind, project_id)
+    item = kind.load(session, item_id)
+    if project is not None and kind.project_id(item) != project.id:
+        raise NotFound(f"That {kind.label.lower()} is not on this project.")
+    erp = find_erp_item(session, kind.key, item.id)
+    return kind, project, ItemRow(item, erp, kind.prerequisites(session, item),
+                                  item_level(session, user, kind, item, project))
+
+
+def list_scope(session: Session, user: User, type_key: str, project_id: int | None):
+    """(kind, project, level) for pages that need no item."""
+    kind = _kind(type_key)
+    project = _scope(session, user, kind, project_id)
+    return kind, project, item_level(session, user, kind, None, project)
+
+
+def delete_item(session: Session, user: User, type_key: str, project_id: int | None,
+                item_id: int) -> ItemType:
+    kind, project, row = item_row(session, user, type_key, project_id, item_id)
+    if not hasattr(kind, "delete"):
+        raise Conflict(f"{kind.plural} cannot be deleted here.")
+    if not policy.can(user, policy.SEND, project_level=row.level):
+        raise PermissionDenied(f"Deleting {kind.plural.lower()} needs Admin on its tool.")
+    if row.erp is not None:
+        raise Conflict("It has been sent to ERP Integrations; its history is kept, so it cannot "
+                       "be deleted.")
+    try:
+        kind.delete(session, row.item)
+        session.commit()
+    except Invalid:
+        session.rollback()
+        raise
+    return kind
+
+
+def save_item(session: Session, user: User, type_key: str, project_id: int | None,
+              item_id: int | None, form: dict):
+    """Create or edit an item (Admin on its tool; only while draft or rejected)."""
+    kind = _kind(type_key)
+    project = _scope(session, user, kind, project_id)
+    item = None
+    if item_id is not None:
+        kind_, project, row = item_row(session, user, type_key, project_id, item_id)
+        if not row.editable:
+            raise Conflict(f"It is {State.LABELS[row.state]} in ERP Integrations and cannot be "
+                           "edited; retrieve it first.")
+        item, level = row.item, row.level
+    else:
+        level = item_level(session, user, kind, None, project)
+    if not policy.can(user, policy.SEND, project_level=level):
+        raise PermissionDenied(f"Editing {kind.plural.lower()} needs Admin on its tool.")
+    try:
+        item = kind.save(session, user, project.id if project else None, item, form)
+        session.commit()
+    except Invalid:
+        session.rollback()
+        raise
+    return item
