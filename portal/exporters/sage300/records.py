@@ -188,3 +188,229 @@ class JCCategory:
     cost_code: str
     category: str
     description: str
+
+
+# ---- commitments, change orders, budgets, prime contract COs, owner invoices --------------
+
+@dataclass(frozen=True)
+class CommitmentItemData:
+    item: str                     # commitment item (line) number
+    description: str
+    cost_code: str
+    category: str
+    amount: Decimal               # Contract Amount (subcontract) or Subtotal (PO)
+    extra: str = ""
+    units: Decimal | None = None  # POs only
+    unit_cost: Decimal | None = None
+    unit_description: str = ""
+
+
+@dataclass(frozen=True)
+class CommitmentData:
+    commitment: str               # Sage 300 CRE ID (<= 12)
+    commitment_type: str          # "Subcontract" | "Purchase Order"
+    description: str              # title (<= 30)
+    vendor: str                   # the contract company's ERP vendor ID
+    job: str
+    date: date                    # date created
+    retainage_pct: Decimal
+    items: tuple[CommitmentItemData, ...]
+
+
+@dataclass(frozen=True)
+class CCOLineData:
+    """One CCO schedule-of-values line: on an existing commitment item, or a new item."""
+    amount: Decimal
+    existing_item: str = ""       # the commitment item changed; "" for a new line
+    new_item: CommitmentItemData | None = None
+
+
+@dataclass(frozen=True)
+class CCOData:
+    cco: str                      # commitment change order ID (<= 10)
+    commitment: str
+    job: str
+    description: str              # title
+    date: date                    # system date at export
+    lines: tuple[CCOLineData, ...]
+
+
+@dataclass(frozen=True)
+class BudgetLineData:
+    cost_code: str
+    category: str
+    original: Decimal             # original budget -> Original estimate
+    extra: str = ""
+    estimated_cost_at_completion: Decimal | None = None   # Misc worksheet 1
+    forecast_to_complete: Decimal | None = None            # Misc worksheet 2
+
+
+@dataclass(frozen=True)
+class BudgetData:
+    job: str
+    date: date
+    lines: tuple[BudgetLineData, ...]
+    export_forecast: bool = False
+
+
+@dataclass(frozen=True)
+class BudgetChangeLineData:
+    cost_code: str
+    category: str
+    amount: Decimal               # + to, - from (usually zero-sum across lines)
+    extra: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BudgetChangeData:
+    job: str
+    date: date
+    reference: str                # the budget change number
+    lines: tuple[BudgetChangeLineData, ...]
+
+
+@dataclass(frozen=True)
+class PCCOEstimateLineData:
+    cost_code: str
+    category: str
+    category_description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PCCOScheduleLineData:
+    contract_item: str            # existing item, or the new item code entered on Accept
+    amount: Decimal
+    new_item: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PCCOData:
+    job: str
+    contract: str                 # Sage contract ID
+    number: str                   # PCCO # (<= 20) -> Chg Mgt Ref 1
+    title: str
+    date: date                    # transaction date (default today)
+    estimate_lines: tuple[PCCOEstimateLineData, ...]
+    schedule_lines: tuple[PCCOScheduleLineData, ...]
+
+
+@dataclass(frozen=True)
+class OwnerInvoiceLineData:
+    contract_item: str
+    description: str
+    amount: Decimal               # this period
+    retainage: Decimal
+
+
+@dataclass(frozen=True)
+class OwnerInvoiceData:
+    customer: str
+    contract: str
+    job: str
+    invoice: str
+    description: str
+    invoice_date: date
+    accounting_date: date
+    lines: tuple[OwnerInvoiceLineData, ...]
+
+
+@dataclass(frozen=True)
+class JCCommitment:
+    commitment: str
+    commitment_type: str
+    description: str
+    vendor: str
+    job: str
+    date: date
+    retainage_pct: Decimal
+
+
+@dataclass(frozen=True)
+class JCCommitmentItem:
+    commitment: str
+    item: str
+    description: str
+    job: str
+    extra: str
+    cost_code: str
+    category: str
+    units: Decimal | None
+    unit_cost: Decimal | None
+    unit_description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class JCCommitmentCO:
+    commitment: str
+    cco: str
+    description: str
+    date: date
+    status: str                   # always "Approved"
+
+
+@dataclass(frozen=True)
+class JCCommitmentCOItem:
+    commitment: str
+    cco: str
+    item: str
+    amount: Decimal
+    units: Decimal | None = None
+    description: str = ""
+    job: str = ""
+    cost_code: str = ""
+    category: str = ""
+    unit_cost: Decimal | None = None
+    unit_description: str = ""
+
+
+@dataclass(frozen=True)
+class JCTransaction:
+    """A Job Cost transaction (new.jct): Original estimate, Approved est chng, Misc worksheet 1/2,
+    Approved Schedule Value Change..."""
+    job: str
+    extra: str
+    cost_code: str
+    category: str
+    transaction_type: str
+    date: date
+    description: str
+    amount: Decimal
+    ref_1: str = ""               # Chg Mgmt Ref 1 (<= 36)
+    ref_2: str = ""
+    contract: str = ""
+    contract_item: str = ""
+
+
+@dataclass(frozen=True)
+class CNContractItem:
+    """A new contract item created by a PCCO (no original amount)."""
+    contract: str
+    item: str
+    description: str
+
+
+@dataclass(frozen=True)
+class ARInvoice:
+    customer: str
+    invoice: str
+    contract: str
+    job: str
+    description: str
+    invoice_date: date
+    accounting_date: date
+    amount: Decimal
+    retainage: Decimal
+
+
+@dataclass(frozen=True)
+class ARDistribution:
+    invoice: str
+    contract: str
+    contract_item: str
+    description: str
+    amount: Decimal
+    retainage: Decimal
