@@ -35,7 +35,8 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     rq.init_app(app)
 
-    from portal.domain import subcontractor_invoices, setup_items  # noqa: F401 - register the types
+    from portal.domain import (subcontractor_invoices, setup_items,  # noqa: F401
+                               commitments)  # registering the item types
     from portal import web
     web.init_app(app)
 

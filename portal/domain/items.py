@@ -21,10 +21,13 @@ class ItemRow:
     erp: ErpItem | None
     reasons: list[str]
     level: str              # the user's level on the item's project tool
+    linked: str | None = None  # Sage ID of an item linked outside the gate
 
     @property
     def state(self) -> str:
-        return self.erp.state if self.erp else State.DRAFT
+        if self.erp is not None:
+            return self.erp.state
+        return State.SYNCED if self.linked else State.DRAFT
 
     @property
     def editable(self) -> bool:
@@ -79,7 +82,8 @@ def list_items(session: Session, user: User, type_key: str, project_id: int | No
         level = base
         if kind.scope == "company" and kind.project_id(item) is not None and not user.is_site_admin:
             level = levels.get(kind.project_id(item), ToolLevel.NONE)
-        rows.append(ItemRow(item, erps.get(item.id), kind.prerequisites(session, item), level))
+        rows.append(ItemRow(item, erps.get(item.id), kind.prerequisites(session, item), level,
+                            kind.linked_ref(item)))
     return kind, project, rows
 
 
@@ -91,7 +95,8 @@ def item_row(session: Session, user: User, type_key: str, project_id: int | None
         raise NotFound(f"That {kind.label.lower()} is not on this project.")
     erp = find_erp_item(session, kind.key, item.id)
     return kind, project, ItemRow(item, erp, kind.prerequisites(session, item),
-                                  item_level(session, user, kind, item, project))
+                                  item_level(session, user, kind, item, project),
+                                  kind.linked_ref(item))
 
 
 def list_scope(session: Session, user: User, type_key: str, project_id: int | None):

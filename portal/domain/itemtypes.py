@@ -178,6 +178,11 @@ class ItemType:
         Adds to the session without committing: the caller commits."""
         raise NotImplementedError
 
+    def linked_ref(self, item: Any) -> str | None:
+        """The Sage ID of an item linked to Sage without going through the gate (imported,
+        or set up before the integration); such an item counts as Synced."""
+        return None
+
     def link(self, erp: ErpItem) -> tuple[str, dict]:
         """Where the item lives on the project side (emails link there)."""
         if self.scope == "company":

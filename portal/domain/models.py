@@ -220,11 +220,18 @@ class Commitment(Base):
     status: Mapped[str] = mapped_column(String(30), default="Approved")
     erp_commitment_id: Mapped[str | None] = mapped_column(String(12))
     retainage_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("10"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(lazy="raise")
     vendor: Mapped[Vendor] = relationship(lazy="raise")
     lines: Mapped[list["CommitmentLine"]] = relationship(
-        lazy="raise", order_by="CommitmentLine.line_no", back_populates="commitment")
+        lazy="raise", order_by="CommitmentLine.line_no", back_populates="commitment",
+        cascade="all, delete-orphan")
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount or Decimal("0") for line in self.lines), Decimal("0"))
 
 
 class CommitmentLine(Base):
@@ -235,6 +242,9 @@ class CommitmentLine(Base):
     description: Mapped[str] = mapped_column(String(120))
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
+    units: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))       # purchase orders
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    unit_description: Mapped[str] = mapped_column(String(20), default="")
 
     commitment: Mapped[Commitment] = relationship(back_populates="lines", lazy="raise")
     category: Mapped[Category] = relationship(lazy="raise")

@@ -82,6 +82,9 @@ class VendorType(ItemType):
         session.flush()
         return item
 
+    def linked_ref(self, item):
+        return item.erp_vendor_id
+
     def prerequisites(self, session, item: Vendor):
         if item.erp_vendor_id:
             return [f"This company is already linked to Sage vendor {item.erp_vendor_id}."]
@@ -188,6 +191,9 @@ class JobType(ItemType):
             setattr(item, name, value)
         session.flush()
         return item
+
+    def linked_ref(self, item):
+        return item.sage_job_id
 
     def prerequisites(self, session, item: Project):
         reasons = []
@@ -296,6 +302,9 @@ class SubJobType(ItemType):
         if item.sage_extra_id:
             raise Invalid("A sub job synced with Sage cannot be deleted.")
         session.delete(item)
+
+    def linked_ref(self, item):
+        return item.sage_extra_id
 
     def prerequisites(self, session, item: SubJob):
         reasons = []

@@ -76,9 +76,13 @@ def _form(type_key, project_id, item_id):
         else:
             flash(f"{kind.label} saved.", "info")
             return redirect(_list_url(kind, project_id), code=303)
-    fields = kind.form_fields(db.session, project.id if project else None, row.item if row else None)
+    pid = project.id if project else None
+    fields = kind.form_fields(db.session, pid, row.item if row else None)
+    line_fields = kind.line_fields(db.session, pid) if hasattr(kind, "line_fields") else []
+    line_count = kind.line_count(row.item if row else None) if line_fields else 0
     return render("items/form.html", kind=kind, project=project, row=row, fields=fields,
-                  values=values, errors=errors, status=422 if errors else 200)
+                  values=values, errors=errors, line_fields=line_fields, line_count=line_count,
+                  status=422 if errors else 200)
 
 
 def _after(kind, project_id, item_id, message):
