@@ -45,7 +45,8 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.projects.routes import bp as projects_bp
     from portal.blueprints.admin.routes import bp as admin_bp
     from portal.blueprints.items.routes import bp as items_bp
-    for bp in (auth_bp, erp_bp, projects_bp, admin_bp, items_bp):
+    from portal.blueprints.api.routes import bp as api_bp
+    for bp in (auth_bp, erp_bp, projects_bp, admin_bp, items_bp, api_bp):
         app.register_blueprint(bp)
 
     from portal import cli

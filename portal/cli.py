@@ -94,6 +94,19 @@ def users_project(username, project_number, level):
     click.echo(f"{username} is {level} on {project_number}")
 
 
+@users_cli.command("token")
+@click.argument("username")
+@click.option("--name", default="API token", show_default=True)
+def users_token(username, name):
+    """Create an API token for a user (printed once; only its hash is kept)."""
+    try:
+        user = user_service.find_user(db.session, username)
+        token = user_service.create_token(db.session, user.id, name)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(token)
+
+
 @exports_cli.command("requeue-stalled")
 @click.option("--older-than", default=120, show_default=True, help="Seconds in Exporting.")
 def requeue_stalled(older_than):

@@ -35,10 +35,7 @@ class ItemRow:
 
 
 def _kind(type_key: str) -> ItemType:
-    kind = get_type(type_key)
-    if not kind.generic_pages:
-        raise NotFound("That item type has pages of its own.")
-    return kind
+    return get_type(type_key)
 
 
 def _scope(session: Session, user: User, kind: ItemType, project_id: int | None):
@@ -129,6 +126,8 @@ def save_item(session: Session, user: User, type_key: str, project_id: int | Non
               item_id: int | None, form: dict):
     """Create or edit an item (Admin on its tool; only while draft or rejected)."""
     kind = _kind(type_key)
+    if not kind.generic_pages:
+        raise Invalid(f"{kind.plural} are created and edited in the project's own tool.")
     project = _scope(session, user, kind, project_id)
     item = None
     if item_id is not None:

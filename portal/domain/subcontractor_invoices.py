@@ -85,6 +85,11 @@ class SubcontractorInvoiceType(ItemType):
     def load_options(self):
         return invoice_load_options()
 
+    def list_items(self, session, project_id):
+        return list(session.scalars(select(SubcontractorInvoice).where(
+            SubcontractorInvoice.project_id == project_id).options(*self.load_options())
+            .order_by(SubcontractorInvoice.billing_date.desc(), SubcontractorInvoice.id.desc())))
+
     def row_values(self, item: SubcontractorInvoice) -> dict:
         return {"project": f"{item.project.number} {item.project.name}",
                 "commitment": item.commitment.number, "vendor": item.commitment.vendor.name,

@@ -90,6 +90,15 @@ def user_edit(user_id: int):
                   status=422 if errors else 200)
 
 
+@bp.route("/users/<int:user_id>/tokens", methods=["POST"])
+@require(policy.MANAGE_USERS)
+def user_token(user_id: int):
+    """Create an API token for the user; it is shown once."""
+    token = users.create_token(db.session, user_id, request.form.get("name", ""))
+    flash(f"API token created; copy it now, it is not shown again: {token}", "info")
+    return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
+
+
 @bp.route("/mail")
 @require(policy.READ_MAIL)
 def mail_list():

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from portal.domain import items, policy, services
 from portal.domain.errors import Invalid
+from portal.domain.itemtypes import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import render
@@ -41,6 +42,8 @@ def _list_url(kind, project_id):
 @_route("")
 def index(type_key: str, project_id: int | None):
     """Every item of the type with its ERP state and actions."""
+    if not get_type(type_key).generic_pages and project_id is not None:
+        return redirect(url_for("projects.invoices", project_id=project_id))
     kind, project, rows = items.list_items(db.session, current_user, type_key, project_id)
     _, _, level = items.list_scope(db.session, current_user, type_key, project_id)
     return render("items/list.html", "item_table", kind=kind, project=project, rows=rows,

@@ -38,6 +38,36 @@ Example (kind "jc_extra"):
     "X","J-1","E1","Lobby upgrade"
     "C","J-1","E1","01-100","Framing"
     "T","J-1","E1","01-100","SUB","Subcontract"
+
+Financial imports: THE SIMULATOR'S LAYOUT as well (record ids and field order are ours,
+after the guide's data mapping tables and the facts page; check them against Sage's import
+setup). Amounts have 2 decimals, units and unit costs are written as given ("" when none),
+dates MM/DD/YYYY. The guide sends a CCO with a new line as 2 import files (the new
+commitment item, then the change order); here one batch is one file, in that order.
+
+JC commitment import, kinds "jc_commitment" (CM, CI) and "jc_commitment_co" (CI, CO, CC):
+    CM (commitment):       "CM", Commitment, Commitment Type, Description, Vendor, Job, Date,
+                           Retainage %
+    CI (commitment item):  "CI", Commitment, Item, Description, Job, Extra, Cost Code, Category,
+                           Units, Unit Cost, Unit Description, Amount
+    CO (change order):     "CO", Commitment, Commitment CO, Description, Date, Status
+    CC (change order item): "CC", Commitment, Commitment CO, Item, Amount, Units, Description,
+                           Job, Cost Code, Category, Unit Cost, Unit Description
+JC transaction import, kinds "jc_budget", "jc_budget_change" (JCT) and "jc_pcco" (CNI, JCT),
+after the third-party misc-worksheet line (JCTMW) of the facts page:
+    JCT (transaction):     "JCT", Job, Extra, Cost Code, Category, Transaction Type, Date,
+                           Description, Amount, Chg Mgmt Ref 1, Chg Mgmt Ref 2, Contract,
+                           Contract Item
+    CNI (contract item):   "CNI", Contract, Item, Description
+AR invoice import, kind "ar_invoice" (invoice lines start with I, distributions with D):
+    I  (invoice):          "I", Customer, Invoice, Contract, Job, Description, Invoice Date,
+                           Accounting Date, Amount, Retainage
+    D  (distribution):     "D", Invoice, Contract, Contract Item, Description, Amount, Retainage
+
+Example (kind "jc_pcco"):
+    "CNI","CN-1","040","Added canopy"
+    "JCT","J-1","","01-100","SUB","Approved est chng","10/01/2026","Subcontract","2500.00","PCCO-7","HH2","",""
+    "JCT","J-1","","","","Approved Schedule Value Change","10/01/2026","Added canopy","2750.00","PCCO-7","HH2","CN-1","040"
 """
 from __future__ import annotations
 
@@ -49,7 +79,9 @@ from datetime import date
 from decimal import Decimal
 
 from .records import (
-    APDistribution, APInvoice, APVendor, Batch, JCCategory, JCCostCode, JCExtra, JCJob,
+    APDistribution, APInvoice, APVendor, ARDistribution, ARInvoice, Batch, CNContractItem, JCCategory,
+    JCCommitment, JCCommitmentCO, JCCommitmentCOItem, JCCommitmentItem, JCCostCode, JCExtra, JCJob,
+    JCTransaction,
 )
 
 # Sage 300 CRE runs on Windows and reads import files as ANSI text.
@@ -62,6 +94,11 @@ def _date(value: date) -> str:
 
 def _amount(value: Decimal) -> str:
     return f"{Decimal(value):.2f}"
+
+
+def _number(value) -> str:
+    """Units and unit costs as given (no exponent); "" when there is none."""
+    return "" if value is None else format(Decimal(value), "f")
 
 
 def _line(fields) -> str:
@@ -88,6 +125,32 @@ def _record_line(r) -> str:
         return _line(["C", r.job, r.extra, r.cost_code, r.description])
     if isinstance(r, JCCategory):
         return _line(["T", r.job, r.extra, r.cost_code, r.category, r.description])
+    if isinstance(r, JCCommitment):
+        return _line(["CM", r.commitment, r.commitment_type, r.description, r.vendor, r.job,
+                      _date(r.date), _amount(r.retainage_pct)])
+    if isinstance(r, JCCommitmentItem):
+        return _line(["CI", r.commitment, r.item, r.description, r.job, r.extra, r.cost_code,
+                      r.category, _number(r.units), _number(r.unit_cost), r.unit_description,
+                      _amount(r.amount)])
+    if isinstance(r, JCCommitmentCO):
+        return _line(["CO", r.commitment, r.cco, r.description, _date(r.date), r.status])
+    if isinstance(r, JCCommitmentCOItem):
+        return _line(["CC", r.commitment, r.cco, r.item, _amount(r.amount), _number(r.units),
+                      r.description, r.job, r.cost_code, r.category, _number(r.unit_cost),
+                      r.unit_description])
+    if isinstance(r, JCTransaction):
+        return _line(["JCT", r.job, r.extra, r.cost_code, r.category, r.transaction_type,
+                      _date(r.date), r.description, _amount(r.amount), r.ref_1, r.ref_2,
+                      r.contract, r.contract_item])
+    if isinstance(r, CNContractItem):
+        return _line(["CNI", r.contract, r.item, r.description])
+    if isinstance(r, ARInvoice):
+        return _line(["I", r.customer, r.invoice, r.contract, r.job, r.description,
+                      _date(r.invoice_date), _date(r.accounting_date), _amount(r.amount),
+                      _amount(r.retainage)])
+    if isinstance(r, ARDistribution):
+        return _line(["D", r.invoice, r.contract, r.contract_item, r.description,
+                      _amount(r.amount), _amount(r.retainage)])
     raise ValueError(f"unexpected record {type(r).__name__}")
 
 
@@ -98,6 +161,12 @@ KIND_RECORDS = {
     "jc_job": (JCJob, JCCostCode, JCCategory),
     "jc_extra": (JCExtra, JCCostCode, JCCategory),
     "jc_cost_codes": (JCCostCode, JCCategory),
+    "jc_commitment": (JCCommitment, JCCommitmentItem),
+    "jc_commitment_co": (JCCommitmentItem, JCCommitmentCO, JCCommitmentCOItem),
+    "jc_budget": (JCTransaction,),
+    "jc_budget_change": (JCTransaction,),
+    "jc_pcco": (CNContractItem, JCTransaction),
+    "ar_invoice": (ARInvoice, ARDistribution),
 }
 
 

@@ -32,15 +32,63 @@ Setup items, after the guide's Companies, Projects/Jobs and Sub Jobs/Extras tabl
 
 The job import file holds 3 record types (job, cost codes, categories); a batch lists its
 records in that order: the header record, then every cost code, then every category.
+
+Financial items, after the guide's Commitments, Commitment Change Orders, Budgets, Budget
+Modifications, Cost Forecast Data and Prime Contract Change Orders tables:
+
+    Commitments (kind "jc_commitment": JCCommitment, then one JCCommitmentItem per SOV line)
+    Sage 300 CRE ID    -> Subcontract # / Commitment ID (header and every item)
+    Commitment Type    -> Commitment Type ("Subcontract" | "Purchase Order")
+    Title              -> Description       Contract Company -> Vendor ID (ERP vendor ID)
+    Date Created       -> Date              Default Retainage -> Retainage (percent)
+    item: Description, Sage Job ID -> Job, Sub Job -> Extra, Cost Code, Type -> Category,
+          Qty/Unit Cost/Units -> Units/Unit Cost/Unit Description (POs; passed as given),
+          Contract Amount or Subtotal -> Amount
+
+    Commitment change orders (kind "jc_commitment_co"; Status is always "Approved")
+    records: the new JCCommitmentItem(s) (a new SOV line: the item numbered new_item.item, with
+    no amount of its own), then the JCCommitmentCO, then one JCCommitmentCOItem per changed item.
+    Several changes to one existing item are summed into ONE JCCommitmentCOItem (a Sage limit:
+    an item is modified at most once per CCO). Description, Job, Cost Code, Category, Unit
+    Cost and Unit Description are on the CO item only for a new line (footnote 4).
+
+    Budgets (kind "jc_budget"): per line "Original estimate" (Original Budget); with
+    export_forecast also "Misc worksheet 1" (Estimated Cost at Complete) and "Misc worksheet 2"
+    (Forecast to Complete), described as such, each skipped when its amount is None. Records
+    go line by line (estimate, then its worksheets).
+    Budget changes (kind "jc_budget_change"): per line "Approved est chng" (signed amount,
+    Ref 1 = the budget change number), plus the same worksheets when export_forecast.
+    Prime contract change orders (kind "jc_pcco"): a CNContractItem per new schedule line first,
+    then per estimate line "Approved est chng" (description = the category description), then
+    per schedule line "Approved Schedule Value Change" (Contract, Contract Item); every
+    transaction has Chg Mgmt Ref 1 = the PCCO number and Ref 2 = "HH2".
+
+    Owner invoices (kind "ar_invoice": ARInvoice, then ARDistribution per contract item line):
+    header amount and retainage are the distribution sums; lines netting to $0 are not sent.
 """
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
 from .records import (
-    APDistribution, APInvoice, APVendor, Batch, CostCodeData, CostCodesData, ExtraData, JCCategory,
-    JCCostCode, JCExtra, JCJob, JobData, SubcontractorInvoiceData, VendorData,
+    APDistribution, APInvoice, APVendor, ARDistribution, ARInvoice, Batch, BudgetChangeData, BudgetData,
+    CCOData, CNContractItem, CommitmentData, CostCodeData, CostCodesData, ExtraData, JCCategory,
+    JCCommitment, JCCommitmentCO, JCCommitmentCOItem, JCCommitmentItem, JCCostCode, JCExtra, JCJob,
+    JCTransaction, JobData, OwnerInvoiceData, PCCOData, SubcontractorInvoiceData, VendorData,
 )
+
+# Job Cost transaction types, as Sage prints them (sage300-facts.md).
+ORIGINAL_ESTIMATE = "Original estimate"
+APPROVED_ESTIMATE_CHANGE = "Approved est chng"
+COMMITTED_COST = "Committed cost"
+APPROVED_COMMITMENT_CHANGE = "Aprvd cmmtt cst chng"
+MISC_WORKSHEET_1 = "Misc worksheet 1"
+MISC_WORKSHEET_2 = "Misc worksheet 2"
+SCHEDULE_VALUE_CHANGE = "Approved Schedule Value Change"
+ESTIMATED_COST_AT_COMPLETE = "Estimated Cost at Complete"   # Misc worksheet 1's description
+FORECAST_TO_COMPLETE = "Forecast to Complete"               # Misc worksheet 2's description
+PCCO_REF_2 = "HH2"                                          # "Automatically assigned as HH2"
+CCO_STATUS = "Approved"
 
 CENT = Decimal("0.01")
 
@@ -147,3 +195,177 @@ def map_cost_codes(data: CostCodesData, batch_id: str) -> Batch:
         raise ValueError("no cost codes to add")
     return Batch(batch_id=batch_id, kind="jc_cost_codes",
                  records=_codes(data.job, data.extra, data.cost_codes))
+
+
+# ---- commitments and commitment change orders -------------------------------------------
+
+def _units(value):
+    return None if value is None else Decimal(value)
+
+
+def map_commitment(data: CommitmentData, batch_id: str) -> Batch:
+    """A commitment with its items, as a Batch of kind "jc_commitment".
+
+    A ValueError when there is no item (the guide: the SOV needs at least one line)."""
+    if not data.items:
+        raise ValueError("a commitment needs at least one schedule of values line")
+    header = JCCommitment(
+        commitment=data.commitment,
+        commitment_type=data.commitment_type,
+        description=data.description,
+        vendor=data.vendor,
+        job=data.job,
+        date=data.date,
+        retainage_pct=Decimal(data.retainage_pct),
+    )
+    items = tuple(JCCommitmentItem(
+        commitment=data.commitment,
+        item=i.item,
+        description=i.description,
+        job=data.job,
+        extra=i.extra,
+        cost_code=i.cost_code,
+        category=i.category,
+        units=_units(i.units),
+        unit_cost=_units(i.unit_cost),
+        unit_description=i.unit_description,
+        amount=money(i.amount),
+    ) for i in data.items)
+    return Batch(batch_id=batch_id, kind="jc_commitment", records=(header, *items))
+
+
+def map_cco(data: CCOData, batch_id: str) -> Batch:
+    """A commitment change order as a Batch of kind "jc_commitment_co".
+
+    Records: every new commitment item (JCCommitmentItem, amount 0: its amount is the change),
+    then the JCCommitmentCO (Status "Approved"), then the JCCommitmentCOItems in first-seen
+    order, the changes to one existing item summed into one. A new line's amount is the line's
+    (new_item.amount is not used), its units the line's or else new_item's. A ValueError when there is no
+    line, or a line names both or neither of existing_item and new_item."""
+    if not data.lines:
+        raise ValueError("a commitment change order needs at least one line")
+    new_items, groups = [], {}          # groups: key -> [lines]; dicts keep first-seen order
+    for n, line in enumerate(data.lines):
+        if bool(line.existing_item) == (line.new_item is not None):
+            raise ValueError("a CCO line changes an existing item or adds a new one (exactly one)")
+        if line.new_item is not None:
+            groups[("new", n)] = [line]
+        else:
+            groups.setdefault(("existing", line.existing_item), []).append(line)
+
+    co_items = []
+    for (what, _), lines in groups.items():
+        amount = money(sum((money(l.amount) for l in lines), Decimal(0)))
+        if what == "existing":
+            given = [l.units for l in lines if l.units is not None]
+            co_items.append(JCCommitmentCOItem(
+                commitment=data.commitment, cco=data.cco, item=lines[0].existing_item, amount=amount,
+                units=sum((Decimal(u) for u in given), Decimal(0)) if given else None))
+            continue
+        line, new = lines[0], lines[0].new_item
+        new_items.append(JCCommitmentItem(
+            commitment=data.commitment, item=new.item, description=new.description, job=data.job,
+            extra=new.extra, cost_code=new.cost_code, category=new.category, units=None,
+            unit_cost=_units(new.unit_cost), unit_description=new.unit_description,
+            amount=Decimal("0.00")))
+        co_items.append(JCCommitmentCOItem(
+            commitment=data.commitment, cco=data.cco, item=new.item, amount=amount,
+            units=_units(line.units if line.units is not None else new.units),
+            description=new.description, job=data.job, cost_code=new.cost_code, category=new.category,
+            unit_cost=_units(new.unit_cost), unit_description=new.unit_description))
+
+    header = JCCommitmentCO(commitment=data.commitment, cco=data.cco, description=data.description,
+                            date=data.date, status=CCO_STATUS)
+    return Batch(batch_id=batch_id, kind="jc_commitment_co", records=(*new_items, header, *co_items))
+
+
+# ---- budgets, budget changes, prime contract change orders ------------------------------
+
+def _forecast(job, date_, line) -> list:
+    out = []
+    for value, ttype, description in ((line.estimated_cost_at_completion, MISC_WORKSHEET_1,
+                                       ESTIMATED_COST_AT_COMPLETE),
+                                      (line.forecast_to_complete, MISC_WORKSHEET_2, FORECAST_TO_COMPLETE)):
+        if value is not None:
+            out.append(JCTransaction(job=job, extra=line.extra, cost_code=line.cost_code,
+                                     category=line.category, transaction_type=ttype, date=date_,
+                                     description=description, amount=money(value)))
+    return out
+
+
+def map_budget(data: BudgetData, batch_id: str) -> Batch:
+    """A budget as JC transactions, kind "jc_budget": per line its Original estimate, then (with
+    export_forecast) its Misc worksheet 1 and 2. A ValueError when there is no line."""
+    if not data.lines:
+        raise ValueError("a budget needs at least one line")
+    records = []
+    for line in data.lines:
+        records.append(JCTransaction(job=data.job, extra=line.extra, cost_code=line.cost_code,
+                                     category=line.category, transaction_type=ORIGINAL_ESTIMATE,
+                                     date=data.date, description="", amount=money(line.original)))
+        if data.export_forecast:
+            records += _forecast(data.job, data.date, line)
+    return Batch(batch_id=batch_id, kind="jc_budget", records=tuple(records))
+
+
+def map_budget_change(data: BudgetChangeData, batch_id: str) -> Batch:
+    """A budget change (modification) as JC transactions, kind "jc_budget_change": per line an
+    "Approved est chng" (signed amount, Ref 1 = the change's reference), then (with
+    export_forecast) its worksheets. A ValueError when there is no line."""
+    if not data.lines:
+        raise ValueError("a budget change needs at least one line")
+    records = []
+    for line in data.lines:
+        records.append(JCTransaction(job=data.job, extra=line.extra, cost_code=line.cost_code,
+                                     category=line.category, transaction_type=APPROVED_ESTIMATE_CHANGE,
+                                     date=data.date, description=line.description,
+                                     amount=money(line.amount), ref_1=data.reference))
+        if data.export_forecast:
+            records += _forecast(data.job, data.date, line)
+    return Batch(batch_id=batch_id, kind="jc_budget_change", records=tuple(records))
+
+
+def map_pcco(data: PCCOData, batch_id: str) -> Batch:
+    """A prime contract change order, kind "jc_pcco": the new contract items, then an
+    "Approved est chng" per estimate line, then an "Approved Schedule Value Change" per
+    schedule line (Ref 1 = the PCCO number, Ref 2 = "HH2"). A ValueError when there is no line."""
+    if not data.estimate_lines and not data.schedule_lines:
+        raise ValueError("a prime contract change order needs at least one line")
+    new_items = tuple(CNContractItem(contract=data.contract, item=s.contract_item, description=s.description)
+                      for s in data.schedule_lines if s.new_item)
+    estimates = tuple(JCTransaction(
+        job=data.job, extra=e.extra, cost_code=e.cost_code, category=e.category,
+        transaction_type=APPROVED_ESTIMATE_CHANGE, date=data.date, description=e.category_description,
+        amount=money(e.amount), ref_1=data.number, ref_2=PCCO_REF_2) for e in data.estimate_lines)
+    schedule = tuple(JCTransaction(
+        job=data.job, extra="", cost_code="", category="", transaction_type=SCHEDULE_VALUE_CHANGE,
+        date=data.date, description=s.description, amount=money(s.amount), ref_1=data.number,
+        ref_2=PCCO_REF_2, contract=data.contract, contract_item=s.contract_item) for s in data.schedule_lines)
+    return Batch(batch_id=batch_id, kind="jc_pcco", records=(*new_items, *estimates, *schedule))
+
+
+# ---- owner invoices ----------------------------------------------------------------------
+
+def map_owner_invoice(data: OwnerInvoiceData, batch_id: str) -> Batch:
+    """An owner invoice as an AR invoice with its distributions, kind "ar_invoice"; lines whose
+    amount and retainage are both $0 are not sent, the header totals are the distribution sums."""
+    distributions = []
+    for line in data.lines:
+        amount, retainage = money(line.amount), money(line.retainage)
+        if amount == 0 and retainage == 0:
+            continue
+        distributions.append(ARDistribution(invoice=data.invoice, contract=data.contract,
+                                            contract_item=line.contract_item, description=line.description,
+                                            amount=amount, retainage=retainage))
+    invoice = ARInvoice(
+        customer=data.customer,
+        invoice=data.invoice,
+        contract=data.contract,
+        job=data.job,
+        description=data.description,
+        invoice_date=data.invoice_date,
+        accounting_date=data.accounting_date,
+        amount=money(sum((d.amount for d in distributions), Decimal(0))),
+        retainage=money(sum((d.retainage for d in distributions), Decimal(0))),
+    )
+    return Batch(batch_id=batch_id, kind="ar_invoice", records=(invoice, *distributions))

@@ -69,7 +69,7 @@ class Batch:
     """What one export hands to a connector. batch_id is the idempotency key:
     the same batch_id submitted twice must create its records once."""
     batch_id: str
-    kind: str                     # "ap_invoice" for now; more kinds arrive with more item types
+    kind: str                     # "ap_invoice", "ap_vendor", "jc_job", ... (see fileformat.KIND_RECORDS)
     records: tuple = field(default_factory=tuple)
 
 
@@ -223,6 +223,7 @@ class CCOLineData:
     amount: Decimal
     existing_item: str = ""       # the commitment item changed; "" for a new line
     new_item: CommitmentItemData | None = None
+    units: Decimal | None = None  # Qty -> Units (POs); a new line without it takes new_item.units
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,8 @@ class BudgetChangeLineData:
     amount: Decimal               # + to, - from (usually zero-sum across lines)
     extra: str = ""
     description: str = ""
+    estimated_cost_at_completion: Decimal | None = None   # Misc worksheet 1 (export_forecast)
+    forecast_to_complete: Decimal | None = None            # Misc worksheet 2 (export_forecast)
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,7 @@ class BudgetChangeData:
     date: date
     reference: str                # the budget change number
     lines: tuple[BudgetChangeLineData, ...]
+    export_forecast: bool = False  # the guide: forecast data goes with budget modifications too
 
 
 @dataclass(frozen=True)
@@ -276,6 +280,7 @@ class PCCOEstimateLineData:
     category: str
     category_description: str
     amount: Decimal
+    extra: str = ""               # the sub job's Extra ID, "" when none
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""The OpenAPI 3.1 description of the JSON API, built from the item-type registry."""
+from __future__ import annotations
+
+from portal.domain.itemtypes import REGISTRY
+
+
+def _item_schema() -> dict:
+    return {"type": "object", "properties": {
+        "type": {"type": "string"}, "id": {"type": "integer"},
+        "values": {"type": "object", "additionalProperties": True},
+        "erp": {"type": "object", "properties": {
+            "state": {"type": "string", "enum": ["draft", "ready", "exporting", "synced",
+                                                 "failed", "rejected"]},
+            "state_label": {"type": "string"}, "erp_ref": {"type": ["string", "null"]},
+            "sage_message": {"type": ["string", "null"]},
+            "reject_reason": {"type": ["string", "null"]}}},
+        "can_send": {"type": "boolean"},
+        "prerequisites": {"type": "array", "items": {"type": "string"}}}}
+
+
+def document(server: str) -> dict:
+    error = {"description": "An error naming the failing field",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    errors = {"401": error, "403": error, "404": error, "409": error, "422": error}
+    item = {"description": "The item with its ERP state",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}
+    type_keys = [k.key for k in REGISTRY.values()]
+    params = {"project_id": {"name": "project_id", "in": "path", "required": True,
+                             "schema": {"type": "integer"}},
+              "type_key": {"name": "type_key", "in": "path", "required": True,
+                           "schema": {"type": "string", "enum": type_keys}},
+              "item_id": {"name": "item_id", "in": "path", "required": True,
+                          "schema": {"type": "integer"}}}
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
+        "description": "The fields of the type's project-side form, by name."}}}}
+    paths = {}
+    for prefix, scope_params in (("/projects/{project_id}/items/{type_key}", ["project_id", "type_key"]),
+                                 ("/company/items/{type_key}", ["type_key"])):
+        p = [params[n] for n in scope_params]
+        paths[prefix] = {
+            "get": {"summary": "List items with their ERP state", "parameters": p,
+                    "responses": {"200": {"description": "Items", "content": {"application/json": {
+                        "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}}}},
+                        **errors}},
+            "post": {"summary": "Create an item", "parameters": p, "requestBody": body,
+                     "responses": {"201": item, **errors}}}
+        one = p + [params["item_id"]]
+        paths[prefix + "/{item_id}"] = {
+            "get": {"summary": "One item", "parameters": one, "responses": {"200": item, **errors}},
+            "put": {"summary": "Edit a draft or rejected item", "parameters": one,
+                    "requestBody": body, "responses": {"200": item, **errors}}}
+        paths[prefix + "/{item_id}/send"] = {"post": {
+            "summary": "Send (or resend) to ERP Integrations; 422 lists the failing prerequisites",
+            "parameters": one, "responses": {"200": item, **errors}}}
+        paths[prefix + "/{item_id}/retrieve"] = {"post": {
+            "summary": "Retrieve before accounting decides", "parameters": one,
+            "responses": {"200": item, **errors}}}
+    paths["/types"] = {"get": {"summary": "The item types", "responses": {"200": {
+        "description": "Types", "content": {"application/json": {"schema": {"type": "array"}}}},
+        "401": error}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ERP Integrations portal API", "version": "1",
+                 "description": "Send items to ERP Integrations for accounting acceptance, with "
+                                "the same prerequisites, permissions and lifecycle as the portal."},
+        "servers": [{"url": server}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "A user's API token"}},
+            "schemas": {"Item": _item_schema(), "Error": {"type": "object", "properties": {
+                "error": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                           "description": "The failing field and what is wrong with it"}},
+                "required": ["error"]}}},
+    }

@@ -1,0 +1,141 @@
+"""The JSON API: another project-management system sends items through the same gate.
+
+Token auth per user (`Authorization: Bearer <token>`), the same prerequisites, permissions
+and lifecycle as the web pages, and 4xx answers that name the failing field."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request, url_for
+
+from portal.domain import items, services
+from portal.domain.errors import DomainError, Invalid
+from portal.domain.itemtypes import REGISTRY, get_type
+from portal.domain.lifecycle import State
+from portal.domain.users import user_for_token
+from portal.extensions import csrf, db
+from portal.queue import RQJobQueue
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+def error(status: int, message: str, fields: dict | None = None):
+    body = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify(body), status
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    db.session.rollback()
+    return error(exc.status, exc.message or "That could not be done.", exc.fields)
+
+
+@bp.errorhandler(404)
+def not_found(_exc):
+    return error(404, "Not found.")
+
+
+@bp.errorhandler(405)
+def not_allowed(_exc):
+    return error(405, "Method not allowed.")
+
+
+def token_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return error(401, "Send your API token as 'Authorization: Bearer <token>'.")
+        user = user_for_token(db.session, token.strip())
+        if user is None:
+            return error(401, "That API token is not valid (revoked, or its user is inactive).")
+        g.api_user = user
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _json() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise Invalid("The body must be a JSON object.", fields={"body": "Send a JSON object."})
+    return {k: ("on" if v is True else "" if v in (False, None) else str(v)) for k, v in data.items()}
+
+
+def _item_json(kind, row) -> dict:
+    erp = row.erp
+    return {"type": kind.key, "id": row.item.id, "values": kind.row_values(row.item),
+            "erp": {"state": row.state, "state_label": State.LABELS[row.state],
+                    "erp_ref": (erp.erp_ref if erp else row.linked),
+                    "sage_message": erp.sage_message if erp else None,
+                    "reject_reason": erp.reject_reason if erp else None},
+            "can_send": not row.reasons and row.state in (State.DRAFT, State.REJECTED),
+            "prerequisites": row.reasons}
+
+
+@bp.route("/types")
+@token_required
+def types():
+    """The item types and the fields each needs to be created."""
+    return jsonify([{"type": k.key, "label": k.label, "scope": k.scope,
+                     "create": k.generic_pages} for k in REGISTRY.values()])
+
+
+@bp.route("/projects/<int:project_id>/items/<type_key>", methods=["GET", "POST"])
+@bp.route("/company/items/<type_key>", methods=["GET", "POST"], defaults={"project_id": None})
+@token_required
+def collection(type_key: str, project_id: int | None):
+    """List items of a type with their ERP state, or create one (POST, JSON fields)."""
+    if request.method == "GET":
+        kind, _, rows = items.list_items(db.session, g.api_user, type_key, project_id)
+        return jsonify([_item_json(kind, r) for r in rows])
+    item = items.save_item(db.session, g.api_user, type_key, project_id, None, _json())
+    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item.id)
+    return jsonify(_item_json(kind, row)), 201
+
+
+@bp.route("/projects/<int:project_id>/items/<type_key>/<int:item_id>", methods=["GET", "PUT"])
+@bp.route("/company/items/<type_key>/<int:item_id>", methods=["GET", "PUT"], defaults={"project_id": None})
+@token_required
+def member(type_key: str, project_id: int | None, item_id: int):
+    """One item with its ERP state and why it cannot be sent; PUT edits a draft or rejected one."""
+    if request.method == "PUT":
+        kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+        form = {**kind.form_values(row.item), **_json()}
+        items.save_item(db.session, g.api_user, type_key, project_id, item_id, form)
+    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    return jsonify(_item_json(kind, row))
+
+
+@bp.route("/projects/<int:project_id>/items/<type_key>/<int:item_id>/send", methods=["POST"])
+@bp.route("/company/items/<type_key>/<int:item_id>/send", methods=["POST"], defaults={"project_id": None})
+@token_required
+def send(type_key: str, project_id: int | None, item_id: int):
+    """Send (or resend) to ERP Integrations; 422 lists the prerequisites that fail."""
+    items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    services.send(db.session, g.api_user, get_type(type_key).key, item_id, RQJobQueue())
+    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    return jsonify(_item_json(kind, row))
+
+
+@bp.route("/projects/<int:project_id>/items/<type_key>/<int:item_id>/retrieve", methods=["POST"])
+@bp.route("/company/items/<type_key>/<int:item_id>/retrieve", methods=["POST"], defaults={"project_id": None})
+@token_required
+def retrieve(type_key: str, project_id: int | None, item_id: int):
+    """Retrieve from ERP Integrations before accounting decides."""
+    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    if row.erp is None:
+        raise Invalid("This item was never sent to ERP.")
+    services.retrieve(db.session, g.api_user, row.erp.id)
+    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    return jsonify(_item_json(kind, row))
+
+
+@bp.route("/openapi.json")
+def openapi():
+    """The OpenAPI description of this API."""
+    from portal.blueprints.api.openapi import document
+    return jsonify(document(url_for("api.types", _external=True).rsplit("/types", 1)[0]))
