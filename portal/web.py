@@ -133,6 +133,7 @@ def init_app(app: Flask) -> None:
     from portal.exporters.sage300.troubleshooting import explain
     app.jinja_env.globals["explain"] = explain
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["setting_value"] = setting_value
     app.jinja_env.filters["mmddyyyy"] = mmddyyyy
     app.jinja_env.filters["datetime"] = lambda d: d.strftime("%m/%d/%Y %H:%M") if d else ""
 
@@ -141,6 +142,15 @@ def money(value) -> str:
     if value is None:
         return ""
     return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+def setting_value(value) -> str:
+    """A setting as people read it: on/off, and one entry per item of a group."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
 
 
 def mmddyyyy(value) -> str:

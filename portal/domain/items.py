@@ -79,6 +79,8 @@ def list_items(session: Session, user: User, type_key: str, project_id: int | No
         level = base
         if kind.scope == "company" and kind.project_id(item) is not None and not user.is_site_admin:
             level = levels.get(kind.project_id(item), ToolLevel.NONE)
+            if level == ToolLevel.NONE:
+                continue  # a project the user has no access to is not listed
         rows.append(ItemRow(item, erps.get(item.id), kind.prerequisites(session, item), level,
                             kind.linked_ref(item)))
     return kind, project, rows

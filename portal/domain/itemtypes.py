@@ -114,6 +114,11 @@ class ItemType:
     def build_batch(self, session: Session, item: Any, fields: dict, batch_id: str) -> Batch:
         raise NotImplementedError
 
+    def build_batches(self, session: Session, item: Any, fields: dict, batch_id: str) -> list[Batch]:
+        """The import files of one export, in order (a CCO's new commitment item before the
+        CCO, a budget's new cost codes before the budget). Most types have one."""
+        return [self.build_batch(session, item, fields, batch_id)]
+
     def summary(self, item: Any) -> ItemSummary:
         raise NotImplementedError
 

@@ -286,16 +286,27 @@ def run_export(session: Session, erp_item_id: int, attempt: int, connector) -> s
     kind = get_type(erp.item_type)
     try:
         item = kind.load(session, erp.item_id)
-        batch = kind.build_batch(session, item, erp.export_fields or {}, batch_id(erp))
+        batches = kind.build_batches(session, item, erp.export_fields or {}, batch_id(erp))
     except (NotFound, Invalid, KeyError, ValueError) as exc:
         result = SageResult(ok=False, message=f"The item could not be mapped for Sage: {exc}")
     else:
         session.commit()  # end the read transaction: never hold the database while Sage works
+        result = _submit_all(connector, batches)
+    return record_export_result(session, erp_item_id, attempt, result)
+
+
+def _submit_all(connector, batches) -> SageResult:
+    """Submit an item's import files in order; each has its own batch id, so a re-run
+    replays the ones Sage already took. The first refusal stops the export."""
+    result = SageResult(ok=False, message="Nothing to export.")
+    for batch in batches:
         try:
             result = connector.submit(batch)
         except ConnectorUnavailable as exc:
-            result = SageResult(ok=False, message=f"Sage 300 CRE could not be reached: {exc}")
-    return record_export_result(session, erp_item_id, attempt, result)
+            return SageResult(ok=False, message=f"Sage 300 CRE could not be reached: {exc}")
+        if not result.ok:
+            return result
+    return result
 
 
 def record_export_result(session: Session, erp_item_id: int, attempt: int,

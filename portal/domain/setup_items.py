@@ -182,14 +182,16 @@ class JobType(ItemType):
         values = {f.name: check_length(errors, form, f.name, f.label, f.maxlength, f.required)
                   for f in self.form_fields(session, project_id, item)}
         _invalid(errors)
-        if item is None:
+        created = item is None
+        if created:
             item = Project(created_by_id=actor.id)
             session.add(item)
-            session.flush()
-            session.add(ProjectMember(user_id=actor.id, project_id=item.id, level=ToolLevel.ADMIN))
         for name, value in values.items():
             setattr(item, name, value)
         session.flush()
+        if created:  # the creator can send what they created
+            session.add(ProjectMember(user_id=actor.id, project_id=item.id, level=ToolLevel.ADMIN))
+            session.flush()
         return item
 
     def linked_ref(self, item):
@@ -216,7 +218,9 @@ class JobType(ItemType):
         errors = {}
         job_id = check_length(errors, raw, "sage_job_id", "Sage Job ID", 10, required=True)
         mask = settings.load(session).job_number_mask
-        if job_id and not settings.matches_mask(job_id, mask):
+        if "sage_job_id" in errors:
+            pass
+        elif job_id and not settings.matches_mask(job_id, mask):
             errors["sage_job_id"] = f"Sage Job ID must match the job-number mask {mask} (# a digit, A a letter)."
         elif job_id and session.scalar(select(func.count()).select_from(Project).where(
                 func.upper(Project.sage_job_id) == job_id.upper(), Project.id != item.id)):
@@ -371,7 +375,7 @@ class CostCodeType(ItemType):
     def row_values(self, item: CostCode) -> dict:
         return {"project": f"{item.project.number} {item.project.name}",
                 "sub_job": item.sub_job.code if item.sub_job else "",
-                "code": item.code, "description": item.description,
+                "code": item.code, "number": item.code, "description": item.description,
                 "categories": ", ".join(c.code for c in item.categories)}
 
     def search_ids(self, q):
@@ -450,6 +454,11 @@ class CostCodeType(ItemType):
             reasons.append("Give the cost code at least one category.")
         return reasons
 
+    def clean_export_fields(self, session, item: CostCode, raw):
+        """No fields to ask: the Sage reference is the job (and extra) and the code."""
+        extra = (item.sub_job.sage_extra_id or "") if item.sub_job else ""
+        return {"ref": "/".join(p for p in (item.project.sage_job_id or "", extra, item.code) if p)}
+
     def build_batch(self, session, item: CostCode, fields, batch_id):
         return map_cost_codes(CostCodesData(
             job=item.project.sage_job_id or "",
@@ -457,7 +466,7 @@ class CostCodeType(ItemType):
             cost_codes=_cost_code_data([item])), batch_id)
 
     def erp_ref(self, fields, reference):
-        return reference
+        return fields.get("ref") or reference
 
     def summary(self, item: CostCode) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",

@@ -241,7 +241,8 @@ def map_cco(data: CCOData, batch_id: str) -> Batch:
     then the JCCommitmentCO (Status "Approved"), then the JCCommitmentCOItems in first-seen
     order, the changes to one existing item summed into one. A new line's amount is the line's
     (new_item.amount is not used), its units the line's or else new_item's. A ValueError when there is no
-    line, or a line names both or neither of existing_item and new_item."""
+    line, a line names both or neither of existing_item and new_item, or a new line's item number is
+    another line's (Sage takes one change per item in a CCO)."""
     if not data.lines:
         raise ValueError("a commitment change order needs at least one line")
     new_items, groups = [], {}          # groups: key -> [lines]; dicts keep first-seen order
@@ -252,6 +253,11 @@ def map_cco(data: CCOData, batch_id: str) -> Batch:
             groups[("new", n)] = [line]
         else:
             groups.setdefault(("existing", line.existing_item), []).append(line)
+
+    new_numbers = [lines[0].new_item.item for (what, _), lines in groups.items() if what == "new"]
+    existing_numbers = {key for what, key in groups if what == "existing"}
+    if len(set(new_numbers)) != len(new_numbers) or existing_numbers & set(new_numbers):
+        raise ValueError("a new CCO line needs an item number of its own (not another line's)")
 
     co_items = []
     for (what, _), lines in groups.items():

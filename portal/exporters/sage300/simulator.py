@@ -13,13 +13,24 @@ wording and are marked below.
 
 Batch kinds: "ap_invoice" (AP invoice + distributions), "ap_vendor" (AP vendor), "jc_job"
 (JC job + cost codes + categories), "jc_extra" (extra of a job + its cost codes and
-categories), "jc_cost_codes" (cost codes and categories added to a job or an extra). Every
-kind goes through one path: batch log (idempotency), hourly limit, one transaction, drop file.
+categories), "jc_cost_codes" (cost codes and categories added to a job or an extra),
+"jc_commitment" (commitment + items, posted: Committed cost transactions), "jc_commitment_co"
+(commitment change order: new items, the CO, its items; Aprvd cmmtt cst chng transactions),
+"jc_budget" (Original estimate + Misc worksheet transactions), "jc_budget_change" (Approved est
+chng), "jc_pcco" (new contract items, Approved est chng + Approved Schedule Value Change) and
+"ar_invoice" (AR invoice + distributions). Every kind goes through one path: batch log
+(idempotency), hourly limit, one transaction, drop file.
+
+Job Cost transactions live in JCT_CURRENT__TRANSACTION with a Posted flag: Posted false is
+Sage's new.jct (an unposted batch, e.g. estimates), true is current.jct. Commitments (the
+2024 release note) and schedule value changes (the guide) are posted automatically;
+post_transactions(job) posts the rest, as Job Cost's posting would.
 Tables are created by create_all on first use (new tables included; no migrations), so a
 new table may be added here but never a column to an existing one.
 """
 from __future__ import annotations
 
+import re
 import zlib
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -33,12 +44,19 @@ from sqlalchemy.exc import IntegrityError
 
 from .connectors import write_import_file
 from .fileformat import import_file
+from .mapping import (
+    APPROVED_COMMITMENT_CHANGE, APPROVED_ESTIMATE_CHANGE, CCO_STATUS, COMMITTED_COST, MISC_WORKSHEET_1,
+    MISC_WORKSHEET_2, ORIGINAL_ESTIMATE, SCHEDULE_VALUE_CHANGE,
+)
 from .records import (
-    APDistribution, APInvoice, APVendor, Batch, JCCategory, JCCostCode, JCExtra, JCJob, SageResult,
+    APDistribution, APInvoice, APVendor, ARDistribution, ARInvoice, Batch, CNContractItem, JCCategory,
+    JCCommitment, JCCommitmentCO, JCCommitmentCOItem, JCCommitmentItem, JCCostCode, JCExtra, JCJob,
+    JCTransaction, SageResult,
 )
 
 metadata = MetaData()
 Money = Numeric(12, 2, asdecimal=True)
+Quantity = Numeric(16, 4, asdecimal=True)  # units and unit costs
 
 vendor_t = Table(
     "APM_MASTER__VENDOR", metadata,
@@ -127,6 +145,111 @@ distribution_t = Table(
     ForeignKeyConstraint(["Vendor", "Invoice"],
                          ["APM_MASTER__INVOICE.Vendor", "APM_MASTER__INVOICE.Invoice"]),
 )
+# ---- commitments, Job Cost transactions, contracts, AR (tables added with the financial kinds) ----
+# Item, contract and contract item codes have no length in sage300-facts.md: unbounded here.
+commitment_item_t = Table(
+    "JCM_MASTER__COMMITMENT_ITEM", metadata,
+    Column("Commitment", String(12), ForeignKey("JCM_MASTER__COMMITMENT.Commitment"), primary_key=True),
+    Column("Item", String, primary_key=True),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Job", String(10), nullable=False),
+    Column("Extra", String(10), nullable=False, default=""),
+    Column("Cost_Code", String(12), nullable=False),
+    Column("Category", String(3), nullable=False),
+    Column("Units", Quantity, nullable=True),
+    Column("Unit_Cost", Quantity, nullable=True),
+    Column("Unit_Description", String, nullable=False, default=""),
+    Column("Amount", Money, nullable=False),  # original amount (approved changes: the CO items)
+)
+commitment_co_t = Table(
+    "JCM_MASTER__COMMITMENT_CO", metadata,
+    Column("Commitment", String(12), ForeignKey("JCM_MASTER__COMMITMENT.Commitment"), primary_key=True),
+    Column("CCO", String(10), primary_key=True, index=True),  # unique overall (checked on import)
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Date", Date, nullable=False),
+    Column("Status", String(10), nullable=False, default="Approved"),
+)
+commitment_co_item_t = Table(
+    "JCM_MASTER__COMMITMENT_CO_ITEM", metadata,
+    Column("Commitment", String(12), primary_key=True),
+    Column("CCO", String(10), primary_key=True),
+    Column("Item", String, primary_key=True),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Units", Quantity, nullable=True),
+    Column("Unit_Cost", Quantity, nullable=True),
+    Column("Amount", Money, nullable=False),
+    ForeignKeyConstraint(["Commitment", "CCO"],
+                         ["JCM_MASTER__COMMITMENT_CO.Commitment", "JCM_MASTER__COMMITMENT_CO.CCO"]),
+)
+transaction_t = Table(
+    "JCT_CURRENT__TRANSACTION", metadata,
+    Column("Transaction_ID", Integer, primary_key=True, autoincrement=True),
+    Column("Job", String(10), ForeignKey("JCM_MASTER__JOB.Job"), nullable=False, index=True),
+    Column("Extra", String(10), nullable=False, default=""),
+    Column("Cost_Code", String(12), nullable=False, default=""),
+    Column("Category", String(3), nullable=False, default=""),
+    # 30: "Approved Schedule Value Change" is longer than the facts page's 20
+    Column("Transaction_Type", String(30), nullable=False),
+    Column("Date", Date, nullable=False),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Amount", Money, nullable=False),
+    Column("Ref_1", String(36), nullable=False, default=""),   # Chg Mgmt Ref 1
+    Column("Ref_2", String(36), nullable=False, default=""),   # Chg Mgmt Ref 2
+    Column("Commitment", String(12), nullable=False, default=""),
+    Column("Commitment_Item", String, nullable=False, default=""),
+    Column("Commitment_CO", String(10), nullable=False, default=""),
+    Column("Contract", String, nullable=False, default=""),
+    Column("Contract_Item", String, nullable=False, default=""),
+    Column("Posted", Boolean, nullable=False, default=False),  # false: new.jct, true: current.jct
+    Column("Batch_ID", String, nullable=False, default=""),
+    Column("Created_At", DateTime, nullable=True),
+)
+contract_t = Table(
+    "CN_MASTER__CONTRACT", metadata,
+    Column("Contract", String, primary_key=True),
+    Column("Job", String(10), ForeignKey("JCM_MASTER__JOB.Job"), nullable=False),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Status", String(10), nullable=False, default="Open"),
+    Column("Billing_Method", String(20), nullable=False, default="Use Contracts"),
+)
+contract_item_t = Table(
+    "CN_MASTER__CONTRACT_ITEM", metadata,
+    Column("Contract", String, ForeignKey("CN_MASTER__CONTRACT.Contract"), primary_key=True),
+    Column("Item", String, primary_key=True),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Original_Amount", Money, nullable=False, default=0),
+    Column("Approved_Changes", Money, nullable=False, default=0),
+)
+customer_t = Table(
+    "ARM_MASTER__CUSTOMER", metadata,
+    Column("Customer", String(10), primary_key=True),
+    Column("Name", String(30), nullable=False, default=""),
+    Column("Status", String(10), nullable=False, default="Active"),
+)
+ar_invoice_t = Table(
+    "ART_INVOICE", metadata,
+    Column("Invoice", String(15), primary_key=True),  # unique overall: "Invoice # must be unique."
+    Column("Customer", String(10), ForeignKey("ARM_MASTER__CUSTOMER.Customer"), nullable=False),
+    Column("Contract", String, ForeignKey("CN_MASTER__CONTRACT.Contract"), nullable=False),
+    Column("Job", String(10), nullable=False, default=""),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Invoice_Date", Date, nullable=False),
+    Column("Accounting_Date", Date, nullable=False),
+    Column("Amount", Money, nullable=False),
+    Column("Retainage", Money, nullable=False),
+    Column("Batch_ID", String, nullable=False),
+    Column("Created_At", DateTime, nullable=False),
+)
+ar_distribution_t = Table(
+    "ART_DISTRIBUTION", metadata,
+    Column("Invoice", String(15), ForeignKey("ART_INVOICE.Invoice"), primary_key=True),
+    Column("Distribution_Seq", Integer, primary_key=True, autoincrement=False),
+    Column("Contract", String, nullable=False),
+    Column("Contract_Item", String, nullable=False),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Amount", Money, nullable=False),
+    Column("Retainage", Money, nullable=False),
+)
 import_log_t = Table(
     "HH2_IMPORT_LOG", metadata,
     Column("Batch_ID", String, primary_key=True),  # the idempotency key
@@ -166,6 +289,38 @@ COST_CODE_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "co
                     ("Description", "description", 30))
 CATEGORY_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
                    ("Category", "category", 3), ("Description", "description", 30))
+# Financial records (facts page: Commitment 12, its Description 30, Commitment CO 10, Chg Mgmt
+# Ref 36; the guide: PCCO Number 20; AR Customer 10 and Invoice 15 are inferred from AP's).
+COMMITMENT_LIMITS = (("Commitment", "commitment", 12), ("Description", "description", 30),
+                     ("Vendor", "vendor", 10), ("Job", "job", 10), ("CommitmentType", "commitment_type", 20))
+COMMITMENT_ITEM_LIMITS = (("Commitment", "commitment", 12), ("Description", "description", 30),
+                          ("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
+                          ("Category", "category", 3))
+CCO_LIMITS = (("Commitment", "commitment", 12), ("CommitmentCO", "cco", 10), ("Description", "description", 30))
+CCO_ITEM_LIMITS = (("Description", "description", 30), ("Job", "job", 10), ("CostCode", "cost_code", 12),
+                   ("Category", "category", 3))
+TRANSACTION_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
+                      ("Category", "category", 3), ("Description", "description", 30),
+                      ("ChgMgmtRef1", "ref_1", 36), ("ChgMgmtRef2", "ref_2", 36))
+# a PCCO's Chg Mgmt Ref 1 is its number, whose limit (20) comes first
+PCCO_TRANSACTION_LIMITS = (("Number", "ref_1", 20),) + TRANSACTION_LIMITS
+CONTRACT_ITEM_LIMITS = (("Description", "description", 30),)
+AR_INVOICE_LIMITS = (("Customer", "customer", 10), ("Invoice", "invoice", 15), ("Job", "job", 10),
+                     ("Description", "description", 30))
+AR_DISTRIBUTION_LIMITS = (("Description", "description", 30),)
+COMMITMENT_REQUIRED = ("commitment", "vendor", "job")
+COMMITMENT_ITEM_REQUIRED = ("item", "job", "cost_code", "category")
+CCO_REQUIRED = ("commitment", "cco")
+CCO_ITEM_REQUIRED = ("item",)
+TRANSACTION_REQUIRED = ("job", "cost_code", "category")
+SCHEDULE_CHANGE_REQUIRED = ("job", "contract", "contract_item")
+CONTRACT_ITEM_REQUIRED = ("contract", "item")
+AR_INVOICE_REQUIRED = ("customer", "invoice", "contract")
+AR_DISTRIBUTION_REQUIRED = ("contract_item",)
+BUDGET_TYPES = (ORIGINAL_ESTIMATE, MISC_WORKSHEET_1, MISC_WORKSHEET_2)
+BUDGET_CHANGE_TYPES = (APPROVED_ESTIMATE_CHANGE, MISC_WORKSHEET_1, MISC_WORKSHEET_2)
+PCCO_TYPES = (APPROVED_ESTIMATE_CHANGE, SCHEDULE_VALUE_CHANGE)
+ARCHIVED_STATUSES = ("Closed", "Archived")  # a commitment in either takes no change order
 VENDOR_REQUIRED = ("vendor", "name")
 JOB_REQUIRED = ("job", "description")
 EXTRA_REQUIRED = ("job", "extra")
@@ -187,6 +342,11 @@ VENDOR_EXISTS = "A vendor already exists with the specified id."
 # not in the guide: worded like its "A change order with code XXX already exists on this contract."
 EXTRA_EXISTS = "An extra with that code already exists on this job."
 
+COMMITMENT_ARCHIVED = "Commitment has been archived."
+CCO_EXISTS = "A commitment change order already exists with the specified id."
+ITEM_EXISTS = "A contract item already exists on this contract with the specified code."
+AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
+
 SETTING_KEYS = ("closed_periods", "tolerance_pct", "hourly_limit")
 
 
@@ -206,6 +366,19 @@ def duplicate_invoice(invoice: str) -> str:
 def period_closed(accounting_date: date) -> str:
     d = accounting_date
     return f"{AP_FAILED}GL period closed.  Entry not allowed. ({d:%m}\\{d:%d}\\{d:%Y})."
+
+
+def commitment_exists(commitment: str) -> str:
+    return f"A commitment with code [{commitment}] already exists."
+
+
+def change_order_exists(cco: str) -> str:
+    return f"A change order with code {cco} already exists on this contract."
+
+
+def estimate_exists(cost_code: str, category: str) -> str:
+    # not in the guide: the simulator's text for a budget line that already has an estimate
+    return f"An estimate already exists for cost code {cost_code} category {category}."
 
 
 def over_tolerance(commitment: str) -> str:
@@ -378,6 +551,67 @@ class Sage300Simulator:
         with self.engine.begin() as conn:
             conn.execute(update(job_t).where(job_t.c.Job == job).values(Status=status))
 
+    def add_commitment_item(self, commitment: str, item: str, job: str, cost_code: str, category: str,
+                            amount, description: str = "", extra: str = "", units=None, unit_cost=None,
+                            unit_description: str = "") -> None:
+        """A commitment item as in Sage (the commitment's Amount is left as it is)."""
+        self._insert(commitment_item_t, Commitment=commitment, Item=item, Description=description, Job=job,
+                     Extra=extra, Cost_Code=cost_code, Category=category, Units=_dec(units),
+                     Unit_Cost=_dec(unit_cost), Unit_Description=unit_description,
+                     Amount=Decimal(str(amount)))
+
+    def set_commitment_status(self, commitment: str, status: str) -> None:
+        """Open, or Closed / Archived (no change order is then accepted)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(commitment_t).where(commitment_t.c.Commitment == commitment)
+                         .values(Status=status))
+
+    def add_commitment_co(self, commitment: str, cco: str, description: str = "", date: date | None = None,
+                          status: str = "Approved") -> None:
+        """A commitment change order entered in Sage (no items, the commitment's Amount unchanged)."""
+        self._insert(commitment_co_t, Commitment=commitment, CCO=cco, Description=description,
+                     Date=date or _naive_utc(self.clock()).date(), Status=status)
+
+    def add_transaction(self, job: str, cost_code: str, category: str, transaction_type: str, amount,
+                        extra: str = "", date: date | None = None, description: str = "",
+                        posted: bool = True, ref_1: str = "", ref_2: str = "", commitment: str = "",
+                        contract: str = "", contract_item: str = "") -> None:
+        """A Job Cost transaction entered in Sage (e.g. an estimate made there)."""
+        self._insert(transaction_t, Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
+                     Transaction_Type=transaction_type, Date=date or _naive_utc(self.clock()).date(),
+                     Description=description, Amount=Decimal(str(amount)), Ref_1=ref_1, Ref_2=ref_2,
+                     Commitment=commitment, Commitment_Item="", Commitment_CO="", Contract=contract,
+                     Contract_Item=contract_item, Posted=posted, Batch_ID="")
+
+    def add_contract(self, contract: str, job: str, description: str = "", items=(), status: str = "Open",
+                     billing_method: str = "Use Contracts") -> None:
+        """A prime contract (CN) on a job, with items as (item, description, original amount)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(contract_t).values(Contract=contract, Job=job, Description=description,
+                                                   Status=status, Billing_Method=billing_method))
+            for item, item_description, amount in items:
+                conn.execute(insert(contract_item_t).values(
+                    Contract=contract, Item=item, Description=item_description,
+                    Original_Amount=Decimal(str(amount)), Approved_Changes=Decimal(0)))
+
+    def add_contract_item(self, contract: str, item: str, description: str = "", original_amount=0,
+                          approved_changes=0) -> None:
+        self._insert(contract_item_t, Contract=contract, Item=item, Description=description,
+                     Original_Amount=Decimal(str(original_amount)), Approved_Changes=Decimal(str(approved_changes)))
+
+    def add_customer(self, customer: str, name: str = "", status: str = "Active") -> None:
+        self._insert(customer_t, Customer=customer, Name=name, Status=status)
+
+    def post_transactions(self, job: str, batch_id: str | None = None) -> int:
+        """Post the job's unposted transactions (new.jct -> current.jct), or only one batch's;
+        returns how many were posted."""
+        with self.engine.begin() as conn:
+            self._serialise(conn)
+            where = [transaction_t.c.Job == job, transaction_t.c.Posted == False]  # noqa: E712
+            if batch_id is not None:
+                where.append(transaction_t.c.Batch_ID == batch_id)
+            return conn.execute(update(transaction_t).where(*where).values(Posted=True)).rowcount
+
     # ---- readers -----------------------------------------------------------------
 
     def get_invoice(self, vendor: str, invoice: str) -> dict | None:
@@ -436,6 +670,70 @@ class Sage300Simulator:
                 category_t.c.Job == job, category_t.c.Extra == extra,
             ).order_by(category_t.c.Cost_Code, category_t.c.Category)).mappings().all()
         return [dict(r) for r in rows]
+
+    def _all(self, table, order_by, **where) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).where(*(table.c[k] == v for k, v in where.items()))
+                                .order_by(*order_by)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def get_commitment(self, commitment: str) -> dict | None:
+        """The JCM_MASTER__COMMITMENT row (Commitment, Vendor, Job, Description, Commitment_Type,
+        Amount = original + approved changes, Status) or None."""
+        return self._one(commitment_t, Commitment=commitment)
+
+    def list_commitment_items(self, commitment: str) -> list[dict]:
+        """The commitment's JCM_MASTER__COMMITMENT_ITEM rows, by item number ("2" before "10")."""
+        return sorted(self._all(commitment_item_t, (), Commitment=commitment), key=lambda r: _natural(r["Item"]))
+
+    def get_cco(self, commitment: str, cco: str) -> dict | None:
+        """The JCM_MASTER__COMMITMENT_CO row (Commitment, CCO, Description, Date, Status) or None."""
+        return self._one(commitment_co_t, Commitment=commitment, CCO=cco)
+
+    def list_ccos(self, commitment: str) -> list[dict]:
+        return self._all(commitment_co_t, (commitment_co_t.c.CCO,), Commitment=commitment)
+
+    def list_cco_items(self, commitment: str, cco: str) -> list[dict]:
+        """The change order's JCM_MASTER__COMMITMENT_CO_ITEM rows (Item, Description, Units, Unit_Cost,
+        Amount), by item number."""
+        return sorted(self._all(commitment_co_item_t, (), Commitment=commitment, CCO=cco),
+                      key=lambda r: _natural(r["Item"]))
+
+    def list_transactions(self, job: str, type: str | None = None) -> list[dict]:  # noqa: A002
+        """The job's JCT_CURRENT__TRANSACTION rows (posted or not), oldest first; only one
+        Transaction_Type when type is given."""
+        where = {"Job": job} if type is None else {"Job": job, "Transaction_Type": type}
+        return self._all(transaction_t, (transaction_t.c.Transaction_ID,), **where)
+
+    def job_cost_summary(self, job: str, posted_only: bool = True) -> dict:
+        """{(Extra, Cost_Code, Category): {Transaction_Type: amount}} for the job: the posted
+        transactions (current.jct) by default, every one with posted_only=False. Schedule value
+        changes have no cost code: they are under ("", "", "")."""
+        summary: dict = defaultdict(lambda: defaultdict(Decimal))
+        for r in self.list_transactions(job):
+            if r["Posted"] or not posted_only:
+                summary[(r["Extra"], r["Cost_Code"], r["Category"])][r["Transaction_Type"]] += Decimal(r["Amount"])
+        return {key: dict(by_type) for key, by_type in summary.items()}
+
+    def get_contract(self, contract: str) -> dict | None:
+        """The CN_MASTER__CONTRACT row (Contract, Job, Description, Status, Billing_Method) or None."""
+        return self._one(contract_t, Contract=contract)
+
+    def list_contract_items(self, contract: str) -> list[dict]:
+        """The contract's CN_MASTER__CONTRACT_ITEM rows (Item, Description, Original_Amount,
+        Approved_Changes), by item code."""
+        return sorted(self._all(contract_item_t, (), Contract=contract), key=lambda r: _natural(r["Item"]))
+
+    def get_customer(self, customer: str) -> dict | None:
+        """The ARM_MASTER__CUSTOMER row (Customer, Name, Status) or None."""
+        return self._one(customer_t, Customer=customer)
+
+    def get_ar_invoice(self, invoice: str) -> dict | None:
+        """The ART_INVOICE row (Invoice, Customer, Contract, Job, ..., Amount, Retainage) or None."""
+        return self._one(ar_invoice_t, Invoice=invoice)
+
+    def list_ar_distributions(self, invoice: str) -> list[dict]:
+        return self._all(ar_distribution_t, (ar_distribution_t.c.Distribution_Seq,), Invoice=invoice)
 
     def import_log(self, batch_id: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -624,12 +922,241 @@ class Sage300Simulator:
         _check_category_codes(conn, codes, categories)
         return f"{_add_codes(conn, codes, categories)} added"
 
+    # ---- financial kinds -----------------------------------------------------------
+
+    def _import_commitment(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        head = _single(batch, JCCommitment, (JCCommitmentItem,))
+        items = list(batch.records[1:])
+        if not items or any(i.commitment != head.commitment for i in items):
+            raise ValueError("a jc_commitment batch holds its JCCommitment, then its JCCommitmentItems "
+                             "(at least one, all on that commitment)")
+        _check_fields(head, COMMITMENT_REQUIRED, COMMITMENT_LIMITS)
+        for item in items:
+            _check_fields(item, COMMITMENT_ITEM_REQUIRED, COMMITMENT_ITEM_LIMITS)
+
+        vendor = conn.execute(select(vendor_t.c.Status).where(vendor_t.c.Vendor == head.vendor)).first()
+        if vendor is None:
+            raise _Refused(NOT_FOUND)
+        if vendor.Status != "Active":
+            raise _Refused(VENDOR_INACTIVE)
+        _open_job(conn, head.job)
+        for item in items:
+            _check_coding(conn, item.job, item.extra, item.cost_code, item.category)
+        if _exists(conn, commitment_t, Commitment=head.commitment):
+            raise _Refused(commitment_exists(head.commitment))
+        if len({i.item for i in items}) != len(items):
+            raise _Refused(ITEM_EXISTS)
+
+        # Date and Retainage % travel in the import file only (no columns on the existing table)
+        conn.execute(insert(commitment_t).values(
+            Commitment=head.commitment, Vendor=head.vendor, Job=head.job, Description=head.description or "",
+            Commitment_Type=head.commitment_type or "Subcontract",
+            Amount=sum((Decimal(i.amount) for i in items), Decimal(0)), Status="Open"))
+        _add_commitment_items(conn, items)
+        # posted automatically during the transmission (release note, 07/10/2024)
+        _insert_transactions(conn, [_item_transaction(i, COMMITTED_COST, head.date, i.description, i.amount,
+                                                      batch.batch_id, now) for i in items])
+        return head.commitment
+
+    def _import_cco(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        records = batch.records
+        heads = [n for n, r in enumerate(records) if isinstance(r, JCCommitmentCO)]
+        if len(heads) != 1:
+            raise ValueError("a jc_commitment_co batch holds one JCCommitmentCO")
+        head, new_items, co_items = records[heads[0]], records[:heads[0]], records[heads[0] + 1:]
+        if not all(isinstance(r, JCCommitmentItem) for r in new_items) or not co_items or \
+                not all(isinstance(r, JCCommitmentCOItem) for r in co_items):
+            raise ValueError("a jc_commitment_co batch holds the new JCCommitmentItems, the JCCommitmentCO, "
+                             "then its JCCommitmentCOItems (at least one)")
+        if any(r.commitment != head.commitment for r in new_items) or \
+                any((r.commitment, r.cco) != (head.commitment, head.cco) for r in co_items):
+            raise ValueError("a jc_commitment_co batch's items are all on its commitment and change order")
+        if len({r.item for r in co_items}) != len(co_items):
+            raise ValueError("a commitment change order changes an item once (sum the changes)")
+        if head.status != CCO_STATUS:
+            raise ValueError("a commitment change order is exported Approved")
+
+        _check_fields(head, CCO_REQUIRED, CCO_LIMITS)
+        for item in new_items:
+            _check_fields(item, COMMITMENT_ITEM_REQUIRED, COMMITMENT_ITEM_LIMITS)
+        for item in co_items:
+            _check_fields(item, CCO_ITEM_REQUIRED, CCO_ITEM_LIMITS)
+
+        commitment = conn.execute(select(commitment_t).where(commitment_t.c.Commitment == head.commitment)
+                                  ).mappings().first()
+        if commitment is None:
+            raise _Refused(NOT_FOUND)
+        if commitment["Status"] in ARCHIVED_STATUSES:
+            raise _Refused(COMMITMENT_ARCHIVED)
+        _open_job(conn, commitment["Job"])
+        if _exists(conn, commitment_co_t, Commitment=head.commitment, CCO=head.cco):
+            raise _Refused(change_order_exists(head.cco))
+        if conn.execute(select(commitment_co_t.c.CCO).where(commitment_co_t.c.CCO == head.cco)).first():
+            raise _Refused(CCO_EXISTS)
+
+        existing = {r["Item"]: r for r in conn.execute(select(commitment_item_t).where(
+            commitment_item_t.c.Commitment == head.commitment)).mappings()}
+        added = {r.item: r for r in new_items}
+        for co in co_items:
+            if co.item not in existing and co.item not in added:
+                raise _Refused(NOT_FOUND)
+        if len(added) != len(new_items) or any(item in existing for item in added):
+            raise _Refused(ITEM_EXISTS)
+        codings = {}
+        for co in co_items:
+            if co.item in added:
+                r = added[co.item]
+                codings[co.item] = (r.job, r.extra or "", r.cost_code, r.category, r.description or "")
+            else:
+                r = existing[co.item]
+                codings[co.item] = (r["Job"], r["Extra"], r["Cost_Code"], r["Category"], r["Description"])
+        for item in new_items:
+            _check_coding(conn, item.job, item.extra, item.cost_code, item.category)
+        for job, extra, cost_code, category, _ in codings.values():
+            _check_coding(conn, job, extra, cost_code, category)
+
+        _add_commitment_items(conn, new_items)
+        conn.execute(insert(commitment_co_t).values(Commitment=head.commitment, CCO=head.cco,
+                                                    Description=head.description or "", Date=head.date,
+                                                    Status=head.status))
+        conn.execute(insert(commitment_co_item_t), [dict(
+            Commitment=co.commitment, CCO=co.cco, Item=co.item, Description=co.description or "",
+            Units=_dec(co.units), Unit_Cost=_dec(co.unit_cost), Amount=Decimal(co.amount)) for co in co_items])
+        change = sum((Decimal(co.amount) for co in co_items), Decimal(0)) + \
+            sum((Decimal(i.amount) for i in new_items), Decimal(0))
+        # the approved amount the AP invoice check compares with includes approved changes
+        conn.execute(update(commitment_t).where(commitment_t.c.Commitment == head.commitment)
+                     .values(Amount=commitment_t.c.Amount + change))
+        rows = [_item_transaction(i, COMMITTED_COST, head.date, i.description, i.amount, batch.batch_id, now)
+                for i in new_items if Decimal(i.amount) != 0]
+        for co in co_items:
+            job, extra, cost_code, category, item_description = codings[co.item]
+            rows.append(dict(
+                Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
+                Transaction_Type=APPROVED_COMMITMENT_CHANGE, Date=head.date,
+                Description=co.description or head.description or item_description, Amount=Decimal(co.amount),
+                Commitment=head.commitment, Commitment_Item=co.item, Commitment_CO=head.cco,
+                Posted=False,  # new.jct: the guide's CCO transactions update totals when posted
+                Batch_ID=batch.batch_id, Created_At=now))
+        _insert_transactions(conn, rows)
+        return f"{head.commitment}/{head.cco}"
+
+    def _import_budget(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        txns = _transactions(batch, BUDGET_TYPES)
+        _check_transactions(conn, txns, TRANSACTION_LIMITS)
+        seen = set()
+        for t in txns:
+            if t.transaction_type != ORIGINAL_ESTIMATE:
+                continue
+            key = (t.job, t.extra or "", t.cost_code, t.category)
+            if key in seen or conn.execute(select(transaction_t.c.Transaction_ID).where(
+                    transaction_t.c.Job == key[0], transaction_t.c.Extra == key[1],
+                    transaction_t.c.Cost_Code == key[2], transaction_t.c.Category == key[3],
+                    transaction_t.c.Transaction_Type == ORIGINAL_ESTIMATE)).first():
+                raise _Refused(estimate_exists(t.cost_code, t.category))
+            seen.add(key)
+        _insert_transactions(conn, [_transaction_row(t, False, batch.batch_id, now) for t in txns])
+        return f"{txns[0].job}: {len(txns)} transactions"
+
+    def _import_budget_change(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        txns = _transactions(batch, BUDGET_CHANGE_TYPES)
+        _check_transactions(conn, txns, TRANSACTION_LIMITS)
+        _insert_transactions(conn, [_transaction_row(t, False, batch.batch_id, now) for t in txns])
+        return f"{txns[0].job}: {len(txns)} transactions"
+
+    def _import_pcco(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        records = batch.records
+        split = next((n for n, r in enumerate(records) if not isinstance(r, CNContractItem)), len(records))
+        new_items, txns = records[:split], records[split:]
+        if not all(isinstance(r, JCTransaction) for r in txns):
+            raise ValueError("a jc_pcco batch holds its new CNContractItems, then JCTransactions")
+        txns = _transactions(Batch(batch.batch_id, batch.kind, tuple(txns)), PCCO_TYPES)
+        estimates = [t for t in txns if t.transaction_type == APPROVED_ESTIMATE_CHANGE]
+        changes = [t for t in txns if t.transaction_type == SCHEDULE_VALUE_CHANGE]
+        contracts = {r.contract for r in new_items} | {t.contract for t in changes}
+        if len(contracts) > 1:
+            raise ValueError("a jc_pcco batch is on one contract")
+
+        for t in estimates:
+            _check_fields(t, TRANSACTION_REQUIRED, PCCO_TRANSACTION_LIMITS)
+        for t in changes:
+            _check_fields(t, SCHEDULE_CHANGE_REQUIRED, PCCO_TRANSACTION_LIMITS)
+        for r in new_items:
+            _check_fields(r, CONTRACT_ITEM_REQUIRED, CONTRACT_ITEM_LIMITS)
+        job = txns[0].job
+        _open_job(conn, job)
+        for contract in contracts:
+            if not _exists(conn, contract_t, Contract=contract):
+                raise _Refused(NOT_FOUND)
+        for t in estimates:
+            _check_coding(conn, t.job, t.extra, t.cost_code, t.category)
+        contract = next(iter(contracts), "")
+        on_contract = {r["Item"] for r in conn.execute(select(contract_item_t.c.Item).where(
+            contract_item_t.c.Contract == contract)).mappings()}
+        added = {r.item for r in new_items}
+        if len(added) != len(new_items) or added & on_contract:
+            raise _Refused(ITEM_EXISTS)
+        if any(t.contract_item not in on_contract | added for t in changes):
+            raise _Refused(NOT_FOUND)
+
+        if new_items:
+            conn.execute(insert(contract_item_t), [dict(
+                Contract=r.contract, Item=r.item, Description=r.description or "", Original_Amount=Decimal(0),
+                Approved_Changes=Decimal(0)) for r in new_items])
+        for t in changes:
+            conn.execute(update(contract_item_t).where(
+                contract_item_t.c.Contract == t.contract, contract_item_t.c.Item == t.contract_item,
+            ).values(Approved_Changes=contract_item_t.c.Approved_Changes + Decimal(t.amount)))
+        # schedule value changes: "the Sage 300 CRE API will attempt to post these entries automatically"
+        _insert_transactions(conn, [_transaction_row(t, t.transaction_type == SCHEDULE_VALUE_CHANGE,
+                                                     batch.batch_id, now) for t in txns])
+        return f"{job}/{txns[0].ref_1}"
+
+    def _import_ar_invoice(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+        inv = _single(batch, ARInvoice, (ARDistribution,))
+        dists = list(batch.records[1:])
+        if any((d.invoice, d.contract) != (inv.invoice, inv.contract) for d in dists):
+            raise ValueError("an ar_invoice batch's distributions are on its invoice and contract")
+        _check_fields(inv, AR_INVOICE_REQUIRED, AR_INVOICE_LIMITS)
+        for d in dists:
+            _check_fields(d, AR_DISTRIBUTION_REQUIRED, AR_DISTRIBUTION_LIMITS)
+
+        if not _exists(conn, customer_t, Customer=inv.customer):
+            raise _Refused(NOT_FOUND)
+        if not _exists(conn, contract_t, Contract=inv.contract):
+            raise _Refused(NOT_FOUND)
+        if not dists:
+            raise _Refused(NO_DISTRIBUTIONS)
+        for d in dists:
+            if not _exists(conn, contract_item_t, Contract=d.contract, Item=d.contract_item):
+                raise _Refused(NOT_FOUND)
+        if _exists(conn, ar_invoice_t, Invoice=inv.invoice):
+            raise _Refused(AR_DUPLICATE)
+        if f"{inv.accounting_date:%Y-%m}" in settings["closed_periods"]:
+            raise _Refused(period_closed(inv.accounting_date))
+
+        conn.execute(insert(ar_invoice_t).values(
+            Invoice=inv.invoice, Customer=inv.customer, Contract=inv.contract, Job=inv.job or "",
+            Description=inv.description or "", Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
+            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now))
+        conn.execute(insert(ar_distribution_t), [dict(
+            Invoice=inv.invoice, Distribution_Seq=n, Contract=d.contract, Contract_Item=d.contract_item,
+            Description=d.description or "", Amount=d.amount, Retainage=d.retainage,
+        ) for n, d in enumerate(dists, start=1)])
+        return f"{inv.customer}/{inv.invoice}"
+
     _IMPORTERS = {
         "ap_invoice": _import_invoice,
         "ap_vendor": _import_vendor,
         "jc_job": _import_job,
         "jc_extra": _import_extra,
         "jc_cost_codes": _import_cost_codes,
+        "jc_commitment": _import_commitment,
+        "jc_commitment_co": _import_cco,
+        "jc_budget": _import_budget,
+        "jc_budget_change": _import_budget_change,
+        "jc_pcco": _import_pcco,
+        "ar_invoice": _import_ar_invoice,
     }
 
 
@@ -709,3 +1236,74 @@ def _add_codes(conn, codes, categories) -> int:
             conn.execute(insert(category_t).values(**key, Description=r.description or ""))
             added += 1
     return added
+
+
+# ---- financial kinds' helpers -------------------------------------------------------------
+
+def _dec(value):
+    return None if value is None else Decimal(str(value))
+
+
+def _natural(code: str) -> tuple:
+    """A sort key putting item "2" before "10" (digit runs compare as numbers)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.findall(r"\d+|\D+", code or ""))
+
+
+def _check_coding(conn, job: str, extra: str, cost_code: str, category: str) -> None:
+    """The job is there and open, the extra (when given) not closed, the category on the job's (or
+    extra's) cost code."""
+    _open_job(conn, job)
+    if extra:
+        row = conn.execute(select(extra_t.c.Status).where(extra_t.c.Job == job, extra_t.c.Extra == extra)).first()
+        if row is not None and row.Status == "Closed":
+            raise _Refused(JOB_CLOSED)
+    if not _exists(conn, category_t, Job=job, Extra=extra or "", Cost_Code=cost_code, Category=category):
+        raise _Refused(NO_CATEGORY)
+
+
+def _transactions(batch: Batch, types: tuple) -> list:
+    """The batch's JC transactions: at least one, all JCTransaction of these types, on one job."""
+    txns = list(batch.records)
+    if not txns or not all(isinstance(t, JCTransaction) for t in txns) or \
+            any(t.transaction_type not in types for t in txns) or len({t.job for t in txns}) != 1:
+        raise ValueError(f"a {batch.kind} batch holds JCTransactions ({', '.join(types)}), at least one, "
+                         "all on one job")
+    return txns
+
+
+def _check_transactions(conn, txns, limits) -> None:
+    for t in txns:
+        _check_fields(t, TRANSACTION_REQUIRED, limits)
+    _open_job(conn, txns[0].job)
+    for t in txns:
+        _check_coding(conn, t.job, t.extra, t.cost_code, t.category)
+
+
+def _transaction_row(t: JCTransaction, posted: bool, batch_id: str, now: datetime) -> dict:
+    return dict(Job=t.job, Extra=t.extra or "", Cost_Code=t.cost_code or "", Category=t.category or "",
+                Transaction_Type=t.transaction_type, Date=t.date, Description=t.description or "",
+                Amount=Decimal(t.amount), Ref_1=t.ref_1 or "", Ref_2=t.ref_2 or "", Commitment="",
+                Commitment_Item="", Commitment_CO="", Contract=t.contract or "",
+                Contract_Item=t.contract_item or "", Posted=posted, Batch_ID=batch_id, Created_At=now)
+
+
+def _item_transaction(item: JCCommitmentItem, transaction_type: str, on: date, description: str, amount,
+                      batch_id: str, now: datetime) -> dict:
+    """A posted commitment transaction for a commitment item."""
+    return dict(Job=item.job, Extra=item.extra or "", Cost_Code=item.cost_code, Category=item.category,
+                Transaction_Type=transaction_type, Date=on, Description=description or "",
+                Amount=Decimal(amount), Commitment=item.commitment, Commitment_Item=item.item,
+                Commitment_CO="", Posted=True, Batch_ID=batch_id, Created_At=now)
+
+
+def _insert_transactions(conn, rows: list) -> None:
+    for row in rows:  # one at a time: Transaction_ID follows the batch's order
+        conn.execute(insert(transaction_t).values(**row))
+
+
+def _add_commitment_items(conn, items) -> None:
+    for i in items:
+        conn.execute(insert(commitment_item_t).values(
+            Commitment=i.commitment, Item=i.item, Description=i.description or "", Job=i.job, Extra=i.extra or "",
+            Cost_Code=i.cost_code, Category=i.category, Units=_dec(i.units), Unit_Cost=_dec(i.unit_cost),
+            Unit_Description=i.unit_description or "", Amount=Decimal(i.amount)))

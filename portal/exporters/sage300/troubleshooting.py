@@ -8,6 +8,12 @@ in the guide but answer texts the simulator gives (marked "not in the guide"): t
 job's state length, and a vendor or an extra that already exists (areas "Companies"
 and "Sub jobs", after the guide's data mapping tables).
 
+The financial kinds add: Sage's AR import text for a repeated owner invoice (Invoices, from
+the owner invoice article), the simulator's text for a budget line that already has an
+estimate (area "Budgets", not in the guide), and the length texts of the commitment's ID,
+the commitment change order's ID, the PCCO number and the budget change number (the
+prerequisites of the guide's Things to Know).
+
 Vendors and jobs share some length texts ("[Name] is too long, maximum length is 30
 characters.", the zip and state ones); the Projects rows' causes and solutions are
 worded to fit both.
@@ -143,6 +149,31 @@ ROWS: tuple[Row, ...] = (
         "The job in Sage 300 CRE already has an extra with the Extra ID entered for this sub job.",
         "Check the job's extras in Sage 300 CRE. If it is this sub job, import it from Sage 300 CRE "
         "instead of exporting it; otherwise retry the export with an unused Extra ID."),
+    # ---- the financial kinds' texts
+    Row("Invoices", "Duplicate Invoice encountered. Invoice # must be unique.",
+        "Sage 300 CRE's AR import already has an invoice with this number: owner invoice numbers must "
+        "be unique.",
+        "Check the invoice in Sage 300 CRE Accounts Receivable. If it is this owner invoice, it was exported "
+        "before; otherwise retry the export with an unused invoice number."),
+    # not in the guide: the simulator's text for a budget line whose estimate is already in Sage
+    Row("Budgets", "An estimate already exists for cost code XXX category XXX.",
+        "The job in Sage 300 CRE already has an original estimate for this cost code and category: the "
+        "budget (or this line) was exported before, or the estimate was entered in Sage 300 CRE.",
+        "Check the job's estimate in Sage 300 CRE (Job Cost > Setup > Jobs > Estimate Totals). Change an "
+        "estimate that is already there with a budget change (an Approved Estimate Change), not by "
+        "exporting the budget again."),
+    Row("Budgets", "[ChgMgmtRef1] is too long, maximum length is 36 characters.",
+        "The budget change number, sent as Chg Mgmt Ref 1, has more than 36 characters.",
+        "Use a budget change number of 36 characters or fewer, then export again."),
+    Row("Contracts", "[Commitment] is too long, maximum length is 12 characters.",
+        "The commitment's Sage 300 CRE ID has more than 12 characters (a Sage 300 CRE limitation).",
+        "Enter a Sage 300 CRE ID of 12 characters or fewer, then export again."),
+    Row("Change orders", "[CommitmentCO] is too long, maximum length is 10 characters.",
+        "The commitment change order's ID has more than 10 characters (a Sage 300 CRE limitation).",
+        "Enter a commitment change order ID of 10 characters or fewer, then export again."),
+    Row("Change orders", "[Number] is too long, maximum length is 20 characters.",
+        "The prime contract change order number has more than 20 characters; it is sent as Chg Mgmt Ref 1.",
+        "Renumber the prime contract change order with 20 characters or fewer, then export again."),
     # ---- not in the guide: the field-length check for any other field (the simulator's)
     Row("ERP connection", "[Field] is too long, maximum length is N characters.",
         "A value is longer than the Sage 300 CRE field (named in brackets) allows.",
