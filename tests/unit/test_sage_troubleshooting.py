@@ -27,9 +27,9 @@ def test_every_guide_row_explains_its_own_text(row):
 
 def test_areas_are_the_guides():
     # the troubleshooting table's areas, plus Companies and Sub jobs (from its data mapping tables)
-    # for the simulator's vendor and extra texts
+    # for the simulator's vendor and extra texts, and Budgets for its estimate texts
     assert {r.area for r in ROWS} == {"Change orders", "Contracts", "Invoices", "ERP connection", "Projects",
-                                      "Companies", "Sub jobs"}
+                                      "Companies", "Sub jobs", "Budgets"}
 
 
 def test_placeholders_match_real_values():
