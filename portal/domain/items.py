@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain import policy
@@ -121,6 +122,9 @@ def delete_item(session: Session, user: User, type_key: str, project_id: int | N
     except Invalid:
         session.rollback()
         raise
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"Other records still use this {kind.label.lower()}; it cannot be deleted.") from None
     return kind
 
 

@@ -68,6 +68,7 @@ class ItemType:
     writes_back_on_sync = False
     # Project-side pages: edited through form_fields/save (None: the type has its own pages).
     generic_pages = True
+    editable_after_create = True   # budget changes: never edited once created
 
     # ---- loading ---------------------------------------------------------------------
     def load_options(self) -> tuple:

@@ -397,3 +397,53 @@ class OutboxMail(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     erp_item_id: Mapped[int | None] = mapped_column(ForeignKey("erp_item.id"))
+
+
+class Budget(Base):
+    """A project's budget: original estimates per cost code and category."""
+    __tablename__ = "budget"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), unique=True)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    lines: Mapped[list["BudgetLine"]] = relationship(
+        lazy="raise", order_by="BudgetLine.id", cascade="all, delete-orphan")
+
+
+class BudgetLine(Base):
+    __tablename__ = "budget_line"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budget.id", ondelete="CASCADE"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    original: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    estimated_cost_at_completion: Mapped[Decimal | None] = mapped_column(Money)
+    forecast_to_complete: Mapped[Decimal | None] = mapped_column(Money)
+
+    category: Mapped[Category] = relationship(lazy="raise")
+
+
+class BudgetChange(Base):
+    """A budget change (modification): moves money between budget lines; never edited."""
+    __tablename__ = "budget_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    number: Mapped[str] = mapped_column(String(36))
+    description: Mapped[str] = mapped_column(String(120), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    lines: Mapped[list["BudgetChangeLine"]] = relationship(
+        lazy="raise", order_by="BudgetChangeLine.id", cascade="all, delete-orphan")
+
+
+class BudgetChangeLine(Base):
+    __tablename__ = "budget_change_line"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("budget_change.id", ondelete="CASCADE"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+    category: Mapped[Category] = relationship(lazy="raise")

@@ -303,6 +303,10 @@ class SubJobType(ItemType):
     def delete(self, session, item: SubJob) -> None:
         if item.cost_codes:
             raise Invalid("A sub job with cost codes cannot be deleted.")
+        from portal.domain.models import SubcontractorInvoice
+        if session.scalar(select(func.count()).select_from(SubcontractorInvoice).where(
+                SubcontractorInvoice.sub_job_id == item.id)):
+            raise Invalid("A sub job with invoices cannot be deleted.")
         if item.sage_extra_id:
             raise Invalid("A sub job synced with Sage cannot be deleted.")
         session.delete(item)

@@ -104,8 +104,8 @@ def who(session, people):
 
 def new_project(session, who, *, name=None, city="Springfield", zip_code="62701", codes=("01-100", "03-300"),
                 categories=("LAB", "MAT")) -> Project:
-    """A project created as a job (by a site admin) with cost codes from the standard list; pm is
-    Admin on it and sends it."""
+    """A project not yet in Sage, created as a job by a site admin, with cost codes from the
+    standard list; pm is Admin on it and sends it."""
     s = f.suffix()
     project = items.save_item(session, who.admin, JOBS.key, None, None, {
         "number": f"N-{s}", "name": name or f"Job {s}", "address": "400 Civic Plaza", "city": city,
@@ -426,13 +426,40 @@ def test_a_job_id_that_exists_only_in_sage_fails_with_sages_text(session, sim, w
     assert session.get(Project, project.id).sage_job_id is None
 
 
-def test_creating_a_project_makes_its_creator_admin_on_it(session, sim, who):
-    project = new_project(session, who, codes=())
+def test_a_site_admin_creates_a_project_as_a_job_and_becomes_admin_on_it(session, sim, who):
+    s = f.suffix()
+    form = {"number": f"N-{s}", "name": f"Job {s}", "address": "400 Civic Plaza", "city": "Springfield",
+            "state": "IL", "zip": "62701"}
+    project = items.save_item(session, who.admin, JOBS.key, None, None, form)
+    session.expire_all()
+    project = session.get(Project, project.id)
+    assert {k: getattr(project, k) for k in form} == form
+    assert (project.created_by_id, project.sage_job_id) == (who.admin.id, None)
     level = session.scalar(select(ProjectMember.level).where(ProjectMember.project_id == project.id,
                                                              ProjectMember.user_id == who.admin.id))
-    assert level == ToolLevel.ADMIN and project.created_by_id == who.admin.id
-    with pytest.raises(PermissionDenied):  # only site administrators create projects
+    assert level == ToolLevel.ADMIN
+
+
+@pytest.mark.parametrize("form, errors", [
+    ({"number": "", "name": "Some Job"}, {"number": "Project # is required."}),
+    ({"number": "N-1", "name": " "}, {"name": "Project Name is required."}),
+    ({"number": "N-1", "name": "J" * 121}, {"name": "Project Name must be 120 characters or less (Sage's limit)."}),
+], ids=["no number", "no name", "name too long"])
+def test_a_project_with_bad_fields_is_refused_and_nothing_is_created(session, who, form, errors):
+    count = lambda: session.scalar(select(func.count()).select_from(Project))
+    before = count()
+    with pytest.raises(Invalid) as refused:
+        items.save_item(session, who.admin, JOBS.key, None, None, form)
+    assert refused.value.fields == errors
+    assert count() == before
+
+
+def test_only_site_administrators_create_projects(session, who):
+    count = lambda: session.scalar(select(func.count()).select_from(Project))
+    before = count()
+    with pytest.raises(PermissionDenied):
         items.save_item(session, who.pm, JOBS.key, None, None, {"number": "X", "name": "Y"})
+    assert count() == before
 
 
 # ---- sub jobs ------------------------------------------------------------------------------
@@ -679,7 +706,7 @@ def test_cost_codes_are_accepted_and_rejected_one_by_one(session, sim, who, drai
     services.accept(session, who.approver, erp1.id, {}, RQJobQueue())
     reject(session, who.approver, erp2.id, "Painting is not in the contract")
     drain()
-    assert erp_row(session, erp1.id).state == State.SYNCED
+    assert (erp_row(session, erp1.id).state, erp_row(session, erp1.id).erp_ref) == (State.SYNCED, f"{job}/01-100")
     assert erp_row(session, erp2.id).state == State.REJECTED
     assert [c["Cost_Code"] for c in sim.list_cost_codes(job)] == ["01-100", "03-300"]
     assert [(c["Cost_Code"], c["Category"], c["Description"]) for c in sim.list_categories(job)
@@ -702,7 +729,7 @@ def test_a_cost_code_is_added_to_its_synced_sub_jobs_extra(session, sim, who, dr
     erp = services.send(session, who.pm, COST_CODES.key, code.id, RQJobQueue())
     services.accept(session, who.approver, erp.id, {}, RQJobQueue())
     drain()
-    assert erp_row(session, erp.id).state == State.SYNCED
+    assert (erp_row(session, erp.id).state, erp_row(session, erp.id).erp_ref) == (State.SYNCED, f"{job}/{extra}/05-500")
     assert [(c["Cost_Code"], c["Category"]) for c in sim.list_categories(job, extra)] == [("05-500", "MAT")]
     assert "05-500" not in [c["Cost_Code"] for c in sim.list_cost_codes(job)]
 
@@ -768,13 +795,14 @@ def test_settings_change_is_audited_per_key_and_only_by_erp_admins(session, who)
     assert settings.load(session) == before
     assert (session.scalar(select(func.max(SettingChange.id))) or 0) == last
     try:
+        forecast = not before.export_forecast_amounts
         settings.update(session, who.erp_admin, settings_form(before, job_number_mask="####",
-                                                              export_forecast_amounts="on"))
+                                                              export_forecast_amounts=forecast and "on"))
         changes = session.scalars(select(SettingChange).where(SettingChange.id > last)
                                   .order_by(SettingChange.id)).all()
         assert sorted((c.key, c.old, c.new, c.actor_id) for c in changes) == sorted([
             ("job_number_mask", before.job_number_mask, "####", who.erp_admin.id),
-            ("export_forecast_amounts", before.export_forecast_amounts, True, who.erp_admin.id)])
+            ("export_forecast_amounts", before.export_forecast_amounts, forecast, who.erp_admin.id)])
     finally:
         settings.update(session, who.erp_admin, settings_form(before))
     assert settings.load(session) == before

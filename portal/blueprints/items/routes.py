@@ -7,7 +7,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from portal.domain import items, policy, services
-from portal.domain.errors import Invalid
+from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.itemtypes import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
@@ -63,10 +63,13 @@ def edit(type_key: str, project_id: int | None, item_id: int):
 
 
 def _form(type_key, project_id, item_id):
-    kind, project, _ = items.list_scope(db.session, current_user, type_key, project_id)
+    kind, project, level = items.list_scope(db.session, current_user, type_key, project_id)
     row = None
     if item_id is not None:
         kind, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+        level = row.level
+    if not policy.can(current_user, policy.SEND, project_level=level):
+        raise PermissionDenied(f"Creating and editing {kind.plural.lower()} needs Admin on its tool.")
     errors, values = {}, (kind.form_values(row.item) if row else {})
     if request.method == "POST":
         values = request.form.to_dict()

@@ -1,0 +1,331 @@
+"""Budgets and budget changes through the same gate."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import object_session, selectinload
+
+from portal.domain import settings
+from portal.domain.errors import Invalid
+from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
+                                     register)
+from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, BudgetLine, Category,
+                                  CostCode, ErpItem, Project, utcnow)
+from portal.domain.subcontractor_invoices import money, parse_money
+from portal.domain.tabs import like
+from portal.exporters.sage300.mapping import map_budget, map_budget_change, map_cost_codes
+from portal.exporters.sage300.records import (BudgetChangeData, BudgetChangeLineData, BudgetData,
+                                              BudgetLineData, CategoryData, CostCodeData,
+                                              CostCodesData)
+
+BLANK_LINES = 3
+ZERO = Decimal("0")
+
+
+def _invalid(errors: dict) -> None:
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", fields=errors)
+
+
+def _category_choices(session, project_id):
+    rows = session.execute(select(Category.id, CostCode.code, Category.code, Category.description)
+                           .join(CostCode, CostCode.id == Category.cost_code_id)
+                           .where(CostCode.project_id == project_id, CostCode.sub_job_id.is_(None))
+                           .order_by(CostCode.code, Category.code)).all()
+    return tuple((str(i), f"{cc} {cat} {desc}") for i, cc, cat, desc in rows)
+
+
+def _parse_lines(session, project_id, form, count, parts, required_part):
+    """Lines from line-<n>-<part> form keys; a line with nothing filled in is ignored."""
+    valid = {v for v, _ in _category_choices(session, project_id)}
+    errors, lines = {}, []
+    for n in range(count + 20):
+        prefix = f"line-{n}-"
+        if not any(form.get(prefix + p) for p in ("category_id",) + parts):
+            continue
+        line = {"category_id": form.get(prefix + "category_id")}
+        if line["category_id"] not in valid:
+            errors[prefix + "category_id"] = "Choose a cost code and category of this project."
+        for part in parts:
+            raw = form.get(prefix + part)
+            try:
+                line[part] = parse_money(raw, prefix + part) if (raw or part == required_part) else None
+            except Invalid as exc:
+                errors.update(exc.fields)
+        lines.append(line)
+    return lines, errors
+
+
+def _codes_of(lines) -> tuple[CostCodeData, ...]:
+    """The cost codes and categories the lines use, so new ones reach Sage first."""
+    codes: dict[str, tuple] = {}
+    for line in lines:
+        cc = line.category.cost_code
+        entry = codes.setdefault(cc.code, (cc.description, {}))
+        entry[1][line.category.code] = line.category.description
+    return tuple(CostCodeData(code, desc, tuple(CategoryData(c, d) for c, d in cats.items()))
+                 for code, (desc, cats) in codes.items())
+
+
+def _line_options(model):
+    return selectinload(model.lines).selectinload(
+        BudgetLine.category if model is Budget else BudgetChangeLine.category).selectinload(Category.cost_code)
+
+
+class BudgetType(ItemType):
+    key = "budget"
+    label = "Budget"
+    plural = "Budgets"
+    model = Budget
+    writes_back_on_sync = True
+    bulk_note = "Ticked budgets are exported with the company's forecast setting."
+    columns = (Column("Project", "project"), Column("Lines", "lines", "num"),
+               Column("Original Budget", "original", "num"),
+               Column("Approved Changes", "changes", "num"), Column("Revised Budget", "revised", "num"))
+    list_columns = columns[1:] + (Column("Locked", "locked"),)
+
+    def load_options(self):
+        return (selectinload(Budget.project), _line_options(Budget))
+
+    def list_items(self, session, project_id):
+        return list(session.scalars(select(Budget).where(Budget.project_id == project_id)
+                                    .options(*self.load_options())))
+
+    def _changes(self, item: Budget) -> dict[int, Decimal]:
+        """Synced budget changes per category id."""
+        session = object_session(item)
+        rows = session.execute(
+            select(BudgetChangeLine.category_id, func.sum(BudgetChangeLine.amount))
+            .join(BudgetChange, BudgetChange.id == BudgetChangeLine.change_id)
+            .join(ErpItem, (ErpItem.item_type == "budget_change") & (ErpItem.item_id == BudgetChange.id))
+            .where(BudgetChange.project_id == item.project_id, ErpItem.state == "synced")
+            .group_by(BudgetChangeLine.category_id)).all() if session else []
+        return {cid: total or ZERO for cid, total in rows}
+
+    def row_values(self, item: Budget) -> dict:
+        original = sum((l.original for l in item.lines), ZERO)
+        changes = sum(self._changes(item).values(), ZERO)
+        return {"project": f"{item.project.number} {item.project.name}", "lines": len(item.lines),
+                "original": money(original), "changes": money(changes),
+                "revised": money(original + changes), "locked": "Yes" if item.locked else "No",
+                "number": f"{item.project.number}"}
+
+    def search_ids(self, q):
+        projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))
+        return select(Budget.id).where(Budget.project_id.in_(projects))
+
+    def form_fields(self, session, project_id, item):
+        return []
+
+    def line_fields(self, session, project_id):
+        return [Field("category_id", "Cost Code / Category", kind="select",
+                      choices=_category_choices(session, project_id)),
+                Field("original", "Original Budget", kind="number"),
+                Field("estimated_cost_at_completion", "Estimated Cost at Completion", kind="number"),
+                Field("forecast_to_complete", "Forecast to Complete", kind="number")]
+
+    def line_count(self, item):
+        return (len(item.lines) if item else 0) + BLANK_LINES
+
+    def form_values(self, item: Budget):
+        values = {}
+        for n, line in enumerate(item.lines):
+            values.update({f"line-{n}-category_id": str(line.category_id),
+                           f"line-{n}-original": str(line.original),
+                           f"line-{n}-estimated_cost_at_completion": "" if line.estimated_cost_at_completion is None else str(line.estimated_cost_at_completion),
+                           f"line-{n}-forecast_to_complete": "" if line.forecast_to_complete is None else str(line.forecast_to_complete)})
+        return values
+
+    def save(self, session, actor, project_id, item, form):
+        if item is None and session.scalar(select(func.count()).select_from(Budget).where(
+                Budget.project_id == project_id)):
+            raise Invalid("This project already has a budget: edit it instead.")
+        if item is not None and item.locked:
+            raise Invalid("The budget was exported to Sage and is locked.")
+        lines, errors = _parse_lines(session, project_id, form, self.line_count(item),
+                                     ("original", "estimated_cost_at_completion", "forecast_to_complete"),
+                                     "original")
+        seen = set()
+        for n, line in enumerate(lines):
+            if line["category_id"] in seen:
+                errors[f"line-{n}-category_id"] = "Each cost code and category once per budget."
+            seen.add(line["category_id"])
+        _invalid(errors)
+        if item is None:
+            item = Budget(project_id=project_id, created_by_id=actor.id, locked=False)
+            session.add(item)
+            session.flush()
+            session.refresh(item, ["lines"])
+        item.lines.clear()
+        session.flush()
+        for line in lines:
+            item.lines.append(BudgetLine(category_id=int(line["category_id"]), original=line["original"] or ZERO,
+                                         estimated_cost_at_completion=line["estimated_cost_at_completion"],
+                                         forecast_to_complete=line["forecast_to_complete"]))
+        session.flush()
+        return item
+
+    def prerequisites(self, session, item: Budget):
+        reasons = []
+        if item.locked:
+            reasons.append("The budget was exported to Sage and is locked; change it with budget changes.")
+        if not item.project.sage_job_id:
+            reasons.append("The project is not synced with a Sage 300 CRE job.")
+        if not item.lines:
+            reasons.append("Add at least one budget line.")
+        return reasons
+
+    def accept_fields(self, item):
+        return [Field("export_forecast", "Export cost forecast? (Estimated Cost at Completion and "
+                      "Forecast to Complete as Misc worksheet 1 and 2)", kind="checkbox")]
+
+    def accept_details(self, item: Budget):
+        changes = self._changes(item)
+        rows = [("Cost Code", "Category", "Original", "Changes", "Revised")]
+        for line in item.lines:
+            change = changes.get(line.category_id, ZERO)
+            rows.append((line.category.cost_code.code, line.category.code, money(line.original),
+                         money(change), money(line.original + change)))
+        return rows
+
+    def export_defaults(self, item: Budget):
+        session = object_session(item)
+        on = settings.load(session).export_forecast_amounts if session else False
+        return {"export_forecast": "on" if on else ""}
+
+    def clean_export_fields(self, session, item, raw):
+        return {"export_forecast": raw.get("export_forecast") in ("on", "1", "true", "y", True)}
+
+    def build_batches(self, session, item: Budget, fields, batch_id):
+        job = item.project.sage_job_id or ""
+        codes = map_cost_codes(CostCodesData(job=job, extra="", cost_codes=_codes_of(item.lines)),
+                               batch_id + "-codes")
+        budget = map_budget(BudgetData(
+            job=job, date=utcnow().date(), export_forecast=bool(fields.get("export_forecast")),
+            lines=tuple(BudgetLineData(cost_code=l.category.cost_code.code, category=l.category.code,
+                                       original=l.original,
+                                       estimated_cost_at_completion=l.estimated_cost_at_completion,
+                                       forecast_to_complete=l.forecast_to_complete)
+                        for l in item.lines)), batch_id)
+        return [codes, budget]
+
+    def on_synced(self, session, item: Budget, fields, reference):
+        item.locked = True
+
+    def erp_ref(self, fields, reference):
+        return reference
+
+    def summary(self, item: Budget) -> ItemSummary:
+        return ItemSummary(project=f"{item.project.number} {item.project.name}",
+                           title=f"Budget of {item.project.number}", vendor="—",
+                           amount=money(sum((l.original for l in item.lines), ZERO)),
+                           creator_id=item.created_by_id)
+
+
+class BudgetChangeType(ItemType):
+    key = "budget_change"
+    label = "Budget Change"
+    plural = "Budget Changes"
+    model = BudgetChange
+    editable_after_create = False
+    bulk_note = "Ticked budget changes are exported as approved estimate changes."
+    columns = (Column("Project", "project"), Column("#", "number"), Column("Description", "description"),
+               Column("Lines", "lines", "num"), Column("Net", "net", "num"))
+    list_columns = columns[1:]
+
+    def load_options(self):
+        return (selectinload(BudgetChange.project), _line_options(BudgetChange))
+
+    def list_items(self, session, project_id):
+        return list(session.scalars(select(BudgetChange).where(BudgetChange.project_id == project_id)
+                                    .options(*self.load_options()).order_by(BudgetChange.id)))
+
+    def row_values(self, item: BudgetChange) -> dict:
+        return {"project": f"{item.project.number} {item.project.name}", "number": item.number,
+                "description": item.description, "lines": len(item.lines),
+                "net": money(sum((l.amount for l in item.lines), ZERO))}
+
+    def search_ids(self, q):
+        projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))
+        return select(BudgetChange.id).where(or_(like(BudgetChange.number, q),
+                                                 like(BudgetChange.description, q),
+                                                 BudgetChange.project_id.in_(projects)))
+
+    def form_fields(self, session, project_id, item):
+        return [Field("number", "Budget Change #", required=True, maxlength=36),
+                Field("description", "Description", maxlength=120)]
+
+    def line_fields(self, session, project_id):
+        return [Field("category_id", "From / To Cost Code and Category", kind="select",
+                      choices=_category_choices(session, project_id)),
+                Field("amount", "Amount (negative: from)", kind="number")]
+
+    def line_count(self, item):
+        return (len(item.lines) if item else 0) + 4
+
+    def form_values(self, item):
+        return {"number": item.number, "description": item.description}
+
+    def save(self, session, actor, project_id, item, form):
+        if item is not None:
+            raise Invalid("Once a budget change has been created, it cannot be edited.")
+        errors = {}
+        number = check_length(errors, form, "number", "Budget Change #", 36, required=True)
+        description = check_length(errors, form, "description", "Description", 120)
+        lines, line_errors = _parse_lines(session, project_id, form, self.line_count(None),
+                                          ("amount",), "amount")
+        errors.update(line_errors)
+        if not lines and not errors:
+            errors["_"] = "Add at least one from/to line."
+        _invalid(errors)
+        item = BudgetChange(project_id=project_id, number=number, description=description,
+                            created_by_id=actor.id, created_at=utcnow())
+        session.add(item)
+        session.flush()
+        for line in lines:
+            session.add(BudgetChangeLine(change_id=item.id, category_id=int(line["category_id"]),
+                                         amount=line["amount"] or ZERO))
+        session.flush()
+        return item
+
+    def prerequisites(self, session, item: BudgetChange):
+        reasons = []
+        if not item.project.sage_job_id:
+            reasons.append("The project is not synced with a Sage 300 CRE job.")
+        budget = session.scalars(select(Budget).where(Budget.project_id == item.project_id)).first()
+        if budget is None or not budget.locked:
+            reasons.append("Export the project's budget first: changes update an exported budget.")
+        if not item.lines:
+            reasons.append("The budget change has no lines.")
+        return reasons
+
+    def accept_details(self, item: BudgetChange):
+        rows = [("Cost Code", "Category", "Amount")]
+        rows += [(l.category.cost_code.code, l.category.code, money(l.amount)) for l in item.lines]
+        return rows
+
+    def build_batches(self, session, item: BudgetChange, fields, batch_id):
+        job = item.project.sage_job_id or ""
+        codes = map_cost_codes(CostCodesData(job=job, extra="", cost_codes=_codes_of(item.lines)),
+                               batch_id + "-codes")
+        change = map_budget_change(BudgetChangeData(
+            job=job, date=utcnow().date(), reference=item.number,
+            lines=tuple(BudgetChangeLineData(cost_code=l.category.cost_code.code,
+                                             category=l.category.code, amount=l.amount,
+                                             description=item.description[:30])
+                        for l in item.lines)), batch_id)
+        return [codes, change]
+
+    def erp_ref(self, fields, reference):
+        return reference
+
+    def summary(self, item: BudgetChange) -> ItemSummary:
+        return ItemSummary(project=f"{item.project.number} {item.project.name}",
+                           title=f"Budget change {item.number}", vendor="—",
+                           amount=money(sum((l.amount for l in item.lines), ZERO)),
+                           creator_id=item.created_by_id)
+
+
+BUDGETS = register(BudgetType())
+BUDGET_CHANGES = register(BudgetChangeType())
