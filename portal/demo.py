@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import services
 from portal.domain.models import (Category, Commitment, CommitmentLine, Company, CostCode,
@@ -278,7 +278,49 @@ def _seed_setup_items(session: Session, sim, people, projects, tag):
         session.add(Category(cost_code_id=cc.id, code=cat, description=cat_desc))
     session.commit()
     sent.append((setup.COST_CODES, cc.id, creator))
+    sent += _seed_financial_items(session, people, projects, tag)
     for kind, item_id, who in sent:
         services.send(session, who, kind.key, item_id)
     return {"projects": len(new_projects), "sent": len(sent)}
 
+
+
+def _seed_financial_items(session: Session, people, projects, tag):
+    """A commitment ready to export, one Sage refuses (inactive vendor), a budget."""
+    from portal.domain.budgets import BUDGETS
+    from portal.domain.commitments import COMMITMENTS
+    from portal.domain.models import Budget, BudgetLine
+    creator = people["invoiceadmin"]
+    cats = {(c.cost_code.code, c.code): c for c in session.scalars(
+        select(Category).join(CostCode).where(CostCode.project_id == projects[0].id)
+        .options(selectinload(Category.cost_code)))}
+    vendors = {v.name: v for v in session.scalars(select(Vendor))}
+    made = []
+    for number, title, vendor, lines in [
+            ("SC-24-101-08", "Waterproofing", "Apex Concrete Co.",
+             [("Below-grade membrane", ("03-300", "SUB"), D("24000")),
+              ("Flashing", ("03-300", "MAT"), D("6000"))]),
+            # Sage refuses this one: the vendor is inactive in Sage.
+            ("SC-24-101-09", "Acoustic ceilings", "Delta Drywall & Acoustics",
+             [("Ceiling grid", ("09-250", "SUB"), D("18000"))])]:
+        v = vendors.get(vendor) or next(iter(vendors.values()))
+        c = Commitment(project_id=projects[0].id, vendor_id=v.id, number=number + tag[:3],
+                       title=title, kind="subcontract", status="Approved",
+                       retainage_pct=D("10"), created_by_id=creator.id)
+        session.add(c)
+        session.flush()
+        for n, (desc, key, amount) in enumerate(lines, start=1):
+            session.add(CommitmentLine(commitment_id=c.id, line_no=n, description=desc,
+                                       category_id=cats[key].id, amount=amount))
+        made.append((COMMITMENTS, c.id, creator))
+    budget = Budget(project_id=projects[1].id, created_by_id=creator.id, locked=False)
+    session.add(budget)
+    session.flush()
+    for c in session.scalars(select(Category).join(CostCode).where(
+            CostCode.project_id == projects[1].id, CostCode.code.in_(["03-300", "05-120"]))):
+        session.add(BudgetLine(budget_id=budget.id, category_id=c.id, original=D("25000"),
+                               estimated_cost_at_completion=D("26000"),
+                               forecast_to_complete=D("20000")))
+    session.commit()
+    made.append((BUDGETS, budget.id, creator))
+    return made

@@ -27,7 +27,8 @@ def test_seed_demo_builds_every_state_and_the_refusals(tmp_path, monkeypatch):
         waiting = dict(db.session.execute(select(ErpItem.item_type, func.count()).where(
             ErpItem.state == State.READY, ErpItem.item_type != "subcontractor_invoice")
             .group_by(ErpItem.item_type)).all())
-        assert waiting == {"vendor": 3, "job": 2, "sub_job": 1, "cost_code": 1}
+        assert waiting == {"vendor": 3, "job": 2, "sub_job": 1, "cost_code": 1, "commitment": 2,
+                           "budget": 1}
         usernames = set(db.session.scalars(select(User.username)))
         assert {"admin", "approver", "standard", "readonly", "invoiceadmin"} <= usernames
         assert {m.status for m in db.session.scalars(select(OutboxMail))} == {MailStatus.KEPT}
@@ -50,5 +51,21 @@ def test_seed_demo_builds_every_state_and_the_refusals(tmp_path, monkeypatch):
                             inv.billing_date.isoformat()}, Inline())
             erp = services.get_erp_item(db.session, erp.id)
             assert erp.state == State.FAILED and text in erp.sage_message, (number, erp.sage_message)
+        from portal.domain.models import Commitment, Project
+        planted = [("commitment", db.session.scalars(select(Commitment.id).where(
+                        Commitment.number == "SC-24-101-09")).one(), {"sage_id": "SC-24-101-09"},
+                    "Vendor is inactive/has been archived."),
+                   ("job", db.session.scalars(select(Project.id).where(
+                        Project.number == "24-105")).one(), {"sage_job_id": "24-105"},
+                    "[Name] is too long, maximum length is 30 characters.")]
+        for type_key, item_id, fields, text in planted:
+            erp = services.find_erp_item(db.session, type_key, item_id)
+
+            class Inline:
+                def export(self, erp_item_id, attempt, job_id):
+                    services.run_export(db.session, erp_item_id, attempt, connector)
+            services.accept(db.session, approver, erp.id, fields, Inline())
+            erp = services.get_erp_item(db.session, erp.id)
+            assert erp.state == State.FAILED and erp.sage_message == text, (type_key, erp.sage_message)
         db.session.remove()
         db.engine.dispose()
