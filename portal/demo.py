@@ -140,6 +140,9 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
         if synced:
             sim.add_commitment(c.erp_commitment_id, v.erp_vendor_id, p.sage_job_id,
                                sum(l[3] for l in lines), description=title[:30])
+            for i, (code, cat, desc, amount) in enumerate(lines, start=1):
+                sim.add_commitment_item(c.erp_commitment_id, str(i), p.sage_job_id, code, cat,
+                                        amount, description=desc)
         commitments.append((c, cls))
     session.flush()
 

@@ -75,6 +75,10 @@ class Setup:
                 sim.add_vendor(self.vendor.erp_vendor_id, self.vendor.name[:30], status=vendor_status)
                 sim.add_commitment(self.commitment.erp_commitment_id, self.vendor.erp_vendor_id,
                                    self.project.sage_job_id, commitment_amount)
+                for line, category in ((self.line1, "SUB"), (self.line2, "MAT")):
+                    sim.add_commitment_item(self.commitment.erp_commitment_id, str(line.line_no),
+                                            self.project.sage_job_id, "03-300", category,
+                                            line.amount, description=line.description)
 
     def invoice(self, session, creator: User | None = None, *, status=InvoiceStatus.APPROVED,
                 number=None, billing=date(2026, 10, 31), work=(Decimal("1000"), Decimal("500")),

@@ -447,3 +447,35 @@ class BudgetChangeLine(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
 
     category: Mapped[Category] = relationship(lazy="raise")
+
+
+class CommitmentChangeOrder(Base):
+    """A commitment change order (CCO) on a synced commitment."""
+    __tablename__ = "commitment_change_order"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(30), default="Draft")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    commitment: Mapped[Commitment] = relationship(lazy="raise")
+    lines: Mapped[list["CCOLine"]] = relationship(
+        lazy="raise", order_by="CCOLine.id", cascade="all, delete-orphan")
+
+
+class CCOLine(Base):
+    """A CCO line: a change to an existing commitment line, or a new line (category set)."""
+    __tablename__ = "cco_line"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cco_id: Mapped[int] = mapped_column(ForeignKey("commitment_change_order.id", ondelete="CASCADE"), index=True)
+    commitment_line_id: Mapped[int | None] = mapped_column(ForeignKey("commitment_line.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    description: Mapped[str] = mapped_column(String(120), default="")
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+    commitment_line: Mapped[CommitmentLine | None] = relationship(lazy="raise")
+    category: Mapped[Category | None] = relationship(lazy="raise")

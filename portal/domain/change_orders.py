@@ -1,0 +1,244 @@
+"""Commitment change orders (CCOs) through the same gate."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from portal.domain.errors import Invalid
+from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
+                                     register)
+from portal.domain.models import (Category, CCOLine, Commitment, CommitmentChangeOrder,
+                                  CommitmentLine, CostCode, Project, utcnow)
+from portal.domain.subcontractor_invoices import money, parse_money
+from portal.domain.tabs import like
+from portal.exporters.sage300.mapping import map_cco
+from portal.exporters.sage300.records import CCOData, CCOLineData, CommitmentItemData
+
+STATUSES = ("Draft", "Pending", "Approved", "Void")
+CCO_ID_MAX = 10
+DESCRIPTION_MAX = 30
+ZERO = Decimal("0")
+
+
+def _invalid(errors: dict) -> None:
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", fields=errors)
+
+
+class CCOType(ItemType):
+    key = "cco"
+    label = "Commitment Change Order"
+    plural = "Commitment Change Orders"
+    noun = "CCO"
+    model = CommitmentChangeOrder
+    direct_export_setting = "ccos"
+    writes_back_on_sync = True
+    bulk_note = "Ticked CCOs are exported with their number as CCO ID and their title as description."
+    columns = (Column("Project", "project"), Column("Commitment", "commitment"), Column("#", "number"),
+               Column("Title", "title"), Column("Status", "status"), Column("Amount", "amount", "num"))
+    list_columns = columns[1:]
+
+    def load_options(self):
+        line_cat = selectinload(CommitmentChangeOrder.lines)
+        return (selectinload(CommitmentChangeOrder.project),
+                selectinload(CommitmentChangeOrder.commitment).selectinload(Commitment.vendor),
+                selectinload(CommitmentChangeOrder.commitment).selectinload(Commitment.lines),
+                line_cat.selectinload(CCOLine.commitment_line).selectinload(CommitmentLine.category)
+                .selectinload(Category.cost_code),
+                line_cat.selectinload(CCOLine.category).selectinload(Category.cost_code))
+
+    def list_items(self, session, project_id):
+        return list(session.scalars(select(CommitmentChangeOrder).where(
+            CommitmentChangeOrder.project_id == project_id).options(*self.load_options())
+            .order_by(CommitmentChangeOrder.id)))
+
+    def row_values(self, item):
+        return {"project": f"{item.project.number} {item.project.name}",
+                "commitment": item.commitment.number, "number": item.number, "title": item.title,
+                "status": item.status, "amount": money(sum((l.amount for l in item.lines), ZERO))}
+
+    def search_ids(self, q):
+        commitments = select(Commitment.id).where(like(Commitment.number, q))
+        projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))
+        return select(CommitmentChangeOrder.id).where(or_(
+            like(CommitmentChangeOrder.number, q), like(CommitmentChangeOrder.title, q),
+            CommitmentChangeOrder.commitment_id.in_(commitments),
+            CommitmentChangeOrder.project_id.in_(projects)))
+
+    # ---- the project-side form ------------------------------------------------------------
+    def form_fields(self, session, project_id, item):
+        synced = session.scalars(select(Commitment).where(
+            Commitment.project_id == project_id, Commitment.erp_commitment_id.is_not(None))
+            .order_by(Commitment.number)).all()
+        return [Field("commitment_id", "Commitment (synced commitments only)", kind="select",
+                      required=True, choices=tuple((str(c.id), f"{c.number} {c.title}") for c in synced)),
+                Field("number", "CCO #", required=True, maxlength=40),
+                Field("title", "Title", required=True, maxlength=120),
+                Field("status", "Status", kind="select", required=True,
+                      choices=tuple((s, s) for s in STATUSES))]
+
+    def line_fields(self, session, project_id):
+        lines = session.execute(
+            select(CommitmentLine.id, Commitment.number, CommitmentLine.line_no, CommitmentLine.description)
+            .join(Commitment, Commitment.id == CommitmentLine.commitment_id)
+            .where(Commitment.project_id == project_id, Commitment.erp_commitment_id.is_not(None))
+            .order_by(Commitment.number, CommitmentLine.line_no)).all()
+        cats = session.execute(select(Category.id, CostCode.code, Category.code)
+                               .join(CostCode, CostCode.id == Category.cost_code_id)
+                               .where(CostCode.project_id == project_id)
+                               .order_by(CostCode.code, Category.code)).all()
+        return [Field("commitment_line_id", "Existing commitment line", kind="select",
+                      choices=tuple((str(i), f"{n} #{no} {d}") for i, n, no, d in lines)),
+                Field("description", "or New line: description", maxlength=120),
+                Field("category_id", "New line: cost code / category", kind="select",
+                      choices=tuple((str(i), f"{cc} {cat}") for i, cc, cat in cats)),
+                Field("amount", "Amount", kind="number")]
+
+    def line_count(self, item):
+        return (len(item.lines) if item else 0) + 3
+
+    def form_values(self, item):
+        values = {"commitment_id": str(item.commitment_id), "number": item.number,
+                  "title": item.title, "status": item.status}
+        for n, line in enumerate(item.lines):
+            values.update({f"line-{n}-commitment_line_id": str(line.commitment_line_id or ""),
+                           f"line-{n}-description": line.description,
+                           f"line-{n}-category_id": str(line.category_id or ""),
+                           f"line-{n}-amount": str(line.amount)})
+        return values
+
+    def save(self, session, actor, project_id, item, form):
+        errors = {}
+        number = check_length(errors, form, "number", "CCO #", 40, required=True)
+        title = check_length(errors, form, "title", "Title", 120, required=True)
+        status = form.get("status") if form.get("status") in STATUSES else None
+        if status is None:
+            errors["status"] = "Choose a status."
+        commitment = None
+        if (form.get("commitment_id") or "").isdigit():
+            commitment = session.get(Commitment, int(form["commitment_id"]))
+        if commitment is None or commitment.project_id != project_id or not commitment.erp_commitment_id:
+            errors["commitment_id"] = "Change orders can only be created from synced commitments."
+            commitment = None
+        own_lines = {str(i) for i in session.scalars(select(CommitmentLine.id).where(
+            CommitmentLine.commitment_id == commitment.id))} if commitment else set()
+        categories = {str(i) for i in session.scalars(select(Category.id).join(CostCode).where(
+            CostCode.project_id == project_id))}
+        lines = []
+        for n in range(self.line_count(item) + 20):
+            p = f"line-{n}-"
+            if not any(form.get(p + k) for k in ("commitment_line_id", "description", "category_id", "amount")):
+                continue
+            existing = form.get(p + "commitment_line_id") or ""
+            line = {"commitment_line_id": None, "category_id": None,
+                    "description": (form.get(p + "description") or "").strip()}
+            if existing:
+                if existing not in own_lines:
+                    errors[p + "commitment_line_id"] = "Choose a line of the chosen commitment."
+                line["commitment_line_id"] = int(existing) if existing.isdigit() else None
+            else:
+                if not line["description"]:
+                    errors[p + "description"] = "Pick an existing line, or describe the new line."
+                if form.get(p + "category_id") not in categories:
+                    errors[p + "category_id"] = "A new line needs a cost code and category."
+                else:
+                    line["category_id"] = int(form[p + "category_id"])
+            try:
+                line["amount"] = parse_money(form.get(p + "amount"), p + "amount")
+            except Invalid as exc:
+                errors.update(exc.fields)
+            lines.append(line)
+        if not lines and not errors:
+            errors["_"] = "Add at least one line."
+        _invalid(errors)
+        if item is None:
+            item = CommitmentChangeOrder(project_id=project_id, commitment_id=commitment.id,
+                                         number=number, title=title, status=status,
+                                         created_by_id=actor.id, created_at=utcnow())
+            session.add(item)
+            session.flush()
+            session.refresh(item, ["lines"])
+        item.commitment_id, item.number, item.title, item.status = commitment.id, number, title, status
+        item.lines.clear()
+        session.flush()
+        for line in lines:
+            item.lines.append(CCOLine(commitment_line_id=line["commitment_line_id"],
+                                      category_id=line["category_id"],
+                                      description=line["description"], amount=line["amount"]))
+        session.flush()
+        return item
+
+    # ---- the lifecycle's parts ----------------------------------------------------------
+    def prerequisites(self, session, item):
+        reasons = []
+        if not item.commitment.erp_commitment_id:
+            reasons.append("Change orders can only be exported from synced commitments.")
+        if item.status != "Approved":
+            reasons.append(f"The status is {item.status}: only Approved change orders can be sent.")
+        if not item.lines:
+            reasons.append("The change order has no lines.")
+        return reasons
+
+    def accept_fields(self, item):
+        return [Field("cco_id", "CCO ID", maxlength=CCO_ID_MAX, required=True,
+                      help="Unique, 10 characters."),
+                Field("description", "Description", maxlength=DESCRIPTION_MAX,
+                      help="30 characters; the title by default.")]
+
+    def export_defaults(self, item):
+        return {"cco_id": item.number[:CCO_ID_MAX], "description": item.title[:DESCRIPTION_MAX]}
+
+    def clean_export_fields(self, session, item, raw):
+        errors = {}
+        cco_id = check_length(errors, raw, "cco_id", "CCO ID", CCO_ID_MAX, required=True)
+        description = check_length(errors, raw, "description", "Description", DESCRIPTION_MAX)
+        _invalid(errors)
+        return {"cco_id": cco_id, "description": description or item.title[:DESCRIPTION_MAX]}
+
+    def _new_numbers(self, item):
+        """Commitment item numbers for the CCO's new lines: after the commitment's last."""
+        last = max((l.line_no for l in item.commitment.lines), default=0)
+        return {line.id: str(last + n) for n, line in
+                enumerate((l for l in item.lines if l.commitment_line_id is None), start=1)}
+
+    def build_batch(self, session, item, fields, batch_id):
+        numbers = self._new_numbers(item)
+        job = item.project.sage_job_id or ""
+        lines = []
+        for line in item.lines:
+            if line.commitment_line_id is not None:
+                lines.append(CCOLineData(amount=line.amount,
+                                         existing_item=str(line.commitment_line.line_no)))
+            else:
+                lines.append(CCOLineData(amount=line.amount, new_item=CommitmentItemData(
+                    item=numbers[line.id], description=line.description[:30],
+                    cost_code=line.category.cost_code.code, category=line.category.code,
+                    amount=line.amount)))
+        return map_cco(CCOData(cco=fields["cco_id"], commitment=item.commitment.erp_commitment_id or "",
+                               job=job, description=fields.get("description", ""),
+                               date=utcnow().date(), lines=tuple(lines)), batch_id)
+
+    def on_synced(self, session, item, fields, reference):
+        """New lines become commitment lines, so invoices can bill them."""
+        numbers = self._new_numbers(item)
+        for line in item.lines:
+            if line.commitment_line_id is None:
+                session.add(CommitmentLine(commitment_id=item.commitment_id,
+                                           line_no=int(numbers[line.id]),
+                                           description=line.description,
+                                           category_id=line.category_id, amount=line.amount))
+
+    def erp_ref(self, fields, reference):
+        return fields.get("cco_id") or reference
+
+    def summary(self, item):
+        return ItemSummary(project=f"{item.project.number} {item.project.name}",
+                           title=f"CCO {item.number} on {item.commitment.number}",
+                           vendor=item.commitment.vendor.name,
+                           amount=money(sum((l.amount for l in item.lines), ZERO)),
+                           creator_id=item.created_by_id)
+
+
+CCOS = register(CCOType())
