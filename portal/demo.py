@@ -282,6 +282,7 @@ def _seed_setup_items(session: Session, sim, people, projects, tag):
     session.commit()
     sent.append((setup.COST_CODES, cc.id, creator))
     sent += _seed_financial_items(session, people, projects, tag)
+    sent += _seed_prime_contract(session, sim, people, projects[0], tag)
     for kind, item_id, who in sent:
         services.send(session, who, kind.key, item_id)
     return {"projects": len(new_projects), "sent": len(sent)}
@@ -327,3 +328,51 @@ def _seed_financial_items(session: Session, people, projects, tag):
     session.commit()
     made.append((BUDGETS, budget.id, creator))
     return made
+
+
+def _seed_prime_contract(session: Session, sim, people, project, tag):
+    """The owner's contract of the first project, as if imported from Sage, with a PCCO that
+    adds a contract item and an owner invoice waiting in their tabs."""
+    from portal.domain.models import (OwnerInvoice, OwnerInvoiceLine, PrimeChangeOrder,
+                                      PrimeChangeOrderLine, PrimeContract, PrimeContractItem)
+    from portal.domain.prime_contracts import OWNER_INVOICES, PCCOS
+    creator = people["invoiceadmin"]
+    number, customer = f"{project.sage_job_id}-PC"[:20], ("CITY01" + tag.replace("-", ""))[:10]
+    items = [("100", "Sitework", D("450000")), ("200", "Building shell", D("2100000")),
+             ("300", "Interiors", D("1250000"))]
+    pc = PrimeContract(project_id=project.id, number=number, title="Riverside Medical Office - Owner",
+                       status="Approved", sage_contract_id=number, customer=customer)
+    session.add(pc)
+    session.flush()
+    contract_items = []
+    for code, desc, amount in items:
+        ci = PrimeContractItem(contract_id=pc.id, code=code, description=desc, amount=amount)
+        session.add(ci)
+        contract_items.append(ci)
+    session.flush()
+    sim.add_contract(number, project.sage_job_id, "Riverside Medical Office",
+                     items=[(c, d, a) for c, d, a in items])
+    if sim.get_customer(customer) is None:
+        sim.add_customer(customer, "Riverside Health District")
+    cat = session.scalars(select(Category).join(CostCode).where(
+        CostCode.project_id == project.id, CostCode.code == "03-300", Category.code == "SUB")).first()
+    pcco = PrimeChangeOrder(project_id=project.id, contract_id=pc.id, number="PCO-001" + tag[:3],
+                            title="Owner-requested entry canopy", status="Approved",
+                            created_by_id=creator.id)
+    session.add(pcco)
+    session.flush()
+    session.add_all([PrimeChangeOrderLine(pcco_id=pcco.id, contract_item_id=contract_items[0].id,
+                                          description="Added paving", category_id=cat.id, amount=D("18500")),
+                     PrimeChangeOrderLine(pcco_id=pcco.id, contract_item_id=None,
+                                          description="Entry canopy", category_id=cat.id, amount=D("42000"))])
+    invoice = OwnerInvoice(project_id=project.id, contract_id=pc.id, number="OI-0007" + tag[:3],
+                           period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
+                           billing_date=date(2026, 10, 31), status="Approved", created_by_id=creator.id)
+    session.add(invoice)
+    session.flush()
+    session.add_all([OwnerInvoiceLine(invoice_id=invoice.id, contract_item_id=contract_items[0].id,
+                                      amount=D("90000"), retainage=D("9000")),
+                     OwnerInvoiceLine(invoice_id=invoice.id, contract_item_id=contract_items[1].id,
+                                      amount=D("310000"), retainage=D("31000"))])
+    session.commit()
+    return [(PCCOS, pcco.id, creator), (OWNER_INVOICES, invoice.id, creator)]

@@ -479,3 +479,90 @@ class CCOLine(Base):
 
     commitment_line: Mapped[CommitmentLine | None] = relationship(lazy="raise")
     category: Mapped[Category | None] = relationship(lazy="raise")
+
+
+class PrimeContract(Base):
+    """The owner's contract on a project; imported from Sage (contracts or quickbill)."""
+    __tablename__ = "prime_contract"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(30), default="Approved")
+    sage_contract_id: Mapped[str | None] = mapped_column(String(20))
+    customer: Mapped[str] = mapped_column(String(10), default="")   # Sage AR customer
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    items: Mapped[list["PrimeContractItem"]] = relationship(
+        lazy="raise", order_by="PrimeContractItem.id", cascade="all, delete-orphan")
+
+
+class PrimeContractItem(Base):
+    """A schedule of values line of the prime contract (a Sage contract item)."""
+    __tablename__ = "prime_contract_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("prime_contract.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(120))
+    amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+
+
+class PrimeChangeOrder(Base):
+    """A prime contract change order (PCCO)."""
+    __tablename__ = "prime_change_order"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("prime_contract.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(30), default="Draft")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    contract: Mapped[PrimeContract] = relationship(lazy="raise")
+    lines: Mapped[list["PrimeChangeOrderLine"]] = relationship(
+        lazy="raise", order_by="PrimeChangeOrderLine.id", cascade="all, delete-orphan")
+
+
+class PrimeChangeOrderLine(Base):
+    """A PCCO line: changes a contract item (or adds one) and the estimate of a category."""
+    __tablename__ = "prime_change_order_line"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pcco_id: Mapped[int] = mapped_column(ForeignKey("prime_change_order.id", ondelete="CASCADE"), index=True)
+    contract_item_id: Mapped[int | None] = mapped_column(ForeignKey("prime_contract_item.id"))
+    description: Mapped[str] = mapped_column(String(120), default="")
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+    contract_item: Mapped[PrimeContractItem | None] = relationship(lazy="raise")
+    category: Mapped[Category] = relationship(lazy="raise")
+
+
+class OwnerInvoice(Base):
+    """An owner invoice (pay application) on the prime contract."""
+    __tablename__ = "owner_invoice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("prime_contract.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    billing_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(30), default="Draft")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    contract: Mapped[PrimeContract] = relationship(lazy="raise")
+    lines: Mapped[list["OwnerInvoiceLine"]] = relationship(
+        lazy="raise", order_by="OwnerInvoiceLine.id", cascade="all, delete-orphan")
+
+
+class OwnerInvoiceLine(Base):
+    __tablename__ = "owner_invoice_line"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("owner_invoice.id", ondelete="CASCADE"), index=True)
+    contract_item_id: Mapped[int] = mapped_column(ForeignKey("prime_contract_item.id"))
+    amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    retainage: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+
+    contract_item: Mapped[PrimeContractItem] = relationship(lazy="raise")

@@ -28,7 +28,7 @@ def test_seed_demo_builds_every_state_and_the_refusals(tmp_path, monkeypatch):
             ErpItem.state == State.READY, ErpItem.item_type != "subcontractor_invoice")
             .group_by(ErpItem.item_type)).all())
         assert waiting == {"vendor": 3, "job": 2, "sub_job": 1, "cost_code": 1, "commitment": 2,
-                           "budget": 1}
+                           "budget": 1, "pcco": 1, "owner_invoice": 1}
         usernames = set(db.session.scalars(select(User.username)))
         assert {"admin", "approver", "standard", "readonly", "invoiceadmin"} <= usernames
         assert {m.status for m in db.session.scalars(select(OutboxMail))} == {MailStatus.KEPT}
