@@ -142,8 +142,9 @@ class CommitmentType(ItemType):
                 errors[prefix + "category_id"] = "Choose a cost code and category of this project."
             for part in ("amount", "units", "unit_cost"):
                 raw = form.get(prefix + part)
+                places = "0.01" if part == "amount" else "0.0001"  # quantities and unit costs: 4 places
                 try:
-                    line[part] = parse_money(raw, prefix + part) if (raw or part == "amount") else None
+                    line[part] = parse_money(raw, prefix + part, places) if (raw or part == "amount") else None
                 except Invalid as exc:
                     errors.update(exc.fields)
             line["category_id"] = form.get(prefix + "category_id")

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.domain.errors import Invalid, NotFound
 from portal.domain import settings
@@ -34,10 +34,11 @@ def parse_date(value: str | date | None, field: str) -> date:
                   fields={field: "Enter a date as MM/DD/YYYY." if text else "This field is required."})
 
 
-def parse_money(value, field: str) -> Decimal:
+def parse_money(value, field: str, places: str = "0.01") -> Decimal:
+    """An amount typed by a person ($ and thousands separators allowed), to cents by default."""
     text = str(value if value is not None else "").replace(",", "").replace("$", "").strip() or "0"
     try:
-        amount = Decimal(text).quantize(Decimal("0.01"))
+        amount = Decimal(text).quantize(Decimal(places))
     except InvalidOperation:
         raise Invalid("Please correct the highlighted fields.",
                       fields={field: f"'{value}' is not an amount."}) from None
@@ -84,6 +85,10 @@ class SubcontractorInvoiceType(ItemType):
 
     def load_options(self):
         return invoice_load_options()
+
+    def tab_options(self):
+        return (joinedload(SubcontractorInvoice.project),
+                joinedload(SubcontractorInvoice.commitment).joinedload(Commitment.vendor))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(SubcontractorInvoice).where(
