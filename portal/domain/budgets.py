@@ -92,20 +92,33 @@ class BudgetType(ItemType):
         return list(session.scalars(select(Budget).where(Budget.project_id == project_id)
                                     .options(*self.load_options())))
 
-    def _changes(self, item: Budget) -> dict[int, Decimal]:
-        """Synced budget changes per category id."""
-        session = object_session(item)
+    @staticmethod
+    def _synced_changes(session, project_ids) -> dict[int, dict[int, Decimal]]:
+        """Synced budget changes per project and category id, in one grouped query."""
         rows = session.execute(
-            select(BudgetChangeLine.category_id, func.sum(BudgetChangeLine.amount))
+            select(BudgetChange.project_id, BudgetChangeLine.category_id, func.sum(BudgetChangeLine.amount))
             .join(BudgetChange, BudgetChange.id == BudgetChangeLine.change_id)
             .join(ErpItem, (ErpItem.item_type == "budget_change") & (ErpItem.item_id == BudgetChange.id))
-            .where(BudgetChange.project_id == item.project_id, ErpItem.state == "synced")
-            .group_by(BudgetChangeLine.category_id)).all() if session else []
-        return {cid: total or ZERO for cid, total in rows}
+            .where(BudgetChange.project_id.in_(project_ids), ErpItem.state == "synced")
+            .group_by(BudgetChange.project_id, BudgetChangeLine.category_id)).all() if project_ids else []
+        result: dict[int, dict[int, Decimal]] = {}
+        for project_id, category_id, total in rows:
+            result.setdefault(project_id, {})[category_id] = total or ZERO
+        return result
 
-    def row_values(self, item: Budget) -> dict:
+    def _changes(self, item: Budget) -> dict[int, Decimal]:
+        session = object_session(item)
+        return self._synced_changes(session, [item.project_id]).get(item.project_id, {}) if session else {}
+
+    def row_values_many(self, session, items):
+        changes = self._synced_changes(session, [i.project_id for i in items])
+        return {i.id: self.row_values(i, changes.get(i.project_id, {})) for i in items}
+
+    def row_values(self, item: Budget, changes_by_category: dict | None = None) -> dict:
         original = sum((l.original for l in item.lines), ZERO)
-        changes = sum(self._changes(item).values(), ZERO)
+        if changes_by_category is None:
+            changes_by_category = self._changes(item)
+        changes = sum(changes_by_category.values(), ZERO)
         return {"project": f"{item.project.number} {item.project.name}", "lines": len(item.lines),
                 "original": money(original), "changes": money(changes),
                 "revised": money(original + changes), "locked": "Yes" if item.locked else "No",

@@ -109,10 +109,10 @@ def list_scope(session: Session, user: User, type_key: str, project_id: int | No
 def delete_item(session: Session, user: User, type_key: str, project_id: int | None,
                 item_id: int) -> ItemType:
     kind, project, row = item_row(session, user, type_key, project_id, item_id)
-    if not hasattr(kind, "delete"):
-        raise Conflict(f"{kind.plural} cannot be deleted here.")
     if not policy.can(user, policy.SEND, project_level=row.level):
         raise PermissionDenied(f"Deleting {kind.plural.lower()} needs Admin on its tool.")
+    if not hasattr(kind, "delete"):
+        raise Conflict(f"{kind.plural} cannot be deleted here.")
     if row.erp is not None:
         raise Conflict("It has been sent to ERP Integrations; its history is kept, so it cannot "
                        "be deleted.")
@@ -141,6 +141,8 @@ def save_item(session: Session, user: User, type_key: str, project_id: int | Non
         if not row.editable:
             raise Conflict(f"It is {State.LABELS[row.state]} in ERP Integrations and cannot be "
                            "edited; retrieve it first.")
+        if not kind.editable_after_create:
+            raise Conflict(f"Once a {kind.label.lower()} has been created, it cannot be edited.")
         item, level = row.item, row.level
     else:
         level = item_level(session, user, kind, None, project)

@@ -140,6 +140,11 @@ class ItemType:
     def row_values(self, item: Any) -> dict:
         return {}
 
+    def row_values_many(self, session: Session, items: list) -> dict[int, dict]:
+        """Row values of a page of items; types whose values need more data override this
+        to fetch it in one query for the page."""
+        return {item.id: self.row_values(item) for item in items}
+
     def search_ids(self, q: str):
         """A select of the ids of items matching q."""
         raise NotImplementedError
@@ -169,8 +174,8 @@ class ItemType:
 
     def _rows(self, session: Session, erps) -> list[TabRow]:
         items = self.load_many(session, [e.item_id for e in erps], self.tab_options())
-        return [TabRow(e, items[e.item_id], self.row_values(items[e.item_id]))
-                for e in erps if e.item_id in items]
+        values = self.row_values_many(session, list(items.values()))
+        return [TabRow(e, items[e.item_id], values[e.item_id]) for e in erps if e.item_id in items]
 
     # ---- project side (generic pages) ------------------------------------------------
     list_columns: tuple[Column, ...] = ()     # the project-side list

@@ -107,7 +107,16 @@ def send(session: Session, actor: User, item_type: str, item_id: int,
         session.flush()
     action = Action.RESEND if erp.state == State.REJECTED else Action.SEND
     direct = queue is not None and settings.load(session).direct(kind.direct_export_setting)
-    fields = kind.clean_export_fields(session, item, kind.export_defaults(item)) if direct else None
+    fields = None
+    if direct:
+        try:
+            fields = kind.clean_export_fields(session, item, kind.export_defaults(item))
+        except Invalid as exc:
+            why = "; ".join(exc.fields.values()) or exc.message
+            raise Invalid(f"Direct Export is on for {kind.plural.lower()}, but this one cannot be "
+                          f"exported with its defaults: {why} An ERP Admin can turn Direct Export "
+                          "off (or the contract-number setting on) in Settings.",
+                          fields={"prerequisites": why}) from None
     _transition(session, erp, action, actor)
     erp.sent_by_id, erp.sent_at = actor.id, utcnow()
     erp.sage_message = None

@@ -5,7 +5,7 @@ import pytest
 
 from portal.domain import items, services
 from portal.domain.budgets import BUDGET_CHANGES, BUDGETS
-from portal.domain.errors import Invalid
+from portal.domain.errors import Conflict, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import Budget, ToolLevel
 from portal.queue import RQJobQueue
@@ -52,7 +52,7 @@ def test_budget_exports_estimates_and_forecast_then_locks(session, sim, project,
         "number": "BC-1", "description": "Move to material",
         "line-0-category_id": str(setup.sub.id), "line-0-amount": "-2000",
         "line-1-category_id": str(setup.mat.id), "line-1-amount": "2000"})
-    with pytest.raises(Invalid):
+    with pytest.raises(Conflict, match="cannot be edited"):
         items.save_item(session, admin, "budget_change", pid, change.id, {"number": "BC-1"})
     erp = services.send(session, admin, "budget_change", change.id)
     erp = export(session, erp, {}, drain)

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from portal.domain import items, policy, services
-from portal.domain.errors import Invalid, PermissionDenied
+from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.itemtypes import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
@@ -70,6 +70,8 @@ def _form(type_key, project_id, item_id):
         level = row.level
     if not policy.can(current_user, policy.SEND, project_level=level):
         raise PermissionDenied(f"Creating and editing {kind.plural.lower()} needs Admin on its tool.")
+    if row is not None and not kind.editable_after_create:
+        raise Conflict(f"Once a {kind.label.lower()} has been created, it cannot be edited.")
     errors, values = {}, (kind.form_values(row.item) if row else {})
     if request.method == "POST":
         values = request.form.to_dict()
