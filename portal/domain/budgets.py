@@ -9,7 +9,7 @@ from sqlalchemy.orm import object_session, selectinload
 from portal.domain import settings
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     register)
+                                     invalid_if, register)
 from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, BudgetLine, Category,
                                   CostCode, ErpItem, Project, utcnow)
 from portal.domain.subcontractor_invoices import money, parse_money
@@ -21,11 +21,6 @@ from portal.exporters.sage300.records import (BudgetChangeData, BudgetChangeLine
 
 BLANK_LINES = 3
 ZERO = Decimal("0")
-
-
-def _invalid(errors: dict) -> None:
-    if errors:
-        raise Invalid("Please correct the highlighted fields.", fields=errors)
 
 
 def _category_choices(session, project_id):
@@ -164,7 +159,7 @@ class BudgetType(ItemType):
             if line["category_id"] in seen:
                 errors[f"line-{n}-category_id"] = "Each cost code and category once per budget."
             seen.add(line["category_id"])
-        _invalid(errors)
+        invalid_if(errors)
         if item is None:
             item = Budget(project_id=project_id, created_by_id=actor.id, locked=False)
             session.add(item)
@@ -291,7 +286,7 @@ class BudgetChangeType(ItemType):
         errors.update(line_errors)
         if not lines and not errors:
             errors["_"] = "Add at least one from/to line."
-        _invalid(errors)
+        invalid_if(errors)
         item = BudgetChange(project_id=project_id, number=number, description=description,
                             created_by_id=actor.id, created_at=utcnow())
         session.add(item)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     register)
+                                     invalid_if, register)
 from portal.domain.models import (Category, CCOLine, Commitment, CommitmentChangeOrder,
                                   CommitmentLine, CostCode, Project, utcnow)
 from portal.domain.subcontractor_invoices import money, parse_money
@@ -20,11 +20,6 @@ STATUSES = ("Draft", "Pending", "Approved", "Void")
 CCO_ID_MAX = 10
 DESCRIPTION_MAX = 30
 ZERO = Decimal("0")
-
-
-def _invalid(errors: dict) -> None:
-    if errors:
-        raise Invalid("Please correct the highlighted fields.", fields=errors)
 
 
 class CCOType(ItemType):
@@ -152,7 +147,7 @@ class CCOType(ItemType):
             lines.append(line)
         if not lines and not errors:
             errors["_"] = "Add at least one line."
-        _invalid(errors)
+        invalid_if(errors)
         if item is None:
             item = CommitmentChangeOrder(project_id=project_id, commitment_id=commitment.id,
                                          number=number, title=title, status=status,
@@ -194,7 +189,7 @@ class CCOType(ItemType):
         errors = {}
         cco_id = check_length(errors, raw, "cco_id", "CCO ID", CCO_ID_MAX, required=True)
         description = check_length(errors, raw, "description", "Description", DESCRIPTION_MAX)
-        _invalid(errors)
+        invalid_if(errors)
         return {"cco_id": cco_id, "description": description or item.title[:DESCRIPTION_MAX]}
 
     def _new_numbers(self, item):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import object_session, selectinload
 from portal.domain import settings
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     register)
+                                     invalid_if, register)
 from portal.domain.models import (Category, Commitment, CommitmentLine, CostCode, Project,
                                   Vendor, utcnow)
 from portal.domain.subcontractor_invoices import money, parse_money
@@ -22,11 +22,6 @@ KINDS = (("subcontract", "Subcontract"), ("purchase_order", "Purchase Order"))
 STATUSES = ("Draft", "Out for Bid", "Out for Signature", "Approved", "Complete", "Terminated", "Void")
 SENDABLE = {"subcontract": {"Approved", "Complete"}, "purchase_order": {"Approved"}}
 BLANK_LINES = 3
-
-
-def _invalid(errors: dict) -> None:
-    if errors:
-        raise Invalid("Please correct the highlighted fields.", fields=errors)
 
 
 class CommitmentType(ItemType):
@@ -150,7 +145,7 @@ class CommitmentType(ItemType):
             line["category_id"] = form.get(prefix + "category_id")
             line["unit_description"] = (form.get(prefix + "unit_description") or "").strip()[:20]
             lines.append(line)
-        _invalid(errors)
+        invalid_if(errors)
         if item is None:
             item = Commitment(project_id=project_id, created_by_id=actor.id, created_at=utcnow(),
                               number=number, title=title, kind=kind, status=status,
@@ -214,7 +209,7 @@ class CommitmentType(ItemType):
         if sage_id and session.scalar(select(func.count()).select_from(Commitment).where(
                 func.upper(Commitment.erp_commitment_id) == sage_id.upper(), Commitment.id != item.id)):
             errors["sage_id"] = f"Sage ID {sage_id} is already used by another commitment."
-        _invalid(errors)
+        invalid_if(errors)
         return {"sage_id": sage_id}
 
     def build_batch(self, session, item: Commitment, fields, batch_id):

@@ -231,6 +231,13 @@ def load_many(item_type: ItemType, session: Session, item_ids: list[int]) -> dic
     return item_type.load_many(session, item_ids)
 
 
+def invalid_if(errors: dict) -> None:
+    """Raise one Invalid naming every bad field, when there are any."""
+    if errors:
+        from portal.domain.errors import Invalid
+        raise Invalid("Please correct the highlighted fields.", fields=errors)
+
+
 def check_length(errors: dict, fields: dict, name: str, label: str, limit: int,
                  required: bool = False) -> str:
     """Strip a form value and record a clear error when it is missing or too long."""

@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     register)
+                                     invalid_if, register)
 from portal.domain.models import (Category, CostCode, OwnerInvoice, OwnerInvoiceLine,
                                   PrimeChangeOrder, PrimeChangeOrderLine, PrimeContract,
                                   PrimeContractItem, Project, utcnow)
@@ -23,11 +23,6 @@ ZERO = Decimal("0")
 PCCO_STATUSES = ("Draft", "Pending - In Review", "Approved", "Rejected", "Void")
 PCCO_SENDABLE = {"Approved", "Pending - In Review"}   # accepting approves a pending PCCO
 INVOICE_STATUSES = ("Draft", "Under Review", "Approved", "Revise and Resubmit")
-
-
-def _invalid(errors: dict) -> None:
-    if errors:
-        raise Invalid("Please correct the highlighted fields.", fields=errors)
 
 
 def _contracts(session, project_id):
@@ -155,7 +150,7 @@ class PCCOType(ItemType):
             lines.append((existing, description, form.get(p + "category_id"), amount))
         if not lines and not errors:
             errors["_"] = "Add at least one line."
-        _invalid(errors)
+        invalid_if(errors)
         if item is None:
             item = PrimeChangeOrder(project_id=project_id, contract_id=contract.id, number=number,
                                     title=title, status=status, created_by_id=actor.id)
@@ -212,7 +207,7 @@ class PCCOType(ItemType):
             code = check_length(errors, raw, "new_item_code", "New Contract Item Code", 20, required=True)
             if code and any(i.code.upper() == code.upper() for i in item.contract.items):
                 errors["new_item_code"] = f"Contract item {code} already exists on this contract."
-        _invalid(errors)
+        invalid_if(errors)
         return {"transaction_date": when.isoformat(), "new_item_code": code}
 
     def build_batch(self, session, item, fields, batch_id):
@@ -347,7 +342,7 @@ class OwnerInvoiceType(ItemType):
             lines.append((form.get(p + "contract_item_id"), amounts))
         if not lines and not errors:
             errors["_"] = "Add at least one line."
-        _invalid(errors)
+        invalid_if(errors)
         if item is None:
             item = OwnerInvoice(project_id=project_id, contract_id=contract.id, number=number,
                                 status=status, created_by_id=actor.id, **dates)
@@ -391,7 +386,7 @@ class OwnerInvoiceType(ItemType):
             when = parse_date(raw.get("accounting_date"), "accounting_date")
         except Invalid as exc:
             errors.update(exc.fields)
-        _invalid(errors)
+        invalid_if(errors)
         return {"erp_id": erp_id, "description": description, "accounting_date": when.isoformat()}
 
     def build_batch(self, session, item, fields, batch_id):

@@ -3,12 +3,12 @@ and project cost codes."""
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from portal.domain import settings
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     register)
+                                     invalid_if, register)
 from portal.domain.models import (Category, CostCode, Project, ProjectMember, StandardCategory,
                                   StandardCostCode, SubJob, ToolLevel, Vendor)
 from portal.domain.tabs import like
@@ -18,11 +18,6 @@ from portal.exporters.sage300.records import (CategoryData, CostCodeData, CostCo
 
 VENDOR_TYPES = (("Subcontractor", "Subcontractor"), ("Supplier", "Supplier"),
                 ("Service", "Service provider"), ("Other", "Other"))
-
-
-def _invalid(errors: dict) -> None:
-    if errors:
-        raise Invalid("Please correct the highlighted fields.", fields=errors)
 
 
 def _cost_code_data(codes) -> tuple[CostCodeData, ...]:
@@ -73,7 +68,7 @@ class VendorType(ItemType):
         errors = {}
         values = {f.name: check_length(errors, form, f.name, f.label, f.maxlength, f.required)
                   for f in self.form_fields(session, project_id, item)}
-        _invalid(errors)
+        invalid_if(errors)
         if item is None:
             item = Vendor(created_by_id=actor.id)
             session.add(item)
@@ -108,7 +103,7 @@ class VendorType(ItemType):
         if vendor_id and session.scalar(select(func.count()).select_from(Vendor).where(
                 func.upper(Vendor.erp_vendor_id) == vendor_id.upper(), Vendor.id != item.id)):
             errors["erp_vendor_id"] = f"ERP Vendor ID {vendor_id} is already used by another company."
-        _invalid(errors)
+        invalid_if(errors)
         return {"erp_vendor_id": vendor_id, "vendor_type": vendor_type}
 
     def build_batch(self, session, item: Vendor, fields, batch_id):
@@ -181,7 +176,7 @@ class JobType(ItemType):
         errors = {}
         values = {f.name: check_length(errors, form, f.name, f.label, f.maxlength, f.required)
                   for f in self.form_fields(session, project_id, item)}
-        _invalid(errors)
+        invalid_if(errors)
         created = item is None
         if created:
             item = Project(created_by_id=actor.id)
@@ -225,7 +220,7 @@ class JobType(ItemType):
         elif job_id and session.scalar(select(func.count()).select_from(Project).where(
                 func.upper(Project.sage_job_id) == job_id.upper(), Project.id != item.id)):
             errors["sage_job_id"] = f"Sage Job ID {job_id} is already used by another project."
-        _invalid(errors)
+        invalid_if(errors)
         return {"sage_job_id": job_id}
 
     def build_batch(self, session, item: Project, fields, batch_id):
@@ -292,7 +287,7 @@ class SubJobType(ItemType):
                 SubJob.project_id == project_id, func.upper(SubJob.code) == code.upper(),
                 SubJob.id != (item.id if item else -1))):
             errors["code"] = f"Sub job {code} already exists on this project."
-        _invalid(errors)
+        invalid_if(errors)
         if item is None:
             item = SubJob(project_id=project_id, created_by_id=actor.id)
             session.add(item)
@@ -336,7 +331,7 @@ class SubJobType(ItemType):
                 SubJob.project_id == item.project_id, func.upper(SubJob.sage_extra_id) == extra.upper(),
                 SubJob.id != item.id)):
             errors["extra_id"] = f"Extra {extra} is already used on this job."
-        _invalid(errors)
+        invalid_if(errors)
         return {"extra_id": extra}
 
     def build_batch(self, session, item: SubJob, fields, batch_id):
@@ -429,14 +424,14 @@ class CostCodeType(ItemType):
                     CostCode.project_id == project_id, CostCode.code == code,
                     CostCode.sub_job_id.is_(None) if sub_job_id is None else CostCode.sub_job_id == sub_job_id)):
                 errors["standard_code"] = f"Cost code {code} is already on this project."
-            _invalid(errors)
+            invalid_if(errors)
             item = CostCode(project_id=project_id, sub_job_id=sub_job_id, code=standard.code,
                             description=standard.description, created_by_id=actor.id)
             session.add(item)
             session.flush()
             existing = {}
         else:
-            _invalid(errors)
+            invalid_if(errors)
             existing = {c.code: c for c in item.categories}
         for code in chosen:
             if code not in existing:

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from portal.domain.errors import Invalid, NotFound
+from portal.domain.errors import Invalid
 from portal.domain import settings
 from portal.domain.itemtypes import Column, Field, ItemSummary, ItemType, register
 from portal.domain.models import (Category, Commitment, CommitmentLine, InvoiceLine,
