@@ -13,6 +13,9 @@ from sqlalchemy import create_engine, text
 
 from tests.factories import PASSWORD
 
+# The Sage simulator's own database fixtures (db, databases, clock, make_sim).
+pytest_plugins = ["tests.sage_db"]
+
 PG_URL = os.environ.get("DATABASE_URL", "")
 USE_PG = PG_URL.startswith("postgresql")
 

@@ -5,13 +5,11 @@ when DATABASE_URL starts with "postgresql".
 """
 import os
 import threading
-import uuid
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import create_engine
 
 from portal.exporters.sage300 import connectors
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector, make_connector
@@ -20,75 +18,10 @@ from portal.exporters.sage300.records import APDistribution, APInvoice, Batch, C
 from portal.exporters.sage300.simulator import Sage300Simulator
 from portal.exporters.sage300.troubleshooting import explain
 
-PG_URL = os.environ.get("DATABASE_URL", "")
-ON_PG = PG_URL.startswith("postgresql")
+from tests.sage_db import ON_PG
 
 
 # ---- fixtures -------------------------------------------------------------------
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 10, 1, 12, 0)
-
-    def __call__(self):
-        return self.now
-
-
-def _pg_url():
-    # a bare postgresql:// would pick psycopg2, which is not installed
-    return PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def _new_db(tmp_path):
-    if ON_PG:
-        return _pg_url(), "sim_" + uuid.uuid4().hex[:12]
-    return f"sqlite:///{tmp_path / ('sage-' + uuid.uuid4().hex[:8] + '.db')}", None
-
-
-def _drop_schema(schema):
-    engine = create_engine(_pg_url())
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    engine.dispose()
-
-
-@pytest.fixture
-def databases(tmp_path):
-    """A factory of fresh (url, schema) pairs, cleaned up afterwards."""
-    made = []
-
-    def new():
-        made.append(_new_db(tmp_path))
-        return made[-1]
-    yield new
-    for _url, schema in made:
-        if schema:
-            _drop_schema(schema)
-
-
-@pytest.fixture
-def db(databases):
-    return databases()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def make_sim(db, tmp_path, clock):
-    """Builds simulators on the test's database (same url/schema), disposing them afterwards."""
-    sims = []
-
-    def make(**kw):
-        kw.setdefault("clock", clock)
-        sims.append(Sage300Simulator(db[0], db[1], **kw))
-        return sims[-1]
-    yield make
-    for s in sims:
-        s.dispose()
-
 
 @pytest.fixture
 def sim(make_sim, tmp_path):

@@ -6,13 +6,12 @@ DATABASE_URL starts with "postgresql" (the fixtures follow test_sage_simulator.p
 """
 import os
 import threading
-import uuid
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from portal.exporters.sage300 import simulator as simmod
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
@@ -26,11 +25,8 @@ from portal.exporters.sage300.records import (
     JCCommitmentCOItem, JCTransaction, OwnerInvoiceData, OwnerInvoiceLineData, PCCOData, PCCOEstimateLineData,
     PCCOScheduleLineData,
 )
-from portal.exporters.sage300.simulator import Sage300Simulator
 from portal.exporters.sage300.troubleshooting import explain
 
-PG_URL = os.environ.get("DATABASE_URL", "")
-ON_PG = PG_URL.startswith("postgresql")
 
 NOT_FOUND = "Entity with this ID not found."
 BLANK = "Can't be blank."
@@ -64,59 +60,6 @@ def estimate_exists(cost_code, category):
 
 
 # ---- fixtures -------------------------------------------------------------------
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 10, 1, 12, 0)
-
-    def __call__(self):
-        return self.now
-
-
-def _pg_url():
-    # a bare postgresql:// would pick psycopg2, which is not installed
-    return PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def _new_db(tmp_path):
-    if ON_PG:
-        return _pg_url(), "sim_" + uuid.uuid4().hex[:12]
-    return f"sqlite:///{tmp_path / ('sage-' + uuid.uuid4().hex[:8] + '.db')}", None
-
-
-def _drop_schema(schema):
-    engine = create_engine(_pg_url())
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    engine.dispose()
-
-
-@pytest.fixture
-def db(tmp_path):
-    made = _new_db(tmp_path)
-    yield made
-    if made[1]:
-        _drop_schema(made[1])
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def make_sim(db, clock):
-    """Builds simulators on the test's database (same url/schema), disposing them afterwards."""
-    sims = []
-
-    def make(**kw):
-        kw.setdefault("clock", clock)
-        sims.append(Sage300Simulator(db[0], db[1], **kw))
-        return sims[-1]
-    yield make
-    for s in sims:
-        s.dispose()
-
 
 @pytest.fixture
 def sim(make_sim, tmp_path):
