@@ -146,6 +146,22 @@ def worker_cmd(burst, name):
     worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 
+@click.command("scheduler")
+@click.option("--tick", type=int, default=None, help="Seconds between looks at the sync schedule.")
+def scheduler_cmd(tick):
+    """Run RQ's cron scheduler: every tick it queues a look at the sync schedule. Several may
+    run (one per machine): each due sync is still started once."""
+    from rq.cron import CronScheduler
+
+    from portal import jobs
+    from portal.queue import _queue
+    queue = _queue()
+    seconds = tick or current_app.config["SYNC_TICK_SECONDS"]
+    cron = CronScheduler(connection=queue.connection, logging_level="WARNING")
+    cron.register(jobs.schedule_tick, queue.name, interval=seconds, job_timeout=300, result_ttl=600)
+    cron.start()
+
+
 @click.command("serve")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000 or $PORT")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -168,6 +184,7 @@ def serve(port, host, workers):
         procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker",
                                    "--name", f"portal-{os.getpid()}-{i}"], env=env)
                  for i in range(workers)]
+        procs.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"], env=env))
         click.echo(f"{workers} worker(s) started; portal on http://{host}:{port}")
         from werkzeug.serving import run_simple
         run_simple(host, port, app, threaded=True, use_reloader=False)
@@ -191,3 +208,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(worker_cmd)
     app.cli.add_command(serve)
+    app.cli.add_command(scheduler_cmd)
+    from portal.sage_cli import sage_cli
+    app.cli.add_command(sage_cli)

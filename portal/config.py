@@ -49,6 +49,9 @@ def from_env(instance_path: str, env: dict | None = None) -> dict:
         # An export still "exporting" this long after its job should have run is shown as stalled.
         "EXPORT_STALL_SECONDS": int(env.get("EXPORT_STALL_SECONDS", "60")),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", "50")),
+        # how often the scheduler looks at the sync schedule; a sync stuck this long is stalled
+        "SYNC_TICK_SECONDS": int(env.get("SYNC_TICK_SECONDS", "60")),
+        "SYNC_STALL_SECONDS": int(env.get("SYNC_STALL_SECONDS", "600")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,

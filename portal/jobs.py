@@ -38,5 +38,27 @@ def _smtp_transport(outbox) -> None:
     mail.send(message)
 
 
+def run_sync(run_id: int) -> str:
+    """Run one queued sync from Sage (vendors, jobs, job costs...); safe to run twice."""
+    from portal.domain import sync
+    from portal.exporters.sage300.connectors import make_connector
+    try:
+        connector = make_connector(current_app.config)
+        run = sync.execute(db.session, run_id, getattr(connector, "sim", None))
+        return run.status if run is not None else "missing"
+    finally:
+        db.session.remove()
+
+
+def schedule_tick() -> int:
+    """The sync schedule's tick (run by RQ's cron scheduler): start the syncs that are due."""
+    from portal.domain import sync
+    from portal.queue import RQJobQueue
+    try:
+        return len(sync.run_due(db.session, RQJobQueue()))
+    finally:
+        db.session.remove()
+
+
 def noop() -> None:
     """A job that does nothing: the benchmark's yardstick for RQ's own round trip."""

@@ -47,6 +47,12 @@ class RQJobQueue:
                          result_ttl=3600, failure_ttl=7 * 86400, job_timeout=120)
 
 
+    def sync(self, run_id: int, job_id: str) -> None:
+        from portal import jobs
+        _queue().enqueue(jobs.run_sync, run_id, job_id=redis_job_id(job_id), result_ttl=3600,
+                         failure_ttl=7 * 86400, job_timeout=3600)
+
+
 def job_statuses(job_ids: list[str]) -> dict[str, str | None]:
     """RQ's status per job id in one round trip: None when Redis has no such job,
     'unreachable' for all when Redis is down."""

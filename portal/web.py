@@ -15,6 +15,7 @@ from portal.domain.errors import DomainError, Invalid
 from portal.domain.itemtypes import REGISTRY
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
+from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 
 
@@ -104,6 +105,15 @@ def init_app(app: Flask) -> None:
             return message_fragment(text, exc.status)
         return make_response(render_template("error.html", status=exc.status, text=text),
                              exc.status)
+
+    @app.errorhandler(ConnectorUnavailable)
+    def sage_unavailable(exc: ConnectorUnavailable):
+        """Sage (the simulator's database, the drop folder) cannot be reached: say so, change nothing."""
+        db.session.rollback()
+        text = f"Sage 300 CRE cannot be reached right now ({exc}). Nothing was changed; try again later."
+        if htmx:
+            return message_fragment(text, 503)
+        return make_response(render_template("error.html", status=503, text=text), 503)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

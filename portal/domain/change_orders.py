@@ -225,6 +225,25 @@ class CCOType(ItemType):
                                            description=line.description,
                                            category_id=line.category_id, amount=line.amount))
 
+    def on_unlinked(self, session, item):
+        """The commitment lines on_synced added for the CCO's new lines go too (a resend adds them again)."""
+        from portal.domain.errors import Conflict
+        from portal.domain.models import InvoiceLine
+        added, newest_first = [], sorted(item.commitment.lines, key=lambda l: -l.line_no)
+        for line in (l for l in item.lines if l.commitment_line_id is None):
+            match = next((c for c in newest_first if c not in added and c.description == line.description
+                          and c.category_id == line.category_id and c.amount == line.amount), None)
+            if match is not None:
+                added.append(match)
+        ids = [c.id for c in added]
+        if ids and (session.scalar(select(InvoiceLine.id).where(InvoiceLine.commitment_line_id.in_(ids)).limit(1))
+                    or session.scalar(select(CCOLine.id).where(CCOLine.commitment_line_id.in_(ids)).limit(1))):
+            raise Conflict(f"Commitment {item.commitment.number} line(s) "
+                           f"{', '.join(str(c.line_no) for c in added)} added by this CCO are billed or "
+                           "changed by other items: remove them there before unlinking.")
+        for line in added:
+            item.commitment.lines.remove(line)
+
     def erp_ref(self, fields, reference):
         return fields.get("cco_id") or reference
 

@@ -231,6 +231,9 @@ class CommitmentType(ItemType):
     def on_synced(self, session, item: Commitment, fields, reference):
         item.erp_commitment_id = fields["sage_id"]
 
+    def on_unlinked(self, session, item: Commitment):
+        item.erp_commitment_id = None
+
     def erp_ref(self, fields, reference):
         return fields.get("sage_id") or reference
 

@@ -132,6 +132,9 @@ class ItemType:
     def on_synced(self, session: Session, item: Any, fields: dict, reference: str) -> None:
         """Write the Sage ID back to the item (vendors, jobs...)."""
 
+    def on_unlinked(self, session: Session, item: Any) -> None:
+        """Clear what on_synced wrote (the item's Sage ID) once the item is unlinked from Sage."""
+
     def erp_ref(self, fields: dict, reference: str) -> str:
         """The Sage ID shown on Synced rows."""
         return reference

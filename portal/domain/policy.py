@@ -11,6 +11,8 @@ VIEW_PROJECT = "view_project"
 MANAGE_USERS = "manage_users"
 READ_MAIL = "read_mail"
 ERP_ADMIN = "erp_admin"          # settings, sync schedule
+VIEW_JOB_COSTS = "view_job_costs"  # a project's Job Costs report: ERP Integrations users, members
+SET_TRANSACTION_SYNC = "set_transaction_sync"  # a project's transaction sync: project / ERP Admins
 
 
 def can(user: User | None, action: str, *, project_level: str | None = None,
@@ -24,6 +26,10 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
         return user.is_accounting_approver
     if action == ERP_ADMIN:
         return user.erp_level == ToolLevel.ADMIN
+    if action == VIEW_JOB_COSTS:
+        return can(user, VIEW_ERP) or can(user, VIEW_PROJECT, project_level=project_level)
+    if action == SET_TRANSACTION_SYNC:
+        return can(user, ERP_ADMIN) or can(user, SEND, project_level=project_level)
     if action in (MANAGE_USERS, READ_MAIL):
         return user.is_site_admin
     level = ToolLevel.ADMIN if user.is_site_admin else (project_level or ToolLevel.NONE)

@@ -256,6 +256,7 @@ class OwnerInvoiceType(ItemType):
     model = OwnerInvoice
     bulk_note = ("Ticked owner invoices are exported with their defaults: invoice = invoice #, "
                  "accounting date = billing date.")
+    accept_column = "period"   # the issue: Accept sits under the billing period column
     columns = (Column("Project", "project"), Column("Contract", "contract"), Column("Invoice #", "number"),
                Column("Billing Period", "period"), Column("Billing Date", "billing_date"),
                Column("Amount", "amount", "num"), Column("Retainage", "retainage", "num"))

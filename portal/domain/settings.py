@@ -22,6 +22,8 @@ class Settings:
     consolidate_invoice_lines: bool
     export_forecast_amounts: bool
     job_number_mask: str           # "#" a digit, "A" a letter, anything else literal; "" = any
+    vendor_auto_update: bool       # linked companies follow Sage's address and phone
+    auto_add_budget_lines: bool    # new Sage cost code/category combos become budget lines
 
     def direct(self, key: str | None) -> bool:
         return bool(key and self.direct_export.get(key))
@@ -33,6 +35,8 @@ DEFAULTS = {
     "consolidate_invoice_lines": True,
     "export_forecast_amounts": False,
     "job_number_mask": "##-###",
+    "vendor_auto_update": False,
+    "auto_add_budget_lines": False,
 }
 
 
@@ -68,6 +72,8 @@ def update(session: Session, actor: User, form: dict) -> Settings:
         "consolidate_invoice_lines": _on(form.get("consolidate_invoice_lines")),
         "export_forecast_amounts": _on(form.get("export_forecast_amounts")),
         "job_number_mask": mask,
+        "vendor_auto_update": _on(form.get("vendor_auto_update")),
+        "auto_add_budget_lines": _on(form.get("auto_add_budget_lines")),
     }
     current = load(session)
     for key, value in new.items():

@@ -116,6 +116,9 @@ class VendorType(ItemType):
         item.erp_vendor_id = fields["erp_vendor_id"]
         item.vendor_type = fields.get("vendor_type", "")
 
+    def on_unlinked(self, session, item: Vendor):
+        item.erp_vendor_id = None
+
     def erp_ref(self, fields, reference):
         return fields.get("erp_vendor_id") or reference
 

@@ -1,71 +1,308 @@
-"""The demo data: every state on the tab, and the refusals Sage is meant to give."""
+"""The demo data: every item type in every state, and the refusals Sage is meant to give.
+
+One demo load per module, in a portal and a simulator database of its own (the shared test
+database holds other tests' data); its exports go through a real RQ queue of its own, drained
+by a real worker. No test depends on another's order: the one that accepts planted items only
+adds Failed to Export rows, and the counting ones compare before and after.
+"""
+from __future__ import annotations
+
+import secrets
+from types import SimpleNamespace
+
+import pytest
 from sqlalchemy import func, select
 
 from portal.domain import services
+from portal.domain.itemtypes import REGISTRY, get_type
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpItem, MailStatus, OutboxMail, SubcontractorInvoice, User
+from portal.domain.models import (Budget, BudgetChange, CommitmentChangeOrder, Commitment, CostCode,
+                                  ErpItem, MailStatus, OutboxMail, OwnerInvoice, PrimeChangeOrder,
+                                  Project, SubcontractorInvoice, SubJob, User, Vendor)
+from portal.exporters.sage300.troubleshooting import explain
+
+PASSWORD = "demo-password"
+STATES = (State.READY, State.SYNCED, State.FAILED, State.REJECTED)
+TYPES = ("vendor", "job", "sub_job", "cost_code", "budget", "budget_change", "commitment", "cco", "pcco",
+         "owner_invoice", "subcontractor_invoice")
+
+# Sage's texts, as the connector guide (and the simulator's few own texts) word them.
+NAME = "[Name] is too long, maximum length is 30 characters."
+CITY = "[AddressCity] is too long, maximum length is 15 characters."
+ZIP = "[AddressZip] is too long, maximum length is 10 characters."
+STATE_ = "[AddressState] is too long, maximum length is 4 characters."
+JOB_EXISTS = "A job with that code already exists."
+VENDOR_EXISTS = "A vendor already exists with the specified id."
+EXTRA_EXISTS = "An extra with that code already exists on this job."
+CLOSED = "Job has been closed."
+INACTIVE = "Vendor is inactive/has been archived."
+NO_CATEGORY = "No entities could be found of type [Category] with given where clause."
+ARCHIVED = "Commitment has been archived."
+CCO_EXISTS = "A commitment change order already exists with the specified id."
+ITEM_EXISTS = "A contract item already exists on this contract with the specified code."
+AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
+NO_DISTRIBUTIONS = "The document's codings are incomplete: The document has no distributions."
+GL_CLOSED = "Ap Invoice Api import failed with error message: GL period closed.  Entry not allowed. (01\\31\\2026)."
 
 
-def test_seed_demo_builds_every_state_and_the_refusals(tmp_path, monkeypatch):
-    from portal import create_app, demo
+def ap_duplicate(number):
+    return ("There are errors in the document's codings. Errors: Document already exists for "
+            f"specified vendor and code [{number}].")
+
+
+def vendor_id(erp_id):
+    return {"erp_vendor_id": erp_id, "vendor_type": "Subcontractor"}
+
+
+PCCO_400 = {"transaction_date": "2026-11-20", "new_item_code": "400"}
+PCCO = {"transaction_date": "2026-11-20", "new_item_code": ""}
+
+# (type, the item's key, its state after seeding) -> (export fields the approver gives, None for
+# the Accept form's defaults; Sage's text)
+PLANTED = {
+    ("vendor", "Northwestern Regional Mechanical Contractors", State.READY): (vendor_id("NWREG01"), NAME),
+    ("vendor", "Harbor Mechanical", State.READY): (vendor_id("HARBOR01"), VENDOR_EXISTS),
+    ("vendor", "Quarry Stone Masonry", State.READY): (vendor_id("QUARRY01"), STATE_),
+    ("vendor", "Riverbend Plumbing", State.READY): (vendor_id("RIVERB01"), ZIP),
+    ("vendor", "Consolidated Fire Protection Services of Illinois", State.FAILED): (vendor_id("CONSOL02"), NAME),
+    ("job", "24-105", State.READY): ({"sage_job_id": "24-105"}, NAME),
+    ("job", "24-109", State.READY): ({"sage_job_id": "24-109"}, CITY),
+    ("job", "24-110", State.READY): ({"sage_job_id": "24-110"}, ZIP),
+    ("job", "24-111", State.READY): ({"sage_job_id": "24-111"}, STATE_),
+    ("job", "24-113", State.READY): ({"sage_job_id": "24-113"}, JOB_EXISTS),
+    ("job", "24-112", State.FAILED): ({"sage_job_id": "24-112"}, NAME),
+    ("sub_job", "24-102 ALT1", State.READY): (None, EXTRA_EXISTS),
+    ("sub_job", "24-011 DOCK", State.READY): (None, CLOSED),
+    ("sub_job", "24-011 MEZ", State.FAILED): (None, CLOSED),
+    ("cost_code", "24-011 07-200", State.READY): (None, CLOSED),
+    ("cost_code", "24-011 08-800", State.FAILED): (None, CLOSED),
+    ("budget", "24-101", State.READY): (None, "An estimate already exists for cost code 01-100 category LAB."),
+    ("budget", "24-012", State.FAILED): (None, "An estimate already exists for cost code 01-100 category LAB."),
+    ("budget_change", "24-011 BC-002", State.READY): (None, CLOSED),
+    ("budget_change", "24-011 BC-001", State.FAILED): (None, CLOSED),
+    ("commitment", "SC-24-101-09", State.READY): ({"sage_id": "SC-24-101-09"}, INACTIVE),
+    ("commitment", "SC-24-011-02", State.READY): ({"sage_id": "SC-24-011-02"}, CLOSED),
+    ("commitment", "SC-24-103-09", State.READY): ({"sage_id": "SC-24-103-09"},
+                                                  "A commitment with code [SC-24-103-09] already exists."),
+    ("commitment", "SC-24-101-10", State.READY): ({"sage_id": "SC-24-101-10"}, NO_CATEGORY),
+    ("commitment", "SC-24-102-11", State.FAILED): ({"sage_id": "SC-24-102-11"}, INACTIVE),
+    ("cco", "SC-24-102-09 CO-24-05", State.READY): (None, ARCHIVED),
+    ("cco", "SC-24-011-08 CO-24-06", State.READY): (None, CLOSED),
+    ("cco", "SC-24-102-03 CO-24-90", State.READY): (
+        None, "A change order with code CO-24-90 already exists on this contract."),
+    ("cco", "SC-24-101-01 CO-24-90", State.READY): (None, CCO_EXISTS),
+    ("cco", "SC-24-102-09 CO-24-07", State.FAILED): (None, ARCHIVED),
+    ("pcco", "24-101 PCO-005", State.READY): (PCCO_400, ITEM_EXISTS),
+    ("pcco", "24-101 PCO-006", State.READY): (PCCO, NO_CATEGORY),
+    ("pcco", "24-011 PCO-001", State.READY): (PCCO, CLOSED),
+    ("pcco", "24-101 PCO-007", State.FAILED): (PCCO_400, ITEM_EXISTS),
+    ("owner_invoice", "OI-24-101-06 2026-10-31", State.READY): (None, AR_DUPLICATE),
+    ("owner_invoice", "OI-24-101-01 2026-01-31", State.READY): (None, GL_CLOSED),
+    ("owner_invoice", "OI-24-101-10 2026-10-31", State.READY): (None, NO_DISTRIBUTIONS),
+    ("owner_invoice", "OI-24-101-05 2026-09-30", State.FAILED): (None, AR_DUPLICATE),
+    ("subcontractor_invoice", "AP-0131 2026-01-31", State.READY): (None, GL_CLOSED),
+    ("subcontractor_invoice", "AP-1199 2026-10-31", State.READY): (
+        None, "Ap Invoice Api import failed with error message: Commitment SC-24-103-05 - amount invoiced "
+              "exceeds approved amount plus tolerance."),
+    ("subcontractor_invoice", "DD-4001 2026-08-31", State.READY): (None, INACTIVE),
+    ("subcontractor_invoice", "BL-2199 2026-10-31", State.READY): (None, NO_DISTRIBUTIONS),
+    ("subcontractor_invoice", "CS-3001 2026-09-30", State.READY): (None, ap_duplicate("CS-3001")),
+    ("subcontractor_invoice", "AP-1301 2026-09-30", State.READY): (None, CLOSED),
+    ("subcontractor_invoice", "BL-2001 2026-10-31", State.FAILED): (None, ap_duplicate("BL-2001")),
+}
+
+# The draft (never sent) of each type.
+DRAFTS = {
+    "vendor": "Juniper Paving Co.",
+    "job": "24-108",
+    "sub_job": "24-106 PH1",
+    "cost_code": "24-101 22-400",
+    "budget": "24-106",
+    "budget_change": "24-104 BC-004",
+    "commitment": "SC-24-103-11",
+    "cco": "SC-24-101-01 CO-24-04",
+    "pcco": "24-101 PCO-2026-RIVERSIDE-0004",
+    "owner_invoice": "OI-24-101-09 2026-12-31",
+    "subcontractor_invoice": "BL-2004 2026-10-31",
+}
+
+# How a test names an item of each type: the columns joined by spaces.
+KEYS = {
+    "vendor": lambda: select(Vendor.id, Vendor.name),
+    "job": lambda: select(Project.id, Project.number),
+    "sub_job": lambda: select(SubJob.id, Project.number, SubJob.code).join(Project, Project.id == SubJob.project_id),
+    "cost_code": lambda: select(CostCode.id, Project.number, CostCode.code)
+    .join(Project, Project.id == CostCode.project_id),
+    "budget": lambda: select(Budget.id, Project.number).join(Project, Project.id == Budget.project_id),
+    "budget_change": lambda: select(BudgetChange.id, Project.number, BudgetChange.number)
+    .join(Project, Project.id == BudgetChange.project_id),
+    "commitment": lambda: select(Commitment.id, Commitment.number),
+    "cco": lambda: select(CommitmentChangeOrder.id, Commitment.number, CommitmentChangeOrder.number)
+    .join(Commitment, Commitment.id == CommitmentChangeOrder.commitment_id),
+    "pcco": lambda: select(PrimeChangeOrder.id, Project.number, PrimeChangeOrder.number)
+    .join(Project, Project.id == PrimeChangeOrder.project_id),
+    "owner_invoice": lambda: select(OwnerInvoice.id, OwnerInvoice.number, OwnerInvoice.billing_date),
+    "subcontractor_invoice": lambda: select(SubcontractorInvoice.id, SubcontractorInvoice.number,
+                                            SubcontractorInvoice.billing_date),
+}
+
+
+def keyed(session, type_key) -> dict[str, int]:
+    """Item ids of a type by the test's key (a key held by two items is left out)."""
+    rows = session.execute(KEYS[type_key]()).all()
+    keys = [" ".join(str(v) for v in row[1:]) for row in rows]
+    return {k: row[0] for k, row in zip(keys, rows) if keys.count(k) == 1}
+
+
+def state_counts(session) -> dict[tuple[str, str], int]:
+    return {(t, s): n for t, s, n in session.execute(
+        select(ErpItem.item_type, ErpItem.state, func.count()).group_by(ErpItem.item_type, ErpItem.state))}
+
+
+def row_counts(session, sim) -> dict[str, int]:
+    """Rows in every table of the portal and of the simulator."""
+    from portal.exporters.sage300 import simulator
     from portal.extensions import db
+    counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+    with sim.engine.connect() as conn:
+        counts.update({"sage." + t.name: conn.scalar(select(func.count()).select_from(t))
+                       for t in simulator.metadata.sorted_tables})
+    return counts
+
+
+@pytest.fixture(scope="module")
+def demo_app(stack_env, tmp_path_factory):
+    """A portal of its own (SQLite, simulator, RQ queue) with the demo loaded once."""
     import flask_migrate
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
-                      "SAGE_SIM_DATABASE_URL": f"sqlite:///{tmp_path / 'sim.db'}",
-                      "SAGE_SIM_SCHEMA": None, "DATABASE_SCHEMA": None,
-                      "SQLALCHEMY_ENGINE_OPTIONS": {}, "SAGE_DROP_FOLDER": str(tmp_path / "drop")})
+
+    from portal import create_app, demo
+    from portal.exporters.sage300.connectors import make_connector
+    from portal.extensions import db
+    tmp = tmp_path_factory.mktemp("demo")
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'demo.db'}",
+                      "SAGE_SIM_DATABASE_URL": f"sqlite:///{tmp / 'sim.db'}",
+                      "SAGE_SIM_SCHEMA": None, "DATABASE_SCHEMA": None, "SQLALCHEMY_ENGINE_OPTIONS": {},
+                      "SAGE_DROP_FOLDER": str(tmp / "drop"), "RQ_QUEUES": [f"demo-{secrets.token_hex(4)}"]})
     with app.app_context():
         flask_migrate.upgrade()
-        result = demo.seed(db.session, app.config, password="demo-password")
-        assert result["invoices"] == db.session.scalar(select(func.count(SubcontractorInvoice.id)))
-        assert 25 <= result["invoices"] <= 35 and result["projects"] == 5
-        assert demo.seed(db.session, app.config) is None  # once only
-        states = dict(db.session.execute(select(ErpItem.state, func.count()).where(
-            ErpItem.item_type == "subcontractor_invoice").group_by(ErpItem.state)).all())
-        assert states == {State.READY: 12, State.SYNCED: 5, State.FAILED: 1, State.REJECTED: 2}
-        waiting = dict(db.session.execute(select(ErpItem.item_type, func.count()).where(
-            ErpItem.state == State.READY, ErpItem.item_type != "subcontractor_invoice")
-            .group_by(ErpItem.item_type)).all())
-        assert waiting == {"vendor": 3, "job": 2, "sub_job": 1, "cost_code": 1, "commitment": 2,
-                           "budget": 1, "pcco": 1, "owner_invoice": 1}
-        usernames = set(db.session.scalars(select(User.username)))
-        assert {"admin", "approver", "standard", "readonly", "invoiceadmin"} <= usernames
-        assert {m.status for m in db.session.scalars(select(OutboxMail))} == {MailStatus.KEPT}
-
-        # Accepting the planted invoices meets Sage's refusals.
-        from portal.exporters.sage300.connectors import make_connector
-        connector = make_connector(app.config)
-        approver = db.session.scalars(select(User).where(User.username == "approver")).one()
-        expected = {"AP-0131": "GL period closed", "AP-1199": "exceeds approved amount plus tolerance",
-                    "DD-4001": "Vendor is inactive", "BL-2199": "The document has no distributions"}
-        for number, text in expected.items():
-            inv = db.session.scalars(select(SubcontractorInvoice).where(
-                SubcontractorInvoice.number == number)).one()
-            erp = services.find_erp_item(db.session, "subcontractor_invoice", inv.id)
-
-            class Inline:
-                def export(self, erp_item_id, attempt, job_id):
-                    services.run_export(db.session, erp_item_id, attempt, connector)
-            services.accept(db.session, approver, erp.id, {"erp_id": number, "accounting_date":
-                            inv.billing_date.isoformat()}, Inline())
-            erp = services.get_erp_item(db.session, erp.id)
-            assert erp.state == State.FAILED and text in erp.sage_message, (number, erp.sage_message)
-        from portal.domain.models import Commitment, Project
-        planted = [("commitment", db.session.scalars(select(Commitment.id).where(
-                        Commitment.number == "SC-24-101-09")).one(), {"sage_id": "SC-24-101-09"},
-                    "Vendor is inactive/has been archived."),
-                   ("job", db.session.scalars(select(Project.id).where(
-                        Project.number == "24-105")).one(), {"sage_job_id": "24-105"},
-                    "[Name] is too long, maximum length is 30 characters.")]
-        for type_key, item_id, fields, text in planted:
-            erp = services.find_erp_item(db.session, type_key, item_id)
-
-            class Inline:
-                def export(self, erp_item_id, attempt, job_id):
-                    services.run_export(db.session, erp_item_id, attempt, connector)
-            services.accept(db.session, approver, erp.id, fields, Inline())
-            erp = services.get_erp_item(db.session, erp.id)
-            assert erp.state == State.FAILED and erp.sage_message == text, (type_key, erp.sage_message)
+        result = demo.seed(db.session, app.config, password=PASSWORD)
+        baseline = state_counts(db.session)
         db.session.remove()
+    yield SimpleNamespace(app=app, result=result, baseline=baseline, sim=make_connector(app.config).sim)
+    with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def session(demo_app):
+    from portal.extensions import db
+    with demo_app.app.app_context():
+        yield db.session
+        db.session.remove()
+
+
+def test_seed_returns_what_it_loaded(demo_app, session):
+    result = demo_app.result
+    assert result["invoices"] == session.scalar(select(func.count(SubcontractorInvoice.id)))
+    assert result["projects"] == session.scalar(select(func.count(Project.id))) == 15
+    usernames = set(session.scalars(select(User.username)))
+    assert {"admin", "approver", "standard", "readonly", "invoiceadmin"} <= usernames
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_every_type_has_every_state(demo_app, session, type_key):
+    kind = get_type(type_key)
+    assert {s for (t, s) in demo_app.baseline if t == type_key} == set(STATES)
+
+    draft = kind.load(session, keyed(session, type_key)[DRAFTS[type_key]])
+    erp = services.find_erp_item(session, type_key, draft.id)
+    assert (erp.state if erp else State.DRAFT) == State.DRAFT and not kind.linked_ref(draft)
+
+    erps = session.scalars(select(ErpItem).where(ErpItem.item_type == type_key)).all()
+    for erp in erps:
+        if erp.state == State.SYNCED:
+            assert erp.erp_ref, (type_key, erp.item_id)
+        elif erp.state == State.FAILED:
+            assert erp.sage_message and explain(erp.sage_message) is not None, (type_key, erp.sage_message)
+        elif erp.state == State.REJECTED:
+            assert erp.reject_reason, (type_key, erp.item_id)
+            mails = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).all()
+            assert [(m.status, m.subject) for m in mails] == [
+                (MailStatus.KEPT, f"Test Builders: ERP {kind.label} Rejection Notification")]
+            assert erp.reject_reason in mails[0].text_body
+
+
+def test_a_pcco_whose_number_is_too_long_for_sage_stays_a_draft_that_says_why(demo_app, session):
+    kind = get_type("pcco")
+    draft = kind.load(session, keyed(session, "pcco")[DRAFTS["pcco"]])
+    assert kind.prerequisites(session, draft) == ["The # must be 20 characters or less (Sage's Chg Mgt Ref)."]
+
+
+def test_the_failed_tab_of_every_type_shows_sages_text_with_its_cause_and_solution(demo_app, session):
+    client = demo_app.app.test_client()
+    assert client.post("/login", data={"username": "approver", "password": PASSWORD}).status_code == 303
+    for type_key in TYPES:
+        body = client.get(f"/erp/{type_key}?filter=failed").get_data(as_text=True)
+        assert '<span class="badge failed">Failed to Export</span>' in body, type_key
+        assert "<summary>Cause and solution</summary>" in body and "<strong>Solution:</strong>" in body, type_key
+
+
+def test_the_planted_refusals_cover_every_type(demo_app):
+    assert set(TYPES) == set(REGISTRY)
+    assert {t for t, _, _ in PLANTED} == {t for t, _, s in PLANTED if s == State.FAILED} == set(TYPES)
+
+
+def test_each_planted_item_is_refused_by_sage_with_its_text(demo_app, session):
+    from portal.queue import RQJobQueue
+    from portal.worker import make_worker
+    approver = session.scalars(select(User).where(User.username == "approver")).one()
+    accepted = {}
+    for (type_key, key, state), (fields, text) in PLANTED.items():
+        kind = get_type(type_key)
+        item_id = keyed(session, type_key).get(key)
+        assert item_id is not None, (type_key, key)
+        erp = services.find_erp_item(session, type_key, item_id)
+        assert erp.state == state, (type_key, key, erp.state)
+        if fields is None:
+            fields = kind.export_defaults(kind.load(session, item_id))
+        services.accept(session, approver, erp.id, fields, RQJobQueue())
+        accepted[erp.id] = (type_key, key, text)
+    make_worker(demo_app.app).work(burst=True, with_scheduler=False, logging_level="ERROR")
+    session.expire_all()
+    for erp_id, (type_key, key, text) in accepted.items():
+        erp = services.get_erp_item(session, erp_id)
+        assert (erp.state, erp.sage_message) == (State.FAILED, text), (type_key, key)
+        assert explain(erp.sage_message) is not None, (type_key, key)
+
+
+def test_the_demo_has_data_back_from_sage_and_every_sync_ran_once(demo_app, session):
+    from portal.domain import sync
+    from portal.domain.models import (DirectCost, ImportStatus, JobCostLine, SageRecord, StandardCostCode,
+                                      SyncRun, SyncStatus)
+    runs = session.scalars(select(SyncRun)).all()
+    assert sorted(r.kind for r in runs) == sorted(sync.KINDS)
+    assert all(r.status == SyncStatus.DONE and r.errors == 0 for r in runs)
+    pending = dict(session.execute(select(SageRecord.kind, func.count()).where(
+        SageRecord.status == ImportStatus.PENDING).group_by(SageRecord.kind)).all())
+    assert pending.get("vendor", 0) >= 5 and pending.get("job", 0) >= 3 and pending.get("contract", 0) >= 1
+    assert session.scalar(select(func.count(StandardCostCode.id))) >= 10
+    assert session.scalar(select(func.count(JobCostLine.id))) > 0
+    assert session.scalar(select(func.count(DirectCost.id))) > 0   # one project has transaction sync on
+    assert all(row.enabled and row.next_run_at is not None for row in sync.schedules(session))
+
+
+def test_seeding_again_changes_nothing_and_force_adds_another_whole_demo(demo_app, session):
+    from portal import demo
+    app, sim = demo_app.app, demo_app.sim
+    before = row_counts(session, sim)
+    assert demo.seed(session, app.config, password=PASSWORD) is None
+    assert row_counts(session, sim) == before
+
+    states = state_counts(session)
+    result = demo.seed(session, app.config, password=PASSWORD, force=True)
+    assert result is not None and result["items"] == demo_app.result["items"]
+    added = {k: n - states.get(k, 0) for k, n in state_counts(session).items()}
+    assert {k: n for k, n in added.items() if n} == demo_app.baseline
+    # the new load's users, with their tag, can sign in
+    assert session.scalar(select(func.count(User.id)).where(User.username.like("approver-%"))) == 1

@@ -568,7 +568,8 @@ def test_pcco_is_imported(sim):
         ("Approved Schedule Value Change", "", "", "Canopy", D("2750.00"), "PCCO-7", "HH2", "CN-1", "040", True)]
     assert sim.job_cost_summary("J-1") == {("", "", ""): {"Approved Schedule Value Change": D("3750.00")}}
     assert sim.get_contract("CN-1") == dict(Contract="CN-1", Job="J-1", Description="Main Street prime",
-                                            Status="Open", Billing_Method="Use Contracts")
+                                            Status="Open", Billing_Method="Use Contracts", Work_Started=None,
+                                            Work_Completed=None)
     assert sim.get_contract("CN-404") is None
 
 

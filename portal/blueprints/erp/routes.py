@@ -76,6 +76,8 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
     if wants_fragment():
         return make_response(render_template("erp/_row.html", **context), status)
     # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
+    from portal.domain.projects import invoice_history  # any item's audit rows, oldest first
+    context["history"] = invoice_history(db.session, row.erp)
     return make_response(render_template("erp/item_page.html", **context), status)
 
 
@@ -168,6 +170,19 @@ def requeue(type_key: str, erp_item_id: int):
     services.get_erp_item(db.session, erp_item_id, type_key)
     services.requeue(db.session, current_user, erp_item_id, RQJobQueue())
     return _done(type_key, erp_item_id)
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/unlink", methods=["POST"])
+@require(policy.DECIDE)
+def unlink(type_key: str, erp_item_id: int):
+    """Unlink a synced item once Sage no longer holds its record: back to draft, link kept in history."""
+    from portal.domain.unlink import unlink as unlink_item
+    from portal.exporters.sage300.connectors import make_connector
+    services.get_erp_item(db.session, erp_item_id, type_key)
+    unlink_item(db.session, current_user, erp_item_id, make_connector(current_app.config))
+    if not htmx:
+        flash("Unlinked from Sage 300 CRE: the item is back in draft.", "info")
+    return _done(type_key, erp_item_id, notice="Unlinked – back in draft")
 
 
 @bp.route("/<type_key>/bulk-accept", methods=["POST"])

@@ -51,6 +51,17 @@ class SimulatorConnector:
         except OSError as exc:  # the drop folder failed before the commit, so likewise
             raise ConnectorUnavailable(f"cannot write the import file: {exc}") from exc
 
+    # what identifies an item's record, by Sage record kind: the simulator's find_* method
+    FINDERS = {"ap_vendor": "find_vendor", "jc_commitment": "find_commitment", "jc_commitment_co": "find_cco",
+               "ap_invoice": "find_invoice", "ar_invoice": "find_ar_invoice", "jc_pcco": "find_change_transactions"}
+
+    def held_by_sage(self, kind: str, ref: dict) -> list[str]:
+        """Descriptions of the Sage records still there for an item (empty: free to unlink)."""
+        try:
+            return getattr(self.sim, self.FINDERS[kind])(**ref)
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+
 
 class FileDropConnector:
     """Writes the batch's import file into a folder; the same batch_id overwrites the same file."""
@@ -64,6 +75,12 @@ class FileDropConnector:
         except OSError as exc:
             raise ConnectorUnavailable(f"cannot write to {self.folder}: {exc}") from exc
         return SageResult(ok=True, reference=name)
+
+    def held_by_sage(self, kind: str, ref: dict) -> list[str]:
+        """Import files cannot be read back: refuse, so nothing is unlinked unchecked."""
+        from portal.domain.errors import Conflict
+        raise Conflict("Unlinking needs a connection that can read Sage 300 CRE (the simulator); "
+                       "the file-drop connector only writes import files, so nothing was unlinked.")
 
 
 # Engines are process-wide, thread-safe and own a connection pool, so one per (url, schema)

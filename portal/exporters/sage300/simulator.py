@@ -25,8 +25,16 @@ Job Cost transactions live in JCT_CURRENT__TRANSACTION with a Posted flag: Poste
 Sage's new.jct (an unposted batch, e.g. estimates), true is current.jct. Commitments (the
 2024 release note) and schedule value changes (the guide) are posted automatically;
 post_transactions(job) posts the rest, as Job Cost's posting would.
-Tables are created by create_all on first use (new tables included; no migrations), so a
-new table may be added here but never a column to an existing one.
+Tables are created by create_all on first use (no migrations): it creates new tables and
+adds to an existing table every column it lacks (ALTER TABLE ... ADD COLUMN). So a column
+may be added to a table here if it is nullable or has a server default; never rename,
+retype or drop one (an existing database keeps the old column).
+
+Data back from Sage: the readers list_vendors, list_jobs, list_extras, list_standard_cost_codes,
+list_standard_categories, list_contracts, list_schedule_values, job_costs and
+list_cost_transactions are what the portal's imports read; the adders (add_cost,
+set_schedule_value, ...) are what a Sage user enters, and raise SageInputError (a ValueError
+naming the field) on bad input, leaving Sage unchanged.
 """
 from __future__ import annotations
 
@@ -38,9 +46,10 @@ from decimal import Decimal
 
 from sqlalchemy import (
     Boolean, Column, Date, DateTime, ForeignKey, ForeignKeyConstraint, Integer, MetaData,
-    Numeric, String, Table, Text, create_engine, event, func, insert, select, text, update,
+    Numeric, String, Table, Text, create_engine, event, func, insert, inspect, select, text, update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateColumn
 
 from .connectors import write_import_file
 from .fileformat import import_file
@@ -81,6 +90,11 @@ job_t = Table(
     Column("State", String(4), nullable=False, default=""),
     Column("ZIP", String(10), nullable=False, default=""),
     Column("Status", String(10), nullable=False, default="Open"),  # Open / Closed
+    # "Use Contracts" (CN contracts) or "Use Quickbill" (schedule of values in Misc Worksheets)
+    Column("Billing_Method", String(20), nullable=False, default="Use Contracts",
+           server_default="Use Contracts"),
+    # "" for Use Contracts; Job, Division or Section for Use Quickbill
+    Column("Billing_Level", String(10), nullable=False, default="", server_default=""),
 )
 cost_code_t = Table(
     "JCM_MASTER__COST_CODE", metadata,
@@ -203,6 +217,13 @@ transaction_t = Table(
     Column("Posted", Boolean, nullable=False, default=False),  # false: new.jct, true: current.jct
     Column("Batch_ID", String, nullable=False, default=""),
     Column("Created_At", DateTime, nullable=True),
+    # cost transactions (AP/PR/EQ/IV/JC cost): quantity, unit cost, and for AP its vendor,
+    # invoice and what has been paid on it
+    Column("Units", Quantity, nullable=True),
+    Column("Unit_Cost", Quantity, nullable=True),
+    Column("Vendor", String(10), nullable=False, default="", server_default=""),
+    Column("Invoice", String(15), nullable=False, default="", server_default=""),
+    Column("Amount_Paid", Money, nullable=False, default=0, server_default="0"),
 )
 contract_t = Table(
     "CN_MASTER__CONTRACT", metadata,
@@ -211,6 +232,8 @@ contract_t = Table(
     Column("Description", String(30), nullable=False, default=""),
     Column("Status", String(10), nullable=False, default="Open"),
     Column("Billing_Method", String(20), nullable=False, default="Use Contracts"),
+    Column("Work_Started", Date, nullable=True),     # the prime contract's start date
+    Column("Work_Completed", Date, nullable=True),   # its actual completion date
 )
 contract_item_t = Table(
     "CN_MASTER__CONTRACT_ITEM", metadata,
@@ -219,6 +242,27 @@ contract_item_t = Table(
     Column("Description", String(30), nullable=False, default=""),
     Column("Original_Amount", Money, nullable=False, default=0),
     Column("Approved_Changes", Money, nullable=False, default=0),
+)
+# ---- data back from Sage: company standards and the Quickbill schedule of values ----
+standard_cost_code_t = Table(
+    "JCM_MASTER__STANDARD_COST_CODE", metadata,
+    Column("Cost_Code", String(12), primary_key=True),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Status", String(10), nullable=False, default="Active"),  # Active / Inactive
+)
+standard_category_t = Table(
+    "JCM_MASTER__STANDARD_CATEGORY", metadata,
+    Column("Category", String(3), primary_key=True),
+    Column("Description", String(30), nullable=False, default=""),
+)
+# Miscellaneous Worksheets: a Use Quickbill job's schedule of values, one row per billing level code
+schedule_value_t = Table(
+    "JCM_MASTER__SCHEDULE_VALUE", metadata,
+    Column("Job", String(10), ForeignKey("JCM_MASTER__JOB.Job"), primary_key=True),
+    # "" at Job level, the division code at Division level, the cost code at Section level
+    Column("Level_Code", String(12), primary_key=True, default=""),
+    Column("Description", String(30), nullable=False, default=""),
+    Column("Original_Contract_Amount", Money, nullable=False, default=0),
 )
 customer_t = Table(
     "ARM_MASTER__CUSTOMER", metadata,
@@ -349,6 +393,60 @@ AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
 
 SETTING_KEYS = ("closed_periods", "tolerance_pct", "hourly_limit")
 
+# ---- data back from Sage: posted costs, billing methods, what a Sage user may enter ----
+# Job Cost's transaction types for posted costs (the guide's Direct Costs mapping).
+AP_COST, PR_COST, EQ_COST, IV_COST, JC_COST = "AP cost", "PR cost", "EQ cost", "IV cost", "JC cost"
+COST_TYPES = (AP_COST, PR_COST, EQ_COST, IV_COST, JC_COST)
+USE_CONTRACTS, USE_QUICKBILL = "Use Contracts", "Use Quickbill"
+BILLING_METHODS = (USE_CONTRACTS, USE_QUICKBILL)
+BILLING_LEVELS = ("Job", "Division", "Section")  # Use Quickbill only; Use Contracts has ""
+VENDOR_STATUSES = ("Active", "Inactive")
+JOB_STATUSES = ("Open", "Closed")
+STANDARD_CODE_STATUSES = ("Active", "Inactive")
+# (argument, max length) of each adder; the lengths are sage300-facts.md's (as in *_LIMITS above)
+VENDOR_INPUT = tuple((attr, limit) for _, attr, limit in VENDOR_LIMITS) + (("address_2", 33),)
+JOB_INPUT = tuple((attr, limit) for _, attr, limit in JOB_LIMITS) + (("address_2", 30), ("status", 10))
+EXTRA_INPUT = tuple((attr, limit) for _, attr, limit in EXTRA_LIMITS)
+COST_CODE_INPUT = tuple((attr, limit) for _, attr, limit in COST_CODE_LIMITS)
+CATEGORY_INPUT = tuple((attr, limit) for _, attr, limit in CATEGORY_LIMITS)
+STANDARD_COST_CODE_INPUT = (("code", 12), ("description", 30))
+STANDARD_CATEGORY_INPUT = (("code", 3), ("description", 30))
+CONTRACT_INPUT = (("job", 10), ("description", 30), ("status", 10))
+SCHEDULE_VALUE_INPUT = (("job", 10), ("level_code", 12), ("description", 30))
+COST_INPUT = tuple((attr, limit) for _, attr, limit in TRANSACTION_LIMITS if attr in
+                   ("job", "extra", "cost_code", "category", "description")) + \
+    (("vendor", 10), ("invoice", 15), ("commitment", 12))
+# The readers' keys (column names): list_cost_transactions' and job_costs' (Decimals after Category_Description)
+COST_TRANSACTION_KEYS = ("Transaction_ID", "Job", "Extra", "Cost_Code", "Category", "Transaction_Type", "Date",
+                         "Description", "Vendor", "Invoice", "Units", "Unit_Cost", "Amount", "Amount_Paid",
+                         "Commitment")
+JOB_COST_KEYS = ("Job", "Extra", "Cost_Code", "Category", "Cost_Code_Description", "Category_Description",
+                 "Original_Estimate", "Original_Estimate_Units", "Approved_Estimate_Changes",
+                 "Approved_Estimate_Unit_Changes", "Total_Estimate", "Total_Estimate_Units",
+                 "Original_Commitment", "Approved_Commitment_Changes", "Revised_Commitment",
+                 "Commitment_Invoiced", "JTD_Cost", "JTD_Units", "JTD_Dollars_Paid", "MTD_Cost",
+                 "MTD_Dollars_Paid", "MTD_Units")
+# the transaction types job_costs adds up (Misc worksheets and schedule value changes are not Job Costs)
+JOB_COST_TYPES = (ORIGINAL_ESTIMATE, APPROVED_ESTIMATE_CHANGE, COMMITTED_COST, APPROVED_COMMITMENT_CHANGE) + COST_TYPES
+LABELS = {"vendor": "Vendor", "name": "Name", "address_1": "Address 1", "address_2": "Address 2",
+          "city": "City", "state": "State", "zip": "ZIP", "telephone": "Telephone", "fax": "Fax",
+          "status": "Status", "job": "Job", "description": "Description", "extra": "Extra",
+          "cost_code": "Cost code", "category": "Category", "code": "Code", "contract": "Contract",
+          "level_code": "Level code", "invoice": "Invoice", "commitment": "Commitment",
+          "billing_method": "Billing method", "billing_level": "Billing level", "items": "Items",
+          "transaction_type": "Transaction type", "amount": "Amount", "units": "Units",
+          "unit_cost": "Unit cost", "amount_paid": "Amount paid", "date": "Date",
+          "cost_code_description": "Cost code description",
+          "category_description": "Category description"}
+
+
+class SageInputError(ValueError):
+    """Bad input for an adder or updater: `field` names the argument, the message what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
 
 class _Refused(Exception):
     """A Sage refusal: the batch is logged with this message and creates nothing."""
@@ -460,17 +558,39 @@ class Sage300Simulator:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key})
 
     def create_all(self) -> None:
-        """Create the schema (PostgreSQL), the tables and missing settings rows."""
+        """Create the schema (PostgreSQL), the tables, their missing columns and missing settings rows."""
         with self.engine.begin() as conn:
             self._serialise(conn)
             if self._pg and self.schema:
                 quoted = conn.dialect.identifier_preparer.quote(self.schema)
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
             metadata.create_all(conn)
+            self._add_missing_columns(conn)
             have = set(conn.scalars(select(setting_t.c.Key)))
             for key, value in self.defaults.items():
                 if key not in have:
                     conn.execute(insert(setting_t).values(Key=key, Value=value))
+
+    def _add_missing_columns(self, conn) -> list[str]:
+        """ALTER TABLE ... ADD COLUMN for each column the database's table lacks; returns "TABLE.Column"s."""
+        # a database made by an older simulator: its tables predate columns added here since
+        schema = self.schema if self._pg else None  # the engine's schema_translate_map target
+        inspector = inspect(conn)
+        preparer = conn.dialect.identifier_preparer
+        prefix = f"{preparer.quote_schema(schema)}." if schema else ""
+        added = []
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                if not column.nullable and column.server_default is None:
+                    raise RuntimeError(f"{table.name}.{column.name} cannot be added to an existing "
+                                       "table: make it nullable or give it a server default")
+                ddl = CreateColumn(column).compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {prefix}{preparer.format_table(table)} ADD COLUMN {ddl}")
+                added.append(f"{table.name}.{column.name}")
+        return added
 
     def drop_all(self) -> None:
         """Drop the simulator's tables (not the schema)."""
@@ -506,26 +626,93 @@ class Sage300Simulator:
         with self.engine.begin() as conn:
             conn.execute(insert(table).values(**values))
 
+    def _add(self, table, field: str, record: str, **values) -> None:
+        """Insert one row; a duplicate key (a lost race too) is a SageInputError on `field` naming `record`."""
+        key = {c.name: values[c.name] for c in table.primary_key.columns}
+        try:
+            with self.engine.begin() as conn:
+                if _exists(conn, table, **key):
+                    raise SageInputError(field, f"{record} already exists in Sage 300 CRE.")
+                conn.execute(insert(table).values(**values))
+        except IntegrityError as exc:
+            raise SageInputError(field, f"{record} already exists in Sage 300 CRE.") from exc
+
     def add_vendor(self, vendor: str, name: str = "", address_1: str = "", address_2: str = "",
                    city: str = "", state: str = "", zip: str = "", telephone: str = "", fax: str = "",
                    status: str = "Active") -> None:
-        self._insert(vendor_t, Vendor=vendor, Name=name, Address_1=address_1, Address_2=address_2,
-                     City=city, State=state, ZIP=zip, Telephone=telephone, Fax=fax, Status=status)
+        """An AP vendor entered in Sage; SageInputError when blank, too long or already there."""
+        values = dict(vendor=vendor, name=name, address_1=address_1, address_2=address_2, city=city,
+                      state=state, zip=zip, telephone=telephone, fax=fax)
+        _check_input(values, VENDOR_INPUT, required=("vendor", "name"))
+        _check_choice("status", status, VENDOR_STATUSES)
+        self._add(vendor_t, "vendor", f"Vendor {vendor}", Vendor=vendor, Name=name, Address_1=address_1,
+                  Address_2=address_2, City=city, State=state, ZIP=zip, Telephone=telephone, Fax=fax,
+                  Status=status)
 
     def add_job(self, job: str, description: str = "", address_1: str = "", address_2: str = "",
-                city: str = "", state: str = "", zip: str = "", status: str = "Open") -> None:
-        self._insert(job_t, Job=job, Description=description, Address_1=address_1, Address_2=address_2,
-                     City=city, State=state, ZIP=zip, Status=status)
+                city: str = "", state: str = "", zip: str = "", status: str = "Open",
+                billing_method: str = USE_CONTRACTS, billing_level: str = "") -> None:
+        """A JC job entered in Sage, with its billing method (and level, for Use Quickbill)."""
+        values = dict(job=job, description=description, address_1=address_1, address_2=address_2,
+                      city=city, state=state, zip=zip, status=status)
+        _check_input(values, JOB_INPUT, required=("job",))
+        _check_billing(billing_method, billing_level)
+        self._add(job_t, "job", f"Job {job}", Job=job, Description=description, Address_1=address_1,
+                  Address_2=address_2, City=city, State=state, ZIP=zip, Status=status,
+                  Billing_Method=billing_method, Billing_Level=billing_level)
 
     def add_cost_code(self, job: str, cost_code: str, description: str, extra: str = "") -> None:
-        self._insert(cost_code_t, Job=job, Extra=extra, Cost_Code=cost_code, Description=description)
+        """A cost code on a job (extra "") or an extra."""
+        _check_input(dict(job=job, extra=extra, cost_code=cost_code, description=description),
+                     COST_CODE_INPUT, required=("job", "cost_code"))
+        self._need(job_t, "job", f"No job {job} in Sage 300 CRE.", Job=job)
+        self._add(cost_code_t, "cost_code", _coding_name(job, extra, cost_code), Job=job, Extra=extra,
+                  Cost_Code=cost_code, Description=description)
 
     def add_category(self, job: str, cost_code: str, category: str, description: str, extra: str = "") -> None:
-        self._insert(category_t, Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
-                     Description=description)
+        """A category on a job's (or extra's) cost code."""
+        _check_input(dict(job=job, extra=extra, cost_code=cost_code, category=category,
+                          description=description), CATEGORY_INPUT, required=("job", "cost_code", "category"))
+        self._need(cost_code_t, "cost_code", f"No cost code {_coding_name(job, extra, cost_code)} in Sage 300 CRE.",
+                   Job=job, Extra=extra, Cost_Code=cost_code)
+        self._add(category_t, "category", f"Category {category} of {_coding_name(job, extra, cost_code)}", Job=job,
+                  Extra=extra, Cost_Code=cost_code, Category=category, Description=description)
+
+    def add_coding(self, job: str, cost_code: str, category: str, cost_code_description: str = "",
+                   category_description: str = "", extra: str = "") -> None:
+        """A category on a job's (or extra's) cost code, adding the cost code when new (all or nothing)."""
+        _check_input(dict(job=job, extra=extra, cost_code=cost_code, category=category),
+                     CATEGORY_INPUT, required=("job", "cost_code", "category"))
+        _check_input(dict(cost_code_description=cost_code_description,
+                          category_description=category_description),
+                     (("cost_code_description", 30), ("category_description", 30)))
+        with self.engine.begin() as conn:
+            if not _exists(conn, job_t, Job=job):
+                raise SageInputError("job", f"No job {job} in Sage 300 CRE.")
+            if extra and not _exists(conn, extra_t, Job=job, Extra=extra):
+                raise SageInputError("extra", f"No extra {extra} on job {job} in Sage 300 CRE.")
+            if _exists(conn, category_t, Job=job, Extra=extra, Cost_Code=cost_code, Category=category):
+                raise SageInputError("category", f"Category {category} of {_coding_name(job, extra, cost_code)} "
+                                                 "already exists in Sage 300 CRE.")
+            if not _exists(conn, cost_code_t, Job=job, Extra=extra, Cost_Code=cost_code):
+                conn.execute(insert(cost_code_t).values(Job=job, Extra=extra, Cost_Code=cost_code,
+                                                        Description=cost_code_description))
+            conn.execute(insert(category_t).values(Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
+                                                   Description=category_description))
 
     def add_extra(self, job: str, extra: str, description: str = "", status: str = "Open") -> None:
-        self._insert(extra_t, Job=job, Extra=extra, Description=description, Status=status)
+        """An extra (sub job) on a job."""
+        _check_input(dict(job=job, extra=extra, description=description), EXTRA_INPUT,
+                     required=("job", "extra"))
+        _check_choice("status", status, JOB_STATUSES)
+        self._need(job_t, "job", f"No job {job} in Sage 300 CRE.", Job=job)
+        self._add(extra_t, "extra", f"Extra {extra} of job {job}", Job=job, Extra=extra, Description=description,
+                  Status=status)
+
+    def _need(self, table, field: str, message: str, **key) -> None:
+        with self.engine.connect() as conn:
+            if not _exists(conn, table, **key):
+                raise SageInputError(field, message)
 
     def set_extra_status(self, job: str, extra: str, status: str) -> None:
         with self.engine.begin() as conn:
@@ -575,29 +762,181 @@ class Sage300Simulator:
     def add_transaction(self, job: str, cost_code: str, category: str, transaction_type: str, amount,
                         extra: str = "", date: date | None = None, description: str = "",
                         posted: bool = True, ref_1: str = "", ref_2: str = "", commitment: str = "",
-                        contract: str = "", contract_item: str = "") -> None:
+                        contract: str = "", contract_item: str = "", units=None, unit_cost=None) -> None:
         """A Job Cost transaction entered in Sage (e.g. an estimate made there)."""
         self._insert(transaction_t, Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
                      Transaction_Type=transaction_type, Date=date or _naive_utc(self.clock()).date(),
                      Description=description, Amount=Decimal(str(amount)), Ref_1=ref_1, Ref_2=ref_2,
                      Commitment=commitment, Commitment_Item="", Commitment_CO="", Contract=contract,
-                     Contract_Item=contract_item, Posted=posted, Batch_ID="")
+                     Contract_Item=contract_item, Posted=posted, Batch_ID="", Units=_dec(units),
+                     Unit_Cost=_dec(unit_cost))
 
     def add_contract(self, contract: str, job: str, description: str = "", items=(), status: str = "Open",
-                     billing_method: str = "Use Contracts") -> None:
-        """A prime contract (CN) on a job, with items as (item, description, original amount)."""
-        with self.engine.begin() as conn:
-            conn.execute(insert(contract_t).values(Contract=contract, Job=job, Description=description,
-                                                   Status=status, Billing_Method=billing_method))
-            for item, item_description, amount in items:
-                conn.execute(insert(contract_item_t).values(
-                    Contract=contract, Item=item, Description=item_description,
-                    Original_Amount=Decimal(str(amount)), Approved_Changes=Decimal(0)))
+                     billing_method: str = USE_CONTRACTS, work_started: date | None = None,
+                     work_completed: date | None = None) -> None:
+        """A prime contract (CN) on a Use Contracts job, items as (item, description, original amount)."""
+        _check_input(dict(contract=contract, job=job, description=description, status=status),
+                     CONTRACT_INPUT, required=("contract", "job"))
+        _check_choice("billing_method", billing_method, (USE_CONTRACTS,))
+        rows, seen = [], set()
+        for item, item_description, amount in items:
+            item = (item or "").strip()
+            if not item:
+                raise SageInputError("items", "Each contract item needs an item code.")
+            if item in seen:
+                raise SageInputError("items", f"Contract item {item} is listed twice.")
+            if len(item_description or "") > 30:
+                raise SageInputError("items", f"Contract item {item}: {too_long_for('Description', 30)}")
+            seen.add(item)
+            try:
+                original = _amount("amount", amount)
+            except SageInputError as exc:
+                raise SageInputError("items", f"Contract item {item}: Original {str(exc)[0].lower()}{str(exc)[1:]}") \
+                    from None
+            rows.append(dict(Contract=contract, Item=item, Description=item_description or "",
+                             Original_Amount=original, Approved_Changes=Decimal(0)))
+        try:
+            with self.engine.begin() as conn:
+                job_row = conn.execute(select(job_t.c.Billing_Method).where(job_t.c.Job == job)).first()
+                if job_row is None:
+                    raise SageInputError("job", f"No job {job} in Sage 300 CRE.")
+                if job_row.Billing_Method != USE_CONTRACTS:
+                    raise SageInputError("job", f"Job {job} bills {job_row.Billing_Method}: its schedule of "
+                                                "values is entered in Miscellaneous Worksheets, not on a contract.")
+                if _exists(conn, contract_t, Contract=contract):
+                    raise SageInputError("contract", f"Contract {contract} already exists in Sage 300 CRE.")
+                conn.execute(insert(contract_t).values(Contract=contract, Job=job, Description=description,
+                                                       Status=status, Billing_Method=billing_method,
+                                                       Work_Started=work_started, Work_Completed=work_completed))
+                for row in rows:
+                    conn.execute(insert(contract_item_t).values(**row))
+        except IntegrityError as exc:
+            raise SageInputError("contract", f"Contract {contract} already exists in Sage 300 CRE.") from exc
 
     def add_contract_item(self, contract: str, item: str, description: str = "", original_amount=0,
                           approved_changes=0) -> None:
         self._insert(contract_item_t, Contract=contract, Item=item, Description=description,
                      Original_Amount=Decimal(str(original_amount)), Approved_Changes=Decimal(str(approved_changes)))
+
+    def update_vendor(self, vendor: str, **fields) -> None:
+        """Change a vendor's columns (Name, Address_1, Address_2, City, State, ZIP, Telephone, Fax, Status)."""
+        arguments = {"Name": "name", "Address_1": "address_1", "Address_2": "address_2", "City": "city",
+                     "State": "state", "ZIP": "zip", "Telephone": "telephone", "Fax": "fax", "Status": "status"}
+        values = _renamed(fields, arguments)
+        _check_input(values, VENDOR_INPUT, required=("name",) if "name" in values else ())
+        if "status" in values:
+            _check_choice("status", values["status"], VENDOR_STATUSES)
+        self._update(vendor_t, "vendor", f"No vendor {vendor} in Sage 300 CRE.", {"Vendor": vendor},
+                     {column: fields[column] for column in fields})
+
+    def update_job(self, job: str, **fields) -> None:
+        """Change a job's columns (Description, ..., Status, Billing_Method, Billing_Level: checked together)."""
+        arguments = {"Description": "description", "Address_1": "address_1", "Address_2": "address_2",
+                     "City": "city", "State": "state", "ZIP": "zip", "Status": "status",
+                     "Billing_Method": "billing_method", "Billing_Level": "billing_level"}
+        values = _renamed(fields, arguments)
+        _check_input({k: v for k, v in values.items() if not k.startswith("billing_")}, JOB_INPUT)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(job_t).where(job_t.c.Job == job)).mappings().first()
+            if row is None:
+                raise SageInputError("job", f"No job {job} in Sage 300 CRE.")
+            if "billing_method" in values or "billing_level" in values:
+                method = values.get("billing_method", row["Billing_Method"])
+                # a job moved to Use Contracts has no billing level
+                level = values.get("billing_level", "" if method == USE_CONTRACTS else row["Billing_Level"])
+                _check_billing(method, level)
+                fields = dict(fields, Billing_Method=method, Billing_Level=level)
+            conn.execute(update(job_t).where(job_t.c.Job == job).values(**fields))
+
+    def _update(self, table, field: str, missing: str, key: dict, values: dict) -> None:
+        with self.engine.begin() as conn:
+            where = [table.c[k] == v for k, v in key.items()]
+            if not _exists(conn, table, **key):
+                raise SageInputError(field, missing)
+            if values:
+                conn.execute(update(table).where(*where).values(**values))
+
+    def add_standard_cost_code(self, code: str, description: str, status: str = "Active") -> None:
+        """A company standard cost code (JCM_MASTER__STANDARD_COST_CODE)."""
+        _check_input(dict(code=code, description=description), STANDARD_COST_CODE_INPUT, required=("code",))
+        _check_choice("status", status, STANDARD_CODE_STATUSES)
+        self._add(standard_cost_code_t, "code", f"Standard cost code {code}", Cost_Code=code,
+                  Description=description, Status=status)
+
+    def add_standard_category(self, code: str, description: str) -> None:
+        """A company standard category (JCM_MASTER__STANDARD_CATEGORY)."""
+        _check_input(dict(code=code, description=description), STANDARD_CATEGORY_INPUT, required=("code",))
+        self._add(standard_category_t, "code", f"Standard category {code}", Category=code,
+                  Description=description)
+
+    def set_schedule_value(self, job: str, level_code: str, description: str, amount) -> None:
+        """Enter (or change) a Use Quickbill job's schedule value (Miscellaneous Worksheets)."""
+        # level code: "" at Job level, a division code at Division level, a job cost code at Section level
+        level_code = level_code or ""
+        _check_input(dict(job=job, level_code=level_code, description=description), SCHEDULE_VALUE_INPUT,
+                     required=("job",))
+        value = _amount("amount", amount)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(job_t.c.Billing_Method, job_t.c.Billing_Level)
+                               .where(job_t.c.Job == job)).first()
+            if row is None:
+                raise SageInputError("job", f"No job {job} in Sage 300 CRE.")
+            if row.Billing_Method != USE_QUICKBILL:
+                raise SageInputError("job", f"Job {job} bills {row.Billing_Method}: its schedule of values "
+                                            "is on its contracts, not in Miscellaneous Worksheets.")
+            if row.Billing_Level == "Job" and level_code:
+                raise SageInputError("level_code", f"Job {job} bills at Job level: leave the level code blank.")
+            if row.Billing_Level != "Job" and not level_code:
+                raise SageInputError("level_code", f"Job {job} bills at {row.Billing_Level} level: give the "
+                                                   f"{row.Billing_Level.lower()} code.")
+            if row.Billing_Level == "Section" and not _exists(conn, cost_code_t, Job=job, Extra="",
+                                                                Cost_Code=level_code):
+                raise SageInputError("level_code", f"No cost code {level_code} on job {job} in Sage 300 CRE.")
+            values = dict(Description=description or "", Original_Contract_Amount=value)
+            if not conn.execute(update(schedule_value_t).where(
+                    schedule_value_t.c.Job == job, schedule_value_t.c.Level_Code == level_code)
+                    .values(**values)).rowcount:
+                conn.execute(insert(schedule_value_t).values(Job=job, Level_Code=level_code, **values))
+
+    def add_cost(self, job: str, cost_code: str, category: str, transaction_type: str, amount, *,
+                 extra: str = "", date: date | None = None, description: str = "", vendor: str = "",
+                 invoice: str = "", units=None, unit_cost=None, amount_paid=0, commitment: str = "",
+                 posted: bool = True) -> int:
+        """A cost transaction (AP/PR/EQ/IV/JC cost) on a job's category; returns its Transaction_ID."""
+        # posted (current.jct) unless posted=False; vendor, invoice and commitment are AP cost's only
+        extra, vendor, invoice, commitment = extra or "", vendor or "", invoice or "", commitment or ""
+        _check_choice("transaction_type", transaction_type, COST_TYPES)
+        _check_input(dict(job=job, extra=extra, cost_code=cost_code, category=category, description=description,
+                          vendor=vendor, invoice=invoice, commitment=commitment), COST_INPUT,
+                     required=("job", "cost_code", "category"))
+        if transaction_type != AP_COST:
+            for field, value in (("vendor", vendor), ("invoice", invoice), ("commitment", commitment)):
+                if value:
+                    raise SageInputError(field, f"Only an AP cost has a {LABELS[field].lower()} "
+                                                f"({transaction_type} has none).")
+        row = dict(Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
+                   Transaction_Type=transaction_type, Date=date or _naive_utc(self.clock()).date(),
+                   Description=description or "", Amount=_amount("amount", amount),
+                   Units=_quantity("units", units), Unit_Cost=_quantity("unit_cost", unit_cost),
+                   Vendor=vendor, Invoice=invoice, Amount_Paid=_amount("amount_paid", amount_paid or 0),
+                   Commitment=commitment, Posted=posted, Batch_ID="", Created_At=_naive_utc(self.clock()))
+        with self.engine.begin() as conn:
+            if not _exists(conn, job_t, Job=job):
+                raise SageInputError("job", f"No job {job} in Sage 300 CRE.")
+            if extra and not _exists(conn, extra_t, Job=job, Extra=extra):
+                raise SageInputError("extra", f"No extra {extra} on job {job} in Sage 300 CRE.")
+            if not _exists(conn, category_t, Job=job, Extra=extra, Cost_Code=cost_code, Category=category):
+                raise SageInputError("category", f"No category {category} on cost code "
+                                                 f"{_coding_name(job, extra, cost_code)} in Sage 300 CRE.")
+            if vendor and not _exists(conn, vendor_t, Vendor=vendor):
+                raise SageInputError("vendor", f"No vendor {vendor} in Sage 300 CRE.")
+            if commitment:
+                on = conn.scalar(select(commitment_t.c.Job).where(commitment_t.c.Commitment == commitment))
+                if on is None:
+                    raise SageInputError("commitment", f"No commitment {commitment} in Sage 300 CRE.")
+                if on != job:
+                    raise SageInputError("commitment", f"Commitment {commitment} is on job {on}, not {job}.")
+            return conn.execute(insert(transaction_t).values(**row)).inserted_primary_key[0]
 
     def add_customer(self, customer: str, name: str = "", status: str = "Active") -> None:
         self._insert(customer_t, Customer=customer, Name=name, Status=status)
@@ -715,6 +1054,126 @@ class Sage300Simulator:
                 summary[(r["Extra"], r["Cost_Code"], r["Category"])][r["Transaction_Type"]] += Decimal(r["Amount"])
         return {key: dict(by_type) for key, by_type in summary.items()}
 
+    # ---- data back from Sage: what the portal's imports read ----------------------
+
+    def list_vendors(self) -> list[dict]:
+        """Every APM_MASTER__VENDOR row (any status), by Vendor."""
+        return self._all(vendor_t, (vendor_t.c.Vendor,))
+
+    def list_jobs(self) -> list[dict]:
+        """Every JCM_MASTER__JOB row (Billing_Method and Billing_Level included), by Job."""
+        return self._all(job_t, (job_t.c.Job,))
+
+    def list_extras(self, job: str | None = None) -> list[dict]:
+        """JCM_MASTER__EXTRA rows of one job (every job when None), by Job then Extra."""
+        where = {} if job is None else {"Job": job}
+        return self._all(extra_t, (extra_t.c.Job, extra_t.c.Extra), **where)
+
+    def list_standard_cost_codes(self) -> list[dict]:
+        """JCM_MASTER__STANDARD_COST_CODE rows (Cost_Code, Description, Status), by Cost_Code."""
+        return self._all(standard_cost_code_t, (standard_cost_code_t.c.Cost_Code,))
+
+    def list_standard_categories(self) -> list[dict]:
+        """JCM_MASTER__STANDARD_CATEGORY rows (Category, Description), by Category."""
+        return self._all(standard_category_t, (standard_category_t.c.Category,))
+
+    def list_contracts(self, job: str | None = None) -> list[dict]:
+        """CN_MASTER__CONTRACT rows of one job (every job when None), by Contract."""
+        where = {} if job is None else {"Job": job}
+        return self._all(contract_t, (contract_t.c.Contract,), **where)
+
+    def list_schedule_values(self, job: str) -> list[dict]:
+        """The Use Quickbill job's JCM_MASTER__SCHEDULE_VALUE rows, by Level_Code."""
+        return self._all(schedule_value_t, (schedule_value_t.c.Level_Code,), Job=job)
+
+    def list_cost_transactions(self, job: str) -> list[dict]:
+        """The job's posted cost transactions (current.jct, a type in COST_TYPES), by Transaction_ID."""
+        columns = [transaction_t.c[name] for name in COST_TRANSACTION_KEYS]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*columns).where(
+                transaction_t.c.Job == job, transaction_t.c.Posted == True,  # noqa: E712
+                transaction_t.c.Transaction_Type.in_(COST_TYPES),
+            ).order_by(transaction_t.c.Transaction_ID)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def job_costs(self, job: str) -> list[dict]:
+        """Sage's Job Costs of the job per (Extra, Cost_Code, Category), from its posted transactions."""
+        # every category of the job (all zeros without transactions) and any coding only posted
+        # transactions carry, by Extra, Cost_Code, Category; keys JOB_COST_KEYS
+        with self.engine.connect() as conn:
+            codes = {(r.Extra, r.Cost_Code): r.Description for r in conn.execute(
+                select(cost_code_t.c.Extra, cost_code_t.c.Cost_Code, cost_code_t.c.Description)
+                .where(cost_code_t.c.Job == job))}
+            categories = {(r.Extra, r.Cost_Code, r.Category): r.Description for r in conn.execute(
+                select(category_t.c.Extra, category_t.c.Cost_Code, category_t.c.Category,
+                       category_t.c.Description).where(category_t.c.Job == job))}
+            txns = conn.execute(select(
+                transaction_t.c.Extra, transaction_t.c.Cost_Code, transaction_t.c.Category,
+                transaction_t.c.Transaction_Type, transaction_t.c.Date, transaction_t.c.Amount,
+                transaction_t.c.Units, transaction_t.c.Amount_Paid, transaction_t.c.Commitment,
+            ).where(transaction_t.c.Job == job, transaction_t.c.Posted == True,  # noqa: E712
+                    transaction_t.c.Transaction_Type.in_(JOB_COST_TYPES))).all()
+        month = _naive_utc(self.clock()).date().replace(day=1)
+        zero = Decimal("0.00")
+        rows = {key: dict.fromkeys(JOB_COST_KEYS[6:], zero) for key in categories}
+        for t in txns:
+            row = rows.setdefault((t.Extra, t.Cost_Code, t.Category), dict.fromkeys(JOB_COST_KEYS[6:], zero))
+            amount, units = Decimal(t.Amount), Decimal(t.Units or 0)
+            kind = t.Transaction_Type
+            if kind == ORIGINAL_ESTIMATE:
+                row["Original_Estimate"] += amount
+                row["Original_Estimate_Units"] += units
+            elif kind == APPROVED_ESTIMATE_CHANGE:
+                row["Approved_Estimate_Changes"] += amount
+                row["Approved_Estimate_Unit_Changes"] += units
+            elif kind == COMMITTED_COST:
+                row["Original_Commitment"] += amount
+            elif kind == APPROVED_COMMITMENT_CHANGE:
+                row["Approved_Commitment_Changes"] += amount
+            else:  # a cost type
+                paid = Decimal(t.Amount_Paid or 0)
+                row["JTD_Cost"] += amount
+                row["JTD_Units"] += units
+                row["JTD_Dollars_Paid"] += paid
+                if kind == AP_COST and t.Commitment:
+                    row["Commitment_Invoiced"] += amount
+                if t.Date.replace(day=1) == month:
+                    row["MTD_Cost"] += amount
+                    row["MTD_Units"] += units
+                    row["MTD_Dollars_Paid"] += paid
+        result = []
+        for (extra, cost_code, category), row in sorted(rows.items()):
+            row["Total_Estimate"] = row["Original_Estimate"] + row["Approved_Estimate_Changes"]
+            row["Total_Estimate_Units"] = row["Original_Estimate_Units"] + row["Approved_Estimate_Unit_Changes"]
+            row["Revised_Commitment"] = row["Original_Commitment"] + row["Approved_Commitment_Changes"]
+            head = dict(Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
+                        Cost_Code_Description=codes.get((extra, cost_code), ""),
+                        Category_Description=categories.get((extra, cost_code, category), ""))
+            result.append({key: head[key] if key in head else row[key] for key in JOB_COST_KEYS})
+        return result
+
+    def overview(self, first: int = 50, recent: int = 20) -> dict:
+        """Counts per table, the `first` vendors, jobs and contracts by code, the last `recent` posted costs."""
+        # by code, not by age: these tables have no creation time (an existing test reads whole rows)
+        counted = {"vendors": vendor_t, "jobs": job_t, "extras": extra_t, "cost_codes": cost_code_t,
+                   "categories": category_t, "standard_cost_codes": standard_cost_code_t,
+                   "standard_categories": standard_category_t, "contracts": contract_t,
+                   "schedule_values": schedule_value_t}
+        with self.engine.connect() as conn:
+            counts = {name: conn.scalar(select(func.count()).select_from(table)) for name, table in counted.items()}
+            is_cost = (transaction_t.c.Transaction_Type.in_(COST_TYPES), transaction_t.c.Posted == True)  # noqa: E712
+            counts["cost_transactions"] = conn.scalar(select(func.count()).select_from(transaction_t).where(*is_cost))
+
+            def by_code(table, code):
+                return [dict(r) for r in conn.execute(select(table).order_by(code).limit(first)).mappings()]
+            return {"counts": counts,
+                    "vendors": by_code(vendor_t, vendor_t.c.Vendor),
+                    "jobs": by_code(job_t, job_t.c.Job),
+                    "contracts": by_code(contract_t, contract_t.c.Contract),
+                    "costs": [dict(r) for r in conn.execute(
+                        select(*(transaction_t.c[k] for k in COST_TRANSACTION_KEYS)).where(*is_cost)
+                        .order_by(transaction_t.c.Transaction_ID.desc()).limit(recent)).mappings()]}
+
     def get_contract(self, contract: str) -> dict | None:
         """The CN_MASTER__CONTRACT row (Contract, Job, Description, Status, Billing_Method) or None."""
         return self._one(contract_t, Contract=contract)
@@ -739,6 +1198,158 @@ class Sage300Simulator:
         with self.engine.connect() as conn:
             row = conn.execute(select(import_log_t).where(import_log_t.c.Batch_ID == batch_id)).mappings().first()
         return dict(row) if row else None
+
+    # ---- unlinking: what Sage still holds of a portal item, and deleting it there ------------
+    # find_* describe the records still in Sage (empty: none, the portal may unlink the item);
+    # delete_* are what a Sage user does before the portal unlinks (the Sage user's page).
+
+    def find_vendor(self, vendor: str) -> list[str]:
+        """The vendor, and the commitments and AP invoices still on it."""
+        if not vendor:
+            return []
+        with self.engine.connect() as conn:
+            row = conn.execute(select(vendor_t.c.Name).where(vendor_t.c.Vendor == vendor)).first()
+            if row is None:
+                return []
+            held = [f"vendor {vendor}" + (f" ({row.Name})" if row.Name else "")]
+            held += [f"commitment {r.Commitment} on job {r.Job}" for r in conn.execute(
+                select(commitment_t.c.Commitment, commitment_t.c.Job).where(commitment_t.c.Vendor == vendor)
+                .order_by(commitment_t.c.Commitment))]
+            held += [f"AP invoice {r.Invoice} of vendor {vendor}" for r in conn.execute(
+                select(invoice_t.c.Invoice).where(invoice_t.c.Vendor == vendor).order_by(invoice_t.c.Invoice))]
+        return held
+
+    def find_commitment(self, commitment: str) -> list[str]:
+        """The commitment, its change orders and the AP invoices distributed to it."""
+        if not commitment:
+            return []
+        with self.engine.connect() as conn:
+            head = conn.execute(select(commitment_t.c.Job).where(commitment_t.c.Commitment == commitment)).first()
+            held = [f"commitment {commitment} on job {head.Job}"] if head else []
+            held += [f"change order {r.CCO} on commitment {commitment}" for r in conn.execute(
+                select(commitment_co_t.c.CCO).where(commitment_co_t.c.Commitment == commitment)
+                .order_by(commitment_co_t.c.CCO))]
+            held += [f"AP invoice {r.Invoice} of vendor {r.Vendor}" for r in conn.execute(
+                select(distribution_t.c.Vendor, distribution_t.c.Invoice).distinct()
+                .where(distribution_t.c.Commitment == commitment)
+                .order_by(distribution_t.c.Vendor, distribution_t.c.Invoice))]
+        return held
+
+    def find_cco(self, commitment: str, cco: str) -> list[str]:
+        """The commitment change order (on any commitment when commitment is "")."""
+        if not cco:
+            return []
+        where = [commitment_co_t.c.CCO == cco] + ([commitment_co_t.c.Commitment == commitment] if commitment else [])
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(commitment_co_t.c.Commitment).where(*where)
+                                .order_by(commitment_co_t.c.Commitment)).all()
+        return [f"change order {cco} on commitment {r.Commitment}" for r in rows]
+
+    def find_invoice(self, vendor: str, invoice: str) -> list[str]:
+        """The AP invoice (of any vendor when vendor is "")."""
+        if not invoice:
+            return []
+        where = [invoice_t.c.Invoice == invoice] + ([invoice_t.c.Vendor == vendor] if vendor else [])
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(invoice_t.c.Vendor).where(*where).order_by(invoice_t.c.Vendor)).all()
+        return [f"AP invoice {invoice} of vendor {r.Vendor}" for r in rows]
+
+    def find_ar_invoice(self, invoice: str) -> list[str]:
+        """The AR (owner) invoice."""
+        row = self.get_ar_invoice(invoice) if invoice else None
+        return [f"AR invoice {invoice} on contract {row['Contract']}"] if row else []
+
+    def _change_rows(self, job: str, ref_1: str):
+        from .mapping import PCCO_REF_2  # Ref 2 tells a PCCO's rows from a budget change's
+        return (transaction_t.c.Job == job, transaction_t.c.Ref_1 == ref_1, transaction_t.c.Ref_2 == PCCO_REF_2,
+                transaction_t.c.Transaction_Type.in_(PCCO_TYPES))
+
+    def find_change_transactions(self, job: str, ref_1: str) -> list[str]:
+        """A PCCO's Approved est chng and Approved Schedule Value Change transactions."""
+        if not job or not ref_1:
+            return []
+        with self.engine.connect() as conn:
+            n = conn.scalar(select(func.count()).select_from(transaction_t).where(*self._change_rows(job, ref_1)))
+        return [f"{n} change transaction{'s' if n != 1 else ''} ({' / '.join(PCCO_TYPES)}) of PCCO {ref_1} "
+                f"on job {job}"] if n else []
+
+    def delete_vendor(self, vendor: str) -> bool:
+        """Delete a vendor with no commitment or AP invoice left (ValueError otherwise)."""
+        with self.engine.begin() as conn:
+            self._serialise(conn)
+            if conn.execute(select(commitment_t.c.Commitment).where(commitment_t.c.Vendor == vendor)).first() or \
+                    conn.execute(select(invoice_t.c.Invoice).where(invoice_t.c.Vendor == vendor)).first():
+                raise ValueError(f"Vendor {vendor} still has commitments or AP invoices: delete them first.")
+            return conn.execute(vendor_t.delete().where(vendor_t.c.Vendor == vendor)).rowcount > 0
+
+    def delete_commitment(self, commitment: str) -> bool:
+        """Delete a commitment with its items, change orders, CO items and Job Cost transactions."""
+        with self.engine.begin() as conn:
+            self._serialise(conn)
+            for table in (commitment_co_item_t, commitment_co_t, commitment_item_t, transaction_t):
+                conn.execute(table.delete().where(table.c.Commitment == commitment))
+            return conn.execute(commitment_t.delete().where(commitment_t.c.Commitment == commitment)).rowcount > 0
+
+    def delete_cco(self, commitment: str, cco: str) -> bool:
+        """Delete a commitment change order: its items, its transactions, the $0 items it added
+        to the commitment (when nothing else uses them), and its change to the approved amount."""
+        co_items = (commitment_co_item_t.c.Commitment == commitment, commitment_co_item_t.c.CCO == cco)
+        with self.engine.begin() as conn:
+            self._serialise(conn)
+            items = conn.execute(select(commitment_co_item_t.c.Item, commitment_co_item_t.c.Amount)
+                                 .where(*co_items)).all()
+            change = sum((Decimal(r.Amount) for r in items), Decimal(0))
+            elsewhere = {r.Item for r in conn.execute(select(commitment_co_item_t.c.Item).where(
+                commitment_co_item_t.c.Commitment == commitment, commitment_co_item_t.c.CCO != cco))}
+            elsewhere |= {r.Commitment_Item for r in conn.execute(select(distribution_t.c.Commitment_Item).where(
+                distribution_t.c.Commitment == commitment))}
+            added = [r.Item for r in conn.execute(select(commitment_item_t.c.Item, commitment_item_t.c.Amount).where(
+                commitment_item_t.c.Commitment == commitment,
+                commitment_item_t.c.Item.in_([i.Item for i in items]))) if Decimal(r.Amount) == 0
+                and r.Item not in elsewhere]
+            conn.execute(transaction_t.delete().where(transaction_t.c.Commitment == commitment,
+                                                      transaction_t.c.Commitment_CO == cco))
+            conn.execute(commitment_co_item_t.delete().where(*co_items))
+            deleted = conn.execute(commitment_co_t.delete().where(
+                commitment_co_t.c.Commitment == commitment, commitment_co_t.c.CCO == cco)).rowcount > 0
+            if added:
+                conn.execute(transaction_t.delete().where(transaction_t.c.Commitment == commitment,
+                                                          transaction_t.c.Commitment_Item.in_(added)))
+                conn.execute(commitment_item_t.delete().where(commitment_item_t.c.Commitment == commitment,
+                                                              commitment_item_t.c.Item.in_(added)))
+            if deleted and change:
+                conn.execute(update(commitment_t).where(commitment_t.c.Commitment == commitment)
+                             .values(Amount=commitment_t.c.Amount - change))
+            return deleted
+
+    def delete_invoice(self, vendor: str, invoice: str) -> bool:
+        """Delete an AP invoice with its distributions."""
+        with self.engine.begin() as conn:
+            self._serialise(conn)
+            conn.execute(distribution_t.delete().where(distribution_t.c.Vendor == vendor,
+                                                       distribution_t.c.Invoice == invoice))
+            return conn.execute(invoice_t.delete().where(invoice_t.c.Vendor == vendor,
+                                                         invoice_t.c.Invoice == invoice)).rowcount > 0
+
+    def delete_ar_invoice(self, invoice: str) -> bool:
+        """Delete an AR (owner) invoice with its distributions."""
+        with self.engine.begin() as conn:
+            self._serialise(conn)
+            conn.execute(ar_distribution_t.delete().where(ar_distribution_t.c.Invoice == invoice))
+            return conn.execute(ar_invoice_t.delete().where(ar_invoice_t.c.Invoice == invoice)).rowcount > 0
+
+    def delete_change_transactions(self, job: str, ref_1: str) -> int:
+        """Delete a PCCO's Approved est chng and Approved Schedule Value Change transactions, taking
+        the schedule value changes back off their contract items; returns how many were deleted."""
+        where = self._change_rows(job, ref_1)
+        with self.engine.begin() as conn:
+            self._serialise(conn)
+            for r in conn.execute(select(transaction_t.c.Contract, transaction_t.c.Contract_Item, transaction_t.c.Amount)
+                                  .where(*where, transaction_t.c.Transaction_Type == SCHEDULE_VALUE_CHANGE)).all():
+                conn.execute(update(contract_item_t).where(
+                    contract_item_t.c.Contract == r.Contract, contract_item_t.c.Item == r.Contract_Item,
+                ).values(Approved_Changes=contract_item_t.c.Approved_Changes - Decimal(r.Amount)))
+            return conn.execute(transaction_t.delete().where(*where)).rowcount
 
     # ---- submit ------------------------------------------------------------------
 
@@ -1307,3 +1918,70 @@ def _add_commitment_items(conn, items) -> None:
             Commitment=i.commitment, Item=i.item, Description=i.description or "", Job=i.job, Extra=i.extra or "",
             Cost_Code=i.cost_code, Category=i.category, Units=_dec(i.units), Unit_Cost=_dec(i.unit_cost),
             Unit_Description=i.unit_description or "", Amount=Decimal(i.amount)))
+
+
+# ---- data back from Sage: input checks of the adders and updaters ----------------------------
+
+def too_long_for(label: str, limit: int) -> str:
+    return f"{label} is too long: Sage 300 CRE allows at most {limit} characters."
+
+
+def _check_input(values: dict, limits, required=()) -> None:
+    """Required arguments not blank, every argument within Sage's length (SageInputError names it)."""
+    for field in required:
+        if not str(values.get(field) or "").strip():
+            raise SageInputError(field, f"{LABELS.get(field, field)} is required.")
+    for field, limit in limits:
+        if field in values and len(str(values[field] or "")) > limit:
+            raise SageInputError(field, too_long_for(LABELS.get(field, field), limit))
+
+
+def _check_choice(field: str, value, choices) -> None:
+    if value not in choices:
+        raise SageInputError(field, f"{LABELS.get(field, field)} must be one of: {', '.join(choices)}.")
+
+
+def _check_billing(method: str, level: str) -> None:
+    """Use Contracts has no billing level; Use Quickbill needs Job, Division or Section."""
+    _check_choice("billing_method", method, BILLING_METHODS)
+    if method == USE_CONTRACTS and level:
+        raise SageInputError("billing_level", "Billing level is for Use Quickbill jobs only: leave it blank "
+                                              "for Use Contracts.")
+    if method == USE_QUICKBILL and level not in BILLING_LEVELS:
+        raise SageInputError("billing_level", f"A Use Quickbill job needs a billing level: "
+                                              f"{', '.join(BILLING_LEVELS)}.")
+
+
+def _number(field: str, value, limit: Decimal) -> Decimal:
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except (ArithmeticError, ValueError):
+        raise SageInputError(field, f"{LABELS.get(field, field)} must be a number.") from None
+    if not number.is_finite() or abs(number) >= limit:
+        raise SageInputError(field, f"{LABELS.get(field, field)} must be a number below {limit:,.0f}.")
+    return number
+
+
+def _amount(field: str, value) -> Decimal:
+    """A Money value (12, 2), rounded to cents."""
+    return _number(field, value, Decimal("1e10")).quantize(Decimal("0.01"))
+
+
+def _quantity(field: str, value) -> Decimal | None:
+    """A Quantity value (16, 4) or None when not given."""
+    if value is None or str(value).strip() == "":
+        return None
+    return _number(field, value, Decimal("1e12")).quantize(Decimal("0.0001"))
+
+
+def _renamed(fields: dict, arguments: dict) -> dict:
+    """Column-named fields as the adders' argument names; an unknown column is a SageInputError."""
+    unknown = sorted(set(fields) - set(arguments))
+    if unknown:
+        raise SageInputError(unknown[0], f"{unknown[0]} cannot be changed here "
+                                         f"(one of: {', '.join(arguments)}).")
+    return {arguments[column]: value for column, value in fields.items()}
+
+
+def _coding_name(job: str, extra: str, cost_code: str) -> str:
+    return f"{job}/{extra}/{cost_code}" if extra else f"{job}/{cost_code}"

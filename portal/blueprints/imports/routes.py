@@ -1,0 +1,295 @@
+"""Data back from Sage: Ready to Import lists, on-demand syncs with progress, the schedule."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_htmx.constants import HTMX_STOP_POLLING
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from portal.domain import policy, ready_to_import as rti, sync
+from portal.domain.errors import Invalid
+from portal.domain.models import (ImportStatus, JobCostLine, Project, SageRecord, StandardCategory,
+                                  StandardCostCode, SyncStatus, Vendor)
+from portal.extensions import db, htmx
+from portal.queue import RQJobQueue
+from portal.web import forbidden, render, require
+
+bp = Blueprint("imports", __name__, url_prefix="/erp")
+
+# list key -> (SageRecord kind, sync kind, title, the ERP tab it belongs to)
+LISTS = {
+    "vendors": ("vendor", "vendors", "Vendors only in Sage", "vendor"),
+    "jobs": ("job", "jobs", "Jobs only in Sage", "job"),
+    "sub-jobs": ("extra", "sub_jobs", "Extras of synced jobs", "sub_job"),
+    "prime-contracts": ("contract", "prime_contracts", "Prime contracts in Sage", "prime_contracts"),
+}
+# ERP tab (item type key or page) -> (sync kind, Ready to Import list or page)
+TAB_SYNCS = {"vendor": ("vendors", "vendors"), "job": ("jobs", "jobs"), "sub_job": ("sub_jobs", "sub-jobs"),
+             "cost_code": ("cost_codes", None)}
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every route needs a signed-in user with access to the ERP Integrations tool."""
+    if not policy.can(current_user, policy.VIEW_ERP):
+        return forbidden("You need access to the ERP Integrations tool.")
+    return None
+
+
+@bp.app_context_processor
+def _sync_kinds():
+    return {"sync_kinds": sync.KINDS}
+
+
+def _reader():
+    from portal.exporters.sage300.connectors import make_connector
+    return getattr(make_connector(current_app.config), "sim", None)
+
+
+def _needs_reader():
+    reader = _reader()
+    if reader is None:
+        raise Invalid("Importing needs a connection that can read Sage 300 CRE (the simulator); "
+                      "the file-drop connector only writes import files.")
+    return reader
+
+
+def _page() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+def _back(list_key: str):
+    """303 to the list the action came from, keeping its query (a boosted form follows it and
+    swaps in the whole page, flash message included)."""
+    target = request.form.get("next") or url_for("imports.ready", list_key=list_key)
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("imports.ready", list_key=list_key)
+    return redirect(target, code=303)
+
+
+# ---- Ready to Import ----------------------------------------------------------------------------
+
+@bp.route("/import/<list_key>")
+def ready(list_key: str):
+    """A Ready to Import list (or its archived / done list) with suggestions and actions."""
+    if list_key not in LISTS:
+        abort(404)
+    record_kind, sync_kind, title, tab = LISTS[list_key]
+    status = request.args.get("status", "pending")
+    q = (request.args.get("q") or "").strip()
+    size = current_app.config["PAGE_SIZE"]
+    page = rti.records_page(db.session, record_kind, status, q, (_page() - 1) * size, size)
+    suggestions, options, blockers = {}, [], {}
+    if list_key == "vendors" and status == "pending":
+        suggestions = rti.vendor_suggestions(db.session, page.records)
+    elif list_key == "jobs" and status == "pending":
+        suggestions = rti.job_suggestions(db.session, page.records)
+        options = [(p.id, f"{p.number} {p.name}") for p in rti.linkable_projects(db.session)[:500]]
+    elif list_key == "prime-contracts" and status == "done":
+        blockers = {r.id: rti.reimport_blockers(db.session, r) for r in page.records}
+    return render("imports/list.html", "list_body", list_key=list_key, title=title, list_status=status, q=q,
+                  view=page, suggestions=suggestions, options=options, blockers=blockers, tab=tab,
+                  sync_kind=sync_kind, latest=sync.latest_run(db.session, sync_kind),
+                  active=sync.active_run(db.session, sync_kind),
+                  pages=max(1, -(-page.total // size)), page_number=_page(), active_tab=tab)
+
+
+@bp.route("/import/vendors/<int:record_id>/add", methods=["POST"])
+def add_vendor(record_id: int):
+    """Add a Sage vendor to the company directory."""
+    vendor = rti.add_vendor(db.session, current_user, record_id)
+    flash(f"{vendor.name} added to the directory, linked to vendor {vendor.erp_vendor_id}.", "info")
+    return _back("vendors")
+
+
+@bp.route("/import/companies")
+def companies():
+    """The Link field's type-ahead: companies not linked to Sage whose name contains the text."""
+    q = (request.args.get("company") or request.args.get("q") or "").strip()
+    found = rti.search_companies(db.session, q) if len(q) >= 2 else []
+    return render("imports/_companies.html", companies=found)
+
+
+@bp.route("/import/vendors/<int:record_id>/link", methods=["POST"])
+def link_vendor(record_id: int):
+    """Link a Sage vendor to an existing company (a suggestion, or one found by name)."""
+    picked = re.search(r"\[#(\d+)\]\s*$", request.form.get("company") or "")
+    try:
+        vendor_id = int(picked.group(1)) if picked else int(request.form.get("vendor_id") or 0)
+    except ValueError:
+        vendor_id = 0
+    vendor = rti.link_vendor(db.session, current_user, record_id, vendor_id)
+    flash(f"{vendor.name} linked to vendor {vendor.erp_vendor_id}.", "info")
+    return _back("vendors")
+
+
+@bp.route("/import/vendors/link-exact", methods=["POST"])
+def link_exact():
+    """Link every vendor whose name matches exactly one company."""
+    linked, ambiguous = rti.link_exact_vendors(db.session, current_user)
+    text = f"{linked} vendor{'s' if linked != 1 else ''} linked by exact name."
+    if ambiguous:
+        text += f" {ambiguous} matched several companies: link those one by one."
+    flash(text, "info")
+    return _back("vendors")
+
+
+@bp.route("/import/vendors/<int:record_id>/archive", methods=["POST"])
+def archive_vendor(record_id: int):
+    """Archive a Sage vendor the company will not use."""
+    record = rti.archive(db.session, current_user, record_id, True)
+    flash(f"Vendor {record.sage_key} archived.", "info")
+    return _back("vendors")
+
+
+@bp.route("/import/vendors/<int:record_id>/unarchive", methods=["POST"])
+def unarchive_vendor(record_id: int):
+    """Bring an archived Sage vendor back to Ready to Import."""
+    record = rti.archive(db.session, current_user, record_id, False)
+    flash(f"Vendor {record.sage_key} is back in Ready to Import.", "info")
+    return _back("vendors")
+
+
+@bp.route("/import/jobs/<int:record_id>/add", methods=["POST"])
+def add_job(record_id: int):
+    """Add a Sage job as a project."""
+    project = rti.add_job(db.session, current_user, record_id, _needs_reader())
+    flash(f"Project {project.number} {project.name} added, synced with job {project.sage_job_id}.", "info")
+    return _back("jobs")
+
+
+@bp.route("/import/jobs/<int:record_id>/link", methods=["POST"])
+def link_job(record_id: int):
+    """Link a Sage job to a project that was never exported."""
+    try:
+        project_id = int(request.form.get("project_id") or 0)
+    except ValueError:
+        project_id = 0
+    project = rti.link_job(db.session, current_user, record_id, project_id, _needs_reader())
+    flash(f"{project.name} linked to job {project.sage_job_id}.", "info")
+    return _back("jobs")
+
+
+@bp.route("/import/sub-jobs/<int:record_id>/add", methods=["POST"])
+def add_sub_job(record_id: int):
+    """Import a Sage extra as a sub job."""
+    sub_job = rti.add_sub_job(db.session, current_user, record_id, _needs_reader())
+    flash(f"Sub job {sub_job.code} {sub_job.name} imported.", "info")
+    return _back("sub-jobs")
+
+
+@bp.route("/import/prime-contracts/<int:record_id>/import", methods=["POST"])
+def import_contract(record_id: int):
+    """Import a Sage prime contract into its synced project."""
+    contract = rti.import_contract(db.session, current_user, record_id)
+    flash(f"Prime contract {contract.number} imported with its schedule of values.", "info")
+    return _back("prime-contracts")
+
+
+@bp.route("/import/prime-contracts/<int:record_id>/reimport", methods=["POST"])
+def reimport_contract(record_id: int):
+    """Re-Import a prime contract's new Sage line items."""
+    added = rti.reimport_contract(db.session, current_user, record_id)
+    flash(f"Re-Import added {added} line item{'s' if added != 1 else ''}.", "info")
+    return _back("prime-contracts")
+
+
+# ---- company lists and job costs ----------------------------------------------------------------
+
+@bp.route("/import/cost-codes")
+def cost_codes():
+    """The standard cost codes and categories from Sage (read-only: new codes are made in Sage)."""
+    codes = list(db.session.scalars(select(StandardCostCode).order_by(StandardCostCode.code)))
+    categories = list(db.session.scalars(select(StandardCategory).order_by(StandardCategory.code)))
+    return render("imports/cost_codes.html", codes=codes, categories=categories, sync_kind="cost_codes",
+                  latest=sync.latest_run(db.session, "cost_codes"), active=sync.active_run(db.session, "cost_codes"),
+                  active_tab="cost_code")
+
+
+@bp.route("/job-costs")
+def job_costs():
+    """Job costs: every synced project, its cost lines and when they were last read from Sage."""
+    rows = db.session.execute(
+        select(Project, func.count(JobCostLine.id), func.max(JobCostLine.synced_at), func.sum(JobCostLine.jtd_cost))
+        .outerjoin(JobCostLine, JobCostLine.project_id == Project.id)
+        .where(Project.sage_job_id.is_not(None)).group_by(Project.id).order_by(Project.sage_job_id)).all()
+    return render("imports/job_costs.html", rows=rows, sync_kind="job_costs",
+                  latest=sync.latest_run(db.session, "job_costs"), active=sync.active_run(db.session, "job_costs"),
+                  active_tab="job_costs")
+
+
+@bp.route("/import/projects/<int:project_id>/refresh", methods=["POST"])
+def refresh_project(project_id: int):
+    """Refresh Cost Codes: new Sage cost codes and categories, and the budget while unlocked."""
+    result = rti.refresh_project(db.session, current_user, project_id, _needs_reader())
+    flash(f"{result.codes_added} cost code categor{'ies' if result.codes_added != 1 else 'y'} added. "
+          f"{result.budget_message}", "info")
+    target = request.form.get("next") or url_for("imports.job_costs")
+    safe = target.startswith("/") and not target.startswith("//")
+    return redirect(target if safe else url_for("imports.job_costs"), code=303)
+
+
+# ---- syncs ---------------------------------------------------------------------------------------
+
+@bp.route("/sync/<kind>", methods=["POST"])
+def start_sync(kind: str):
+    """Start an on-demand sync; htmx gets its progress fragment."""
+    project_id = request.form.get("project_id", type=int)
+    run = sync.start(db.session, current_user, kind, RQJobQueue(), project_id=project_id,
+                     stall_after=timedelta(seconds=current_app.config["SYNC_STALL_SECONDS"]))
+    if htmx and not htmx.boosted:
+        return render("sync/_run.html", run=run)
+    flash(f"{sync.get_kind(kind).label} sync started.", "info")
+    return redirect(request.referrer or url_for("imports.schedule"), code=303)
+
+
+@bp.route("/sync/runs/<int:run_id>")
+def run_status(run_id: int):
+    """A sync's progress fragment; 286 stops the polling once it has settled."""
+    run = sync.get_run(db.session, run_id)
+    response = render("sync/_run.html", run=run)
+    if run.status not in SyncStatus.ACTIVE:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+@bp.route("/sync/bar/<tab>")
+def sync_bar(tab: str):
+    """The Ready to Import link and Sync button shown on an ERP tab (loaded after the tab)."""
+    if tab not in TAB_SYNCS:
+        abort(404)
+    kind, list_key = TAB_SYNCS[tab]
+    pending = 0
+    if list_key:
+        pending = db.session.scalar(select(func.count()).select_from(SageRecord).where(
+            SageRecord.kind == LISTS[list_key][0], SageRecord.status == ImportStatus.PENDING)) or 0
+    return render("sync/_bar.html", sync_kind=kind, list_key=list_key, pending=pending,
+                  latest=sync.latest_run(db.session, kind), active=sync.active_run(db.session, kind))
+
+
+@bp.route("/sync/schedule", methods=["GET", "POST"])
+def schedule():
+    """The sync schedule: which syncs run by themselves, how often, last and next run."""
+    errors, values = {}, None
+    if request.method == "POST":
+        if not policy.can(current_user, policy.ERP_ADMIN):
+            return forbidden("Only ERP Integrations admins can change the sync schedule.")
+        values = request.form.to_dict()
+        try:
+            sync.update_schedule(db.session, current_user, values)
+        except Invalid as exc:
+            db.session.rollback()
+            errors = exc.fields
+        else:
+            flash("Sync schedule saved.", "info")
+            return redirect(url_for("imports.schedule"), code=303)
+    return render("sync/schedule.html", rows=sync.schedules(db.session), kinds=sync.KINDS, errors=errors,
+                  values=values, intervals=sync.INTERVALS, runs=sync.recent_runs(db.session),
+                  active_tab="schedule", status=422 if errors else 200)

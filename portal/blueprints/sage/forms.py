@@ -1,0 +1,232 @@
+"""The Sage user's forms: one per thing a Sage 300 CRE user enters, with Sage's field limits.
+
+Each form names the simulator method it feeds (`action`) and builds its arguments; field names
+are the method's argument names, so a SageInputError's field lands on the right input."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import FieldList, Form, FormField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.exporters.sage300.simulator import (
+    BILLING_LEVELS, BILLING_METHODS, CATEGORY_INPUT, CONTRACT_INPUT, COST_INPUT, COST_TYPES, EXTRA_INPUT,
+    JOB_INPUT, JOB_STATUSES, SCHEDULE_VALUE_INPUT, STANDARD_CATEGORY_INPUT, STANDARD_CODE_STATUSES,
+    STANDARD_COST_CODE_INPUT, VENDOR_INPUT, VENDOR_STATUSES, too_long_for,
+)
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def text(label: str, limit: int | None = None, required: bool = False, **kw) -> StringField:
+    """A text input: required or optional, at most `limit` characters (Sage's length)."""
+    validators = [DataRequired(f"{label} is required.")] if required else [Optional()]
+    if limit:
+        validators.append(Length(max=limit, message=too_long_for(label, limit)))
+        # as templates/_field.html: the browser lets a longer value through, the server names the limit
+        kw["render_kw"] = {"maxlength": limit * 4, "data-max": limit}
+    return StringField(label, validators=validators, filters=[_strip], **kw)
+
+
+def choice(label: str, choices, default=None) -> SelectField:
+    return SelectField(label, choices=[SelectChoice(c, c or "—") for c in choices], default=default,
+                       validate_choice=True)
+
+
+class SageForm(FlaskForm):
+    """A form feeding one simulator method."""
+    action = ""
+
+    def arguments(self) -> dict:
+        """The method's keyword arguments (every field by default)."""
+        return {name: field.data or "" for name, field in self._fields.items() if name != "csrf_token"}
+
+    def done(self) -> str:
+        return "Added to Sage 300 CRE."
+
+
+class VendorForm(SageForm):
+    action = "add_vendor"
+    L = dict(VENDOR_INPUT)
+    vendor = text("Vendor", L["vendor"], required=True)
+    name = text("Name", L["name"], required=True)
+    address_1 = text("Address 1", L["address_1"])
+    city = text("City", L["city"])
+    state = text("State", L["state"])
+    zip = text("ZIP", L["zip"])
+    telephone = text("Telephone", L["telephone"])
+    fax = text("Fax", L["fax"])
+    status = choice("Status", VENDOR_STATUSES, "Active")
+
+    def done(self) -> str:
+        return f"Vendor {self.vendor.data} added to Sage 300 CRE."
+
+
+class JobForm(SageForm):
+    action = "add_job"
+    L = dict(JOB_INPUT)
+    job = text("Job", L["job"], required=True)
+    description = text("Description", L["description"], required=True)
+    address_1 = text("Address 1", L["address_1"])
+    city = text("City", L["city"])
+    state = text("State", L["state"])
+    zip = text("ZIP", L["zip"])
+    status = choice("Status", JOB_STATUSES, "Open")
+    billing_method = choice("Billing method", BILLING_METHODS, BILLING_METHODS[0])
+    billing_level = choice("Billing level", ("",) + BILLING_LEVELS, "")
+
+    def done(self) -> str:
+        return f"Job {self.job.data} added to Sage 300 CRE."
+
+
+class ExtraForm(SageForm):
+    action = "add_extra"
+    L = dict(EXTRA_INPUT)
+    job = text("Job", L["job"], required=True)
+    extra = text("Extra", L["extra"], required=True)
+    description = text("Description", L["description"])
+
+    def done(self) -> str:
+        return f"Extra {self.extra.data} added to job {self.job.data}."
+
+
+class CodingForm(SageForm):
+    action = "add_coding"
+    L = dict(CATEGORY_INPUT)
+    job = text("Job", L["job"], required=True)
+    extra = text("Extra", L["extra"])
+    cost_code = text("Cost code", L["cost_code"], required=True)
+    cost_code_description = text("Cost code description", 30)
+    category = text("Category", L["category"], required=True)
+    category_description = text("Category description", 30)
+
+    def done(self) -> str:
+        where = f"{self.job.data}/{self.extra.data}" if self.extra.data else self.job.data
+        return f"Category {self.category.data} of cost code {self.cost_code.data} added to {where}."
+
+
+class StandardCostCodeForm(SageForm):
+    action = "add_standard_cost_code"
+    L = dict(STANDARD_COST_CODE_INPUT)
+    code = text("Code", L["code"], required=True)
+    description = text("Description", L["description"], required=True)
+    status = choice("Status", STANDARD_CODE_STATUSES, "Active")
+
+    def done(self) -> str:
+        return f"Standard cost code {self.code.data} added to Sage 300 CRE."
+
+
+class StandardCategoryForm(SageForm):
+    action = "add_standard_category"
+    L = dict(STANDARD_CATEGORY_INPUT)
+    code = text("Code", L["code"], required=True)
+    description = text("Description", L["description"], required=True)
+
+    def done(self) -> str:
+        return f"Standard category {self.code.data} added to Sage 300 CRE."
+
+
+class ContractItemForm(Form):
+    item = StringField("Item", filters=[_strip])
+    description = StringField("Description", filters=[_strip])
+    amount = StringField("Original amount", filters=[_strip])
+
+
+class ContractForm(SageForm):
+    action = "add_contract"
+    L = dict(CONTRACT_INPUT)
+    contract = text("Contract", required=True)
+    job = text("Job", L["job"], required=True)
+    description = text("Description", L["description"])
+    items = FieldList(FormField(ContractItemForm), label="Items", min_entries=4, max_entries=20)
+
+    def validate_items(self, field):
+        rows = [entry.form for entry in field.entries]
+        filled = [r for r in rows if r.item.data or r.description.data or r.amount.data]
+        if not filled:
+            raise ValidationError("Items: give at least one contract item (item, description, amount).")
+        for n, row in enumerate(filled, start=1):
+            if not row.item.data:
+                raise ValidationError(f"Items: line {n} needs an item code.")
+            if not row.amount.data:
+                raise ValidationError(f"Items: item {row.item.data} needs an original amount.")
+            if len(row.description.data or "") > 30:
+                raise ValidationError(f"Items: item {row.item.data}: {too_long_for('Description', 30)}")
+
+    def arguments(self) -> dict:
+        items = [(e.form.item.data, e.form.description.data or "", e.form.amount.data)
+                 for e in self.items.entries if e.form.item.data]
+        return dict(contract=self.contract.data, job=self.job.data, description=self.description.data or "",
+                    items=items)
+
+    def done(self) -> str:
+        return f"Contract {self.contract.data} added to job {self.job.data}."
+
+
+class ScheduleValueForm(SageForm):
+    action = "set_schedule_value"
+    L = dict(SCHEDULE_VALUE_INPUT)
+    job = text("Job", L["job"], required=True)
+    level_code = text("Level code", L["level_code"],
+                      description="blank at Job level; the division or cost code otherwise")
+    description = text("Description", L["description"])
+    amount = text("Original contract amount", required=True)
+
+    def done(self) -> str:
+        level = f" {self.level_code.data}" if self.level_code.data else ""
+        return f"Schedule value{level} of job {self.job.data} saved."
+
+
+class CostForm(SageForm):
+    action = "add_cost"
+    L = dict(COST_INPUT)
+    transaction_type = choice("Transaction type", COST_TYPES, COST_TYPES[0])
+    job = text("Job", L["job"], required=True)
+    extra = text("Extra", L["extra"])
+    cost_code = text("Cost code", L["cost_code"], required=True)
+    category = text("Category", L["category"], required=True)
+    date = text("Date", description="YYYY-MM-DD; today when blank")
+    description = text("Description", L["description"])
+    amount = text("Amount", required=True)
+    units = text("Units")
+    unit_cost = text("Unit cost")
+    vendor = text("Vendor", L["vendor"], description="AP cost only")
+    invoice = text("Invoice", L["invoice"], description="AP cost only")
+    commitment = text("Commitment", L["commitment"], description="AP cost only")
+    amount_paid = text("Amount paid")
+
+    def validate_date(self, field):
+        if field.data:
+            try:
+                date.fromisoformat(field.data)
+            except ValueError:
+                raise ValidationError("Date must be a date like 2026-10-31.") from None
+
+    def arguments(self) -> dict:
+        values = super().arguments()
+        values["date"] = date.fromisoformat(values["date"]) if values["date"] else None
+        values["units"] = values["units"] or None
+        values["unit_cost"] = values["unit_cost"] or None
+        values["amount_paid"] = values["amount_paid"] or 0
+        return values
+
+    def done(self) -> str:
+        return f"{self.transaction_type.data} of {self.amount.data} posted to job {self.job.data}."
+
+
+# section key -> (title, form class), in the page's order
+SECTIONS = {
+    "vendor": ("Vendor", VendorForm),
+    "job": ("Job", JobForm),
+    "extra": ("Extra", ExtraForm),
+    "coding": ("Cost code and category", CodingForm),
+    "standard_cost_code": ("Standard cost code", StandardCostCodeForm),
+    "standard_category": ("Standard category", StandardCategoryForm),
+    "contract": ("Contract (Use Contracts)", ContractForm),
+    "schedule_value": ("Schedule value (Use Quickbill)", ScheduleValueForm),
+    "cost": ("Posted cost transaction", CostForm),
+}

@@ -1,0 +1,496 @@
+"""Ready to Import: what the syncs found in Sage that the portal does not hold yet, and the
+approver's decisions on it (add, link, archive, import a prime contract) - never a duplicate.
+
+A record linked or added here gets an ErpItem in Synced (audit action "link", the Sage ID in
+its detail), so it shows in the Synced tab and can be unlinked like an exported item."""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.domain import policy
+from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain.lifecycle import State
+from portal.domain.models import (ErpAudit, ErpItem, ImportStatus, PrimeContract, PrimeContractItem,
+                                  Project, ProjectMember, SageRecord, SubJob, ToolLevel, User, Vendor,
+                                  utcnow)
+from portal.domain.sync import refresh_project_cost_codes
+from portal.domain.tabs import like
+from portal.exporters.sage300 import imports
+
+LIST_KINDS = {"vendors": "vendor", "jobs": "job", "sub-jobs": "extra", "prime-contracts": "contract"}
+IN_GATE = (State.READY, State.EXPORTING, State.FAILED)
+
+
+def _require(actor: User) -> None:
+    if not policy.can(actor, policy.DECIDE) and not policy.can(actor, policy.ERP_ADMIN):
+        raise PermissionDenied("Importing from Sage needs an accounting approver or an ERP Admin.")
+
+
+def _record(session: Session, record_id: int, kind: str) -> SageRecord:
+    record = session.get(SageRecord, record_id)
+    if record is None or record.kind != kind:
+        raise NotFound("That Sage record is not in Ready to Import.")
+    return record
+
+
+def _pending(record: SageRecord) -> None:
+    if record.status != ImportStatus.PENDING:
+        raise Conflict(f"{record.sage_key} is already {ImportStatus.LABELS[record.status].lower()}.")
+    if not record.in_sage:
+        raise Conflict(f"{record.sage_key} is no longer in Sage 300 CRE; sync again.")
+
+
+def _decide(record: SageRecord, actor: User, status: str, portal_id: int | None) -> None:
+    record.status, record.portal_id = status, portal_id
+    record.decided_by_id, record.decided_at = actor.id, utcnow()
+
+
+def _link_erp(session: Session, item_type: str, item_id: int, project_id: int | None, sage_id: str,
+              actor: User, how: str) -> ErpItem:
+    """Put the item in Synced with its Sage ID, without an export: it came from Sage."""
+    erp = session.scalars(select(ErpItem).where(ErpItem.item_type == item_type, ErpItem.item_id == item_id)).first()
+    if erp is None:
+        erp = ErpItem(item_type=item_type, item_id=item_id, project_id=project_id, state=State.DRAFT, attempt=0)
+        session.add(erp)
+        session.flush()
+    elif erp.state in IN_GATE:
+        raise Conflict(f"It is {State.LABELS[erp.state]} in ERP Integrations: reject or retrieve it "
+                       "before linking it to Sage, so it is not created twice.")
+    elif erp.state == State.SYNCED:
+        raise Conflict(f"It is already synced with Sage as {erp.erp_ref}.")
+    session.add(ErpAudit(erp_item_id=erp.id, actor_id=actor.id, at=utcnow(), action="link",
+                         from_state=erp.state, to_state=State.SYNCED, detail={"sage_id": sage_id, "how": how}))
+    erp.state, erp.erp_ref, erp.synced_at = State.SYNCED, sage_id, utcnow()
+    erp.decided_by_id, erp.decided_at = actor.id, utcnow()
+    return erp
+
+
+# ---- lists --------------------------------------------------------------------------------
+
+@dataclass
+class Page:
+    records: list
+    total: int
+    counts: dict
+    offset: int
+    limit: int
+
+
+def records_page(session: Session, kind: str, status: str, q: str = "", offset: int = 0,
+                 limit: int = 50) -> Page:
+    """One page of a Ready to Import list (or its archived / linked list), with counts."""
+    statuses = {"pending": (ImportStatus.PENDING,), "archived": (ImportStatus.ARCHIVED,),
+                "done": (ImportStatus.LINKED, ImportStatus.ADDED)}.get(status)
+    if statuses is None:
+        raise NotFound("There is no such list.")
+    where = [SageRecord.kind == kind]
+    if q:
+        where.append(or_(like(SageRecord.sage_key, q), like(SageRecord.name, q)))
+    counts = dict(session.execute(select(SageRecord.status, func.count()).where(*where)
+                                  .group_by(SageRecord.status)).all())
+    counts = {"pending": counts.get(ImportStatus.PENDING, 0), "archived": counts.get(ImportStatus.ARCHIVED, 0),
+              "done": counts.get(ImportStatus.LINKED, 0) + counts.get(ImportStatus.ADDED, 0)}
+    records = list(session.scalars(select(SageRecord).where(*where, SageRecord.status.in_(statuses))
+                                   .order_by(SageRecord.sage_key).offset(offset).limit(limit)))
+    return Page(records, counts[status], counts, offset, limit)
+
+
+def normalise(name: str) -> str:
+    """A company name for matching: case, punctuation and legal suffixes do not count."""
+    words = re.sub(r"[^a-z0-9 ]", " ", (name or "").lower()).split()
+    suffixes = {"inc", "llc", "ltd", "co", "corp", "corporation", "company", "the", "and"}
+    return " ".join(w for w in words if w not in suffixes)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    target_id: int
+    label: str
+    why: str
+    exact: bool
+
+
+def _unlinked_vendors(session: Session) -> list[Vendor]:
+    busy = select(ErpItem.item_id).where(ErpItem.item_type == "vendor",
+                                         ErpItem.state.in_(IN_GATE + (State.SYNCED,)))
+    return list(session.scalars(select(Vendor).where(Vendor.erp_vendor_id.is_(None), Vendor.id.not_in(busy))
+                                .order_by(Vendor.name)))
+
+
+COMMON_WORD = 200   # a word shared by more companies than this says nothing about a match
+
+
+def vendor_suggestions(session: Session, records: list[SageRecord]) -> dict[int, list[Suggestion]]:
+    """Companies each Sage vendor could be linked to: same name, similar name or same phone,
+    each with what matched (best first). Similar names are looked for only among companies
+    sharing one of the name's rarer words, so a page costs about the same with ten thousand
+    companies as with ten."""
+    busy = select(ErpItem.item_id).where(ErpItem.item_type == "vendor",
+                                         ErpItem.state.in_(IN_GATE + (State.SYNCED,)))
+    candidates = session.execute(select(Vendor.id, Vendor.name, Vendor.phone).where(
+        Vendor.erp_vendor_id.is_(None), Vendor.id.not_in(busy))).all()
+    by_name: dict[str, list[tuple]] = {}
+    by_word: dict[str, set[str]] = {}
+    by_phone: dict[str, list[tuple]] = {}
+    for row in candidates:
+        key = normalise(row.name)
+        by_name.setdefault(key, []).append(row)
+        for word in set(key.split()):
+            if len(word) >= 3:
+                by_word.setdefault(word, set()).add(key)
+        digits = re.sub(r"\D", "", row.phone or "")
+        if len(digits) >= 7:
+            by_phone.setdefault(digits, []).append(row)
+    result = {}
+    for record in records:
+        data = imports.vendor(record.data)
+        key = normalise(data["name"])
+        found: dict[int, Suggestion] = {}
+        for row in by_name.get(key, []) if key else []:
+            found[row.id] = Suggestion(row.id, row.name, "same name", True)
+        near: set[str] = set()
+        for word in set(key.split()):
+            names = by_word.get(word, set())
+            if len(names) <= COMMON_WORD:
+                near |= names
+        near.discard(key)
+        scored = []
+        for name in near:
+            matcher = difflib.SequenceMatcher(None, key, name)
+            if matcher.real_quick_ratio() >= 0.75 and matcher.quick_ratio() >= 0.75:
+                ratio = matcher.ratio()
+                if ratio >= 0.75:
+                    scored.append((ratio, name))
+        for ratio, name in sorted(scored, reverse=True)[:3]:
+            for row in by_name[name]:
+                found.setdefault(row.id, Suggestion(row.id, row.name, f"similar name ({round(ratio * 100)}%)", False))
+        for row in by_phone.get(re.sub(r"\D", "", data["phone"]), []):
+            found.setdefault(row.id, Suggestion(row.id, row.name, "same phone", False))
+        result[record.id] = sorted(found.values(), key=lambda s: (not s.exact, s.why, s.label))[:5]
+    return result
+
+
+def search_companies(session: Session, q: str, limit: int = 20) -> list[Vendor]:
+    """Companies not linked to Sage whose name contains q (the Link field's type-ahead)."""
+    busy = select(ErpItem.item_id).where(ErpItem.item_type == "vendor",
+                                         ErpItem.state.in_(IN_GATE + (State.SYNCED,)))
+    return list(session.scalars(select(Vendor).where(Vendor.erp_vendor_id.is_(None), Vendor.id.not_in(busy),
+                                                     like(Vendor.name, q)).order_by(Vendor.name).limit(limit)))
+
+
+def job_suggestions(session: Session, records: list[SageRecord]) -> dict[int, list[Suggestion]]:
+    """Projects each Sage job could be linked to: never exported, same number or similar name."""
+    candidates = linkable_projects(session)
+    result = {}
+    for record in records:
+        data = imports.job(record.data)
+        out = []
+        for p in candidates:
+            if p.number and p.number.strip().lower() == data["number"].lower():
+                out.append(Suggestion(p.id, f"{p.number} {p.name}", "same project number", True))
+            elif data["name"] and difflib.SequenceMatcher(None, normalise(p.name), normalise(data["name"])).ratio() >= 0.8:
+                out.append(Suggestion(p.id, f"{p.number} {p.name}", "similar name", False))
+        result[record.id] = out[:5]
+    return result
+
+
+def linkable_projects(session: Session) -> list[Project]:
+    """Projects never exported: no Sage Job ID and no job export on record (a job may not be
+    created in both systems)."""
+    exported = select(ErpItem.item_id).where(ErpItem.item_type == "job", ErpItem.state != State.DRAFT,
+                                             ErpItem.state != State.REJECTED)
+    ever = select(ErpItem.item_id).join(ErpAudit, ErpAudit.erp_item_id == ErpItem.id).where(
+        ErpItem.item_type == "job", ErpAudit.to_state == State.SYNCED)
+    return list(session.scalars(select(Project).where(Project.sage_job_id.is_(None), Project.id.not_in(exported),
+                                                      Project.id.not_in(ever)).order_by(Project.number)))
+
+
+# ---- vendors ----------------------------------------------------------------------------------
+
+def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
+    """Add a Sage vendor to the company directory, linked to it."""
+    _require(actor)
+    record = _record(session, record_id, "vendor")
+    _pending(record)
+    values = imports.vendor(record.data)
+    if session.scalar(select(Vendor.id).where(Vendor.erp_vendor_id == values["erp_vendor_id"])):
+        raise Conflict(f"A company is already linked to vendor {values['erp_vendor_id']}.")
+    vendor = Vendor(created_by_id=actor.id, vendor_type="", **{k: (v or "")[:120] for k, v in values.items()})
+    session.add(vendor)
+    session.flush()
+    _link_erp(session, "vendor", vendor.id, None, values["erp_vendor_id"], actor, "added from Sage")
+    _decide(record, actor, ImportStatus.ADDED, vendor.id)
+    session.commit()
+    return vendor
+
+
+def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -> Vendor:
+    """Link a Sage vendor to an existing company (which then carries its ERP vendor ID)."""
+    _require(actor)
+    record = _record(session, record_id, "vendor")
+    _pending(record)
+    vendor = session.get(Vendor, vendor_id)
+    if vendor is None:
+        raise Invalid("Choose the company to link.", fields={"vendor_id": "Choose a company."})
+    if vendor.erp_vendor_id:
+        raise Conflict(f"{vendor.name} is already linked to vendor {vendor.erp_vendor_id}.")
+    _link_erp(session, "vendor", vendor.id, None, record.sage_key, actor, "linked to Sage vendor")
+    vendor.erp_vendor_id = record.sage_key
+    _decide(record, actor, ImportStatus.LINKED, vendor.id)
+    session.commit()
+    return vendor
+
+
+def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
+    """Link every Ready to Import vendor whose name matches exactly one unlinked company;
+    returns (linked, left because several companies match)."""
+    _require(actor)
+    records = list(session.scalars(select(SageRecord).where(SageRecord.kind == "vendor",
+                                                            SageRecord.status == ImportStatus.PENDING,
+                                                            SageRecord.in_sage.is_(True))))
+    by_name: dict[str, list[Vendor]] = {}
+    for v in _unlinked_vendors(session):
+        by_name.setdefault(normalise(v.name), []).append(v)
+    linked = ambiguous = 0
+    used = set()
+    for record in records:
+        key = normalise(imports.vendor(record.data)["name"])
+        matches = [v for v in by_name.get(key, []) if v.id not in used] if key else []
+        if len(matches) == 1:
+            vendor = matches[0]
+            _link_erp(session, "vendor", vendor.id, None, record.sage_key, actor, "linked (exact name match)")
+            vendor.erp_vendor_id = record.sage_key
+            _decide(record, actor, ImportStatus.LINKED, vendor.id)
+            used.add(vendor.id)
+            linked += 1
+        elif len(matches) > 1:
+            ambiguous += 1
+    session.commit()
+    return linked, ambiguous
+
+
+def archive(session: Session, actor: User, record_id: int, archived: bool = True) -> SageRecord:
+    """Archive a Sage vendor the company will not use (or bring it back to Ready to Import)."""
+    _require(actor)
+    record = _record(session, record_id, "vendor")
+    if archived:
+        _pending(record)
+        _decide(record, actor, ImportStatus.ARCHIVED, None)
+    else:
+        if record.status != ImportStatus.ARCHIVED:
+            raise Conflict(f"{record.sage_key} is not archived.")
+        _decide(record, actor, ImportStatus.PENDING, None)
+    session.commit()
+    return record
+
+
+# ---- jobs and sub jobs ---------------------------------------------------------------------------
+
+def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
+    """Add a Sage job as a project (its job ID fills the project number), with its cost codes."""
+    _require(actor)
+    record = _record(session, record_id, "job")
+    _pending(record)
+    values = imports.job(record.data)
+    if session.scalar(select(Project.id).where(Project.sage_job_id == values["sage_job_id"])):
+        raise Conflict(f"A project is already linked to job {values['sage_job_id']}.")
+    project = Project(created_by_id=actor.id, **values)
+    session.add(project)
+    session.flush()
+    session.add(ProjectMember(user_id=actor.id, project_id=project.id, level=ToolLevel.ADMIN))
+    _link_erp(session, "job", project.id, project.id, values["sage_job_id"], actor, "added from Sage")
+    refresh_project_cost_codes(session, reader, project)
+    _decide(record, actor, ImportStatus.ADDED, project.id)
+    session.commit()
+    return project
+
+
+def link_job(session: Session, actor: User, record_id: int, project_id: int, reader) -> Project:
+    """Link a Sage job to a project that was never exported; its Sage cost codes are added."""
+    _require(actor)
+    record = _record(session, record_id, "job")
+    _pending(record)
+    project = session.get(Project, project_id)
+    if project is None:
+        raise Invalid("Choose the project to link.", fields={"project_id": "Choose a project."})
+    if project.id not in {p.id for p in linkable_projects(session)}:
+        raise Conflict(f"{project.name} has been exported to Sage or is waiting in ERP Integrations: "
+                       "a job may not be created in both systems.")
+    _link_erp(session, "job", project.id, project.id, record.sage_key, actor, "linked to Sage job")
+    project.sage_job_id = record.sage_key
+    refresh_project_cost_codes(session, reader, project)
+    _decide(record, actor, ImportStatus.LINKED, project.id)
+    session.commit()
+    return project
+
+
+def add_sub_job(session: Session, actor: User, record_id: int, reader) -> SubJob:
+    """Import a Sage extra of a synced job as a sub job (an unsynced sub job with the same code
+    is linked instead of duplicated), with its cost codes."""
+    _require(actor)
+    record = _record(session, record_id, "extra")
+    _pending(record)
+    job, extra = record.data["Job"], record.data["Extra"]
+    project = session.scalars(select(Project).where(Project.sage_job_id == job)).first()
+    if project is None:
+        raise Conflict(f"Job {job} is not synced with a project any more.")
+    values = imports.extra(record.data)
+    sub_job = session.scalars(select(SubJob).where(SubJob.project_id == project.id, SubJob.code == values["code"],
+                                                   SubJob.sage_extra_id.is_(None))).first()
+    how, status = "linked to Sage extra", ImportStatus.LINKED
+    if sub_job is None:
+        sub_job = SubJob(project_id=project.id, created_by_id=actor.id, code=values["code"], name=values["name"])
+        session.add(sub_job)
+        session.flush()
+        how, status = "added from Sage", ImportStatus.ADDED
+    _link_erp(session, "sub_job", sub_job.id, project.id, extra, actor, how)
+    sub_job.sage_extra_id = extra
+    session.flush()
+    refresh_project_cost_codes(session, reader, project)
+    _decide(record, actor, status, sub_job.id)
+    session.commit()
+    return sub_job
+
+
+# ---- prime contracts ---------------------------------------------------------------------------
+
+def _contract_projects(session: Session, record: SageRecord) -> list[PrimeContract]:
+    return list(session.scalars(select(PrimeContract).where(
+        PrimeContract.sage_contract_id == record.data["sage_contract_id"],
+        PrimeContract.billing_method.in_((record.data["billing_method"], "")))))
+
+
+def reimport_blockers(session: Session, record: SageRecord, contracts: list[PrimeContract] | None = None,
+                      items: dict[int, set[str]] | None = None) -> list[str]:
+    """Why Refresh / Re-Import is unavailable (the guide's four cases), empty when it is."""
+    if record.status not in (ImportStatus.LINKED, ImportStatus.ADDED):
+        return ["The prime contract has not been imported yet."]
+    contracts = contracts if contracts is not None else _contract_projects(session, record)
+    reasons = []
+    if len({c.project_id for c in contracts}) > 1:
+        reasons.append("The prime contract has been added to two projects.")
+    contract = next((c for c in contracts if c.id == record.portal_id), contracts[0] if contracts else None)
+    if contract is None:
+        return ["The imported prime contract no longer exists in the portal."]
+    if contract.status not in ("Approved", "Complete"):
+        reasons.append(f"The prime contract is {contract.status}, not approved.")
+    job = session.scalar(select(Project.sage_job_id).where(Project.id == contract.project_id))
+    if not job or job != record.data.get("job"):
+        reasons.append("The prime contract does not belong to a synced job.")
+    have = items.get(contract.id) if items is not None else set(session.scalars(
+        select(PrimeContractItem.code).where(PrimeContractItem.contract_id == contract.id)))
+    if not [line for line in record.data["items"] if line["code"] not in have]:
+        reasons.append("The prime contract has been synced and has no new un-synced line items.")
+    return reasons
+
+
+def import_contract(session: Session, actor: User, record_id: int) -> PrimeContract:
+    """Import a Sage prime contract into its synced project."""
+    _require(actor)
+    record = _record(session, record_id, "contract")
+    _pending(record)
+    data = record.data
+    project = session.scalars(select(Project).where(Project.sage_job_id == data["job"])).first()
+    if project is None:
+        raise Conflict(f"Job {data['job']} is not synced with a project.")
+    if _contract_projects(session, record):
+        raise Conflict(f"Prime contract {data['number']} is already in the portal.")
+    from datetime import date
+    contract = PrimeContract(project_id=project.id, number=data["number"][:40], title=data["title"][:255],
+                             status=data["status"], sage_contract_id=data["sage_contract_id"][:20],
+                             description=data["description"], billing_method=data["billing_method"],
+                             billing_level=data["billing_level"], imported_at=utcnow(),
+                             start_date=date.fromisoformat(data["start_date"]) if data["start_date"] else None,
+                             completion_date=date.fromisoformat(data["completion_date"]) if data["completion_date"] else None)
+    contract.items = [PrimeContractItem(code=i["code"][:20], description=i["description"][:120],
+                                        amount=Decimal(i["amount"])) for i in data["items"]]
+    session.add(contract)
+    session.flush()
+    _decide(record, actor, ImportStatus.ADDED, contract.id)
+    session.commit()
+    return contract
+
+
+def reimport_contract(session: Session, actor: User, record_id: int) -> int:
+    """Re-Import: add the contract's new Sage line items to the imported prime contract;
+    returns how many were added."""
+    _require(actor)
+    record = _record(session, record_id, "contract")
+    reasons = reimport_blockers(session, record)
+    if reasons:
+        raise Conflict("Re-Import is unavailable: " + " ".join(reasons))
+    contract = session.get(PrimeContract, record.portal_id)
+    have = set(session.scalars(select(PrimeContractItem.code).where(PrimeContractItem.contract_id == contract.id)))
+    added = 0
+    for line in record.data["items"]:
+        if line["code"] not in have:
+            session.add(PrimeContractItem(contract_id=contract.id, code=line["code"][:20],
+                                          description=line["description"][:120], amount=Decimal(line["amount"])))
+            added += 1
+    record.decided_by_id, record.decided_at = actor.id, utcnow()
+    session.commit()
+    return added
+
+
+# ---- a project's cost codes and budget from Sage ------------------------------------------------
+
+@dataclass
+class Refresh:
+    codes_added: int
+    budget_lines: int
+    budget_message: str
+
+
+def refresh_project(session: Session, actor: User, project_id: int, reader) -> Refresh:
+    """Refresh Cost Codes: the synced job's new Sage cost codes and categories into the project,
+    and Sage's original estimates into its budget - unless the budget was exported to Sage
+    (locked), after which importing the budget from Sage is no longer permitted."""
+    from portal.domain.models import Budget, BudgetLine, Category, CostCode
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound("There is no such project.")
+    level = session.scalar(select(ProjectMember.level).where(ProjectMember.project_id == project_id,
+                                                             ProjectMember.user_id == actor.id))
+    if not (policy.can(actor, policy.DECIDE) or policy.can(actor, policy.ERP_ADMIN)
+            or policy.can(actor, policy.SEND, project_level=level)):
+        raise PermissionDenied("Refreshing from Sage needs Admin on the project, an accounting approver or an ERP Admin.")
+    if not project.sage_job_id:
+        raise Invalid(f"{project.name} is not synced with a Sage job: there is nothing to refresh from.")
+    added = refresh_project_cost_codes(session, reader, project)
+    budget = session.scalars(select(Budget).where(Budget.project_id == project.id)).first()
+    if budget is not None and budget.locked:
+        session.commit()
+        return Refresh(len(added), 0, "The budget was exported to Sage and is locked: you are no longer permitted "
+                                      "to import the Sage budget into it.")
+    if budget is None:
+        budget = Budget(project_id=project.id, locked=False, created_by_id=actor.id)
+        session.add(budget)
+        session.flush()
+    extras = {s.id: s.sage_extra_id or "" for s in session.scalars(select(SubJob).where(SubJob.project_id == project.id))}
+    categories = {}
+    for category, code in session.execute(select(Category, CostCode).join(CostCode, Category.cost_code_id == CostCode.id)
+                                          .where(CostCode.project_id == project.id)):
+        categories[(extras.get(code.sub_job_id, "") if code.sub_job_id else "", code.code, category.code)] = category
+    lines = {line.category_id: line for line in session.scalars(select(BudgetLine).where(BudgetLine.budget_id == budget.id))}
+    changed = 0
+    for row in reader.job_costs(project.sage_job_id):
+        values = imports.job_cost_line(row)
+        category = categories.get((values["extra"], values["cost_code"], values["category"]))
+        if category is None:
+            continue
+        line = lines.get(category.id)
+        if line is None:
+            session.add(BudgetLine(budget_id=budget.id, category_id=category.id, original=values["original_budget"]))
+            changed += 1
+        elif line.original != values["original_budget"]:
+            line.original = values["original_budget"]
+            changed += 1
+    session.commit()
+    return Refresh(len(added), changed, f"{changed} budget line{'s' if changed != 1 else ''} imported from Sage's "
+                                        "original estimates.")
