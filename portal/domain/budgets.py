@@ -10,6 +10,7 @@ from portal.domain import settings
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
                                      invalid_if, register)
+from portal.domain.links import link_cost_codes
 from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, BudgetLine, Category,
                                   CostCode, ErpItem, Project, utcnow)
 from portal.domain.subcontractor_invoices import money, parse_money
@@ -220,6 +221,10 @@ class BudgetType(ItemType):
 
     def on_synced(self, session, item: Budget, fields, reference):
         item.locked = True
+        # new cost codes are exported with the budget (2025 release note): synced now
+        codes = {line.category.cost_code.id: line.category.cost_code for line in item.lines}
+        link_cost_codes(session, codes.values(), item.project.sage_job_id or "", "", None,
+                        "exported with the budget")
 
     def erp_ref(self, fields, reference):
         return reference

@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     invalid_if, register)
+                                     exporting_with, invalid_if, register)
 from portal.domain.models import (Category, CCOLine, Commitment, CommitmentChangeOrder,
                                   CommitmentLine, CostCode, Project, utcnow)
 from portal.domain.subcontractor_invoices import money, parse_money
@@ -189,6 +189,11 @@ class CCOType(ItemType):
         errors = {}
         cco_id = check_length(errors, raw, "cco_id", "CCO ID", CCO_ID_MAX, required=True)
         description = check_length(errors, raw, "description", "Description", DESCRIPTION_MAX)
+        if cco_id and "cco_id" not in errors and exporting_with(session, self.key, "cco_id", cco_id, item.id,
+                                                                 states=("exporting", "synced")):
+            # Sage's CCO IDs are unique overall; the default (the first 10 characters of the #)
+            # can repeat another change order's
+            errors["cco_id"] = f"CCO ID {cco_id} is already used by another commitment change order: choose another."
         invalid_if(errors)
         return {"cco_id": cco_id, "description": description or item.title[:DESCRIPTION_MAX]}
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import object_session, selectinload
 from portal.domain import settings
 from portal.domain.errors import Invalid
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     invalid_if, register)
+                                     exporting_with, invalid_if, register)
 from portal.domain.models import (Category, Commitment, CommitmentLine, CostCode, Project,
                                   Vendor, utcnow)
 from portal.domain.subcontractor_invoices import money, parse_money
@@ -209,6 +209,8 @@ class CommitmentType(ItemType):
         if sage_id and session.scalar(select(func.count()).select_from(Commitment).where(
                 func.upper(Commitment.erp_commitment_id) == sage_id.upper(), Commitment.id != item.id)):
             errors["sage_id"] = f"Sage ID {sage_id} is already used by another commitment."
+        elif sage_id and exporting_with(session, self.key, "sage_id", sage_id, item.id):
+            errors["sage_id"] = f"Sage ID {sage_id} is being exported for another commitment."
         invalid_if(errors)
         return {"sage_id": sage_id}
 

@@ -250,3 +250,17 @@ def check_length(errors: dict, fields: dict, name: str, label: str, limit: int,
     elif len(value) > limit:
         errors[name] = f"{label} must be {limit} characters or less (Sage's limit)."
     return value
+
+
+def exporting_with(session: Session, item_type: str, field_name: str, value: str, item_id: int,
+                   project_id: int | None = None, states: tuple[str, ...] = ("exporting",)) -> bool:
+    """True when another item of the type is being exported right now (or is in one of
+    `states`) with the same Sage ID, case-insensitive: not synced yet, but the ID is taken as
+    surely as if it were."""
+    query = select(ErpItem.export_fields).where(ErpItem.item_type == item_type, ErpItem.item_id != item_id,
+                                                ErpItem.state.in_(states))
+    if project_id is not None:
+        query = query.where(ErpItem.project_id == project_id)
+    wanted = value.strip().upper()
+    return any(str((fields or {}).get(field_name) or "").strip().upper() == wanted
+               for fields in session.scalars(query))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from portal.domain import policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import State
+from portal.domain.links import IN_GATE, link_cost_codes, link_synced
 from portal.domain.models import (ErpAudit, ErpItem, ImportStatus, PrimeContract, PrimeContractItem,
                                   Project, ProjectMember, SageRecord, SubJob, ToolLevel, User, Vendor,
                                   utcnow)
@@ -24,7 +25,6 @@ from portal.domain.tabs import like
 from portal.exporters.sage300 import imports
 
 LIST_KINDS = {"vendors": "vendor", "jobs": "job", "sub-jobs": "extra", "prime-contracts": "contract"}
-IN_GATE = (State.READY, State.EXPORTING, State.FAILED)
 
 
 def _require(actor: User) -> None:
@@ -54,21 +54,7 @@ def _decide(record: SageRecord, actor: User, status: str, portal_id: int | None)
 def _link_erp(session: Session, item_type: str, item_id: int, project_id: int | None, sage_id: str,
               actor: User, how: str) -> ErpItem:
     """Put the item in Synced with its Sage ID, without an export: it came from Sage."""
-    erp = session.scalars(select(ErpItem).where(ErpItem.item_type == item_type, ErpItem.item_id == item_id)).first()
-    if erp is None:
-        erp = ErpItem(item_type=item_type, item_id=item_id, project_id=project_id, state=State.DRAFT, attempt=0)
-        session.add(erp)
-        session.flush()
-    elif erp.state in IN_GATE:
-        raise Conflict(f"It is {State.LABELS[erp.state]} in ERP Integrations: reject or retrieve it "
-                       "before linking it to Sage, so it is not created twice.")
-    elif erp.state == State.SYNCED:
-        raise Conflict(f"It is already synced with Sage as {erp.erp_ref}.")
-    session.add(ErpAudit(erp_item_id=erp.id, actor_id=actor.id, at=utcnow(), action="link",
-                         from_state=erp.state, to_state=State.SYNCED, detail={"sage_id": sage_id, "how": how}))
-    erp.state, erp.erp_ref, erp.synced_at = State.SYNCED, sage_id, utcnow()
-    erp.decided_by_id, erp.decided_at = actor.id, utcnow()
-    return erp
+    return link_synced(session, item_type, item_id, project_id, sage_id, actor.id, how)
 
 
 # ---- lists --------------------------------------------------------------------------------
@@ -114,6 +100,7 @@ class Suggestion:
     label: str
     why: str
     exact: bool
+    blocked: str | None = None   # why it cannot be linked (already linked, waiting in the gate)
 
 
 def _unlinked_vendors(session: Session) -> list[Vendor]:
@@ -128,13 +115,13 @@ COMMON_WORD = 200   # a word shared by more companies than this says nothing abo
 
 def vendor_suggestions(session: Session, records: list[SageRecord]) -> dict[int, list[Suggestion]]:
     """Companies each Sage vendor could be linked to: same name, similar name or same phone,
-    each with what matched (best first). Similar names are looked for only among companies
-    sharing one of the name's rarer words, so a page costs about the same with ten thousand
-    companies as with ten."""
-    busy = select(ErpItem.item_id).where(ErpItem.item_type == "vendor",
-                                         ErpItem.state.in_(IN_GATE + (State.SYNCED,)))
-    candidates = session.execute(select(Vendor.id, Vendor.name, Vendor.phone).where(
-        Vendor.erp_vendor_id.is_(None), Vendor.id.not_in(busy))).all()
+    each with what matched (linkable ones first). A matching company that is already linked to
+    another Sage vendor, or waiting in ERP Integrations, is shown with why it cannot be linked:
+    it is the likely duplicate. Similar names are looked for only among companies sharing one
+    of the name's rarer words, so a page costs about the same with ten thousand companies."""
+    gate = dict(session.execute(select(ErpItem.item_id, ErpItem.state).where(
+        ErpItem.item_type == "vendor", ErpItem.state.in_(IN_GATE))).all())
+    candidates = session.execute(select(Vendor.id, Vendor.name, Vendor.phone, Vendor.erp_vendor_id)).all()
     by_name: dict[str, list[tuple]] = {}
     by_word: dict[str, set[str]] = {}
     by_phone: dict[str, list[tuple]] = {}
@@ -147,13 +134,24 @@ def vendor_suggestions(session: Session, records: list[SageRecord]) -> dict[int,
         digits = re.sub(r"\D", "", row.phone or "")
         if len(digits) >= 7:
             by_phone.setdefault(digits, []).append(row)
+
+    def suggest(row, why: str, exact: bool) -> Suggestion:
+        blocked = None
+        if row.erp_vendor_id:
+            blocked = f"already linked to Sage vendor {row.erp_vendor_id}"
+        elif row.id in gate:
+            blocked = (f"{State.LABELS[gate[row.id]]} in ERP Integrations: reject or retrieve it "
+                       "before linking")
+        return Suggestion(row.id, row.name, why, exact, blocked)
+
     result = {}
     for record in records:
         data = imports.vendor(record.data)
         key = normalise(data["name"])
         found: dict[int, Suggestion] = {}
         for row in by_name.get(key, []) if key else []:
-            found[row.id] = Suggestion(row.id, row.name, "same name", True)
+            if row.erp_vendor_id != record.sage_key:
+                found[row.id] = suggest(row, "same name", True)
         near: set[str] = set()
         for word in set(key.split()):
             names = by_word.get(word, set())
@@ -169,10 +167,13 @@ def vendor_suggestions(session: Session, records: list[SageRecord]) -> dict[int,
                     scored.append((ratio, name))
         for ratio, name in sorted(scored, reverse=True)[:3]:
             for row in by_name[name]:
-                found.setdefault(row.id, Suggestion(row.id, row.name, f"similar name ({round(ratio * 100)}%)", False))
+                if row.erp_vendor_id != record.sage_key:
+                    found.setdefault(row.id, suggest(row, f"similar name ({round(ratio * 100)}%)", False))
         for row in by_phone.get(re.sub(r"\D", "", data["phone"]), []):
-            found.setdefault(row.id, Suggestion(row.id, row.name, "same phone", False))
-        result[record.id] = sorted(found.values(), key=lambda s: (not s.exact, s.why, s.label))[:5]
+            if row.erp_vendor_id != record.sage_key:
+                found.setdefault(row.id, suggest(row, "same phone", False))
+        result[record.id] = sorted(found.values(),
+                                   key=lambda s: (s.blocked is not None, not s.exact, s.why, s.label))[:5]
     return result
 
 

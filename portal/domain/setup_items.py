@@ -7,8 +7,9 @@ from sqlalchemy.orm import selectinload
 
 from portal.domain import settings
 from portal.domain.errors import Invalid
+from portal.domain.links import link_cost_codes
 from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     invalid_if, register)
+                                     exporting_with, invalid_if, register)
 from portal.domain.models import (Category, CostCode, Project, ProjectMember, StandardCategory,
                                   StandardCostCode, SubJob, ToolLevel, Vendor)
 from portal.domain.tabs import like
@@ -103,6 +104,8 @@ class VendorType(ItemType):
         if vendor_id and session.scalar(select(func.count()).select_from(Vendor).where(
                 func.upper(Vendor.erp_vendor_id) == vendor_id.upper(), Vendor.id != item.id)):
             errors["erp_vendor_id"] = f"ERP Vendor ID {vendor_id} is already used by another company."
+        elif vendor_id and exporting_with(session, self.key, "erp_vendor_id", vendor_id, item.id):
+            errors["erp_vendor_id"] = f"ERP Vendor ID {vendor_id} is being exported for another company."
         invalid_if(errors)
         return {"erp_vendor_id": vendor_id, "vendor_type": vendor_type}
 
@@ -223,6 +226,8 @@ class JobType(ItemType):
         elif job_id and session.scalar(select(func.count()).select_from(Project).where(
                 func.upper(Project.sage_job_id) == job_id.upper(), Project.id != item.id)):
             errors["sage_job_id"] = f"Sage Job ID {job_id} is already used by another project."
+        elif job_id and exporting_with(session, self.key, "sage_job_id", job_id, item.id):
+            errors["sage_job_id"] = f"Sage Job ID {job_id} is being exported for another project."
         invalid_if(errors)
         return {"sage_job_id": job_id}
 
@@ -234,6 +239,9 @@ class JobType(ItemType):
 
     def on_synced(self, session, item: Project, fields, reference):
         item.sage_job_id = fields["sage_job_id"]
+        # the job's cost codes went to Sage inside its export: they are synced too
+        codes = session.scalars(select(CostCode).where(CostCode.project_id == item.id, CostCode.sub_job_id.is_(None)))
+        link_cost_codes(session, codes, item.sage_job_id, "", None, "exported with its job")
 
     def erp_ref(self, fields, reference):
         return fields.get("sage_job_id") or reference
@@ -334,6 +342,8 @@ class SubJobType(ItemType):
                 SubJob.project_id == item.project_id, func.upper(SubJob.sage_extra_id) == extra.upper(),
                 SubJob.id != item.id)):
             errors["extra_id"] = f"Extra {extra} is already used on this job."
+        elif extra and exporting_with(session, self.key, "extra_id", extra, item.id, item.project_id):
+            errors["extra_id"] = f"Extra {extra} is being exported for another sub job of this job."
         invalid_if(errors)
         return {"extra_id": extra}
 
@@ -344,6 +354,9 @@ class SubJobType(ItemType):
 
     def on_synced(self, session, item: SubJob, fields, reference):
         item.sage_extra_id = fields["extra_id"]
+        codes = session.scalars(select(CostCode).where(CostCode.sub_job_id == item.id))
+        link_cost_codes(session, codes, item.project.sage_job_id or "", item.sage_extra_id, None,
+                        "exported with its sub job")
 
     def erp_ref(self, fields, reference):
         return fields.get("extra_id") or reference

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain.links import link_cost_codes
 from portal.domain.models import (Budget, BudgetLine, Category, CostCode, DirectCost, ImportStatus,
                                   JobCostLine, PrimeContract, Project, SageRecord, StandardCategory,
                                   StandardCostCode, SubJob, SyncRun, SyncSchedule, SyncStatus, User,
@@ -139,7 +140,7 @@ def start(session: Session, actor: User | None, key: str, queue: SyncQueue, *, p
             active = active_run(session, key, scope)
             if active is None:
                 continue  # it finished in between: try again
-            if _stalled(active, stall_after):
+            if is_stalled(active, stall_after):
                 _finish(active, SyncStatus.FAILED, "Stalled: the worker running it stopped. A new run was started.")
                 session.commit()
                 continue
@@ -158,7 +159,8 @@ def start(session: Session, actor: User | None, key: str, queue: SyncQueue, *, p
     return run
 
 
-def _stalled(run: SyncRun, stall_after: timedelta) -> bool:
+def is_stalled(run: SyncRun, stall_after: timedelta) -> bool:
+    """A queued or running run with no sign of life for stall_after (its worker stopped)."""
     seen = run.heartbeat_at or run.started_at or run.created_at
     return seen is not None and utcnow() - seen > stall_after
 
@@ -506,6 +508,9 @@ def refresh_project_cost_codes(session: Session, reader, project: Project, tally
                     tally.add("added")
             if tally:
                 tally.step()
+        session.flush()
+        in_sage = [codes[(sub_job_id, imports.cost_code(row)["code"])] for row in sage_codes]
+        link_cost_codes(session, in_sage, project.sage_job_id, extra, None, "read from Sage")
     session.flush()
     return added_categories
 

@@ -58,3 +58,26 @@ def test_only_synced_commitments_and_approved_status(session, synced):
             "commitment_id": str(setup.commitment.id), "number": "CO9", "title": "t",
             "status": "Draft", "line-0-commitment_line_id": str(setup.line1.id), "line-0-amount": "1"})
     assert "synced commitments" in exc.value.fields["commitment_id"]
+
+
+def _sent_cco(session, setup, admin, number):
+    cco = items.save_item(session, admin, "cco", setup.project.id, None, {
+        "commitment_id": str(setup.commitment.id), "number": number, "title": "Scope", "status": "Approved",
+        "line-0-commitment_line_id": str(setup.line1.id), "line-0-amount": "100"})
+    return services.send(session, admin, "cco", cco.id)
+
+
+def test_a_cco_id_taken_by_another_change_order_is_refused_at_accept(session, synced):
+    from tests.factories import NullQueue
+    setup, admin = synced
+    prefix = f"CO-{f.suffix(7)}"                     # 10 characters: the default CCO ID of both
+    first = _sent_cco(session, setup, admin, prefix + "-A")
+    second = _sent_cco(session, setup, admin, prefix + "-B")
+    approver = f.approver(session)
+    services.accept(session, approver, first.id, CCOS.export_defaults(CCOS.load(session, first.item_id)), NullQueue())
+    with pytest.raises(Invalid) as refused:
+        services.accept(session, approver, second.id, {"cco_id": prefix}, NullQueue())
+    assert refused.value.fields["cco_id"].startswith(f"CCO ID {prefix} is already used")
+    assert services.get_erp_item(session, second.id).state == State.READY
+    services.accept(session, approver, second.id, {"cco_id": prefix[:8] + "-B"}, NullQueue())
+    assert services.get_erp_item(session, second.id).state == State.EXPORTING

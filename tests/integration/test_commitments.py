@@ -73,3 +73,25 @@ def test_contract_number_prefills_the_sage_id_when_the_setting_is_on(session, dr
     finally:
         form.pop("use_contract_number_as_sage_id")
         settings.update(session, erp_admin, form)
+
+
+def test_a_sage_id_being_exported_for_another_commitment_is_refused(session, sim):
+    from portal.domain.models import ErpItem
+    setup = f.Setup(session, sim)
+    erps = []
+    for n in range(2):
+        c = Commitment(project_id=setup.project.id, vendor_id=setup.vendor.id, number=f"N{n}{f.suffix()}",
+                       title="t", status="Approved")
+        session.add(c)
+        session.flush()
+        erps.append(ErpItem(item_type="commitment", item_id=c.id, project_id=setup.project.id,
+                            state=State.READY, attempt=0))
+    session.add_all(erps)
+    sage_id = f"S{f.suffix(8)}"
+    erps[0].state, erps[0].export_fields = State.EXPORTING, {"sage_id": sage_id}
+    session.commit()
+    second = COMMITMENTS.load(session, erps[1].item_id)
+    with pytest.raises(Invalid) as refused:
+        COMMITMENTS.clean_export_fields(session, second, {"sage_id": sage_id.lower()})
+    assert refused.value.fields == {"sage_id": f"Sage ID {sage_id.lower()} is being exported for another commitment."}
+    assert COMMITMENTS.clean_export_fields(session, second, {"sage_id": sage_id + "X"}) == {"sage_id": sage_id + "X"}

@@ -677,3 +677,48 @@ def test_prime_contract_dates_from_the_simulator(session, sim):
     contract = rti.import_contract(session, approver(session), record(session, "contract", f"contract:{number}").id)
     # Contract Start Date <== Work Started; Actual Completion Date <== Work Completed
     assert (contract.start_date, contract.completion_date) == (date(2026, 2, 1), date(2027, 6, 30))
+
+
+def test_a_matching_company_that_cannot_be_linked_is_shown_with_why(session):
+    s = suffix()
+    linked = Vendor(name=f"Duplicate Glass {s} LLC", erp_vendor_id=f"D{suffix(8)}"[:10])
+    waiting = Vendor(name=f"Duplicate Glass {s}")
+    free = Vendor(name=f"Duplicate  Glass {s} Inc")
+    session.add_all([linked, waiting, free])
+    session.flush()
+    session.add(ErpItem(item_type="vendor", item_id=waiting.id, state=State.READY, attempt=0))
+    session.commit()
+    sage = FakeSage()
+    row = sage.vendor(name=f"Duplicate Glass {s}")
+    run(session, sage, "vendors")
+    rec = record(session, "vendor", row["Vendor"])
+    found = rti.vendor_suggestions(session, [rec])[rec.id]
+    assert found[0].target_id == free.id  # the linkable one first
+    by_id = {x.target_id: x for x in found}
+    assert by_id[free.id].blocked is None
+    assert by_id[linked.id].blocked == f"already linked to Sage vendor {linked.erp_vendor_id}"
+    assert "Ready to Export in ERP Integrations" in by_id[waiting.id].blocked
+
+
+@pytest.mark.parametrize("key", sorted(sync.KINDS))
+def test_every_sync_run_again_changes_nothing(session, key):
+    sage = FakeSage()
+    project = synced_project(session, sage, billing_method="Use Quickbill", billing_level="Division")
+    job = project.sage_job_id
+    sage.vendor()
+    sage.job()
+    sage.extras.append({"Job": job, "Extra": "X1", "Description": "Extra", "Status": "Open"})
+    sage.code(job, "01-100", "General")
+    sage.standard_codes = [{"Cost_Code": f"8{suffix(2)}-{suffix(3)}", "Description": "Std", "Status": "Active"}]
+    sage.schedule_values[job] = [{"Job": job, "Level_Code": "01", "Description": "General",
+                                  "Original_Contract_Amount": Decimal("10")}]
+    sage.cost_line(job, "01-100", "L", JTD_Cost="5")
+    project.transaction_sync = True
+    session.commit()
+    sage.transaction(job, 99)
+    scope = project.id if sync.KINDS[key].per_project else None
+    first = run(session, sage, key, project_id=scope)
+    second = run(session, sage, key, project_id=scope)
+    assert first.status == second.status == SyncStatus.DONE
+    assert first.added >= 1
+    assert (second.added, second.updated, second.errors) == (0, 0, 0) and second.unchanged >= 1

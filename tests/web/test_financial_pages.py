@@ -29,7 +29,6 @@ from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, Budget
 from portal.exporters.sage300.records import SageResult
 from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
-from tests.conftest import login
 
 HX = {"HX-Request": "true"}
 BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
@@ -132,22 +131,11 @@ def changed_settings(app, people, **changes):
             assert settings.load(s) == before
 
 
-# ---- people and the world -----------------------------------------------------------------
+# ---- people and clients (per module, tests/web/conftest.py) and the world ------------------
 
-@pytest.fixture(scope="module")
-def people(app):
-    with dbs(app) as s:
-        made = {"site_admin": f.make_user(s, site_admin=True), "pm": f.make_user(s), "pm2": f.make_user(s),
-                "project_readonly": f.make_user(s), "approver": f.approver(s),
-                "standard": f.make_user(s, erp_level=ToolLevel.STANDARD),
-                "erp_admin": f.make_user(s, erp_level=ToolLevel.ADMIN)}
-        return {k: SimpleNamespace(id=u.id, username=u.username, email=u.email, name=u.name)
-                for k, u in made.items()}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    return {role: login(app.test_client(), user) for role, user in people.items()}
+ROLE_USERS = {"site_admin": dict(site_admin=True), "pm": {}, "pm2": {}, "project_readonly": {},
+              "approver": dict(erp_level=ToolLevel.STANDARD, push=True), "standard": dict(erp_level=ToolLevel.STANDARD),
+              "erp_admin": dict(erp_level=ToolLevel.ADMIN)}
 
 
 class World:

@@ -302,3 +302,25 @@ def test_refresh_project_role_matrix(app, sim, role):
         assert response.status_code == 303 and codes == ["01-100"]
     else:
         assert response.status_code in (302, 403) and codes == []
+
+
+def test_a_stalled_run_stops_polling_and_says_what_to_do(app):
+    from datetime import timedelta
+
+    from portal.domain.models import utcnow
+    with f.app_session(app) as session:
+        run = sync.start(session, f.approver(session), "prime_contracts", _Queue())
+        run.status, run.heartbeat_at = SyncStatus.RUNNING, utcnow() - timedelta(hours=2)
+        session.commit()
+        run_id = run.id
+    client = client_as(app, "approver")
+    response = client.get(f"/erp/sync/runs/{run_id}", headers=HX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 286 and "sync stalled" in body and "every 1s" not in body
+    again = client.post("/erp/sync/prime_contracts", headers=HX)   # a new run replaces it
+    with f.app_session(app) as session:
+        assert session.get(SyncRun, run_id).status == SyncStatus.FAILED
+        fresh = sync.active_run(session, "prime_contracts")
+        assert fresh is not None and fresh.id != run_id and again.status_code == 200
+        sync._finish(fresh, SyncStatus.FAILED, "test cleanup")
+        session.commit()

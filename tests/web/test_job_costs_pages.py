@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 
 from portal.domain.models import Project, SettingChange, ToolLevel, User
 from tests import factories as f
-from tests.conftest import login
 from tests.integration import test_job_costs_report as rows   # the row builders
+from tests.web.roles import ANON, ERP_USERS, PROJECT_VIEWERS, ROLES
 
 HX = {"HX-Request": "true"}
 BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
@@ -56,36 +56,11 @@ def path_of(url: str | None) -> str:
     return urlsplit(url or "").path
 
 
-# ---- people and projects ---------------------------------------------------------------------
+# ---- people and clients (one per role of tests/web/roles.py, tests/web/conftest.py) and projects ----
 
-ANON = "anonymous"
-ROLES = [ANON, "none", "readonly", "standard", "approver", "erp_admin_no_push", "project_admin",
-         "project_readonly", "site_admin"]
-LOGGED_IN = frozenset(ROLES) - {ANON}
-READERS = frozenset({"readonly", "standard", "approver", "erp_admin_no_push", "project_admin",
-                     "project_readonly", "site_admin"})
+READERS = ERP_USERS | PROJECT_VIEWERS
 SWITCHERS = frozenset({"erp_admin_no_push", "project_admin", "site_admin"})
-ROLE_USERS = {
-    "none": dict(), "readonly": dict(erp_level=ToolLevel.READ_ONLY), "standard": dict(erp_level=ToolLevel.STANDARD),
-    "approver": dict(erp_level=ToolLevel.STANDARD, push=True), "erp_admin_no_push": dict(erp_level=ToolLevel.ADMIN),
-    "project_admin": dict(), "project_readonly": dict(), "site_admin": dict(site_admin=True),
-}
 MEMBERS = {"project_admin": ToolLevel.ADMIN, "project_readonly": ToolLevel.READ_ONLY}
-
-
-@pytest.fixture(scope="module")
-def people(app):
-    with dbs(app) as s:
-        return {role: SimpleNamespace(id=u.id, username=u.username)
-                for role, u in ((r, f.make_user(s, **kw)) for r, kw in ROLE_USERS.items())}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    out = {ANON: app.test_client()}
-    for role in LOGGED_IN:
-        out[role] = login(app.test_client(), people[role])
-    return out
 
 
 def make_project(app, people, *, sage=True, lines=True, direct=0, cost_codes=True) -> SimpleNamespace:

@@ -22,7 +22,6 @@ from portal.domain.models import (OwnerInvoice, OwnerInvoiceLine, PrimeContract,
                                   ProjectMember, ToolLevel, User)
 from portal.exporters.sage300.records import SageResult
 from tests import factories as f
-from tests.conftest import login
 
 HX = {"HX-Request": "true"}
 DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
@@ -52,17 +51,9 @@ def accept_links(cell: str) -> list[tuple[str, str]]:
     return re.findall(r'<a class="button primary" href="([^"]*/accept)"[^>]*>(\w+)</a>', cell)
 
 
-@pytest.fixture(scope="module")
-def people(app):
-    with dbs(app) as s:
-        made = {"pm": f.make_user(s), "approver": f.approver(s),
-                "standard": f.make_user(s, erp_level=ToolLevel.STANDARD)}
-        return {k: SimpleNamespace(id=u.id, username=u.username) for k, u in made.items()}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    return {role: login(app.test_client(), user) for role, user in people.items()}
+# people and clients: per module, tests/web/conftest.py
+ROLE_USERS = {"pm": {}, "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
+              "standard": dict(erp_level=ToolLevel.STANDARD)}
 
 
 @pytest.fixture

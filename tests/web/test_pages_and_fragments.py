@@ -58,24 +58,11 @@ def vary(response) -> str:
     return response.headers.get("Vary", "")
 
 
-# ---- people and builders -------------------------------------------------------------------
+# ---- people and clients (per module, tests/web/conftest.py) and builders -------------------
 
-@pytest.fixture(scope="module")
-def people(app):
-    with dbs(app) as s:
-        made = {
-            "approver": f.approver(s),
-            "standard": f.make_user(s, erp_level=ToolLevel.STANDARD),
-            "sender": f.make_user(s),
-            "project_readonly": f.make_user(s),
-            "site_admin": f.make_user(s, site_admin=True),
-        }
-        return {k: SimpleNamespace(id=u.id, username=u.username, email=u.email) for k, u in made.items()}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    return {role: login(app.test_client(), user) for role, user in people.items()}
+ROLE_USERS = {"approver": dict(erp_level=ToolLevel.STANDARD, push=True),
+              "standard": dict(erp_level=ToolLevel.STANDARD), "sender": {},
+              "project_readonly": {}, "site_admin": dict(site_admin=True)}
 
 
 @pytest.fixture

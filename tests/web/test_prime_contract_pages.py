@@ -29,7 +29,6 @@ from portal.domain.models import (ErpItem, OutboxMail, OwnerInvoice, OwnerInvoic
 from portal.exporters.sage300.records import SageResult
 from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
-from tests.conftest import login
 
 HX = {"HX-Request": "true"}
 TYPES = ("pcco", "owner_invoice")
@@ -90,20 +89,10 @@ def has_field_error(body: str, field: str, message: str) -> bool:
     return re.search(pattern, body, re.S) is not None
 
 
-# ---- people and the world -----------------------------------------------------------------
+# ---- people and clients (per module, tests/web/conftest.py) and the world ------------------
 
-@pytest.fixture(scope="module")
-def people(app):
-    with dbs(app) as s:
-        made = {"pm": f.make_user(s), "pm2": f.make_user(s), "approver": f.approver(s),
-                "standard": f.make_user(s, erp_level=ToolLevel.STANDARD)}
-        return {k: SimpleNamespace(id=u.id, username=u.username, email=u.email, name=u.name)
-                for k, u in made.items()}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    return {role: login(app.test_client(), user) for role, user in people.items()}
+ROLE_USERS = {"pm": {}, "pm2": {}, "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
+              "standard": dict(erp_level=ToolLevel.STANDARD)}
 
 
 class World:

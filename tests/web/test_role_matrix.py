@@ -23,53 +23,20 @@ from portal.domain.models import (ErpAudit, ErpItem, MailStatus, OutboxMail, Sub
 from portal.domain.subcontractor_invoices import INVOICES
 from tests import factories as f
 from tests.conftest import login
+from tests.web import roles
+from tests.web.roles import (ANON, APPROVERS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS,
+                             ROLES, SITE_ADMINS)
 
 KEY = INVOICES.key
-
-ANON = "anonymous"
-ROLES = [ANON, "none", "readonly", "standard", "approver", "erp_admin_no_push", "project_admin",
-         "project_readonly", "site_admin"]
-LOGGED_IN = frozenset(ROLES) - {ANON}
-ERP_USERS = frozenset({"readonly", "standard", "approver", "erp_admin_no_push"})
-APPROVERS = frozenset({"approver"})
-PROJECT_VIEWERS = frozenset({"project_admin", "project_readonly", "site_admin"})
-PROJECT_ADMINS = frozenset({"project_admin", "site_admin"})
-SITE_ADMINS = frozenset({"site_admin"})
-
 
 NullQueue = f.NullQueue
 dbs = f.app_session
 
 
-# ---- people (per module) and the world (per test) ------------------------------------
+# ---- people and clients (per module, tests/web/conftest.py) and the world (per test) ------
 
-ROLE_USERS = {
-    "none": dict(),
-    "readonly": dict(erp_level=ToolLevel.READ_ONLY),
-    "standard": dict(erp_level=ToolLevel.STANDARD),
-    "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
-    "erp_admin_no_push": dict(erp_level=ToolLevel.ADMIN),
-    "project_admin": dict(),
-    "project_readonly": dict(),
-    "site_admin": dict(site_admin=True),
-    "sender": dict(),  # not a role under test: sends the items on every fresh project
-}
-
-
-@pytest.fixture(scope="module")
-def people(app):
-    with dbs(app) as s:
-        return {role: SimpleNamespace(id=u.id, username=u.username)
-                for role, u in ((r, f.make_user(s, **kw)) for r, kw in ROLE_USERS.items())}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    """One signed-in client per role (signing in runs the password hash: once per module)."""
-    out = {ANON: app.test_client()}
-    for role in LOGGED_IN:
-        out[role] = login(app.test_client(), people[role])
-    return out
+# "sender" is not a role under test: it sends the items on every fresh project
+ROLE_USERS = {**roles.ROLE_USERS, "sender": {}}
 
 
 class World:

@@ -30,16 +30,8 @@ from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, Budget
                                   ProjectMember, ToolLevel, User)
 from portal.exporters.sage300.connectors import make_connector
 from tests import factories as f
-from tests.conftest import login
-
-ANON = "anonymous"
-ROLES = [ANON, "none", "readonly", "standard", "approver", "erp_admin_no_push", "project_admin",
-         "project_readonly", "site_admin"]
-LOGGED_IN = frozenset(ROLES) - {ANON}
-ERP_USERS = frozenset({"readonly", "standard", "approver", "erp_admin_no_push"})
-APPROVERS = frozenset({"approver"})
-PROJECT_VIEWERS = frozenset({"project_admin", "project_readonly", "site_admin"})
-PROJECT_ADMINS = frozenset({"project_admin", "site_admin"})
+from tests.web import roles
+from tests.web.roles import ANON, APPROVERS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS, ROLES
 
 TYPES = ("commitment", "cco", "budget", "budget_change")
 MODELS = {"commitment": Commitment, "cco": CommitmentChangeOrder, "budget": Budget, "budget_change": BudgetChange}
@@ -51,35 +43,10 @@ LINES = {"commitment": (CommitmentLine, CommitmentLine.commitment_id),
 dbs = f.app_session
 
 
-# ---- people (per module) and the worlds ---------------------------------------------------
+# ---- people and clients (per module, tests/web/conftest.py) and the worlds ----------------
 
-ROLE_USERS = {
-    "none": dict(),
-    "readonly": dict(erp_level=ToolLevel.READ_ONLY),
-    "standard": dict(erp_level=ToolLevel.STANDARD),
-    "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
-    "erp_admin_no_push": dict(erp_level=ToolLevel.ADMIN),
-    "project_admin": dict(),
-    "project_readonly": dict(),
-    "site_admin": dict(site_admin=True),
-    "sender": dict(),  # not a role under test: makes and sends the items every test starts from
-}
-
-
-@pytest.fixture(scope="module")
-def people(app):
-    with dbs(app) as s:
-        return {role: SimpleNamespace(id=u.id, username=u.username)
-                for role, u in ((r, f.make_user(s, **kw)) for r, kw in ROLE_USERS.items())}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    """One signed-in client per role (signing in runs the password hash: once per module)."""
-    out = {ANON: app.test_client()}
-    for role in LOGGED_IN:
-        out[role] = login(app.test_client(), people[role])
-    return out
+# "sender" is not a role under test: it makes and sends the items every test starts from
+ROLE_USERS = {**roles.ROLE_USERS, "sender": {}}
 
 
 class World:

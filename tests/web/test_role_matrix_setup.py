@@ -26,18 +26,9 @@ from portal.domain.models import (CostCode, ErpAudit, ErpItem, OutboxMail, Proje
                                   User, Vendor)
 from portal.domain.setup_items import COST_CODES, JOBS, SUB_JOBS, VENDORS
 from tests import factories as f
-from tests.conftest import login
-
-ANON = "anonymous"
-ROLES = [ANON, "none", "readonly", "standard", "approver", "erp_admin_no_push", "project_admin",
-         "project_readonly", "site_admin"]
-LOGGED_IN = frozenset(ROLES) - {ANON}
-ERP_USERS = frozenset({"readonly", "standard", "approver", "erp_admin_no_push"})
-ERP_ADMINS = frozenset({"erp_admin_no_push"})
-APPROVERS = frozenset({"approver"})
-PROJECT_VIEWERS = frozenset({"project_admin", "project_readonly", "site_admin"})
-PROJECT_ADMINS = frozenset({"project_admin", "site_admin"})
-SITE_ADMINS = frozenset({"site_admin"})
+from tests.web import roles
+from tests.web.roles import (ANON, APPROVERS, ERP_ADMINS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS,
+                             PROJECT_VIEWERS, ROLES, SITE_ADMINS)
 
 KINDS = {k.key: k for k in (VENDORS, JOBS, SUB_JOBS, COST_CODES)}
 STANDARD_CODES = (("01-100", "General Conditions"), ("02-200", "Site Work"), ("03-300", "Concrete"),
@@ -49,42 +40,21 @@ NullQueue = f.NullQueue
 dbs = f.app_session
 
 
-# ---- people (per module) and the world (per test) ------------------------------------
+# ---- people and clients (per module, tests/web/conftest.py) and the world (per test) ------
 
-ROLE_USERS = {
-    "none": dict(),
-    "readonly": dict(erp_level=ToolLevel.READ_ONLY),
-    "standard": dict(erp_level=ToolLevel.STANDARD),
-    "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
-    "erp_admin_no_push": dict(erp_level=ToolLevel.ADMIN),
-    "project_admin": dict(),
-    "project_readonly": dict(),
-    "site_admin": dict(site_admin=True),
-    # not roles under test: they make and send the items every test starts from
-    "sender": dict(),
-    "company_sender": dict(site_admin=True),
-}
+# not roles under test: they make and send the items every test starts from
+ROLE_USERS = {**roles.ROLE_USERS, "sender": {}, "company_sender": dict(site_admin=True)}
 
 
-@pytest.fixture(scope="module")
-def people(app):
+@pytest.fixture(scope="module", autouse=True)
+def standard_list(app):
+    """The company's standard cost codes and categories (company-wide: created when missing)."""
     with dbs(app) as s:
         codes = set(s.scalars(select(StandardCostCode.code)))
         s.add_all([StandardCostCode(code=c, description=d, active=True) for c, d in STANDARD_CODES if c not in codes])
         cats = set(s.scalars(select(StandardCategory.code)))
         s.add_all([StandardCategory(code=c, description=d) for c, d in STANDARD_CATEGORIES if c not in cats])
         s.commit()
-        return {role: SimpleNamespace(id=u.id, username=u.username)
-                for role, u in ((r, f.make_user(s, **kw)) for r, kw in ROLE_USERS.items())}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    """One signed-in client per role (signing in runs the password hash: once per module)."""
-    out = {ANON: app.test_client()}
-    for role in LOGGED_IN:
-        out[role] = login(app.test_client(), people[role])
-    return out
 
 
 class World:

@@ -24,7 +24,6 @@ from portal.domain.models import (CostCode, ErpAudit, ErpItem, OutboxMail, Proje
 from portal.domain.setup_items import COST_CODES, JOBS, SUB_JOBS, VENDORS
 from portal.exporters.sage300.records import SageResult
 from tests import factories as f
-from tests.conftest import login
 
 HX = {"HX-Request": "true"}
 BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
@@ -107,23 +106,18 @@ def fresh_vendor_id(sim) -> str:
             return vendor_id
 
 
-# ---- people and the world -----------------------------------------------------------------
+# ---- people and clients (per module, tests/web/conftest.py) and the world ------------------
 
-@pytest.fixture(scope="module")
-def people(app):
+ROLE_USERS = {"site_admin": dict(site_admin=True), "pm": {}, "project_readonly": {},
+              "approver": dict(erp_level=ToolLevel.STANDARD, push=True), "standard": dict(erp_level=ToolLevel.STANDARD),
+              "erp_admin": dict(erp_level=ToolLevel.ADMIN)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def company_standard_list(app):
+    """The standard list, made before any test of the module."""
     with dbs(app) as s:
         standard_list(s)
-        made = {"site_admin": f.make_user(s, site_admin=True), "pm": f.make_user(s),
-                "project_readonly": f.make_user(s), "approver": f.approver(s),
-                "standard": f.make_user(s, erp_level=ToolLevel.STANDARD),
-                "erp_admin": f.make_user(s, erp_level=ToolLevel.ADMIN)}
-        return {k: SimpleNamespace(id=u.id, username=u.username, email=u.email, name=u.name)
-                for k, u in made.items()}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    return {role: login(app.test_client(), user) for role, user in people.items()}
 
 
 class World:

@@ -16,41 +16,13 @@ from portal.domain.models import ErpAudit, ErpItem, ProjectMember, ToolLevel, Ve
 from portal.domain.unlink import UNLINKABLE
 from portal.exporters.sage300.connectors import make_connector
 from tests import factories as f
-from tests.conftest import login
 from tests.integration.test_unlink import Case, make_synced
+from tests.web.roles import ANON, APPROVERS, LOGGED_IN, ROLES
 
 dbs = f.app_session
 HTMX = {"HX-Request": "true"}
-ANON = "anonymous"
-ROLES = [ANON, "none", "readonly", "standard", "approver", "erp_admin_no_push", "project_admin",
-         "project_readonly", "site_admin"]
-ROLE_USERS = {
-    "none": dict(),
-    "readonly": dict(erp_level=ToolLevel.READ_ONLY),
-    "standard": dict(erp_level=ToolLevel.STANDARD),
-    "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
-    "erp_admin_no_push": dict(erp_level=ToolLevel.ADMIN),
-    "project_admin": dict(),
-    "project_readonly": dict(),
-    "site_admin": dict(site_admin=True),
-}
-APPROVERS = {"approver"}
 
-
-@pytest.fixture(scope="module")
-def people(app):
-    with dbs(app) as s:
-        return {role: SimpleNamespace(id=u.id, username=u.username)
-                for role, u in ((r, f.make_user(s, **kw)) for r, kw in ROLE_USERS.items())}
-
-
-@pytest.fixture(scope="module")
-def clients(app, people):
-    """One signed-in client per role (signing in hashes the password: once per module)."""
-    out = {ANON: app.test_client()}
-    for role in ROLE_USERS:
-        out[role] = login(app.test_client(), people[role])
-    return out
+# people and clients: one per role of tests/web/roles.py, per module (tests/web/conftest.py)
 
 
 def synced(app, key: str, people=None, *, deleted: bool = True) -> Case:
@@ -113,7 +85,7 @@ def test_anonymous_htmx_request_gets_hx_redirect_to_login(app):
     assert state_of(app, case) == before
 
 
-@pytest.mark.parametrize("role", sorted(set(ROLE_USERS) - APPROVERS))
+@pytest.mark.parametrize("role", sorted(LOGGED_IN - APPROVERS))
 def test_refused_htmx_post_is_a_message_fragment_and_changes_nothing(app, clients, role):
     case = synced(app, "subcontractor_invoice")
     before = state_of(app, case)

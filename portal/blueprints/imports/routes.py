@@ -254,8 +254,10 @@ def start_sync(kind: str):
 def run_status(run_id: int):
     """A sync's progress fragment; 286 stops the polling once it has settled."""
     run = sync.get_run(db.session, run_id)
-    response = render("sync/_run.html", run=run)
-    if run.status not in SyncStatus.ACTIVE:
+    stalled = run.status in SyncStatus.ACTIVE and sync.is_stalled(
+        run, timedelta(seconds=current_app.config["SYNC_STALL_SECONDS"]))
+    response = render("sync/_run.html", run=run, stalled=stalled)
+    if run.status not in SyncStatus.ACTIVE or stalled:
         response.status_code = HTMX_STOP_POLLING
     return response
 
@@ -290,6 +292,8 @@ def schedule():
         else:
             flash("Sync schedule saved.", "info")
             return redirect(url_for("imports.schedule"), code=303)
+    latest = {key: sync.latest_run(db.session, key) for key in sync.KINDS}
     return render("sync/schedule.html", rows=sync.schedules(db.session), kinds=sync.KINDS, errors=errors,
+                  latest=latest,
                   values=values, intervals=sync.INTERVALS, runs=sync.recent_runs(db.session),
                   active_tab="schedule", status=422 if errors else 200)
