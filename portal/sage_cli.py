@@ -121,11 +121,15 @@ def _item(value: str) -> tuple[str, str, str]:
 @click.option("--description", default="")
 @click.option("--item", "items", multiple=True, required=True, metavar="CODE:DESCRIPTION:AMOUNT",
               help="A contract item; repeat for more.")
-def add_contract(contract, job, description, items):
+@click.option("--work-started", type=click.DateTime(["%Y-%m-%d"]), default=None, help="YYYY-MM-DD")
+@click.option("--work-completed", type=click.DateTime(["%Y-%m-%d"]), default=None, help="YYYY-MM-DD")
+def add_contract(contract, job, description, items, work_started, work_completed):
     """Add a prime contract with its items to a Use Contracts job."""
     parsed = [_item(value) for value in items]
     _enter("add_contract", f"contract {contract} added to job {job} with {len(parsed)} item(s)",
-           contract=contract, job=job, description=description, items=parsed)
+           contract=contract, job=job, description=description, items=parsed,
+           work_started=work_started.date() if work_started else None,
+           work_completed=work_completed.date() if work_completed else None)
 
 
 @sage_cli.command("set-schedule-value")

@@ -186,18 +186,31 @@ def search_companies(session: Session, q: str, limit: int = 20) -> list[Vendor]:
 
 
 def job_suggestions(session: Session, records: list[SageRecord]) -> dict[int, list[Suggestion]]:
-    """Projects each Sage job could be linked to: never exported, same number or similar name."""
-    candidates = linkable_projects(session)
+    """Projects each Sage job could be linked to (never exported): same project number or a
+    similar name. A matching project that is synced already, or was exported, is shown with
+    why it cannot be linked: it is the likely duplicate."""
+    linkable = {p.id for p in linkable_projects(session)}
+    projects = session.execute(select(Project.id, Project.number, Project.name, Project.sage_job_id)).all()
     result = {}
     for record in records:
         data = imports.job(record.data)
-        out = []
-        for p in candidates:
+        key = normalise(data["name"])
+        found = []
+        for p in projects:
+            if p.sage_job_id == data["sage_job_id"]:
+                continue
             if p.number and p.number.strip().lower() == data["number"].lower():
-                out.append(Suggestion(p.id, f"{p.number} {p.name}", "same project number", True))
-            elif data["name"] and difflib.SequenceMatcher(None, normalise(p.name), normalise(data["name"])).ratio() >= 0.8:
-                out.append(Suggestion(p.id, f"{p.number} {p.name}", "similar name", False))
-        result[record.id] = out[:5]
+                why, exact = "same project number", True
+            elif key and difflib.SequenceMatcher(None, normalise(p.name), key).ratio() >= 0.8:
+                why, exact = "similar name", False
+            else:
+                continue
+            blocked = None
+            if p.id not in linkable:
+                blocked = (f"already synced with Sage job {p.sage_job_id}" if p.sage_job_id
+                           else "exported or waiting in ERP Integrations")
+            found.append(Suggestion(p.id, f"{p.number} {p.name}", why, exact, blocked))
+        result[record.id] = sorted(found, key=lambda s: (s.blocked is not None, not s.exact, s.label))[:5]
     return result
 
 

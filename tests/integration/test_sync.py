@@ -722,3 +722,54 @@ def test_every_sync_run_again_changes_nothing(session, key):
     assert first.status == second.status == SyncStatus.DONE
     assert first.added >= 1
     assert (second.added, second.updated, second.errors) == (0, 0, 0) and second.unchanged >= 1
+
+
+def test_two_processes_starting_the_same_sync_at_once_get_one_run(app):
+    """Two web processes (threads with sessions of their own) press Sync at the same moment:
+    the partial unique index lets one run in; the other gets that run back."""
+    import threading
+
+    from portal.extensions import db
+    with app.app_context():
+        actor_id = approver(db.session).id
+        db.session.remove()
+    barrier = threading.Barrier(4)
+    got, errors = [], []
+
+    def press():
+        try:
+            with app.app_context():
+                from portal.domain.models import User
+                session = db.session
+                actor = session.get(User, actor_id)
+                barrier.wait(timeout=10)
+                got.append(sync.start(session, actor, "sub_jobs", RecordingQueue()).id)
+                session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=press) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == [] and len(got) == 4
+    assert len(set(got)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SyncRun).where(
+            SyncRun.kind == "sub_jobs", SyncRun.status.in_(SyncStatus.ACTIVE))) == 1
+        sync.execute(db.session, got[0], FakeSage())
+        db.session.remove()
+
+
+def test_a_synced_project_with_the_same_name_is_shown_as_the_likely_duplicate(session):
+    sage = FakeSage()
+    name = f"Harbor Point {suffix()}"
+    row = sage.job(description=name)
+    twin = Project(name=name, number="X-1", sage_job_id=f"Z{suffix(8)}"[:10])
+    session.add(twin)
+    session.commit()
+    run(session, sage, "jobs")
+    rec = record(session, "job", row["Job"])
+    found = {x.target_id: x for x in rti.job_suggestions(session, [rec])[rec.id]}
+    assert found[twin.id].blocked == f"already synced with Sage job {twin.sage_job_id}"

@@ -81,9 +81,11 @@ def valid(section: str, w: dict) -> tuple[dict, callable]:
         "standard_category": ({"code": s[:3], "description": "Web category"},
                               lambda sim: any(r["Category"] == s[:3] for r in sim.list_standard_categories())),
         "contract": ({"contract": f"CN-{s}", "job": w["job"], "description": "Owner contract",
+                      "work_started": "2026-03-02", "work_completed": "",
                       **rows(("100", "Sitework", "1,000.50"), ("", "", ""), ("200", "Shell", "2000"), ("", "", ""))},
                      lambda sim: [(i["Item"], i["Original_Amount"]) for i in sim.list_contract_items(f"CN-{s}")] ==
-                     [("100", D("1000.50")), ("200", D("2000"))]),
+                     [("100", D("1000.50")), ("200", D("2000"))]
+                     and str(sim.get_contract(f"CN-{s}")["Work_Started"]) == "2026-03-02"),
         "schedule_value": ({"job": w["qb"], "level_code": "", "description": "Whole job", "amount": "5000"},
                            lambda sim: sim.list_schedule_values(w["qb"])[0]["Original_Contract_Amount"] == D("5000")),
         "cost": ({"transaction_type": "AP cost", "job": w["job"], "cost_code": "01-100", "category": "LAB",
@@ -173,6 +175,9 @@ BAD = [
     ("contract", {"job": "{qb}"}, "Job {qb} bills Use Quickbill"),
     ("contract", {"items-2-amount": "two thousand"}, "Contract item 200: Original amount must be a number."),
     ("contract", {"description": "D" * 31}, "Description is too long: Sage 300 CRE allows at most 30 characters."),
+    ("contract", {"work_started": "2026-05-01", "work_completed": "2026-04-01"},
+     "Work completed cannot be before work started."),
+    ("contract", {"work_started": "March"}, "Not a valid date value."),
     ("schedule_value", {"job": "{job}"}, "Job {job} bills Use Contracts"),
     ("schedule_value", {"amount": "lots"}, "Amount must be a number."),
     ("schedule_value", {"level_code": "03"}, "leave the level code blank"),
@@ -276,7 +281,7 @@ def test_cli_enters_every_kind(app, sim):
         (["add-standard-cost-code", f"S{s}", "Painting", "--status", "Inactive"], "standard cost code"),
         (["add-standard-category", s[:3], "CLI category"], "standard category"),
         (["add-contract", f"CN{s}", job, "--description", "Owner", "--item", "100:Sitework: phase 1:1000",
-          "--item", "200:Shell:2500.25"], "with 2 item(s)"),
+          "--item", "200:Shell:2500.25", "--work-completed", "2027-01-31"], "with 2 item(s)"),
         (["set-schedule-value", qb, "72000", "--level-code", "03-300", "--description", "Concrete"], "saved"),
         (["add-cost", job, "01-100", "LAB", "PR cost", "425", "--units", "10", "--unit-cost", "42.5",
           "--date", "2026-09-30", "--amount-paid", "425"], f"PR cost of 425 posted on job {job}"),
@@ -290,6 +295,7 @@ def test_cli_enters_every_kind(app, sim):
     assert (sim.get_job(qb)["Billing_Method"], sim.get_job(qb)["Billing_Level"]) == ("Use Quickbill", "Section")
     assert [(i["Item"], i["Description"], i["Original_Amount"]) for i in sim.list_contract_items(f"CN{s}")] == [
         ("100", "Sitework: phase 1", D("1000")), ("200", "Shell", D("2500.25"))]
+    assert str(sim.get_contract(f"CN{s}")["Work_Completed"]) == "2027-01-31"
     assert sim.list_schedule_values(qb)[0]["Original_Contract_Amount"] == D("72000")
     [cost] = sim.list_cost_transactions(job)  # the unposted AP cost is not listed
     assert (cost["Units"], cost["Unit_Cost"], str(cost["Date"])) == (D("10"), D("42.5"), "2026-09-30")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import FieldList, Form, FormField, SelectField, StringField
+from wtforms import DateField, FieldList, Form, FormField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -142,6 +142,8 @@ class ContractForm(SageForm):
     contract = text("Contract", required=True)
     job = text("Job", L["job"], required=True)
     description = text("Description", L["description"])
+    work_started = DateField("Work started", validators=[Optional()])
+    work_completed = DateField("Work completed", validators=[Optional()])
     items = FieldList(FormField(ContractItemForm), label="Items", min_entries=4, max_entries=20)
 
     def validate_items(self, field):
@@ -161,7 +163,11 @@ class ContractForm(SageForm):
         items = [(e.form.item.data, e.form.description.data or "", e.form.amount.data)
                  for e in self.items.entries if e.form.item.data]
         return dict(contract=self.contract.data, job=self.job.data, description=self.description.data or "",
-                    items=items)
+                    items=items, work_started=self.work_started.data, work_completed=self.work_completed.data)
+
+    def validate_work_completed(self, field):
+        if field.data and self.work_started.data and field.data < self.work_started.data:
+            raise ValidationError("Work completed cannot be before work started.")
 
     def done(self) -> str:
         return f"Contract {self.contract.data} added to job {self.job.data}."
