@@ -100,6 +100,25 @@ class Setup:
         return inv
 
 
+STANDARD_CODES = (("01-100", "General Conditions"), ("02-200", "Site Work"), ("03-300", "Concrete"),
+                  ("04-400", "Masonry"), ("05-500", "Metal Fabrications"), ("06-600", "Carpentry"),
+                  ("07-700", "Roofing"), ("08-800", "Glazing"), ("09-900", "Painting"))
+STANDARD_CATEGORIES = (("LAB", "Labor"), ("MAT", "Material"), ("SUB", "Subcontract"))
+
+
+def standard_list(session) -> None:
+    """The company's standard cost codes and categories (company-wide: created when missing)."""
+    from sqlalchemy import select
+
+    from portal.domain.models import StandardCategory, StandardCostCode
+    codes = set(session.scalars(select(StandardCostCode.code)))
+    session.add_all([StandardCostCode(code=c, description=d, active=True) for c, d in STANDARD_CODES
+                     if c not in codes])
+    cats = set(session.scalars(select(StandardCategory.code)))
+    session.add_all([StandardCategory(code=c, description=d) for c, d in STANDARD_CATEGORIES if c not in cats])
+    session.commit()
+
+
 class NullQueue:
     """A JobQueue that queues nothing: setup must not reach RQ, only the code under test."""
 

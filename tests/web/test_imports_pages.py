@@ -12,29 +12,14 @@ from portal.domain import sync
 from portal.domain.models import (ImportStatus, Project, SageRecord, SyncRun, SyncSchedule, SyncStatus,
                                   ToolLevel, Vendor)
 from tests import factories as f
+from tests.web import roles
 
 HX = {"HX-Request": "true"}
-ROLES = {
-    "none": dict(),
-    "readonly": dict(erp_level=ToolLevel.READ_ONLY),
-    "standard": dict(erp_level=ToolLevel.STANDARD),
-    "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
-    "erp_admin": dict(erp_level=ToolLevel.ADMIN),
-}
+ROLE_USERS = {**{k: roles.ROLE_USERS[k] for k in ("none", "readonly", "standard", "approver")},
+              "erp_admin": roles.ROLE_USERS["erp_admin_no_push"]}
+ROLES = list(ROLE_USERS)
 VIEWERS = {"readonly", "standard", "approver", "erp_admin"}
 DECIDERS = {"approver", "erp_admin"}
-
-
-def client_as(app, role):
-    client = app.test_client()
-    if role == "anonymous":
-        return client
-    with f.app_session(app) as session:
-        user = f.make_user(session, **ROLES[role])
-        username = user.username
-    response = client.post("/login", data={"username": username, "password": f.PASSWORD})
-    assert response.status_code == 303
-    return client
 
 
 def stage_vendor(app, sim, name=None) -> tuple[int, str]:
@@ -67,8 +52,8 @@ def status_of(app, record_id):
                                  "/erp/import/cost-codes", "/erp/job-costs", "/erp/sync/schedule",
                                  "/erp/sync/bar/vendor", "/erp/sync/bar/cost_code"])
 @pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_pages_role_matrix(app, url, role):
-    response = client_as(app, role).get(url)
+def test_pages_role_matrix(app, clients, url, role):
+    response = clients[role].get(url)
     if role == "anonymous":
         assert response.status_code == 302 and urlsplit(response.location).path == "/login"
     elif role in VIEWERS:
@@ -77,36 +62,36 @@ def test_pages_role_matrix(app, url, role):
         assert response.status_code == 403
 
 
-def test_list_page_and_fragment(app, sim):
+def test_list_page_and_fragment(app, clients, sim):
     record_id, vendor_id = stage_vendor(app, sim, name=f"Fragment Co {f.suffix()}")
-    client = client_as(app, "approver")
+    client = clients["approver"]
     page = client.get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
     assert "<html" in page and vendor_id in page and "Link all exact matches" in page
     fragment = client.get(f"/erp/import/vendors?q={vendor_id}", headers=HX).get_data(as_text=True)
     assert "<html" not in fragment and 'id="import-list"' in fragment and vendor_id in fragment
-    readonly = client_as(app, "readonly").get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
+    readonly = clients["readonly"].get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
     assert vendor_id in readonly and "Add to directory" not in readonly and "Link all" not in readonly
 
 
-def test_unknown_list_is_404(app):
-    assert client_as(app, "approver").get("/erp/import/nothing").status_code == 404
+def test_unknown_list_is_404(app, clients):
+    assert clients["approver"].get("/erp/import/nothing").status_code == 404
 
 
-def test_tab_shows_the_lazy_sync_bar(app):
-    client = client_as(app, "approver")
+def test_tab_shows_the_lazy_sync_bar(app, clients):
+    client = clients["approver"]
     assert "/erp/sync/bar/vendor" in client.get("/erp/vendor").get_data(as_text=True)
     bar = client.get("/erp/sync/bar/vendor", headers=HX).get_data(as_text=True)
     assert "Ready to Import" in bar and "Sync from Sage now" in bar
-    assert "Sync from Sage now" not in client_as(app, "readonly").get("/erp/sync/bar/vendor").get_data(as_text=True)
+    assert "Sync from Sage now" not in clients["readonly"].get("/erp/sync/bar/vendor").get_data(as_text=True)
     assert client.get("/erp/sync/bar/budget").status_code == 404  # no on-demand sync on Budgets
 
 
 # ---- actions ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_add_vendor_role_matrix(app, sim, role):
+def test_add_vendor_role_matrix(app, clients, sim, role):
     record_id, vendor_id = stage_vendor(app, sim)
-    response = client_as(app, role).post(f"/erp/import/vendors/{record_id}/add")
+    response = clients[role].post(f"/erp/import/vendors/{record_id}/add")
     if role in DECIDERS:
         assert response.status_code == 303
         assert status_of(app, record_id) == ImportStatus.ADDED
@@ -117,9 +102,9 @@ def test_add_vendor_role_matrix(app, sim, role):
         assert status_of(app, record_id) == ImportStatus.PENDING
 
 
-def test_add_twice_is_a_clear_conflict_and_no_duplicate(app, sim):
+def test_add_twice_is_a_clear_conflict_and_no_duplicate(app, clients, sim):
     record_id, vendor_id = stage_vendor(app, sim)
-    client = client_as(app, "approver")
+    client = clients["approver"]
     assert client.post(f"/erp/import/vendors/{record_id}/add").status_code == 303
     again = client.post(f"/erp/import/vendors/{record_id}/add", headers=HX)
     assert again.status_code == 409 and "already added" in again.get_data(as_text=True)
@@ -128,7 +113,7 @@ def test_add_twice_is_a_clear_conflict_and_no_duplicate(app, sim):
         assert session.scalar(select(func.count()).select_from(Vendor).where(Vendor.erp_vendor_id == vendor_id)) == 1
 
 
-def test_link_archive_and_unarchive(app, sim):
+def test_link_archive_and_unarchive(app, clients, sim):
     record_id, vendor_id = stage_vendor(app, sim)
     other_id, _ = stage_vendor(app, sim)
     with f.app_session(app) as session:
@@ -136,7 +121,7 @@ def test_link_archive_and_unarchive(app, sim):
         session.add(company)
         session.commit()
         company_id = company.id
-    client = client_as(app, "approver")
+    client = clients["approver"]
     bad = client.post(f"/erp/import/vendors/{record_id}/link", data={"vendor_id": "x"})
     assert bad.status_code == 422 and status_of(app, record_id) == ImportStatus.PENDING
     ok = client.post(f"/erp/import/vendors/{record_id}/link", data={"vendor_id": company_id,
@@ -152,7 +137,7 @@ def test_link_archive_and_unarchive(app, sim):
     assert urlsplit(offsite.location).netloc in ("", "localhost") and "evil" not in offsite.location
 
 
-def test_link_exact_matches_from_the_page(app, sim):
+def test_link_exact_matches_from_the_page(app, clients, sim):
     name = f"Exact Web {f.suffix()}"
     with f.app_session(app) as session:
         company = Vendor(name=name)
@@ -160,13 +145,13 @@ def test_link_exact_matches_from_the_page(app, sim):
         session.commit()
         company_id = company.id
     record_id, vendor_id = stage_vendor(app, sim, name=name)
-    response = client_as(app, "approver").post("/erp/import/vendors/link-exact", follow_redirects=True)
+    response = clients["approver"].post("/erp/import/vendors/link-exact", follow_redirects=True)
     assert "linked by exact name" in response.get_data(as_text=True)
     with f.app_session(app) as session:
         assert session.get(Vendor, company_id).erp_vendor_id == vendor_id
 
 
-def test_add_job_from_the_page_fills_the_project_number(app, sim):
+def test_add_job_from_the_page_fills_the_project_number(app, clients, sim):
     job = f"{f.suffix(2)}-{f.suffix(3)}"
     sim.add_job(job, "Web Job")
     sim.add_cost_code(job, "01-100", "General")
@@ -174,8 +159,8 @@ def test_add_job_from_the_page_fills_the_project_number(app, sim):
         run = sync.start(session, f.approver(session), "jobs", _Queue())
         sync.execute(session, run.id, sim)
         record_id = session.scalars(select(SageRecord).where(SageRecord.kind == "job", SageRecord.sage_key == job)).one().id
-    assert client_as(app, "standard").post(f"/erp/import/jobs/{record_id}/add").status_code == 403
-    assert client_as(app, "approver").post(f"/erp/import/jobs/{record_id}/add").status_code == 303
+    assert clients["standard"].post(f"/erp/import/jobs/{record_id}/add").status_code == 403
+    assert clients["approver"].post(f"/erp/import/jobs/{record_id}/add").status_code == 303
     with f.app_session(app) as session:
         project = session.scalars(select(Project).where(Project.sage_job_id == job)).one()
         assert project.number == job and project.name == "Web Job"
@@ -184,10 +169,10 @@ def test_add_job_from_the_page_fills_the_project_number(app, sim):
 # ---- syncs ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_start_sync_role_matrix(app, role):
+def test_start_sync_role_matrix(app, clients, role):
     with f.app_session(app) as session:
         before = session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.kind == "sub_jobs"))
-    response = client_as(app, role).post("/erp/sync/sub_jobs", headers=HX)
+    response = clients[role].post("/erp/sync/sub_jobs", headers=HX)
     with f.app_session(app) as session:
         after = session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.kind == "sub_jobs"))
         active = sync.active_run(session, "sub_jobs")
@@ -202,10 +187,10 @@ def test_start_sync_role_matrix(app, role):
         assert after == before
 
 
-def test_sync_button_runs_in_a_real_worker_and_the_fragment_settles(app, sim, drain):
+def test_sync_button_runs_in_a_real_worker_and_the_fragment_settles(app, clients, sim, drain):
     _record_id, vendor_id = stage_vendor(app, sim)
     sim.add_vendor(f"N{f.suffix(8)}"[:10], "Brand New Vendor")
-    client = client_as(app, "approver")
+    client = clients["approver"]
     started = client.post("/erp/sync/vendors", headers=HX)
     body = started.get_data(as_text=True)
     assert started.status_code == 200 and 'hx-trigger="every 1s"' in body and "queued" in body
@@ -223,8 +208,8 @@ def test_sync_button_runs_in_a_real_worker_and_the_fragment_settles(app, sim, dr
         assert last.status == SyncStatus.DONE and (last.added, last.updated) == (0, 0)
 
 
-def test_unknown_sync_is_404_and_a_company_sync_refuses_a_project(app):
-    client = client_as(app, "approver")
+def test_unknown_sync_is_404_and_a_company_sync_refuses_a_project(app, clients):
+    client = clients["approver"]
     assert client.post("/erp/sync/budgets").status_code == 404
     assert client.post("/erp/sync/vendors", data={"project_id": "1"}).status_code == 422
 
@@ -240,20 +225,20 @@ def _schedule_form(app):
 
 
 @pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_schedule_post_role_matrix(app, role):
+def test_schedule_post_role_matrix(app, clients, role):
     form = _schedule_form(app)
-    response = client_as(app, role).post("/erp/sync/schedule", data={**form, "interval_jobs": "30"})
+    response = clients[role].post("/erp/sync/schedule", data={**form, "interval_jobs": "30"})
     with f.app_session(app) as session:
         minutes = session.get(SyncSchedule, "jobs").interval_minutes
     if role == "erp_admin":
         assert response.status_code == 303 and minutes == 30
-        client_as(app, "erp_admin").post("/erp/sync/schedule", data={**form, "interval_jobs": "60"})
+        clients["erp_admin"].post("/erp/sync/schedule", data={**form, "interval_jobs": "60"})
     else:
         assert response.status_code in (302, 403) and minutes == 60
 
 
-def test_schedule_page_shows_last_and_next_run_and_refuses_bad_input(app):
-    client = client_as(app, "erp_admin")
+def test_schedule_page_shows_last_and_next_run_and_refuses_bad_input(app, clients):
+    client = clients["erp_admin"]
     page = client.get("/erp/sync/schedule").get_data(as_text=True)
     assert "Next run" in page and "Job Costs" in page and "2 hours" in page
     form = _schedule_form(app)
@@ -263,7 +248,7 @@ def test_schedule_page_shows_last_and_next_run_and_refuses_bad_input(app):
         assert session.get(SyncSchedule, "vendors").interval_minutes == 60
 
 
-def test_find_a_company_by_name_and_link_it(app, sim):
+def test_find_a_company_by_name_and_link_it(app, clients, sim):
     record_id, vendor_id = stage_vendor(app, sim)
     name = f"Findable Builders {f.suffix()}"
     with f.app_session(app) as session:
@@ -272,7 +257,7 @@ def test_find_a_company_by_name_and_link_it(app, sim):
         session.add_all([company, linked])
         session.commit()
         company_id = company.id
-    client = client_as(app, "approver")
+    client = clients["approver"]
     options = client.get(f"/erp/import/companies?company={name[:-2]}", headers=HX).get_data(as_text=True)
     assert f'value="{name} [#{company_id}]"' in options and "linked [#" not in options
     assert client.get("/erp/import/companies?company=F", headers=HX).get_data(as_text=True).strip() == ""
@@ -284,7 +269,7 @@ def test_find_a_company_by_name_and_link_it(app, sim):
 
 
 @pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_refresh_project_role_matrix(app, sim, role):
+def test_refresh_project_role_matrix(app, clients, sim, role):
     job = f"{f.suffix(2)}-{f.suffix(3)}"
     sim.add_job(job, "Refresh Job")
     sim.add_cost_code(job, "01-100", "General")
@@ -294,7 +279,7 @@ def test_refresh_project_role_matrix(app, sim, role):
         session.add(project)
         session.commit()
         project_id = project.id
-    response = client_as(app, role).post(f"/erp/import/projects/{project_id}/refresh")
+    response = clients[role].post(f"/erp/import/projects/{project_id}/refresh")
     from portal.domain.models import CostCode
     with f.app_session(app) as session:
         codes = session.scalars(select(CostCode.code).where(CostCode.project_id == project_id)).all()
@@ -304,7 +289,7 @@ def test_refresh_project_role_matrix(app, sim, role):
         assert response.status_code in (302, 403) and codes == []
 
 
-def test_a_stalled_run_stops_polling_and_says_what_to_do(app):
+def test_a_stalled_run_stops_polling_and_says_what_to_do(app, clients):
     from datetime import timedelta
 
     from portal.domain.models import utcnow
@@ -313,7 +298,7 @@ def test_a_stalled_run_stops_polling_and_says_what_to_do(app):
         run.status, run.heartbeat_at = SyncStatus.RUNNING, utcnow() - timedelta(hours=2)
         session.commit()
         run_id = run.id
-    client = client_as(app, "approver")
+    client = clients["approver"]
     response = client.get(f"/erp/sync/runs/{run_id}", headers=HX)
     body = response.get_data(as_text=True)
     assert response.status_code == 286 and "sync stalled" in body and "every 1s" not in body

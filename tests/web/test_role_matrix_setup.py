@@ -22,8 +22,7 @@ from sqlalchemy import func, select
 from portal.domain import items, services, settings
 from portal.domain.lifecycle import State
 from portal.domain.models import (CostCode, ErpAudit, ErpItem, OutboxMail, Project, ProjectMember,
-                                  SettingChange, StandardCategory, StandardCostCode, SubJob, ToolLevel,
-                                  User, Vendor)
+                                  SettingChange, SubJob, ToolLevel, User, Vendor)
 from portal.domain.setup_items import COST_CODES, JOBS, SUB_JOBS, VENDORS
 from tests import factories as f
 from tests.web import roles
@@ -31,11 +30,7 @@ from tests.web.roles import (ANON, APPROVERS, ERP_ADMINS, ERP_USERS, LOGGED_IN, 
                              PROJECT_VIEWERS, ROLES, SITE_ADMINS)
 
 KINDS = {k.key: k for k in (VENDORS, JOBS, SUB_JOBS, COST_CODES)}
-STANDARD_CODES = (("01-100", "General Conditions"), ("02-200", "Site Work"), ("03-300", "Concrete"),
-                  ("04-400", "Masonry"), ("05-500", "Metal Fabrications"), ("06-600", "Carpentry"),
-                  ("07-700", "Roofing"), ("08-800", "Glazing"), ("09-900", "Painting"))
-STANDARD_CATEGORIES = (("LAB", "Labor"), ("MAT", "Material"), ("SUB", "Subcontract"))
-
+STANDARD_CODES = f.STANDARD_CODES
 NullQueue = f.NullQueue
 dbs = f.app_session
 
@@ -50,11 +45,7 @@ ROLE_USERS = {**roles.ROLE_USERS, "sender": {}, "company_sender": dict(site_admi
 def standard_list(app):
     """The company's standard cost codes and categories (company-wide: created when missing)."""
     with dbs(app) as s:
-        codes = set(s.scalars(select(StandardCostCode.code)))
-        s.add_all([StandardCostCode(code=c, description=d, active=True) for c, d in STANDARD_CODES if c not in codes])
-        cats = set(s.scalars(select(StandardCategory.code)))
-        s.add_all([StandardCategory(code=c, description=d) for c, d in STANDARD_CATEGORIES if c not in cats])
-        s.commit()
+        f.standard_list(s)
 
 
 class World:

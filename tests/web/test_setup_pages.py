@@ -32,11 +32,7 @@ COMPANY_TYPES = (VENDORS.key, JOBS.key)
 LABELS = {VENDORS.key: "Company", JOBS.key: "Job", SUB_JOBS.key: "Sub Job", COST_CODES.key: "Cost Code"}
 PROJECT_TYPES = (SUB_JOBS.key, COST_CODES.key)
 
-STANDARD_CODES = (("01-100", "General Conditions"), ("02-200", "Site Work"), ("03-300", "Concrete"),
-                  ("04-400", "Masonry"), ("05-500", "Metal Fabrications"), ("06-600", "Carpentry"),
-                  ("07-700", "Roofing"), ("08-800", "Glazing"), ("09-900", "Painting"))
-STANDARD_CATEGORIES = (("LAB", "Labor"), ("MAT", "Material"), ("SUB", "Subcontract"))
-
+STANDARD_CODES = f.STANDARD_CODES
 NullQueue = f.NullQueue
 dbs = f.app_session
 
@@ -74,14 +70,7 @@ def item_row(body: str, key: str, item_id: int) -> str:
 
 # ---- company-wide data and fresh ids ---------------------------------------------------
 
-def standard_list(session) -> None:
-    """The company's standard cost codes and categories (company-wide: created when missing)."""
-    codes = set(session.scalars(select(StandardCostCode.code)))
-    session.add_all([StandardCostCode(code=c, description=d, active=True) for c, d in STANDARD_CODES
-                     if c not in codes])
-    cats = set(session.scalars(select(StandardCategory.code)))
-    session.add_all([StandardCategory(code=c, description=d) for c, d in STANDARD_CATEGORIES if c not in cats])
-    session.commit()
+standard_list = f.standard_list
 
 
 _issued: set[str] = set()
