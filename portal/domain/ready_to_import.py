@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from portal.domain import policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.links import IN_GATE, link_cost_codes, link_synced
+from portal.domain.links import IN_GATE, link_synced
 from portal.domain.models import (ErpAudit, ErpItem, ImportStatus, PrimeContract, PrimeContractItem,
                                   Project, ProjectMember, SageRecord, SubJob, ToolLevel, User, Vendor,
                                   utcnow)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import re
 from datetime import date
 from decimal import Decimal
 

@@ -410,7 +410,7 @@ def test_requeue_needs_an_approver_and_an_exporting_item(session, road):
 
 
 def test_accept_many_takes_the_defaults_and_reports_the_rest(session, road):
-    (one, e1), (two, e2) = road.sent(), road.sent()
+    (one, e1), (_two, e2) = road.sent(), road.sent()
     _, e3 = road.accepted()
     queue = FakeQueue()
     accepted, errors = services.accept_many(session, road.approver, [e1.id, e2.id, e3.id, 999999], queue)

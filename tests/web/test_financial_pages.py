@@ -334,7 +334,7 @@ def test_list_is_a_page_without_hx_request_and_its_table_with(clients, world, ke
 
 
 LIST_CELLS = {
-    "commitment": lambda it: [it.number, f"Waterproofing", "Subcontract", "Approved", "$30,000.50"],
+    "commitment": lambda it: [it.number, "Waterproofing", "Subcontract", "Approved", "$30,000.50"],
     "cco": lambda it: [it.p.commitment_number, it.number, "Added scope", "Approved", "$2,250.00"],
     "budget": lambda it: ['<td class="num">2</td>', "$60,000.00", "$0.00", '<td class="">No</td>'],
     "budget_change": lambda it: [it.number, "Move to material", '<td class="num">2</td>', "$500.00"],

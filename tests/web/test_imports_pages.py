@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from portal.domain import sync
 from portal.domain.models import (ImportStatus, Project, SageRecord, SyncRun, SyncSchedule, SyncStatus,
-                                  ToolLevel, Vendor)
+                                  Vendor)
 from tests import factories as f
 from tests.web import roles
 
@@ -202,6 +202,7 @@ def test_sync_button_runs_in_a_real_worker_and_the_fragment_settles(app, clients
     assert settled.status_code == 286 and "sync done" in text and "1 added" in text
     assert "every 1s" not in text
     again = client.post("/erp/sync/vendors", headers=HX)
+    assert again.status_code == 200
     drain()
     with f.app_session(app) as session:
         last = sync.latest_run(session, "vendors")

@@ -544,7 +544,7 @@ def test_send_then_retrieve_then_send_as_htmx(sender, world):
     assert world.erp_of(inv.id).state == State.READY
 
     back = sender.post(world.invoice_url(inv.id, "/retrieve"), headers=HX)
-    assert back.status_code == 200 and f'data-state="draft"' in text(back) and "Send to ERP" in text(back)
+    assert back.status_code == 200 and 'data-state="draft"' in text(back) and "Send to ERP" in text(back)
     assert world.erp_of(inv.id).state == State.DRAFT
 
     again = sender.post(world.invoice_url(inv.id, "/send"), headers=HX)

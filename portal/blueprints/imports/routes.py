@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from portal.domain import policy, ready_to_import as rti, sync
 from portal.domain.errors import Invalid
 from portal.domain.models import (ImportStatus, JobCostLine, Project, SageRecord, StandardCategory,
-                                  StandardCostCode, SyncStatus, Vendor)
+                                  StandardCostCode, SyncStatus)
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, render, require
+from portal.web import forbidden, render
 
 bp = Blueprint("imports", __name__, url_prefix="/erp")
 
