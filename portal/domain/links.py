@@ -17,6 +17,11 @@ def link_synced(session: Session, item_type: str, item_id: int, project_id: int 
     """Put the item in Synced with its Sage ID. strict: an item waiting in the gate or synced
     already is a Conflict; otherwise it is left as it is (and None returned)."""
     erp = session.scalars(select(ErpItem).where(ErpItem.item_type == item_type, ErpItem.item_id == item_id)).first()
+    return _link(session, erp, item_type, item_id, project_id, sage_id, actor_id, how, strict)
+
+
+def _link(session: Session, erp: ErpItem | None, item_type: str, item_id: int, project_id: int | None,
+          sage_id: str, actor_id: int | None, how: str, strict: bool) -> ErpItem | None:
     if erp is None:
         erp = ErpItem(item_type=item_type, item_id=item_id, project_id=project_id, state=State.DRAFT, attempt=0)
         session.add(erp)
@@ -38,10 +43,16 @@ def link_synced(session: Session, item_type: str, item_id: int, project_id: int 
 
 def link_cost_codes(session: Session, codes, job: str, extra: str, actor_id: int | None, how: str) -> int:
     """Cost codes that are in Sage now (exported with their job or extra, or read from Sage):
-    Synced, unless one is waiting in the gate of its own; returns how many were linked."""
+    Synced, unless one is waiting in the gate of its own; returns how many were linked. Their
+    ERP items are read in one query, so a sync over many projects costs one per job."""
+    codes = list(codes)
+    if not codes:
+        return 0
+    erps = {e.item_id: e for e in session.scalars(select(ErpItem).where(
+        ErpItem.item_type == "cost_code", ErpItem.item_id.in_([c.id for c in codes])))}
     linked = 0
     for code in codes:
         ref = "/".join(p for p in (job, extra, code.code) if p)
-        if link_synced(session, "cost_code", code.id, code.project_id, ref, actor_id, how, strict=False):
+        if _link(session, erps.get(code.id), "cost_code", code.id, code.project_id, ref, actor_id, how, False):
             linked += 1
     return linked

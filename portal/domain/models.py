@@ -659,6 +659,11 @@ class SageRecord(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
 
+    @property
+    def contract_amount(self) -> Decimal:
+        """A prime contract record's amount: the sum of its schedule of values lines."""
+        return sum((Decimal(line["amount"]) for line in (self.data or {}).get("items", [])), Decimal("0"))
+
 
 class JobCostLine(Base):
     """Job cost per cost code and category of a synced project, as read from Sage (Job Costs

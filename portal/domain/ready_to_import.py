@@ -17,9 +17,10 @@ from portal.domain import policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.links import IN_GATE, link_synced
-from portal.domain.models import (ErpAudit, ErpItem, ImportStatus, PrimeContract, PrimeContractItem,
-                                  Project, ProjectMember, SageRecord, SubJob, ToolLevel, User, Vendor,
-                                  utcnow)
+from portal.domain.models import (Budget, BudgetLine, Category, CostCode, ErpAudit, ErpItem, ImportStatus,
+                                  JobCostLine, PrimeContract, PrimeContractItem, Project, ProjectMember,
+                                  SageRecord, StandardCategory, StandardCostCode, SubJob, ToolLevel, User,
+                                  Vendor, utcnow)
 from portal.domain.sync import refresh_project_cost_codes
 from portal.domain.tabs import like
 from portal.exporters.sage300 import imports
@@ -28,7 +29,7 @@ LIST_KINDS = {"vendors": "vendor", "jobs": "job", "sub-jobs": "extra", "prime-co
 
 
 def _require(actor: User) -> None:
-    if not policy.can(actor, policy.DECIDE) and not policy.can(actor, policy.ERP_ADMIN):
+    if not policy.can(actor, policy.IMPORT):
         raise PermissionDenied("Importing from Sage needs an accounting approver or an ERP Admin.")
 
 
@@ -49,12 +50,6 @@ def _pending(record: SageRecord) -> None:
 def _decide(record: SageRecord, actor: User, status: str, portal_id: int | None) -> None:
     record.status, record.portal_id = status, portal_id
     record.decided_by_id, record.decided_at = actor.id, utcnow()
-
-
-def _link_erp(session: Session, item_type: str, item_id: int, project_id: int | None, sage_id: str,
-              actor: User, how: str) -> ErpItem:
-    """Put the item in Synced with its Sage ID, without an export: it came from Sage."""
-    return link_synced(session, item_type, item_id, project_id, sage_id, actor.id, how)
 
 
 # ---- lists --------------------------------------------------------------------------------
@@ -103,11 +98,15 @@ class Suggestion:
     blocked: str | None = None   # why it cannot be linked (already linked, waiting in the gate)
 
 
-def _unlinked_vendors(session: Session) -> list[Vendor]:
+def _linkable_vendor():
+    """Where-clauses of a company that may be linked: no ERP vendor ID, not in the gate, not synced."""
     busy = select(ErpItem.item_id).where(ErpItem.item_type == "vendor",
                                          ErpItem.state.in_(IN_GATE + (State.SYNCED,)))
-    return list(session.scalars(select(Vendor).where(Vendor.erp_vendor_id.is_(None), Vendor.id.not_in(busy))
-                                .order_by(Vendor.name)))
+    return Vendor.erp_vendor_id.is_(None), Vendor.id.not_in(busy)
+
+
+def _unlinked_vendors(session: Session) -> list[Vendor]:
+    return list(session.scalars(select(Vendor).where(*_linkable_vendor()).order_by(Vendor.name)))
 
 
 COMMON_WORD = 200   # a word shared by more companies than this says nothing about a match
@@ -179,10 +178,8 @@ def vendor_suggestions(session: Session, records: list[SageRecord]) -> dict[int,
 
 def search_companies(session: Session, q: str, limit: int = 20) -> list[Vendor]:
     """Companies not linked to Sage whose name contains q (the Link field's type-ahead)."""
-    busy = select(ErpItem.item_id).where(ErpItem.item_type == "vendor",
-                                         ErpItem.state.in_(IN_GATE + (State.SYNCED,)))
-    return list(session.scalars(select(Vendor).where(Vendor.erp_vendor_id.is_(None), Vendor.id.not_in(busy),
-                                                     like(Vendor.name, q)).order_by(Vendor.name).limit(limit)))
+    return list(session.scalars(select(Vendor).where(*_linkable_vendor(), like(Vendor.name, q))
+                                .order_by(Vendor.name).limit(limit)))
 
 
 def job_suggestions(session: Session, records: list[SageRecord]) -> dict[int, list[Suggestion]]:
@@ -238,7 +235,7 @@ def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
     vendor = Vendor(created_by_id=actor.id, vendor_type="", **{k: (v or "")[:120] for k, v in values.items()})
     session.add(vendor)
     session.flush()
-    _link_erp(session, "vendor", vendor.id, None, values["erp_vendor_id"], actor, "added from Sage")
+    link_synced(session, "vendor", vendor.id, None, values["erp_vendor_id"], actor.id, "added from Sage")
     _decide(record, actor, ImportStatus.ADDED, vendor.id)
     session.commit()
     return vendor
@@ -254,7 +251,7 @@ def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -
         raise Invalid("Choose the company to link.", fields={"vendor_id": "Choose a company."})
     if vendor.erp_vendor_id:
         raise Conflict(f"{vendor.name} is already linked to vendor {vendor.erp_vendor_id}.")
-    _link_erp(session, "vendor", vendor.id, None, record.sage_key, actor, "linked to Sage vendor")
+    link_synced(session, "vendor", vendor.id, None, record.sage_key, actor.id, "linked to Sage vendor")
     vendor.erp_vendor_id = record.sage_key
     _decide(record, actor, ImportStatus.LINKED, vendor.id)
     session.commit()
@@ -278,7 +275,7 @@ def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
         matches = [v for v in by_name.get(key, []) if v.id not in used] if key else []
         if len(matches) == 1:
             vendor = matches[0]
-            _link_erp(session, "vendor", vendor.id, None, record.sage_key, actor, "linked (exact name match)")
+            link_synced(session, "vendor", vendor.id, None, record.sage_key, actor.id, "linked (exact name match)")
             vendor.erp_vendor_id = record.sage_key
             _decide(record, actor, ImportStatus.LINKED, vendor.id)
             used.add(vendor.id)
@@ -318,7 +315,7 @@ def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
     session.add(project)
     session.flush()
     session.add(ProjectMember(user_id=actor.id, project_id=project.id, level=ToolLevel.ADMIN))
-    _link_erp(session, "job", project.id, project.id, values["sage_job_id"], actor, "added from Sage")
+    link_synced(session, "job", project.id, project.id, values["sage_job_id"], actor.id, "added from Sage")
     refresh_project_cost_codes(session, reader, project)
     _decide(record, actor, ImportStatus.ADDED, project.id)
     session.commit()
@@ -336,7 +333,7 @@ def link_job(session: Session, actor: User, record_id: int, project_id: int, rea
     if project.id not in {p.id for p in linkable_projects(session)}:
         raise Conflict(f"{project.name} has been exported to Sage or is waiting in ERP Integrations: "
                        "a job may not be created in both systems.")
-    _link_erp(session, "job", project.id, project.id, record.sage_key, actor, "linked to Sage job")
+    link_synced(session, "job", project.id, project.id, record.sage_key, actor.id, "linked to Sage job")
     project.sage_job_id = record.sage_key
     refresh_project_cost_codes(session, reader, project)
     _decide(record, actor, ImportStatus.LINKED, project.id)
@@ -363,7 +360,7 @@ def add_sub_job(session: Session, actor: User, record_id: int, reader) -> SubJob
         session.add(sub_job)
         session.flush()
         how, status = "added from Sage", ImportStatus.ADDED
-    _link_erp(session, "sub_job", sub_job.id, project.id, extra, actor, how)
+    link_synced(session, "sub_job", sub_job.id, project.id, extra, actor.id, how)
     sub_job.sage_extra_id = extra
     session.flush()
     refresh_project_cost_codes(session, reader, project)
@@ -380,12 +377,32 @@ def _contract_projects(session: Session, record: SageRecord) -> list[PrimeContra
         PrimeContract.billing_method.in_((record.data["billing_method"], "")))))
 
 
-def reimport_blockers(session: Session, record: SageRecord, contracts: list[PrimeContract] | None = None,
-                      items: dict[int, set[str]] | None = None) -> list[str]:
+def reimport_blockers(session: Session, record: SageRecord) -> list[str]:
     """Why Refresh / Re-Import is unavailable (the guide's four cases), empty when it is."""
+    return reimport_blockers_many(session, [record])[record.id]
+
+
+def reimport_blockers_many(session: Session, records: list[SageRecord]) -> dict[int, list[str]]:
+    """reimport_blockers for a page of records, in three queries whatever the page's size."""
+    ids = {r.data["sage_contract_id"] for r in records}
+    contracts = list(session.scalars(select(PrimeContract).where(PrimeContract.sage_contract_id.in_(ids)))) \
+        if ids else []
+    jobs = dict(session.execute(select(Project.id, Project.sage_job_id).where(
+        Project.id.in_({c.project_id for c in contracts}))).all()) if contracts else {}
+    items: dict[int, set[str]] = {c.id: set() for c in contracts}
+    if contracts:
+        for contract_id, code in session.execute(select(PrimeContractItem.contract_id, PrimeContractItem.code)
+                                                 .where(PrimeContractItem.contract_id.in_(list(items)))):
+            items[contract_id].add(code)
+    return {r.id: _blockers(r, [c for c in contracts if c.sage_contract_id == r.data["sage_contract_id"]
+                                and c.billing_method in (r.data["billing_method"], "")], jobs, items)
+            for r in records}
+
+
+def _blockers(record: SageRecord, contracts: list[PrimeContract], jobs: dict[int, str | None],
+              items: dict[int, set[str]]) -> list[str]:
     if record.status not in (ImportStatus.LINKED, ImportStatus.ADDED):
         return ["The prime contract has not been imported yet."]
-    contracts = contracts if contracts is not None else _contract_projects(session, record)
     reasons = []
     if len({c.project_id for c in contracts}) > 1:
         reasons.append("The prime contract has been added to two projects.")
@@ -394,12 +411,10 @@ def reimport_blockers(session: Session, record: SageRecord, contracts: list[Prim
         return ["The imported prime contract no longer exists in the portal."]
     if contract.status not in ("Approved", "Complete"):
         reasons.append(f"The prime contract is {contract.status}, not approved.")
-    job = session.scalar(select(Project.sage_job_id).where(Project.id == contract.project_id))
+    job = jobs.get(contract.project_id)
     if not job or job != record.data.get("job"):
         reasons.append("The prime contract does not belong to a synced job.")
-    have = items.get(contract.id) if items is not None else set(session.scalars(
-        select(PrimeContractItem.code).where(PrimeContractItem.contract_id == contract.id)))
-    if not [line for line in record.data["items"] if line["code"] not in have]:
+    if not [line for line in record.data["items"] if line["code"] not in items.get(contract.id, set())]:
         reasons.append("The prime contract has been synced and has no new un-synced line items.")
     return reasons
 
@@ -465,14 +480,12 @@ def refresh_project(session: Session, actor: User, project_id: int, reader) -> R
     """Refresh Cost Codes: the synced job's new Sage cost codes and categories into the project,
     and Sage's original estimates into its budget - unless the budget was exported to Sage
     (locked), after which importing the budget from Sage is no longer permitted."""
-    from portal.domain.models import Budget, BudgetLine, Category, CostCode
     project = session.get(Project, project_id)
     if project is None:
         raise NotFound("There is no such project.")
     level = session.scalar(select(ProjectMember.level).where(ProjectMember.project_id == project_id,
                                                              ProjectMember.user_id == actor.id))
-    if not (policy.can(actor, policy.DECIDE) or policy.can(actor, policy.ERP_ADMIN)
-            or policy.can(actor, policy.SEND, project_level=level)):
+    if not (policy.can(actor, policy.IMPORT) or policy.can(actor, policy.SEND, project_level=level)):
         raise PermissionDenied("Refreshing from Sage needs Admin on the project, an accounting approver or an ERP Admin.")
     if not project.sage_job_id:
         raise Invalid(f"{project.name} is not synced with a Sage job: there is nothing to refresh from.")
@@ -508,3 +521,25 @@ def refresh_project(session: Session, actor: User, project_id: int, reader) -> R
     session.commit()
     return Refresh(len(added), changed, f"{changed} budget line{'s' if changed != 1 else ''} imported from Sage's "
                                         "original estimates.")
+
+
+# ---- what the company-level import pages show ----------------------------------------------------
+
+def pending_count(session: Session, kind: str) -> int:
+    """How many records of a kind are Ready to Import (the tab's link)."""
+    return session.scalar(select(func.count()).select_from(SageRecord).where(
+        SageRecord.kind == kind, SageRecord.status == ImportStatus.PENDING)) or 0
+
+
+def standard_lists(session: Session) -> tuple[list[StandardCostCode], list[StandardCategory]]:
+    """The standard cost codes and categories read from Sage, by code."""
+    return (list(session.scalars(select(StandardCostCode).order_by(StandardCostCode.code))),
+            list(session.scalars(select(StandardCategory).order_by(StandardCategory.code))))
+
+
+def job_cost_projects(session: Session) -> list:
+    """Every synced project with its job cost line count, last sync and JTD cost, in one query."""
+    return session.execute(
+        select(Project, func.count(JobCostLine.id), func.max(JobCostLine.synced_at), func.sum(JobCostLine.jtd_cost))
+        .outerjoin(JobCostLine, JobCostLine.project_id == Project.id)
+        .where(Project.sage_job_id.is_not(None)).group_by(Project.id).order_by(Project.sage_job_id)).all()

@@ -38,6 +38,10 @@ class SyncQueue(Protocol):
     def sync(self, run_id: int, job_id: str) -> None: ...
 
 
+UNREADABLE = ("Imports need a connection that can read Sage 300 CRE (the simulator); "
+              "the file-drop connector only writes import files.")
+
+
 class SageUnreadable(Exception):
     """The configured connector cannot read Sage (the file drop only writes import files)."""
 
@@ -71,6 +75,19 @@ class Tally:
         self.run.heartbeat_at = utcnow()
         self.run.details = list(self.details) or None
         self.session.commit()
+
+
+class _Uncounted:
+    """A Tally for work done outside a sync run (an approver's import): counts nothing."""
+
+    def add(self, what: str, n: int = 1) -> None:
+        pass
+
+    def total(self, n: int) -> None:
+        pass
+
+    def step(self, n: int = 1) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -118,7 +135,7 @@ def start(session: Session, actor: User | None, key: str, queue: SyncQueue, *, p
     """Queue a sync (on-demand button or the schedule); when the same sync is already queued or
     running, that run is returned instead of a second one."""
     sync = get_kind(key)
-    if trigger == "manual" and not policy.can(actor, policy.DECIDE) and not policy.can(actor, policy.ERP_ADMIN):
+    if trigger == "manual" and not policy.can(actor, policy.IMPORT):
         raise PermissionDenied("Syncing from Sage needs an accounting approver or an ERP Admin.")
     if project_id is not None:
         if not sync.per_project:
@@ -192,8 +209,7 @@ def execute(session: Session, run_id: int, reader) -> SyncRun | None:
     expire, real.expire_on_commit = real.expire_on_commit, False
     try:
         if reader is None:
-            raise SageUnreadable("Imports need a connection that can read Sage 300 CRE (the simulator); "
-                                 "the file-drop connector only writes import files.")
+            raise SageUnreadable(UNREADABLE)
         get_kind(run.kind).run(session, reader, tally, project_of(run.scope))
         run.details = list(tally.details) or None
         _finish(run, SyncStatus.DONE, summary(run))
@@ -465,13 +481,13 @@ def refresh_project_cost_codes(session: Session, reader, project: Project, tally
         select(SubJob).where(SubJob.project_id == project.id, SubJob.sage_extra_id.is_not(None)))}
     codes = {(c.sub_job_id, c.code): c for c in session.scalars(
         select(CostCode).options(selectinload(CostCode.categories)).where(CostCode.project_id == project.id))}
+    tally = tally or _Uncounted()
     added_categories = []
     for extra, sub_job in [("", None)] + sorted(sub_jobs.items()):
         sub_job_id = sub_job.id if sub_job else None
         sage_codes = reader.list_cost_codes(project.sage_job_id, extra)
         sage_cats = reader.list_categories(project.sage_job_id, extra)
-        if tally:
-            tally.total(len(sage_codes) + len(sage_cats))
+        tally.total(len(sage_codes) + len(sage_cats))
         for row in sage_codes:
             values = imports.cost_code(row)
             if (sub_job_id, values["code"]) not in codes:
@@ -479,12 +495,10 @@ def refresh_project_cost_codes(session: Session, reader, project: Project, tally
                 code.categories = []
                 session.add(code)
                 codes[(sub_job_id, values["code"])] = code
-                if tally:
-                    tally.add("added")
-            elif tally:
+                tally.add("added")
+            else:
                 tally.add("unchanged")
-            if tally:
-                tally.step()
+            tally.step()
         session.flush()
         for row in sage_cats:
             values = imports.category(row)
@@ -497,17 +511,14 @@ def refresh_project_cost_codes(session: Session, reader, project: Project, tally
                 session.flush()
                 codes[(sub_job_id, values["cost_code"])] = code
             if any(c.code == values["code"] for c in code.categories):
-                if tally:
-                    tally.add("unchanged")
+                tally.add("unchanged")
             else:
                 category = Category(cost_code_id=code.id, code=values["code"], description=values["description"])
                 session.add(category)
                 code.categories.append(category)
                 added_categories.append(category)
-                if tally:
-                    tally.add("added")
-            if tally:
-                tally.step()
+                tally.add("added")
+            tally.step()
         session.flush()
         in_sage = [codes[(sub_job_id, imports.cost_code(row)["code"])] for row in sage_codes]
         link_cost_codes(session, in_sage, project.sage_job_id, extra, None, "read from Sage")

@@ -40,6 +40,7 @@ GLOBAL = {
                       "erp_admin_approver"},
     policy.DECIDE: {"approver", "erp_admin_approver"},
     policy.ERP_ADMIN: {"erp_admin_no_push", "erp_admin_approver"},
+    policy.IMPORT: {"approver", "erp_admin_no_push", "erp_admin_approver"},
     policy.MANAGE_USERS: {"site_admin"},
     policy.READ_MAIL: {"site_admin"},
 }

@@ -7,12 +7,10 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from portal.domain import policy, ready_to_import as rti, sync
 from portal.domain.errors import Invalid
-from portal.domain.models import (ImportStatus, JobCostLine, Project, SageRecord, StandardCategory,
-                                  StandardCostCode, SyncStatus)
+from portal.domain.models import SyncStatus
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import forbidden, render
@@ -42,7 +40,8 @@ def _signed_in():
 
 @bp.app_context_processor
 def _sync_kinds():
-    return {"sync_kinds": sync.KINDS}
+    """What the sync templates need on every page: the syncs and the tabs that have one."""
+    return {"sync_kinds": sync.KINDS, "tab_syncs": TAB_SYNCS}
 
 
 def _reader():
@@ -53,8 +52,7 @@ def _reader():
 def _needs_reader():
     reader = _reader()
     if reader is None:
-        raise Invalid("Importing needs a connection that can read Sage 300 CRE (the simulator); "
-                      "the file-drop connector only writes import files.")
+        raise Invalid(sync.UNREADABLE)
     return reader
 
 
@@ -65,13 +63,17 @@ def _page() -> int:
         return 1
 
 
-def _back(list_key: str):
-    """303 to the list the action came from, keeping its query (a boosted form follows it and
-    swaps in the whole page, flash message included)."""
-    target = request.form.get("next") or url_for("imports.ready", list_key=list_key)
+def _back(default: str):
+    """303 to the page the form came from (its `next`, same site only), keeping its query: a
+    boosted form follows it and swaps in the whole page, flash message included."""
+    target = request.form.get("next") or default
     if not target.startswith("/") or target.startswith("//"):
-        target = url_for("imports.ready", list_key=list_key)
+        target = default
     return redirect(target, code=303)
+
+
+def _back_to(list_key: str):
+    return _back(url_for("imports.ready", list_key=list_key))
 
 
 # ---- Ready to Import ----------------------------------------------------------------------------
@@ -93,7 +95,7 @@ def ready(list_key: str):
         suggestions = rti.job_suggestions(db.session, page.records)
         options = [(p.id, f"{p.number} {p.name}") for p in rti.linkable_projects(db.session)[:500]]
     elif list_key == "prime-contracts" and status == "done":
-        blockers = {r.id: rti.reimport_blockers(db.session, r) for r in page.records}
+        blockers = rti.reimport_blockers_many(db.session, page.records)
     return render("imports/list.html", "list_body", list_key=list_key, title=title, list_status=status, q=q,
                   view=page, suggestions=suggestions, options=options, blockers=blockers, tab=tab,
                   sync_kind=sync_kind, latest=sync.latest_run(db.session, sync_kind),
@@ -106,7 +108,7 @@ def add_vendor(record_id: int):
     """Add a Sage vendor to the company directory."""
     vendor = rti.add_vendor(db.session, current_user, record_id)
     flash(f"{vendor.name} added to the directory, linked to vendor {vendor.erp_vendor_id}.", "info")
-    return _back("vendors")
+    return _back_to("vendors")
 
 
 @bp.route("/import/companies")
@@ -127,7 +129,7 @@ def link_vendor(record_id: int):
         vendor_id = 0
     vendor = rti.link_vendor(db.session, current_user, record_id, vendor_id)
     flash(f"{vendor.name} linked to vendor {vendor.erp_vendor_id}.", "info")
-    return _back("vendors")
+    return _back_to("vendors")
 
 
 @bp.route("/import/vendors/link-exact", methods=["POST"])
@@ -138,7 +140,7 @@ def link_exact():
     if ambiguous:
         text += f" {ambiguous} matched several companies: link those one by one."
     flash(text, "info")
-    return _back("vendors")
+    return _back_to("vendors")
 
 
 @bp.route("/import/vendors/<int:record_id>/archive", methods=["POST"])
@@ -146,7 +148,7 @@ def archive_vendor(record_id: int):
     """Archive a Sage vendor the company will not use."""
     record = rti.archive(db.session, current_user, record_id, True)
     flash(f"Vendor {record.sage_key} archived.", "info")
-    return _back("vendors")
+    return _back_to("vendors")
 
 
 @bp.route("/import/vendors/<int:record_id>/unarchive", methods=["POST"])
@@ -154,7 +156,7 @@ def unarchive_vendor(record_id: int):
     """Bring an archived Sage vendor back to Ready to Import."""
     record = rti.archive(db.session, current_user, record_id, False)
     flash(f"Vendor {record.sage_key} is back in Ready to Import.", "info")
-    return _back("vendors")
+    return _back_to("vendors")
 
 
 @bp.route("/import/jobs/<int:record_id>/add", methods=["POST"])
@@ -162,7 +164,7 @@ def add_job(record_id: int):
     """Add a Sage job as a project."""
     project = rti.add_job(db.session, current_user, record_id, _needs_reader())
     flash(f"Project {project.number} {project.name} added, synced with job {project.sage_job_id}.", "info")
-    return _back("jobs")
+    return _back_to("jobs")
 
 
 @bp.route("/import/jobs/<int:record_id>/link", methods=["POST"])
@@ -174,7 +176,7 @@ def link_job(record_id: int):
         project_id = 0
     project = rti.link_job(db.session, current_user, record_id, project_id, _needs_reader())
     flash(f"{project.name} linked to job {project.sage_job_id}.", "info")
-    return _back("jobs")
+    return _back_to("jobs")
 
 
 @bp.route("/import/sub-jobs/<int:record_id>/add", methods=["POST"])
@@ -182,7 +184,7 @@ def add_sub_job(record_id: int):
     """Import a Sage extra as a sub job."""
     sub_job = rti.add_sub_job(db.session, current_user, record_id, _needs_reader())
     flash(f"Sub job {sub_job.code} {sub_job.name} imported.", "info")
-    return _back("sub-jobs")
+    return _back_to("sub-jobs")
 
 
 @bp.route("/import/prime-contracts/<int:record_id>/import", methods=["POST"])
@@ -190,7 +192,7 @@ def import_contract(record_id: int):
     """Import a Sage prime contract into its synced project."""
     contract = rti.import_contract(db.session, current_user, record_id)
     flash(f"Prime contract {contract.number} imported with its schedule of values.", "info")
-    return _back("prime-contracts")
+    return _back_to("prime-contracts")
 
 
 @bp.route("/import/prime-contracts/<int:record_id>/reimport", methods=["POST"])
@@ -198,7 +200,7 @@ def reimport_contract(record_id: int):
     """Re-Import a prime contract's new Sage line items."""
     added = rti.reimport_contract(db.session, current_user, record_id)
     flash(f"Re-Import added {added} line item{'s' if added != 1 else ''}.", "info")
-    return _back("prime-contracts")
+    return _back_to("prime-contracts")
 
 
 # ---- company lists and job costs ----------------------------------------------------------------
@@ -206,8 +208,7 @@ def reimport_contract(record_id: int):
 @bp.route("/import/cost-codes")
 def cost_codes():
     """The standard cost codes and categories from Sage (read-only: new codes are made in Sage)."""
-    codes = list(db.session.scalars(select(StandardCostCode).order_by(StandardCostCode.code)))
-    categories = list(db.session.scalars(select(StandardCategory).order_by(StandardCategory.code)))
+    codes, categories = rti.standard_lists(db.session)
     return render("imports/cost_codes.html", codes=codes, categories=categories, sync_kind="cost_codes",
                   latest=sync.latest_run(db.session, "cost_codes"), active=sync.active_run(db.session, "cost_codes"),
                   active_tab="cost_code")
@@ -216,11 +217,7 @@ def cost_codes():
 @bp.route("/job-costs")
 def job_costs():
     """Job costs: every synced project, its cost lines and when they were last read from Sage."""
-    rows = db.session.execute(
-        select(Project, func.count(JobCostLine.id), func.max(JobCostLine.synced_at), func.sum(JobCostLine.jtd_cost))
-        .outerjoin(JobCostLine, JobCostLine.project_id == Project.id)
-        .where(Project.sage_job_id.is_not(None)).group_by(Project.id).order_by(Project.sage_job_id)).all()
-    return render("imports/job_costs.html", rows=rows, sync_kind="job_costs",
+    return render("imports/job_costs.html", rows=rti.job_cost_projects(db.session), sync_kind="job_costs",
                   latest=sync.latest_run(db.session, "job_costs"), active=sync.active_run(db.session, "job_costs"),
                   active_tab="job_costs")
 
@@ -231,9 +228,7 @@ def refresh_project(project_id: int):
     result = rti.refresh_project(db.session, current_user, project_id, _needs_reader())
     flash(f"{result.codes_added} cost code categor{'ies' if result.codes_added != 1 else 'y'} added. "
           f"{result.budget_message}", "info")
-    target = request.form.get("next") or url_for("imports.job_costs")
-    safe = target.startswith("/") and not target.startswith("//")
-    return redirect(target if safe else url_for("imports.job_costs"), code=303)
+    return _back(url_for("imports.job_costs"))
 
 
 # ---- syncs ---------------------------------------------------------------------------------------
@@ -268,10 +263,7 @@ def sync_bar(tab: str):
     if tab not in TAB_SYNCS:
         abort(404)
     kind, list_key = TAB_SYNCS[tab]
-    pending = 0
-    if list_key:
-        pending = db.session.scalar(select(func.count()).select_from(SageRecord).where(
-            SageRecord.kind == LISTS[list_key][0], SageRecord.status == ImportStatus.PENDING)) or 0
+    pending = rti.pending_count(db.session, LISTS[list_key][0]) if list_key else 0
     return render("sync/_bar.html", sync_kind=kind, list_key=list_key, pending=pending,
                   latest=sync.latest_run(db.session, kind), active=sync.active_run(db.session, kind))
 
