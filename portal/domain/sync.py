@@ -376,6 +376,15 @@ def _stage(session: Session, tally: Tally, record_kind: str, rows: dict[str, tup
     return existing
 
 
+def _keyed(sage_rows, key_field: str, name_field: str) -> dict[str, tuple[str, dict]]:
+    """Sage rows as {Sage ID: (name, JSON-safe row)}, as _stage takes them."""
+    rows = {}
+    for row in sage_rows:
+        data = imports.jsonable(row)
+        rows[data[key_field]] = (data.get(name_field) or data[key_field], data)
+    return rows
+
+
 def synced_projects(session: Session, project_id: int | None = None) -> list[Project]:
     query = select(Project).where(Project.sage_job_id.is_not(None)).order_by(Project.sage_job_id)
     if project_id is not None:
@@ -391,10 +400,7 @@ def sync_vendors(session: Session, reader, tally: Tally, _project_id=None) -> No
     'Vendors will be automatically updated' setting is on."""
     sage = reader.list_vendors()
     tally.total(len(sage))
-    rows = {}
-    for row in sage:
-        data = imports.jsonable(row)
-        rows[data["Vendor"]] = (data.get("Name") or data["Vendor"], data)
+    rows = _keyed(sage, "Vendor", "Name")
     linked = dict(session.execute(select(Vendor.erp_vendor_id, Vendor.id).where(Vendor.erp_vendor_id.is_not(None))).all())
     _stage(session, tally, "vendor", rows, linked)
     if settings.load(session).vendor_auto_update:
@@ -416,10 +422,7 @@ def sync_jobs(session: Session, reader, tally: Tally, _project_id=None) -> None:
     """Sage jobs: the ones no project is linked to are Ready to Import."""
     sage = reader.list_jobs()
     tally.total(len(sage))
-    rows = {}
-    for row in sage:
-        data = imports.jsonable(row)
-        rows[data["Job"]] = (data.get("Description") or data["Job"], data)
+    rows = _keyed(sage, "Job", "Description")
     linked = dict(session.execute(select(Project.sage_job_id, Project.id).where(Project.sage_job_id.is_not(None))).all())
     _stage(session, tally, "job", rows, linked)
     tally.progress(0)
