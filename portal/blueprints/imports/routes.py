@@ -57,10 +57,7 @@ def _needs_reader():
 
 
 def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    return max(1, request.args.get("page", 1, type=int))
 
 
 def _back(default: str):
@@ -123,10 +120,7 @@ def companies():
 def link_vendor(record_id: int):
     """Link a Sage vendor to an existing company (a suggestion, or one found by name)."""
     picked = re.search(r"\[#(\d+)\]\s*$", request.form.get("company") or "")
-    try:
-        vendor_id = int(picked.group(1)) if picked else int(request.form.get("vendor_id") or 0)
-    except ValueError:
-        vendor_id = 0
+    vendor_id = int(picked.group(1)) if picked else request.form.get("vendor_id", 0, type=int)
     vendor = rti.link_vendor(db.session, current_user, record_id, vendor_id)
     flash(f"{vendor.name} linked to vendor {vendor.erp_vendor_id}.", "info")
     return _back_to("vendors")
@@ -170,11 +164,8 @@ def add_job(record_id: int):
 @bp.route("/import/jobs/<int:record_id>/link", methods=["POST"])
 def link_job(record_id: int):
     """Link a Sage job to a project that was never exported."""
-    try:
-        project_id = int(request.form.get("project_id") or 0)
-    except ValueError:
-        project_id = 0
-    project = rti.link_job(db.session, current_user, record_id, project_id, _needs_reader())
+    project = rti.link_job(db.session, current_user, record_id, request.form.get("project_id", 0, type=int),
+                           _needs_reader())
     flash(f"{project.name} linked to job {project.sage_job_id}.", "info")
     return _back_to("jobs")
 
