@@ -13,10 +13,7 @@ import csv
 import html
 import io
 import re
-from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -24,7 +21,7 @@ from sqlalchemy import func, select
 from portal.domain.models import Project, SettingChange, ToolLevel, User
 from tests import factories as f
 from tests.integration import test_job_costs_report as rows   # the row builders
-from tests.web.roles import ANON, ERP_USERS, PROJECT_VIEWERS, ROLES
+from tests.web.roles import ERP_USERS, PROJECT_VIEWERS, ROLES, Route, check_role_route, path_of
 
 HX = {"HX-Request": "true"}
 BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
@@ -52,10 +49,6 @@ def is_fragment(body: str) -> bool:
     return "<html" not in body and "<header" not in body
 
 
-def path_of(url: str | None) -> str:
-    return urlsplit(url or "").path
-
-
 # ---- people and clients (one per role of tests/web/roles.py, tests/web/conftest.py) and projects ----
 
 READERS = ERP_USERS | PROJECT_VIEWERS
@@ -78,11 +71,16 @@ def make_project(app, people, *, sage=True, lines=True, direct=0, cost_codes=Tru
         return SimpleNamespace(id=project.id, job=project.sage_job_id)
 
 
+def sync_row(s, pid) -> tuple:
+    """The project's transaction sync switch and how often it was switched."""
+    audits = s.scalar(select(func.count()).select_from(SettingChange).where(
+        SettingChange.key == f"transaction_sync:project:{pid}"))
+    return s.get(Project, pid).transaction_sync, audits
+
+
 def sync_state(app, pid) -> tuple:
     with dbs(app) as s:
-        audits = s.scalar(select(func.count()).select_from(SettingChange).where(
-            SettingChange.key == f"transaction_sync:project:{pid}"))
-        return s.get(Project, pid).transaction_sync, audits
+        return sync_row(s, pid)
 
 
 @pytest.fixture(scope="module")
@@ -263,24 +261,26 @@ def test_a_refused_switch_is_403_and_changes_nothing(app, clients, people):
 
 # ---- role x route ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Route:
-    name: str
-    method: str
-    url: Callable
-    allowed: frozenset
-    ok: int = 200
-    data: dict | None = None
+def sync_snapshot(s, p) -> tuple:
+    """What a role x route request may change: the project's switch and its audit."""
+    return sync_row(s, p.id)
+
+
+def switched_on(s, p, before):
+    """The switch is on, audited once more."""
+    assert sync_row(s, p.id) == (True, before[1] + 1)
 
 
 ROUTES = [
-    Route("report", "GET", lambda p: f"/projects/{p.id}/job-costs", READERS),
-    Route("report search", "GET", lambda p: f"/projects/{p.id}/job-costs?q=01", READERS),
-    Route("csv", "GET", lambda p: f"/projects/{p.id}/job-costs.csv", READERS),
-    Route("direct costs", "GET", lambda p: f"/projects/{p.id}/direct-costs", READERS),
-    Route("direct costs page 2", "GET", lambda p: f"/projects/{p.id}/direct-costs?page=2", READERS),
+    Route("report", "GET", lambda p: f"/projects/{p.id}/job-costs", READERS, snapshot=sync_snapshot),
+    Route("report search", "GET", lambda p: f"/projects/{p.id}/job-costs?q=01", READERS, snapshot=sync_snapshot),
+    Route("csv", "GET", lambda p: f"/projects/{p.id}/job-costs.csv", READERS, snapshot=sync_snapshot),
+    Route("direct costs", "GET", lambda p: f"/projects/{p.id}/direct-costs", READERS, snapshot=sync_snapshot),
+    Route("direct costs page 2", "GET", lambda p: f"/projects/{p.id}/direct-costs?page=2", READERS,
+          snapshot=sync_snapshot),
     Route("transaction sync", "POST", lambda p: f"/projects/{p.id}/job-costs/transaction-sync", SWITCHERS, 303,
-          {"transaction_sync": "on"}),
+          location=lambda p, r: f"/projects/{p.id}/direct-costs", data=lambda p: {"transaction_sync": "on"},
+          snapshot=sync_snapshot, ok_check=switched_on),
 ]
 
 
@@ -288,20 +288,4 @@ ROUTES = [
 @pytest.mark.parametrize("route", ROUTES, ids=[r.name.replace(" ", "-") for r in ROUTES])
 def test_role_route(app, clients, people, world, role, route):
     project = make_project(app, people, lines=False) if route.method == "POST" else world
-    before = sync_state(app, project.id)
-    client = clients[role]
-    url = route.url(project)
-    response = client.get(url) if route.method == "GET" else client.post(url, data=route.data)
-    assert "HX-Request" in response.headers.get("Vary", "")
-    if role == ANON:
-        assert response.status_code == 302 and path_of(response.location) == "/login"
-        assert sync_state(app, project.id) == before
-    elif role in route.allowed:
-        assert response.status_code == route.ok, text(response)[:300]
-        if route.method == "POST":
-            assert path_of(response.location) == f"/projects/{project.id}/direct-costs"
-            assert sync_state(app, project.id) == (True, before[1] + 1)
-    else:
-        assert response.status_code == 403, (response.status_code, text(response)[:300])
-        assert "<html" in text(response)
-        assert sync_state(app, project.id) == before, "a refused request changed state"
+    check_role_route(app, clients[role], route, project, role, drain=None)

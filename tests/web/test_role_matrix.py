@@ -7,11 +7,8 @@ context held across requests would share flask.g (and Flask-Login's cached user)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Callable
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -24,8 +21,8 @@ from portal.domain.subcontractor_invoices import INVOICES
 from tests import factories as f
 from tests.conftest import login
 from tests.web import roles
-from tests.web.roles import (ANON, APPROVERS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS,
-                             ROLES, SITE_ADMINS)
+from tests.web.roles import (APPROVERS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS, ROLES,
+                             SITE_ADMINS, Route, check_role_route, path_of, read, request)
 
 KEY = INVOICES.key
 
@@ -236,22 +233,6 @@ def edit_form(w) -> dict:
             "period_start": "2026-10-01", "period_end": "2026-10-31"}
 
 
-@dataclass(frozen=True)
-class Route:
-    name: str
-    method: str
-    url: Callable
-    allowed: frozenset            # roles that succeed; every other signed-in role gets 403
-    ok: int = 200                 # status on success
-    location: Callable | None = None   # where a successful redirect goes
-    data: Callable | None = None
-    snapshot: Callable | None = None   # state a refused request must leave alone
-    ok_check: Callable | None = None   # state after success
-    drain: bool = False                # success queued a job: run it so no job outlives the test
-    denied: int = 403
-    anon_location: str | None = "/login"
-
-
 def _home_location(role):
     return "/erp/" if role in ERP_USERS else "/projects/"
 
@@ -327,50 +308,12 @@ ROUTES = [
 ROUTE_IDS = [r.name.replace(" ", "-") for r in ROUTES]
 
 
-def path_of(location: str | None) -> str:
-    return urlsplit(location or "").path
-
-
-def request(client, route: Route, w, headers=None):
-    url = route.url(w)
-    if route.method == "GET":
-        return client.get(url, headers=headers)
-    return client.post(url, data=route.data(w) if route.data else {}, headers=headers)
-
-
-def read(app, route: Route, w):
-    if route.snapshot is None:
-        return None
-    with dbs(app) as s:
-        return route.snapshot(s, w)
-
-
 # ---- the matrix ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
 def test_role_route(app, clients, world, drain, role, route):
-    before = read(app, route, world)
-    response = request(clients[role], route, world)
-
-    assert "HX-Request" in response.headers.get("Vary", "")
-    if role == ANON and route.anon_location:
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        assert path_of(response.location) == route.anon_location
-        assert read(app, route, world) == before
-    elif role in route.allowed:
-        assert response.status_code == route.ok, response.get_data(as_text=True)[:500]
-        if route.location:
-            assert path_of(response.location) == route.location(world, role)
-        if route.ok_check:
-            with dbs(app) as s:
-                route.ok_check(s, world, before)
-        if route.drain:
-            drain()
-    else:
-        assert response.status_code == route.denied, response.get_data(as_text=True)[:300]
-        assert "<html" in response.get_data(as_text=True)  # a page, not a fragment
-        assert read(app, route, world) == before, "a refused request changed state"
+    check_role_route(app, clients[role], route, world, role, drain)
 
 
 # "/" is a bare redirect that a boosted link follows to the full login page; every other route

@@ -13,12 +13,9 @@ share flask.g).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Callable
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -31,7 +28,8 @@ from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, Budget
 from portal.exporters.sage300.connectors import make_connector
 from tests import factories as f
 from tests.web import roles
-from tests.web.roles import ANON, APPROVERS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS, ROLES
+from tests.web.roles import (APPROVERS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS, ROLES, Route,
+                             check_role_route, path_of, read, request)
 
 TYPES = ("commitment", "cco", "budget", "budget_change")
 MODELS = {"commitment": Commitment, "cco": CommitmentChangeOrder, "budget": Budget, "budget_change": BudgetChange}
@@ -242,20 +240,6 @@ def ok_rejected(key):
 
 # ---- the route table ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Route:
-    name: str
-    method: str
-    url: Callable
-    allowed: frozenset            # roles that get `ok`; every other signed-in role gets 403
-    ok: tuple = (200,)            # the status codes an allowed role may get
-    location: Callable | None = None
-    data: Callable | None = None
-    snapshot: Callable | None = None   # state a refused request must leave alone
-    ok_check: Callable | None = None   # state after an allowed request
-    drain: bool = False                # success queued a job: run it so no job outlives the test
-
-
 def list_url(w, key) -> str:
     p = w.budget_home if key == "budget" else w.home
     return f"/projects/{p.id}/items/{key}"
@@ -326,24 +310,6 @@ ROUTE_IDS = [r.name.replace(" ", "-") for r in ROUTES]
 POST_ROUTES = [r for r in ROUTES if r.method == "POST"]
 
 
-def path_of(location: str | None) -> str:
-    return urlsplit(location or "").path
-
-
-def request(client, route: Route, w, headers=None):
-    url = route.url(w)
-    if route.method == "GET":
-        return client.get(url, headers=headers)
-    return client.post(url, data=route.data(w) if route.data else {}, headers=headers)
-
-
-def read(app, route: Route, w):
-    if route.snapshot is None:
-        return None
-    with dbs(app) as s:
-        return route.snapshot(s, w)
-
-
 def world_for(app, shared, people, route: Route, role: str) -> World:
     """A world of its own for a request allowed to change state; the shared one otherwise."""
     if route.method == "POST" and role in route.allowed:
@@ -357,29 +323,7 @@ def world_for(app, shared, people, route: Route, role: str) -> World:
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
 def test_role_route(app, clients, shared, people, drain, role, route):
     world = world_for(app, shared, people, route, role)
-    before = read(app, route, world)
-    response = request(clients[role], route, world)
-
-    assert "HX-Request" in response.headers.get("Vary", "")
-    if role == ANON:
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        assert path_of(response.location) == "/login"
-        assert read(app, route, world) == before
-    elif role in route.allowed:
-        try:
-            assert response.status_code in route.ok, response.get_data(as_text=True)[:500]
-            if route.location:
-                assert path_of(response.location) == route.location(world, role)
-            if route.ok_check:
-                with dbs(app) as s:
-                    route.ok_check(s, world, before)
-        finally:
-            if route.drain:
-                drain()
-    else:
-        assert response.status_code == 403, (response.status_code, response.get_data(as_text=True)[:300])
-        assert "<html" in response.get_data(as_text=True)  # a page, not a fragment
-        assert read(app, route, world) == before, "a refused request changed state"
+    check_role_route(app, clients[role], route, world, role, drain)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)

@@ -9,12 +9,9 @@ made once per module; a POST by an allowed role gets a world of its own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Callable
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -27,7 +24,8 @@ from portal.domain.models import (ErpAudit, ErpItem, OutboxMail, OwnerInvoice, O
 from portal.exporters.sage300.connectors import make_connector
 from tests import factories as f
 from tests.web import roles
-from tests.web.roles import ANON, APPROVERS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS, ROLES
+from tests.web.roles import (APPROVERS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS, ROLES, Route,
+                             check_role_route, read, request)
 
 TYPES = ("pcco", "owner_invoice")
 MODELS = {"pcco": PrimeChangeOrder, "owner_invoice": OwnerInvoice}
@@ -197,20 +195,6 @@ def ok_rejected(key):
     return check
 
 
-@dataclass(frozen=True)
-class Route:
-    name: str
-    method: str
-    url: Callable
-    allowed: frozenset
-    ok: tuple = (200,)
-    location: Callable | None = None
-    data: Callable | None = None
-    snapshot: Callable | None = None
-    ok_check: Callable | None = None
-    drain: bool = False
-
-
 def list_url(w, key) -> str:
     return f"/projects/{w.home.id}/items/{key}"
 
@@ -267,24 +251,6 @@ ROUTE_IDS = [r.name.replace(" ", "-") for r in ROUTES]
 POST_ROUTES = [r for r in ROUTES if r.method == "POST"]
 
 
-def path_of(location: str | None) -> str:
-    return urlsplit(location or "").path
-
-
-def request(client, route: Route, w, headers=None):
-    url = route.url(w)
-    if route.method == "GET":
-        return client.get(url, headers=headers)
-    return client.post(url, data=route.data(w) if route.data else {}, headers=headers)
-
-
-def read(app, route: Route, w):
-    if route.snapshot is None:
-        return None
-    with dbs(app) as s:
-        return route.snapshot(s, w)
-
-
 def world_for(app, shared, people, route: Route, role: str) -> World:
     if route.method == "POST" and role in route.allowed:
         return World(app, shared.sim, people)
@@ -295,29 +261,7 @@ def world_for(app, shared, people, route: Route, role: str) -> World:
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
 def test_role_route(app, clients, shared, people, drain, role, route):
     world = world_for(app, shared, people, route, role)
-    before = read(app, route, world)
-    response = request(clients[role], route, world)
-
-    assert "HX-Request" in response.headers.get("Vary", "")
-    if role == ANON:
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        assert path_of(response.location) == "/login"
-        assert read(app, route, world) == before
-    elif role in route.allowed:
-        try:
-            assert response.status_code in route.ok, response.get_data(as_text=True)[:500]
-            if route.location:
-                assert path_of(response.location) == route.location(world, role)
-            if route.ok_check:
-                with dbs(app) as s:
-                    route.ok_check(s, world, before)
-        finally:
-            if route.drain:
-                drain()
-    else:
-        assert response.status_code == 403, (response.status_code, response.get_data(as_text=True)[:300])
-        assert "<html" in response.get_data(as_text=True)
-        assert read(app, route, world) == before, "a refused request changed state"
+    check_role_route(app, clients[role], route, world, role, drain)
 
 
 REFUSED_HTMX = [(route, role) for route in POST_ROUTES for role in sorted(LOGGED_IN - route.allowed)]

@@ -10,11 +10,8 @@ are made with no app context pushed (a context held across requests would share 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Callable
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -26,8 +23,8 @@ from portal.domain.models import (CostCode, ErpAudit, ErpItem, OutboxMail, Proje
 from portal.domain.setup_items import COST_CODES, JOBS, SUB_JOBS, VENDORS
 from tests import factories as f
 from tests.web import roles
-from tests.web.roles import (ANON, APPROVERS, ERP_ADMINS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS,
-                             PROJECT_VIEWERS, ROLES, SITE_ADMINS)
+from tests.web.roles import (APPROVERS, ERP_ADMINS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS,
+                             ROLES, SITE_ADMINS, Route, check_role_route, path_of, read, request)
 
 KINDS = {k.key: k for k in (VENDORS, JOBS, SUB_JOBS, COST_CODES)}
 STANDARD_CODES = f.STANDARD_CODES
@@ -294,21 +291,6 @@ def restore_settings(w, before):
 
 # ---- the route table ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Route:
-    name: str
-    method: str
-    url: Callable
-    allowed: frozenset            # roles that succeed; every other signed-in role gets 403
-    ok: int = 200
-    location: Callable | None = None
-    data: Callable | None = None
-    snapshot: Callable | None = None   # state a refused request must leave alone
-    ok_check: Callable | None = None   # state after success
-    drain: bool = False                # success queued a job: run it so no job outlives the test
-    cleanup: Callable | None = None    # put company-wide state back after success
-
-
 def list_url(w, key) -> str:
     return f"/company/{key}" if KINDS[key].scope == "company" else f"/projects/{w.pid}/items/{key}"
 
@@ -386,54 +368,12 @@ ROUTE_IDS = [r.name.replace(" ", "-") for r in ROUTES]
 POST_ROUTES = [r for r in ROUTES if r.method == "POST"]
 
 
-def path_of(location: str | None) -> str:
-    return urlsplit(location or "").path
-
-
-def request(client, route: Route, w, headers=None):
-    url = route.url(w)
-    if route.method == "GET":
-        return client.get(url, headers=headers)
-    return client.post(url, data=route.data(w) if route.data else {}, headers=headers)
-
-
-def read(app, route: Route, w):
-    if route.snapshot is None:
-        return None
-    with dbs(app) as s:
-        return route.snapshot(s, w)
-
-
 # ---- the matrix ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
 def test_role_route(app, clients, world, drain, role, route):
-    before = read(app, route, world)
-    response = request(clients[role], route, world)
-
-    assert "HX-Request" in response.headers.get("Vary", "")
-    if role == ANON:
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        assert path_of(response.location) == "/login"
-        assert read(app, route, world) == before
-    elif role in route.allowed:
-        try:
-            assert response.status_code == route.ok, response.get_data(as_text=True)[:500]
-            if route.location:
-                assert path_of(response.location) == route.location(world, role)
-            if route.ok_check:
-                with dbs(app) as s:
-                    route.ok_check(s, world, before)
-        finally:
-            if route.cleanup and response.status_code == route.ok:
-                route.cleanup(world, before)
-            if route.drain:
-                drain()
-    else:
-        assert response.status_code == 403, response.get_data(as_text=True)[:300]
-        assert "<html" in response.get_data(as_text=True)  # a page, not a fragment
-        assert read(app, route, world) == before, "a refused request changed state"
+    check_role_route(app, clients[role], route, world, role, drain)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
