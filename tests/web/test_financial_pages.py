@@ -12,7 +12,6 @@ synced vendor and a synced commitment with two lines, mirrored in the simulator)
 """
 from __future__ import annotations
 
-import html
 import re
 from contextlib import contextmanager
 from decimal import Decimal
@@ -29,6 +28,8 @@ from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, Budget
 from portal.exporters.sage300.records import SageResult
 from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
+from tests.web.pages import (accept_form_body, counts, has_field_error, input_names, is_fragment, is_page, item_row,
+                             path_of, settings_form, tab_row_ids, text)
 
 HX = {"HX-Request": "true"}
 BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
@@ -49,51 +50,6 @@ NullQueue = f.NullQueue
 dbs = f.app_session
 
 
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def is_page(body: str) -> bool:
-    return body.lstrip().lower().startswith("<!doctype html>") and "<html" in body and "<header" in body
-
-
-def is_fragment(body: str) -> bool:
-    return "<html" not in body and "<header" not in body and "<!doctype" not in body.lower()
-
-
-def path_of(url: str | None) -> str:
-    from urllib.parse import urlsplit
-    return urlsplit(url or "").path
-
-
-def counts(body: str) -> dict[str, int]:
-    return {k: int(n) for k, n in re.findall(r'data-filter="(\w+)">[^<]*<span class="count">(\d+)</span>', body)}
-
-
-def tab_row_ids(body: str) -> list[int]:
-    return [int(i) for i in re.findall(r'<tbody id="item-(\d+)"', body)]
-
-
-def item_row(body: str, key: str, item_id: int) -> str:
-    match = re.search(rf'<tbody id="{key}-{item_id}".*?</tbody>', body, re.S)
-    assert match, f"no row {key}-{item_id}"
-    return match.group(0)
-
-
-def input_names(body: str) -> set[str]:
-    return set(re.findall(r'<(?:input|select|textarea)\b[^>]*?\bname="([\w-]+)"', body)) - {"csrf_token", "ids"}
-
-
-def has_field_error(body: str, field: str, message: str) -> bool:
-    """The message shown next to the input: in its cell for a line input, after its label otherwise."""
-    msg = re.escape(f'<span class="field-error">{message}</span>')
-    if field.startswith("line-"):
-        pattern = rf'<td>(?:(?!</td>).)*?name="{field}"(?:(?!</td>).)*?{msg}'
-    else:
-        pattern = rf'name="{field}"(?:(?!</label>).)*</label>\s*{msg}'
-    return re.search(pattern, body, re.S) is not None
-
-
 def details_rows(body: str) -> list[list[str]]:
     """The cells of the Accept form's details table, header first."""
     match = re.search(r'<table class="grid details">(.*?)</table>', body, re.S)
@@ -102,20 +58,6 @@ def details_rows(body: str) -> list[list[str]]:
 
 
 # ---- settings (company-wide: every change is put back) ---------------------------------------
-
-def settings_form(current: settings.Settings, **changes) -> dict:
-    form = {f"direct_export_{k}": "on" for k, on in current.direct_export.items() if on}
-    for key in ("use_contract_number_as_sage_id", "consolidate_invoice_lines", "export_forecast_amounts"):
-        if getattr(current, key):
-            form[key] = "on"
-    form["job_number_mask"] = current.job_number_mask
-    for key, value in changes.items():
-        if value is False:
-            form.pop(key, None)
-        else:
-            form[key] = value
-    return form
-
 
 @contextmanager
 def changed_settings(app, people, **changes):
@@ -837,11 +779,6 @@ def test_a_tab_page_costs_the_same_queries_for_one_row_and_for_four(app, clients
 
 
 # ---- the Accept form ------------------------------------------------------------------------------
-
-def accept_form_body(clients, world, it, headers=HX):
-    response = clients["approver"].get(world.tab_url(it.key, it.erp, "accept"), headers=headers)
-    return response, text(response)
-
 
 @pytest.mark.parametrize("key", TYPES)
 def test_accept_form_asks_for_the_types_export_fields(clients, world, key):

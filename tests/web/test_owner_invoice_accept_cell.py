@@ -8,7 +8,6 @@ blocks, as in test_prime_contract_pages.py.
 """
 from __future__ import annotations
 
-import html
 import re
 from datetime import date
 from decimal import Decimal
@@ -22,14 +21,11 @@ from portal.domain.models import (OwnerInvoice, OwnerInvoiceLine, PrimeContract,
                                   ProjectMember, ToolLevel, User)
 from portal.exporters.sage300.records import SageResult
 from tests import factories as f
+from tests.web.pages import text
 
 HX = {"HX-Request": "true"}
 DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
 dbs = f.app_session
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def cells(body: str, erp_id: int, heads: list[str]) -> dict[str, str]:

@@ -7,7 +7,6 @@ and with it Flask-Login's cached user, between requests); the database is read i
 """
 from __future__ import annotations
 
-import html
 import re
 from contextlib import contextmanager
 from datetime import date
@@ -26,6 +25,8 @@ from portal.domain.subcontractor_invoices import INVOICES
 from portal.exporters.sage300.records import SageResult
 from tests import factories as f
 from tests.conftest import login
+from tests.web.pages import counts, is_fragment, is_page, path_of, text
+from tests.web.pages import tab_row_ids as row_ids
 
 KEY = INVOICES.key
 TAB = f"/erp/{KEY}"
@@ -36,22 +37,6 @@ RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
 
 NullQueue = f.NullQueue
 dbs = f.app_session
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def is_page(body: str) -> bool:
-    return body.lstrip().lower().startswith("<!doctype html>") and "<html" in body and "<header" in body
-
-
-def is_fragment(body: str) -> bool:
-    return "<html" not in body and "<header" not in body and "<!doctype" not in body.lower()
-
-
-def path_of(url: str | None) -> str:
-    return urlsplit(url or "").path
 
 
 def vary(response) -> str:
@@ -155,14 +140,6 @@ def world(app, sim, people):
 @pytest.fixture
 def make_world(app, sim, people):
     return lambda **kw: World(app, sim, people, **kw)
-
-
-def counts(body: str) -> dict[str, int]:
-    return {k: int(n) for k, n in re.findall(r'data-filter="(\w+)">[^<]*<span class="count">(\d+)</span>', body)}
-
-
-def row_ids(body: str) -> list[int]:
-    return [int(i) for i in re.findall(r'<tbody id="item-(\d+)"', body)]
 
 
 # ---- full page or fragment ---------------------------------------------------------------

@@ -12,7 +12,6 @@ the simulator with its AR customer, as in tests/integration/test_prime_contracts
 """
 from __future__ import annotations
 
-import html
 import re
 from datetime import date
 from decimal import Decimal
@@ -29,6 +28,8 @@ from portal.domain.models import (ErpItem, OutboxMail, OwnerInvoice, OwnerInvoic
 from portal.exporters.sage300.records import SageResult
 from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
+from tests.web.pages import (accept_form_body, counts, has_field_error, input_names, is_fragment, is_page, item_row,
+                             path_of, tab_row_ids, text)
 
 HX = {"HX-Request": "true"}
 TYPES = ("pcco", "owner_invoice")
@@ -43,50 +44,6 @@ SUBJECT = "Test Builders: ERP Owner Invoice Rejection Notification"
 
 NullQueue = f.NullQueue
 dbs = f.app_session
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def is_page(body: str) -> bool:
-    return body.lstrip().lower().startswith("<!doctype html>") and "<html" in body and "<header" in body
-
-
-def is_fragment(body: str) -> bool:
-    return "<html" not in body and "<header" not in body and "<!doctype" not in body.lower()
-
-
-def path_of(url: str | None) -> str:
-    from urllib.parse import urlsplit
-    return urlsplit(url or "").path
-
-
-def counts(body: str) -> dict[str, int]:
-    return {k: int(n) for k, n in re.findall(r'data-filter="(\w+)">[^<]*<span class="count">(\d+)</span>', body)}
-
-
-def tab_row_ids(body: str) -> list[int]:
-    return [int(i) for i in re.findall(r'<tbody id="item-(\d+)"', body)]
-
-
-def item_row(body: str, key: str, item_id: int) -> str:
-    match = re.search(rf'<tbody id="{key}-{item_id}".*?</tbody>', body, re.S)
-    assert match, f"no row {key}-{item_id}"
-    return match.group(0)
-
-
-def input_names(body: str) -> set[str]:
-    return set(re.findall(r'<(?:input|select|textarea)\b[^>]*?\bname="([\w-]+)"', body)) - {"csrf_token", "ids"}
-
-
-def has_field_error(body: str, field: str, message: str) -> bool:
-    msg = re.escape(f'<span class="field-error">{message}</span>')
-    if field.startswith("line-"):
-        pattern = rf'<td>(?:(?!</td>).)*?name="{field}"(?:(?!</td>).)*?{msg}'
-    else:
-        pattern = rf'name="{field}"(?:(?!</label>).)*</label>\s*{msg}'
-    return re.search(pattern, body, re.S) is not None
 
 
 # ---- people and clients (per module, tests/web/conftest.py) and the world ------------------
@@ -362,11 +319,6 @@ def test_tab_counts_each_state_and_lists_ready_rows(clients, world, key):
     assert tab_row_ids(fragment) == [synced.erp] and "Accept" not in fragment
     failed_tab = text(clients["approver"].get(url + "&filter=failed", headers=HX))
     assert tab_row_ids(failed_tab) == [failed.erp] and "Sage:</strong> Job has been closed." in failed_tab
-
-
-def accept_form_body(clients, world, it, headers=HX):
-    response = clients["approver"].get(world.tab_url(it.key, it.erp, "accept"), headers=headers)
-    return response, text(response)
 
 
 def test_pcco_accept_form_asks_for_the_transaction_date_and_the_new_item_code(clients, world):

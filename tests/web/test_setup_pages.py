@@ -8,7 +8,6 @@ that queues nothing, unless a test exports for real (then drain()).
 """
 from __future__ import annotations
 
-import html
 import random
 import re
 from types import SimpleNamespace
@@ -24,6 +23,7 @@ from portal.domain.models import (CostCode, ErpAudit, ErpItem, OutboxMail, Proje
 from portal.domain.setup_items import COST_CODES, JOBS, SUB_JOBS, VENDORS
 from portal.exporters.sage300.records import SageResult
 from tests import factories as f
+from tests.web.pages import counts, is_fragment, is_page, item_row, path_of, settings_form, tab_row_ids, text
 
 HX = {"HX-Request": "true"}
 BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
@@ -35,37 +35,6 @@ PROJECT_TYPES = (SUB_JOBS.key, COST_CODES.key)
 STANDARD_CODES = f.STANDARD_CODES
 NullQueue = f.NullQueue
 dbs = f.app_session
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def is_page(body: str) -> bool:
-    return body.lstrip().lower().startswith("<!doctype html>") and "<html" in body and "<header" in body
-
-
-def is_fragment(body: str) -> bool:
-    return "<html" not in body and "<header" not in body and "<!doctype" not in body.lower()
-
-
-def path_of(url: str | None) -> str:
-    from urllib.parse import urlsplit
-    return urlsplit(url or "").path
-
-
-def counts(body: str) -> dict[str, int]:
-    return {k: int(n) for k, n in re.findall(r'data-filter="(\w+)">[^<]*<span class="count">(\d+)</span>', body)}
-
-
-def tab_row_ids(body: str) -> list[int]:
-    return [int(i) for i in re.findall(r'<tbody id="item-(\d+)"', body)]
-
-
-def item_row(body: str, key: str, item_id: int) -> str:
-    match = re.search(rf'<tbody id="{key}-{item_id}".*?</tbody>', body, re.S)
-    assert match, f"no row {key}-{item_id}"
-    return match.group(0)
 
 
 # ---- company-wide data and fresh ids ---------------------------------------------------
@@ -771,20 +740,6 @@ def test_reject_returns_the_row_and_writes_the_mail(clients, world, drain, key):
 
 
 # ---- settings ---------------------------------------------------------------------------------------
-
-def settings_form(current: settings.Settings, **changes) -> dict:
-    form = {f"direct_export_{k}": "on" for k, on in current.direct_export.items() if on}
-    for key in ("use_contract_number_as_sage_id", "consolidate_invoice_lines", "export_forecast_amounts"):
-        if getattr(current, key):
-            form[key] = "on"
-    form["job_number_mask"] = current.job_number_mask
-    for key, value in changes.items():
-        if value is False:
-            form.pop(key, None)
-        else:
-            form[key] = value
-    return form
-
 
 def stored_settings(app):
     with dbs(app) as s:
