@@ -21,9 +21,10 @@ from playwright.sync_api import expect
 from portal.domain import items, services
 from portal.domain.itemtypes import REGISTRY
 from portal.domain.lifecycle import State
-from portal.domain.models import Budget, BudgetLine, Category, CostCode, ToolLevel, Vendor
+from portal.domain.models import Budget, BudgetLine, Category, CostCode, Vendor
 from tests import factories as f
-from tests.e2e.test_financial_journeys import erp_of, exported_budget, tab_row, wait_for_mail
+from tests.e2e.helpers import erp_of, project_admin_on_synced_project, tab_row, wait_for_mail
+from tests.e2e.test_financial_journeys import exported_budget
 from tests.e2e.test_prime_journeys import project_with_prime_contract
 from tests.e2e.test_setup_journeys import free_job_id, unsynced_project
 
@@ -35,13 +36,6 @@ TYPES = ["subcontractor_invoice", "vendor", "job", "sub_job", "cost_code", "budg
 
 # ---- data: one item per type, made and sent by its creator ---------------------------------
 
-def _admin_on_setup(session, sim):
-    setup = f.Setup(session, sim)
-    admin = f.make_user(session)
-    f.member(session, admin, setup.project, ToolLevel.ADMIN)
-    return setup, admin
-
-
 def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
     """The item of type `key`, sent by its creator. With refusal, a Sage-side condition is
     planted so its export fails: `accept` fills the Accept form, `sage` is Sage's text and
@@ -49,7 +43,7 @@ def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
     s = f.suffix()
     data = SimpleNamespace(accept=lambda form: None, cleanup=lambda: None, sage=None)
     if key == "subcontractor_invoice":
-        setup, creator = _admin_on_setup(session, sim)
+        setup, creator = project_admin_on_synced_project(session, sim)
         billing = date(2026, 1, 31) if refusal else date(2026, 10, 31)
         inv = setup.invoice(session, creator, billing=billing)
         item_id, project_id, q = inv.id, setup.project.id, inv.number
@@ -84,7 +78,7 @@ def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
             data.accept = lambda form: form.get_by_label("Sage Job ID").fill(job_id)
             data.sage = "[Name] is too long, maximum length is 30 characters."
     elif key == "sub_job":
-        setup, creator = _admin_on_setup(session, sim)
+        setup, creator = project_admin_on_synced_project(session, sim)
         sub = items.save_item(session, creator, "sub_job", setup.project.id, None,
                               {"code": f"PH-{s}", "name": f"Phase {s}"})
         item_id, project_id, q = sub.id, setup.project.id, f"PH-{s}"
@@ -93,7 +87,7 @@ def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
             sim.set_job_status(setup.project.sage_job_id, "Closed")
             data.sage = "Job has been closed."
     elif key == "cost_code":
-        setup, creator = _admin_on_setup(session, sim)
+        setup, creator = project_admin_on_synced_project(session, sim)
         code = CostCode(project_id=setup.project.id, code="05-500", description=f"Metals {s}",
                         created_by_id=creator.id)
         session.add(code)
@@ -106,7 +100,7 @@ def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
             sim.set_job_status(setup.project.sage_job_id, "Closed")
             data.sage = "Job has been closed."
     elif key == "budget":
-        setup, creator = _admin_on_setup(session, sim)
+        setup, creator = project_admin_on_synced_project(session, sim)
         budget = Budget(project_id=setup.project.id, created_by_id=creator.id)
         session.add(budget)
         session.flush()
@@ -119,7 +113,7 @@ def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
             sim.add_transaction(setup.project.sage_job_id, "03-300", "SUB", "Original estimate", 1000)
             data.sage = "An estimate already exists for cost code 03-300 category SUB."
     elif key == "budget_change":
-        setup, creator = _admin_on_setup(session, sim)
+        setup, creator = project_admin_on_synced_project(session, sim)
         exported_budget(session, sim, setup)
         change = items.save_item(session, creator, "budget_change", setup.project.id, None, {
             "number": f"BC-{s}", "description": f"Move {s}",
@@ -131,7 +125,7 @@ def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
             sim.set_job_status(setup.project.sage_job_id, "Closed")
             data.sage = "Job has been closed."
     elif key == "commitment":
-        setup, creator = _admin_on_setup(session, sim)
+        setup, creator = project_admin_on_synced_project(session, sim)
         number = f"SC-{s}"
         c = items.save_item(session, creator, "commitment", setup.project.id, None, {
             "number": number, "title": "Waterproofing", "kind": "subcontract",
@@ -145,7 +139,7 @@ def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
             data.accept = lambda form: form.get_by_label("Sage 300 CRE ID").fill(sage_id)
             data.sage = "Vendor is inactive/has been archived."
     elif key == "cco":
-        setup, creator = _admin_on_setup(session, sim)
+        setup, creator = project_admin_on_synced_project(session, sim)
         number = f"CO{f.suffix(6)}"
         cco = items.save_item(session, creator, "cco", setup.project.id, None, {
             "commitment_id": str(setup.commitment.id), "number": number, "title": f"Added {s}",

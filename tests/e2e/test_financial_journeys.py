@@ -13,19 +13,19 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import time
 from decimal import Decimal
-from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
-from portal.domain import items, services
+from portal.domain import items
 from portal.domain.lifecycle import State
 from portal.domain.models import (Budget, BudgetChange, BudgetLine, Commitment, CommitmentChangeOrder,
-                                  CommitmentLine, ErpItem, OutboxMail, ToolLevel)
+                                  CommitmentLine, OutboxMail, ToolLevel)
 from tests import factories as f
+from tests.e2e.helpers import (erp_of, fresh, header_select, line, navigate, open_project_tool, open_tab,
+                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,26 +33,6 @@ COMMITMENT_SUBJECT = "Test Builders: ERP Commitment Rejection Notification"
 
 
 # ---- data ------------------------------------------------------------------------------
-
-def fresh(session) -> None:
-    """End the test's read transaction: see what the web and the worker wrote."""
-    session.commit()
-    session.expire_all()
-
-
-def erp_of(session, item_type: str, item_id: int) -> ErpItem | None:
-    fresh(session)
-    return services.find_erp_item(session, item_type, item_id)
-
-
-def project_admin_on_synced_project(session, sim):
-    """factories.Setup (a project synced with its Sage job, a synced vendor, a synced
-    commitment with lines 1 Footings / SUB and 2 Rebar / MAT) and an Admin on it."""
-    setup = f.Setup(session, sim)
-    admin = f.make_user(session)
-    f.member(session, admin, setup.project, ToolLevel.ADMIN)
-    return setup, admin
-
 
 def exported_budget(session, sim, setup) -> int:
     """The project's budget as if exported: locked, its original estimates in Sage."""
@@ -74,73 +54,11 @@ def amounts(rows, *keys) -> list[tuple]:
 
 # ---- page helpers --------------------------------------------------------------------
 
-def navigate(page: Page, target) -> None:
-    """Click a boosted link or button and wait until htmx has swapped in the new page."""
-    page.evaluate("document.querySelector('main').dataset.e2eStale = 'yes'")
-    target.click()
-    expect(page.locator("main[data-e2e-stale]")).to_have_count(0)
-    expect(page.locator("main")).to_have_count(1)
-
-
-def main_nav(page: Page, name: str):
-    return page.get_by_role("navigation").get_by_role("link", name=name, exact=True)
-
-
-def open_tab(page: Page, plural: str, type_key: str) -> None:
-    """ERP Integrations -> <plural>, through the navigation."""
-    navigate(page, main_nav(page, "ERP Integrations"))
-    navigate(page, page.get_by_role("navigation", name="Item types").get_by_role(
-        "link", name=plural, exact=True))
-    expect(page).to_have_url(re.compile(rf"/erp/{type_key}(\?|$)"))
-    expect(page.get_by_role("heading", name="ERP Integrations")).to_be_visible()
-
-
-def search(page: Page, q: str, rows: int = 1) -> None:
-    box = page.get_by_role("searchbox")
-    box.fill(q)
-    box.press("Enter")
-    expect(page).to_have_url(re.compile(r"[?&]q=" + re.escape(quote(q))))
-    expect(page.locator("#tab-body tbody.item")).to_have_count(rows)
-
-
-def tab_row(page: Page, erp_id: int):
-    return page.locator(f"#item-{erp_id}")
-
-
-def open_project_tool(page: Page, project_name: str, plural: str) -> None:
-    """Projects -> the project -> its tool tab (Commitments, Budgets...)."""
-    navigate(page, main_nav(page, "Projects"))
-    navigate(page, page.get_by_role("link", name=project_name, exact=True))
-    navigate(page, page.get_by_role("navigation", name="Project tools").get_by_role(
-        "link", name=plural, exact=True))
-    expect(page.get_by_role("heading", name=plural)).to_be_visible()
-
-
-def line(page: Page, label: str, n: int):
-    """An input of the form's line table, by its column and line number (from 1)."""
-    return page.get_by_label(f"{label} line {n}", exact=True)
-
-
-def header_select(page: Page, label: str):
-    """A header select: its accessible name is its label followed by the chosen option."""
-    return page.get_by_label(re.compile(rf"^{re.escape(label)}(\s|$)"))
-
-
 def details(row) -> list[list[str]]:
     """The Accept form's details table, as text, header first."""
     table = row.locator("table.details")
     expect(table).to_be_visible()
     return [[c.strip() for c in r.locator("th, td").all_inner_texts()] for r in table.locator("tr").all()]
-
-
-def wait_for_mail(smtp, address: str, timeout: float = 10.0) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = smtp.to(address)
-        if got:
-            return got
-        time.sleep(0.1)
-    return smtp.to(address)
 
 
 # ---- 1. commitments: a purchase order with units ----------------------------------------------

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from portal.domain.models import ToolLevel
 from tests import factories as f
-from tests.e2e.test_financial_journeys import navigate, open_project_tool
+from tests.e2e.helpers import navigate, open_project_tool
 from tests.integration import test_job_costs_report as rows
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import time
 from datetime import date
 from decimal import Decimal
 
@@ -22,6 +21,7 @@ from portal.domain.models import ErpItem, InvoiceStatus, OutboxMail, ToolLevel
 from portal.domain.subcontractor_invoices import INVOICES
 from portal.queue import RQJobQueue
 from tests import factories as f
+from tests.e2e.helpers import navigate, tab_row as row, wait_for_mail
 
 pytestmark = pytest.mark.e2e
 
@@ -64,18 +64,6 @@ def erp_state(session, erp_id: int) -> ErpItem:
 
 # ---- page helpers --------------------------------------------------------------------
 
-def navigate(page: Page, target) -> None:
-    """Click a boosted link or button and wait until htmx has swapped in the new page.
-
-    hx-boost replaces <main> (with the rest of <body>): typing into the old page while the
-    new one is on its way would be lost, so wait for the marked <main> to be gone.
-    """
-    page.evaluate("document.querySelector('main').dataset.e2eStale = 'yes'")
-    target.click()
-    expect(page.locator("main[data-e2e-stale]")).to_have_count(0)
-    expect(page.locator("main")).to_have_count(1)
-
-
 def open_tab(page: Page) -> None:
     """ERP Integrations -> Subcontractor Invoices, through the navigation."""
     navigate(page, page.get_by_role("navigation").get_by_role("link", name="ERP Integrations"))
@@ -96,20 +84,6 @@ def search(page: Page, q: str, rows: int = 1) -> None:
 
 def count(page: Page, filter_key: str) -> int:
     return int(page.locator(f'#tab-body a[data-filter="{filter_key}"] .count').inner_text())
-
-
-def row(page: Page, erp_id: int):
-    return page.locator(f"#item-{erp_id}")
-
-
-def wait_for_mail(smtp, address: str, timeout: float = 10.0) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = smtp.to(address)
-        if got:
-            return got
-        time.sleep(0.1)
-    return smtp.to(address)
 
 
 # ---- 1. accept and export --------------------------------------------------------------

@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from portal.domain.lifecycle import State
 from portal.domain.models import (OutboxMail, OwnerInvoice, OwnerInvoiceLine, PrimeChangeOrder,
-                                  PrimeChangeOrderLine, PrimeContract, PrimeContractItem, ToolLevel)
+                                  PrimeChangeOrderLine, PrimeContract, PrimeContractItem)
 from tests import factories as f
-from tests.e2e.test_financial_journeys import (erp_of, fresh, header_select, line, navigate, open_project_tool,
-                                               open_tab, search, tab_row, wait_for_mail)
+from tests.e2e.helpers import (erp_of, fresh, header_select, line, navigate, open_project_tool, open_tab,
+                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +32,7 @@ INVOICE_SUBJECT = "Test Builders: ERP Owner Invoice Rejection Notification"
 def project_with_prime_contract(session, sim):
     """factories.Setup, an Admin on it, and a synced prime contract (100 Sitework, 200 Building)
     mirrored in the simulator with its AR customer."""
-    setup = f.Setup(session, sim)
-    admin = f.make_user(session)
-    f.member(session, admin, setup.project, ToolLevel.ADMIN)
+    setup, admin = project_admin_on_synced_project(session, sim)
     number, customer = f"PC{f.suffix(6)}", f"CU{f.suffix(6)}"
     pc = PrimeContract(project_id=setup.project.id, number=number, title="Owner contract",
                        status="Approved", sage_contract_id=number, customer=customer)

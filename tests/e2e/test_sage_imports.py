@@ -26,6 +26,7 @@ from portal.domain.models import (CostCode, ErpItem, Project, SyncRun, SyncSched
                                   utcnow)
 from portal.exporters.sage300.simulator import AP_COST, ORIGINAL_ESTIMATE, PR_COST
 from tests import factories as f
+from tests.e2e.helpers import erp_tab, fresh, main_nav, navigate
 
 pytestmark = pytest.mark.e2e
 
@@ -92,30 +93,6 @@ def scheduler(app, stack_env, rq_worker, tmp_path_factory):
 
 
 # ---- helpers --------------------------------------------------------------------------------
-
-def fresh(session) -> None:
-    """End the test's read transaction: see what the web and the worker wrote."""
-    session.commit()
-    session.expire_all()
-
-
-def navigate(page: Page, target) -> None:
-    """Click a boosted link or button and wait until htmx has swapped in the new page."""
-    page.evaluate("document.querySelector('main').dataset.e2eStale = 'yes'")
-    target.click()
-    expect(page.locator("main[data-e2e-stale]")).to_have_count(0)
-    expect(page.locator("main")).to_have_count(1)
-
-
-def main_nav(page: Page, name: str):
-    return page.get_by_role("navigation").get_by_role("link", name=name, exact=True)
-
-
-def erp_tab(page: Page, name: str) -> None:
-    """ERP Integrations -> one of its tabs, through the navigation."""
-    navigate(page, main_nav(page, "ERP Integrations"))
-    navigate(page, page.get_by_role("navigation", name="Item types").get_by_role("link", name=name, exact=True))
-
 
 def flash(page: Page, text: str) -> None:
     expect(page.locator(".msg", has_text=text)).to_be_visible()

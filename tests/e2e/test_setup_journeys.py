@@ -11,19 +11,19 @@ import email
 import email.policy
 import re
 import secrets
-import time
-from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from portal.domain import services
 from portal.domain import settings as settings_service
 from portal.domain.lifecycle import State
-from portal.domain.models import (Category, CostCode, ErpItem, OutboxMail, Project, StandardCategory,
+from portal.domain.models import (Category, CostCode, OutboxMail, Project, StandardCategory,
                                   StandardCostCode, SubJob, ToolLevel, Vendor)
 from tests import factories as f
+from tests.e2e.helpers import (erp_of, fresh, main_nav, navigate, open_project_tool, open_tab,
+                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
 
 pytestmark = pytest.mark.e2e
 
@@ -31,17 +31,6 @@ JOB_SUBJECT = "Test Builders: ERP Job Rejection Notification"
 
 
 # ---- data ------------------------------------------------------------------------------
-
-def fresh(session) -> None:
-    """End the test's read transaction: see what the web and the worker wrote."""
-    session.commit()
-    session.expire_all()
-
-
-def erp_of(session, item_type: str, item_id: int) -> ErpItem | None:
-    fresh(session)
-    return services.find_erp_item(session, item_type, item_id)
-
 
 def free_job_id(session, sim) -> str:
     """A random Sage Job ID like 7x-xxx (the default mask ##-###) used nowhere yet."""
@@ -71,14 +60,6 @@ def unsynced_project(session, admin, *, created_by=None, with_codes: bool = True
     return project
 
 
-def project_admin_on_synced_project(session, sim):
-    """factories.Setup (a project synced with its Sage job) and an Admin on it."""
-    setup = f.Setup(session, sim)
-    admin = f.make_user(session)
-    f.member(session, admin, setup.project, ToolLevel.ADMIN)
-    return setup, admin
-
-
 def new_category_code(session) -> str:
     """A StandardCategory code (3 characters, Sage's limit) not used yet."""
     while True:
@@ -86,60 +67,6 @@ def new_category_code(session) -> str:
         if not session.scalar(select(func.count()).select_from(StandardCategory)
                               .where(StandardCategory.code == code)):
             return code
-
-
-# ---- page helpers --------------------------------------------------------------------
-
-def navigate(page: Page, target) -> None:
-    """Click a boosted link or button and wait until htmx has swapped in the new page."""
-    page.evaluate("document.querySelector('main').dataset.e2eStale = 'yes'")
-    target.click()
-    expect(page.locator("main[data-e2e-stale]")).to_have_count(0)
-    expect(page.locator("main")).to_have_count(1)
-
-
-def main_nav(page: Page, name: str):
-    return page.get_by_role("navigation").get_by_role("link", name=name, exact=True)
-
-
-def open_tab(page: Page, plural: str, type_key: str) -> None:
-    """ERP Integrations -> <plural>, through the navigation."""
-    navigate(page, main_nav(page, "ERP Integrations"))
-    navigate(page, page.get_by_role("navigation", name="Item types").get_by_role(
-        "link", name=plural, exact=True))
-    expect(page).to_have_url(re.compile(rf"/erp/{type_key}(\?|$)"))
-    expect(page.get_by_role("heading", name="ERP Integrations")).to_be_visible()
-
-
-def search(page: Page, q: str, rows: int = 1) -> None:
-    box = page.get_by_role("searchbox")
-    box.fill(q)
-    box.press("Enter")
-    expect(page).to_have_url(re.compile(r"[?&]q=" + re.escape(quote(q))))
-    expect(page.locator("#tab-body tbody.item")).to_have_count(rows)
-
-
-def tab_row(page: Page, erp_id: int):
-    return page.locator(f"#item-{erp_id}")
-
-
-def open_project_tool(page: Page, project: Project, plural: str) -> None:
-    """Projects -> the project -> its tool tab (Sub Jobs, Cost Codes)."""
-    navigate(page, main_nav(page, "Projects"))
-    navigate(page, page.get_by_role("link", name=project.name, exact=True))
-    navigate(page, page.get_by_role("navigation", name="Project tools").get_by_role(
-        "link", name=plural, exact=True))
-    expect(page.get_by_role("heading", name=plural)).to_be_visible()
-
-
-def wait_for_mail(smtp, address: str, timeout: float = 10.0) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = smtp.to(address)
-        if got:
-            return got
-        time.sleep(0.1)
-    return smtp.to(address)
 
 
 # ---- 1. vendors (companies) ----------------------------------------------------------
@@ -382,7 +309,7 @@ def test_project_admin_adds_and_sends_a_sub_job_and_approver_exports_it_as_an_ex
     code, description = f"SJ{f.suffix(6)}", f"East wing {f.suffix()}"
 
     page = open_as(admin)
-    open_project_tool(page, setup.project, "Sub Jobs")
+    open_project_tool(page, setup.project.name, "Sub Jobs")
     expect(page.get_by_text(f"Sage Job ID: {job_id}")).to_be_visible()
     navigate(page, page.get_by_role("link", name="New sub job"))
     expect(page.get_by_role("heading", name="New sub job")).to_be_visible()
@@ -434,7 +361,7 @@ def test_sub_job_of_an_unsynced_project_cannot_be_sent_and_says_why(session, sim
     sub_job_pk = sub_job.id
 
     page = open_as(admin)
-    open_project_tool(page, project, "Sub Jobs")
+    open_project_tool(page, project.name, "Sub Jobs")
     expect(page.get_by_text("Sage Job ID: not synced")).to_be_visible()
     row = page.locator(f"#sub_job-{sub_job_pk}")
     expect(row.locator(".status .badge")).to_have_text("Not sent")
@@ -463,7 +390,7 @@ def test_project_admin_adds_a_standard_cost_code_with_two_categories_and_it_reac
     job_id, project_pk = setup.project.sage_job_id, setup.project.id
 
     page = open_as(admin)
-    open_project_tool(page, setup.project, "Cost Codes")
+    open_project_tool(page, setup.project.name, "Cost Codes")
     navigate(page, page.get_by_role("link", name="New cost code"))
     expect(page.get_by_role("heading", name="New cost code")).to_be_visible()
     page.get_by_label("Cost Code (from the standard list)").select_option(code)

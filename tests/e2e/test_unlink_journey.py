@@ -5,21 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpItem
 from tests import factories as f
+from tests.e2e.helpers import navigate
 from tests.integration.test_unlink import make_synced
 
 pytestmark = pytest.mark.e2e
-
-
-def navigate(page: Page, target) -> None:
-    """Click a boosted link and wait until htmx has swapped in the new page."""
-    page.evaluate("document.querySelector('main').dataset.e2eStale = 'yes'")
-    target.click()
-    expect(page.locator("main[data-e2e-stale]")).to_have_count(0)
 
 
 def test_approver_unlinks_a_commitment_once_sage_no_longer_holds_it(session, sim, open_as):
