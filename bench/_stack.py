@@ -243,7 +243,7 @@ class Seeder:
                     v = vendors[rng.randrange(self.n_vendors)]
                     k = i % self.n_projects
                     c = dict(id=cid + i, project_id=p["id"], vendor_id=v["id"], number=f"SC-{i:05d}",
-                             title="Concrete", kind="subcontract", status="Approved",
+                             title="Concrete", commitment_type="subcontract", status="Approved",
                              erp_commitment_id=f"C{cid + i:06d}", retainage_pct=Decimal("10"))
                     commitments.append(c)
                     l1 = dict(id=clid + 2 * i, commitment_id=c["id"], line_no=1, description="Footings",

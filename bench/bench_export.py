@@ -257,7 +257,7 @@ def single_accepts(app, stack, queue, approver_id, erp_ids, warmup=3):
     from rq.job import Job
 
     from portal.domain import services
-    from portal.domain.itemtypes import get_type
+    from portal.domain.types import get_type
     from portal.domain.models import ErpItem, User
     from portal.extensions import db
     from portal.queue import RQJobQueue

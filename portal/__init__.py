@@ -35,9 +35,6 @@ def create_app(config: dict | None = None) -> Flask:
     mail.init_app(app)
     rq.init_app(app)
 
-    from portal.domain import (subcontractor_invoices, setup_items,  # noqa: F401
-                               commitments, change_orders, budgets,
-                               prime_contracts)  # registering the item types
     from portal import web
     web.init_app(app)
 

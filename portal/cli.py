@@ -112,11 +112,8 @@ def users_token(username, name):
 def requeue_stalled(older_than):
     """Queue again every export stuck in Exporting (a worker died, Redis was down)."""
     from portal.queue import RQJobQueue
-    queue = RQJobQueue()
-    stuck = services.stalled_exports(db.session, timedelta(seconds=older_than))
-    for erp in stuck:
-        services.enqueue_export(erp, queue)
-    click.echo(f"requeued {len(stuck)} export(s)")
+    count = services.requeue_stalled(db.session, timedelta(seconds=older_than), RQJobQueue())
+    click.echo(f"requeued {count} export(s)")
 
 
 @click.command("seed-demo")

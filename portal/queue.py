@@ -1,4 +1,5 @@
-"""The RQ side of the JobQueue port, and job-state questions the UI asks."""
+"""The RQ side of the job-queue ports: jobs are enqueued by their dotted name, so this module
+never imports the job module (and the job module may use this one)."""
 from __future__ import annotations
 
 import re
@@ -10,9 +11,11 @@ from portal.extensions import rq
 
 # Retries for mail: SMTP servers have bad minutes; these need the worker's scheduler.
 MAIL_RETRY = Retry(max=4, interval=[10, 60, 300, 900])
+JOBS = "portal.jobs."   # the module whose functions the worker runs
+KEEP_RESULT, KEEP_FAILURE = 3600, 7 * 86400
 
 
-def _queue():
+def _queue() -> Queue:
     """The first configured queue (RQ_QUEUE names it; tests use one of their own)."""
     return next(iter(rq.queues.values()))
 
@@ -26,44 +29,32 @@ def redis_job_id(job_id: str) -> str:
 class RQJobQueue:
     """Enqueue jobs by id on the app's default queue (Flask-RQ owns the connection)."""
 
-    def export(self, erp_item_id: int, attempt: int, job_id: str) -> None:
-        from portal import jobs
-        _queue().enqueue(jobs.export_item, erp_item_id, attempt, job_id=redis_job_id(job_id),
-                         result_ttl=3600, failure_ttl=7 * 86400, job_timeout=300)
-
     def export_many(self, items: list[tuple[int, int, str]]) -> None:
         """Many exports in one Redis round trip (bulk accept of a thousand invoices)."""
-        from portal import jobs
-        queue = _queue()
-        queue.enqueue_many([
-            Queue.prepare_data(jobs.export_item, (erp_item_id, attempt),
-                               job_id=redis_job_id(job_id), result_ttl=3600,
-                               failure_ttl=7 * 86400, timeout=300)
+        _queue().enqueue_many([
+            Queue.prepare_data(JOBS + "export_item", (erp_item_id, attempt), job_id=redis_job_id(job_id),
+                               result_ttl=KEEP_RESULT, failure_ttl=KEEP_FAILURE, timeout=300)
             for erp_item_id, attempt, job_id in items])
 
     def mail(self, mail_id: int, job_id: str) -> None:
-        from portal import jobs
-        _queue().enqueue(jobs.send_mail, mail_id, job_id=redis_job_id(job_id), retry=MAIL_RETRY,
-                         result_ttl=3600, failure_ttl=7 * 86400, job_timeout=120)
-
+        _queue().enqueue(JOBS + "send_mail", mail_id, job_id=redis_job_id(job_id), retry=MAIL_RETRY,
+                         result_ttl=KEEP_RESULT, failure_ttl=KEEP_FAILURE, job_timeout=120)
 
     def sync(self, run_id: int, job_id: str) -> None:
-        from portal import jobs
-        _queue().enqueue(jobs.run_sync, run_id, job_id=redis_job_id(job_id), result_ttl=3600,
-                         failure_ttl=7 * 86400, job_timeout=3600)
+        _queue().enqueue(JOBS + "run_sync", run_id, job_id=redis_job_id(job_id), result_ttl=KEEP_RESULT,
+                         failure_ttl=KEEP_FAILURE, job_timeout=3600)
 
-
-def job_statuses(job_ids: list[str]) -> dict[str, str | None]:
-    """RQ's status per job id in one round trip: None when Redis has no such job,
-    'unreachable' for all when Redis is down."""
-    if not job_ids:
-        return {}
-    try:
-        jobs = Job.fetch_many([redis_job_id(j) for j in job_ids], connection=_queue().connection)
-    except Exception:  # noqa: BLE001 - the page must render while Redis is down
-        return {j: "unreachable" for j in job_ids}
-    result = {}
-    for job_id, job in zip(job_ids, jobs):
-        status = job.get_status(refresh=False) if job is not None else None
-        result[job_id] = status.value if status is not None else None
-    return result
+    def statuses(self, job_ids: list[str]) -> dict[str, str | None]:
+        """RQ's status per job id in one round trip: None when Redis has no such job,
+        'unreachable' for all when Redis is down."""
+        if not job_ids:
+            return {}
+        try:
+            jobs = Job.fetch_many([redis_job_id(j) for j in job_ids], connection=_queue().connection)
+        except Exception:  # noqa: BLE001 - the page must render while Redis is down
+            return {j: "unreachable" for j in job_ids}
+        result: dict[str, str | None] = {}
+        for job_id, job in zip(job_ids, jobs, strict=True):
+            status = job.get_status(refresh=False) if job is not None else None
+            result[job_id] = status.value if status is not None else None
+        return result

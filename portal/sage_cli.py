@@ -13,7 +13,7 @@ from portal.exporters.sage300.simulator import (BILLING_LEVELS, BILLING_METHODS,
                                                 SageInputError)
 
 sage_cli = AppGroup("sage", help="Enter and list data in the Sage 300 CRE simulator.")
-LIST_KINDS = ("vendors", "jobs", "contracts", "costs")
+LISTINGS = ("vendors", "jobs", "contracts", "costs")
 
 
 def _sim():
@@ -171,19 +171,19 @@ def add_cost(job, cost_code, category, transaction_type, amount, extra, on, desc
 
 
 @sage_cli.command("list")
-@click.argument("kind", type=click.Choice(LIST_KINDS))
+@click.argument("listing", type=click.Choice(LISTINGS))
 @click.argument("job", required=False)
-def list_cmd(kind, job):
+def list_cmd(listing, job):
     """List vendors, jobs, contracts (of JOB when given) or posted costs of JOB."""
     sim = _sim()
-    if kind == "vendors":
+    if listing == "vendors":
         for v in sim.list_vendors():
             click.echo(f"{v['Vendor']:10} {v['Name']:30} {v['Status']}")
-    elif kind == "jobs":
+    elif listing == "jobs":
         for j in sim.list_jobs():
             click.echo(f"{j['Job']:10} {j['Description']:30} {j['Status']:6} {j['Billing_Method']} "
                        f"{j['Billing_Level']}".rstrip())
-    elif kind == "contracts":
+    elif listing == "contracts":
         for c in sim.list_contracts(job or None):
             items = sim.list_contract_items(c["Contract"])
             total = sum((i["Original_Amount"] + i["Approved_Changes"] for i in items), 0)

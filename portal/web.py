@@ -12,9 +12,10 @@ from jinja2_fragments.flask import render_block
 
 from portal.domain import policy
 from portal.domain.errors import DomainError, Invalid
-from portal.domain.itemtypes import REGISTRY
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
+from portal.domain.types import REGISTRY
+from portal.domain.values import mmddyyyy, money
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 
@@ -33,9 +34,9 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     return make_response(body, status)
 
 
-def message_fragment(text: str, status: int, kind: str = "error"):
+def message_fragment(text: str, status: int, level: str = "error"):
     """A message swapped into the page's #messages area, whatever element made the request."""
-    response = make_response(render_template("_message.html", text=text, kind=kind), status)
+    response = make_response(render_template("_message.html", text=text, level=level), status)
     response.headers["HX-Retarget"] = "#messages"
     response.headers["HX-Reswap"] = "innerHTML"
     return response
@@ -99,7 +100,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        db.session.rollback()
         text = exc.message or "That could not be done."
         if htmx:
             return message_fragment(text, exc.status)
@@ -109,7 +109,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ConnectorUnavailable)
     def sage_unavailable(exc: ConnectorUnavailable):
         """Sage (the simulator's database, the drop folder) cannot be reached: say so, change nothing."""
-        db.session.rollback()
         text = f"Sage 300 CRE cannot be reached right now ({exc}). Nothing was changed; try again later."
         if htmx:
             return message_fragment(text, 503)
@@ -148,12 +147,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = lambda d: d.strftime("%m/%d/%Y %H:%M") if d else ""
 
 
-def money(value) -> str:
-    if value is None:
-        return ""
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
-
-
 def setting_value(value) -> str:
     """A setting as people read it: on/off, and one entry per item of a group."""
     if isinstance(value, bool):
@@ -161,10 +154,6 @@ def setting_value(value) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
     return "" if value is None else str(value)
-
-
-def mmddyyyy(value) -> str:
-    return value.strftime("%m/%d/%Y") if value else ""
 
 
 def form_errors(exc: Invalid) -> dict:

@@ -120,9 +120,9 @@ def standard_list(session) -> None:
 
 
 class NullQueue:
-    """A JobQueue that queues nothing: setup must not reach RQ, only the code under test."""
+    """A job queue that queues nothing: setup must not reach RQ, only the code under test."""
 
-    def export(self, erp_item_id, attempt, job_id):
+    def export_many(self, items):
         pass
 
     def mail(self, mail_id, job_id):

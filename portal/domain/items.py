@@ -5,15 +5,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain import policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
-from portal.domain.itemtypes import ItemType, get_type
 from portal.domain.lifecycle import EDITABLE, State
-from portal.domain.models import ErpItem, Project, ToolLevel, User
+from portal.domain.models import ErpItem, Project, ProjectMember, ToolLevel, User
 from portal.domain.services import find_erp_item, project_level
+from portal.domain.types import ItemType, get_type
+from portal.domain.uow import commit, transactional
 
 
 @dataclass
@@ -35,13 +35,9 @@ class ItemRow:
         return self.state in EDITABLE
 
 
-def _kind(type_key: str) -> ItemType:
-    return get_type(type_key)
-
-
-def _scope(session: Session, user: User, kind: ItemType, project_id: int | None):
+def _scope(session: Session, user: User, item_type: ItemType, project_id: int | None):
     """The project (None for company items) after checking the user may look at it."""
-    if kind.scope == "company":
+    if item_type.scope == "company":
         if project_id is not None:
             raise NotFound("That item type is kept at company level.")
         return None
@@ -54,104 +50,95 @@ def _scope(session: Session, user: User, kind: ItemType, project_id: int | None)
     return project
 
 
-def item_level(session: Session, user: User, kind: ItemType, item: Any | None,
+def item_level(session: Session, user: User, item_type: ItemType, item: Any | None,
                project: Project | None) -> str:
-    pid = kind.project_id(item) if item is not None else (project.id if project else None)
+    pid = item_type.project_id(item) if item is not None else (project.id if project else None)
     if user.is_site_admin:
         return ToolLevel.ADMIN
     return project_level(session, user, pid)
 
 
 def list_items(session: Session, user: User, type_key: str, project_id: int | None):
-    """(kind, project, rows) with every item's ERP state and why it cannot be sent."""
-    kind = _kind(type_key)
-    project = _scope(session, user, kind, project_id)
-    items = kind.list_items(session, project.id if project else None)
+    """(item_type, project, rows) with every item's ERP state and why it cannot be sent."""
+    item_type = get_type(type_key)
+    project = _scope(session, user, item_type, project_id)
+    items = item_type.list_items(session, project.id if project else None)
     erps = {e.item_id: e for e in session.scalars(select(ErpItem).where(
-        ErpItem.item_type == kind.key, ErpItem.item_id.in_([i.id for i in items])))} if items else {}
+        ErpItem.item_type == item_type.key, ErpItem.item_id.in_([i.id for i in items])))} if items else {}
     levels = {}
-    if kind.scope == "company" and not user.is_site_admin:
-        from portal.domain.models import ProjectMember
+    if item_type.scope == "company" and not user.is_site_admin:
         levels = {m.project_id: m.level for m in session.scalars(
             select(ProjectMember).where(ProjectMember.user_id == user.id))}
-    base = item_level(session, user, kind, None, project)
+    base = item_level(session, user, item_type, None, project)
     rows = []
     for item in items:
         level = base
-        if kind.scope == "company" and kind.project_id(item) is not None and not user.is_site_admin:
-            level = levels.get(kind.project_id(item), ToolLevel.NONE)
+        if item_type.scope == "company" and item_type.project_id(item) is not None and not user.is_site_admin:
+            level = levels.get(item_type.project_id(item), ToolLevel.NONE)
             if level == ToolLevel.NONE:
                 continue  # a project the user has no access to is not listed
-        rows.append(ItemRow(item, erps.get(item.id), kind.prerequisites(session, item), level,
-                            kind.linked_ref(item)))
-    return kind, project, rows
+        rows.append(ItemRow(item, erps.get(item.id), item_type.prerequisites(session, item), level,
+                            item_type.linked_ref(item)))
+    return item_type, project, rows
 
 
 def item_row(session: Session, user: User, type_key: str, project_id: int | None, item_id: int):
-    kind = _kind(type_key)
-    project = _scope(session, user, kind, project_id)
-    item = kind.load(session, item_id)
-    if project is not None and kind.project_id(item) != project.id:
-        raise NotFound(f"That {kind.label.lower()} is not on this project.")
-    erp = find_erp_item(session, kind.key, item.id)
-    return kind, project, ItemRow(item, erp, kind.prerequisites(session, item),
-                                  item_level(session, user, kind, item, project),
-                                  kind.linked_ref(item))
+    item_type = get_type(type_key)
+    project = _scope(session, user, item_type, project_id)
+    item = item_type.load(session, item_id)
+    if project is not None and item_type.project_id(item) != project.id:
+        raise NotFound(f"That {item_type.label.lower()} is not on this project.")
+    erp = find_erp_item(session, item_type.key, item.id)
+    return item_type, project, ItemRow(item, erp, item_type.prerequisites(session, item),
+                                  item_level(session, user, item_type, item, project),
+                                  item_type.linked_ref(item))
 
 
 def list_scope(session: Session, user: User, type_key: str, project_id: int | None):
-    """(kind, project, level) for pages that need no item."""
-    kind = _kind(type_key)
-    project = _scope(session, user, kind, project_id)
-    return kind, project, item_level(session, user, kind, None, project)
+    """(item_type, project, level) for pages that need no item."""
+    item_type = get_type(type_key)
+    project = _scope(session, user, item_type, project_id)
+    return item_type, project, item_level(session, user, item_type, None, project)
 
 
+@transactional
 def delete_item(session: Session, user: User, type_key: str, project_id: int | None,
                 item_id: int) -> ItemType:
-    kind, project, row = item_row(session, user, type_key, project_id, item_id)
+    """Delete a draft never sent, where the type allows it (Admin on its tool)."""
+    item_type, project, row = item_row(session, user, type_key, project_id, item_id)
     if not policy.can(user, policy.SEND, project_level=row.level):
-        raise PermissionDenied(f"Deleting {kind.plural.lower()} needs Admin on its tool.")
-    if not hasattr(kind, "delete"):
-        raise Conflict(f"{kind.plural} cannot be deleted here.")
+        raise PermissionDenied(f"Deleting {item_type.plural.lower()} needs Admin on its tool.")
+    if not item_type.deletable:
+        raise Conflict(f"{item_type.plural} cannot be deleted here.")
     if row.erp is not None:
         raise Conflict("It has been sent to ERP Integrations; its history is kept, so it cannot "
                        "be deleted.")
-    try:
-        kind.delete(session, row.item)
-        session.commit()
-    except Invalid:
-        session.rollback()
-        raise
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"Other records still use this {kind.label.lower()}; it cannot be deleted.") from None
-    return kind
+    item_type.delete(session, row.item)
+    commit(session, f"Other records still use this {item_type.label.lower()}; it cannot be deleted.")
+    return item_type
 
 
+@transactional
 def save_item(session: Session, user: User, type_key: str, project_id: int | None,
               item_id: int | None, form: dict):
     """Create or edit an item (Admin on its tool; only while draft or rejected)."""
-    kind = _kind(type_key)
-    if not kind.generic_pages:
-        raise Invalid(f"{kind.plural} are created and edited in the project's own tool.")
-    project = _scope(session, user, kind, project_id)
+    item_type = get_type(type_key)
+    if not item_type.generic_pages:
+        raise Invalid(f"{item_type.plural} are created and edited in the project's own tool.")
+    project = _scope(session, user, item_type, project_id)
     item = None
     if item_id is not None:
         kind_, project, row = item_row(session, user, type_key, project_id, item_id)
         if not row.editable:
             raise Conflict(f"It is {State.LABELS[row.state]} in ERP Integrations and cannot be "
                            "edited; retrieve it first.")
-        if not kind.editable_after_create:
-            raise Conflict(f"Once a {kind.label.lower()} has been created, it cannot be edited.")
+        if not item_type.editable_after_create:
+            raise Conflict(f"Once a {item_type.label.lower()} has been created, it cannot be edited.")
         item, level = row.item, row.level
     else:
-        level = item_level(session, user, kind, None, project)
+        level = item_level(session, user, item_type, None, project)
     if not policy.can(user, policy.SEND, project_level=level):
-        raise PermissionDenied(f"Editing {kind.plural.lower()} needs Admin on its tool.")
-    try:
-        item = kind.save(session, user, project.id if project else None, item, form)
-        session.commit()
-    except Invalid:
-        session.rollback()
-        raise
+        raise PermissionDenied(f"Editing {item_type.plural.lower()} needs Admin on its tool.")
+    item = item_type.save(session, user, project.id if project else None, item, form)
+    commit(session)
     return item

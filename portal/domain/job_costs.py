@@ -17,6 +17,7 @@ from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.models import (CostCode, DirectCost, JobCostLine, Project, SettingChange, SubJob,
                                   User, utcnow)
 from portal.domain.services import project_level
+from portal.domain.uow import transactional
 
 MONEY, UNITS = "money", "units"
 
@@ -25,7 +26,7 @@ MONEY, UNITS = "money", "units"
 class Column:
     label: str      # the guide's name of the Job Costs report column
     attr: str       # JobCostLine attribute
-    kind: str       # MONEY or UNITS
+    measure: str    # MONEY or UNITS
 
 
 # The amount columns of the guide's "Job Costs Report" mapping table, in its order, then the
@@ -226,8 +227,8 @@ def format_units(value: Decimal | None) -> str:
     return f"{value:,.{places}f}"
 
 
-def _csv_number(value: Decimal, kind: str) -> str:
-    if kind == MONEY:
+def _csv_number(value: Decimal, measure: str) -> str:
+    if measure == MONEY:
         return f"{value:.2f}"
     return format(value.normalize(), "f") if value else "0"
 
@@ -247,8 +248,8 @@ def csv_text(report: Report) -> str:
     for row in report.lines:
         writer.writerow([_csv_text_cell(row.label), _csv_text_cell(row.line.category),
                          _csv_text_cell(row.description)]
-                        + [_csv_number(row.value(c.attr), c.kind) for c in COLUMNS])
-    writer.writerow(["Totals", "", ""] + [_csv_number(report.totals[c.attr], c.kind) for c in COLUMNS])
+                        + [_csv_number(row.value(c.attr), c.measure) for c in COLUMNS])
+    writer.writerow(["Totals", "", ""] + [_csv_number(report.totals[c.attr], c.measure) for c in COLUMNS])
     return out.getvalue()
 
 
@@ -290,6 +291,7 @@ def parse_switch(value, name: str = "transaction_sync") -> bool:
                   fields={name: "Transaction sync must be on or off."})
 
 
+@transactional
 def set_transaction_sync(session: Session, actor: User, project_id: int, on: bool | str) -> Project:
     """Turn a project's transaction sync on or off (project / ERP Admins), audited."""
     project = session.get(Project, project_id)

@@ -1,7 +1,11 @@
-"""One lifecycle for every item type: states, actions and the allowed transitions."""
+"""One lifecycle for every item type: states, actions, the allowed transitions, and the one
+function that moves an item and writes its audit row."""
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from portal.domain.errors import Conflict
+from portal.domain.models import ErpAudit, ErpItem, utcnow
 
 
 class State:
@@ -27,6 +31,7 @@ class Action:
     RESEND = "resend"
     UNLINK = "unlink"
     REQUEUE = "requeue"
+    LINK = "link"
 
 
 # action -> (states it may start from, state it leads to)
@@ -41,22 +46,35 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     Action.UNLINK: (frozenset({State.SYNCED}), State.DRAFT),
     # Put a stalled export back on the queue (worker died, Redis was down): same state.
     Action.REQUEUE: (frozenset({State.EXPORTING}), State.EXPORTING),
+    # The item is already in Sage (linked to a Sage record, added from Sage, or carried by
+    # its job's export): Synced without an export of its own.
+    Action.LINK: (frozenset({State.DRAFT, State.REJECTED}), State.SYNCED),
 }
 
 # States in which the project side may edit the item.
 EDITABLE = frozenset({State.DRAFT, State.REJECTED})
+# States in which the item waits in the gate or is on its way to Sage.
+IN_GATE = frozenset({State.READY, State.EXPORTING, State.FAILED})
 
 
 def allowed(action: str, current: str) -> bool:
     return current in TRANSITIONS[action][0]
 
 
-def next_state(action: str, current: str, *, direct_export: bool = False) -> str:
+def next_state(action: str, current: str) -> str:
     """The state `action` leads to from `current`; Conflict when not allowed."""
     sources, target = TRANSITIONS[action]
     if current not in sources:
         raise Conflict(f"Cannot {action.replace('_', ' ')} an item that is "
                        f"{State.LABELS.get(current, current)}.")
-    if direct_export and action in (Action.SEND, Action.RESEND):
-        return State.EXPORTING
     return target
+
+
+def transition(session: Session, erp: ErpItem, action: str, actor_id: int | None,
+               detail: dict | None = None) -> None:
+    """Move the item by `action` (Conflict when the table does not allow it) and write the
+    audit row: who, when, from, to, and the reason or fields."""
+    target = next_state(action, erp.state)
+    session.add(ErpAudit(erp_item_id=erp.id, actor_id=actor_id, at=utcnow(), action=action,
+                         from_state=erp.state, to_state=target, detail=detail))
+    erp.state = target

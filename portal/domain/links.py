@@ -1,47 +1,47 @@
 """Items that reach Sage without an export of their own (linked to a Sage record, imported
-from Sage, or carried by their job's export) go to Synced with a "link" audit row."""
+from Sage, or carried by their job's export) go to Synced by the LINK transition."""
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.errors import Conflict
-from portal.domain.lifecycle import State
-from portal.domain.models import ErpAudit, ErpItem, utcnow
-
-IN_GATE = (State.READY, State.EXPORTING, State.FAILED)
+from portal.domain.lifecycle import Action, State, allowed, transition
+from portal.domain.models import CostCode, ErpItem, utcnow
 
 
-def link_synced(session: Session, item_type: str, item_id: int, project_id: int | None, sage_id: str,
+def link_synced(session: Session, type_key: str, item_id: int, project_id: int | None, sage_id: str,
                 actor_id: int | None, how: str, *, strict: bool = True) -> ErpItem | None:
     """Put the item in Synced with its Sage ID. strict: an item waiting in the gate or synced
     already is a Conflict; otherwise it is left as it is (and None returned)."""
-    erp = session.scalars(select(ErpItem).where(ErpItem.item_type == item_type, ErpItem.item_id == item_id)).first()
-    return _link(session, erp, item_type, item_id, project_id, sage_id, actor_id, how, strict)
+    erp = session.scalars(select(ErpItem).where(ErpItem.item_type == type_key, ErpItem.item_id == item_id)).first()
+    return _link(session, erp, type_key, item_id, project_id, sage_id, actor_id, how, strict)
 
 
-def _link(session: Session, erp: ErpItem | None, item_type: str, item_id: int, project_id: int | None,
+def _link(session: Session, erp: ErpItem | None, type_key: str, item_id: int, project_id: int | None,
           sage_id: str, actor_id: int | None, how: str, strict: bool) -> ErpItem | None:
     if erp is None:
-        erp = ErpItem(item_type=item_type, item_id=item_id, project_id=project_id, state=State.DRAFT, attempt=0)
+        erp = ErpItem(item_type=type_key, item_id=item_id, project_id=project_id, state=State.DRAFT, attempt=0)
         session.add(erp)
         session.flush()
-    elif erp.state in IN_GATE or erp.state == State.SYNCED:
+    elif not allowed(Action.LINK, erp.state):
         if not strict:
             return None
         if erp.state == State.SYNCED:
             raise Conflict(f"It is already synced with Sage as {erp.erp_ref}.")
         raise Conflict(f"It is {State.LABELS[erp.state]} in ERP Integrations: reject or retrieve it "
                        "before linking it to Sage, so it is not created twice.")
+    transition(session, erp, Action.LINK, actor_id, detail={"sage_id": sage_id, "how": how})
     now = utcnow()
-    session.add(ErpAudit(erp_item_id=erp.id, actor_id=actor_id, at=now, action="link",
-                         from_state=erp.state, to_state=State.SYNCED, detail={"sage_id": sage_id, "how": how}))
-    erp.state, erp.erp_ref, erp.synced_at = State.SYNCED, sage_id, now
+    erp.erp_ref, erp.synced_at = sage_id, now
     erp.decided_by_id, erp.decided_at = actor_id, now
     return erp
 
 
-def link_cost_codes(session: Session, codes, job: str, extra: str, actor_id: int | None, how: str) -> int:
+def link_cost_codes(session: Session, codes: Iterable[CostCode], job: str, extra: str, actor_id: int | None,
+                    how: str) -> int:
     """Cost codes that are in Sage now (exported with their job or extra, or read from Sage):
     Synced, unless one is waiting in the gate of its own; returns how many were linked. Their
     ERP items are read in one query, so a sync over many projects costs one per job."""

@@ -232,7 +232,7 @@ class Commitment(Base):
     vendor_id: Mapped[int] = mapped_column(ForeignKey("vendor.id"))
     number: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(120))
-    kind: Mapped[str] = mapped_column(String(20), default="subcontract")  # or purchase_order
+    commitment_type: Mapped[str] = mapped_column(String(20), default="subcontract")  # or purchase_order
     status: Mapped[str] = mapped_column(String(30), default="Approved")
     erp_commitment_id: Mapped[str | None] = mapped_column(String(12))
     retainage_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("10"))

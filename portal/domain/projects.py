@@ -13,8 +13,17 @@ from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import (ErpAudit, ErpItem, InvoiceStatus, Project, ProjectMember,
                                   SubcontractorInvoice, ToolLevel, User)
 from portal.domain.services import find_erp_item, project_level
-from portal.domain.subcontractor_invoices import (INVOICES, invoice_load_options, parse_date,
-                                                  parse_money)
+from portal.domain.types import get_type
+from portal.domain.types.subcontractor_invoice import invoice_load_options
+from portal.domain.uow import commit, transactional
+from portal.domain.values import parse_date, parse_money
+
+
+INVOICE_TYPE = "subcontractor_invoice"   # the item type these pages are for
+
+
+def _invoices():
+    return get_type(INVOICE_TYPE)
 
 
 @dataclass
@@ -56,28 +65,30 @@ def project_invoices(session: Session, user: User, project_id: int):
         SubcontractorInvoice.project_id == project_id).options(*invoice_load_options())
         .order_by(SubcontractorInvoice.billing_date.desc(), SubcontractorInvoice.id.desc())).all()
     erps = {e.item_id: e for e in session.scalars(select(ErpItem).where(
-        ErpItem.item_type == INVOICES.key,
+        ErpItem.item_type == _invoices().key,
         ErpItem.item_id.in_([i.id for i in invoices]))).all()} if invoices else {}
-    rows = [InvoiceRow(i, erps.get(i.id), INVOICES.prerequisites(session, i)) for i in invoices]
+    rows = [InvoiceRow(i, erps.get(i.id), _invoices().prerequisites(session, i)) for i in invoices]
     return project, level, rows
 
 
 def invoice_row(session: Session, user: User, project_id: int, invoice_id: int):
     project, level = _project_for(session, user, project_id)
-    invoice = INVOICES.load(session, invoice_id)
+    invoice = _invoices().load(session, invoice_id)
     if invoice.project_id != project.id:
         raise NotFound("That invoice is not on this project.")
-    erp = find_erp_item(session, INVOICES.key, invoice.id)
-    return project, level, InvoiceRow(invoice, erp, INVOICES.prerequisites(session, invoice))
+    erp = find_erp_item(session, _invoices().key, invoice.id)
+    return project, level, InvoiceRow(invoice, erp, _invoices().prerequisites(session, invoice))
 
 
-def invoice_history(session: Session, erp: ErpItem | None) -> list[ErpAudit]:
+def audit_history(session: Session, erp: ErpItem | None) -> list[ErpAudit]:
+    """An item's audit rows (its transitions), oldest first."""
     if erp is None:
         return []
     return list(session.scalars(select(ErpAudit).where(ErpAudit.erp_item_id == erp.id)
                                 .options(selectinload(ErpAudit.actor)).order_by(ErpAudit.id)))
 
 
+@transactional
 def update_invoice(session: Session, actor: User, project_id: int, invoice_id: int,
                    form: dict) -> SubcontractorInvoice:
     """Edit a draft or rejected invoice (invoice admin), all or nothing."""
@@ -114,7 +125,6 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
             except Invalid as exc:
                 errors.update(exc.fields)
     if errors:
-        session.rollback()
         raise Invalid("Please correct the highlighted fields.", fields=errors)
     invoice.number, invoice.status = number, status
     invoice.billing_date = dates["billing_date"]
@@ -123,7 +133,7 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
         for part in ("work_completed", "materials_stored", "retainage"):
             setattr(line, part, amounts[f"line-{line.id}-{part}"])
     invoice.recompute_totals()
-    session.commit()
+    commit(session)
     return invoice
 
 

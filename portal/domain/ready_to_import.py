@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 from portal.domain import policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.links import IN_GATE, link_synced
+from portal.domain.lifecycle import IN_GATE
+from portal.domain.links import link_synced
 from portal.domain.models import (Budget, BudgetLine, Category, CostCode, ErpAudit, ErpItem, ImportStatus,
                                   JobCostLine, PrimeContract, PrimeContractItem, Project, ProjectMember,
                                   SageRecord, StandardCategory, StandardCostCode, SubJob, ToolLevel, User,
                                   Vendor, utcnow)
 from portal.domain.sync import refresh_project_cost_codes
-from portal.domain.tabs import like
+from portal.domain.search import like
+from portal.domain.uow import transactional
 from portal.exporters.sage300 import imports
 
 LIST_KINDS = {"vendors": "vendor", "jobs": "job", "sub-jobs": "extra", "prime-contracts": "contract"}
@@ -101,7 +103,7 @@ class Suggestion:
 def _linkable_vendor():
     """Where-clauses of a company that may be linked: no ERP vendor ID, not in the gate, not synced."""
     busy = select(ErpItem.item_id).where(ErpItem.item_type == "vendor",
-                                         ErpItem.state.in_(IN_GATE + (State.SYNCED,)))
+                                         ErpItem.state.in_(IN_GATE | {State.SYNCED}))
     return Vendor.erp_vendor_id.is_(None), Vendor.id.not_in(busy)
 
 
@@ -224,6 +226,7 @@ def linkable_projects(session: Session) -> list[Project]:
 
 # ---- vendors ----------------------------------------------------------------------------------
 
+@transactional
 def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
     """Add a Sage vendor to the company directory, linked to it."""
     _require(actor)
@@ -241,6 +244,7 @@ def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
     return vendor
 
 
+@transactional
 def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -> Vendor:
     """Link a Sage vendor to an existing company (which then carries its ERP vendor ID)."""
     _require(actor)
@@ -258,6 +262,7 @@ def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -
     return vendor
 
 
+@transactional
 def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
     """Link every Ready to Import vendor whose name matches exactly one unlinked company;
     returns (linked, left because several companies match)."""
@@ -286,6 +291,7 @@ def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
     return linked, ambiguous
 
 
+@transactional
 def archive(session: Session, actor: User, record_id: int, archived: bool = True) -> SageRecord:
     """Archive a Sage vendor the company will not use (or bring it back to Ready to Import)."""
     _require(actor)
@@ -303,6 +309,7 @@ def archive(session: Session, actor: User, record_id: int, archived: bool = True
 
 # ---- jobs and sub jobs ---------------------------------------------------------------------------
 
+@transactional
 def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
     """Add a Sage job as a project (its job ID fills the project number), with its cost codes."""
     _require(actor)
@@ -322,6 +329,7 @@ def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
     return project
 
 
+@transactional
 def link_job(session: Session, actor: User, record_id: int, project_id: int, reader) -> Project:
     """Link a Sage job to a project that was never exported; its Sage cost codes are added."""
     _require(actor)
@@ -341,6 +349,7 @@ def link_job(session: Session, actor: User, record_id: int, project_id: int, rea
     return project
 
 
+@transactional
 def add_sub_job(session: Session, actor: User, record_id: int, reader) -> SubJob:
     """Import a Sage extra of a synced job as a sub job (an unsynced sub job with the same code
     is linked instead of duplicated), with its cost codes."""
@@ -419,6 +428,7 @@ def _blockers(record: SageRecord, contracts: list[PrimeContract], jobs: dict[int
     return reasons
 
 
+@transactional
 def import_contract(session: Session, actor: User, record_id: int) -> PrimeContract:
     """Import a Sage prime contract into its synced project."""
     _require(actor)
@@ -446,6 +456,7 @@ def import_contract(session: Session, actor: User, record_id: int) -> PrimeContr
     return contract
 
 
+@transactional
 def reimport_contract(session: Session, actor: User, record_id: int) -> int:
     """Re-Import: add the contract's new Sage line items to the imported prime contract;
     returns how many were added."""
@@ -476,6 +487,7 @@ class Refresh:
     budget_message: str
 
 
+@transactional
 def refresh_project(session: Session, actor: User, project_id: int, reader) -> Refresh:
     """Refresh Cost Codes: the synced job's new Sage cost codes and categories into the project,
     and Sage's original estimates into its budget - unless the budget was exported to Sage

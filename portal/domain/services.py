@@ -1,34 +1,31 @@
-"""Lifecycle services: every decision on an item goes through here and owns its transaction."""
+"""Lifecycle services: every decision on an item goes through here, inside its own unit of work.
+
+Each service takes the session and the actor, checks permission, moves the item through the
+transitions table (lifecycle.transition writes the audit row), commits, and only then hands
+work to the queue, so a job never sees an uncommitted decision.
+"""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from portal.domain import policy, settings
+from portal.domain import outbox, policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
-from portal.domain.itemtypes import ItemType, get_type, load_many
-from portal.domain.lifecycle import Action, State, next_state
-from portal.domain.models import (ErpAudit, ErpItem, MailStatus, OutboxMail, ProjectMember,
-                                  ToolLevel, User, utcnow)
-from portal.domain.notifications import rejection_mail
-from portal.exporters.sage300.records import ConnectorUnavailable, SageResult
+from portal.domain.exports import stalled_exports
+from portal.domain.lifecycle import Action, State, next_state, transition
+from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
+from portal.domain.ports import ExportQueue, MailQueue
+from portal.domain.types import get_type
+from portal.domain.uow import commit, transactional
+from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult
 
 log = logging.getLogger(__name__)
 
 REASON_MAX = 2000
-
-
-class JobQueue(Protocol):
-    """The port to the job queue (RQ in the app, a fake or a real worker in tests)."""
-
-    def export(self, erp_item_id: int, attempt: int, job_id: str) -> None: ...
-    def mail(self, mail_id: int, job_id: str) -> None: ...
 
 
 def export_job_id(erp: ErpItem) -> str:
@@ -40,9 +37,10 @@ def batch_id(erp: ErpItem) -> str:
     return f"{erp.item_type}-{erp.item_id}-a{erp.attempt}"
 
 
-# ---- helpers ---------------------------------------------------------------------------
+# ---- lookups and checks other modules share ----------------------------------------------
 
 def project_level(session: Session, user: User, project_id: int | None) -> str:
+    """The user's level on a project's financial tools (None when there is no project)."""
     if project_id is None or user is None or not user.is_authenticated:
         return ToolLevel.NONE
     level = session.scalar(select(ProjectMember.level).where(
@@ -50,116 +48,103 @@ def project_level(session: Session, user: User, project_id: int | None) -> str:
     return level or ToolLevel.NONE
 
 
-def get_erp_item(session: Session, erp_item_id: int, item_type: str | None = None) -> ErpItem:
+def get_erp_item(session: Session, erp_item_id: int, type_key: str | None = None) -> ErpItem:
     erp = session.get(ErpItem, erp_item_id)
-    if erp is None or (item_type and erp.item_type != item_type):
+    if erp is None or (type_key and erp.item_type != type_key):
         raise NotFound("That item is not in ERP Integrations.")
     return erp
 
 
-def find_erp_item(session: Session, item_type: str, item_id: int) -> ErpItem | None:
-    return session.scalars(select(ErpItem).where(ErpItem.item_type == item_type,
+def find_erp_item(session: Session, type_key: str, item_id: int) -> ErpItem | None:
+    return session.scalars(select(ErpItem).where(ErpItem.item_type == type_key,
                                                  ErpItem.item_id == item_id)).first()
 
 
-def _require(user: User, action: str, message: str, **kwargs) -> None:
+def require(user: User, action: str, message: str, **kwargs) -> None:
+    """PermissionDenied(message) unless policy allows `action`."""
     if not policy.can(user, action, **kwargs):
         raise PermissionDenied(message)
 
 
-def _transition(session: Session, erp: ErpItem, action: str, actor: User | None,
-                detail: dict | None = None) -> None:
-    target = next_state(action, erp.state)
-    session.add(ErpAudit(erp_item_id=erp.id, actor_id=actor.id if actor else None, at=utcnow(),
-                         action=action, from_state=erp.state, to_state=target, detail=detail))
-    erp.state = target
-
-
-def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except (StaleDataError, IntegrityError):
-        session.rollback()
-        raise Conflict("Someone else changed this item at the same moment. "
-                       "Reload the page to see where it is now.") from None
-
-
 # ---- project side ----------------------------------------------------------------------
 
-def send(session: Session, actor: User, item_type: str, item_id: int,
-         queue: JobQueue | None = None) -> ErpItem:
+@transactional
+def send(session: Session, actor: User, type_key: str, item_id: int,
+         queue: ExportQueue | None = None) -> ErpItem:
     """Send (or resend after a rejection) an item to ERP Integrations for acceptance; with
     Direct Export on for its type, straight to export with its default export fields."""
-    kind = get_type(item_type)
-    item = kind.load(session, item_id)
-    level = project_level(session, actor, kind.project_id(item))
-    _require(actor, policy.SEND, "Sending to ERP needs Admin on the project's tool.",
-             project_level=level)
-    reasons = kind.prerequisites(session, item)
+    item_type = get_type(type_key)
+    item = item_type.load(session, item_id)
+    level = project_level(session, actor, item_type.project_id(item))
+    require(actor, policy.SEND, "Sending to ERP needs Admin on the project's tool.", project_level=level)
+    reasons = item_type.prerequisites(session, item)
     if reasons:
         raise Invalid("This item cannot be sent to ERP yet: " + " ".join(reasons),
                       fields={"prerequisites": " ".join(reasons)})
-    erp = find_erp_item(session, item_type, item_id)
+    erp = find_erp_item(session, type_key, item_id)
     if erp is None:
-        erp = ErpItem(item_type=item_type, item_id=item_id, project_id=kind.project_id(item),
+        erp = ErpItem(item_type=type_key, item_id=item_id, project_id=item_type.project_id(item),
                       state=State.DRAFT, attempt=0)
         session.add(erp)
         session.flush()
     action = Action.RESEND if erp.state == State.REJECTED else Action.SEND
-    direct = queue is not None and settings.load(session).direct(kind.direct_export_setting)
+    direct = queue is not None and settings.load(session).direct(item_type.direct_export_setting)
     fields = None
     if direct:
         try:
-            fields = kind.clean_export_fields(session, item, kind.export_defaults(item))
+            fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
         except Invalid as exc:
             why = "; ".join(exc.fields.values()) or exc.message
-            raise Invalid(f"Direct Export is on for {kind.plural.lower()}, but this one cannot be "
+            raise Invalid(f"Direct Export is on for {item_type.plural.lower()}, but this one cannot be "
                           f"exported with its defaults: {why} An ERP Admin can turn Direct Export "
                           "off (or the contract-number setting on) in Settings.",
                           fields={"prerequisites": why}) from None
-    _transition(session, erp, action, actor)
+    transition(session, erp, action, actor.id)
     erp.sent_by_id, erp.sent_at = actor.id, utcnow()
     erp.sage_message = None
-    if direct:
-        _mark_accepted(session, erp, actor, fields, detail={"fields": fields, "direct_export": True})
-    _commit(session)
-    if direct:
-        enqueue_export(erp, queue)
+    if fields is not None:
+        mark_accepted(session, erp, actor, fields, detail={"fields": fields, "direct_export": True})
+    commit(session)
+    if fields is not None and queue is not None:
+        enqueue_exports([erp], queue)
     return erp
 
 
+@transactional
 def retrieve(session: Session, actor: User, erp_item_id: int) -> ErpItem:
     """Take an item back from Ready to Export before accounting decides."""
     erp = get_erp_item(session, erp_item_id)
     level = project_level(session, actor, erp.project_id)
-    _require(actor, policy.RETRIEVE, "Only the sender or a project admin can retrieve this item.",
-             project_level=level, sent_by_id=erp.sent_by_id)
-    _transition(session, erp, Action.RETRIEVE, actor)
-    _commit(session)
+    require(actor, policy.RETRIEVE, "Only the sender or a project admin can retrieve this item.",
+            project_level=level, sent_by_id=erp.sent_by_id)
+    transition(session, erp, Action.RETRIEVE, actor.id)
+    commit(session)
     return erp
 
 
 # ---- accounting side -----------------------------------------------------------------
 
+@transactional
 def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
-           queue: JobQueue) -> ErpItem:
+           queue: ExportQueue) -> ErpItem:
     """Accept one item with its export fields and queue its export."""
-    _require(actor, policy.DECIDE, "Only accounting approvers can accept items for export.")
+    require(actor, policy.DECIDE, "Only accounting approvers can accept items for export.")
     erp = get_erp_item(session, erp_item_id)
-    kind = get_type(erp.item_type)
-    item = kind.load(session, erp.item_id)
+    item_type = get_type(erp.item_type)
+    item = item_type.load(session, erp.item_id)
     next_state(Action.ACCEPT, erp.state)  # a clear Conflict before field errors
-    fields = kind.clean_export_fields(session, item, raw_fields)
-    _mark_accepted(session, erp, actor, fields)
-    _commit(session)
-    enqueue_export(erp, queue)
+    fields = item_type.clean_export_fields(session, item, raw_fields)
+    mark_accepted(session, erp, actor, fields)
+    commit(session)
+    enqueue_exports([erp], queue)
     return erp
 
 
+@transactional
 def accept_many(session: Session, actor: User, erp_item_ids: list[int],
-                queue: JobQueue) -> tuple[list[ErpItem], dict[int, str]]:
+                queue: ExportQueue) -> tuple[list[ErpItem], dict[int, str]]:
     """Accept several items with their default export fields; returns (accepted, errors by id)."""
-    _require(actor, policy.DECIDE, "Only accounting approvers can accept items for export.")
+    require(actor, policy.DECIDE, "Only accounting approvers can accept items for export.")
     if not erp_item_ids:
         raise Invalid("Tick at least one item to export.")
     erps = session.scalars(select(ErpItem).where(ErpItem.id.in_(erp_item_ids))).all()
@@ -169,29 +154,30 @@ def accept_many(session: Session, actor: User, erp_item_ids: list[int],
     by_type: dict[str, list[ErpItem]] = {}
     for erp in erps:
         by_type.setdefault(erp.item_type, []).append(erp)
-    for type_key, group in by_type.items():
-        kind = get_type(type_key)
-        items = load_many(kind, session, [e.item_id for e in group])
+    for key, group in by_type.items():
+        item_type = get_type(key)
+        items = item_type.load_many(session, [e.item_id for e in group])
         for erp in group:
             if erp.state not in (State.READY, State.FAILED):
                 errors[erp.id] = f"It is {State.LABELS[erp.state]}."
                 continue
             item = items[erp.item_id]
             try:
-                fields = kind.clean_export_fields(session, item, kind.export_defaults(item))
+                fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
             except Invalid as exc:
                 errors[erp.id] = "Accept it on its own: " + "; ".join(exc.fields.values())
                 continue
-            _mark_accepted(session, erp, actor, fields)
+            mark_accepted(session, erp, actor, fields)
             accepted.append(erp)
-    _commit(session)
+    commit(session)
     enqueue_exports(accepted, queue)
     return accepted, errors
 
 
-def _mark_accepted(session: Session, erp: ErpItem, actor: User, fields: dict,
-                   detail: dict | None = None) -> None:
-    _transition(session, erp, Action.ACCEPT, actor, detail=detail or {"fields": fields})
+def mark_accepted(session: Session, erp: ErpItem, actor: User, fields: dict,
+                  detail: dict | None = None) -> None:
+    """Accepted with these export fields: a new attempt, and its export job's id."""
+    transition(session, erp, Action.ACCEPT, actor.id, detail=detail or {"fields": fields})
     erp.export_fields = fields
     erp.attempt = (erp.attempt or 0) + 1
     erp.decided_by_id, erp.decided_at = actor.id, utcnow()
@@ -200,47 +186,51 @@ def _mark_accepted(session: Session, erp: ErpItem, actor: User, fields: dict,
     erp.job_id = export_job_id(erp)
 
 
-def enqueue_export(erp: ErpItem, queue: JobQueue) -> bool:
-    """Queue the export; when Redis is down the item stays Exporting and shows as stalled."""
-    try:
-        queue.export(erp.id, erp.attempt, erp.job_id or export_job_id(erp))
-        return True
-    except Exception:  # noqa: BLE001 - any queue failure must leave a recoverable state
-        log.exception("could not queue export of erp item %s", erp.id)
-        return False
-
-
-def enqueue_exports(erps: list[ErpItem], queue: JobQueue) -> bool:
-    """Queue many exports in one round trip when the queue can; stalled rows show otherwise."""
+def enqueue_exports(erps: list[ErpItem], queue: ExportQueue) -> bool:
+    """Queue the exports in one round trip; when the queue cannot be reached the items stay
+    Exporting and show as stalled, to be retried."""
     if not erps:
         return True
-    if not hasattr(queue, "export_many"):
-        return all([enqueue_export(erp, queue) for erp in erps])
     try:
         queue.export_many([(erp.id, erp.attempt, erp.job_id or export_job_id(erp)) for erp in erps])
         return True
-    except Exception:  # noqa: BLE001 - the items stay Exporting and show as stalled
-        log.exception("could not queue %d exports", len(erps))
+    except Exception:  # noqa: BLE001 - any queue failure must leave a recoverable state
+        log.exception("could not queue %d export(s)", len(erps))
         return False
 
 
-def requeue(session: Session, actor: User, erp_item_id: int, queue: JobQueue) -> ErpItem:
+@transactional
+def requeue(session: Session, actor: User, erp_item_id: int, queue: ExportQueue) -> ErpItem:
     """Put a stalled export back on the queue: same attempt, so Sage imports it at most once."""
-    _require(actor, policy.DECIDE, "Only accounting approvers can retry exports.")
+    require(actor, policy.DECIDE, "Only accounting approvers can retry exports.")
     erp = get_erp_item(session, erp_item_id)
-    _transition(session, erp, Action.REQUEUE, actor, detail={"attempt": erp.attempt})
+    transition(session, erp, Action.REQUEUE, actor.id, detail={"attempt": erp.attempt})
     erp.queued_at = utcnow()
-    _commit(session)
-    if not enqueue_export(erp, queue):
+    commit(session)
+    if not enqueue_exports([erp], queue):
         raise Conflict("The job queue cannot be reached right now; the export is kept and can be "
                        "retried in a moment.")
     return erp
 
 
-def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: JobQueue,
+@transactional
+def requeue_stalled(session: Session, older_than: timedelta, queue: ExportQueue) -> int:
+    """Put every export Exporting for longer than `older_than` back on the queue (the
+    operator's `flask exports requeue-stalled`): same attempts, audited like a Retry."""
+    stuck = stalled_exports(session, older_than)
+    for erp in stuck:
+        transition(session, erp, Action.REQUEUE, None, detail={"attempt": erp.attempt, "stalled": True})
+        erp.queued_at = utcnow()
+    commit(session)
+    enqueue_exports(stuck, queue)
+    return len(stuck)
+
+
+@transactional
+def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: MailQueue,
            company_name: str, link_for: Callable[[ErpItem], str]) -> ErpItem:
     """Reject with a reason; the notification is written to the outbox in the same transaction."""
-    _require(actor, policy.DECIDE, "Only accounting approvers can reject items.")
+    require(actor, policy.DECIDE, "Only accounting approvers can reject items.")
     reason = (reason or "").strip()
     if not reason:
         raise Invalid("A reason is required to reject.", fields={"reason": "A reason is required."})
@@ -248,63 +238,41 @@ def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: 
         raise Invalid("The reason is too long.",
                       fields={"reason": f"Keep the reason under {REASON_MAX} characters."})
     erp = get_erp_item(session, erp_item_id)
-    kind = get_type(erp.item_type)
-    item = kind.load(session, erp.item_id)
-    _transition(session, erp, Action.REJECT, actor, detail={"reason": reason})
+    item_type = get_type(erp.item_type)
+    item = item_type.load(session, erp.item_id)
+    transition(session, erp, Action.REJECT, actor.id, detail={"reason": reason})
     erp.reject_reason = reason
     erp.decided_by_id, erp.decided_at = actor.id, utcnow()
-    mail = _rejection_outbox(session, kind, item, erp, actor, reason, company_name, link_for(erp))
-    _commit(session)
+    mail = outbox.rejection(session, item_type.label, item_type.summary(item), erp, actor.name, reason,
+                            company_name, link_for(erp))
+    commit(session)
     if mail is not None:
-        enqueue_mail(mail, queue)
+        outbox.enqueue(mail, queue)
     return erp
-
-
-def _rejection_outbox(session, kind: ItemType, item, erp: ErpItem, actor: User, reason: str,
-                      company_name: str, link: str) -> OutboxMail | None:
-    summary = kind.summary(item)
-    ids = {i for i in (summary.creator_id, erp.sent_by_id) if i}
-    users = session.scalars(select(User).where(User.id.in_(ids))).all() if ids else []
-    recipients = sorted({u.email.strip().lower() for u in users if u.email and u.email.strip()})
-    if not recipients:
-        return None
-    subject, text, html = rejection_mail(company_name, kind.label, summary, reason, actor.name, link)
-    mail = OutboxMail(recipients=",".join(recipients), subject=subject, text_body=text,
-                      html_body=html, status=MailStatus.PENDING, erp_item_id=erp.id)
-    session.add(mail)
-    return mail
-
-
-def enqueue_mail(mail: OutboxMail, queue: JobQueue) -> bool:
-    try:
-        queue.mail(mail.id, f"mail-{mail.id}-{mail.attempts}")
-        return True
-    except Exception:  # noqa: BLE001 - the mail stays pending and can be retried from the Mail page
-        log.exception("could not queue mail %s", mail.id)
-        return False
 
 
 # ---- the worker's side -----------------------------------------------------------------
 
+@transactional
 def run_export(session: Session, erp_item_id: int, attempt: int, connector) -> str:
     """Map one accepted item to Sage records, submit them, and record Synced or Failed."""
     erp = session.get(ErpItem, erp_item_id)
     if erp is None or erp.state != State.EXPORTING or erp.attempt != attempt:
         session.rollback()
         return "skipped"
-    kind = get_type(erp.item_type)
+    item_type = get_type(erp.item_type)
     try:
-        item = kind.load(session, erp.item_id)
-        batches = kind.build_batches(session, item, erp.export_fields or {}, batch_id(erp))
+        item = item_type.load(session, erp.item_id)
+        batches = item_type.build_batches(session, item, erp.export_fields or {}, batch_id(erp))
     except (NotFound, Invalid, KeyError, ValueError) as exc:
         result = SageResult(ok=False, message=f"The item could not be mapped for Sage: {exc}")
     else:
         session.commit()  # end the read transaction: never hold the database while Sage works
-        result = _submit_all(connector, batches)
+        result = submit_all(connector, batches)
     return record_export_result(session, erp_item_id, attempt, result)
 
 
-def _submit_all(connector, batches) -> SageResult:
+def submit_all(connector, batches: list[Batch]) -> SageResult:
     """Submit an item's import files in order; each has its own batch id, so a re-run
     replays the ones Sage already took. The first refusal stops the export."""
     result = SageResult(ok=False, message="Nothing to export.")
@@ -318,76 +286,31 @@ def _submit_all(connector, batches) -> SageResult:
     return result
 
 
+@transactional
 def record_export_result(session: Session, erp_item_id: int, attempt: int,
                          result: SageResult) -> str:
+    """Synced (the Sage ID written back) or Failed to Export with Sage's message; a result for
+    an attempt that is no longer current is dropped."""
     erp = session.get(ErpItem, erp_item_id, populate_existing=True)
     if erp is None or erp.state != State.EXPORTING or erp.attempt != attempt:
         session.rollback()
         return "skipped"
     if result.ok:
-        _transition(session, erp, Action.EXPORT_OK, None,
-                    detail={"reference": result.reference, "replayed": result.replayed})
-        kind = get_type(erp.item_type)
-        erp.erp_ref = kind.erp_ref(erp.export_fields or {}, result.reference)
+        transition(session, erp, Action.EXPORT_OK, None,
+                   detail={"reference": result.reference, "replayed": result.replayed})
+        item_type = get_type(erp.item_type)
+        erp.erp_ref = item_type.erp_ref(erp.export_fields or {}, result.reference)
         erp.synced_at = utcnow()
-        if kind.writes_back_on_sync:
-            kind.on_synced(session, kind.load(session, erp.item_id), erp.export_fields or {},
+        if item_type.writes_back_on_sync:
+            item_type.on_synced(session, item_type.load(session, erp.item_id), erp.export_fields or {},
                            result.reference)
     else:
-        _transition(session, erp, Action.EXPORT_FAILED, None, detail={"message": result.message})
+        transition(session, erp, Action.EXPORT_FAILED, None, detail={"message": result.message})
         erp.sage_message = result.message
     state = erp.state
     try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
+        commit(session)
+    except Conflict:
         return "skipped"
     return state
 
-
-def stalled_exports(session: Session, older_than: timedelta) -> list[ErpItem]:
-    cutoff = utcnow() - older_than
-    return list(session.scalars(select(ErpItem).where(ErpItem.state == State.EXPORTING,
-                                                      ErpItem.queued_at < cutoff)))
-
-
-def deliver_mail(session: Session, mail_id: int, transport, max_attempts: int) -> str:
-    """Send one outbox mail; transport None keeps it in the portal (no SMTP configured)."""
-    mail = session.get(OutboxMail, mail_id)
-    if mail is None or mail.status in (MailStatus.SENT, MailStatus.KEPT):
-        session.rollback()
-        return mail.status if mail else "missing"
-    if transport is None:
-        mail.status = MailStatus.KEPT
-        session.commit()
-        return mail.status
-    mail.attempts += 1
-    try:
-        transport(mail)
-    except Exception as exc:  # noqa: BLE001 - every SMTP failure is recorded and retried
-        mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        mail.status = MailStatus.FAILED if mail.attempts >= max_attempts else MailStatus.PENDING
-        session.commit()
-        raise
-    mail.status, mail.sent_at, mail.last_error = MailStatus.SENT, utcnow(), None
-    session.commit()
-    return mail.status
-
-
-def retry_mail(session: Session, actor: User, mail_id: int, queue: JobQueue) -> OutboxMail:
-    _require(actor, policy.READ_MAIL, "Only site administrators can manage mail.")
-    mail = session.get(OutboxMail, mail_id)
-    if mail is None:
-        raise NotFound("No such mail.")
-    if mail.status == MailStatus.SENT:
-        raise Conflict("That mail was already sent.")
-    mail.status = MailStatus.PENDING
-    session.commit()
-    if not enqueue_mail(mail, queue):
-        raise Conflict("The job queue cannot be reached right now; the mail is kept as pending.")
-    return mail
-
-
-def state_counts(session: Session, item_type: str) -> dict[str, int]:
-    from portal.domain.tabs import state_counts as counts
-    return counts(session, item_type)

@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import policy
 from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.models import Company, Setting, SettingChange, User, utcnow
+from portal.domain.uow import commit, transactional
 
-DIRECT_EXPORT_TYPES = {"commitments": "Commitments", "ccos": "Commitment Change Orders",
-                       "invoices": "Invoices"}
+class Switches(dict):
+    """Settings that are off unless stored on: a key nobody turned on reads False."""
+
+    def __missing__(self, key: str) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
 class Settings:
-    direct_export: dict            # {"commitments": False, "ccos": False, "invoices": False}
+    direct_export: Switches        # the item types' direct_export_setting keys that are on
     use_contract_number_as_sage_id: bool
     consolidate_invoice_lines: bool
     export_forecast_amounts: bool
@@ -30,7 +35,7 @@ class Settings:
 
 
 DEFAULTS = {
-    "direct_export": {k: False for k in DIRECT_EXPORT_TYPES},
+    "direct_export": {},
     "use_contract_number_as_sage_id": False,
     "consolidate_invoice_lines": True,
     "export_forecast_amounts": False,
@@ -43,7 +48,7 @@ DEFAULTS = {
 def load(session: Session) -> Settings:
     stored = {s.key: s.value for s in session.scalars(select(Setting))}
     values = {k: stored.get(k, v) for k, v in DEFAULTS.items()}
-    values["direct_export"] = {**DEFAULTS["direct_export"], **(values["direct_export"] or {})}
+    values["direct_export"] = Switches({k: True for k, on in (values["direct_export"] or {}).items() if on})
     return Settings(**values)
 
 
@@ -58,8 +63,10 @@ def matches_mask(value: str, mask: str) -> bool:
     return not mask or bool(mask_regex(mask).match(value))
 
 
-def update(session: Session, actor: User, form: dict) -> Settings:
-    """Save the settings form: validated as a whole, one audit row per changed key, one commit."""
+@transactional
+def update(session: Session, actor: User, form: dict, direct_export_keys: Iterable[str]) -> Settings:
+    """Save the settings form: validated as a whole, one audit row per changed key, one commit.
+    direct_export_keys: the Direct Export settings the item types declare."""
     if not policy.can(actor, policy.ERP_ADMIN):
         raise PermissionDenied("Only ERP Integrations admins can change settings.")
     mask = (form.get("job_number_mask") or "").strip()
@@ -67,7 +74,7 @@ def update(session: Session, actor: User, form: dict) -> Settings:
         raise Invalid("Please correct the highlighted fields.",
                       fields={"job_number_mask": "A Sage Job ID has at most 10 characters."})
     new = {
-        "direct_export": {k: _on(form.get(f"direct_export_{k}")) for k in DIRECT_EXPORT_TYPES},
+        "direct_export": {k: True for k in direct_export_keys if _on(form.get(f"direct_export_{k}"))},
         "use_contract_number_as_sage_id": _on(form.get("use_contract_number_as_sage_id")),
         "consolidate_invoice_lines": _on(form.get("consolidate_invoice_lines")),
         "export_forecast_amounts": _on(form.get("export_forecast_amounts")),
@@ -85,16 +92,16 @@ def update(session: Session, actor: User, form: dict) -> Settings:
             session.add(Setting(key=key, value=value))
         else:
             row.value = value
-        session.add(SettingChange(key=key, old=old, new=value, actor_id=actor.id, at=utcnow()))
+        session.add(SettingChange(key=key, old=dict(old) if isinstance(old, Switches) else old, new=value,
+                                  actor_id=actor.id, at=utcnow()))
         if key == "consolidate_invoice_lines":
             for company in session.scalars(select(Company)):
                 company.consolidate_invoice_lines = value
-    session.commit()
+    commit(session)
     return load(session)
 
 
 def history(session: Session, limit: int = 50) -> list[SettingChange]:
-    from sqlalchemy.orm import selectinload
     return list(session.scalars(select(SettingChange).options(selectinload(SettingChange.actor))
                                 .order_by(SettingChange.id.desc()).limit(limit)))
 

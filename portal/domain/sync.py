@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,11 +22,14 @@ from sqlalchemy.orm import Session, selectinload
 from portal.domain import policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.links import link_cost_codes
+from portal.domain.ports import SyncQueue
 from portal.domain.models import (Budget, BudgetLine, Category, CostCode, DirectCost, ImportStatus,
                                   JobCostLine, PrimeContract, Project, SageRecord, StandardCategory,
                                   StandardCostCode, SubJob, SyncRun, SyncSchedule, SyncStatus, User,
                                   Vendor, utcnow)
+from portal.domain.uow import transactional
 from portal.exporters.sage300 import imports
+from portal.exporters.sage300.records import SageUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +37,8 @@ PROGRESS_EVERY = 100
 MAX_DETAILS = 50
 
 
-class SyncQueue(Protocol):
-    def sync(self, run_id: int, job_id: str) -> None: ...
-
-
 UNREADABLE = ("Imports need a connection that can read Sage 300 CRE (the simulator); "
               "the file-drop connector only writes import files.")
-
-
-class SageUnreadable(Exception):
-    """The configured connector cannot read Sage (the file drop only writes import files)."""
 
 
 @dataclass
@@ -130,6 +125,7 @@ def job_id(run: SyncRun) -> str:
     return f"sync-{run.id}"
 
 
+@transactional
 def start(session: Session, actor: User | None, key: str, queue: SyncQueue, *, project_id: int | None = None,
           trigger: str = "manual", stall_after: timedelta = timedelta(minutes=10)) -> SyncRun:
     """Queue a sync (on-demand button or the schedule); when the same sync is already queued or
@@ -275,6 +271,7 @@ def schedules(session: Session) -> list[SyncSchedule]:
 INTERVALS = (15, 30, 60, 120, 240, 480, 720, 1440)
 
 
+@transactional
 def update_schedule(session: Session, actor: User, form: dict) -> list[SyncSchedule]:
     """Save the schedule form (ERP Admin): per sync, on/off and how often; audited."""
     from portal.domain.models import SettingChange

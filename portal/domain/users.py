@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.models import Project, ProjectMember, ToolLevel, User
+from portal.domain.uow import transactional
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{2,80}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -38,6 +39,7 @@ def _check(fields: dict, creating: bool) -> dict:
     return errors
 
 
+@transactional
 def create_user(session: Session, *, username: str, name: str, email: str, password: str,
                 erp_level: str = ToolLevel.NONE, can_push_to_accounting: bool = False,
                 is_site_admin: bool = False) -> User:
@@ -57,6 +59,7 @@ def create_user(session: Session, *, username: str, name: str, email: str, passw
     return user
 
 
+@transactional
 def update_user(session: Session, user_id: int, *, name: str, email: str, erp_level: str,
                 can_push_to_accounting: bool, is_site_admin: bool, active: bool,
                 password: str = "", project_levels: dict[int, str] | None = None) -> User:
@@ -106,6 +109,7 @@ def find_user(session: Session, username: str) -> User:
     return user
 
 
+@transactional
 def set_project_level(session: Session, user_id: int, project_id: int, level: str) -> None:
     if level not in ToolLevel.ORDER:
         raise Invalid("Choose a level.", fields={"level": "Choose a level."})
@@ -125,6 +129,7 @@ def memberships(session: Session, user_id: int) -> dict[int, str]:
         select(ProjectMember).where(ProjectMember.user_id == user_id))}
 
 
+@transactional
 def create_token(session: Session, user_id: int, name: str) -> str:
     """A new API token for the user; the plain token is returned once and never stored."""
     import hashlib

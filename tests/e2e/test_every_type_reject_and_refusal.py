@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.domain import items, services
-from portal.domain.itemtypes import REGISTRY
+from portal.domain.types import REGISTRY
 from portal.domain.lifecycle import State
 from portal.domain.models import Budget, BudgetLine, Category, CostCode, Vendor
 from tests import factories as f
@@ -128,7 +128,7 @@ def build(session, sim, key: str, refusal: bool = False) -> SimpleNamespace:
         setup, creator = project_admin_on_synced_project(session, sim)
         number = f"SC-{s}"
         c = items.save_item(session, creator, "commitment", setup.project.id, None, {
-            "number": number, "title": "Waterproofing", "kind": "subcontract",
+            "number": number, "title": "Waterproofing", "commitment_type": "subcontract",
             "vendor_id": str(setup.vendor.id), "status": "Approved", "retainage_pct": "10",
             "line-0-description": "Membrane", "line-0-category_id": str(setup.sub.id), "line-0-amount": "24000"})
         item_id, project_id, q = c.id, setup.project.id, number

@@ -18,7 +18,9 @@ from playwright.sync_api import Page, expect
 from portal.domain import services
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpItem, InvoiceStatus, OutboxMail, ToolLevel
-from portal.domain.subcontractor_invoices import INVOICES
+from portal.domain.types import get_type
+
+INVOICES = get_type("subcontractor_invoice")
 from portal.queue import RQJobQueue
 from tests import factories as f
 from tests.e2e.helpers import navigate, tab_row as row, wait_for_mail

@@ -4,7 +4,9 @@ from decimal import Decimal
 import pytest
 
 from portal.domain import items, services
-from portal.domain.budgets import BUDGET_CHANGES, BUDGETS
+from portal.domain.types import get_type
+
+BUDGETS, BUDGET_CHANGES = get_type("budget"), get_type("budget_change")
 from portal.domain.errors import Conflict, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import Budget, ToolLevel

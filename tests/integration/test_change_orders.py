@@ -5,7 +5,9 @@ from decimal import Decimal
 import pytest
 
 from portal.domain import items, services
-from portal.domain.change_orders import CCOS
+from portal.domain.types import get_type
+
+CCOS = get_type("cco")
 from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import CommitmentLine, ToolLevel

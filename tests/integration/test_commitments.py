@@ -3,8 +3,11 @@ from decimal import Decimal
 
 import pytest
 
+from portal.domain.types import direct_export_keys
 from portal.domain import services, settings
-from portal.domain.commitments import COMMITMENTS
+from portal.domain.types import get_type
+
+COMMITMENTS = get_type("commitment")
 from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import Commitment, CommitmentLine, ToolLevel
@@ -18,7 +21,7 @@ def draft(session, sim):
     setup = f.Setup(session, sim)
     f.member(session, admin, setup.project, ToolLevel.ADMIN)
     c = Commitment(project_id=setup.project.id, vendor_id=setup.vendor.id,
-                   number=f"SC-{f.suffix(6)}", title="Waterproofing", kind="subcontract",
+                   number=f"SC-{f.suffix(6)}", title="Waterproofing", commitment_type="subcontract",
                    status="Approved", retainage_pct=Decimal("10"), created_by_id=admin.id)
     session.add(c)
     session.flush()
@@ -67,12 +70,12 @@ def test_contract_number_prefills_the_sage_id_when_the_setting_is_on(session, dr
     current = settings.load(session)
     form = {"job_number_mask": current.job_number_mask, "use_contract_number_as_sage_id": "on",
             "consolidate_invoice_lines": "on" if current.consolidate_invoice_lines else ""}
-    settings.update(session, erp_admin, form)
+    settings.update(session, erp_admin, form, direct_export_keys())
     try:
         assert COMMITMENTS.export_defaults(c) == {"sage_id": c.number}
     finally:
         form.pop("use_contract_number_as_sage_id")
-        settings.update(session, erp_admin, form)
+        settings.update(session, erp_admin, form, direct_export_keys())
 
 
 def test_a_sage_id_being_exported_for_another_commitment_is_refused(session, sim):

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.domain import services
-from portal.domain.itemtypes import REGISTRY, get_type
+from portal.domain.types import REGISTRY, get_type
 from portal.domain.lifecycle import State
 from portal.domain.models import (Budget, BudgetChange, CommitmentChangeOrder, Commitment, CostCode,
                                   ErpItem, MailStatus, OutboxMail, OwnerInvoice, PrimeChangeOrder,

@@ -7,7 +7,9 @@ from portal.domain import services
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpAudit, MailStatus, OutboxMail, ToolLevel
-from portal.domain.subcontractor_invoices import INVOICES
+from portal.domain.types import get_type
+
+INVOICES = get_type("subcontractor_invoice")
 from portal.queue import RQJobQueue
 from tests import factories as f
 

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from portal import jobs
-from portal.domain import services
+from portal.domain import exports, outbox, services
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpAudit, ToolLevel
-from portal.domain.subcontractor_invoices import INVOICES
+from portal.domain.types import get_type
+
+INVOICES = get_type("subcontractor_invoice")
 from portal.queue import RQJobQueue, _queue, redis_job_id
 from tests import factories as f
 
@@ -71,7 +73,7 @@ def test_a_killed_worker_then_a_rerun_yields_one_invoice(app, session, sim, acce
     assert services.get_erp_item(session, erp.id).state == State.EXPORTING
     assert invoices_in_sage(sim, setup, inv) == 1
     # The export shows as stalled and an approver retries it: same attempt, same batch id.
-    assert erp.id in {e.id for e in services.stalled_exports(session, timedelta(seconds=-1))}
+    assert erp.id in {e.id for e in exports.stalled_exports(session, timedelta(seconds=-1))}
     services.requeue(session, approver, erp.id, RQJobQueue())
     drain()
     session.expire_all()
@@ -96,7 +98,7 @@ def test_smtp_failure_keeps_the_mail_and_a_retry_sends_it(app, session, smtp, dr
     mail = session.get(OutboxMail, mail.id)
     assert mail.status == MailStatus.PENDING and mail.attempts == 1 and "451" in mail.last_error
     admin = f.make_user(session, site_admin=True)
-    services.retry_mail(session, admin, mail.id, RQJobQueue())
+    outbox.retry_mail(session, admin, mail.id, RQJobQueue())
     drain()
     session.expire_all()
     mail = session.get(OutboxMail, mail.id)

@@ -6,7 +6,9 @@ import pytest
 from portal.domain import items, services
 from portal.domain.lifecycle import State
 from portal.domain.models import PrimeChangeOrder, PrimeContract, PrimeContractItem, ToolLevel
-from portal.domain.prime_contracts import PCCOS
+from portal.domain.types import get_type
+
+PCCOS = get_type("pcco")
 from portal.queue import RQJobQueue
 from tests import factories as f
 

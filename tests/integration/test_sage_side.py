@@ -447,7 +447,7 @@ def test_update_job_billing_method_and_level_together(sage):
 
 def test_seed_sage_side_on_the_demo_is_complete_and_idempotent(tmp_path, monkeypatch):
     from portal import create_app, demo
-    from portal.demo_sage import COSTS, seed_sage_side
+    from portal.demo.sage_side import COSTS, seed_sage_side
     from portal.exporters.sage300.connectors import make_connector
     from portal.extensions import db
     import flask_migrate

@@ -16,14 +16,19 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from portal.domain.types import direct_export_keys
 from portal.domain import items, services, settings
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import (CostCode, ErpAudit, ErpItem, MailStatus, OutboxMail, Project,
                                   ProjectMember, StandardCategory, StandardCostCode, SubJob,
                                   ToolLevel, User, Vendor)
-from portal.domain.setup_items import COST_CODES, JOBS, SUB_JOBS, VENDORS
-from portal.domain.subcontractor_invoices import INVOICES
+from portal.domain.types import get_type
+
+VENDORS, JOBS, SUB_JOBS, COST_CODES = (get_type(k) for k in ("vendor", "job", "sub_job", "cost_code"))
+from portal.domain.types import get_type
+
+INVOICES = get_type("subcontractor_invoice")
 from portal.queue import RQJobQueue
 from tests import factories as f
 
@@ -356,7 +361,7 @@ def test_job_accept_refuses_a_sage_job_id_another_project_has(session, sim, who,
 
 def test_the_job_number_mask_comes_from_the_settings(session, sim, who, drain):
     before = settings.load(session)
-    settings.update(session, who.erp_admin, settings_form(before, job_number_mask="AA-####"))
+    settings.update(session, who.erp_admin, settings_form(before, job_number_mask="AA-####"), direct_export_keys())
     try:
         project = new_project(session, who)
         erp = services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
@@ -366,7 +371,7 @@ def test_the_job_number_mask_comes_from_the_settings(session, sim, who, drain):
         job_id = fresh_job_id(session, sim, "AA-####")
         services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     finally:
-        settings.update(session, who.erp_admin, settings_form(before))
+        settings.update(session, who.erp_admin, settings_form(before), direct_export_keys())
     assert settings.load(session) == before
     drain()
     assert erp_row(session, erp.id).state == State.SYNCED and sim.get_job(job_id) is not None
@@ -753,7 +758,7 @@ def settings_form(current: settings.Settings, **changes) -> dict:
 
 def test_direct_export_sends_an_approved_invoice_straight_to_export(session, sim, who, drain):
     before = settings.load(session)
-    settings.update(session, who.erp_admin, settings_form(before, direct_export_invoices="on"))
+    settings.update(session, who.erp_admin, settings_form(before, direct_export_invoices="on"), direct_export_keys())
     try:
         assert settings.load(session).direct_export["invoices"] is True
         setup = synced_project(session, sim, who)
@@ -770,7 +775,7 @@ def test_direct_export_sends_an_approved_invoice_straight_to_export(session, sim
         assert (erp.state, erp.erp_ref) == (State.SYNCED, inv.number), erp.sage_message
         assert sim.get_invoice(setup.vendor.erp_vendor_id, inv.number) is not None
     finally:
-        settings.update(session, who.erp_admin, settings_form(before))
+        settings.update(session, who.erp_admin, settings_form(before), direct_export_keys())
     assert settings.load(session) == before
 
 
@@ -787,9 +792,9 @@ def test_settings_change_is_audited_per_key_and_only_by_erp_admins(session, who)
     before = settings.load(session)
     last = session.scalar(select(func.max(SettingChange.id))) or 0
     with pytest.raises(PermissionDenied):
-        settings.update(session, who.approver, settings_form(before, job_number_mask="####"))
+        settings.update(session, who.approver, settings_form(before, job_number_mask="####"), direct_export_keys())
     with pytest.raises(Invalid) as refused:
-        settings.update(session, who.erp_admin, settings_form(before, job_number_mask="##-###-####"))
+        settings.update(session, who.erp_admin, settings_form(before, job_number_mask="##-###-####"), direct_export_keys())
     assert refused.value.fields == {"job_number_mask": "A Sage Job ID has at most 10 characters."}
     session.rollback()
     assert settings.load(session) == before
@@ -797,12 +802,13 @@ def test_settings_change_is_audited_per_key_and_only_by_erp_admins(session, who)
     try:
         forecast = not before.export_forecast_amounts
         settings.update(session, who.erp_admin, settings_form(before, job_number_mask="####",
-                                                              export_forecast_amounts=forecast and "on"))
+                                                              export_forecast_amounts=forecast and "on"),
+                        direct_export_keys())
         changes = session.scalars(select(SettingChange).where(SettingChange.id > last)
                                   .order_by(SettingChange.id)).all()
         assert sorted((c.key, c.old, c.new, c.actor_id) for c in changes) == sorted([
             ("job_number_mask", before.job_number_mask, "####", who.erp_admin.id),
             ("export_forecast_amounts", before.export_forecast_amounts, forecast, who.erp_admin.id)])
     finally:
-        settings.update(session, who.erp_admin, settings_form(before))
+        settings.update(session, who.erp_admin, settings_form(before), direct_export_keys())
     assert settings.load(session) == before

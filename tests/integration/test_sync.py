@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from portal.domain.types import direct_export_keys
 from portal.domain import ready_to_import as rti
 from portal.domain import settings, sync
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
@@ -53,7 +54,7 @@ def set_setting(session, key, value):
             "vendor_auto_update": "on" if current.vendor_auto_update else "",
             "auto_add_budget_lines": "on" if current.auto_add_budget_lines else "",
             key: "on" if value else ""}
-    settings.update(session, user, form)
+    settings.update(session, user, form, direct_export_keys())
 
 
 # ---- vendors --------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import (Commitment, CommitmentLine, ErpAudit, ErpItem, InvoiceLine,
                                   PrimeContract, PrimeContractItem, ToolLevel, Vendor, utcnow)
-from portal.domain.unlink import UNLINKABLE, unlink
+from portal.domain.types import REGISTRY
+from portal.domain.unlink import unlink
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
 from portal.exporters.sage300.records import ConnectorUnavailable
 from tests import factories as f
 
-TYPES = tuple(UNLINKABLE)
+TYPES = tuple(k for k, t in REGISTRY.items() if t.unlinkable)
 
 
 @dataclass
@@ -65,7 +66,7 @@ def make_synced(session, sim, key: str) -> Case:
     job, s = setup.project.sage_job_id, f.suffix(6)
     if key == "commitment":
         item = items.save_item(session, admin, key, setup.project.id, None, {
-            "number": f"SC-{s}", "title": "Waterproofing", "kind": "subcontract",
+            "number": f"SC-{s}", "title": "Waterproofing", "commitment_type": "subcontract",
             "vendor_id": str(setup.vendor.id), "status": "Approved", "line-0-description": "Membrane",
             "line-0-category_id": str(setup.sub.id), "line-0-amount": "24000"})
         sage_id = f"SC{s}"
@@ -304,7 +305,7 @@ def test_other_item_types_cannot_be_unlinked(session, sim):
     session.commit()
     with pytest.raises(Invalid) as exc:
         unlink(session, f.approver(session), erp.id, SimulatorConnector(sim))
-    assert exc.value.message.startswith("Jobs cannot be unlinked from Sage 300 CRE; only commitments")
+    assert exc.value.message.startswith("Jobs cannot be unlinked from Sage 300 CRE; only subcontractor invoices, vendors, commitments")
     assert session.get(ErpItem, erp.id).state == State.SYNCED
 
 

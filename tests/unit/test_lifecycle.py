@@ -10,7 +10,7 @@ from portal.domain.lifecycle import EDITABLE, TRANSITIONS, Action, State, allowe
 
 STATES = [State.DRAFT, State.READY, State.EXPORTING, State.SYNCED, State.FAILED, State.REJECTED]
 ACTIONS = [Action.SEND, Action.RETRIEVE, Action.ACCEPT, Action.EXPORT_OK, Action.EXPORT_FAILED,
-           Action.REJECT, Action.RESEND, Action.UNLINK, Action.REQUEUE]
+           Action.REJECT, Action.RESEND, Action.UNLINK, Action.REQUEUE, Action.LINK]
 
 # design.md, "One lifecycle for every item type": (from, action) -> to. Everything else is refused.
 TABLE = {
@@ -26,6 +26,9 @@ TABLE = {
     (State.SYNCED, Action.UNLINK): State.DRAFT,
     # not in the design table: a stalled export goes back on the queue in the same state
     (State.EXPORTING, Action.REQUEUE): State.EXPORTING,
+    # an item already in Sage (linked, added from Sage, or exported with its job) is Synced
+    (State.DRAFT, Action.LINK): State.SYNCED,
+    (State.REJECTED, Action.LINK): State.SYNCED,
 }
 PAIRS = list(itertools.product(STATES, ACTIONS))
 
@@ -62,25 +65,11 @@ def test_forbidden_transition_is_a_conflict_naming_the_state(pair):
     assert "_" not in info.value.message.split(" an item")[0]  # "export ok", not "export_ok"
 
 
-@pytest.mark.parametrize("action", [Action.SEND, Action.RESEND])
-def test_direct_export_sends_straight_to_exporting(action):
-    start = State.DRAFT if action == Action.SEND else State.REJECTED
-    assert next_state(action, start, direct_export=True) == State.EXPORTING
-    assert next_state(action, start, direct_export=False) == State.READY
-
-
-@pytest.mark.parametrize("action", [a for a in ACTIONS if a not in (Action.SEND, Action.RESEND)])
-def test_direct_export_changes_no_other_action(action):
-    for state in STATES:
-        if (state, action) in TABLE:
-            assert next_state(action, state, direct_export=True) == TABLE[(state, action)]
-
-
-@pytest.mark.parametrize("state", STATES)
-def test_direct_export_does_not_open_a_forbidden_send(state):
-    if state != State.DRAFT:
-        with pytest.raises(Conflict):
-            next_state(Action.SEND, state, direct_export=True)
+@pytest.mark.parametrize("start", [State.DRAFT, State.REJECTED])
+def test_direct_export_is_send_then_accept_through_the_table(start):
+    """With Direct Export on, Send to ERP takes two rows of the table: to Ready, then accepted."""
+    action = Action.SEND if start == State.DRAFT else Action.RESEND
+    assert next_state(Action.ACCEPT, next_state(action, start)) == State.EXPORTING
 
 
 def test_only_draft_and_rejected_items_are_editable_by_the_project():

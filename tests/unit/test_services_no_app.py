@@ -12,13 +12,14 @@ from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import portal.domain.subcontractor_invoices  # noqa: F401 - registers the item type
-from portal.domain import services
+from portal.domain import exports, services, tabs
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import (Base, Company, ErpAudit, ErpItem, InvoiceStatus, MailStatus,
                                   OutboxMail, ProjectMember, ToolLevel, User)
-from portal.domain.subcontractor_invoices import INVOICES
+from portal.domain.types import get_type
+
+INVOICES = get_type("subcontractor_invoice")
 from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult
 from tests import factories as f
 
@@ -36,8 +37,8 @@ class FakeQueue:
         self.exports: list[tuple] = []
         self.mails: list[tuple] = []
 
-    def export(self, erp_item_id, attempt, job_id):
-        self.exports.append((erp_item_id, attempt, job_id))
+    def export_many(self, items):
+        self.exports.extend(items)
         if self.fail:
             raise ConnectionError("Redis is down")
 
@@ -387,7 +388,7 @@ def test_a_queue_that_raises_leaves_the_item_exporting_and_accept_still_returns(
     erp = fresh(session, erp)
     assert (erp.state, erp.attempt, erp.job_id) == (State.EXPORTING, 1, f"export-{erp.id}-1")
     # recoverable: shows as stalled and requeue puts the same attempt back on a working queue
-    assert erp.id in {e.id for e in services.stalled_exports(session, timedelta(0))}
+    assert erp.id in {e.id for e in exports.stalled_exports(session, timedelta(0))}
     working = FakeQueue()
     services.requeue(session, road.approver, erp.id, working)
     assert working.exports == [(erp.id, 1, f"export-{erp.id}-1")]
@@ -624,4 +625,4 @@ def test_export_result_recorded_once_even_if_the_worker_reports_twice(session, r
 def test_state_counts_group_by_state(session, road):
     road.sent(), road.sent()
     road.accepted()
-    assert services.state_counts(session, KEY) == {State.READY: 2, State.EXPORTING: 1}
+    assert tabs.state_counts(session, KEY) == {State.READY: 2, State.EXPORTING: 1}

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import event, func, select
 
+from portal.domain.types import direct_export_keys
 from portal.domain import items, services, settings
 from portal.domain.lifecycle import State
 from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, BudgetLine, CCOLine, Commitment,
@@ -64,12 +65,12 @@ def changed_settings(app, people, **changes):
     """The company settings with `changes` (form keys) for the block, then exactly as before."""
     with dbs(app) as s:
         before = settings.load(s)
-        settings.update(s, s.get(User, people["erp_admin"].id), settings_form(before, **changes))
+        settings.update(s, s.get(User, people["erp_admin"].id), settings_form(before, **changes), direct_export_keys())
     try:
         yield before
     finally:
         with dbs(app) as s:
-            settings.update(s, s.get(User, people["erp_admin"].id), settings_form(before))
+            settings.update(s, s.get(User, people["erp_admin"].id), settings_form(before), direct_export_keys())
             assert settings.load(s) == before
 
 
@@ -132,7 +133,7 @@ class World:
     def form(self, key: str, p: SimpleNamespace, **over) -> dict:
         """A valid project-side form for the type on project p (over: fields to change)."""
         if key == "commitment":
-            form = {"number": f"SC-{f.suffix(6)}", "title": f"Waterproofing {self.token}", "kind": "subcontract",
+            form = {"number": f"SC-{f.suffix(6)}", "title": f"Waterproofing {self.token}", "commitment_type": "subcontract",
                     "vendor_id": str(p.vendor), "status": "Approved", "retainage_pct": "10",
                     "line-0-description": "Membrane", "line-0-category_id": str(p.sub), "line-0-amount": "24,000",
                     "line-1-description": "Flashing", "line-1-category_id": str(p.mat),
@@ -259,14 +260,14 @@ def test_list_is_a_page_without_hx_request_and_its_table_with(clients, world, ke
     assert page.status_code == 200 and is_page(body), body[:300]
     assert "HX-Request" in page.headers.get("Vary", "")
     assert f"<h1>{PLURALS[key]}</h1>" in body and f'href="{url}" aria-current="page"' in body
-    assert f'<tbody id="{key}-{it.id}" data-state="draft">' in body
+    assert f'<tbody id="{key}-{it.id}" data-state="draft"' in body
     assert f'href="{url}/new">New {LABELS[key].lower()}</a>' in body
 
     fragment = clients["pm"].get(url, headers=HX)
     body = text(fragment)
     assert fragment.status_code == 200 and is_fragment(body)
     assert body.strip().startswith('<table class="grid" id="item-table">')
-    assert f'<tbody id="{key}-{it.id}" data-state="draft">' in body
+    assert f'<tbody id="{key}-{it.id}" data-state="draft"' in body
 
     assert is_page(text(clients["pm"].get(url, headers=BOOSTED)))
     readonly = text(clients["project_readonly"].get(url, headers=HX))
@@ -292,7 +293,7 @@ def test_list_row_shows_the_items_columns_and_totals(clients, world, key):
     assert "Not sent" in row and "Send to ERP" in row
 
 
-HEADER_FIELDS = {"commitment": {"number", "title", "kind", "vendor_id", "status", "retainage_pct"},
+HEADER_FIELDS = {"commitment": {"number", "title", "commitment_type", "vendor_id", "status", "retainage_pct"},
                  "cco": {"commitment_id", "number", "title", "status"},
                  "budget": set(),
                  "budget_change": {"number", "description"}}
@@ -481,7 +482,7 @@ def test_a_purchase_order_keeps_units_and_unit_cost_to_four_places(clients, worl
     """The columns hold 4 decimals (Numeric(14, 4)) and save quantizes units to 0.0001: a unit cost
     such as 12.3456 must not be rounded to cents on the way in."""
     p = world.home
-    form = world.form("commitment", p, kind="purchase_order", **{
+    form = world.form("commitment", p, commitment_type="purchase_order", **{
         "line-0-units": "2.5", "line-0-unit_cost": "12.3456", "line-0-unit_description": "EA",
         "line-0-amount": "30.86"})
     response = clients["pm"].post(world.list_url("commitment", p.id) + "/new", data=form)
@@ -610,13 +611,13 @@ def test_send_then_retrieve_as_htmx_return_the_row(clients, world, key):
     sent = clients["pm"].post(world.url(it, "send"), headers=HX)
     body = text(sent)
     assert sent.status_code == 200 and is_fragment(body), body[:300]
-    assert body.strip().startswith(f'<tbody id="{key}-{it.id}" data-state="ready">')
+    assert body.strip().startswith(f'<tbody id="{key}-{it.id}" data-state="ready"')
     assert "Ready to Export" in body and f'hx-post="{world.url(it, "retrieve")}"' in body
     assert world.erp_of(key, it.id).state == State.READY
 
     back = clients["pm"].post(world.url(it, "retrieve"), headers=HX)
     body = text(back)
-    assert back.status_code == 200 and body.strip().startswith(f'<tbody id="{key}-{it.id}" data-state="draft">')
+    assert back.status_code == 200 and body.strip().startswith(f'<tbody id="{key}-{it.id}" data-state="draft"')
     assert world.erp_of(key, it.id).state == State.DRAFT
 
     again = clients["pm"].post(world.url(it, "send"))
@@ -627,7 +628,7 @@ def test_send_then_retrieve_as_htmx_return_the_row(clients, world, key):
 PREREQUISITES = {
     "commitment, draft status": ("commitment", {"status": "Draft"},
                                  "The status is Draft: a subcontract must be Approved or Complete."),
-    "purchase order, complete": ("commitment", {"kind": "purchase_order", "status": "Complete"},
+    "purchase order, complete": ("commitment", {"commitment_type": "purchase_order", "status": "Complete"},
                                  "The status is Complete: a purchase order must be Approved."),
     "commitment, contract # over 12": ("commitment", {"number": "SC-1234567890"},
                                        "The contract # must be 12 characters or less (Sage's limit)."),
@@ -908,7 +909,7 @@ def test_accepted_commitment_is_synced_in_sage_with_its_items(clients, world, dr
 
 
 def test_a_purchase_order_exports_units_and_unit_cost(clients, world, drain, sim):
-    it = world.item("commitment", State.READY, kind="purchase_order", **{
+    it = world.item("commitment", State.READY, commitment_type="purchase_order", **{
         "line-0-units": "120", "line-0-unit_cost": "200", "line-0-unit_description": "SQFT",
         "line-1-units": "", "line-1-unit_cost": ""})
     sage_id = f"P{f.suffix(8)}"

@@ -17,7 +17,9 @@ from portal.domain import services
 from portal.domain.lifecycle import State
 from portal.domain.models import (ErpAudit, ErpItem, MailStatus, OutboxMail, SubcontractorInvoice,
                                   ToolLevel, User)
-from portal.domain.subcontractor_invoices import INVOICES
+from portal.domain.types import get_type
+
+INVOICES = get_type("subcontractor_invoice")
 from tests import factories as f
 from tests.conftest import login
 from tests.web import roles

@@ -86,7 +86,7 @@ class World:
 
     def form(self, key: str, p: SimpleNamespace, title: str) -> dict:
         if key == "commitment":
-            return {"number": f"SC-{f.suffix(6)}", "title": title, "kind": "subcontract", "vendor_id": str(p.vendor),
+            return {"number": f"SC-{f.suffix(6)}", "title": title, "commitment_type": "subcontract", "vendor_id": str(p.vendor),
                     "status": "Approved", "line-0-description": "Membrane", "line-0-category_id": str(p.sub),
                     "line-0-amount": "1000"}
         if key == "cco":

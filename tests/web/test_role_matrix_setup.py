@@ -16,11 +16,14 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from portal.domain.types import direct_export_keys
 from portal.domain import items, services, settings
 from portal.domain.lifecycle import State
 from portal.domain.models import (CostCode, ErpAudit, ErpItem, OutboxMail, Project, ProjectMember,
                                   SettingChange, SubJob, ToolLevel, User, Vendor)
-from portal.domain.setup_items import COST_CODES, JOBS, SUB_JOBS, VENDORS
+from portal.domain.types import get_type
+
+VENDORS, JOBS, SUB_JOBS, COST_CODES = (get_type(k) for k in ("vendor", "job", "sub_job", "cost_code"))
 from tests import factories as f
 from tests.web import roles
 from tests.web.roles import (APPROVERS, ERP_ADMINS, ERP_USERS, LOGGED_IN, PROJECT_ADMINS, PROJECT_VIEWERS,
@@ -286,7 +289,7 @@ def ok_settings(s, w, before):
 
 def restore_settings(w, before):
     with dbs(w.app) as s:
-        settings.update(s, s.get(User, w.people["erp_admin_no_push"].id), settings_form(before[0]))
+        settings.update(s, s.get(User, w.people["erp_admin_no_push"].id), settings_form(before[0]), direct_export_keys())
 
 
 # ---- the route table ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal.domain import policy, services, users
+from portal.domain import outbox, policy, users
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.models import OutboxMail, Project, ToolLevel, User
 from portal.extensions import db
@@ -48,7 +48,6 @@ def user_new():
                 can_push_to_accounting=_checked("can_push_to_accounting"),
                 is_site_admin=_checked("is_site_admin"))
         except Invalid as exc:
-            db.session.rollback()
             errors = exc.fields
         else:
             flash(f"User {user.username} created.", "info")
@@ -78,7 +77,6 @@ def user_edit(user_id: int):
                               project_levels={int(k[8:]): v for k, v in request.form.items()
                                               if k.startswith("project-") and k[8:].isdigit()})
         except Invalid as exc:
-            db.session.rollback()
             errors = exc.fields
         else:
             flash(f"User {user.username} saved.", "info")
@@ -123,6 +121,6 @@ def mail_show(mail_id: int):
 @require(policy.READ_MAIL)
 def mail_retry(mail_id: int):
     """Queue a failed or pending mail again."""
-    services.retry_mail(db.session, current_user, mail_id, RQJobQueue())
+    outbox.retry_mail(db.session, current_user, mail_id, RQJobQueue())
     flash("Mail queued again.", "info")
     return redirect(url_for("admin.mail_show", mail_id=mail_id), code=303)

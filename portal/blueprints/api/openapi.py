@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the JSON API, built from the item-type registry."""
 from __future__ import annotations
 
-from portal.domain.itemtypes import REGISTRY
+from portal.domain.types import REGISTRY
 
 
 def _item_schema() -> dict:

@@ -10,8 +10,8 @@ from flask import Blueprint, g, jsonify, request, url_for
 
 from portal.domain import items, services
 from portal.domain.errors import DomainError, Invalid
-from portal.domain.itemtypes import REGISTRY, get_type
 from portal.domain.lifecycle import State
+from portal.domain.types import REGISTRY, get_type
 from portal.domain.users import user_for_token
 from portal.extensions import csrf, db
 from portal.queue import RQJobQueue
@@ -29,7 +29,6 @@ def error(status: int, message: str, fields: dict | None = None):
 
 @bp.errorhandler(DomainError)
 def domain_error(exc: DomainError):
-    db.session.rollback()
     return error(exc.status, exc.message or "That could not be done.", exc.fields)
 
 
@@ -65,9 +64,9 @@ def _json() -> dict:
     return {k: ("on" if v is True else "" if v in (False, None) else str(v)) for k, v in data.items()}
 
 
-def _item_json(kind, row) -> dict:
+def _item_json(item_type, row) -> dict:
     erp = row.erp
-    return {"type": kind.key, "id": row.item.id, "values": kind.row_values(row.item),
+    return {"type": item_type.key, "id": row.item.id, "values": item_type.row_values(row.item),
             "erp": {"state": row.state, "state_label": State.LABELS[row.state],
                     "erp_ref": (erp.erp_ref if erp else row.linked),
                     "sage_message": erp.sage_message if erp else None,
@@ -90,11 +89,11 @@ def types():
 def collection(type_key: str, project_id: int | None):
     """List items of a type with their ERP state, or create one (POST, JSON fields)."""
     if request.method == "GET":
-        kind, _, rows = items.list_items(db.session, g.api_user, type_key, project_id)
-        return jsonify([_item_json(kind, r) for r in rows])
+        item_type, _, rows = items.list_items(db.session, g.api_user, type_key, project_id)
+        return jsonify([_item_json(item_type, r) for r in rows])
     item = items.save_item(db.session, g.api_user, type_key, project_id, None, _json())
-    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item.id)
-    return jsonify(_item_json(kind, row)), 201
+    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item.id)
+    return jsonify(_item_json(item_type, row)), 201
 
 
 @bp.route("/projects/<int:project_id>/items/<type_key>/<int:item_id>", methods=["GET", "PUT"])
@@ -103,11 +102,11 @@ def collection(type_key: str, project_id: int | None):
 def member(type_key: str, project_id: int | None, item_id: int):
     """One item with its ERP state and why it cannot be sent; PUT edits a draft or rejected one."""
     if request.method == "PUT":
-        kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
-        form = {**kind.form_values(row.item), **_json()}
+        item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+        form = {**item_type.form_values(row.item), **_json()}
         items.save_item(db.session, g.api_user, type_key, project_id, item_id, form)
-    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
-    return jsonify(_item_json(kind, row))
+    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    return jsonify(_item_json(item_type, row))
 
 
 @bp.route("/projects/<int:project_id>/items/<type_key>/<int:item_id>/send", methods=["POST"])
@@ -117,8 +116,8 @@ def send(type_key: str, project_id: int | None, item_id: int):
     """Send (or resend) to ERP Integrations; 422 lists the prerequisites that fail."""
     items.item_row(db.session, g.api_user, type_key, project_id, item_id)
     services.send(db.session, g.api_user, get_type(type_key).key, item_id, RQJobQueue())
-    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
-    return jsonify(_item_json(kind, row))
+    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    return jsonify(_item_json(item_type, row))
 
 
 @bp.route("/projects/<int:project_id>/items/<type_key>/<int:item_id>/retrieve", methods=["POST"])
@@ -126,12 +125,12 @@ def send(type_key: str, project_id: int | None, item_id: int):
 @token_required
 def retrieve(type_key: str, project_id: int | None, item_id: int):
     """Retrieve from ERP Integrations before accounting decides."""
-    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
     if row.erp is None:
         raise Invalid("This item was never sent to ERP.")
     services.retrieve(db.session, g.api_user, row.erp.id)
-    kind, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
-    return jsonify(_item_json(kind, row))
+    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    return jsonify(_item_json(item_type, row))
 
 
 @bp.route("/openapi.json")

@@ -10,12 +10,15 @@ from flask_login import current_user, login_required
 from portal.domain import policy, services
 from portal.domain import settings as settings_service
 from portal.domain.errors import Invalid
-from portal.domain.itemtypes import REGISTRY, TabRow, get_type
+from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State, next_state
-from portal.domain.models import utcnow
-from portal.domain.tabs import FILTERS, tab_view
+from portal.domain.projects import audit_history
+from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view
+from portal.domain.types import REGISTRY, direct_export_keys, get_type
+from portal.domain.unlink import unlink as unlink_item
+from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
-from portal.queue import RQJobQueue, job_statuses
+from portal.queue import RQJobQueue
 from portal.web import forbidden, render, require, wants_fragment
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
@@ -30,6 +33,11 @@ def _signed_in():
     return None
 
 
+def _watch() -> ExportWatch:
+    """How this portal tells a stalled export: RQ's job statuses, EXPORT_STALL_SECONDS."""
+    return ExportWatch(RQJobQueue(), timedelta(seconds=current_app.config["EXPORT_STALL_SECONDS"]))
+
+
 @bp.route("/")
 def index():
     """The first tab."""
@@ -40,20 +48,20 @@ def index():
 @require(policy.ERP_ADMIN)
 def settings():
     """ERP Integrations settings (ERP Admin): direct export, Sage IDs, forecasts, job mask."""
+    direct_types = [t for t in REGISTRY.values() if t.direct_export_setting]
     errors, values = {}, None
     if request.method == "POST":
         values = request.form.to_dict()
         try:
-            settings_service.update(db.session, current_user, values)
+            settings_service.update(db.session, current_user, values, direct_export_keys())
         except Invalid as exc:
-            db.session.rollback()
             errors = exc.fields
         else:
             flash("Settings saved.", "info")
             return redirect(url_for("erp.settings"), code=303)
     return render("erp/settings.html", current=settings_service.load(db.session), errors=errors,
                   values=values, history=settings_service.history(db.session),
-                  direct_types=settings_service.DIRECT_EXPORT_TYPES, status=422 if errors else 200)
+                  direct_types=direct_types, status=422 if errors else 200)
 
 
 @bp.route("/<type_key>")
@@ -61,40 +69,21 @@ def tab(type_key: str):
     """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
     view = tab_view(db.session, current_user, type_key, request.args.get("filter", "ready"),
                     request.args.get("q", ""), request.args.get("page", 1, type=int),
-                    current_app.config["PAGE_SIZE"])
-    return render("erp/tab.html", "tab_body", view=view, filters=FILTERS,
-                  stalled=_stalled_ids(view.rows))
+                    current_app.config["PAGE_SIZE"], _watch())
+    return render("erp/tab.html", "tab_body", view=view, filters=FILTERS)
 
 
 def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
                   errors: dict | None = None, values: dict | None = None, status: int = 200,
-                  notice: str | None = None):
-    kind = get_type(type_key)
-    row = kind.tab_row(db.session, erp_item_id)
+                  notice: str | None = None, row: TabRow | None = None):
+    row = row or tab_row(db.session, type_key, erp_item_id, _watch())
     context = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
-                   stalled=_stalled_ids([row]), kind=kind)
+                   item_type=get_type(type_key))
     if wants_fragment():
         return make_response(render_template("erp/_row.html", **context), status)
     # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
-    from portal.domain.projects import invoice_history  # any item's audit rows, oldest first
-    context["history"] = invoice_history(db.session, row.erp)
+    context["history"] = audit_history(db.session, row.erp)
     return make_response(render_template("erp/item_page.html", **context), status)
-
-
-def _stalled_ids(rows) -> set[int]:
-    """Exporting rows whose job is gone or has not finished long after it was queued."""
-    stall = timedelta(seconds=current_app.config["EXPORT_STALL_SECONDS"])
-    now = utcnow()
-    waiting = [row.erp for row in rows if row.erp.state == State.EXPORTING and row.erp.queued_at
-               and now - row.erp.queued_at >= timedelta(seconds=5)]
-    statuses = job_statuses([erp.job_id or "" for erp in waiting])
-    stalled = set()
-    for erp in waiting:
-        status = statuses.get(erp.job_id or "")
-        if status in (None, "failed", "stopped", "canceled", "unreachable") or (
-                now - erp.queued_at > stall and status != "queued"):
-            stalled.add(erp.id)
-    return stalled
 
 
 @bp.route("/<type_key>/<int:erp_item_id>/row")
@@ -106,9 +95,9 @@ def row(type_key: str, erp_item_id: int):
 @bp.route("/<type_key>/<int:erp_item_id>/status")
 def status(type_key: str, erp_item_id: int):
     """The polling fragment: the row while it exports; 286 (stop polling) once it settles."""
-    response = _row_response(type_key, erp_item_id)
-    erp = services.get_erp_item(db.session, erp_item_id, type_key)
-    if erp.state != State.EXPORTING or erp.id in _stalled_ids([TabRow(erp, None)]):
+    row = tab_row(db.session, type_key, erp_item_id, _watch())
+    response = _row_response(type_key, erp_item_id, row=row)
+    if row.erp.state != State.EXPORTING or row.stalled:
         response.status_code = HTMX_STOP_POLLING
     return response
 
@@ -117,10 +106,10 @@ def status(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def accept_form(type_key: str, erp_item_id: int):
     """The Accept form, prefilled with the type's export defaults."""
-    kind = get_type(type_key)
+    item_type = get_type(type_key)
     erp = services.get_erp_item(db.session, erp_item_id, type_key)
     next_state(Action.ACCEPT, erp.state)  # Conflict when it is no longer acceptable
-    values = erp.export_fields or kind.export_defaults(kind.load(db.session, erp.item_id))
+    values = erp.export_fields or item_type.export_defaults(item_type.load(db.session, erp.item_id))
     return _row_response(type_key, erp_item_id, form="accept", values=values)
 
 
@@ -130,10 +119,8 @@ def accept(type_key: str, erp_item_id: int):
     """Export to ERP: record the acceptance and queue the export."""
     services.get_erp_item(db.session, erp_item_id, type_key)
     try:
-        services.accept(db.session, current_user, erp_item_id, request.form.to_dict(),
-                        RQJobQueue())
+        services.accept(db.session, current_user, erp_item_id, request.form.to_dict(), RQJobQueue())
     except Invalid as exc:
-        db.session.rollback()
         return _row_response(type_key, erp_item_id, form="accept", errors=exc.fields,
                              values=request.form.to_dict(), status=422)
     return _done(type_key, erp_item_id)
@@ -157,7 +144,6 @@ def reject(type_key: str, erp_item_id: int):
         services.reject(db.session, current_user, erp_item_id, request.form.get("reason", ""),
                         RQJobQueue(), current_app.config["COMPANY_NAME"], _item_link)
     except Invalid as exc:
-        db.session.rollback()
         return _row_response(type_key, erp_item_id, form="reject", errors=exc.fields,
                              values=request.form.to_dict(), status=422)
     return _done(type_key, erp_item_id, notice="Rejected: returned to the project team and emailed.")
@@ -176,8 +162,6 @@ def requeue(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def unlink(type_key: str, erp_item_id: int):
     """Unlink a synced item once Sage no longer holds its record: back to draft, link kept in history."""
-    from portal.domain.unlink import unlink as unlink_item
-    from portal.exporters.sage300.connectors import make_connector
     services.get_erp_item(db.session, erp_item_id, type_key)
     unlink_item(db.session, current_user, erp_item_id, make_connector(current_app.config))
     if not htmx:
@@ -196,15 +180,15 @@ def bulk_accept(type_key: str):
     if errors:
         message += f" {len(errors)} not accepted: " + "; ".join(
             f"#{k}: {v}" for k, v in sorted(errors.items())[:10])
-    flash_args = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
-                  "q": request.form.get("q") or None}
+    back = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
+            "q": request.form.get("q") or None}
     if htmx:
-        view = tab_view(db.session, current_user, type_key, flash_args["filter"],
-                        request.form.get("q", ""), 1, current_app.config["PAGE_SIZE"])
+        view = tab_view(db.session, current_user, type_key, back["filter"], request.form.get("q", ""), 1,
+                        current_app.config["PAGE_SIZE"], _watch())
         return render("erp/tab.html", "tab_body", view=view, filters=FILTERS,
-                      stalled=set(), bulk_message=message, bulk_errors=bool(errors))
+                      bulk_message=message, bulk_errors=bool(errors))
     flash(message, "error" if errors else "info")
-    return redirect(url_for("erp.tab", **flash_args), code=303)
+    return redirect(url_for("erp.tab", **back), code=303)
 
 
 def _done(type_key: str, erp_item_id: int, notice: str | None = None):

@@ -11,6 +11,8 @@ from flask_login import current_user, login_required
 from portal.domain import policy, ready_to_import as rti, sync
 from portal.domain.errors import Invalid
 from portal.domain.models import SyncStatus
+from portal.domain.types import REGISTRY
+from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import forbidden, render
@@ -24,9 +26,6 @@ LISTS = {
     "sub-jobs": ("extra", "sub_jobs", "Extras of synced jobs", "sub_job"),
     "prime-contracts": ("contract", "prime_contracts", "Prime contracts in Sage", "prime_contracts"),
 }
-# ERP tab (item type key or page) -> (sync kind, Ready to Import list or page)
-TAB_SYNCS = {"vendor": ("vendors", "vendors"), "job": ("jobs", "jobs"), "sub_job": ("sub_jobs", "sub-jobs"),
-             "cost_code": ("cost_codes", None)}
 
 
 @bp.before_request
@@ -40,13 +39,12 @@ def _signed_in():
 
 @bp.app_context_processor
 def _sync_kinds():
-    """What the sync templates need on every page: the syncs and the tabs that have one."""
-    return {"sync_kinds": sync.KINDS, "tab_syncs": TAB_SYNCS}
+    """What the sync templates need on every page: the syncs."""
+    return {"sync_kinds": sync.KINDS}
 
 
 def _reader():
-    from portal.exporters.sage300.connectors import make_connector
-    return getattr(make_connector(current_app.config), "sim", None)
+    return make_connector(current_app.config).reader
 
 
 def _needs_reader():
@@ -251,12 +249,13 @@ def run_status(run_id: int):
 @bp.route("/sync/bar/<tab>")
 def sync_bar(tab: str):
     """The Ready to Import link and Sync button shown on an ERP tab (loaded after the tab)."""
-    if tab not in TAB_SYNCS:
+    item_type = REGISTRY.get(tab)
+    if item_type is None or item_type.sync_key is None:
         abort(404)
-    kind, list_key = TAB_SYNCS[tab]
+    key, list_key = item_type.sync_key, item_type.import_list
     pending = rti.pending_count(db.session, LISTS[list_key][0]) if list_key else 0
-    return render("sync/_bar.html", sync_kind=kind, list_key=list_key, pending=pending,
-                  latest=sync.latest_run(db.session, kind), active=sync.active_run(db.session, kind))
+    return render("sync/_bar.html", sync_kind=key, list_key=list_key, pending=pending,
+                  latest=sync.latest_run(db.session, key), active=sync.active_run(db.session, key))
 
 
 @bp.route("/sync/schedule", methods=["GET", "POST"])
@@ -270,7 +269,6 @@ def schedule():
         try:
             sync.update_schedule(db.session, current_user, values)
         except Invalid as exc:
-            db.session.rollback()
             errors = exc.fields
         else:
             flash("Sync schedule saved.", "info")

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from portal.domain import items, policy, services
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
-from portal.domain.itemtypes import get_type
+from portal.domain.types import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import render
@@ -33,10 +33,10 @@ def _route(rule: str, **options):
     return decorator
 
 
-def _list_url(kind, project_id):
+def _list_url(item_type, project_id):
     if project_id is None:
-        return url_for("items.company_index", type_key=kind.key)
-    return url_for("items.index", project_id=project_id, type_key=kind.key)
+        return url_for("items.company_index", type_key=item_type.key)
+    return url_for("items.index", project_id=project_id, type_key=item_type.key)
 
 
 @_route("")
@@ -44,9 +44,9 @@ def index(type_key: str, project_id: int | None):
     """Every item of the type with its ERP state and actions."""
     if not get_type(type_key).generic_pages and project_id is not None:
         return redirect(url_for("projects.invoices", project_id=project_id))
-    kind, project, rows = items.list_items(db.session, current_user, type_key, project_id)
+    item_type, project, rows = items.list_items(db.session, current_user, type_key, project_id)
     _, _, level = items.list_scope(db.session, current_user, type_key, project_id)
-    return render("items/list.html", "item_table", kind=kind, project=project, rows=rows,
+    return render("items/list.html", "item_table", item_type=item_type, project=project, rows=rows,
                   can_create=policy.can(current_user, policy.SEND, project_level=level))
 
 
@@ -63,16 +63,16 @@ def edit(type_key: str, project_id: int | None, item_id: int):
 
 
 def _form(type_key, project_id, item_id):
-    kind, project, level = items.list_scope(db.session, current_user, type_key, project_id)
+    item_type, project, level = items.list_scope(db.session, current_user, type_key, project_id)
     row = None
     if item_id is not None:
-        kind, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+        item_type, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
         level = row.level
     if not policy.can(current_user, policy.SEND, project_level=level):
-        raise PermissionDenied(f"Creating and editing {kind.plural.lower()} needs Admin on its tool.")
-    if row is not None and not kind.editable_after_create:
-        raise Conflict(f"Once a {kind.label.lower()} has been created, it cannot be edited.")
-    errors, values = {}, (kind.form_values(row.item) if row else {})
+        raise PermissionDenied(f"Creating and editing {item_type.plural.lower()} needs Admin on its tool.")
+    if row is not None and not item_type.editable_after_create:
+        raise Conflict(f"Once a {item_type.label.lower()} has been created, it cannot be edited.")
+    errors, values = {}, (item_type.form_values(row.item) if row else {})
     if request.method == "POST":
         values = request.form.to_dict()
         try:
@@ -80,48 +80,48 @@ def _form(type_key, project_id, item_id):
         except Invalid as exc:
             errors = exc.fields or {"_": exc.message}
             if item_id is not None:
-                kind, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+                item_type, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
         else:
-            flash(f"{kind.label} saved.", "info")
-            return redirect(_list_url(kind, project_id), code=303)
+            flash(f"{item_type.label} saved.", "info")
+            return redirect(_list_url(item_type, project_id), code=303)
     pid = project.id if project else None
-    fields = kind.form_fields(db.session, pid, row.item if row else None)
-    line_fields = kind.line_fields(db.session, pid) if hasattr(kind, "line_fields") else []
-    line_count = kind.line_count(row.item if row else None) if line_fields else 0
-    return render("items/form.html", kind=kind, project=project, row=row, fields=fields,
+    fields = item_type.form_fields(db.session, pid, row.item if row else None)
+    line_fields = item_type.line_fields(db.session, pid)
+    line_count = item_type.line_count(row.item if row else None) if line_fields else 0
+    return render("items/form.html", item_type=item_type, project=project, row=row, fields=fields,
                   values=values, errors=errors, line_fields=line_fields, line_count=line_count,
                   status=422 if errors else 200)
 
 
-def _after(kind, project_id, item_id, message):
+def _after(item_type, project_id, item_id, message):
     if htmx:
-        kind, project, row = items.item_row(db.session, current_user, kind.key, project_id, item_id)
-        return make_response(render_template("items/_row.html", kind=kind, project=project, row=row))
+        item_type, project, row = items.item_row(db.session, current_user, item_type.key, project_id, item_id)
+        return make_response(render_template("items/_row.html", item_type=item_type, project=project, row=row))
     flash(message, "info")
-    return redirect(_list_url(kind, project_id), code=303)
+    return redirect(_list_url(item_type, project_id), code=303)
 
 
 @_route("/<int:item_id>/send", methods=["POST"])
 def send(type_key: str, project_id: int | None, item_id: int):
     """Send to ERP (or Resend after a rejection)."""
-    kind, _, _ = items.item_row(db.session, current_user, type_key, project_id, item_id)
-    services.send(db.session, current_user, kind.key, item_id, RQJobQueue())
-    return _after(kind, project_id, item_id, "Sent to ERP Integrations for accounting acceptance.")
+    item_type, _, _ = items.item_row(db.session, current_user, type_key, project_id, item_id)
+    services.send(db.session, current_user, item_type.key, item_id, RQJobQueue())
+    return _after(item_type, project_id, item_id, "Sent to ERP Integrations for accounting acceptance.")
 
 
 @_route("/<int:item_id>/retrieve", methods=["POST"])
 def retrieve(type_key: str, project_id: int | None, item_id: int):
     """Retrieve from ERP Integrations before accounting decides."""
-    kind, _, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+    item_type, _, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
     if row.erp is None:
         raise Invalid("This item was never sent to ERP.")
     services.retrieve(db.session, current_user, row.erp.id)
-    return _after(kind, project_id, item_id, "Retrieved: it is a draft again.")
+    return _after(item_type, project_id, item_id, "Retrieved: it is a draft again.")
 
 
 @_route("/<int:item_id>/delete", methods=["POST"])
 def delete(type_key: str, project_id: int | None, item_id: int):
     """Delete an item the type allows to delete (e.g. a sub job without cost codes)."""
-    kind = items.delete_item(db.session, current_user, type_key, project_id, item_id)
-    flash(f"{kind.label} deleted.", "info")
-    return redirect(_list_url(kind, project_id), code=303)
+    item_type = items.delete_item(db.session, current_user, type_key, project_id, item_id)
+    flash(f"{item_type.label} deleted.", "info")
+    return redirect(_list_url(item_type, project_id), code=303)

@@ -24,7 +24,7 @@ def number_cells(value, named: bool = False) -> Markup:
     cells = []
     for col in job_costs.COLUMNS:
         amount = value(col.attr)
-        text = money(amount) if col.kind == job_costs.MONEY else job_costs.format_units(amount)
+        text = money(amount) if col.measure == job_costs.MONEY else job_costs.format_units(amount)
         cells.append(f'<td class="num" data-column="{col.attr}">{text}</td>' if named
                      else f'<td class="num">{text}</td>')
     return Markup("".join(cells))

@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 from portal.domain import policy, projects, services
 from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.models import InvoiceStatus
-from portal.domain.subcontractor_invoices import INVOICES
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import render
@@ -43,7 +42,7 @@ def invoices(project_id: int):
 def invoice(project_id: int, invoice_id: int):
     """One invoice: lines, totals, ERP state and its history."""
     project, level, row = projects.invoice_row(db.session, current_user, project_id, invoice_id)
-    history = projects.invoice_history(db.session, row.erp)
+    history = projects.audit_history(db.session, row.erp)
     return render("projects/invoice.html", project=project, level=level, row=row, history=history)
 
 
@@ -66,7 +65,7 @@ def _after(project_id: int, invoice_id: int, message: str):
 def send(project_id: int, invoice_id: int):
     """Send to ERP (or Resend after a rejection)."""
     projects.invoice_row(db.session, current_user, project_id, invoice_id)
-    services.send(db.session, current_user, INVOICES.key, invoice_id, RQJobQueue())
+    services.send(db.session, current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue())
     return _after(project_id, invoice_id, "Sent to ERP Integrations for accounting acceptance.")
 
 

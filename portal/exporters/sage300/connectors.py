@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy.exc import OperationalError
 
 from .fileformat import FILE_ENCODING, drop_file_name, import_file
-from .records import Batch, ConnectorUnavailable, SageResult
+from .records import Batch, ConnectorUnavailable, SageResult, SageUnreadable
 
 
 def write_import_file(folder: str, batch_id: str, content: str) -> str:
@@ -42,6 +42,7 @@ class SimulatorConnector:
 
     def __init__(self, sim):
         self.sim = sim
+        self.reader = sim   # syncs read Sage through the simulator
 
     def submit(self, batch: Batch) -> SageResult:
         try:
@@ -66,6 +67,8 @@ class SimulatorConnector:
 class FileDropConnector:
     """Writes the batch's import file into a folder; the same batch_id overwrites the same file."""
 
+    reader = None   # import files cannot be read back
+
     def __init__(self, folder: str):
         self.folder = folder
 
@@ -78,8 +81,7 @@ class FileDropConnector:
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]:
         """Import files cannot be read back: refuse, so nothing is unlinked unchecked."""
-        from portal.domain.errors import Conflict
-        raise Conflict("Unlinking needs a connection that can read Sage 300 CRE (the simulator); "
+        raise SageUnreadable("Unlinking needs a connection that can read Sage 300 CRE (the simulator); "
                        "the file-drop connector only writes import files, so nothing was unlinked.")
 
 

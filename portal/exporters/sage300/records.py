@@ -85,6 +85,10 @@ class ConnectorUnavailable(Exception):
     """Sage could not be reached at all (nothing was imported)."""
 
 
+class SageUnreadable(Exception):
+    """The connector cannot read Sage back (the file drop only writes import files)."""
+
+
 # ---- setup items: vendors, jobs (with cost codes and categories), extras, cost codes ----
 
 @dataclass(frozen=True)

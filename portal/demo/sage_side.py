@@ -11,8 +11,8 @@ from portal.exporters.sage300.simulator import (AP_COST, EQ_COST, IV_COST, JC_CO
                                                 USE_QUICKBILL)
 
 D = Decimal
-# The codes portal/demo.py uses (its COST_CODES, EXTRA_STANDARD_CODES and CATEGORIES), with
-# 09-900 and an inactive 02-050 that only Sage has. Not imported: portal/demo.py calls this module.
+# The codes portal/demo/portal_side.py uses (its COST_CODES, EXTRA_STANDARD_CODES and CATEGORIES), with
+# 09-900 and an inactive 02-050 that only Sage has. Not imported: portal/demo/portal_side.py calls this module.
 STANDARD_COST_CODES = [("01-100", "General Conditions", "Active"), ("02-050", "Demolition (old list)", "Inactive"),
                        ("03-300", "Cast-in-Place Concrete", "Active"), ("05-120", "Structural Steel", "Active"),
                        ("07-200", "Thermal Insulation", "Active"), ("09-250", "Gypsum Board", "Active"),
@@ -55,7 +55,7 @@ SCHEDULE_VALUES = [("25-202", "01", "General Requirements", D("210000")),
                    ("25-203", "09-900", "Painting", D("96000")),
                    ("25-203", "22-400", "Plumbing Fixtures", D("134000"))]
 
-# The projects portal/demo.py syncs: their Sage Job ID is the project number.
+# The projects portal/demo/portal_side.py syncs: their Sage Job ID is the project number.
 DEMO_JOBS = ("24-101", "24-102", "24-103")
 # Categories only Sage has on the demo jobs' General Conditions (equipment and other costs land there).
 DEMO_EXTRA_CATEGORIES = [("01-100", "EQP"), ("01-100", "OTH")]
@@ -166,13 +166,13 @@ def _seed_demo_jobs(sim, today: date) -> None:
         done = {(r["Transaction_Type"], r["Cost_Code"], r["Category"], r["Description"], r["Amount"])
                 for r in sim.list_transactions(job)}
 
-        def post(kind, code, category, amount, description, **fields):
-            if (code, category) in have and (kind, code, category, description, amount) not in done:
-                done.add((kind, code, category, description, amount))
-                if kind in (ORIGINAL_ESTIMATE, APPROVED_ESTIMATE_CHANGE, COMMITTED_COST):
-                    sim.add_transaction(job, code, category, kind, amount, description=description, **fields)
+        def post(transaction_type, code, category, amount, description, **fields):
+            if (code, category) in have and (transaction_type, code, category, description, amount) not in done:
+                done.add((transaction_type, code, category, description, amount))
+                if transaction_type in (ORIGINAL_ESTIMATE, APPROVED_ESTIMATE_CHANGE, COMMITTED_COST):
+                    sim.add_transaction(job, code, category, transaction_type, amount, description=description, **fields)
                 else:
-                    sim.add_cost(job, code, category, kind, amount, description=description, **fields)
+                    sim.add_cost(job, code, category, transaction_type, amount, description=description, **fields)
 
         for j, code, category, amount, units in ESTIMATES:
             if j == job:
@@ -188,10 +188,10 @@ def _seed_demo_jobs(sim, today: date) -> None:
             for item in sim.list_commitment_items(commitment):
                 post(COMMITTED_COST, item["Cost_Code"], item["Category"], D(item["Amount"]),
                      (item["Description"] or commitment)[:30], date=earlier, commitment=commitment)
-        for (j, kind, code, category, month, day, description, amount, units, unit_cost, vendor, invoice,
+        for (j, transaction_type, code, category, month, day, description, amount, units, unit_cost, vendor, invoice,
              commitment, paid) in COSTS:
             if j != job or (commitment and sim.get_commitment(commitment) is None) or \
                     (vendor and sim.get_vendor(vendor) is None):
                 continue
-            post(kind, code, category, amount, description, date=on(month, day), units=units,
+            post(transaction_type, code, category, amount, description, date=on(month, day), units=units,
                  unit_cost=unit_cost, vendor=vendor, invoice=invoice, commitment=commitment, amount_paid=paid)

@@ -1,4 +1,4 @@
-"""Commitments (subcontracts and purchase orders) through the same gate."""
+"""Commitments: subcontracts and purchase orders with their schedule of values lines."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -8,17 +8,17 @@ from sqlalchemy.orm import object_session, selectinload
 
 from portal.domain import settings
 from portal.domain.errors import Invalid
-from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     exporting_with, invalid_if, register)
-from portal.domain.models import (Category, Commitment, CommitmentLine, CostCode, Project,
-                                  Vendor, utcnow)
-from portal.domain.subcontractor_invoices import money, parse_money
-from portal.domain.tabs import like
+from portal.domain.models import Category, Commitment, CommitmentLine, CostCode, Project, Vendor, utcnow
+from portal.domain.search import like
+from portal.domain.types.base import (Column, Field, ItemSummary, ItemType, check_length,
+                                      exporting_with, invalid_if)
+from portal.domain.values import money, parse_money
+from portal.exporters.sage300.mapping import map_commitment
 from portal.exporters.sage300.records import CommitmentData, CommitmentItemData
 
 SAGE_ID_MAX = 12
 TITLE_MAX = 30
-KINDS = (("subcontract", "Subcontract"), ("purchase_order", "Purchase Order"))
+COMMITMENT_TYPES = (("subcontract", "Subcontract"), ("purchase_order", "Purchase Order"))
 STATUSES = ("Draft", "Out for Bid", "Out for Signature", "Approved", "Complete", "Terminated", "Void")
 SENDABLE = {"subcontract": {"Approved", "Complete"}, "purchase_order": {"Approved"}}
 BLANK_LINES = 3
@@ -30,11 +30,13 @@ class CommitmentType(ItemType):
     plural = "Commitments"
     model = Commitment
     direct_export_setting = "commitments"
+    erp_id_field = "sage_id"
+    sage_record_kind = "jc_commitment"
     writes_back_on_sync = True
     bulk_note = ("Ticked commitments are exported with their contract number as Sage ID when "
                  "that setting is on; otherwise accept them one by one.")
     columns = (Column("Project", "project"), Column("Contract #", "number"), Column("Title", "title"),
-               Column("Type", "kind"), Column("Contract Company", "vendor"), Column("Status", "status"),
+               Column("Type", "commitment_type"), Column("Contract Company", "vendor"), Column("Status", "status"),
                Column("Amount", "amount", "num"))
     list_columns = columns[1:] + (Column("Sage ID", "sage_id"),)
 
@@ -49,7 +51,7 @@ class CommitmentType(ItemType):
 
     def row_values(self, item: Commitment) -> dict:
         return {"project": f"{item.project.number} {item.project.name}", "number": item.number,
-                "title": item.title, "kind": dict(KINDS).get(item.kind, item.kind),
+                "title": item.title, "commitment_type": dict(COMMITMENT_TYPES).get(item.commitment_type, item.commitment_type),
                 "vendor": item.vendor.name, "status": item.status, "amount": money(item.total),
                 "sage_id": item.erp_commitment_id or ""}
 
@@ -65,13 +67,13 @@ class CommitmentType(ItemType):
         vendors = session.scalars(select(Vendor).order_by(Vendor.name)).all()
         return [Field("number", "Contract #", required=True, maxlength=40),
                 Field("title", "Title", required=True, maxlength=120),
-                Field("kind", "Type", kind="select", required=True, choices=KINDS),
-                Field("vendor_id", "Contract Company", kind="select", required=True,
+                Field("commitment_type", "Type", widget="select", required=True, choices=COMMITMENT_TYPES),
+                Field("vendor_id", "Contract Company", widget="select", required=True,
                       choices=tuple((str(v.id), v.name + (f" ({v.erp_vendor_id})" if v.erp_vendor_id else ""))
                                     for v in vendors)),
-                Field("status", "Status", kind="select", required=True,
+                Field("status", "Status", widget="select", required=True,
                       choices=tuple((s, s) for s in STATUSES)),
-                Field("retainage_pct", "Default Retainage %", kind="number", maxlength=6)]
+                Field("retainage_pct", "Default Retainage %", widget="number", maxlength=6)]
 
     def line_fields(self, session, project_id) -> list[Field]:
         """The columns of one schedule-of-values line (a blank line is ignored)."""
@@ -80,15 +82,15 @@ class CommitmentType(ItemType):
             .join(CostCode, CostCode.id == Category.cost_code_id)
             .where(CostCode.project_id == project_id).order_by(CostCode.code, Category.code)).all()
         return [Field("description", "Description", maxlength=120),
-                Field("category_id", "Cost Code / Category", kind="select",
+                Field("category_id", "Cost Code / Category", widget="select",
                       choices=tuple((str(i), f"{cc} {cat} {desc}") for i, cc, cat, desc in categories)),
-                Field("amount", "Amount", kind="number"),
-                Field("units", "Qty (PO)", kind="number"),
-                Field("unit_cost", "Unit Cost (PO)", kind="number"),
+                Field("amount", "Amount", widget="number"),
+                Field("units", "Qty (PO)", widget="number"),
+                Field("unit_cost", "Unit Cost (PO)", widget="number"),
                 Field("unit_description", "Units (PO)", maxlength=20)]
 
     def form_values(self, item: Commitment):
-        values = {"number": item.number, "title": item.title, "kind": item.kind,
+        values = {"number": item.number, "title": item.title, "commitment_type": item.commitment_type,
                   "vendor_id": str(item.vendor_id), "status": item.status,
                   "retainage_pct": str(item.retainage_pct)}
         for n, line in enumerate(item.lines):
@@ -107,9 +109,9 @@ class CommitmentType(ItemType):
         errors = {}
         number = check_length(errors, form, "number", "Contract #", 40, required=True)
         title = check_length(errors, form, "title", "Title", 120, required=True)
-        kind = form.get("kind") if form.get("kind") in dict(KINDS) else None
-        if kind is None:
-            errors["kind"] = "Choose Subcontract or Purchase Order."
+        commitment_type = form.get("commitment_type") if form.get("commitment_type") in dict(COMMITMENT_TYPES) else None
+        if commitment_type is None:
+            errors["commitment_type"] = "Choose Subcontract or Purchase Order."
         status = form.get("status") if form.get("status") in STATUSES else None
         if status is None:
             errors["status"] = "Choose a status."
@@ -148,12 +150,12 @@ class CommitmentType(ItemType):
         invalid_if(errors)
         if item is None:
             item = Commitment(project_id=project_id, created_by_id=actor.id, created_at=utcnow(),
-                              number=number, title=title, kind=kind, status=status,
+                              number=number, title=title, commitment_type=commitment_type, status=status,
                               vendor_id=vendor_id, retainage_pct=retainage)
             session.add(item)
             session.flush()
             session.refresh(item, ["lines"])
-        item.number, item.title, item.kind, item.status = number, title, kind, status
+        item.number, item.title, item.commitment_type, item.status = number, title, commitment_type, status
         item.vendor_id, item.retainage_pct = vendor_id, retainage
         for old in list(item.lines):
             item.lines.remove(old)
@@ -185,9 +187,9 @@ class CommitmentType(ItemType):
         if not item.vendor.erp_vendor_id:
             reasons.append(f"The contract company {item.vendor.name} is not linked to a synced "
                            "Sage vendor.")
-        if item.status not in SENDABLE.get(item.kind, set()):
-            needed = "Approved or Complete" if item.kind == "subcontract" else "Approved"
-            reasons.append(f"The status is {item.status}: a {dict(KINDS)[item.kind].lower()} "
+        if item.status not in SENDABLE.get(item.commitment_type, set()):
+            needed = "Approved or Complete" if item.commitment_type == "subcontract" else "Approved"
+            reasons.append(f"The status is {item.status}: a {dict(COMMITMENT_TYPES)[item.commitment_type].lower()} "
                            f"must be {needed}.")
         if not item.lines:
             reasons.append("Add at least one schedule of values line with a Sage cost code and category.")
@@ -215,8 +217,7 @@ class CommitmentType(ItemType):
         return {"sage_id": sage_id}
 
     def build_batch(self, session, item: Commitment, fields, batch_id):
-        from portal.exporters.sage300.mapping import map_commitment
-        po = item.kind == "purchase_order"
+        po = item.commitment_type == "purchase_order"
         items = tuple(CommitmentItemData(
             item=str(line.line_no), description=line.description,
             cost_code=line.category.cost_code.code, category=line.category.code,
@@ -225,7 +226,7 @@ class CommitmentType(ItemType):
             unit_cost=line.unit_cost if po else None,
             unit_description=line.unit_description if po else "") for line in item.lines)
         return map_commitment(CommitmentData(
-            commitment=fields["sage_id"], commitment_type=dict(KINDS)[item.kind],
+            commitment=fields["sage_id"], commitment_type=dict(COMMITMENT_TYPES)[item.commitment_type],
             description=item.title, vendor=item.vendor.erp_vendor_id or "",
             job=item.project.sage_job_id or "", date=(item.created_at or utcnow()).date(),
             retainage_pct=item.retainage_pct or Decimal("0"), items=items), batch_id)
@@ -236,13 +237,10 @@ class CommitmentType(ItemType):
     def on_unlinked(self, session, item: Commitment):
         item.erp_commitment_id = None
 
-    def erp_ref(self, fields, reference):
-        return fields.get("sage_id") or reference
+    def unlink_reference(self, erp, item: Commitment) -> dict:
+        return {"commitment": item.erp_commitment_id or (erp.export_fields or {}).get("sage_id") or erp.erp_ref or ""}
 
     def summary(self, item: Commitment) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Commitment {item.number} {item.title}", vendor=item.vendor.name,
                            amount=money(item.total), creator_id=item.created_by_id)
-
-
-COMMITMENTS = register(CommitmentType())

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import services
-from portal.domain.itemtypes import get_type
+from portal.demo.sage_side import seed_sage_side
+from portal.domain import outbox, services, sync
 from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, BudgetLine, Category,
                                   CCOLine, Commitment, CommitmentChangeOrder, CommitmentLine,
                                   Company, CostCode, InvoiceLine, InvoiceStatus, OwnerInvoice,
@@ -27,7 +27,7 @@ from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, Budget
                                   PrimeContract, PrimeContractItem, Project, ProjectMember,
                                   StandardCategory, StandardCostCode, SubcontractorInvoice, SubJob,
                                   ToolLevel, Vendor, utcnow)
-from portal.domain.subcontractor_invoices import INVOICES
+from portal.domain.types import get_type
 from portal.domain.users import create_user
 from portal.exporters.sage300.connectors import make_connector
 from portal.exporters.sage300.mapping import ORIGINAL_ESTIMATE
@@ -64,11 +64,12 @@ class _InlineQueue:
     def __init__(self, session, connector):
         self.session, self.connector = session, connector
 
-    def export(self, erp_item_id, attempt, job_id):
-        services.run_export(self.session, erp_item_id, attempt, self.connector)
+    def export_many(self, items):
+        for erp_item_id, attempt, _job_id in items:
+            services.run_export(self.session, erp_item_id, attempt, self.connector)
 
     def mail(self, mail_id, job_id):
-        services.deliver_mail(self.session, mail_id, None, 1)
+        outbox.deliver_mail(self.session, mail_id, None, 1)
 
 
 class _Series:
@@ -188,7 +189,7 @@ class _Demo:
                    status="Approved"):
         """A commitment of (cost code, category, description, amount) lines; synced: in Sage too."""
         v = self.vendors[vendor]
-        c = Commitment(project_id=p.id, vendor_id=v.id, number=number, title=title, kind="subcontract",
+        c = Commitment(project_id=p.id, vendor_id=v.id, number=number, title=title, commitment_type="subcontract",
                        status=status, retainage_pct=D("10"), erp_commitment_id=number if synced else None,
                        created_by_id=self.people["invoiceadmin"].id)
         self.session.add(c)
@@ -322,13 +323,13 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
                 invoice(0, "AP-1005", 11, A, [D("15000"), D("5000")])]
     session.commit()
     for inv in synced + failed:
-        demo.step(INVOICES.key, inv, "synced" if inv in synced else "failed")
+        demo.step("subcontractor_invoice", inv, "synced" if inv in synced else "failed")
     for inv in ready:
-        demo.step(INVOICES.key, inv, "ready")
+        demo.step("subcontractor_invoice", inv, "ready")
     for inv, reason in zip(rejected, [
             "Billing period overlaps the previous pay application; please correct the period.",
             "Retainage should be 5% on this subcontract after substantial completion."]):
-        demo.step(INVOICES.key, inv, "rejected", reason=reason)
+        demo.step("subcontractor_invoice", inv, "rejected", reason=reason)
 
     new_projects = _seed_setup_items(demo)
     _seed_financial_items(demo, commitments, new_projects)
@@ -350,8 +351,6 @@ def _seed_data_from_sage(session: Session, sim, admin, transactions_project) -> 
     """The Sage side of "data back from Sage" (vendors, jobs, contracts and posted costs only in
     Sage), then one run of every sync, so Ready to Import, the standard lists and the Job Costs
     report have data at once; the schedule takes over from there."""
-    from portal.demo_sage import seed_sage_side
-    from portal.domain import sync
     seed_sage_side(sim, date.today())
     transactions_project.transaction_sync = True
     session.commit()
@@ -400,11 +399,11 @@ def _carry_out(demo: _Demo, connector, config) -> None:
         if callable(st):
             st()
             continue
-        kind = get_type(st.type_key)
+        item_type = get_type(st.type_key)
         erp = services.send(session, st.sender or people["invoiceadmin"], st.type_key, st.item_id)
         if st.outcome in ("synced", "failed"):
-            fields = st.fields if st.fields is not None else kind.export_defaults(
-                kind.load(session, st.item_id))
+            fields = st.fields if st.fields is not None else item_type.export_defaults(
+                item_type.load(session, st.item_id))
             services.accept(session, people["approver"], erp.id, fields, queue)
         elif st.outcome == "rejected":
             services.reject(session, people["approver"], erp.id, st.reason, queue, company, link)

@@ -1,60 +1,23 @@
-"""Subcontractor invoices: the first item type through the ERP gate."""
+"""Subcontractor invoices: AP invoices with their distributions, from the project's invoice pages."""
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from portal.domain.errors import Invalid
 from portal.domain import settings
-from portal.domain.itemtypes import Column, Field, ItemSummary, ItemType, register
+from portal.domain.errors import Invalid
 from portal.domain.models import (Category, Commitment, CommitmentLine, InvoiceLine,
                                   InvoiceStatus, Project, SubcontractorInvoice, Vendor)
-from portal.domain.tabs import like
+from portal.domain.search import like
+from portal.domain.types.base import Column, Field, ItemSummary, ItemType
+from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import Batch, InvoiceLineData, SubcontractorInvoiceData
 
 ERP_ID_MAX = 15          # Sage AP invoice "Invoice" field
 DESCRIPTION_MAX = 30     # Sage AP invoice "Description" field
-
-
-def parse_date(value: str | date | None, field: str) -> date:
-    """Dates from forms: ISO (input type=date) or MM/DD/YYYY as accountants type them."""
-    if isinstance(value, date):
-        return value
-    text = (value or "").strip()
-    for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise Invalid("Please correct the highlighted fields.",
-                  fields={field: "Enter a date as MM/DD/YYYY." if text else "This field is required."})
-
-
-def parse_money(value, field: str, places: str = "0.01") -> Decimal:
-    """An amount typed by a person ($ and thousands separators allowed), to cents by default."""
-    text = str(value if value is not None else "").replace(",", "").replace("$", "").strip() or "0"
-    try:
-        amount = Decimal(text).quantize(Decimal(places))
-    except InvalidOperation:
-        raise Invalid("Please correct the highlighted fields.",
-                      fields={field: f"'{value}' is not an amount."}) from None
-    if abs(amount) >= Decimal("1000000000"):
-        raise Invalid("Please correct the highlighted fields.", fields={field: "Amount is too large."})
-    return amount
-
-
-def money(value) -> str:
-    if value is None:
-        return ""
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
-
-
-def mmddyyyy(value) -> str:
-    return value.strftime("%m/%d/%Y") if value else ""
 
 
 def invoice_load_options():
@@ -74,6 +37,8 @@ class SubcontractorInvoiceType(ItemType):
     noun = "invoice"
     model = SubcontractorInvoice
     direct_export_setting = "invoices"
+    erp_id_field = "erp_id"
+    sage_record_kind = "ap_invoice"
     generic_pages = False  # the project's invoice pages are richer (lines, edit, history)
     bulk_note = ("Ticked invoices are exported with their defaults: ERP ID = invoice #, "
                  "Accounting Date = billing date.")
@@ -117,7 +82,7 @@ class SubcontractorInvoiceType(ItemType):
                       help="The Invoice in Sage; prefilled with the invoice #."),
                 Field("description", "Description", maxlength=DESCRIPTION_MAX,
                       help="Optional, 30 characters."),
-                Field("accounting_date", "Accounting Date", kind="date", required=True)]
+                Field("accounting_date", "Accounting Date", widget="date", required=True)]
 
     def prerequisites(self, session: Session, item: SubcontractorInvoice) -> list[str]:
         reasons = []
@@ -182,11 +147,15 @@ class SubcontractorInvoiceType(ItemType):
             lines=lines, consolidate=consolidate)
         return map_subcontractor_invoice(data, batch_id)
 
+    def project_page(self, project_id: int) -> tuple[str, dict]:
+        return "projects.invoices", {"project_id": project_id}
+
     def link(self, erp) -> tuple[str, dict]:
         return "projects.invoice", {"project_id": erp.project_id, "invoice_id": erp.item_id}
 
-    def erp_ref(self, fields: dict, reference: str) -> str:
-        return fields.get("erp_id") or reference
+    def unlink_reference(self, erp, item: SubcontractorInvoice) -> dict:
+        return {"vendor": item.commitment.vendor.erp_vendor_id or "",
+                "invoice": (erp.export_fields or {}).get("erp_id") or erp.erp_ref or ""}
 
     def summary(self, item: SubcontractorInvoice) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
@@ -194,6 +163,3 @@ class SubcontractorInvoiceType(ItemType):
                            vendor=item.commitment.vendor.name,
                            amount=f"${item.total_amount:,.2f}",
                            creator_id=item.created_by_id)
-
-
-INVOICES = register(SubcontractorInvoiceType())

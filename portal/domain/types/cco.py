@@ -1,4 +1,4 @@
-"""Commitment change orders (CCOs) through the same gate."""
+"""Commitment change orders (CCOs) on synced commitments: CO items, and new commitment items first."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -6,13 +6,13 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from portal.domain.errors import Invalid
-from portal.domain.itemtypes import (Column, Field, ItemSummary, ItemType, check_length,
-                                     exporting_with, invalid_if, register)
+from portal.domain.errors import Conflict, Invalid
 from portal.domain.models import (Category, CCOLine, Commitment, CommitmentChangeOrder,
-                                  CommitmentLine, CostCode, Project, utcnow)
-from portal.domain.subcontractor_invoices import money, parse_money
-from portal.domain.tabs import like
+                                  CommitmentLine, CostCode, InvoiceLine, Project, utcnow)
+from portal.domain.search import like
+from portal.domain.types.base import (Column, Field, ItemSummary, ItemType, check_length,
+                                      exporting_with, invalid_if)
+from portal.domain.values import money, parse_money
 from portal.exporters.sage300.mapping import map_cco
 from portal.exporters.sage300.records import CCOData, CCOLineData, CommitmentItemData
 
@@ -29,6 +29,8 @@ class CCOType(ItemType):
     noun = "CCO"
     model = CommitmentChangeOrder
     direct_export_setting = "ccos"
+    erp_id_field = "cco_id"
+    sage_record_kind = "jc_commitment_co"
     writes_back_on_sync = True
     bulk_note = "Ticked CCOs are exported with their number as CCO ID and their title as description."
     columns = (Column("Project", "project"), Column("Commitment", "commitment"), Column("#", "number"),
@@ -67,11 +69,11 @@ class CCOType(ItemType):
         synced = session.scalars(select(Commitment).where(
             Commitment.project_id == project_id, Commitment.erp_commitment_id.is_not(None))
             .order_by(Commitment.number)).all()
-        return [Field("commitment_id", "Commitment (synced commitments only)", kind="select",
+        return [Field("commitment_id", "Commitment (synced commitments only)", widget="select",
                       required=True, choices=tuple((str(c.id), f"{c.number} {c.title}") for c in synced)),
                 Field("number", "CCO #", required=True, maxlength=40),
                 Field("title", "Title", required=True, maxlength=120),
-                Field("status", "Status", kind="select", required=True,
+                Field("status", "Status", widget="select", required=True,
                       choices=tuple((s, s) for s in STATUSES))]
 
     def line_fields(self, session, project_id):
@@ -84,12 +86,12 @@ class CCOType(ItemType):
                                .join(CostCode, CostCode.id == Category.cost_code_id)
                                .where(CostCode.project_id == project_id)
                                .order_by(CostCode.code, Category.code)).all()
-        return [Field("commitment_line_id", "Existing commitment line", kind="select",
+        return [Field("commitment_line_id", "Existing commitment line", widget="select",
                       choices=tuple((str(i), f"{n} #{no} {d}") for i, n, no, d in lines)),
                 Field("description", "or New line: description", maxlength=120),
-                Field("category_id", "New line: cost code / category", kind="select",
+                Field("category_id", "New line: cost code / category", widget="select",
                       choices=tuple((str(i), f"{cc} {cat}") for i, cc, cat in cats)),
-                Field("amount", "Amount", kind="number")]
+                Field("amount", "Amount", widget="number")]
 
     def line_count(self, item):
         return (len(item.lines) if item else 0) + 3
@@ -232,8 +234,6 @@ class CCOType(ItemType):
 
     def on_unlinked(self, session, item):
         """The commitment lines on_synced added for the CCO's new lines go too (a resend adds them again)."""
-        from portal.domain.errors import Conflict
-        from portal.domain.models import InvoiceLine
         added, newest_first = [], sorted(item.commitment.lines, key=lambda l: -l.line_no)
         for line in (l for l in item.lines if l.commitment_line_id is None):
             match = next((c for c in newest_first if c not in added and c.description == line.description
@@ -249,8 +249,10 @@ class CCOType(ItemType):
         for line in added:
             item.commitment.lines.remove(line)
 
-    def erp_ref(self, fields, reference):
-        return fields.get("cco_id") or reference
+    def unlink_reference(self, erp, item) -> dict:
+        # the commitment may have been unlinked first: Sage is then asked for the CCO ID alone
+        return {"commitment": item.commitment.erp_commitment_id or "",
+                "cco": (erp.export_fields or {}).get("cco_id") or erp.erp_ref or ""}
 
     def summary(self, item):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
@@ -258,6 +260,3 @@ class CCOType(ItemType):
                            vendor=item.commitment.vendor.name,
                            amount=money(sum((l.amount for l in item.lines), ZERO)),
                            creator_id=item.created_by_id)
-
-
-CCOS = register(CCOType())

@@ -1,0 +1,51 @@
+"""Exports that stall: a worker died, or Redis was down when the export was queued.
+
+An item stays Exporting until its job records the result; the portal tells a stalled one
+from a slow one by asking the queue about its job, so the approver gets a Retry button.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.lifecycle import State
+from portal.domain.models import ErpItem, utcnow
+from portal.domain.ports import JobStatuses
+
+# RQ states in which a job will never record its export
+DEAD = frozenset({None, "failed", "stopped", "canceled", "unreachable"})
+
+
+@dataclass(frozen=True)
+class ExportWatch:
+    """How long an export may take before it counts as stalled, and the queue to ask."""
+    queue: JobStatuses
+    stall_after: timedelta
+    settle: timedelta = timedelta(seconds=5)   # a job just queued is not asked about yet
+
+    def stalled(self, erps: Iterable[ErpItem], now: datetime | None = None) -> set[int]:
+        """The ids of the Exporting items whose job is gone, or has not run long after it was
+        queued; one round trip to the queue for all of them."""
+        now = now or utcnow()
+        waiting = [erp for erp in erps if erp.state == State.EXPORTING and erp.queued_at
+                   and now - erp.queued_at >= self.settle]
+        if not waiting:
+            return set()
+        statuses = self.queue.statuses([erp.job_id or "" for erp in waiting])
+        stalled = set()
+        for erp in waiting:
+            status = statuses.get(erp.job_id or "")
+            if status in DEAD or (now - erp.queued_at > self.stall_after and status != "queued"):
+                stalled.add(erp.id)
+        return stalled
+
+
+def stalled_exports(session: Session, older_than: timedelta) -> list[ErpItem]:
+    """Every item still Exporting that was queued longer ago than `older_than`."""
+    cutoff = utcnow() - older_than
+    return list(session.scalars(select(ErpItem).where(ErpItem.state == State.EXPORTING,
+                                                      ErpItem.queued_at < cutoff)))

@@ -1,0 +1,33 @@
+"""The ports the domain talks through: the job queue and the Sage connector (RQ and the
+Sage 300 CRE connectors in the app, fakes or real workers in tests)."""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from portal.exporters.sage300.records import Batch, SageResult
+
+
+class ExportQueue(Protocol):
+    def export_many(self, items: list[tuple[int, int, str]]) -> None:
+        """Queue exports of (erp item id, attempt, job id) in one round trip."""
+
+
+class MailQueue(Protocol):
+    def mail(self, mail_id: int, job_id: str) -> None: ...
+
+
+class SyncQueue(Protocol):
+    def sync(self, run_id: int, job_id: str) -> None: ...
+
+
+class JobStatuses(Protocol):
+    def statuses(self, job_ids: list[str]) -> dict[str, str | None]:
+        """The queue's status of each job (None: unknown job; "unreachable": queue down)."""
+
+
+class Connector(Protocol):
+    reader: Any   # what syncs read Sage through (None: the connector cannot read Sage)
+
+    def submit(self, batch: Batch) -> SageResult: ...
+
+    def held_by_sage(self, kind: str, ref: dict) -> list[str]: ...

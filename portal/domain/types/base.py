@@ -1,0 +1,255 @@
+"""The ItemType contract: everything a type adds to the one lifecycle, each hook with a default.
+
+A type brings its model, prerequisites, Accept (export) fields, Sage mapping, tab and list
+columns, project-side form and the words of its emails. The states, permissions, audit,
+queue, mail, tabs and project pages are shared and ask the type only through these hooks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from portal.domain.errors import Conflict, Invalid, NotFound
+from portal.domain.models import ErpItem, User
+from portal.exporters.sage300.records import Batch
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    """What emails and audit pages say about an item."""
+    project: str
+    title: str          # e.g. "Invoice #INV-001"
+    vendor: str
+    amount: str
+    creator_id: int | None
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of an Accept form or a project-side form."""
+    name: str
+    label: str
+    widget: str = "text"          # text | date | select | checkbox | textarea | number
+    maxlength: int | None = None
+    required: bool = False
+    choices: tuple = ()           # ((value, label), ...) for select
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a tab or a project-side list: its label and the key in row values."""
+    label: str
+    key: str
+    css: str = ""
+
+
+class ItemType:
+    """The base of every item type; a type overrides what differs from these defaults."""
+
+    # ---- who it is -------------------------------------------------------------------
+    key: ClassVar[str] = ""
+    label: ClassVar[str] = ""            # "Subcontractor Invoice"
+    plural: ClassVar[str] = ""           # "Subcontractor Invoices": the tab's name
+    noun: str = ""                       # how a row names it: "invoice INV-001" (label, lower case, by default)
+    scope: ClassVar[str] = "project"     # "project": lives in a project; "company": company level
+    model: ClassVar[Any] = None
+
+    # ---- the tab and the project-side list ---------------------------------------------
+    columns: ClassVar[tuple[Column, ...]] = ()        # the tab's item columns
+    list_columns: ClassVar[tuple[Column, ...]] = ()   # the project-side list's columns
+    accept_column: ClassVar[str | None] = None        # a column to show Accept in (else Actions)
+    bulk_note: ClassVar[str] = "Ticked items are exported with their default export fields."
+
+    # ---- the project side ---------------------------------------------------------------
+    generic_pages: ClassVar[bool] = True          # False: the type has pages of its own
+    editable_after_create: ClassVar[bool] = True  # budget changes: never edited once created
+    deletable: ClassVar[bool] = False             # a draft never sent may be deleted (see delete)
+
+    # ---- Sage and settings --------------------------------------------------------------
+    direct_export_setting: ClassVar[str | None] = None  # Settings' Direct Export key, if any
+    erp_id_field: ClassVar[str | None] = None    # the export field holding the Sage ID
+    sage_record_kind: ClassVar[str | None] = None  # what Unlink asks Sage about; None: no Unlink
+    writes_back_on_sync: ClassVar[bool] = False  # on_synced writes to the item (it is loaded again)
+    sync_key: ClassVar[str | None] = None        # the sync from Sage offered on its tab
+    import_list: ClassVar[str | None] = None     # the Ready to Import list of that sync
+
+    def __init__(self) -> None:
+        self.noun = self.noun or self.label.lower()
+
+    @property
+    def unlinkable(self) -> bool:
+        return self.sage_record_kind is not None
+
+    @property
+    def list_title(self) -> str:
+        """The heading of the project-side list."""
+        return self.plural
+
+    # ---- loading ------------------------------------------------------------------------
+    def load_options(self) -> tuple:
+        """Loader options for everything the type's hooks read (relationships are lazy="raise")."""
+        return ()
+
+    def tab_options(self) -> tuple:
+        """What a tab row needs (often less than an export): many-to-one joined, so a page
+        costs the same few queries at 10 rows and at 10,000."""
+        return self.load_options()
+
+    def load(self, session: Session, item_id: int) -> Any:
+        item = session.scalars(select(self.model).where(self.model.id == item_id)
+                               .options(*self.load_options())).first()
+        if item is None:
+            raise NotFound(f"That {self.label.lower()} does not exist.")
+        return item
+
+    def load_many(self, session: Session, item_ids: list[int], options: tuple | None = None) -> dict[int, Any]:
+        if not item_ids:
+            return {}
+        items = session.scalars(select(self.model).where(self.model.id.in_(item_ids))
+                                .options(*(self.load_options() if options is None else options))
+                                ).unique().all()
+        return {item.id: item for item in items}
+
+    def project_id(self, item: Any) -> int | None:
+        """The project whose tool level decides who may send it (None: company admins)."""
+        return item.project_id
+
+    def creator_id(self, item: Any) -> int | None:
+        return item.created_by_id
+
+    # ---- the lifecycle's type-specific parts --------------------------------------------
+    def prerequisites(self, session: Session, item: Any) -> list[str]:
+        """Reasons the item cannot be sent yet; empty when it can."""
+        return []
+
+    def accept_fields(self, item: Any) -> list[Field]:
+        return []
+
+    def accept_details(self, item: Any) -> list[tuple[str, ...]] | None:
+        """Rows shown above the Accept form (e.g. a budget's lines); None for none."""
+        return None
+
+    def export_defaults(self, item: Any) -> dict:
+        return {}
+
+    def clean_export_fields(self, session: Session, item: Any, raw: dict) -> dict:
+        """Validate the Accept form; raise Invalid(fields=...) on bad input."""
+        return {}
+
+    def build_batch(self, session: Session, item: Any, fields: dict, batch_id: str) -> Batch:
+        raise NotImplementedError(f"{type(self).__name__} must build its Sage batch")
+
+    def build_batches(self, session: Session, item: Any, fields: dict, batch_id: str) -> list[Batch]:
+        """The import files of one export, in order (a CCO's new commitment item before the
+        CCO, a budget's new cost codes before the budget). Most types have one."""
+        return [self.build_batch(session, item, fields, batch_id)]
+
+    def summary(self, item: Any) -> ItemSummary:
+        raise NotImplementedError(f"{type(self).__name__} must say what its emails show")
+
+    def on_synced(self, session: Session, item: Any, fields: dict, reference: str) -> None:
+        """Write the Sage ID back to the item (vendors, jobs...); needs writes_back_on_sync."""
+
+    def on_unlinked(self, session: Session, item: Any) -> None:
+        """Clear what on_synced wrote (the item's Sage ID) once the item is unlinked from Sage."""
+
+    def erp_ref(self, fields: dict, reference: str) -> str:
+        """The Sage ID shown on Synced rows: the ERP ID field's value, else Sage's reference."""
+        return (fields.get(self.erp_id_field) if self.erp_id_field else None) or reference
+
+    def unlink_reference(self, erp: ErpItem, item: Any) -> dict:
+        """What identifies the item's Sage record when Unlink asks whether Sage still holds it."""
+        return {"reference": erp.erp_ref or ""}
+
+    def linked_ref(self, item: Any) -> str | None:
+        """The Sage ID of an item linked to Sage without going through the gate (imported,
+        or set up before the integration); such an item counts as Synced."""
+        return None
+
+    # ---- the tab ------------------------------------------------------------------------
+    def row_values(self, item: Any) -> dict:
+        return {}
+
+    def row_values_many(self, session: Session, items: list) -> dict[int, dict]:
+        """Row values of a page of items; types whose values need more data override this
+        to fetch it in one query for the page."""
+        return {item.id: self.row_values(item) for item in items}
+
+    def search_ids(self, q: str) -> Select:
+        """A select of the ids of items matching q."""
+        raise NotImplementedError(f"{type(self).__name__} must say how its tab is searched")
+
+    # ---- the project side ---------------------------------------------------------------
+    def list_items(self, session: Session, project_id: int | None) -> list:
+        raise NotImplementedError(f"{type(self).__name__} must list its items")
+
+    def form_fields(self, session: Session, project_id: int | None, item: Any | None) -> list[Field]:
+        return []
+
+    def line_fields(self, session: Session, project_id: int | None) -> list[Field]:
+        """The columns of one line of the form (schedule of values, budget lines); [] for none."""
+        return []
+
+    def line_count(self, item: Any | None) -> int:
+        """How many line rows the form shows (the item's lines and a few blank ones)."""
+        return 0
+
+    def form_values(self, item: Any) -> dict:
+        return {}
+
+    def save(self, session: Session, actor: User, project_id: int | None, item: Any | None,
+             form: dict) -> Any:
+        """Create (item None) or update an item from the form; raise Invalid on bad input.
+        Adds to the session without committing: the caller commits."""
+        raise Invalid(f"{self.plural} are created and edited in the project's own tool.")
+
+    def delete(self, session: Session, item: Any) -> None:
+        """Delete a draft never sent (deletable types); raise Invalid when it is still in use."""
+        raise Conflict(f"{self.plural} cannot be deleted here.")
+
+    def project_page(self, project_id: int) -> tuple[str, dict]:
+        """The endpoint (and its arguments) of a project's list of these items (project scope)."""
+        return "items.index", {"project_id": project_id, "type_key": self.key}
+
+    def link(self, erp: ErpItem) -> tuple[str, dict]:
+        """Where the item lives on the project side (emails link there)."""
+        if self.scope == "company" or erp.project_id is None:
+            return "items.company_index", {"type_key": self.key}
+        return self.project_page(erp.project_id)
+
+
+# ---- helpers the types' forms share ------------------------------------------------------
+
+def invalid_if(errors: dict) -> None:
+    """Raise one Invalid naming every bad field, when there are any."""
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", fields=errors)
+
+
+def check_length(errors: dict, fields: dict, name: str, label: str, limit: int | None,
+                 required: bool = False) -> str:
+    """Strip a form value and record a clear error when it is missing or too long."""
+    value = (fields.get(name) or "").strip()
+    if required and not value:
+        errors[name] = f"{label} is required."
+    elif limit is not None and len(value) > limit:
+        errors[name] = f"{label} must be {limit} characters or less (Sage's limit)."
+    return value
+
+
+def exporting_with(session: Session, item_type: str, field_name: str, value: str, item_id: int,
+                   project_id: int | None = None, states: tuple[str, ...] = ("exporting",)) -> bool:
+    """True when another item of the type is being exported right now (or is in one of
+    `states`) with the same Sage ID, case-insensitive: not synced yet, but the ID is taken as
+    surely as if it were."""
+    query = select(ErpItem.export_fields).where(ErpItem.item_type == item_type, ErpItem.item_id != item_id,
+                                                ErpItem.state.in_(states))
+    if project_id is not None:
+        query = query.where(ErpItem.project_id == project_id)
+    wanted = value.strip().upper()
+    return any(str((fields or {}).get(field_name) or "").strip().upper() == wanted
+               for fields in session.scalars(query))

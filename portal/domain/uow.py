@@ -1,0 +1,53 @@
+"""The one owner of a service's transaction (cosmicpython's unit of work, on a SQLAlchemy session).
+
+A service runs its work inside `unit_of_work(session)`: whatever goes wrong (a domain error,
+a database error, a bug) rolls back everything it did, so no caller ever calls rollback().
+The service says when its work is done with `commit(session)`, which turns a lost race (a
+stale version, a unique key taken meanwhile) into a Conflict the user can read.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.domain.errors import Conflict
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RACE_LOST = ("Someone else changed this item at the same moment. "
+             "Reload the page to see where it is now.")
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Roll back on any error; the work inside commits with commit(session) when it is done."""
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def commit(session: Session, conflict: str = RACE_LOST) -> None:
+    """Commit; a concurrent change that won the race becomes a Conflict (and is rolled back)."""
+    try:
+        session.commit()
+    except (StaleDataError, IntegrityError):
+        session.rollback()
+        raise Conflict(conflict) from None
+
+
+def transactional(service: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+    """Run a service (session first) inside unit_of_work(session)."""
+    @wraps(service)
+    def run(session: Session, *args: P.args, **kwargs: P.kwargs) -> R:
+        with unit_of_work(session):
+            return service(session, *args, **kwargs)
+    return run
