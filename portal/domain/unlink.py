@@ -12,7 +12,7 @@ from portal.domain.itemtypes import get_type
 from portal.domain.lifecycle import Action, next_state
 from portal.domain.models import ErpItem, User
 from portal.domain.services import _commit, _require, _transition, get_erp_item
-from portal.exporters.sage300.records import ConnectorUnavailable
+from portal.exporters.sage300.records import ConnectorUnavailable, SageUnreadable
 
 
 def _fields(erp: ErpItem) -> dict:
@@ -78,6 +78,8 @@ def unlink(session: Session, actor: User, erp_item_id: int, connector) -> ErpIte
         held = connector.held_by_sage(sage_kind, identify(erp, item))
     except ConnectorUnavailable as exc:
         raise Conflict(f"Sage 300 CRE could not be reached, so nothing was unlinked: {exc}") from None
+    except SageUnreadable as exc:
+        raise Conflict(str(exc)) from None
     if held:
         raise Conflict(f"Sage 300 CRE still holds {_listed(held)}: delete "
                        f"{'it' if len(held) == 1 else 'them'} in Sage first.")

@@ -7,41 +7,26 @@ make_connector(config) picks one from SAGE_* config keys.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from decimal import Decimal
 
 from sqlalchemy.exc import OperationalError
 
-from .fileformat import FILE_ENCODING, drop_file_name, import_file
-from .records import Batch, ConnectorUnavailable, SageResult
-
-
-def write_import_file(folder: str, batch_id: str, content: str) -> str:
-    """Write the batch's import file atomically (temp file + os.replace); returns its name."""
-    os.makedirs(folder, exist_ok=True)
-    name = drop_file_name(batch_id)
-    # the temp file lives in the same folder so os.replace stays a same-filesystem rename,
-    # and a Sage import scanning *.txt never sees a half-written file
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding=FILE_ENCODING, errors="replace", newline="") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, os.path.join(folder, name))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return name
+from .dropfolder import write_import_file
+from .fileformat import import_file
+from .records import Batch, ConnectorUnavailable, SageResult, SageUnreadable
+from .simulator import Sage300Simulator, make_engine
 
 
 class SimulatorConnector:
-    """Submits to a Sage300Simulator; a database that cannot be reached is ConnectorUnavailable."""
+    """Submits to a Sage300Simulator; a database that cannot be reached is ConnectorUnavailable.
 
-    def __init__(self, sim):
+    `reader` is what reads Sage back (the simulator: list_vendors, job_costs, ...); `sim` is
+    the same object under its older name."""
+
+    def __init__(self, sim: Sage300Simulator):
         self.sim = sim
+        self.reader: Sage300Simulator | None = sim
 
     def submit(self, batch: Batch) -> SageResult:
         try:
@@ -64,10 +49,12 @@ class SimulatorConnector:
 
 
 class FileDropConnector:
-    """Writes the batch's import file into a folder; the same batch_id overwrites the same file."""
+    """Writes the batch's import file into a folder; the same batch_id overwrites the same file.
+    It cannot read Sage back: `reader` is None."""
 
     def __init__(self, folder: str):
         self.folder = folder
+        self.reader: Sage300Simulator | None = None
 
     def submit(self, batch: Batch) -> SageResult:
         try:
@@ -77,10 +64,9 @@ class FileDropConnector:
         return SageResult(ok=True, reference=name)
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]:
-        """Import files cannot be read back: refuse, so nothing is unlinked unchecked."""
-        from portal.domain.errors import Conflict
-        raise Conflict("Unlinking needs a connection that can read Sage 300 CRE (the simulator); "
-                       "the file-drop connector only writes import files, so nothing was unlinked.")
+        """Import files cannot be read back: SageUnreadable, so nothing is unlinked unchecked."""
+        raise SageUnreadable("Unlinking needs a connection that can read Sage 300 CRE (the simulator); "
+                             "the file-drop connector only writes import files, so nothing was unlinked.")
 
 
 # Engines are process-wide, thread-safe and own a connection pool, so one per (url, schema)
@@ -109,8 +95,6 @@ def make_connector(config: dict):
         return FileDropConnector(folder)
     if kind != "simulator":
         raise ValueError(f"unknown SAGE_CONNECTOR {kind!r}")
-
-    from .simulator import Sage300Simulator, make_engine  # the simulator imports this module
 
     global _engines_pid
     url = config.get("SAGE_SIM_DATABASE_URL") or "sqlite:///sage300_sim.db"

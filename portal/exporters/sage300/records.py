@@ -85,6 +85,11 @@ class ConnectorUnavailable(Exception):
     """Sage could not be reached at all (nothing was imported)."""
 
 
+class SageUnreadable(Exception):
+    """The connector cannot read Sage back (the file drop only writes import files), so
+    nothing that needs Sage's answer (an unlink's check) can go ahead."""
+
+
 # ---- setup items: vendors, jobs (with cost codes and categories), extras, cost codes ----
 
 @dataclass(frozen=True)

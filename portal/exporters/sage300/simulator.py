@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
-from .connectors import write_import_file
+from .dropfolder import write_import_file
 from .fileformat import import_file
 from .mapping import (
     APPROVED_COMMITMENT_CHANGE, APPROVED_ESTIMATE_CHANGE, CCO_STATUS, COMMITTED_COST, MISC_WORKSHEET_1,
