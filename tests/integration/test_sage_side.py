@@ -110,7 +110,7 @@ def test_a_new_not_null_column_without_server_default_is_refused(make_sim, monke
     newer = MetaData()
     Table("SIM_SETTING", newer, Column("Key", String(40), primary_key=True), Column("Value", String, nullable=False),
           Column("Forgotten", String(5), nullable=False))
-    monkeypatch.setattr(simmod, "metadata", newer)
+    monkeypatch.setattr(simmod.schema, "metadata", newer)  # create_all reads schema.metadata
     with pytest.raises(RuntimeError, match="SIM_SETTING.Forgotten"):
         s.create_all()
     assert s.settings()["hourly_limit"] == 0  # the table is as it was
