@@ -2,12 +2,44 @@
 
 Everything here is a frozen dataclass: the mappers are pure functions from the
 *Data classes to a Batch of records, and connectors take a Batch.
+
+Each record declares its Sage fields (SAGE_FIELDS: SageField specs, in the order Sage checks
+them), so one check validates any record.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class SageField:
+    """One Sage field of a record: its name in Sage's errors ("[CostCode] is too long, ..."),
+    the record's attribute, its maximum length (None: not limited) and whether Sage refuses
+    it blank ("Can't be blank.")."""
+    label: str
+    attr: str
+    limit: int | None = None
+    required: bool = False
+
+
+Fields = tuple[SageField, ...]
+
+
+def field_text(value) -> str:
+    """A field value as text (what Sage's lengths measure and a generic import line holds):
+    "" for None, Y/N for a flag, MM/DD/YYYY for a date, a number as given (no exponent)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, date):
+        return value.strftime("%m/%d/%Y")
+    if isinstance(value, (int, float, Decimal)):
+        return format(Decimal(str(value)), "f")
+    return str(value)
 
 
 # ---- item data in (built by the portal from its models) -------------------------
@@ -39,6 +71,7 @@ class SubcontractorInvoiceData:
 
 
 # ---- records out -----------------------------------------------------------------
+# SAGE_FIELDS: lengths from sage300-facts.md, labels as hh2 names the fields in its errors.
 
 @dataclass(frozen=True)
 class APInvoice:
@@ -49,6 +82,10 @@ class APInvoice:
     accounting_date: date
     amount: Decimal               # work completed + materials stored (= payment due + retainage)
     retainage: Decimal
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Vendor", "vendor", 10, required=True), SageField("Invoice", "invoice", 15, required=True),
+        SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -62,6 +99,11 @@ class APDistribution:
     description: str
     amount: Decimal
     retainage: Decimal
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Commitment", "commitment", 12), SageField("Job", "job", 10, required=True),
+        SageField("Extra", "extra", 10), SageField("CostCode", "cost_code", 12, required=True),
+        SageField("Category", "category", 3, required=True), SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -160,6 +202,12 @@ class APVendor:
     fax: str
     vendor_type: str
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Vendor", "vendor", 10, required=True), SageField("Name", "name", 30, required=True),
+        SageField("Address1", "address_1", 33), SageField("AddressCity", "city", 30),
+        SageField("AddressState", "state", 4), SageField("AddressZip", "zip", 10),
+        SageField("Telephone", "telephone", 15), SageField("Fax", "fax", 15))
+
 
 @dataclass(frozen=True)
 class JCJob:
@@ -170,12 +218,21 @@ class JCJob:
     state: str
     zip: str
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Name", "description", 30, required=True),
+        SageField("Address1", "address_1", 30), SageField("AddressCity", "city", 15),
+        SageField("AddressState", "state", 4), SageField("AddressZip", "zip", 10))
+
 
 @dataclass(frozen=True)
 class JCExtra:
     job: str
     extra: str
     description: str
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10, required=True),
+        SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -184,6 +241,10 @@ class JCCostCode:
     extra: str
     cost_code: str
     description: str
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10),
+        SageField("CostCode", "cost_code", 12, required=True), SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -194,8 +255,15 @@ class JCCategory:
     category: str
     description: str
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10),
+        SageField("CostCode", "cost_code", 12, required=True), SageField("Category", "category", 3, required=True),
+        SageField("Description", "description", 30))
+
 
 # ---- commitments, change orders, budgets, prime contract COs, owner invoices --------------
+# SAGE_FIELDS (facts page: Commitment 12, its Description 30, Commitment CO 10, Chg Mgmt Ref
+# 36; the guide: PCCO Number 20; AR Customer 10 and Invoice 15 are inferred from AP's).
 
 @dataclass(frozen=True)
 class CommitmentItemData:
@@ -337,6 +405,11 @@ class JCCommitment:
     date: date
     retainage_pct: Decimal
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Commitment", "commitment", 12, required=True), SageField("Description", "description", 30),
+        SageField("Vendor", "vendor", 10, required=True), SageField("Job", "job", 10, required=True),
+        SageField("CommitmentType", "commitment_type", 20))
+
 
 @dataclass(frozen=True)
 class JCCommitmentItem:
@@ -352,6 +425,12 @@ class JCCommitmentItem:
     unit_description: str
     amount: Decimal
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Item", "item", required=True), SageField("Commitment", "commitment", 12),
+        SageField("Description", "description", 30), SageField("Job", "job", 10, required=True),
+        SageField("Extra", "extra", 10), SageField("CostCode", "cost_code", 12, required=True),
+        SageField("Category", "category", 3, required=True))
+
 
 @dataclass(frozen=True)
 class JCCommitmentCO:
@@ -360,6 +439,10 @@ class JCCommitmentCO:
     description: str
     date: date
     status: str                   # always "Approved"
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Commitment", "commitment", 12, required=True), SageField("CommitmentCO", "cco", 10, required=True),
+        SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -375,6 +458,10 @@ class JCCommitmentCOItem:
     category: str = ""
     unit_cost: Decimal | None = None
     unit_description: str = ""
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Item", "item", required=True), SageField("Description", "description", 30),
+        SageField("Job", "job", 10), SageField("CostCode", "cost_code", 12), SageField("Category", "category", 3))
 
 
 @dataclass(frozen=True)
@@ -394,6 +481,22 @@ class JCTransaction:
     contract: str = ""
     contract_item: str = ""
 
+    # an estimate or budget line (Original estimate, Approved est chng, Misc worksheets)
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10),
+        SageField("CostCode", "cost_code", 12, required=True), SageField("Category", "category", 3, required=True),
+        SageField("Description", "description", 30), SageField("ChgMgmtRef1", "ref_1", 36),
+        SageField("ChgMgmtRef2", "ref_2", 36))
+    # a PCCO's estimate line: its Chg Mgmt Ref 1 is the PCCO number, whose limit (20) comes first
+    PCCO_FIELDS: ClassVar[Fields] = (SageField("Number", "ref_1", 20), *SAGE_FIELDS)
+    # a PCCO's Approved Schedule Value Change: on a contract item, with no cost code or category
+    SCHEDULE_CHANGE_FIELDS: ClassVar[Fields] = (
+        SageField("Number", "ref_1", 20), SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10),
+        SageField("CostCode", "cost_code", 12), SageField("Category", "category", 3),
+        SageField("Description", "description", 30), SageField("ChgMgmtRef1", "ref_1", 36),
+        SageField("ChgMgmtRef2", "ref_2", 36), SageField("Contract", "contract", required=True),
+        SageField("ContractItem", "contract_item", required=True))
+
 
 @dataclass(frozen=True)
 class CNContractItem:
@@ -401,6 +504,10 @@ class CNContractItem:
     contract: str
     item: str
     description: str
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Contract", "contract", required=True), SageField("Item", "item", required=True),
+        SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -415,6 +522,11 @@ class ARInvoice:
     amount: Decimal
     retainage: Decimal
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Customer", "customer", 10, required=True), SageField("Invoice", "invoice", 15, required=True),
+        SageField("Contract", "contract", required=True), SageField("Job", "job", 10),
+        SageField("Description", "description", 30))
+
 
 @dataclass(frozen=True)
 class ARDistribution:
@@ -424,3 +536,6 @@ class ARDistribution:
     description: str
     amount: Decimal
     retainage: Decimal
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("ContractItem", "contract_item", required=True), SageField("Description", "description", 30))

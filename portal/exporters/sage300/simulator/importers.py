@@ -40,65 +40,32 @@ from ..records import (
     SageResult,
 )
 from .rules import (
-    AR_DISTRIBUTION_LIMITS,
-    AR_DISTRIBUTION_REQUIRED,
     AR_DUPLICATE,
-    AR_INVOICE_LIMITS,
-    AR_INVOICE_REQUIRED,
     ARCHIVED_STATUSES,
-    BLANK,
     BUDGET_CHANGE_TYPES,
     BUDGET_TYPES,
-    CATEGORY_LIMITS,
-    CATEGORY_REQUIRED,
     CCO_EXISTS,
-    CCO_ITEM_LIMITS,
-    CCO_ITEM_REQUIRED,
-    CCO_LIMITS,
-    CCO_REQUIRED,
     COMMITMENT_ARCHIVED,
-    COMMITMENT_ITEM_LIMITS,
-    COMMITMENT_ITEM_REQUIRED,
-    COMMITMENT_LIMITS,
-    COMMITMENT_REQUIRED,
-    CONTRACT_ITEM_LIMITS,
-    CONTRACT_ITEM_REQUIRED,
-    COST_CODE_LIMITS,
-    COST_CODE_REQUIRED,
-    DISTRIBUTION_LIMITS,
-    DISTRIBUTION_REQUIRED,
     EXTRA_EXISTS,
-    EXTRA_LIMITS,
-    EXTRA_REQUIRED,
-    INVOICE_LIMITS,
-    INVOICE_REQUIRED,
     ITEM_EXISTS,
     JOB_CLOSED,
     JOB_EXISTS,
-    JOB_LIMITS,
-    JOB_REQUIRED,
     NO_CATEGORY,
     NO_DISTRIBUTIONS,
     NOT_FOUND,
-    PCCO_TRANSACTION_LIMITS,
     PCCO_TYPES,
     RATE_LIMITED,
-    SCHEDULE_CHANGE_REQUIRED,
-    TRANSACTION_LIMITS,
-    TRANSACTION_REQUIRED,
     VENDOR_EXISTS,
     VENDOR_INACTIVE,
-    VENDOR_LIMITS,
-    VENDOR_REQUIRED,
     Refused,
     change_order_exists,
+    check_fields,
     commitment_exists,
     dec,
     duplicate_invoice,
     estimate_exists,
     over_tolerance,
     period_closed,
-    too_long,
 )
 from .schema import (
     SimulatorBase,
@@ -190,14 +157,8 @@ class ImportersMixin(SimulatorBase):
             raise ValueError("an ap_invoice batch holds one APInvoice and APDistribution records")
         inv = headers[0]
 
-        for record, required, limits in [(inv, INVOICE_REQUIRED, INVOICE_LIMITS)] + \
-                [(d, DISTRIBUTION_REQUIRED, DISTRIBUTION_LIMITS) for d in dists]:
-            for attr in required:
-                if not (getattr(record, attr) or "").strip():
-                    raise Refused(BLANK)
-            for field, attr, limit in limits:
-                if len(getattr(record, attr) or "") > limit:
-                    raise Refused(too_long(field, limit))
+        for record in [inv, *dists]:
+            check_fields(record)
 
         vendor = conn.execute(select(vendor_t.c.Status).where(vendor_t.c.Vendor == inv.vendor)).first()
         if vendor is None:
@@ -255,7 +216,7 @@ class ImportersMixin(SimulatorBase):
 
     def _import_vendor(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
         vendor = _single(batch, APVendor, ())
-        _check_fields(vendor, VENDOR_REQUIRED, VENDOR_LIMITS)
+        check_fields(vendor)
         if conn.execute(select(vendor_t.c.Vendor).where(vendor_t.c.Vendor == vendor.vendor)).first():
             raise Refused(VENDOR_EXISTS)
         # Vendor_Type is carried by the import file only (no column in the simulator's table)
@@ -268,7 +229,7 @@ class ImportersMixin(SimulatorBase):
     def _import_job(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
         job = _single(batch, JCJob, (JCCostCode, JCCategory))
         codes, categories = _codes_of(batch, job.job, "")
-        _check_fields(job, JOB_REQUIRED, JOB_LIMITS)
+        check_fields(job)
         _check_codes(codes, categories)
         if conn.execute(select(job_t.c.Job).where(job_t.c.Job == job.job)).first():
             raise Refused(JOB_EXISTS)
@@ -282,7 +243,7 @@ class ImportersMixin(SimulatorBase):
     def _import_extra(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
         extra = _single(batch, JCExtra, (JCCostCode, JCCategory))
         codes, categories = _codes_of(batch, extra.job, extra.extra)
-        _check_fields(extra, EXTRA_REQUIRED, EXTRA_LIMITS)
+        check_fields(extra)
         _check_codes(codes, categories)
         _open_job(conn, extra.job)
         if conn.execute(select(extra_t.c.Extra).where(extra_t.c.Job == extra.job,
@@ -319,9 +280,9 @@ class ImportersMixin(SimulatorBase):
         if not items or any(i.commitment != head.commitment for i in items):
             raise ValueError("a jc_commitment batch holds its JCCommitment, then its JCCommitmentItems "
                              "(at least one, all on that commitment)")
-        _check_fields(head, COMMITMENT_REQUIRED, COMMITMENT_LIMITS)
+        check_fields(head)
         for item in items:
-            _check_fields(item, COMMITMENT_ITEM_REQUIRED, COMMITMENT_ITEM_LIMITS)
+            check_fields(item)
 
         vendor = conn.execute(select(vendor_t.c.Status).where(vendor_t.c.Vendor == head.vendor)).first()
         if vendor is None:
@@ -365,11 +326,11 @@ class ImportersMixin(SimulatorBase):
         if head.status != CCO_STATUS:
             raise ValueError("a commitment change order is exported Approved")
 
-        _check_fields(head, CCO_REQUIRED, CCO_LIMITS)
+        check_fields(head)
         for item in new_items:
-            _check_fields(item, COMMITMENT_ITEM_REQUIRED, COMMITMENT_ITEM_LIMITS)
+            check_fields(item)
         for item in co_items:
-            _check_fields(item, CCO_ITEM_REQUIRED, CCO_ITEM_LIMITS)
+            check_fields(item)
 
         commitment = conn.execute(select(commitment_t).where(commitment_t.c.Commitment == head.commitment)
                                   ).mappings().first()
@@ -432,7 +393,7 @@ class ImportersMixin(SimulatorBase):
 
     def _import_budget(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
         txns = _transactions(batch, BUDGET_TYPES)
-        _check_transactions(conn, txns, TRANSACTION_LIMITS)
+        _check_transactions(conn, txns)
         seen = set()
         for t in txns:
             if t.transaction_type != ORIGINAL_ESTIMATE:
@@ -449,7 +410,7 @@ class ImportersMixin(SimulatorBase):
 
     def _import_budget_change(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
         txns = _transactions(batch, BUDGET_CHANGE_TYPES)
-        _check_transactions(conn, txns, TRANSACTION_LIMITS)
+        _check_transactions(conn, txns)
         _insert_transactions(conn, [_transaction_row(t, False, batch.batch_id, now) for t in txns])
         return f"{txns[0].job}: {len(txns)} transactions"
 
@@ -467,11 +428,11 @@ class ImportersMixin(SimulatorBase):
             raise ValueError("a jc_pcco batch is on one contract")
 
         for t in estimates:
-            _check_fields(t, TRANSACTION_REQUIRED, PCCO_TRANSACTION_LIMITS)
+            check_fields(t, JCTransaction.PCCO_FIELDS)
         for t in changes:
-            _check_fields(t, SCHEDULE_CHANGE_REQUIRED, PCCO_TRANSACTION_LIMITS)
+            check_fields(t, JCTransaction.SCHEDULE_CHANGE_FIELDS)
         for r in new_items:
-            _check_fields(r, CONTRACT_ITEM_REQUIRED, CONTRACT_ITEM_LIMITS)
+            check_fields(r)
         job = txns[0].job
         _open_job(conn, job)
         for contract in contracts:
@@ -506,9 +467,9 @@ class ImportersMixin(SimulatorBase):
         dists = list(batch.records[1:])
         if any((d.invoice, d.contract) != (inv.invoice, inv.contract) for d in dists):
             raise ValueError("an ar_invoice batch's distributions are on its invoice and contract")
-        _check_fields(inv, AR_INVOICE_REQUIRED, AR_INVOICE_LIMITS)
+        check_fields(inv)
         for d in dists:
-            _check_fields(d, AR_DISTRIBUTION_REQUIRED, AR_DISTRIBUTION_LIMITS)
+            check_fields(d)
 
         if not exists(conn, customer_t, Customer=inv.customer):
             raise Refused(NOT_FOUND)
@@ -575,9 +536,9 @@ def _codes_of(batch: Batch, job: str, extra: str) -> tuple[list, list]:
 
 def _check_codes(codes, categories) -> None:
     for record in codes:
-        _check_fields(record, COST_CODE_REQUIRED, COST_CODE_LIMITS)
+        check_fields(record)
     for record in categories:
-        _check_fields(record, CATEGORY_REQUIRED, CATEGORY_LIMITS)
+        check_fields(record)
 
 
 def _open_job(conn, job: str) -> None:
@@ -639,9 +600,9 @@ def _transactions(batch: Batch, types: tuple) -> list:
     return txns
 
 
-def _check_transactions(conn, txns, limits) -> None:
+def _check_transactions(conn, txns) -> None:
     for t in txns:
-        _check_fields(t, TRANSACTION_REQUIRED, limits)
+        check_fields(t)
     _open_job(conn, txns[0].job)
     for t in txns:
         _check_coding(conn, t.job, t.extra, t.cost_code, t.category)
@@ -675,14 +636,3 @@ def _add_commitment_items(conn, items) -> None:
             Commitment=i.commitment, Item=i.item, Description=i.description or "", Job=i.job, Extra=i.extra or "",
             Cost_Code=i.cost_code, Category=i.category, Units=dec(i.units), Unit_Cost=dec(i.unit_cost),
             Unit_Description=i.unit_description or "", Amount=Decimal(i.amount)))
-
-
-
-def _check_fields(record, required, limits) -> None:
-    for attr in required:
-        if not (getattr(record, attr) or "").strip():
-            raise Refused(BLANK)
-    for field, attr, limit in limits:
-        if len(getattr(record, attr) or "") > limit:
-            raise Refused(too_long(field, limit))
-

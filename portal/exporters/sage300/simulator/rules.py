@@ -15,61 +15,62 @@ from ..mapping import (
     ORIGINAL_ESTIMATE,
     SCHEDULE_VALUE_CHANGE,
 )
+from ..records import (
+    APDistribution,
+    APInvoice,
+    APVendor,
+    ARDistribution,
+    ARInvoice,
+    CNContractItem,
+    Fields,
+    JCCategory,
+    JCCommitment,
+    JCCommitmentCO,
+    JCCommitmentCOItem,
+    JCCommitmentItem,
+    JCCostCode,
+    JCExtra,
+    JCJob,
+    JCTransaction,
+    field_text,
+)
 
-INVOICE_LIMITS = (("Vendor", "vendor", 10), ("Invoice", "invoice", 15), ("Description", "description", 30))
-DISTRIBUTION_LIMITS = (("Commitment", "commitment", 12), ("Job", "job", 10), ("Extra", "extra", 10),
-                       ("CostCode", "cost_code", 12), ("Category", "category", 3),
-                       ("Description", "description", 30))
-INVOICE_REQUIRED = ("vendor", "invoice")
-DISTRIBUTION_REQUIRED = ("job", "cost_code", "category")
-# Setup records: (hh2 field name in the error text, record attribute, max length).
-VENDOR_LIMITS = (("Vendor", "vendor", 10), ("Name", "name", 30), ("Address1", "address_1", 33),
-                 ("AddressCity", "city", 30), ("AddressState", "state", 4), ("AddressZip", "zip", 10),
-                 ("Telephone", "telephone", 15), ("Fax", "fax", 15))
-JOB_LIMITS = (("Job", "job", 10), ("Name", "description", 30), ("Address1", "address_1", 30),
-              ("AddressCity", "city", 15), ("AddressState", "state", 4), ("AddressZip", "zip", 10))
-EXTRA_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("Description", "description", 30))
-COST_CODE_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
-                    ("Description", "description", 30))
-CATEGORY_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
-                   ("Category", "category", 3), ("Description", "description", 30))
-# Financial records (facts page: Commitment 12, its Description 30, Commitment CO 10, Chg Mgmt
-# Ref 36; the guide: PCCO Number 20; AR Customer 10 and Invoice 15 are inferred from AP's).
-COMMITMENT_LIMITS = (("Commitment", "commitment", 12), ("Description", "description", 30),
-                     ("Vendor", "vendor", 10), ("Job", "job", 10), ("CommitmentType", "commitment_type", 20))
-COMMITMENT_ITEM_LIMITS = (("Commitment", "commitment", 12), ("Description", "description", 30),
-                          ("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
-                          ("Category", "category", 3))
-CCO_LIMITS = (("Commitment", "commitment", 12), ("CommitmentCO", "cco", 10), ("Description", "description", 30))
-CCO_ITEM_LIMITS = (("Description", "description", 30), ("Job", "job", 10), ("CostCode", "cost_code", 12),
-                   ("Category", "category", 3))
-TRANSACTION_LIMITS = (("Job", "job", 10), ("Extra", "extra", 10), ("CostCode", "cost_code", 12),
-                      ("Category", "category", 3), ("Description", "description", 30),
-                      ("ChgMgmtRef1", "ref_1", 36), ("ChgMgmtRef2", "ref_2", 36))
-# a PCCO's Chg Mgmt Ref 1 is its number, whose limit (20) comes first
-PCCO_TRANSACTION_LIMITS = (("Number", "ref_1", 20),) + TRANSACTION_LIMITS
-CONTRACT_ITEM_LIMITS = (("Description", "description", 30),)
-AR_INVOICE_LIMITS = (("Customer", "customer", 10), ("Invoice", "invoice", 15), ("Job", "job", 10),
-                     ("Description", "description", 30))
-AR_DISTRIBUTION_LIMITS = (("Description", "description", 30),)
-COMMITMENT_REQUIRED = ("commitment", "vendor", "job")
-COMMITMENT_ITEM_REQUIRED = ("item", "job", "cost_code", "category")
-CCO_REQUIRED = ("commitment", "cco")
-CCO_ITEM_REQUIRED = ("item",)
-TRANSACTION_REQUIRED = ("job", "cost_code", "category")
-SCHEDULE_CHANGE_REQUIRED = ("job", "contract", "contract_item")
-CONTRACT_ITEM_REQUIRED = ("contract", "item")
-AR_INVOICE_REQUIRED = ("customer", "invoice", "contract")
-AR_DISTRIBUTION_REQUIRED = ("contract_item",)
+
+def limits(fields: Fields) -> tuple[tuple[str, str, int], ...]:
+    """(label in the error text, record attribute, max length) of the fields Sage limits."""
+    return tuple((f.label, f.attr, f.limit) for f in fields if f.limit is not None)
+
+
+def required(fields: Fields) -> tuple[str, ...]:
+    """The attributes Sage refuses blank."""
+    return tuple(f.attr for f in fields if f.required)
+
+
+# The records' declared fields (records.py: SAGE_FIELDS) in the older (label, attr, limit)
+# and required-attribute forms, by record and, for a JC transaction, by use.
+INVOICE_LIMITS, INVOICE_REQUIRED = limits(APInvoice.SAGE_FIELDS), required(APInvoice.SAGE_FIELDS)
+DISTRIBUTION_LIMITS, DISTRIBUTION_REQUIRED = limits(APDistribution.SAGE_FIELDS), required(APDistribution.SAGE_FIELDS)
+VENDOR_LIMITS, VENDOR_REQUIRED = limits(APVendor.SAGE_FIELDS), required(APVendor.SAGE_FIELDS)
+JOB_LIMITS, JOB_REQUIRED = limits(JCJob.SAGE_FIELDS), required(JCJob.SAGE_FIELDS)
+EXTRA_LIMITS, EXTRA_REQUIRED = limits(JCExtra.SAGE_FIELDS), required(JCExtra.SAGE_FIELDS)
+COST_CODE_LIMITS, COST_CODE_REQUIRED = limits(JCCostCode.SAGE_FIELDS), required(JCCostCode.SAGE_FIELDS)
+CATEGORY_LIMITS, CATEGORY_REQUIRED = limits(JCCategory.SAGE_FIELDS), required(JCCategory.SAGE_FIELDS)
+COMMITMENT_LIMITS, COMMITMENT_REQUIRED = limits(JCCommitment.SAGE_FIELDS), required(JCCommitment.SAGE_FIELDS)
+COMMITMENT_ITEM_LIMITS = limits(JCCommitmentItem.SAGE_FIELDS)
+COMMITMENT_ITEM_REQUIRED = required(JCCommitmentItem.SAGE_FIELDS)
+CCO_LIMITS, CCO_REQUIRED = limits(JCCommitmentCO.SAGE_FIELDS), required(JCCommitmentCO.SAGE_FIELDS)
+CCO_ITEM_LIMITS, CCO_ITEM_REQUIRED = limits(JCCommitmentCOItem.SAGE_FIELDS), required(JCCommitmentCOItem.SAGE_FIELDS)
+TRANSACTION_LIMITS, TRANSACTION_REQUIRED = limits(JCTransaction.SAGE_FIELDS), required(JCTransaction.SAGE_FIELDS)
+PCCO_TRANSACTION_LIMITS = limits(JCTransaction.PCCO_FIELDS)
+SCHEDULE_CHANGE_REQUIRED = required(JCTransaction.SCHEDULE_CHANGE_FIELDS)
+CONTRACT_ITEM_LIMITS, CONTRACT_ITEM_REQUIRED = limits(CNContractItem.SAGE_FIELDS), required(CNContractItem.SAGE_FIELDS)
+AR_INVOICE_LIMITS, AR_INVOICE_REQUIRED = limits(ARInvoice.SAGE_FIELDS), required(ARInvoice.SAGE_FIELDS)
+AR_DISTRIBUTION_LIMITS = limits(ARDistribution.SAGE_FIELDS)
+AR_DISTRIBUTION_REQUIRED = required(ARDistribution.SAGE_FIELDS)
 BUDGET_TYPES = (ORIGINAL_ESTIMATE, MISC_WORKSHEET_1, MISC_WORKSHEET_2)
 BUDGET_CHANGE_TYPES = (APPROVED_ESTIMATE_CHANGE, MISC_WORKSHEET_1, MISC_WORKSHEET_2)
 PCCO_TYPES = (APPROVED_ESTIMATE_CHANGE, SCHEDULE_VALUE_CHANGE)
 ARCHIVED_STATUSES = ("Closed", "Archived")  # a commitment in either takes no change order
-VENDOR_REQUIRED = ("vendor", "name")
-JOB_REQUIRED = ("job", "description")
-EXTRA_REQUIRED = ("job", "extra")
-COST_CODE_REQUIRED = ("job", "cost_code")
-CATEGORY_REQUIRED = ("job", "cost_code", "category")
 
 NOT_FOUND = "Entity with this ID not found."
 BLANK = "Can't be blank."
@@ -154,6 +155,27 @@ class Refused(Exception):  # noqa: N818 - a refusal, not an error
 
 def too_long(field: str, limit: int) -> str:
     return f"[{field}] is too long, maximum length is {limit} characters."
+
+
+def field_error(record, fields: Fields | None = None) -> str | None:
+    """Sage's text for the record's first required field left blank or, none blank, its first
+    field over Sage's length (fields: its SAGE_FIELDS unless given); None when all are fine."""
+    specs = type(record).SAGE_FIELDS if fields is None else fields
+    texts = [field_text(getattr(record, f.attr)) for f in specs]
+    for spec, value in zip(specs, texts, strict=True):
+        if spec.required and not value.strip():
+            return BLANK
+    for spec, value in zip(specs, texts, strict=True):
+        if spec.limit is not None and len(value) > spec.limit:
+            return too_long(spec.label, spec.limit)
+    return None
+
+
+def check_fields(record, fields: Fields | None = None) -> None:
+    """Refused with Sage's text when a required field is blank or a field too long (see field_error)."""
+    message = field_error(record, fields)
+    if message:
+        raise Refused(message)
 
 
 def duplicate_invoice(invoice: str) -> str:
