@@ -1,13 +1,33 @@
 """Importing a batch: submit (idempotent per batch_id, hourly limit, one transaction, drop
 file) and one importer per batch kind. Each importer checks the batch as Sage would and
-either inserts its records or raises Refused with Sage's text (nothing is inserted)."""
+either inserts its records or raises Refused with Sage's text (nothing is inserted).
+
+A batch is checked in one pass per table: the rows it refers to (jobs, extras, categories,
+commitments with what is invoiced on them, ...) are read with one query per table, then the
+checks run in Python in Sage's order, so the first refusal is the one Sage would give.
+"""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    String,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..dropfolder import write_import_file
@@ -81,16 +101,18 @@ from .schema import (
     cost_code_t,
     customer_t,
     distribution_t,
-    exists,
     extra_t,
     import_log_t,
     invoice_t,
     job_t,
     naive_utc,
     request_log_t,
+    setting_t,
     transaction_t,
     vendor_t,
 )
+
+Importer = Callable[..., str]
 
 
 class ImportersMixin(SimulatorBase):
@@ -103,17 +125,18 @@ class ImportersMixin(SimulatorBase):
 
         A Sage refusal is a SageResult(ok=False, message=Sage's text), logged like a success;
         a malformed batch (wrong records for its kind) is a ValueError and imports nothing."""
-        importer = self._IMPORTERS.get(batch.kind)
+        importer = IMPORTERS.get(batch.kind)
         if importer is None:
             raise ValueError(f"unknown batch kind {batch.kind!r}")
         try:
             with self.engine.begin() as conn:
+                # the lock (PostgreSQL; SQLite: BEGIN IMMEDIATE) comes before any read: every
+                # check below sees what the batches before this one committed
                 self._serialise(conn)
-                logged = self._logged(conn, batch.batch_id, batch.kind)
+                logged, settings = self._log_and_settings(conn, batch.batch_id, batch.kind)
                 if logged:
                     return logged
                 now = naive_utc(self.clock())
-                settings = self._settings(conn)
                 if settings["hourly_limit"] > 0:
                     used = conn.scalar(select(func.count()).select_from(request_log_t)
                                        .where(request_log_t.c.Requested_At > now - timedelta(hours=1)))
@@ -141,65 +164,74 @@ class ImportersMixin(SimulatorBase):
                 return logged
             raise
 
-    def _logged(self, conn, batch_id: str, kind: str) -> SageResult | None:
+    def _log_and_settings(self, conn: Connection, batch_id: str, kind: str) -> tuple[SageResult | None, dict]:
+        """The batch's logged result (None: not imported yet) and the settings, in one statement."""
+        log = select(literal("log"), import_log_t.c.Kind, import_log_t.c.Message, import_log_t.c.Ok,
+                     import_log_t.c.Reference).where(import_log_t.c.Batch_ID == batch_id)
+        stored = select(literal("setting"), setting_t.c.Key, setting_t.c.Value,
+                        cast(null(), Boolean), cast(null(), String))
+        logged, values = None, {}
+        for what, key, value, ok, reference in conn.execute(union_all(log, stored)):
+            if what == "setting":
+                values[key] = value
+            else:
+                logged = _replayed(batch_id, kind, key, ok, value, reference)
+        return logged, self._decoded(values)
+
+    def _logged(self, conn: Connection, batch_id: str, kind: str) -> SageResult | None:
         row = conn.execute(select(import_log_t).where(import_log_t.c.Batch_ID == batch_id)).mappings().first()
         if row is None:
             return None
-        if row["Kind"] != kind:
-            # batch ids are global: replaying another kind's result would report a wrong import
-            raise ValueError(f"batch {batch_id!r} was imported as {row['Kind']}, not {kind}")
-        return SageResult(ok=row["Ok"], message=row["Message"], reference=row["Reference"], replayed=True)
+        return _replayed(batch_id, kind, row["Kind"], row["Ok"], row["Message"], row["Reference"])
 
-    def _import_invoice(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    # ---- AP invoice --------------------------------------------------------------
+
+    def _import_invoice(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         headers = [r for r in batch.records if isinstance(r, APInvoice)]
         dists = [r for r in batch.records if isinstance(r, APDistribution)]
         if len(headers) != 1 or len(headers) + len(dists) != len(batch.records):
             raise ValueError("an ap_invoice batch holds one APInvoice and APDistribution records")
         inv = headers[0]
-
         for record in [inv, *dists]:
             check_fields(record)
 
-        vendor = conn.execute(select(vendor_t.c.Status).where(vendor_t.c.Vendor == inv.vendor)).first()
+        vendor, duplicate = conn.execute(select(
+            select(vendor_t.c.Status).where(vendor_t.c.Vendor == inv.vendor).scalar_subquery(),
+            exists().where(invoice_t.c.Vendor == inv.vendor, invoice_t.c.Invoice == inv.invoice))).one()
         if vendor is None:
             raise Refused(NOT_FOUND)
-        if vendor.Status != "Active":
+        if vendor != "Active":
             raise Refused(VENDOR_INACTIVE)
         if not dists:
             raise Refused(NO_DISTRIBUTIONS)
 
+        codings = Codings(conn).load((d.job, d.extra, d.cost_code, d.category) for d in dists)
         for d in dists:
-            job = conn.execute(select(job_t.c.Status).where(job_t.c.Job == d.job)).first()
-            if job is None:
-                raise Refused(NOT_FOUND)
-            if job.Status == "Closed":
-                raise Refused(JOB_CLOSED)
-            category = conn.execute(select(category_t.c.Category).where(
-                category_t.c.Job == d.job, category_t.c.Extra == (d.extra or ""),
-                category_t.c.Cost_Code == d.cost_code, category_t.c.Category == d.category)).first()
-            if category is None:
+            codings.open_job(d.job)
+            if not codings.has_category(d.job, d.extra, d.cost_code, d.category):
                 raise Refused(NO_CATEGORY)
-
-        if conn.execute(select(invoice_t.c.Invoice).where(invoice_t.c.Vendor == inv.vendor,
-                                                          invoice_t.c.Invoice == inv.invoice)).first():
+        if duplicate:
             raise Refused(duplicate_invoice(inv.invoice))
-
         if f"{inv.accounting_date:%Y-%m}" in settings["closed_periods"]:
             raise Refused(period_closed(inv.accounting_date))
 
-        this_batch = defaultdict(Decimal)
+        this_batch: dict[str, Decimal] = defaultdict(Decimal)
         for d in dists:
             if d.commitment:
                 this_batch[d.commitment] += Decimal(d.amount)
-        factor = 1 + settings["tolerance_pct"] / 100
-        for commitment, amount in this_batch.items():
-            approved = conn.scalar(select(commitment_t.c.Amount).where(commitment_t.c.Commitment == commitment))
-            if approved is None:
-                raise Refused(NOT_FOUND)
-            invoiced = conn.scalar(select(func.coalesce(func.sum(distribution_t.c.Amount), 0))
-                                   .where(distribution_t.c.Commitment == commitment))
-            if Decimal(invoiced) + amount > approved * factor:
-                raise Refused(over_tolerance(commitment))
+        if this_batch:
+            invoiced = select(func.coalesce(func.sum(distribution_t.c.Amount), 0)).where(
+                distribution_t.c.Commitment == commitment_t.c.Commitment).scalar_subquery()
+            approved = {r.Commitment: (r.Amount, Decimal(r.Invoiced)) for r in conn.execute(
+                select(commitment_t.c.Commitment, commitment_t.c.Amount, invoiced.label("Invoiced"))
+                .where(commitment_t.c.Commitment.in_(list(this_batch))))}
+            factor = 1 + settings["tolerance_pct"] / 100
+            for commitment, amount in this_batch.items():
+                if commitment not in approved:
+                    raise Refused(NOT_FOUND)
+                limit, already = approved[commitment]
+                if already + amount > limit * factor:
+                    raise Refused(over_tolerance(commitment))
 
         conn.execute(insert(invoice_t).values(
             Vendor=inv.vendor, Invoice=inv.invoice, Description=inv.description or "",
@@ -214,7 +246,7 @@ class ImportersMixin(SimulatorBase):
 
     # ---- setup kinds -------------------------------------------------------------
 
-    def _import_vendor(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    def _import_vendor(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         vendor = _single(batch, APVendor, ())
         check_fields(vendor)
         if conn.execute(select(vendor_t.c.Vendor).where(vendor_t.c.Vendor == vendor.vendor)).first():
@@ -226,21 +258,23 @@ class ImportersMixin(SimulatorBase):
             Telephone=vendor.telephone or "", Fax=vendor.fax or "", Status="Active"))
         return vendor.vendor
 
-    def _import_job(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    def _import_job(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         job = _single(batch, JCJob, (JCCostCode, JCCategory))
         codes, categories = _codes_of(batch, job.job, "")
         check_fields(job)
         _check_codes(codes, categories)
         if conn.execute(select(job_t.c.Job).where(job_t.c.Job == job.job)).first():
             raise Refused(JOB_EXISTS)
-        _check_category_codes(conn, codes, categories)
+        # a job not in Sage has no cost codes or categories there (their foreign keys)
+        there = Coded(set(), set())
+        _check_category_codes(codes, categories, there)
         conn.execute(insert(job_t).values(
             Job=job.job, Description=job.description, Address_1=job.address_1 or "", Address_2="",
             City=job.city or "", State=job.state or "", ZIP=job.zip or "", Status="Open"))
-        _add_codes(conn, codes, categories)
+        _add_codes(conn, codes, categories, there)
         return job.job
 
-    def _import_extra(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    def _import_extra(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         extra = _single(batch, JCExtra, (JCCostCode, JCCategory))
         codes, categories = _codes_of(batch, extra.job, extra.extra)
         check_fields(extra)
@@ -249,13 +283,14 @@ class ImportersMixin(SimulatorBase):
         if conn.execute(select(extra_t.c.Extra).where(extra_t.c.Job == extra.job,
                                                       extra_t.c.Extra == extra.extra)).first():
             raise Refused(EXTRA_EXISTS)
-        _check_category_codes(conn, codes, categories)
+        there = _coded(conn, codes, categories)
+        _check_category_codes(codes, categories, there)
         conn.execute(insert(extra_t).values(Job=extra.job, Extra=extra.extra,
                                             Description=extra.description or "", Status="Open"))
-        _add_codes(conn, codes, categories)
+        _add_codes(conn, codes, categories, there)
         return f"{extra.job}/{extra.extra}"
 
-    def _import_cost_codes(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    def _import_cost_codes(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         if not batch.records or not all(isinstance(r, (JCCostCode, JCCategory)) for r in batch.records):
             raise ValueError("a jc_cost_codes batch holds JCCostCode and JCCategory records, at least one")
         first = batch.records[0]
@@ -269,30 +304,33 @@ class ImportersMixin(SimulatorBase):
                 raise Refused(NOT_FOUND)
             if extra.Status == "Closed":
                 raise Refused(JOB_CLOSED)
-        _check_category_codes(conn, codes, categories)
-        return f"{_add_codes(conn, codes, categories)} added"
+        there = _coded(conn, codes, categories)
+        _check_category_codes(codes, categories, there)
+        return f"{_add_codes(conn, codes, categories, there)} added"
 
-    # ---- financial kinds -----------------------------------------------------------
+    # ---- commitments and their change orders ---------------------------------------
 
-    def _import_commitment(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    def _import_commitment(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         head = _single(batch, JCCommitment, (JCCommitmentItem,))
         items = list(batch.records[1:])
         if not items or any(i.commitment != head.commitment for i in items):
             raise ValueError("a jc_commitment batch holds its JCCommitment, then its JCCommitmentItems "
                              "(at least one, all on that commitment)")
-        check_fields(head)
-        for item in items:
-            check_fields(item)
+        for record in [head, *items]:
+            check_fields(record)
 
-        vendor = conn.execute(select(vendor_t.c.Status).where(vendor_t.c.Vendor == head.vendor)).first()
+        vendor, taken = conn.execute(select(
+            select(vendor_t.c.Status).where(vendor_t.c.Vendor == head.vendor).scalar_subquery(),
+            exists().where(commitment_t.c.Commitment == head.commitment))).one()
         if vendor is None:
             raise Refused(NOT_FOUND)
-        if vendor.Status != "Active":
+        if vendor != "Active":
             raise Refused(VENDOR_INACTIVE)
-        _open_job(conn, head.job)
+        codings = Codings(conn).load(((i.job, i.extra, i.cost_code, i.category) for i in items), jobs=[head.job])
+        codings.open_job(head.job)
         for item in items:
-            _check_coding(conn, item.job, item.extra, item.cost_code, item.category)
-        if exists(conn, commitment_t, Commitment=head.commitment):
+            codings.check(item.job, item.extra, item.cost_code, item.category)
+        if taken:
             raise Refused(commitment_exists(head.commitment))
         if len({i.item for i in items}) != len(items):
             raise Refused(ITEM_EXISTS)
@@ -308,7 +346,7 @@ class ImportersMixin(SimulatorBase):
                                                       batch.batch_id, now) for i in items])
         return head.commitment
 
-    def _import_cco(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    def _import_cco(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         records = batch.records
         heads = [n for n, r in enumerate(records) if isinstance(r, JCCommitmentCO)]
         if len(heads) != 1:
@@ -325,23 +363,24 @@ class ImportersMixin(SimulatorBase):
             raise ValueError("a commitment change order changes an item once (sum the changes)")
         if head.status != CCO_STATUS:
             raise ValueError("a commitment change order is exported Approved")
+        for record in [head, *new_items, *co_items]:
+            check_fields(record)
 
-        check_fields(head)
-        for item in new_items:
-            check_fields(item)
-        for item in co_items:
-            check_fields(item)
-
-        commitment = conn.execute(select(commitment_t).where(commitment_t.c.Commitment == head.commitment)
-                                  ).mappings().first()
-        if commitment is None:
+        # the commitment with its job's status, and the commitments already having this CO ID
+        row = conn.execute(select(commitment_t.c.Job, commitment_t.c.Status, job_t.c.Status.label("Job_Status"))
+                           .select_from(commitment_t.outerjoin(job_t, job_t.c.Job == commitment_t.c.Job))
+                           .where(commitment_t.c.Commitment == head.commitment)).first()
+        if row is None:
             raise Refused(NOT_FOUND)
-        if commitment["Status"] in ARCHIVED_STATUSES:
+        if row.Status in ARCHIVED_STATUSES:
             raise Refused(COMMITMENT_ARCHIVED)
-        _open_job(conn, commitment["Job"])
-        if exists(conn, commitment_co_t, Commitment=head.commitment, CCO=head.cco):
+        codings = Codings(conn)
+        codings.known_job(row.Job, row.Job_Status)
+        codings.open_job(row.Job)
+        on = set(conn.scalars(select(commitment_co_t.c.Commitment).where(commitment_co_t.c.CCO == head.cco)))
+        if head.commitment in on:
             raise Refused(change_order_exists(head.cco))
-        if conn.execute(select(commitment_co_t.c.CCO).where(commitment_co_t.c.CCO == head.cco)).first():
+        if on:
             raise Refused(CCO_EXISTS)
 
         existing = {r["Item"]: r for r in conn.execute(select(commitment_item_t).where(
@@ -352,18 +391,18 @@ class ImportersMixin(SimulatorBase):
                 raise Refused(NOT_FOUND)
         if len(added) != len(new_items) or any(item in existing for item in added):
             raise Refused(ITEM_EXISTS)
-        codings = {}
+        codes = {}
         for co in co_items:
             if co.item in added:
                 r = added[co.item]
-                codings[co.item] = (r.job, r.extra or "", r.cost_code, r.category, r.description or "")
+                codes[co.item] = (r.job, r.extra or "", r.cost_code, r.category, r.description or "")
             else:
-                r = existing[co.item]
-                codings[co.item] = (r["Job"], r["Extra"], r["Cost_Code"], r["Category"], r["Description"])
-        for item in new_items:
-            _check_coding(conn, item.job, item.extra, item.cost_code, item.category)
-        for job, extra, cost_code, category, _ in codings.values():
-            _check_coding(conn, job, extra, cost_code, category)
+                e = existing[co.item]
+                codes[co.item] = (e["Job"], e["Extra"], e["Cost_Code"], e["Category"], e["Description"])
+        checked = [(i.job, i.extra, i.cost_code, i.category) for i in new_items] + [c[:4] for c in codes.values()]
+        codings.load(checked)
+        for coding in checked:
+            codings.check(*coding)
 
         _add_commitment_items(conn, new_items)
         conn.execute(insert(commitment_co_t).values(Commitment=head.commitment, CCO=head.cco,
@@ -380,8 +419,8 @@ class ImportersMixin(SimulatorBase):
         rows = [_item_transaction(i, COMMITTED_COST, head.date, i.description, i.amount, batch.batch_id, now)
                 for i in new_items if Decimal(i.amount) != 0]
         for co in co_items:
-            job, extra, cost_code, category, item_description = codings[co.item]
-            rows.append(dict(
+            job, extra, cost_code, category, item_description = codes[co.item]
+            rows.append(_row(
                 Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
                 Transaction_Type=APPROVED_COMMITMENT_CHANGE, Date=head.date,
                 Description=co.description or head.description or item_description, Amount=Decimal(co.amount),
@@ -391,36 +430,37 @@ class ImportersMixin(SimulatorBase):
         _insert_transactions(conn, rows)
         return f"{head.commitment}/{head.cco}"
 
-    def _import_budget(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    # ---- budgets, budget changes, prime contract change orders ---------------------
+
+    def _import_budget(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         txns = _transactions(batch, BUDGET_TYPES)
         _check_transactions(conn, txns)
-        seen = set()
-        for t in txns:
-            if t.transaction_type != ORIGINAL_ESTIMATE:
-                continue
-            key = (t.job, t.extra or "", t.cost_code, t.category)
-            if key in seen or conn.execute(select(transaction_t.c.Transaction_ID).where(
-                    transaction_t.c.Job == key[0], transaction_t.c.Extra == key[1],
-                    transaction_t.c.Cost_Code == key[2], transaction_t.c.Category == key[3],
-                    transaction_t.c.Transaction_Type == ORIGINAL_ESTIMATE)).first():
-                raise Refused(estimate_exists(t.cost_code, t.category))
+        estimates = [(t.job, t.extra or "", t.cost_code, t.category) for t in txns
+                     if t.transaction_type == ORIGINAL_ESTIMATE]
+        there = _present(conn, (transaction_t.c.Job, transaction_t.c.Extra, transaction_t.c.Cost_Code,
+                                transaction_t.c.Category), estimates,
+                         transaction_t.c.Transaction_Type == ORIGINAL_ESTIMATE)
+        seen: set[tuple] = set()
+        for key in estimates:
+            if key in seen or key in there:
+                raise Refused(estimate_exists(key[2], key[3]))
             seen.add(key)
         _insert_transactions(conn, [_transaction_row(t, False, batch.batch_id, now) for t in txns])
         return f"{txns[0].job}: {len(txns)} transactions"
 
-    def _import_budget_change(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    def _import_budget_change(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         txns = _transactions(batch, BUDGET_CHANGE_TYPES)
         _check_transactions(conn, txns)
         _insert_transactions(conn, [_transaction_row(t, False, batch.batch_id, now) for t in txns])
         return f"{txns[0].job}: {len(txns)} transactions"
 
-    def _import_pcco(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    def _import_pcco(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         records = batch.records
         split = next((n for n, r in enumerate(records) if not isinstance(r, CNContractItem)), len(records))
-        new_items, txns = records[:split], records[split:]
-        if not all(isinstance(r, JCTransaction) for r in txns):
+        new_items, rest = records[:split], records[split:]
+        if not all(isinstance(r, JCTransaction) for r in rest):
             raise ValueError("a jc_pcco batch holds its new CNContractItems, then JCTransactions")
-        txns = _transactions(Batch(batch.batch_id, batch.kind, tuple(txns)), PCCO_TYPES)
+        txns = _transactions(Batch(batch.batch_id, batch.kind, tuple(rest)), PCCO_TYPES)
         estimates = [t for t in txns if t.transaction_type == APPROVED_ESTIMATE_CHANGE]
         changes = [t for t in txns if t.transaction_type == SCHEDULE_VALUE_CHANGE]
         contracts = {r.contract for r in new_items} | {t.contract for t in changes}
@@ -434,15 +474,15 @@ class ImportersMixin(SimulatorBase):
         for r in new_items:
             check_fields(r)
         job = txns[0].job
-        _open_job(conn, job)
-        for contract in contracts:
-            if not exists(conn, contract_t, Contract=contract):
-                raise Refused(NOT_FOUND)
-        for t in estimates:
-            _check_coding(conn, t.job, t.extra, t.cost_code, t.category)
+        codings = Codings(conn).load(((t.job, t.extra, t.cost_code, t.category) for t in estimates), jobs=[job])
+        codings.open_job(job)
         contract = next(iter(contracts), "")
-        on_contract = {r["Item"] for r in conn.execute(select(contract_item_t.c.Item).where(
-            contract_item_t.c.Contract == contract)).mappings()}
+        if contracts and not conn.execute(select(contract_t.c.Contract).where(contract_t.c.Contract == contract)
+                                          ).first():
+            raise Refused(NOT_FOUND)
+        for t in estimates:
+            codings.check(t.job, t.extra, t.cost_code, t.category)
+        on_contract = set(conn.scalars(select(contract_item_t.c.Item).where(contract_item_t.c.Contract == contract)))
         added = {r.item for r in new_items}
         if len(added) != len(new_items) or added & on_contract:
             raise Refused(ITEM_EXISTS)
@@ -453,34 +493,39 @@ class ImportersMixin(SimulatorBase):
             conn.execute(insert(contract_item_t), [dict(
                 Contract=r.contract, Item=r.item, Description=r.description or "", Original_Amount=Decimal(0),
                 Approved_Changes=Decimal(0)) for r in new_items])
-        for t in changes:
+        if changes:
             conn.execute(update(contract_item_t).where(
-                contract_item_t.c.Contract == t.contract, contract_item_t.c.Item == t.contract_item,
-            ).values(Approved_Changes=contract_item_t.c.Approved_Changes + Decimal(t.amount)))
+                contract_item_t.c.Contract == bindparam("b_contract"), contract_item_t.c.Item == bindparam("b_item"),
+            ).values(Approved_Changes=contract_item_t.c.Approved_Changes + bindparam("b_amount")),
+                [dict(b_contract=t.contract, b_item=t.contract_item, b_amount=Decimal(t.amount)) for t in changes])
         # schedule value changes: "the Sage 300 CRE API will attempt to post these entries automatically"
         _insert_transactions(conn, [_transaction_row(t, t.transaction_type == SCHEDULE_VALUE_CHANGE,
                                                      batch.batch_id, now) for t in txns])
         return f"{job}/{txns[0].ref_1}"
 
-    def _import_ar_invoice(self, conn, batch: Batch, settings: dict, now: datetime) -> str:
+    # ---- AR invoice --------------------------------------------------------------
+
+    def _import_ar_invoice(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         inv = _single(batch, ARInvoice, (ARDistribution,))
         dists = list(batch.records[1:])
         if any((d.invoice, d.contract) != (inv.invoice, inv.contract) for d in dists):
             raise ValueError("an ar_invoice batch's distributions are on its invoice and contract")
-        check_fields(inv)
-        for d in dists:
-            check_fields(d)
+        for record in [inv, *dists]:
+            check_fields(record)
 
-        if not exists(conn, customer_t, Customer=inv.customer):
-            raise Refused(NOT_FOUND)
-        if not exists(conn, contract_t, Contract=inv.contract):
+        customer, contract, duplicate = conn.execute(select(
+            exists().where(customer_t.c.Customer == inv.customer),
+            exists().where(contract_t.c.Contract == inv.contract),
+            exists().where(ar_invoice_t.c.Invoice == inv.invoice))).one()
+        if not customer or not contract:
             raise Refused(NOT_FOUND)
         if not dists:
             raise Refused(NO_DISTRIBUTIONS)
-        for d in dists:
-            if not exists(conn, contract_item_t, Contract=d.contract, Item=d.contract_item):
-                raise Refused(NOT_FOUND)
-        if exists(conn, ar_invoice_t, Invoice=inv.invoice):
+        items = _present(conn, (contract_item_t.c.Contract, contract_item_t.c.Item),
+                         [(d.contract, d.contract_item) for d in dists])
+        if any((d.contract, d.contract_item) not in items for d in dists):
+            raise Refused(NOT_FOUND)
+        if duplicate:
             raise Refused(AR_DUPLICATE)
         if f"{inv.accounting_date:%Y-%m}" in settings["closed_periods"]:
             raise Refused(period_closed(inv.accounting_date))
@@ -495,20 +540,107 @@ class ImportersMixin(SimulatorBase):
         ) for n, d in enumerate(dists, start=1)])
         return f"{inv.customer}/{inv.invoice}"
 
-    _IMPORTERS = {
-        "ap_invoice": _import_invoice,
-        "ap_vendor": _import_vendor,
-        "jc_job": _import_job,
-        "jc_extra": _import_extra,
-        "jc_cost_codes": _import_cost_codes,
-        "jc_commitment": _import_commitment,
-        "jc_commitment_co": _import_cco,
-        "jc_budget": _import_budget,
-        "jc_budget_change": _import_budget_change,
-        "jc_pcco": _import_pcco,
-        "ar_invoice": _import_ar_invoice,
-    }
 
+IMPORTERS: dict[str, Importer] = {
+    "ap_invoice": ImportersMixin._import_invoice,
+    "ap_vendor": ImportersMixin._import_vendor,
+    "jc_job": ImportersMixin._import_job,
+    "jc_extra": ImportersMixin._import_extra,
+    "jc_cost_codes": ImportersMixin._import_cost_codes,
+    "jc_commitment": ImportersMixin._import_commitment,
+    "jc_commitment_co": ImportersMixin._import_cco,
+    "jc_budget": ImportersMixin._import_budget,
+    "jc_budget_change": ImportersMixin._import_budget_change,
+    "jc_pcco": ImportersMixin._import_pcco,
+    "ar_invoice": ImportersMixin._import_ar_invoice,
+}
+
+
+def _replayed(batch_id: str, kind: str, logged_kind: str, ok: bool, message: str, reference: str) -> SageResult:
+    if logged_kind != kind:
+        # batch ids are global: replaying another kind's result would report a wrong import
+        raise ValueError(f"batch {batch_id!r} was imported as {logged_kind}, not {kind}")
+    return SageResult(ok=bool(ok), message=message, reference=reference, replayed=True)
+
+
+# ---- reading what a batch refers to: one query per table ------------------------------------
+
+def _present(conn: Connection, columns: tuple, keys: Iterable[tuple], *where) -> set[tuple]:
+    """Which of these keys (a value per column) have a row, in one query: an IN list per
+    column (so the primary key's index serves it on SQLite and PostgreSQL alike), then only
+    the exact keys asked for are kept."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    ins = [column.in_(sorted({key[n] for key in wanted})) for n, column in enumerate(columns)]
+    return {tuple(r) for r in conn.execute(select(*columns).where(*ins, *where))} & wanted
+
+
+class Codings:
+    """The jobs, extras and categories a batch's codings name, read in one query per table
+    (load), then checked in the batch's order (open_job, check, has_category)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.jobs: dict[str, str | None] = {}        # job -> Status (None: not in Sage)
+        self.extras: dict[tuple[str, str], str] = {}  # (job, extra) -> Status, of those in Sage
+        self.categories: set[tuple[str, str, str, str]] = set()
+
+    def known_job(self, job: str, status: str | None) -> None:
+        self.jobs[job] = status
+
+    def load(self, codings: Iterable[tuple], jobs: Iterable[str] = ()) -> Codings:
+        """Read the jobs, extras and categories of these (job, extra, cost code, category) codings."""
+        keys = {(job, extra or "", cost_code, category) for job, extra, cost_code, category in codings}
+        asked = ({k[0] for k in keys} | set(jobs)) - set(self.jobs)
+        if asked:
+            found = dict(self.conn.execute(select(job_t.c.Job, job_t.c.Status).where(job_t.c.Job.in_(sorted(asked)))
+                                           ).all())
+            self.jobs.update({job: found.get(job) for job in asked})
+        pairs = {(k[0], k[1]) for k in keys if k[1]} - set(self.extras)
+        if pairs:
+            self.extras.update({(r.Job, r.Extra): r.Status for r in self.conn.execute(
+                select(extra_t.c.Job, extra_t.c.Extra, extra_t.c.Status).where(
+                    extra_t.c.Job.in_(sorted({p[0] for p in pairs})),
+                    extra_t.c.Extra.in_(sorted({p[1] for p in pairs}))))})
+        self.categories |= _present(self.conn, (category_t.c.Job, category_t.c.Extra, category_t.c.Cost_Code,
+                                                category_t.c.Category), keys - self.categories)
+        return self
+
+    def open_job(self, job: str) -> None:
+        """The job is in Sage and not closed."""
+        if job not in self.jobs:
+            self.load((), jobs=[job])
+        status = self.jobs[job]
+        if status is None:
+            raise Refused(NOT_FOUND)
+        if status == "Closed":
+            raise Refused(JOB_CLOSED)
+
+    def has_category(self, job: str, extra: str, cost_code: str, category: str) -> bool:
+        return (job, extra or "", cost_code, category) in self.categories
+
+    def check(self, job: str, extra: str, cost_code: str, category: str) -> None:
+        """The job is there and open, the extra (when given) not closed, the category on the job's
+        (or extra's) cost code."""
+        self.open_job(job)
+        if extra and self.extras.get((job, extra)) == "Closed":
+            raise Refused(JOB_CLOSED)
+        if not self.has_category(job, extra, cost_code, category):
+            raise Refused(NO_CATEGORY)
+
+
+def _open_job(conn: Connection, job: str) -> None:
+    Codings(conn).open_job(job)
+
+
+# ---- setup kinds' helpers ---------------------------------------------------------------------
+
+class Coded:
+    """The batch's cost codes and categories already in Sage: (job, extra, cost code[, category]) keys."""
+
+    def __init__(self, codes: set[tuple], categories: set[tuple]):
+        self.codes, self.categories = codes, categories
 
 
 def _single(batch: Batch, header_type, other_types: tuple):
@@ -533,62 +665,52 @@ def _codes_of(batch: Batch, job: str, extra: str) -> tuple[list, list]:
     return codes, categories
 
 
-
-def _check_codes(codes, categories) -> None:
-    for record in codes:
-        check_fields(record)
-    for record in categories:
+def _check_codes(codes: list, categories: list) -> None:
+    for record in [*codes, *categories]:
         check_fields(record)
 
 
-def _open_job(conn, job: str) -> None:
-    row = conn.execute(select(job_t.c.Status).where(job_t.c.Job == job)).first()
-    if row is None:
-        raise Refused(NOT_FOUND)
-    if row.Status == "Closed":
-        raise Refused(JOB_CLOSED)
+def _coded(conn: Connection, codes: list, categories: list) -> Coded:
+    """Which of the batch's cost codes (and its categories' cost codes) and categories Sage has."""
+    code_keys = {(r.job, r.extra or "", r.cost_code) for r in [*codes, *categories]}
+    category_keys = {(r.job, r.extra or "", r.cost_code, r.category) for r in categories}
+    return Coded(
+        _present(conn, (cost_code_t.c.Job, cost_code_t.c.Extra, cost_code_t.c.Cost_Code), code_keys),
+        _present(conn, (category_t.c.Job, category_t.c.Extra, category_t.c.Cost_Code, category_t.c.Category),
+                 category_keys))
 
 
-def _check_category_codes(conn, codes, categories) -> None:
+def _check_category_codes(codes: list, categories: list, there: Coded) -> None:
     """Each category's cost code must come in the batch or already be in Sage (checked before
     anything is inserted: a refusal creates nothing)."""
     in_batch = {(r.job, r.extra or "", r.cost_code) for r in codes}
     for r in categories:
         key = (r.job, r.extra or "", r.cost_code)
-        if key not in in_batch and not exists(conn, cost_code_t, Job=key[0], Extra=key[1], Cost_Code=key[2]):
+        if key not in in_batch and key not in there.codes:
             raise Refused(NOT_FOUND)
 
 
-def _add_codes(conn, codes, categories) -> int:
+def _add_codes(conn: Connection, codes: list, categories: list, there: Coded) -> int:
     """Insert the cost codes and categories not there yet; those that exist (or repeat in the
     batch) are left as they are. Returns how many rows were added (cost codes + categories)."""
-    added = 0
+    new_codes: dict[tuple, dict] = {}
     for r in codes:
-        key = dict(Job=r.job, Extra=r.extra or "", Cost_Code=r.cost_code)
-        if not exists(conn, cost_code_t, **key):
-            conn.execute(insert(cost_code_t).values(**key, Description=r.description or ""))
-            added += 1
+        key = (r.job, r.extra or "", r.cost_code)
+        if key not in there.codes and key not in new_codes:
+            new_codes[key] = dict(Job=key[0], Extra=key[1], Cost_Code=key[2], Description=r.description or "")
+    new_categories: dict[tuple, dict] = {}
     for r in categories:
-        key = dict(Job=r.job, Extra=r.extra or "", Cost_Code=r.cost_code, Category=r.category)
-        if not exists(conn, category_t, **key):
-            conn.execute(insert(category_t).values(**key, Description=r.description or ""))
-            added += 1
-    return added
+        key = (r.job, r.extra or "", r.cost_code, r.category)
+        if key not in there.categories and key not in new_categories:
+            new_categories[key] = dict(Job=key[0], Extra=key[1], Cost_Code=key[2], Category=key[3],
+                                       Description=r.description or "")
+    for table, rows in ((cost_code_t, new_codes), (category_t, new_categories)):
+        if rows:
+            conn.execute(insert(table), list(rows.values()))
+    return len(new_codes) + len(new_categories)
 
 
 # ---- financial kinds' helpers -------------------------------------------------------------
-
-def _check_coding(conn, job: str, extra: str, cost_code: str, category: str) -> None:
-    """The job is there and open, the extra (when given) not closed, the category on the job's (or
-    extra's) cost code."""
-    _open_job(conn, job)
-    if extra:
-        row = conn.execute(select(extra_t.c.Status).where(extra_t.c.Job == job, extra_t.c.Extra == extra)).first()
-        if row is not None and row.Status == "Closed":
-            raise Refused(JOB_CLOSED)
-    if not exists(conn, category_t, Job=job, Extra=extra or "", Cost_Code=cost_code, Category=category):
-        raise Refused(NO_CATEGORY)
-
 
 def _transactions(batch: Batch, types: tuple) -> list:
     """The batch's JC transactions: at least one, all JCTransaction of these types, on one job."""
@@ -600,39 +722,46 @@ def _transactions(batch: Batch, types: tuple) -> list:
     return txns
 
 
-def _check_transactions(conn, txns) -> None:
+def _check_transactions(conn: Connection, txns: list) -> None:
     for t in txns:
         check_fields(t)
-    _open_job(conn, txns[0].job)
+    codings = Codings(conn).load(((t.job, t.extra, t.cost_code, t.category) for t in txns), jobs=[txns[0].job])
+    codings.open_job(txns[0].job)
     for t in txns:
-        _check_coding(conn, t.job, t.extra, t.cost_code, t.category)
+        codings.check(t.job, t.extra, t.cost_code, t.category)
+
+
+def _row(**values) -> dict:
+    """A JCT_CURRENT__TRANSACTION row with every column the importers write (one executemany)."""
+    return dict(dict.fromkeys(("Ref_1", "Ref_2", "Commitment", "Commitment_Item", "Commitment_CO", "Contract",
+                               "Contract_Item"), ""), **values)
 
 
 def _transaction_row(t: JCTransaction, posted: bool, batch_id: str, now: datetime) -> dict:
-    return dict(Job=t.job, Extra=t.extra or "", Cost_Code=t.cost_code or "", Category=t.category or "",
+    return _row(Job=t.job, Extra=t.extra or "", Cost_Code=t.cost_code or "", Category=t.category or "",
                 Transaction_Type=t.transaction_type, Date=t.date, Description=t.description or "",
-                Amount=Decimal(t.amount), Ref_1=t.ref_1 or "", Ref_2=t.ref_2 or "", Commitment="",
-                Commitment_Item="", Commitment_CO="", Contract=t.contract or "",
+                Amount=Decimal(t.amount), Ref_1=t.ref_1 or "", Ref_2=t.ref_2 or "", Contract=t.contract or "",
                 Contract_Item=t.contract_item or "", Posted=posted, Batch_ID=batch_id, Created_At=now)
 
 
-def _item_transaction(item: JCCommitmentItem, transaction_type: str, on: date, description: str, amount,
+def _item_transaction(item: JCCommitmentItem, transaction_type: str, on, description: str, amount,
                       batch_id: str, now: datetime) -> dict:
     """A posted commitment transaction for a commitment item."""
-    return dict(Job=item.job, Extra=item.extra or "", Cost_Code=item.cost_code, Category=item.category,
+    return _row(Job=item.job, Extra=item.extra or "", Cost_Code=item.cost_code, Category=item.category,
                 Transaction_Type=transaction_type, Date=on, Description=description or "",
                 Amount=Decimal(amount), Commitment=item.commitment, Commitment_Item=item.item,
-                Commitment_CO="", Posted=True, Batch_ID=batch_id, Created_At=now)
+                Posted=True, Batch_ID=batch_id, Created_At=now)
 
 
-def _insert_transactions(conn, rows: list) -> None:
-    for row in rows:  # one at a time: Transaction_ID follows the batch's order
-        conn.execute(insert(transaction_t).values(**row))
+def _insert_transactions(conn: Connection, rows: list[dict]) -> None:
+    # one executemany: rows go in list order, so Transaction_ID follows the batch's order
+    if rows:
+        conn.execute(insert(transaction_t), rows)
 
 
-def _add_commitment_items(conn, items) -> None:
-    for i in items:
-        conn.execute(insert(commitment_item_t).values(
+def _add_commitment_items(conn: Connection, items) -> None:
+    if items:
+        conn.execute(insert(commitment_item_t), [dict(
             Commitment=i.commitment, Item=i.item, Description=i.description or "", Job=i.job, Extra=i.extra or "",
             Cost_Code=i.cost_code, Category=i.category, Units=dec(i.units), Unit_Cost=dec(i.unit_cost),
-            Unit_Description=i.unit_description or "", Amount=Decimal(i.amount)))
+            Unit_Description=i.unit_description or "", Amount=Decimal(i.amount)) for i in items])

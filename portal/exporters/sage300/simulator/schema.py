@@ -435,7 +435,10 @@ class SimulatorBase:
             return self._settings(conn)
 
     def _settings(self, conn) -> dict:
-        stored = dict(conn.execute(select(setting_t.c.Key, setting_t.c.Value)).all())
+        return self._decoded(dict(conn.execute(select(setting_t.c.Key, setting_t.c.Value)).all()))
+
+    def _decoded(self, stored: dict) -> dict:
+        """The settings from SIM_SETTING's raw values (a missing row: this simulator's default)."""
         return {k: _decode(k, stored.get(k, self.defaults[k])) for k in SETTING_KEYS}
 
     def set_setting(self, key: str, value) -> None:
