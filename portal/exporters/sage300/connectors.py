@@ -41,9 +41,13 @@ class SimulatorConnector:
                "ap_invoice": "find_invoice", "ar_invoice": "find_ar_invoice", "jc_pcco": "find_change_transactions"}
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]:
-        """Descriptions of the Sage records still there for an item (empty: free to unlink)."""
+        """Descriptions of the Sage records still there for an item (empty: free to unlink); a
+        kind with no finder of its own is a generic kind, its records found by ref's fields."""
         try:
-            return getattr(self.sim, self.FINDERS[kind])(**ref)
+            finder = self.FINDERS.get(kind)
+            if finder is None:
+                return self.sim.find_generic(kind, ref)
+            return getattr(self.sim, finder)(**ref)
         except OperationalError as exc:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 

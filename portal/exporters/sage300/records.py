@@ -4,14 +4,15 @@ Everything here is a frozen dataclass: the mappers are pure functions from the
 *Data classes to a Batch of records, and connectors take a Batch.
 
 Each record declares its Sage fields (SAGE_FIELDS: SageField specs, in the order Sage checks
-them), so one check validates any record.
+them), so one check validates any record. A record of a batch kind the simulator has no
+importer for declares SAGE_KEY too (see GenericRecord).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,22 @@ class SageField:
 Fields = tuple[SageField, ...]
 
 
+class GenericRecord(Protocol):
+    """A record of a batch kind the simulator has no importer for (e.g. a twelfth item type's):
+    a frozen dataclass declaring, as class attributes,
+
+        SAGE_FIELDS     its Sage fields, in order: checked blank/too long with Sage's texts, and
+                        written in this order to the import file
+        SAGE_KEY        the attributes naming one record, e.g. ("customer",); a key already in
+                        Sage is refused, and held_by_sage(kind, {"customer": ...}) finds it
+        SAGE_TABLE      optional: a human name for messages, e.g. "AR Customer" (default: the
+                        class name)
+        SAGE_RECORD_ID  optional: the first field of its import-file line (default: the kind)
+    """
+    SAGE_FIELDS: ClassVar[Fields]
+    SAGE_KEY: ClassVar[tuple[str, ...]]
+
+
 def field_text(value) -> str:
     """A field value as text (what Sage's lengths measure and a generic import line holds):
     "" for None, Y/N for a flag, MM/DD/YYYY for a date, a number as given (no exponent)."""
@@ -40,6 +57,26 @@ def field_text(value) -> str:
     if isinstance(value, (int, float, Decimal)):
         return format(Decimal(str(value)), "f")
     return str(value)
+
+
+def is_generic(record) -> bool:
+    """Whether a record declares what a batch kind with no importer of its own needs."""
+    return hasattr(type(record), "SAGE_FIELDS") and hasattr(type(record), "SAGE_KEY")
+
+
+def record_table(record) -> str:
+    """A generic record's human name: its SAGE_TABLE, else its class name."""
+    return getattr(type(record), "SAGE_TABLE", "") or type(record).__name__
+
+
+def record_id(record, kind: str) -> str:
+    """The first field of a generic record's import-file line: its SAGE_RECORD_ID, else the kind."""
+    return getattr(type(record), "SAGE_RECORD_ID", "") or kind
+
+
+def record_key(record) -> tuple[str, ...]:
+    """A generic record's key: the text of each SAGE_KEY attribute."""
+    return tuple(field_text(getattr(record, attr)) for attr in type(record).SAGE_KEY)
 
 
 # ---- item data in (built by the portal from its models) -------------------------

@@ -14,8 +14,9 @@ categories), "jc_cost_codes" (cost codes and categories added to a job or an ext
 (commitment change order: new items, the CO, its items; Aprvd cmmtt cst chng transactions),
 "jc_budget" (Original estimate + Misc worksheet transactions), "jc_budget_change" (Approved est
 chng), "jc_pcco" (new contract items, Approved est chng + Approved Schedule Value Change) and
-"ar_invoice" (AR invoice + distributions). Every kind goes through one path: batch log
-(idempotency), hourly limit, one transaction, drop file.
+"ar_invoice" (AR invoice + distributions), and any other kind whose records declare their
+Sage fields and key (records.GenericRecord; see generic.py). Every kind goes through one
+path: batch log (idempotency), hourly limit, one transaction, drop file.
 
 Job Cost transactions live in JCT_CURRENT__TRANSACTION with a Posted flag: Posted false is
 Sage's new.jct (an unposted batch, e.g. estimates), true is current.jct. Commitments (the
@@ -27,7 +28,8 @@ The package, one facade (Sage300Simulator) over its parts:
     rules.py      field limits, required fields, Sage's error texts, input checks
     entry.py      data entry as a Sage user makes it (add_*, set_*, update_*, delete_*)
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
-    importers.py  submit and the per-kind importers
+    importers.py  submit and the per-kind importers (one query per table a batch refers to)
+    generic.py    the importer (and finder) for a batch kind with no importer of its own
 """
 from __future__ import annotations
 
@@ -137,6 +139,7 @@ from .rules import (
     estimate_exists,
     over_tolerance,
     period_closed,
+    record_exists,
     too_long,
     too_long_for,
 )
@@ -156,6 +159,7 @@ from .schema import (
     customer_t,
     distribution_t,
     extra_t,
+    generic_record_t,
     import_log_t,
     invoice_t,
     job_t,
@@ -197,9 +201,9 @@ __all__ = [
     "TRANSACTION_LIMITS", "TRANSACTION_REQUIRED", "USE_CONTRACTS", "USE_QUICKBILL", "VENDOR_EXISTS",
     "VENDOR_INACTIVE", "VENDOR_INPUT", "VENDOR_LIMITS", "VENDOR_REQUIRED", "VENDOR_STATUSES",
     "change_order_exists", "commitment_exists", "duplicate_invoice", "estimate_exists", "over_tolerance",
-    "period_closed", "too_long", "too_long_for", "Money", "Quantity", "ar_distribution_t", "ar_invoice_t",
+    "period_closed", "record_exists", "too_long", "too_long_for", "Money", "Quantity", "ar_distribution_t", "ar_invoice_t",
     "category_t", "commitment_co_item_t", "commitment_co_t", "commitment_item_t", "commitment_t",
-    "contract_item_t", "contract_t", "cost_code_t", "customer_t", "distribution_t", "extra_t", "import_log_t",
+    "contract_item_t", "contract_t", "cost_code_t", "customer_t", "distribution_t", "extra_t", "generic_record_t", "import_log_t",
     "invoice_t", "job_t", "make_engine", "metadata", "request_log_t", "schedule_value_t", "setting_t",
     "standard_category_t", "standard_cost_code_t", "transaction_t", "vendor_t",
 ]

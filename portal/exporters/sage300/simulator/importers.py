@@ -5,6 +5,7 @@ either inserts its records or raises Refused with Sage's text (nothing is insert
 A batch is checked in one pass per table: the rows it refers to (jobs, extras, categories,
 commitments with what is invoiced on them, ...) are read with one query per table, then the
 checks run in Python in Sage's order, so the first refusal is the one Sage would give.
+A batch of a kind with no importer here goes to the generic importer (generic.py).
 """
 from __future__ import annotations
 
@@ -58,7 +59,9 @@ from ..records import (
     JCJob,
     JCTransaction,
     SageResult,
+    is_generic,
 )
+from .generic import GenericMixin
 from .rules import (
     AR_DUPLICATE,
     ARCHIVED_STATUSES,
@@ -88,7 +91,6 @@ from .rules import (
     period_closed,
 )
 from .schema import (
-    SimulatorBase,
     ar_distribution_t,
     ar_invoice_t,
     category_t,
@@ -115,7 +117,7 @@ from .schema import (
 Importer = Callable[..., str]
 
 
-class ImportersMixin(SimulatorBase):
+class ImportersMixin(GenericMixin):
     """submit(batch) and the importers of every batch kind."""
 
     # ---- submit ------------------------------------------------------------------
@@ -124,10 +126,14 @@ class ImportersMixin(SimulatorBase):
         """Import one batch, all or nothing; a batch_id seen before replays its stored result.
 
         A Sage refusal is a SageResult(ok=False, message=Sage's text), logged like a success;
-        a malformed batch (wrong records for its kind) is a ValueError and imports nothing."""
-        importer = IMPORTERS.get(batch.kind)
+        a malformed batch (wrong records for its kind) is a ValueError and imports nothing.
+        A kind with no importer of its own is imported generically when its records declare
+        SAGE_FIELDS and SAGE_KEY (records.GenericRecord), else it is a ValueError."""
+        importer: Importer | None = IMPORTERS.get(batch.kind)
         if importer is None:
-            raise ValueError(f"unknown batch kind {batch.kind!r}")
+            if not batch.records or not all(is_generic(r) for r in batch.records):
+                raise ValueError(f"unknown batch kind {batch.kind!r}")
+            importer = type(self)._import_generic
         try:
             with self.engine.begin() as conn:
                 # the lock (PostgreSQL; SQLite: BEGIN IMMEDIATE) comes before any read: every

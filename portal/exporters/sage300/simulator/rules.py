@@ -178,6 +178,12 @@ def check_fields(record, fields: Fields | None = None) -> None:
         raise Refused(message)
 
 
+def record_exists(table: str) -> str:
+    # not in the guide: a generic record whose key is in Sage, worded after its "No entities
+    # could be found of type [Category] ..." and "A job already exists with the specified id."
+    return f"An entity of type [{table}] already exists with the specified id."
+
+
 def duplicate_invoice(invoice: str) -> str:
     return ("There are errors in the document's codings. Errors: "
             f"Document already exists for specified vendor and code [{invoice}].")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -292,6 +293,16 @@ setting_t = Table(
     "SIM_SETTING", metadata,
     Column("Key", String(40), primary_key=True),
     Column("Value", Text, nullable=False),
+)
+# ---- records of batch kinds with no importer of their own (generic.py) ----
+generic_record_t = Table(
+    "SIM_GENERIC_RECORD", metadata,
+    Column("Kind", String(30), primary_key=True),         # the batch kind, e.g. "ar_customer"
+    Column("Record", String, primary_key=True),           # the record's SAGE_TABLE (or class name)
+    Column("Record_Key", String, primary_key=True),       # its SAGE_KEY values, a JSON list
+    Column("Fields", JSON, nullable=False),               # {attribute: text} of its SAGE_FIELDS
+    Column("Batch_ID", String, nullable=False),
+    Column("Created_At", DateTime, nullable=False),
 )
 
 
