@@ -10,6 +10,7 @@ import os
 import threading
 from decimal import Decimal
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from .dropfolder import write_import_file
@@ -89,7 +90,7 @@ def _periods(value) -> tuple[str, ...]:
     return tuple(p.strip() for p in items if p.strip())
 
 
-def make_connector(config: dict):
+def make_connector(config: dict):  # SimulatorConnector | FileDropConnector; unannotated while callers read .sim
     """The connector named by config["SAGE_CONNECTOR"] ("simulator" by default, or "filedrop")."""
     kind = (config.get("SAGE_CONNECTOR") or "simulator").lower()
     if kind == "filedrop":
@@ -103,13 +104,15 @@ def make_connector(config: dict):
     global _engines_pid
     url = config.get("SAGE_SIM_DATABASE_URL") or "sqlite:///sage300_sim.db"
     schema = config.get("SAGE_SIM_SCHEMA") or None
-    options = dict(
-        schema=schema,
-        drop_folder=config.get("SAGE_DROP_FOLDER") or None,
-        closed_periods=_periods(config.get("SAGE_SIM_CLOSED_PERIODS")),
-        tolerance_pct=Decimal(str(config.get("SAGE_SIM_TOLERANCE_PCT") or "0")),
-        hourly_limit=int(config.get("SAGE_SIM_HOURLY_LIMIT") or 0),
-    )
+
+    def simulator(engine: Engine) -> Sage300Simulator:
+        # the drop folder and setting defaults come from this call's config; the engine is shared
+        return Sage300Simulator(
+            url, schema=schema, engine=engine, drop_folder=config.get("SAGE_DROP_FOLDER") or None,
+            closed_periods=_periods(config.get("SAGE_SIM_CLOSED_PERIODS")),
+            tolerance_pct=Decimal(str(config.get("SAGE_SIM_TOLERANCE_PCT") or "0")),
+            hourly_limit=int(config.get("SAGE_SIM_HOURLY_LIMIT") or 0))
+
     with _engines_lock:
         if _engines_pid != os.getpid():
             for engine in _engines.values():
@@ -120,9 +123,9 @@ def make_connector(config: dict):
         if engine is None:
             engine = make_engine(url, schema)
             try:
-                Sage300Simulator(url, engine=engine, **options).create_all()
+                simulator(engine).create_all()
             except OperationalError as exc:
                 engine.dispose()
                 raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
             _engines[(url, schema)] = engine
-    return SimulatorConnector(Sage300Simulator(url, engine=engine, **options))
+    return SimulatorConnector(simulator(engine))

@@ -18,10 +18,7 @@ from sqlalchemy.engine import Connection
 
 from ..records import Batch, field_text, record_key, record_table
 from .rules import Refused, check_fields, record_exists
-from .schema import SimulatorBase, generic_record_t, import_log_t
-
-KIND_LENGTH = generic_record_t.c.Kind.type.length            # 30, as the import log's Kind
-REFERENCE_LENGTH = import_log_t.c.Reference.type.length      # 40
+from .schema import KIND_LENGTH, REFERENCE_LENGTH, SimulatorBase, generic_record_t
 
 
 def _encoded(key: tuple[str, ...]) -> str:

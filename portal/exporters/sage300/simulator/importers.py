@@ -10,7 +10,7 @@ A batch of a kind with no importer here goes to the generic importer (generic.py
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -62,6 +62,7 @@ from ..records import (
     is_generic,
 )
 from .generic import GenericMixin
+from .lookups import Codings, open_job, present
 from .rules import (
     AR_DUPLICATE,
     ARCHIVED_STATUSES,
@@ -285,7 +286,7 @@ class ImportersMixin(GenericMixin):
         codes, categories = _codes_of(batch, extra.job, extra.extra)
         check_fields(extra)
         _check_codes(codes, categories)
-        _open_job(conn, extra.job)
+        open_job(conn, extra.job)
         if conn.execute(select(extra_t.c.Extra).where(extra_t.c.Job == extra.job,
                                                       extra_t.c.Extra == extra.extra)).first():
             raise Refused(EXTRA_EXISTS)
@@ -302,7 +303,7 @@ class ImportersMixin(GenericMixin):
         first = batch.records[0]
         codes, categories = _codes_of(batch, first.job, first.extra or "")
         _check_codes(codes, categories)
-        _open_job(conn, first.job)
+        open_job(conn, first.job)
         if first.extra:
             extra = conn.execute(select(extra_t.c.Status).where(extra_t.c.Job == first.job,
                                                                 extra_t.c.Extra == first.extra)).first()
@@ -443,7 +444,7 @@ class ImportersMixin(GenericMixin):
         _check_transactions(conn, txns)
         estimates = [(t.job, t.extra or "", t.cost_code, t.category) for t in txns
                      if t.transaction_type == ORIGINAL_ESTIMATE]
-        there = _present(conn, (transaction_t.c.Job, transaction_t.c.Extra, transaction_t.c.Cost_Code,
+        there = present(conn, (transaction_t.c.Job, transaction_t.c.Extra, transaction_t.c.Cost_Code,
                                 transaction_t.c.Category), estimates,
                          transaction_t.c.Transaction_Type == ORIGINAL_ESTIMATE)
         seen: set[tuple] = set()
@@ -527,7 +528,7 @@ class ImportersMixin(GenericMixin):
             raise Refused(NOT_FOUND)
         if not dists:
             raise Refused(NO_DISTRIBUTIONS)
-        items = _present(conn, (contract_item_t.c.Contract, contract_item_t.c.Item),
+        items = present(conn, (contract_item_t.c.Contract, contract_item_t.c.Item),
                          [(d.contract, d.contract_item) for d in dists])
         if any((d.contract, d.contract_item) not in items for d in dists):
             raise Refused(NOT_FOUND)
@@ -567,77 +568,6 @@ def _replayed(batch_id: str, kind: str, logged_kind: str, ok: bool, message: str
         # batch ids are global: replaying another kind's result would report a wrong import
         raise ValueError(f"batch {batch_id!r} was imported as {logged_kind}, not {kind}")
     return SageResult(ok=bool(ok), message=message, reference=reference, replayed=True)
-
-
-# ---- reading what a batch refers to: one query per table ------------------------------------
-
-def _present(conn: Connection, columns: tuple, keys: Iterable[tuple], *where) -> set[tuple]:
-    """Which of these keys (a value per column) have a row, in one query: an IN list per
-    column (so the primary key's index serves it on SQLite and PostgreSQL alike), then only
-    the exact keys asked for are kept."""
-    wanted = set(keys)
-    if not wanted:
-        return set()
-    ins = [column.in_(sorted({key[n] for key in wanted})) for n, column in enumerate(columns)]
-    return {tuple(r) for r in conn.execute(select(*columns).where(*ins, *where))} & wanted
-
-
-class Codings:
-    """The jobs, extras and categories a batch's codings name, read in one query per table
-    (load), then checked in the batch's order (open_job, check, has_category)."""
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-        self.jobs: dict[str, str | None] = {}        # job -> Status (None: not in Sage)
-        self.extras: dict[tuple[str, str], str] = {}  # (job, extra) -> Status, of those in Sage
-        self.categories: set[tuple[str, str, str, str]] = set()
-
-    def known_job(self, job: str, status: str | None) -> None:
-        self.jobs[job] = status
-
-    def load(self, codings: Iterable[tuple], jobs: Iterable[str] = ()) -> Codings:
-        """Read the jobs, extras and categories of these (job, extra, cost code, category) codings."""
-        keys = {(job, extra or "", cost_code, category) for job, extra, cost_code, category in codings}
-        asked = ({k[0] for k in keys} | set(jobs)) - set(self.jobs)
-        if asked:
-            found = dict(self.conn.execute(select(job_t.c.Job, job_t.c.Status).where(job_t.c.Job.in_(sorted(asked)))
-                                           ).all())
-            self.jobs.update({job: found.get(job) for job in asked})
-        pairs = {(k[0], k[1]) for k in keys if k[1]} - set(self.extras)
-        if pairs:
-            self.extras.update({(r.Job, r.Extra): r.Status for r in self.conn.execute(
-                select(extra_t.c.Job, extra_t.c.Extra, extra_t.c.Status).where(
-                    extra_t.c.Job.in_(sorted({p[0] for p in pairs})),
-                    extra_t.c.Extra.in_(sorted({p[1] for p in pairs}))))})
-        self.categories |= _present(self.conn, (category_t.c.Job, category_t.c.Extra, category_t.c.Cost_Code,
-                                                category_t.c.Category), keys - self.categories)
-        return self
-
-    def open_job(self, job: str) -> None:
-        """The job is in Sage and not closed."""
-        if job not in self.jobs:
-            self.load((), jobs=[job])
-        status = self.jobs[job]
-        if status is None:
-            raise Refused(NOT_FOUND)
-        if status == "Closed":
-            raise Refused(JOB_CLOSED)
-
-    def has_category(self, job: str, extra: str, cost_code: str, category: str) -> bool:
-        return (job, extra or "", cost_code, category) in self.categories
-
-    def check(self, job: str, extra: str, cost_code: str, category: str) -> None:
-        """The job is there and open, the extra (when given) not closed, the category on the job's
-        (or extra's) cost code."""
-        self.open_job(job)
-        if extra and self.extras.get((job, extra)) == "Closed":
-            raise Refused(JOB_CLOSED)
-        if not self.has_category(job, extra, cost_code, category):
-            raise Refused(NO_CATEGORY)
-
-
-def _open_job(conn: Connection, job: str) -> None:
-    Codings(conn).open_job(job)
 
 
 # ---- setup kinds' helpers ---------------------------------------------------------------------
@@ -681,8 +611,8 @@ def _coded(conn: Connection, codes: list, categories: list) -> Coded:
     code_keys = {(r.job, r.extra or "", r.cost_code) for r in [*codes, *categories]}
     category_keys = {(r.job, r.extra or "", r.cost_code, r.category) for r in categories}
     return Coded(
-        _present(conn, (cost_code_t.c.Job, cost_code_t.c.Extra, cost_code_t.c.Cost_Code), code_keys),
-        _present(conn, (category_t.c.Job, category_t.c.Extra, category_t.c.Cost_Code, category_t.c.Category),
+        present(conn, (cost_code_t.c.Job, cost_code_t.c.Extra, cost_code_t.c.Cost_Code), code_keys),
+        present(conn, (category_t.c.Job, category_t.c.Extra, category_t.c.Cost_Code, category_t.c.Category),
                  category_keys))
 
 
@@ -706,10 +636,10 @@ def _add_codes(conn: Connection, codes: list, categories: list, there: Coded) ->
             new_codes[key] = dict(Job=key[0], Extra=key[1], Cost_Code=key[2], Description=r.description or "")
     new_categories: dict[tuple, dict] = {}
     for r in categories:
-        key = (r.job, r.extra or "", r.cost_code, r.category)
-        if key not in there.categories and key not in new_categories:
-            new_categories[key] = dict(Job=key[0], Extra=key[1], Cost_Code=key[2], Category=key[3],
-                                       Description=r.description or "")
+        coding = (r.job, r.extra or "", r.cost_code, r.category)
+        if coding not in there.categories and coding not in new_categories:
+            new_categories[coding] = dict(Job=coding[0], Extra=coding[1], Cost_Code=coding[2], Category=coding[3],
+                                          Description=r.description or "")
     for table, rows in ((cost_code_t, new_codes), (category_t, new_categories)):
         if rows:
             conn.execute(insert(table), list(rows.values()))

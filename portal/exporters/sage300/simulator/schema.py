@@ -44,6 +44,8 @@ from ..mapping import PCCO_REF_2
 from .rules import PCCO_TYPES, SETTING_KEYS
 
 metadata = MetaData()
+KIND_LENGTH = 30        # a batch kind, in the import log and SIM_GENERIC_RECORD
+REFERENCE_LENGTH = 40   # an import's reference (e.g. "VENDOR/INVOICE") in the import log
 Money = Numeric(12, 2, asdecimal=True)
 Quantity = Numeric(16, 4, asdecimal=True)  # units and unit costs
 
@@ -277,10 +279,10 @@ ar_distribution_t = Table(
 import_log_t = Table(
     "HH2_IMPORT_LOG", metadata,
     Column("Batch_ID", String, primary_key=True),  # the idempotency key
-    Column("Kind", String(30), nullable=False),
+    Column("Kind", String(KIND_LENGTH), nullable=False),
     Column("Ok", Boolean, nullable=False),
     Column("Message", Text, nullable=False, default=""),
-    Column("Reference", String(40), nullable=False, default=""),
+    Column("Reference", String(REFERENCE_LENGTH), nullable=False, default=""),
     Column("Created_At", DateTime, nullable=False),
 )
 request_log_t = Table(
@@ -297,7 +299,7 @@ setting_t = Table(
 # ---- records of batch kinds with no importer of their own (generic.py) ----
 generic_record_t = Table(
     "SIM_GENERIC_RECORD", metadata,
-    Column("Kind", String(30), primary_key=True),         # the batch kind, e.g. "ar_customer"
+    Column("Kind", String(KIND_LENGTH), primary_key=True),  # the batch kind, e.g. "ar_customer"
     Column("Record", String, primary_key=True),           # the record's SAGE_TABLE (or class name)
     Column("Record_Key", String, primary_key=True),       # its SAGE_KEY values, a JSON list
     Column("Fields", JSON, nullable=False),               # {attribute: text} of its SAGE_FIELDS
