@@ -29,12 +29,22 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._stack import (machine, ROOT, Clock, Seeder, Stack, make_users, median, pct, table,  # noqa: E402
-                          verdict)
+from bench._stack import (  # noqa: E402
+    ROOT,
+    Clock,
+    Seeder,
+    Stack,
+    machine,
+    make_users,
+    median,
+    pct,
+    table,
+    verdict,
+)
 
 ITEM_TYPE = "subcontractor_invoice"
 
@@ -43,7 +53,7 @@ def utc(dt: datetime | None) -> datetime | None:
     """Naive UTC (the portal's timestamps) from RQ's aware or naive datetimes."""
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 def rq_job_id(app, job_id: str) -> str:
@@ -57,7 +67,7 @@ def rq_job_id(app, job_id: str) -> str:
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Workers:
@@ -385,7 +395,7 @@ def main() -> int:
         print("bench_export:", stack.describe())
         print("machine at start:", machine())
         connector = make_connector(app.config)
-        sim = getattr(connector, "sim", None)  # None with SAGE_CONNECTOR=filedrop
+        sim = connector.reader  # None with SAGE_CONNECTOR=filedrop
         with app.app_context():
             queue = next(iter(rq.queues.values()))
         approver_id, _, sender_id = make_users(app)
