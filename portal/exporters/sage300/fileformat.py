@@ -95,6 +95,7 @@ from .records import (
     ARInvoice,
     Batch,
     CNContractItem,
+    GenericRecord,
     JCCategory,
     JCCommitment,
     JCCommitmentCO,
@@ -195,7 +196,7 @@ KIND_RECORDS = {
 }
 
 
-def generic_line(record, kind: str) -> str:
+def generic_line(record: GenericRecord, kind: str) -> str:
     """A generic record's line: its record id, then its declared fields in order (each once)."""
     attrs = dict.fromkeys(f.attr for f in type(record).SAGE_FIELDS)
     return _line([record_id(record, kind), *(field_text(getattr(record, attr)) for attr in attrs)])

@@ -119,7 +119,7 @@ CCO_STATUS = "Approved"
 CENT = Decimal("0.01")
 
 
-def money(value) -> Decimal:
+def money(value: Decimal | int | str) -> Decimal:
     """Decimal rounded half-up to cents."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 

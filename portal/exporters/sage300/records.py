@@ -45,7 +45,7 @@ class GenericRecord(Protocol):
     SAGE_KEY: ClassVar[tuple[str, ...]]
 
 
-def field_text(value) -> str:
+def field_text(value: object) -> str:
     """A field value as text (what Sage's lengths measure and a generic import line holds):
     "" for None, Y/N for a flag, MM/DD/YYYY for a date, a number as given (no exponent)."""
     if value is None:
@@ -59,22 +59,22 @@ def field_text(value) -> str:
     return str(value)
 
 
-def is_generic(record) -> bool:
+def is_generic(record: object) -> bool:
     """Whether a record declares what a batch kind with no importer of its own needs."""
     return hasattr(type(record), "SAGE_FIELDS") and hasattr(type(record), "SAGE_KEY")
 
 
-def record_table(record) -> str:
+def record_table(record: object) -> str:
     """A generic record's human name: its SAGE_TABLE, else its class name."""
     return getattr(type(record), "SAGE_TABLE", "") or type(record).__name__
 
 
-def record_id(record, kind: str) -> str:
+def record_id(record: object, kind: str) -> str:
     """The first field of a generic record's import-file line: its SAGE_RECORD_ID, else the kind."""
     return getattr(type(record), "SAGE_RECORD_ID", "") or kind
 
 
-def record_key(record) -> tuple[str, ...]:
+def record_key(record: GenericRecord) -> tuple[str, ...]:
     """A generic record's key: the text of each SAGE_KEY attribute."""
     return tuple(field_text(getattr(record, attr)) for attr in type(record).SAGE_KEY)
 

@@ -4,6 +4,7 @@ Adders and updaters raise SageInputError (a ValueError naming the field) on bad 
 leaving Sage unchanged."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -30,6 +31,7 @@ from .rules import (
     USE_QUICKBILL,
     VENDOR_INPUT,
     VENDOR_STATUSES,
+    Amount,
     SageInputError,
     check_billing,
     check_choice,
@@ -171,12 +173,12 @@ class EntryMixin(SimulatorBase):
             conn.execute(update(extra_t).where(extra_t.c.Job == job, extra_t.c.Extra == extra)
                          .values(Status=status))
 
-    def add_commitment(self, commitment: str, vendor: str, job: str, amount, description: str = "",
+    def add_commitment(self, commitment: str, vendor: str, job: str, amount: Amount, description: str = "",
                        commitment_type: str = "Subcontract", status: str = "Open") -> None:
         self._insert(commitment_t, Commitment=commitment, Vendor=vendor, Job=job, Description=description,
                      Commitment_Type=commitment_type, Amount=Decimal(str(amount)), Status=status)
 
-    def set_commitment_amount(self, commitment: str, amount) -> None:
+    def set_commitment_amount(self, commitment: str, amount: Amount) -> None:
         """Approved amount incl. approved changes (e.g. after a commitment CO)."""
         with self.engine.begin() as conn:
             conn.execute(update(commitment_t).where(commitment_t.c.Commitment == commitment)
@@ -191,8 +193,8 @@ class EntryMixin(SimulatorBase):
             conn.execute(update(job_t).where(job_t.c.Job == job).values(Status=status))
 
     def add_commitment_item(self, commitment: str, item: str, job: str, cost_code: str, category: str,
-                            amount, description: str = "", extra: str = "", units=None, unit_cost=None,
-                            unit_description: str = "") -> None:
+                            amount: Amount, description: str = "", extra: str = "", units: Amount | None = None,
+                            unit_cost: Amount | None = None, unit_description: str = "") -> None:
         """A commitment item as in Sage (the commitment's Amount is left as it is)."""
         self._insert(commitment_item_t, Commitment=commitment, Item=item, Description=description, Job=job,
                      Extra=extra, Cost_Code=cost_code, Category=category, Units=dec(units),
@@ -211,10 +213,11 @@ class EntryMixin(SimulatorBase):
         self._insert(commitment_co_t, Commitment=commitment, CCO=cco, Description=description,
                      Date=date or naive_utc(self.clock()).date(), Status=status)
 
-    def add_transaction(self, job: str, cost_code: str, category: str, transaction_type: str, amount,
+    def add_transaction(self, job: str, cost_code: str, category: str, transaction_type: str, amount: Amount,
                         extra: str = "", date: date | None = None, description: str = "",
                         posted: bool = True, ref_1: str = "", ref_2: str = "", commitment: str = "",
-                        contract: str = "", contract_item: str = "", units=None, unit_cost=None) -> None:
+                        contract: str = "", contract_item: str = "", units: Amount | None = None,
+                        unit_cost: Amount | None = None) -> None:
         """A Job Cost transaction entered in Sage (e.g. an estimate made there)."""
         self._insert(transaction_t, Job=job, Extra=extra, Cost_Code=cost_code, Category=category,
                      Transaction_Type=transaction_type, Date=date or naive_utc(self.clock()).date(),
@@ -223,7 +226,8 @@ class EntryMixin(SimulatorBase):
                      Contract_Item=contract_item, Posted=posted, Batch_ID="", Units=dec(units),
                      Unit_Cost=dec(unit_cost))
 
-    def add_contract(self, contract: str, job: str, description: str = "", items=(), status: str = "Open",
+    def add_contract(self, contract: str, job: str, description: str = "",
+                     items: Iterable[tuple[str, str, Amount]] = (), status: str = "Open",
                      billing_method: str = USE_CONTRACTS, work_started: date | None = None,
                      work_completed: date | None = None) -> None:
         """A prime contract (CN) on a Use Contracts job, items as (item, description, original amount)."""
@@ -265,8 +269,8 @@ class EntryMixin(SimulatorBase):
         except IntegrityError as exc:
             raise SageInputError("contract", f"Contract {contract} already exists in Sage 300 CRE.") from exc
 
-    def add_contract_item(self, contract: str, item: str, description: str = "", original_amount=0,
-                          approved_changes=0) -> None:
+    def add_contract_item(self, contract: str, item: str, description: str = "", original_amount: Amount = 0,
+                          approved_changes: Amount = 0) -> None:
         self._insert(contract_item_t, Contract=contract, Item=item, Description=description,
                      Original_Amount=Decimal(str(original_amount)), Approved_Changes=Decimal(str(approved_changes)))
 
@@ -321,7 +325,7 @@ class EntryMixin(SimulatorBase):
         self._add(standard_category_t, "code", f"Standard category {code}", Category=code,
                   Description=description)
 
-    def set_schedule_value(self, job: str, level_code: str, description: str, amount) -> None:
+    def set_schedule_value(self, job: str, level_code: str, description: str, amount: Amount) -> None:
         """Enter (or change) a Use Quickbill job's schedule value (Miscellaneous Worksheets)."""
         # level code: "" at Job level, a division code at Division level, a job cost code at Section level
         level_code = level_code or ""
@@ -350,9 +354,10 @@ class EntryMixin(SimulatorBase):
                     .values(**values)).rowcount:
                 conn.execute(insert(schedule_value_t).values(Job=job, Level_Code=level_code, **values))
 
-    def add_cost(self, job: str, cost_code: str, category: str, transaction_type: str, amount, *,
+    def add_cost(self, job: str, cost_code: str, category: str, transaction_type: str, amount: Amount, *,
                  extra: str = "", date: date | None = None, description: str = "", vendor: str = "",
-                 invoice: str = "", units=None, unit_cost=None, amount_paid=0, commitment: str = "",
+                 invoice: str = "", units: Amount | None = None, unit_cost: Amount | None = None,
+                 amount_paid: Amount = 0, commitment: str = "",
                  posted: bool = True) -> int:
         """A cost transaction (AP/PR/EQ/IV/JC cost) on a job's category; returns its Transaction_ID."""
         # posted (current.jct) unless posted=False; vendor, invoice and commitment are AP cost's only
@@ -388,7 +393,8 @@ class EntryMixin(SimulatorBase):
                     raise SageInputError("commitment", f"No commitment {commitment} in Sage 300 CRE.")
                 if on != job:
                     raise SageInputError("commitment", f"Commitment {commitment} is on job {on}, not {job}.")
-            return conn.execute(insert(transaction_t).values(**row)).inserted_primary_key[0]
+            inserted = conn.execute(insert(transaction_t).values(**row)).inserted_primary_key
+            return int(inserted[0])  # type: ignore[index]  # a single-row insert always has its key
 
     def add_customer(self, customer: str, name: str = "", status: str = "Active") -> None:
         self._insert(customer_t, Customer=customer, Name=name, Status=status)

@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Table, func, select
 
 from ..mapping import (
     APPROVED_COMMITMENT_CHANGE,
@@ -87,7 +87,7 @@ class ReadersMixin(SimulatorBase):
 
     def count_invoices(self) -> int:
         with self.engine.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(invoice_t))
+            return conn.scalar(select(func.count()).select_from(invoice_t)) or 0
 
     def _one(self, table, **where) -> dict | None:
         with self.engine.connect() as conn:
@@ -277,7 +277,7 @@ class ReadersMixin(SimulatorBase):
             is_cost = (transaction_t.c.Transaction_Type.in_(COST_TYPES), transaction_t.c.Posted == True)  # noqa: E712
             counts["cost_transactions"] = conn.scalar(select(func.count()).select_from(transaction_t).where(*is_cost))
 
-            def by_code(table, code):
+            def by_code(table: Table, code: ColumnElement) -> list[dict]:
                 return [dict(r) for r in conn.execute(select(table).order_by(code).limit(first)).mappings()]
             return {"counts": counts,
                     "vendors": by_code(vendor_t, vendor_t.c.Vendor),

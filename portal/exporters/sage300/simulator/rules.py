@@ -3,8 +3,10 @@ error texts (exact, from the connector guide where it has one), what a Sage user
 and the checks of the adders' input (SageInputError)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ..mapping import (
     APPROVED_COMMITMENT_CHANGE,
@@ -71,6 +73,9 @@ BUDGET_TYPES = (ORIGINAL_ESTIMATE, MISC_WORKSHEET_1, MISC_WORKSHEET_2)
 BUDGET_CHANGE_TYPES = (APPROVED_ESTIMATE_CHANGE, MISC_WORKSHEET_1, MISC_WORKSHEET_2)
 PCCO_TYPES = (APPROVED_ESTIMATE_CHANGE, SCHEDULE_VALUE_CHANGE)
 ARCHIVED_STATUSES = ("Closed", "Archived")  # a commitment in either takes no change order
+
+# an amount or quantity as a Sage user (or a test) enters it: "1,000.50", 1000, Decimal(...)
+Amount = Decimal | int | float | str
 
 NOT_FOUND = "Entity with this ID not found."
 BLANK = "Can't be blank."
@@ -157,7 +162,7 @@ def too_long(field: str, limit: int) -> str:
     return f"[{field}] is too long, maximum length is {limit} characters."
 
 
-def field_error(record, fields: Fields | None = None) -> str | None:
+def field_error(record: Any, fields: Fields | None = None) -> str | None:
     """Sage's text for the record's first required field left blank or, none blank, its first
     field over Sage's length (fields: its SAGE_FIELDS unless given); None when all are fine."""
     specs = type(record).SAGE_FIELDS if fields is None else fields
@@ -171,7 +176,7 @@ def field_error(record, fields: Fields | None = None) -> str | None:
     return None
 
 
-def check_fields(record, fields: Fields | None = None) -> None:
+def check_fields(record: Any, fields: Fields | None = None) -> None:
     """Refused with Sage's text when a required field is blank or a field too long (see field_error)."""
     message = field_error(record, fields)
     if message:
@@ -212,7 +217,7 @@ def over_tolerance(commitment: str) -> str:
 
 
 
-def dec(value):
+def dec(value: Amount | None) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
@@ -222,7 +227,7 @@ def too_long_for(label: str, limit: int) -> str:
     return f"{label} is too long: Sage 300 CRE allows at most {limit} characters."
 
 
-def check_input(values: dict, limits, required=()) -> None:
+def check_input(values: dict, limits: Iterable[tuple[str, int]], required: Iterable[str] = ()) -> None:
     """Required arguments not blank, every argument within Sage's length (SageInputError names it)."""
     for field in required:
         if not str(values.get(field) or "").strip():
@@ -232,7 +237,7 @@ def check_input(values: dict, limits, required=()) -> None:
             raise SageInputError(field, too_long_for(LABELS.get(field, field), limit))
 
 
-def check_choice(field: str, value, choices) -> None:
+def check_choice(field: str, value: str, choices: Iterable[str]) -> None:
     if value not in choices:
         raise SageInputError(field, f"{LABELS.get(field, field)} must be one of: {', '.join(choices)}.")
 
@@ -248,7 +253,7 @@ def check_billing(method: str, level: str) -> None:
                                               f"{', '.join(BILLING_LEVELS)}.")
 
 
-def _number(field: str, value, limit: Decimal) -> Decimal:
+def _number(field: str, value: Amount, limit: Decimal) -> Decimal:
     try:
         number = Decimal(str(value).strip().replace(",", ""))
     except (ArithmeticError, ValueError):
@@ -258,12 +263,12 @@ def _number(field: str, value, limit: Decimal) -> Decimal:
     return number
 
 
-def money_input(field: str, value) -> Decimal:
+def money_input(field: str, value: Amount) -> Decimal:
     """A Money value (12, 2), rounded to cents."""
     return _number(field, value, Decimal("1e10")).quantize(Decimal("0.01"))
 
 
-def quantity_input(field: str, value) -> Decimal | None:
+def quantity_input(field: str, value: Amount | None) -> Decimal | None:
     """A Quantity value (16, 4) or None when not given."""
     if value is None or str(value).strip() == "":
         return None

@@ -13,6 +13,7 @@ transaction-level advisory lock per schema.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -38,6 +39,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateColumn
 
 from ..mapping import PCCO_REF_2
@@ -308,8 +310,8 @@ generic_record_t = Table(
 )
 
 
-
-def exists(conn, table, **key) -> bool:
+def exists(conn: Connection, table: Table, **key) -> bool:
+    """Whether the table has a row with this primary key (or these column values)."""
     return conn.execute(select(*table.primary_key.columns).where(
         *(table.c[k] == v for k, v in key.items()))).first() is not None
 
@@ -321,6 +323,7 @@ def pcco_change_rows(job: str, ref_1: str) -> tuple:
 
 
 def utcnow() -> datetime:
+    """Now, as the naive UTC the simulator stores."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -346,7 +349,7 @@ def _decode(key: str, raw: str):
     return Decimal(raw) if key == "tolerance_pct" else int(raw)
 
 
-def make_engine(url: str, schema: str | None = None):
+def make_engine(url: str, schema: str | None = None) -> Engine:
     """An engine for the simulator's database (SQLite pragmas or PostgreSQL schema)."""
     engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
@@ -369,13 +372,13 @@ def make_engine(url: str, schema: str | None = None):
     return engine
 
 
-
 class SimulatorBase:
     """The engine, the lock, the schema and the settings: what the simulator's parts share."""
 
     def __init__(self, url: str, schema: str | None = None, drop_folder: str | None = None,
-                 closed_periods=(), tolerance_pct=Decimal("0"), hourly_limit: int = 0, clock=None,
-                 engine=None):
+                 closed_periods: str | Iterable[str] = (), tolerance_pct: Decimal | str | int = Decimal("0"),
+                 hourly_limit: int = 0, clock: Callable[[], datetime] | None = None,
+                 engine: Engine | None = None):
         self.url = url
         self.schema = schema
         self.drop_folder = drop_folder
@@ -390,7 +393,7 @@ class SimulatorBase:
 
     # ---- schema ------------------------------------------------------------------
 
-    def _serialise(self, conn) -> None:
+    def _serialise(self, conn: Connection) -> None:
         # PostgreSQL: one submit (or DDL) at a time per schema; SQLite has BEGIN IMMEDIATE.
         if self._pg:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key})
@@ -409,7 +412,7 @@ class SimulatorBase:
                 if key not in have:
                     conn.execute(insert(setting_t).values(Key=key, Value=value))
 
-    def _add_missing_columns(self, conn) -> list[str]:
+    def _add_missing_columns(self, conn: Connection) -> list[str]:
         """ALTER TABLE ... ADD COLUMN for each column the database's table lacks; returns "TABLE.Column"s."""
         # a database made by an older simulator: its tables predate columns added here since
         schema = self.schema if self._pg else None  # the engine's schema_translate_map target
@@ -447,14 +450,14 @@ class SimulatorBase:
         with self.engine.connect() as conn:
             return self._settings(conn)
 
-    def _settings(self, conn) -> dict:
+    def _settings(self, conn: Connection) -> dict:
         return self._decoded(dict(conn.execute(select(setting_t.c.Key, setting_t.c.Value)).all()))
 
     def _decoded(self, stored: dict) -> dict:
         """The settings from SIM_SETTING's raw values (a missing row: this simulator's default)."""
         return {k: _decode(k, stored.get(k, self.defaults[k])) for k in SETTING_KEYS}
 
-    def set_setting(self, key: str, value) -> None:
+    def set_setting(self, key: str, value: object) -> None:
         """Change a setting at run time; every process sharing the database sees it."""
         raw = _encode(key, value)
         with self.engine.begin() as conn:
