@@ -62,7 +62,14 @@ from ..records import (
     is_generic,
 )
 from .generic import GenericMixin
-from .lookups import Codings, open_job, present
+from .lookups import (
+    CATEGORIES,
+    CONTRACT_ITEMS,
+    COST_CODES,
+    ESTIMATES,
+    Codings,
+    open_job,
+)
 from .rules import (
     AR_DUPLICATE,
     ARCHIVED_STATUSES,
@@ -117,6 +124,27 @@ from .schema import (
 
 Importer = Callable[..., str]
 
+# The hot path's statements, built once (building and hashing a statement costs more than
+# running it on SQLite; see lookups.py).
+LOG_AND_SETTINGS = union_all(
+    select(literal("log"), import_log_t.c.Kind, import_log_t.c.Message, import_log_t.c.Ok, import_log_t.c.Reference)
+    .where(import_log_t.c.Batch_ID == bindparam("batch_id")),
+    select(literal("setting"), setting_t.c.Key, setting_t.c.Value, cast(null(), Boolean), cast(null(), String)))
+VENDOR_STATUS = select(vendor_t.c.Status).where(vendor_t.c.Vendor == bindparam("vendor")).scalar_subquery()
+# an AP invoice's vendor status (None: no such vendor) and whether the vendor has the invoice already
+AP_HEADER = select(VENDOR_STATUS, exists().where(invoice_t.c.Vendor == bindparam("vendor"),
+                                                 invoice_t.c.Invoice == bindparam("invoice")))
+# the commitments an invoice distributes to, with their approved amount and what is invoiced on them
+COMMITMENTS_INVOICED = select(
+    commitment_t.c.Commitment, commitment_t.c.Amount,
+    select(func.coalesce(func.sum(distribution_t.c.Amount), 0))
+    .where(distribution_t.c.Commitment == commitment_t.c.Commitment).scalar_subquery().label("Invoiced"),
+).where(commitment_t.c.Commitment.in_(bindparam("commitments", expanding=True)))
+COMMITMENT_HEADER = select(VENDOR_STATUS, exists().where(commitment_t.c.Commitment == bindparam("commitment")))
+AR_HEADER = select(exists().where(customer_t.c.Customer == bindparam("customer")),
+                   exists().where(contract_t.c.Contract == bindparam("contract")),
+                   exists().where(ar_invoice_t.c.Invoice == bindparam("invoice")))
+
 
 class ImportersMixin(GenericMixin):
     """submit(batch) and the importers of every batch kind."""
@@ -147,7 +175,7 @@ class ImportersMixin(GenericMixin):
                 if settings["hourly_limit"] > 0:
                     used = conn.scalar(select(func.count()).select_from(request_log_t)
                                        .where(request_log_t.c.Requested_At > now - timedelta(hours=1)))
-                    conn.execute(insert(request_log_t).values(Batch_ID=batch.batch_id, Requested_At=now))
+                    conn.execute(insert(request_log_t), dict(Batch_ID=batch.batch_id, Requested_At=now))
                     if used >= settings["hourly_limit"]:
                         # not logged as the batch's result: the limit resets, the batch must then go through
                         return SageResult(ok=False, message=RATE_LIMITED)
@@ -156,7 +184,7 @@ class ImportersMixin(GenericMixin):
                     result = SageResult(ok=True, reference=reference)
                 except Refused as refusal:
                     result = SageResult(ok=False, message=str(refusal))
-                conn.execute(insert(import_log_t).values(
+                conn.execute(insert(import_log_t), dict(
                     Batch_ID=batch.batch_id, Kind=batch.kind, Ok=result.ok, Message=result.message,
                     Reference=result.reference, Created_At=now))
                 if result.ok and self.drop_folder:
@@ -173,12 +201,8 @@ class ImportersMixin(GenericMixin):
 
     def _log_and_settings(self, conn: Connection, batch_id: str, kind: str) -> tuple[SageResult | None, dict]:
         """The batch's logged result (None: not imported yet) and the settings, in one statement."""
-        log = select(literal("log"), import_log_t.c.Kind, import_log_t.c.Message, import_log_t.c.Ok,
-                     import_log_t.c.Reference).where(import_log_t.c.Batch_ID == batch_id)
-        stored = select(literal("setting"), setting_t.c.Key, setting_t.c.Value,
-                        cast(null(), Boolean), cast(null(), String))
         logged, values = None, {}
-        for what, key, value, ok, reference in conn.execute(union_all(log, stored)):
+        for what, key, value, ok, reference in conn.execute(LOG_AND_SETTINGS, {"batch_id": batch_id}):
             if what == "setting":
                 values[key] = value
             else:
@@ -202,9 +226,7 @@ class ImportersMixin(GenericMixin):
         for record in [inv, *dists]:
             check_fields(record)
 
-        vendor, duplicate = conn.execute(select(
-            select(vendor_t.c.Status).where(vendor_t.c.Vendor == inv.vendor).scalar_subquery(),
-            exists().where(invoice_t.c.Vendor == inv.vendor, invoice_t.c.Invoice == inv.invoice))).one()
+        vendor, duplicate = conn.execute(AP_HEADER, {"vendor": inv.vendor, "invoice": inv.invoice}).one()
         if vendor is None:
             raise Refused(NOT_FOUND)
         if vendor != "Active":
@@ -227,11 +249,8 @@ class ImportersMixin(GenericMixin):
             if d.commitment:
                 this_batch[d.commitment] += Decimal(d.amount)
         if this_batch:
-            invoiced = select(func.coalesce(func.sum(distribution_t.c.Amount), 0)).where(
-                distribution_t.c.Commitment == commitment_t.c.Commitment).scalar_subquery()
             approved = {r.Commitment: (r.Amount, Decimal(r.Invoiced)) for r in conn.execute(
-                select(commitment_t.c.Commitment, commitment_t.c.Amount, invoiced.label("Invoiced"))
-                .where(commitment_t.c.Commitment.in_(list(this_batch))))}
+                COMMITMENTS_INVOICED, {"commitments": sorted(this_batch)})}
             factor = 1 + settings["tolerance_pct"] / 100
             for commitment, amount in this_batch.items():
                 if commitment not in approved:
@@ -240,7 +259,7 @@ class ImportersMixin(GenericMixin):
                 if already + amount > limit * factor:
                     raise Refused(over_tolerance(commitment))
 
-        conn.execute(insert(invoice_t).values(
+        conn.execute(insert(invoice_t), dict(
             Vendor=inv.vendor, Invoice=inv.invoice, Description=inv.description or "",
             Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
             Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now))
@@ -259,7 +278,7 @@ class ImportersMixin(GenericMixin):
         if conn.execute(select(vendor_t.c.Vendor).where(vendor_t.c.Vendor == vendor.vendor)).first():
             raise Refused(VENDOR_EXISTS)
         # Vendor_Type is carried by the import file only (no column in the simulator's table)
-        conn.execute(insert(vendor_t).values(
+        conn.execute(insert(vendor_t), dict(
             Vendor=vendor.vendor, Name=vendor.name, Address_1=vendor.address_1 or "", Address_2="",
             City=vendor.city or "", State=vendor.state or "", ZIP=vendor.zip or "",
             Telephone=vendor.telephone or "", Fax=vendor.fax or "", Status="Active"))
@@ -275,7 +294,7 @@ class ImportersMixin(GenericMixin):
         # a job not in Sage has no cost codes or categories there (their foreign keys)
         there = Coded(set(), set())
         _check_category_codes(codes, categories, there)
-        conn.execute(insert(job_t).values(
+        conn.execute(insert(job_t), dict(
             Job=job.job, Description=job.description, Address_1=job.address_1 or "", Address_2="",
             City=job.city or "", State=job.state or "", ZIP=job.zip or "", Status="Open"))
         _add_codes(conn, codes, categories, there)
@@ -292,7 +311,7 @@ class ImportersMixin(GenericMixin):
             raise Refused(EXTRA_EXISTS)
         there = _coded(conn, codes, categories)
         _check_category_codes(codes, categories, there)
-        conn.execute(insert(extra_t).values(Job=extra.job, Extra=extra.extra,
+        conn.execute(insert(extra_t), dict(Job=extra.job, Extra=extra.extra,
                                             Description=extra.description or "", Status="Open"))
         _add_codes(conn, codes, categories, there)
         return f"{extra.job}/{extra.extra}"
@@ -326,9 +345,7 @@ class ImportersMixin(GenericMixin):
         for record in [head, *items]:
             check_fields(record)
 
-        vendor, taken = conn.execute(select(
-            select(vendor_t.c.Status).where(vendor_t.c.Vendor == head.vendor).scalar_subquery(),
-            exists().where(commitment_t.c.Commitment == head.commitment))).one()
+        vendor, taken = conn.execute(COMMITMENT_HEADER, {"vendor": head.vendor, "commitment": head.commitment}).one()
         if vendor is None:
             raise Refused(NOT_FOUND)
         if vendor != "Active":
@@ -343,7 +360,7 @@ class ImportersMixin(GenericMixin):
             raise Refused(ITEM_EXISTS)
 
         # Date and Retainage % travel in the import file only (no columns on the existing table)
-        conn.execute(insert(commitment_t).values(
+        conn.execute(insert(commitment_t), dict(
             Commitment=head.commitment, Vendor=head.vendor, Job=head.job, Description=head.description or "",
             Commitment_Type=head.commitment_type or "Subcontract",
             Amount=sum((Decimal(i.amount) for i in items), Decimal(0)), Status="Open"))
@@ -412,7 +429,7 @@ class ImportersMixin(GenericMixin):
             codings.check(*coding)
 
         _add_commitment_items(conn, new_items)
-        conn.execute(insert(commitment_co_t).values(Commitment=head.commitment, CCO=head.cco,
+        conn.execute(insert(commitment_co_t), dict(Commitment=head.commitment, CCO=head.cco,
                                                     Description=head.description or "", Date=head.date,
                                                     Status=head.status))
         conn.execute(insert(commitment_co_item_t), [dict(
@@ -444,9 +461,7 @@ class ImportersMixin(GenericMixin):
         _check_transactions(conn, txns)
         estimates = [(t.job, t.extra or "", t.cost_code, t.category) for t in txns
                      if t.transaction_type == ORIGINAL_ESTIMATE]
-        there = present(conn, (transaction_t.c.Job, transaction_t.c.Extra, transaction_t.c.Cost_Code,
-                                transaction_t.c.Category), estimates,
-                         transaction_t.c.Transaction_Type == ORIGINAL_ESTIMATE)
+        there = ESTIMATES(conn, estimates)
         seen: set[tuple] = set()
         for key in estimates:
             if key in seen or key in there:
@@ -520,16 +535,13 @@ class ImportersMixin(GenericMixin):
         for record in [inv, *dists]:
             check_fields(record)
 
-        customer, contract, duplicate = conn.execute(select(
-            exists().where(customer_t.c.Customer == inv.customer),
-            exists().where(contract_t.c.Contract == inv.contract),
-            exists().where(ar_invoice_t.c.Invoice == inv.invoice))).one()
+        customer, contract, duplicate = conn.execute(
+            AR_HEADER, {"customer": inv.customer, "contract": inv.contract, "invoice": inv.invoice}).one()
         if not customer or not contract:
             raise Refused(NOT_FOUND)
         if not dists:
             raise Refused(NO_DISTRIBUTIONS)
-        items = present(conn, (contract_item_t.c.Contract, contract_item_t.c.Item),
-                         [(d.contract, d.contract_item) for d in dists])
+        items = CONTRACT_ITEMS(conn, [(d.contract, d.contract_item) for d in dists])
         if any((d.contract, d.contract_item) not in items for d in dists):
             raise Refused(NOT_FOUND)
         if duplicate:
@@ -537,7 +549,7 @@ class ImportersMixin(GenericMixin):
         if f"{inv.accounting_date:%Y-%m}" in settings["closed_periods"]:
             raise Refused(period_closed(inv.accounting_date))
 
-        conn.execute(insert(ar_invoice_t).values(
+        conn.execute(insert(ar_invoice_t), dict(
             Invoice=inv.invoice, Customer=inv.customer, Contract=inv.contract, Job=inv.job or "",
             Description=inv.description or "", Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
             Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now))
@@ -611,9 +623,7 @@ def _coded(conn: Connection, codes: list, categories: list) -> Coded:
     code_keys = {(r.job, r.extra or "", r.cost_code) for r in [*codes, *categories]}
     category_keys = {(r.job, r.extra or "", r.cost_code, r.category) for r in categories}
     return Coded(
-        present(conn, (cost_code_t.c.Job, cost_code_t.c.Extra, cost_code_t.c.Cost_Code), code_keys),
-        present(conn, (category_t.c.Job, category_t.c.Extra, category_t.c.Cost_Code, category_t.c.Category),
-                 category_keys))
+        COST_CODES(conn, code_keys), CATEGORIES(conn, category_keys))
 
 
 def _check_category_codes(codes: list, categories: list, there: Coded) -> None:

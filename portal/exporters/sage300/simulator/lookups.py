@@ -5,22 +5,49 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Column, bindparam, select
 from sqlalchemy.engine import Connection
 
+from ..mapping import ORIGINAL_ESTIMATE
 from .rules import JOB_CLOSED, NO_CATEGORY, NOT_FOUND, Refused
-from .schema import category_t, extra_t, job_t
+from .schema import (
+    category_t,
+    contract_item_t,
+    cost_code_t,
+    extra_t,
+    job_t,
+    transaction_t,
+)
 
 
-def present(conn: Connection, columns: tuple, keys: Iterable[tuple], *where) -> set[tuple]:
-    """Which of these keys (a value per column) have a row, in one query: an IN list per
-    column (so the primary key's index serves it on SQLite and PostgreSQL alike), then only
-    the exact keys asked for are kept."""
-    wanted = set(keys)
-    if not wanted:
-        return set()
-    ins = [column.in_(sorted({key[n] for key in wanted})) for n, column in enumerate(columns)]
-    return {tuple(r) for r in conn.execute(select(*columns).where(*ins, *where))} & wanted
+class Present:
+    """Which keys (a value per column) have a row: one statement, built once, with an expanding
+    IN list per column (so the primary key's index serves it on SQLite and PostgreSQL alike);
+    only the exact keys asked for are kept from what it returns."""
+
+    def __init__(self, *columns: Column, where: tuple = ()):
+        self.names = tuple(f"in_{n}" for n in range(len(columns)))
+        self.statement = select(*columns).where(
+            *(column.in_(bindparam(name, expanding=True)) for column, name in zip(columns, self.names, strict=True)),
+            *where)
+
+    def __call__(self, conn: Connection, keys: Iterable[tuple]) -> set[tuple]:
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        values = {name: sorted({key[n] for key in wanted}) for n, name in enumerate(self.names)}
+        return {tuple(r) for r in conn.execute(self.statement, values)} & wanted
+
+
+# Statements are built once: building and hashing a statement costs more than running it here.
+JOBS = select(job_t.c.Job, job_t.c.Status).where(job_t.c.Job.in_(bindparam("jobs", expanding=True)))
+EXTRAS = select(extra_t.c.Job, extra_t.c.Extra, extra_t.c.Status).where(
+    extra_t.c.Job.in_(bindparam("jobs", expanding=True)), extra_t.c.Extra.in_(bindparam("extras", expanding=True)))
+CATEGORIES = Present(category_t.c.Job, category_t.c.Extra, category_t.c.Cost_Code, category_t.c.Category)
+COST_CODES = Present(cost_code_t.c.Job, cost_code_t.c.Extra, cost_code_t.c.Cost_Code)
+CONTRACT_ITEMS = Present(contract_item_t.c.Contract, contract_item_t.c.Item)
+ESTIMATES = Present(transaction_t.c.Job, transaction_t.c.Extra, transaction_t.c.Cost_Code, transaction_t.c.Category,
+                    where=(transaction_t.c.Transaction_Type == ORIGINAL_ESTIMATE,))
 
 
 class Codings:
@@ -41,17 +68,13 @@ class Codings:
         keys = {(job, extra or "", cost_code, category) for job, extra, cost_code, category in codings}
         asked = ({k[0] for k in keys} | set(jobs)) - set(self.jobs)
         if asked:
-            found = dict(self.conn.execute(select(job_t.c.Job, job_t.c.Status).where(job_t.c.Job.in_(sorted(asked)))
-                                           ).all())
+            found = dict(self.conn.execute(JOBS, {"jobs": sorted(asked)}).all())
             self.jobs.update({job: found.get(job) for job in asked})
         pairs = {(k[0], k[1]) for k in keys if k[1]} - set(self.extras)
         if pairs:
             self.extras.update({(r.Job, r.Extra): r.Status for r in self.conn.execute(
-                select(extra_t.c.Job, extra_t.c.Extra, extra_t.c.Status).where(
-                    extra_t.c.Job.in_(sorted({p[0] for p in pairs})),
-                    extra_t.c.Extra.in_(sorted({p[1] for p in pairs}))))})
-        self.categories |= present(self.conn, (category_t.c.Job, category_t.c.Extra, category_t.c.Cost_Code,
-                                                category_t.c.Category), keys - self.categories)
+                EXTRAS, {"jobs": sorted({p[0] for p in pairs}), "extras": sorted({p[1] for p in pairs})})})
+        self.categories |= CATEGORIES(self.conn, keys - self.categories)
         return self
 
     def open_job(self, job: str) -> None:
