@@ -148,7 +148,7 @@ class Batch:
     """What one export hands to a connector. batch_id is the idempotency key:
     the same batch_id submitted twice must create its records once."""
     batch_id: str
-    kind: str                     # "ap_invoice", "ap_vendor", "jc_job", ... (see fileformat.KIND_RECORDS)
+    kind: str                     # "ap_invoice", "jc_job", ... (fileformat.KIND_RECORDS), or a generic kind
     records: tuple = field(default_factory=tuple)
 
 
