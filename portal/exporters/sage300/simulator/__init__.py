@@ -28,8 +28,9 @@ The package, one facade (Sage300Simulator) over its parts:
     rules.py      field limits, required fields, Sage's error texts, input checks
     entry.py      data entry as a Sage user makes it (add_*, set_*, update_*, delete_*)
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
-    importers.py  submit and the per-kind importers (one query per table a batch refers to)
-    generic.py    the importer (and finder) for a batch kind with no importer of its own
+    importers.py  submit and the per-kind importers
+    lookups.py    what a batch refers to, read with one query per table (statements built once)
+    generic.py    the importer, finder and delete for a batch kind with no importer of its own
 """
 from __future__ import annotations
 
