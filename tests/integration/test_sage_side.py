@@ -8,12 +8,30 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Table,
-                        inspect, insert)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    insert,
+    inspect,
+)
 
 from portal.exporters.sage300 import simulator as simmod
-from portal.exporters.sage300.mapping import (APPROVED_COMMITMENT_CHANGE, APPROVED_ESTIMATE_CHANGE, COMMITTED_COST,
-                                              MISC_WORKSHEET_1, ORIGINAL_ESTIMATE, SCHEDULE_VALUE_CHANGE)
+from portal.exporters.sage300.mapping import (
+    APPROVED_COMMITMENT_CHANGE,
+    APPROVED_ESTIMATE_CHANGE,
+    COMMITTED_COST,
+    MISC_WORKSHEET_1,
+    ORIGINAL_ESTIMATE,
+    SCHEDULE_VALUE_CHANGE,
+)
 from portal.exporters.sage300.simulator import COST_TYPES, SageInputError, make_engine
 
 # the sage_db clock says 2026-10-01 12:00: October is the current month
@@ -110,7 +128,7 @@ def test_a_new_not_null_column_without_server_default_is_refused(make_sim, monke
     newer = MetaData()
     Table("SIM_SETTING", newer, Column("Key", String(40), primary_key=True), Column("Value", String, nullable=False),
           Column("Forgotten", String(5), nullable=False))
-    monkeypatch.setattr(simmod, "metadata", newer)
+    monkeypatch.setattr(simmod.schema, "metadata", newer)  # create_all reads schema.metadata
     with pytest.raises(RuntimeError, match="SIM_SETTING.Forgotten"):
         s.create_all()
     assert s.settings()["hourly_limit"] == 0  # the table is as it was
@@ -446,11 +464,12 @@ def test_update_job_billing_method_and_level_together(sage):
 # ---- the demo's Sage side ------------------------------------------------------------------
 
 def test_seed_sage_side_on_the_demo_is_complete_and_idempotent(tmp_path, monkeypatch):
+    import flask_migrate
+
     from portal import create_app, demo
     from portal.demo.sage_side import COSTS, seed_sage_side
     from portal.exporters.sage300.connectors import make_connector
     from portal.extensions import db
-    import flask_migrate
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
                       "SAGE_SIM_DATABASE_URL": f"sqlite:///{tmp_path / 'sim.db'}",

@@ -12,14 +12,25 @@ from decimal import Decimal as D
 import pytest
 
 from portal.exporters.sage300 import connectors
-from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector, make_connector
-from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_ap_import_file
-from portal.exporters.sage300.records import APDistribution, APInvoice, Batch, ConnectorUnavailable
+from portal.exporters.sage300.connectors import (
+    FileDropConnector,
+    SimulatorConnector,
+    make_connector,
+)
+from portal.exporters.sage300.fileformat import (
+    FILE_ENCODING,
+    drop_file_name,
+    parse_ap_import_file,
+)
+from portal.exporters.sage300.records import (
+    APDistribution,
+    APInvoice,
+    Batch,
+    ConnectorUnavailable,
+)
 from portal.exporters.sage300.simulator import Sage300Simulator
 from portal.exporters.sage300.troubleshooting import explain
-
 from tests.sage_db import ON_PG
-
 
 # ---- fixtures -------------------------------------------------------------------
 
@@ -122,7 +133,7 @@ def test_two_threads_same_batch_id_make_one_invoice(make_sim, sim):
         batch = ap_batch(batch_id=f"race-{round_}", invoice=f"INV-R{round_}", dists=[dist(amount=D("10"))])
         barrier, results = threading.Barrier(2), []
 
-        def go(s):
+        def go(s, batch=batch, barrier=barrier, results=results):  # bound per round
             barrier.wait()
             results.append(s.submit(batch))
         threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]

@@ -15,18 +15,42 @@ from sqlalchemy import func, select
 
 from portal.exporters.sage300 import simulator as simmod
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
-from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_import_file
+from portal.exporters.sage300.fileformat import (
+    FILE_ENCODING,
+    drop_file_name,
+    parse_import_file,
+)
 from portal.exporters.sage300.mapping import (
-    map_budget, map_budget_change, map_cco, map_commitment, map_owner_invoice, map_pcco,
+    map_budget,
+    map_budget_change,
+    map_cco,
+    map_commitment,
+    map_owner_invoice,
+    map_pcco,
 )
 from portal.exporters.sage300.records import (
-    APDistribution, APInvoice, Batch, BudgetChangeData, BudgetChangeLineData, BudgetData, BudgetLineData,
-    CCOData, CCOLineData, CNContractItem, CommitmentData, CommitmentItemData, ConnectorUnavailable,
-    JCCommitmentCOItem, JCTransaction, OwnerInvoiceData, OwnerInvoiceLineData, PCCOData, PCCOEstimateLineData,
+    APDistribution,
+    APInvoice,
+    Batch,
+    BudgetChangeData,
+    BudgetChangeLineData,
+    BudgetData,
+    BudgetLineData,
+    CCOData,
+    CCOLineData,
+    CNContractItem,
+    CommitmentData,
+    CommitmentItemData,
+    ConnectorUnavailable,
+    JCCommitmentCOItem,
+    JCTransaction,
+    OwnerInvoiceData,
+    OwnerInvoiceLineData,
+    PCCOData,
+    PCCOEstimateLineData,
     PCCOScheduleLineData,
 )
 from portal.exporters.sage300.troubleshooting import explain
-
 
 NOT_FOUND = "Entity with this ID not found."
 BLANK = "Can't be blank."
@@ -808,7 +832,7 @@ def test_two_threads_same_commitment_batch_make_one_commitment(make_sim, sim):
         batch = commitment_batch(f"race-{round_}", commitment=f"C-R{round_}")
         barrier, results = threading.Barrier(2), []
 
-        def go(s):
+        def go(s, batch=batch, barrier=barrier, results=results):  # bound per round
             barrier.wait()
             results.append(s.submit(batch))
         threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]

@@ -15,14 +15,32 @@ from sqlalchemy import func, select
 
 from portal.exporters.sage300 import simulator as simmod
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
-from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_import_file
-from portal.exporters.sage300.mapping import map_cost_codes, map_extra, map_job, map_vendor
+from portal.exporters.sage300.fileformat import (
+    FILE_ENCODING,
+    drop_file_name,
+    parse_import_file,
+)
+from portal.exporters.sage300.mapping import (
+    map_cost_codes,
+    map_extra,
+    map_job,
+    map_vendor,
+)
 from portal.exporters.sage300.records import (
-    APDistribution, APInvoice, Batch, CategoryData, ConnectorUnavailable, CostCodeData, CostCodesData,
-    ExtraData, JCCategory, JCCostCode, JobData, VendorData,
+    APDistribution,
+    APInvoice,
+    Batch,
+    CategoryData,
+    ConnectorUnavailable,
+    CostCodeData,
+    CostCodesData,
+    ExtraData,
+    JCCategory,
+    JCCostCode,
+    JobData,
+    VendorData,
 )
 from portal.exporters.sage300.troubleshooting import explain
-
 
 NOT_FOUND = "Entity with this ID not found."
 BLANK = "Can't be blank."
@@ -495,7 +513,7 @@ def test_two_threads_same_job_batch_make_one_job(make_sim, sim):
         batch = job_batch(f"race-{round_}", job=f"J-R{round_}")
         barrier, results = threading.Barrier(2), []
 
-        def go(s):
+        def go(s, batch=batch, barrier=barrier, results=results):  # bound per round
             barrier.wait()
             results.append(s.submit(batch))
         threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]

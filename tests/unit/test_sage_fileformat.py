@@ -3,7 +3,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from portal.exporters.sage300.fileformat import ap_import_file, drop_file_name, parse_ap_import_file
+from portal.exporters.sage300.fileformat import (
+    ap_import_file,
+    drop_file_name,
+    parse_ap_import_file,
+)
 from portal.exporters.sage300.records import APDistribution, APInvoice, Batch
 
 

@@ -7,15 +7,41 @@ from decimal import Decimal as D
 import pytest
 
 from portal.exporters.sage300 import simulator as sim
-from portal.exporters.sage300.fileformat import KIND_RECORDS, import_file, parse_import_file
+from portal.exporters.sage300.fileformat import (
+    KIND_RECORDS,
+    import_file,
+    parse_import_file,
+)
 from portal.exporters.sage300.mapping import (
-    map_budget, map_budget_change, map_cco, map_commitment, map_owner_invoice, map_pcco,
+    map_budget,
+    map_budget_change,
+    map_cco,
+    map_commitment,
+    map_owner_invoice,
+    map_pcco,
 )
 from portal.exporters.sage300.records import (
-    ARDistribution, ARInvoice, BudgetChangeData, BudgetChangeLineData, BudgetData, BudgetLineData, CCOData,
-    CCOLineData, CNContractItem, CommitmentData, CommitmentItemData, JCCommitment, JCCommitmentCO,
-    JCCommitmentCOItem, JCCommitmentItem, JCTransaction, OwnerInvoiceData, OwnerInvoiceLineData, PCCOData,
-    PCCOEstimateLineData, PCCOScheduleLineData,
+    ARDistribution,
+    ARInvoice,
+    BudgetChangeData,
+    BudgetChangeLineData,
+    BudgetData,
+    BudgetLineData,
+    CCOData,
+    CCOLineData,
+    CNContractItem,
+    CommitmentData,
+    CommitmentItemData,
+    JCCommitment,
+    JCCommitmentCO,
+    JCCommitmentCOItem,
+    JCCommitmentItem,
+    JCTransaction,
+    OwnerInvoiceData,
+    OwnerInvoiceLineData,
+    PCCOData,
+    PCCOEstimateLineData,
+    PCCOScheduleLineData,
 )
 from portal.exporters.sage300.troubleshooting import explain
 

@@ -85,7 +85,7 @@ def test_prime_contract_use_quickbill(level, values, expected):
 
 def test_job_costs_report_columns():
     row = {"Extra": "", "Cost_Code": "01-100", "Category": "L", "Category_Description": "Labor"}
-    sage = dict(zip((f for _, f in imports.JOB_COST_COLUMNS), range(1, 17)))
+    sage = dict(zip((f for _, f in imports.JOB_COST_COLUMNS), range(1, 17), strict=True))
     values = imports.job_cost_line({**row, **sage})
     # Cost Code <== Cost Code, Cat. <== Category, then Original Budget <== Original Estimate ...
     # Month to Date Actual Units <== MTD Units: each column from its own Sage field

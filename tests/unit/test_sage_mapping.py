@@ -4,7 +4,10 @@ from decimal import Decimal as D
 
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import (
-    APDistribution, APInvoice, InvoiceLineData, SubcontractorInvoiceData,
+    APDistribution,
+    APInvoice,
+    InvoiceLineData,
+    SubcontractorInvoiceData,
 )
 
 

@@ -8,12 +8,33 @@ import pytest
 
 from portal.exporters.sage300 import simulator as sim
 from portal.exporters.sage300.fileformat import (
-    FILE_ENCODING, ap_import_file, import_file, parse_ap_import_file, parse_import_file,
+    FILE_ENCODING,
+    ap_import_file,
+    import_file,
+    parse_ap_import_file,
+    parse_import_file,
 )
-from portal.exporters.sage300.mapping import map_cost_codes, map_extra, map_job, map_vendor
+from portal.exporters.sage300.mapping import (
+    map_cost_codes,
+    map_extra,
+    map_job,
+    map_vendor,
+)
 from portal.exporters.sage300.records import (
-    APDistribution, APInvoice, APVendor, Batch, CategoryData, CostCodeData, CostCodesData, ExtraData,
-    JCCategory, JCCostCode, JCExtra, JCJob, JobData, VendorData,
+    APDistribution,
+    APInvoice,
+    APVendor,
+    Batch,
+    CategoryData,
+    CostCodeData,
+    CostCodesData,
+    ExtraData,
+    JCCategory,
+    JCCostCode,
+    JCExtra,
+    JCJob,
+    JobData,
+    VendorData,
 )
 from portal.exporters.sage300.troubleshooting import explain
 

@@ -7,42 +7,27 @@ make_connector(config) picks one from SAGE_* config keys.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from decimal import Decimal
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from .fileformat import FILE_ENCODING, drop_file_name, import_file
+from .dropfolder import write_import_file
+from .fileformat import import_file
 from .records import Batch, ConnectorUnavailable, SageResult, SageUnreadable
-
-
-def write_import_file(folder: str, batch_id: str, content: str) -> str:
-    """Write the batch's import file atomically (temp file + os.replace); returns its name."""
-    os.makedirs(folder, exist_ok=True)
-    name = drop_file_name(batch_id)
-    # the temp file lives in the same folder so os.replace stays a same-filesystem rename,
-    # and a Sage import scanning *.txt never sees a half-written file
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding=FILE_ENCODING, errors="replace", newline="") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, os.path.join(folder, name))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return name
+from .simulator import Sage300Simulator, make_engine
 
 
 class SimulatorConnector:
-    """Submits to a Sage300Simulator; a database that cannot be reached is ConnectorUnavailable."""
+    """Submits to a Sage300Simulator; a database that cannot be reached is ConnectorUnavailable.
 
-    def __init__(self, sim):
+    `reader` is what reads Sage back (the simulator: list_vendors, job_costs, ...); `sim` is
+    the same object under its older name."""
+
+    def __init__(self, sim: Sage300Simulator):
         self.sim = sim
-        self.reader = sim   # syncs read Sage through the simulator
+        self.reader: Sage300Simulator | None = sim
 
     def submit(self, batch: Batch) -> SageResult:
         try:
@@ -57,20 +42,24 @@ class SimulatorConnector:
                "ap_invoice": "find_invoice", "ar_invoice": "find_ar_invoice", "jc_pcco": "find_change_transactions"}
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]:
-        """Descriptions of the Sage records still there for an item (empty: free to unlink)."""
+        """Descriptions of the Sage records still there for an item (empty: free to unlink); a
+        kind with no finder of its own is a generic kind, its records found by ref's fields."""
         try:
-            return getattr(self.sim, self.FINDERS[kind])(**ref)
+            finder = self.FINDERS.get(kind)
+            if finder is None:
+                return self.sim.find_generic(kind, ref)
+            return getattr(self.sim, finder)(**ref)
         except OperationalError as exc:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
 
 class FileDropConnector:
-    """Writes the batch's import file into a folder; the same batch_id overwrites the same file."""
-
-    reader = None   # import files cannot be read back
+    """Writes the batch's import file into a folder; the same batch_id overwrites the same file.
+    It cannot read Sage back: `reader` is None."""
 
     def __init__(self, folder: str):
         self.folder = folder
+        self.reader: Sage300Simulator | None = None
 
     def submit(self, batch: Batch) -> SageResult:
         try:
@@ -80,9 +69,9 @@ class FileDropConnector:
         return SageResult(ok=True, reference=name)
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]:
-        """Import files cannot be read back: refuse, so nothing is unlinked unchecked."""
+        """Import files cannot be read back: SageUnreadable, so nothing is unlinked unchecked."""
         raise SageUnreadable("Unlinking needs a connection that can read Sage 300 CRE (the simulator); "
-                       "the file-drop connector only writes import files, so nothing was unlinked.")
+                             "the file-drop connector only writes import files, so nothing was unlinked.")
 
 
 # Engines are process-wide, thread-safe and own a connection pool, so one per (url, schema)
@@ -101,7 +90,7 @@ def _periods(value) -> tuple[str, ...]:
     return tuple(p.strip() for p in items if p.strip())
 
 
-def make_connector(config: dict):
+def make_connector(config: dict):  # SimulatorConnector | FileDropConnector; unannotated while callers read .sim
     """The connector named by config["SAGE_CONNECTOR"] ("simulator" by default, or "filedrop")."""
     kind = (config.get("SAGE_CONNECTOR") or "simulator").lower()
     if kind == "filedrop":
@@ -112,18 +101,18 @@ def make_connector(config: dict):
     if kind != "simulator":
         raise ValueError(f"unknown SAGE_CONNECTOR {kind!r}")
 
-    from .simulator import Sage300Simulator, make_engine  # the simulator imports this module
-
     global _engines_pid
     url = config.get("SAGE_SIM_DATABASE_URL") or "sqlite:///sage300_sim.db"
     schema = config.get("SAGE_SIM_SCHEMA") or None
-    options = dict(
-        schema=schema,
-        drop_folder=config.get("SAGE_DROP_FOLDER") or None,
-        closed_periods=_periods(config.get("SAGE_SIM_CLOSED_PERIODS")),
-        tolerance_pct=Decimal(str(config.get("SAGE_SIM_TOLERANCE_PCT") or "0")),
-        hourly_limit=int(config.get("SAGE_SIM_HOURLY_LIMIT") or 0),
-    )
+
+    def simulator(engine: Engine) -> Sage300Simulator:
+        # the drop folder and setting defaults come from this call's config; the engine is shared
+        return Sage300Simulator(
+            url, schema=schema, engine=engine, drop_folder=config.get("SAGE_DROP_FOLDER") or None,
+            closed_periods=_periods(config.get("SAGE_SIM_CLOSED_PERIODS")),
+            tolerance_pct=Decimal(str(config.get("SAGE_SIM_TOLERANCE_PCT") or "0")),
+            hourly_limit=int(config.get("SAGE_SIM_HOURLY_LIMIT") or 0))
+
     with _engines_lock:
         if _engines_pid != os.getpid():
             for engine in _engines.values():
@@ -134,9 +123,9 @@ def make_connector(config: dict):
         if engine is None:
             engine = make_engine(url, schema)
             try:
-                Sage300Simulator(url, engine=engine, **options).create_all()
+                simulator(engine).create_all()
             except OperationalError as exc:
                 engine.dispose()
                 raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
             _engines[(url, schema)] = engine
-    return SimulatorConnector(Sage300Simulator(url, engine=engine, **options))
+    return SimulatorConnector(simulator(engine))

@@ -68,6 +68,15 @@ Example (kind "jc_pcco"):
     "CNI","CN-1","040","Added canopy"
     "JCT","J-1","","01-100","SUB","Approved est chng","10/01/2026","Subcontract","2500.00","PCCO-7","HH2","",""
     "JCT","J-1","","","","Approved Schedule Value Change","10/01/2026","Added canopy","2750.00","PCCO-7","HH2","CN-1","040"
+
+Generic records (a batch kind with no layout above, whose records declare SAGE_FIELDS and
+SAGE_KEY; see records.GenericRecord): one line per record, the record's SAGE_RECORD_ID (the
+batch kind when it declares none), then each declared field once, in SAGE_FIELDS order, as
+records.field_text writes it ("" for None, Y/N, MM/DD/YYYY, numbers as given).
+
+Example (kind "ar_customer", a record declaring SageField("Customer", "customer", 10) and
+SageField("Name", "name", 30)):
+    "ar_customer","CU-1","City of Springfield"
 """
 from __future__ import annotations
 
@@ -79,9 +88,26 @@ from datetime import date
 from decimal import Decimal
 
 from .records import (
-    APDistribution, APInvoice, APVendor, ARDistribution, ARInvoice, Batch, CNContractItem, JCCategory,
-    JCCommitment, JCCommitmentCO, JCCommitmentCOItem, JCCommitmentItem, JCCostCode, JCExtra, JCJob,
+    APDistribution,
+    APInvoice,
+    APVendor,
+    ARDistribution,
+    ARInvoice,
+    Batch,
+    CNContractItem,
+    GenericRecord,
+    JCCategory,
+    JCCommitment,
+    JCCommitmentCO,
+    JCCommitmentCOItem,
+    JCCommitmentItem,
+    JCCostCode,
+    JCExtra,
+    JCJob,
     JCTransaction,
+    field_text,
+    is_generic,
+    record_id,
 )
 
 # Sage 300 CRE runs on Windows and reads import files as ANSI text.
@@ -170,11 +196,19 @@ KIND_RECORDS = {
 }
 
 
+def generic_line(record: GenericRecord, kind: str) -> str:
+    """A generic record's line: its record id, then its declared fields in order (each once)."""
+    attrs = dict.fromkeys(f.attr for f in type(record).SAGE_FIELDS)
+    return _line([record_id(record, kind), *(field_text(getattr(record, attr)) for attr in attrs)])
+
+
 def import_file(batch: Batch) -> str:
     """The import file text for a batch of any kind (see the layouts above)."""
     allowed = KIND_RECORDS.get(batch.kind)
     if allowed is None:
-        raise ValueError(f"no import file for batch kind {batch.kind!r}")
+        if not batch.records or not all(is_generic(r) for r in batch.records):
+            raise ValueError(f"no import file for batch kind {batch.kind!r}")
+        return "".join(generic_line(r, batch.kind) + "\r\n" for r in batch.records)
     lines = []
     for r in batch.records:
         if not isinstance(r, allowed):

@@ -175,8 +175,9 @@ JOB_COST_COLUMNS = (
 
 def job_cost_line(row: dict) -> dict:
     """Cost Code <== Cost Code, Cat. <== Category, and every Job Costs Report column."""
-    values = {"extra": _s(row, "Extra"), "cost_code": _s(row, "Cost_Code"), "category": _s(row, "Category"),
-              "description": (_s(row, "Category_Description") or _s(row, "Cost_Code_Description"))[:60]}
+    values: dict[str, str | Decimal] = {
+        "extra": _s(row, "Extra"), "cost_code": _s(row, "Cost_Code"), "category": _s(row, "Category"),
+        "description": (_s(row, "Category_Description") or _s(row, "Cost_Code_Description"))[:60]}
     for attr, field in JOB_COST_COLUMNS:
         values[attr] = _d(row, field)
     return values

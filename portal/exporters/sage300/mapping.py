@@ -71,10 +71,36 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from .records import (
-    APDistribution, APInvoice, APVendor, ARDistribution, ARInvoice, Batch, BudgetChangeData, BudgetData,
-    CCOData, CNContractItem, CommitmentData, CostCodeData, CostCodesData, ExtraData, JCCategory,
-    JCCommitment, JCCommitmentCO, JCCommitmentCOItem, JCCommitmentItem, JCCostCode, JCExtra, JCJob,
-    JCTransaction, JobData, OwnerInvoiceData, PCCOData, SubcontractorInvoiceData, VendorData,
+    APDistribution,
+    APInvoice,
+    APVendor,
+    ARDistribution,
+    ARInvoice,
+    Batch,
+    BudgetChangeData,
+    BudgetData,
+    CCOData,
+    CCOLineData,
+    CNContractItem,
+    CommitmentData,
+    CommitmentItemData,
+    CostCodeData,
+    CostCodesData,
+    ExtraData,
+    JCCategory,
+    JCCommitment,
+    JCCommitmentCO,
+    JCCommitmentCOItem,
+    JCCommitmentItem,
+    JCCostCode,
+    JCExtra,
+    JCJob,
+    JCTransaction,
+    JobData,
+    OwnerInvoiceData,
+    PCCOData,
+    SubcontractorInvoiceData,
+    VendorData,
 )
 
 # Job Cost transaction types, as Sage prints them (sage300-facts.md).
@@ -93,7 +119,7 @@ CCO_STATUS = "Approved"
 CENT = Decimal("0.01")
 
 
-def money(value) -> Decimal:
+def money(value: Decimal | int | str) -> Decimal:
     """Decimal rounded half-up to cents."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -234,6 +260,12 @@ def map_commitment(data: CommitmentData, batch_id: str) -> Batch:
     return Batch(batch_id=batch_id, kind="jc_commitment", records=(header, *items))
 
 
+def _new_item(line: CCOLineData) -> CommitmentItemData:
+    if line.new_item is None:  # only lines with a new item are grouped as "new"
+        raise ValueError("a new CCO line needs its new item")
+    return line.new_item
+
+
 def map_cco(data: CCOData, batch_id: str) -> Batch:
     """A commitment change order as a Batch of kind "jc_commitment_co".
 
@@ -245,7 +277,8 @@ def map_cco(data: CCOData, batch_id: str) -> Batch:
     another line's (Sage takes one change per item in a CCO)."""
     if not data.lines:
         raise ValueError("a commitment change order needs at least one line")
-    new_items, groups = [], {}          # groups: key -> [lines]; dicts keep first-seen order
+    new_items: list[JCCommitmentItem] = []
+    groups: dict[tuple[str, str | int], list[CCOLineData]] = {}   # key -> [lines], in first-seen order
     for n, line in enumerate(data.lines):
         if bool(line.existing_item) == (line.new_item is not None):
             raise ValueError("a CCO line changes an existing item or adds a new one (exactly one)")
@@ -254,7 +287,7 @@ def map_cco(data: CCOData, batch_id: str) -> Batch:
         else:
             groups.setdefault(("existing", line.existing_item), []).append(line)
 
-    new_numbers = [lines[0].new_item.item for (what, _), lines in groups.items() if what == "new"]
+    new_numbers = [_new_item(lines[0]).item for (what, _), lines in groups.items() if what == "new"]
     existing_numbers = {key for what, key in groups if what == "existing"}
     if len(set(new_numbers)) != len(new_numbers) or existing_numbers & set(new_numbers):
         raise ValueError("a new CCO line needs an item number of its own (not another line's)")
@@ -268,7 +301,7 @@ def map_cco(data: CCOData, batch_id: str) -> Batch:
                 commitment=data.commitment, cco=data.cco, item=lines[0].existing_item, amount=amount,
                 units=sum((Decimal(u) for u in given), Decimal(0)) if given else None))
             continue
-        line, new = lines[0], lines[0].new_item
+        line, new = lines[0], _new_item(lines[0])
         new_items.append(JCCommitmentItem(
             commitment=data.commitment, item=new.item, description=new.description, job=data.job,
             extra=new.extra, cost_code=new.cost_code, category=new.category, units=None,

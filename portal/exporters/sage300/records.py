@@ -2,12 +2,81 @@
 
 Everything here is a frozen dataclass: the mappers are pure functions from the
 *Data classes to a Batch of records, and connectors take a Batch.
+
+Each record declares its Sage fields (SAGE_FIELDS: SageField specs, in the order Sage checks
+them), so one check validates any record. A record of a batch kind the simulator has no
+importer for declares SAGE_KEY too (see GenericRecord).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import ClassVar, Protocol
+
+
+@dataclass(frozen=True)
+class SageField:
+    """One Sage field of a record: its name in Sage's errors ("[CostCode] is too long, ..."),
+    the record's attribute, its maximum length (None: not limited) and whether Sage refuses
+    it blank ("Can't be blank.")."""
+    label: str
+    attr: str
+    limit: int | None = None
+    required: bool = False
+
+
+Fields = tuple[SageField, ...]
+
+
+class GenericRecord(Protocol):
+    """A record of a batch kind the simulator has no importer for (e.g. a twelfth item type's):
+    a frozen dataclass declaring, as class attributes,
+
+        SAGE_FIELDS     its Sage fields, in order: checked blank/too long with Sage's texts, and
+                        written in this order to the import file
+        SAGE_KEY        the attributes naming one record, e.g. ("customer",); a key already in
+                        Sage is refused, and held_by_sage(kind, {"customer": ...}) finds it
+        SAGE_TABLE      optional: a human name for messages, e.g. "AR Customer" (default: the
+                        class name)
+        SAGE_RECORD_ID  optional: the first field of its import-file line (default: the kind)
+    """
+    SAGE_FIELDS: ClassVar[Fields]
+    SAGE_KEY: ClassVar[tuple[str, ...]]
+
+
+def field_text(value: object) -> str:
+    """A field value as text (what Sage's lengths measure and a generic import line holds):
+    "" for None, Y/N for a flag, MM/DD/YYYY for a date, a number as given (no exponent)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, date):
+        return value.strftime("%m/%d/%Y")
+    if isinstance(value, (int, float, Decimal)):
+        return format(Decimal(str(value)), "f")
+    return str(value)
+
+
+def is_generic(record: object) -> bool:
+    """Whether a record declares what a batch kind with no importer of its own needs."""
+    return hasattr(type(record), "SAGE_FIELDS") and hasattr(type(record), "SAGE_KEY")
+
+
+def record_table(record: object) -> str:
+    """A generic record's human name: its SAGE_TABLE, else its class name."""
+    return getattr(type(record), "SAGE_TABLE", "") or type(record).__name__
+
+
+def record_id(record: object, kind: str) -> str:
+    """The first field of a generic record's import-file line: its SAGE_RECORD_ID, else the kind."""
+    return getattr(type(record), "SAGE_RECORD_ID", "") or kind
+
+
+def record_key(record: GenericRecord) -> tuple[str, ...]:
+    """A generic record's key: the text of each SAGE_KEY attribute."""
+    return tuple(field_text(getattr(record, attr)) for attr in type(record).SAGE_KEY)
 
 
 # ---- item data in (built by the portal from its models) -------------------------
@@ -39,6 +108,7 @@ class SubcontractorInvoiceData:
 
 
 # ---- records out -----------------------------------------------------------------
+# SAGE_FIELDS: lengths from sage300-facts.md, labels as hh2 names the fields in its errors.
 
 @dataclass(frozen=True)
 class APInvoice:
@@ -49,6 +119,10 @@ class APInvoice:
     accounting_date: date
     amount: Decimal               # work completed + materials stored (= payment due + retainage)
     retainage: Decimal
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Vendor", "vendor", 10, required=True), SageField("Invoice", "invoice", 15, required=True),
+        SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -63,13 +137,18 @@ class APDistribution:
     amount: Decimal
     retainage: Decimal
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Commitment", "commitment", 12), SageField("Job", "job", 10, required=True),
+        SageField("Extra", "extra", 10), SageField("CostCode", "cost_code", 12, required=True),
+        SageField("Category", "category", 3, required=True), SageField("Description", "description", 30))
+
 
 @dataclass(frozen=True)
 class Batch:
     """What one export hands to a connector. batch_id is the idempotency key:
     the same batch_id submitted twice must create its records once."""
     batch_id: str
-    kind: str                     # "ap_invoice", "ap_vendor", "jc_job", ... (see fileformat.KIND_RECORDS)
+    kind: str                     # "ap_invoice", "jc_job", ... (fileformat.KIND_RECORDS), or a generic kind
     records: tuple = field(default_factory=tuple)
 
 
@@ -86,7 +165,8 @@ class ConnectorUnavailable(Exception):
 
 
 class SageUnreadable(Exception):
-    """The connector cannot read Sage back (the file drop only writes import files)."""
+    """The connector cannot read Sage back (the file drop only writes import files), so
+    nothing that needs Sage's answer (an unlink's check) can go ahead."""
 
 
 # ---- setup items: vendors, jobs (with cost codes and categories), extras, cost codes ----
@@ -159,6 +239,12 @@ class APVendor:
     fax: str
     vendor_type: str
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Vendor", "vendor", 10, required=True), SageField("Name", "name", 30, required=True),
+        SageField("Address1", "address_1", 33), SageField("AddressCity", "city", 30),
+        SageField("AddressState", "state", 4), SageField("AddressZip", "zip", 10),
+        SageField("Telephone", "telephone", 15), SageField("Fax", "fax", 15))
+
 
 @dataclass(frozen=True)
 class JCJob:
@@ -169,12 +255,21 @@ class JCJob:
     state: str
     zip: str
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Name", "description", 30, required=True),
+        SageField("Address1", "address_1", 30), SageField("AddressCity", "city", 15),
+        SageField("AddressState", "state", 4), SageField("AddressZip", "zip", 10))
+
 
 @dataclass(frozen=True)
 class JCExtra:
     job: str
     extra: str
     description: str
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10, required=True),
+        SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -183,6 +278,10 @@ class JCCostCode:
     extra: str
     cost_code: str
     description: str
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10),
+        SageField("CostCode", "cost_code", 12, required=True), SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -193,8 +292,15 @@ class JCCategory:
     category: str
     description: str
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10),
+        SageField("CostCode", "cost_code", 12, required=True), SageField("Category", "category", 3, required=True),
+        SageField("Description", "description", 30))
+
 
 # ---- commitments, change orders, budgets, prime contract COs, owner invoices --------------
+# SAGE_FIELDS (facts page: Commitment 12, its Description 30, Commitment CO 10, Chg Mgmt Ref
+# 36; the guide: PCCO Number 20; AR Customer 10 and Invoice 15 are inferred from AP's).
 
 @dataclass(frozen=True)
 class CommitmentItemData:
@@ -336,6 +442,11 @@ class JCCommitment:
     date: date
     retainage_pct: Decimal
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Commitment", "commitment", 12, required=True), SageField("Description", "description", 30),
+        SageField("Vendor", "vendor", 10, required=True), SageField("Job", "job", 10, required=True),
+        SageField("CommitmentType", "commitment_type", 20))
+
 
 @dataclass(frozen=True)
 class JCCommitmentItem:
@@ -351,6 +462,12 @@ class JCCommitmentItem:
     unit_description: str
     amount: Decimal
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Item", "item", required=True), SageField("Commitment", "commitment", 12),
+        SageField("Description", "description", 30), SageField("Job", "job", 10, required=True),
+        SageField("Extra", "extra", 10), SageField("CostCode", "cost_code", 12, required=True),
+        SageField("Category", "category", 3, required=True))
+
 
 @dataclass(frozen=True)
 class JCCommitmentCO:
@@ -359,6 +476,10 @@ class JCCommitmentCO:
     description: str
     date: date
     status: str                   # always "Approved"
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Commitment", "commitment", 12, required=True), SageField("CommitmentCO", "cco", 10, required=True),
+        SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -374,6 +495,10 @@ class JCCommitmentCOItem:
     category: str = ""
     unit_cost: Decimal | None = None
     unit_description: str = ""
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Item", "item", required=True), SageField("Description", "description", 30),
+        SageField("Job", "job", 10), SageField("CostCode", "cost_code", 12), SageField("Category", "category", 3))
 
 
 @dataclass(frozen=True)
@@ -393,6 +518,22 @@ class JCTransaction:
     contract: str = ""
     contract_item: str = ""
 
+    # an estimate or budget line (Original estimate, Approved est chng, Misc worksheets)
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10),
+        SageField("CostCode", "cost_code", 12, required=True), SageField("Category", "category", 3, required=True),
+        SageField("Description", "description", 30), SageField("ChgMgmtRef1", "ref_1", 36),
+        SageField("ChgMgmtRef2", "ref_2", 36))
+    # a PCCO's estimate line: its Chg Mgmt Ref 1 is the PCCO number, whose limit (20) comes first
+    PCCO_FIELDS: ClassVar[Fields] = (SageField("Number", "ref_1", 20), *SAGE_FIELDS)
+    # a PCCO's Approved Schedule Value Change: on a contract item, with no cost code or category
+    SCHEDULE_CHANGE_FIELDS: ClassVar[Fields] = (
+        SageField("Number", "ref_1", 20), SageField("Job", "job", 10, required=True), SageField("Extra", "extra", 10),
+        SageField("CostCode", "cost_code", 12), SageField("Category", "category", 3),
+        SageField("Description", "description", 30), SageField("ChgMgmtRef1", "ref_1", 36),
+        SageField("ChgMgmtRef2", "ref_2", 36), SageField("Contract", "contract", required=True),
+        SageField("ContractItem", "contract_item", required=True))
+
 
 @dataclass(frozen=True)
 class CNContractItem:
@@ -400,6 +541,10 @@ class CNContractItem:
     contract: str
     item: str
     description: str
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Contract", "contract", required=True), SageField("Item", "item", required=True),
+        SageField("Description", "description", 30))
 
 
 @dataclass(frozen=True)
@@ -414,6 +559,11 @@ class ARInvoice:
     amount: Decimal
     retainage: Decimal
 
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("Customer", "customer", 10, required=True), SageField("Invoice", "invoice", 15, required=True),
+        SageField("Contract", "contract", required=True), SageField("Job", "job", 10),
+        SageField("Description", "description", 30))
+
 
 @dataclass(frozen=True)
 class ARDistribution:
@@ -423,3 +573,6 @@ class ARDistribution:
     description: str
     amount: Decimal
     retainage: Decimal
+
+    SAGE_FIELDS: ClassVar[Fields] = (
+        SageField("ContractItem", "contract_item", required=True), SageField("Description", "description", 30))

@@ -174,6 +174,12 @@ ROWS: tuple[Row, ...] = (
     Row("Change orders", "[Number] is too long, maximum length is 20 characters.",
         "The prime contract change order number has more than 20 characters; it is sent as Chg Mgmt Ref 1.",
         "Renumber the prime contract change order with 20 characters or fewer, then export again."),
+    # not in the guide: the simulator's text for a record of a generic kind whose key is in Sage
+    Row("ERP connection", "An entity of type [Field] already exists with the specified id.",
+        "Sage 300 CRE already has a record of this type with the same ID; IDs of a record type must be "
+        "unique.",
+        "Check the record in Sage 300 CRE. If it is this item, it was exported before; otherwise retry the "
+        "export with an unused ID."),
     # ---- not in the guide: the field-length check for any other field (the simulator's)
     Row("ERP connection", "[Field] is too long, maximum length is N characters.",
         "A value is longer than the Sage 300 CRE field (named in brackets) allows.",
