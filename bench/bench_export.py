@@ -165,8 +165,8 @@ def profile_export(app, stack, approver_id, erp_ids):
         def __init__(self):
             self.exports = []
 
-        def export(self, erp_item_id, attempt, job_id):
-            self.exports.append((erp_item_id, attempt))
+        def export_many(self, items):
+            self.exports.extend((erp_item_id, attempt) for erp_item_id, attempt, _ in items)
 
         def mail(self, mail_id, job_id):
             pass

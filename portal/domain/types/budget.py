@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import object_session, selectinload
+from sqlalchemy.orm import joinedload, object_session
 
 from portal.domain import settings
 from portal.domain.errors import Invalid
@@ -34,7 +34,7 @@ class BudgetType(ItemType):
     list_columns = columns[1:] + (Column("Locked", "locked"),)
 
     def load_options(self):
-        return (selectinload(Budget.project), line_options(Budget))
+        return (joinedload(Budget.project), line_options(Budget))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(Budget).where(Budget.project_id == project_id)

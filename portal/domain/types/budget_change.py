@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from portal.domain.errors import Invalid
 from portal.domain.models import Budget, BudgetChange, BudgetChangeLine, Project, utcnow
@@ -30,7 +30,7 @@ class BudgetChangeType(ItemType):
     list_columns = columns[1:]
 
     def load_options(self):
-        return (selectinload(BudgetChange.project), line_options(BudgetChange))
+        return (joinedload(BudgetChange.project), line_options(BudgetChange))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(BudgetChange).where(BudgetChange.project_id == project_id)

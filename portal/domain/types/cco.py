@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain.errors import Conflict, Invalid
 from portal.domain.models import (Category, CCOLine, Commitment, CommitmentChangeOrder,
@@ -38,13 +38,13 @@ class CCOType(ItemType):
     list_columns = columns[1:]
 
     def load_options(self):
-        line_cat = selectinload(CommitmentChangeOrder.lines)
-        return (selectinload(CommitmentChangeOrder.project),
-                selectinload(CommitmentChangeOrder.commitment).selectinload(Commitment.vendor),
-                selectinload(CommitmentChangeOrder.commitment).selectinload(Commitment.lines),
-                line_cat.selectinload(CCOLine.commitment_line).selectinload(CommitmentLine.category)
-                .selectinload(Category.cost_code),
-                line_cat.selectinload(CCOLine.category).selectinload(Category.cost_code))
+        lines = selectinload(CommitmentChangeOrder.lines)
+        commitment = joinedload(CommitmentChangeOrder.commitment)
+        return (joinedload(CommitmentChangeOrder.project), commitment.joinedload(Commitment.vendor),
+                commitment.selectinload(Commitment.lines),
+                lines.joinedload(CCOLine.commitment_line).joinedload(CommitmentLine.category)
+                .joinedload(Category.cost_code),
+                lines.joinedload(CCOLine.category).joinedload(Category.cost_code))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(CommitmentChangeOrder).where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import object_session, selectinload
+from sqlalchemy.orm import joinedload, object_session, selectinload
 
 from portal.domain import settings
 from portal.domain.errors import Invalid
@@ -41,9 +41,9 @@ class CommitmentType(ItemType):
     list_columns = columns[1:] + (Column("Sage ID", "sage_id"),)
 
     def load_options(self):
-        return (selectinload(Commitment.project), selectinload(Commitment.vendor),
-                selectinload(Commitment.lines).selectinload(CommitmentLine.category)
-                .selectinload(Category.cost_code).selectinload(CostCode.sub_job))
+        return (joinedload(Commitment.project), joinedload(Commitment.vendor),
+                selectinload(Commitment.lines).joinedload(CommitmentLine.category)
+                .joinedload(Category.cost_code).joinedload(CostCode.sub_job))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(Commitment).where(Commitment.project_id == project_id)

@@ -58,8 +58,9 @@ def codes_of(lines) -> tuple[CostCodeData, ...]:
 
 
 def line_options(model):
-    return selectinload(model.lines).selectinload(
-        BudgetLine.category if model is Budget else BudgetChangeLine.category).selectinload(Category.cost_code)
+    """A budget's (or budget change's) lines with their cost code and category, in one query."""
+    return selectinload(model.lines).joinedload(
+        BudgetLine.category if model is Budget else BudgetChangeLine.category).joinedload(Category.cost_code)
 
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain.models import Category, CostCode, Project, StandardCategory, StandardCostCode, SubJob
 from portal.domain.search import like
@@ -25,8 +25,7 @@ class CostCodeType(ItemType):
     list_columns = columns[1:]
 
     def load_options(self):
-        return (selectinload(CostCode.project), selectinload(CostCode.sub_job),
-                selectinload(CostCode.categories))
+        return (joinedload(CostCode.project), joinedload(CostCode.sub_job), selectinload(CostCode.categories))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(CostCode).where(CostCode.project_id == project_id)

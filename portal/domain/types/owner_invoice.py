@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain.errors import Invalid
 from portal.domain.models import OwnerInvoice, OwnerInvoiceLine, Project
@@ -37,8 +37,8 @@ class OwnerInvoiceType(ItemType):
     list_columns = columns[1:] + (Column("Status", "status"),)
 
     def load_options(self):
-        return (selectinload(OwnerInvoice.project), selectinload(OwnerInvoice.contract),
-                selectinload(OwnerInvoice.lines).selectinload(OwnerInvoiceLine.contract_item))
+        return (joinedload(OwnerInvoice.project), joinedload(OwnerInvoice.contract),
+                selectinload(OwnerInvoice.lines).joinedload(OwnerInvoiceLine.contract_item))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(OwnerInvoice).where(OwnerInvoice.project_id == project_id)

@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain.errors import Invalid
 from portal.domain.models import (Category, CostCode, PrimeChangeOrder, PrimeChangeOrderLine, PrimeContract,
@@ -37,10 +37,10 @@ class PCCOType(ItemType):
 
     def load_options(self):
         lines = selectinload(PrimeChangeOrder.lines)
-        return (selectinload(PrimeChangeOrder.project),
-                selectinload(PrimeChangeOrder.contract).selectinload(PrimeContract.items),
-                lines.selectinload(PrimeChangeOrderLine.contract_item),
-                lines.selectinload(PrimeChangeOrderLine.category).selectinload(Category.cost_code))
+        return (joinedload(PrimeChangeOrder.project),
+                joinedload(PrimeChangeOrder.contract).selectinload(PrimeContract.items),
+                lines.joinedload(PrimeChangeOrderLine.contract_item),
+                lines.joinedload(PrimeChangeOrderLine.category).joinedload(Category.cost_code))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(PrimeChangeOrder).where(

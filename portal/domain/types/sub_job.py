@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain.errors import Invalid
 from portal.domain.links import link_cost_codes
@@ -32,8 +32,7 @@ class SubJobType(ItemType):
                     Column("Cost Codes", "cost_codes", "num"), Column("Sage Extra ID", "extra"))
 
     def load_options(self):
-        return (selectinload(SubJob.project), selectinload(SubJob.cost_codes)
-                .selectinload(CostCode.categories))
+        return (joinedload(SubJob.project), selectinload(SubJob.cost_codes).selectinload(CostCode.categories))
 
     def list_items(self, session, project_id):
         return list(session.scalars(select(SubJob).where(SubJob.project_id == project_id)

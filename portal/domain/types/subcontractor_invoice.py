@@ -22,11 +22,11 @@ DESCRIPTION_MAX = 30     # Sage AP invoice "Description" field
 
 def invoice_load_options():
     return (
-        selectinload(SubcontractorInvoice.project),
-        selectinload(SubcontractorInvoice.sub_job),
-        selectinload(SubcontractorInvoice.commitment).selectinload(Commitment.vendor),
-        selectinload(SubcontractorInvoice.lines).selectinload(InvoiceLine.commitment_line)
-        .selectinload(CommitmentLine.category).selectinload(Category.cost_code),
+        joinedload(SubcontractorInvoice.project),
+        joinedload(SubcontractorInvoice.sub_job),
+        joinedload(SubcontractorInvoice.commitment).joinedload(Commitment.vendor),
+        selectinload(SubcontractorInvoice.lines).joinedload(InvoiceLine.commitment_line)
+        .joinedload(CommitmentLine.category).joinedload(Category.cost_code),
     )
 
 
