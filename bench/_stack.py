@@ -290,12 +290,12 @@ class Seeder:
             utcnow,
         )
         from portal.extensions import db
-        I, IL, E = SubcontractorInvoice.__table__, InvoiceLine.__table__, ErpItem.__table__
+        INV, IL, E = SubcontractorInvoice.__table__, InvoiceLine.__table__, ErpItem.__table__
         erp_ids: list[int] = []
         now = utcnow()
         with self.app.app_context():
             with db.engine.begin() as conn:
-                iid, ilid = _next_id(conn, I), _next_id(conn, IL)
+                iid, ilid = _next_id(conn, INV), _next_id(conn, IL)
                 if self.erp_id_base is None:
                     eid = _next_id(conn, E)
                 else:
@@ -324,10 +324,10 @@ class Seeder:
                                          sent_at=self.t0 + timedelta(seconds=seq),
                                          attempt=0, version=1))
                         erp_ids.append(eid + j)
-                    conn.execute(insert(I), invs)
+                    conn.execute(insert(INV), invs)
                     conn.execute(insert(IL), ils)
                     conn.execute(insert(E), erps)
-                bump_sequences(conn, (I, IL, E))
+                bump_sequences(conn, (INV, IL, E))
         self.invoice_count += n
         return erp_ids
 

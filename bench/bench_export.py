@@ -268,8 +268,8 @@ def single_accepts(app, stack, queue, approver_id, erp_ids, warmup=3):
     from rq.job import Job
 
     from portal.domain import services
-    from portal.domain.types import get_type
     from portal.domain.models import ErpItem, User
+    from portal.domain.types import get_type
     from portal.extensions import db
     from portal.queue import RQJobQueue
     kind = get_type(ITEM_TYPE)
@@ -447,7 +447,8 @@ def main() -> int:
     # ---- report --------------------------------------------------------------------------
     print()
     print(f"Stack: {description}")
-    print(f"Sage {'simulator holds' if sim is not None else 'drop folder holds'} {sim_invoices} AP invoices after the run "
+    holds = "simulator holds" if sim is not None else "drop folder holds"
+    print(f"Sage {holds} {sim_invoices} AP invoices after the run "
           f"(expected {profile['n'] + args.singles + 3 + 2 * args.batch}).")
     print()
     print_profile(profile)

@@ -32,8 +32,19 @@ from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._stack import (PASSWORD, Clock, Stack, _next_id, bump_sequences, machine, make_users,  # noqa: E402
-                          median, pct, table, verdict)
+from bench._stack import (  # noqa: E402
+    PASSWORD,
+    Clock,
+    Stack,
+    _next_id,
+    bump_sequences,
+    machine,
+    make_users,
+    median,
+    pct,
+    table,
+    verdict,
+)
 from bench.bench_tab import SqlCounter, Timed  # noqa: E402
 
 CATEGORIES = ("LAB", "MAT", "SUB", "EQP")
@@ -183,9 +194,8 @@ def main() -> int:
         assert r.status_code == 303, r.get_data(as_text=True)[:300]
         page_size = app.config["PAGE_SIZE"]
 
-        results = {}
-        for label, n_direct, n_lines in (("small", args.small, args.small_lines),
-                                         ("large", args.large, args.lines)):
+        results = []
+        for n_direct, n_lines in ((args.small, args.small_lines), (args.large, args.lines)):
             t = time.perf_counter()
             for project in (pid, other):
                 seeder.job_cost_lines(project, n_lines)
@@ -195,15 +205,15 @@ def main() -> int:
                     conn.exec_driver_sql("ANALYZE")
             print(f"seeded {n_lines:,} job cost lines and {n_direct:,} direct costs per project "
                   f"(2 projects) in {time.perf_counter() - t:.1f}s")
-            results[label] = (n_direct, n_lines, run_scale(client, timed, sql, pid, args.requests, n_direct,
-                                                           page_size))
+            results.append((n_direct, n_lines, run_scale(client, timed, sql, pid, args.requests, n_direct,
+                                                           page_size)))
 
     # ---- report ----------------------------------------------------------------------------
     print()
     print(f"{args.requests} requests per variant after 3 warm-up, signed in as an ERP Integrations user "
           f"(server time inside the app's WSGI callable; page size {page_size})")
     rows = []
-    for label, (n_direct, n_lines, res) in results.items():
+    for n_direct, n_lines, res in results:
         for name, m in res.items():
             rows.append([f"{n_direct:,}", f"{n_lines:,}", name, f"{m['median']:.1f}", f"{m['p95']:.1f}",
                          f"{m['sql']:.1f}",
@@ -226,16 +236,16 @@ def main() -> int:
         target_rows.append([name, "same SQL statements per request", f"{small[name]['queries']:g} -> "
                             f"{large[name]['queries']:g}", verdict(small[name]["queries"] == large[name]["queries"])])
     for name in ("direct", "last"):
-        l = large[name]["median"]
-        target_rows.append([name, f"median at {args.large:,} < 50 ms", f"{l:.1f} ms", verdict(l < 50)])
+        ln = large[name]["median"]
+        target_rows.append([name, f"median at {args.large:,} < 50 ms", f"{ln:.1f} ms", verdict(ln < 50)])
     # Page 1 reads the newest rows; the last page's OFFSET sorts every row of the project
     # (there is an index on project_id only), so only page 1 is held to the ratio.
-    s, l = small["direct"]["median"], large["direct"]["median"]
+    s, ln = small["direct"]["median"], large["direct"]["median"]
     target_rows.append(["direct", f"median at {args.large:,} <= 1.5x at {args.small:,}",
-                        f"{l / s:.2f}x ({s:.1f} -> {l:.1f} ms)", verdict(l / s <= 1.5)])
+                        f"{ln / s:.2f}x ({s:.1f} -> {ln:.1f} ms)", verdict(ln / s <= 1.5)])
     for name in ("report", "fragment", "csv"):
-        l = large[name]["median"]
-        target_rows.append([name, f"median at {n_lines:,} lines < 500 ms", f"{l:.1f} ms", verdict(l < 500)])
+        ln = large[name]["median"]
+        target_rows.append([name, f"median at {n_lines:,} lines < 500 ms", f"{ln:.1f} ms", verdict(ln < 500)])
     print(table(["request", "target", "measured", "result"], target_rows))
     print(f"\ntotal run time {clock():.0f}s; machine at end: {machine()}")
     return 0

@@ -20,8 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._stack import (machine, PASSWORD, Clock, Seeder, Stack, make_users, median, pct,  # noqa: E402
-                          table, verdict)
+from bench._stack import PASSWORD, Clock, Seeder, Stack, machine, make_users, median, pct, table, verdict  # noqa: E402
 
 TAB = "/erp/subcontractor_invoice"
 SEARCH = "vendor 007"   # one vendor of 50: about 2% of the rows match
@@ -212,8 +211,9 @@ def main() -> int:
 
         # Extra: the newest page of rows is Exporting and was queued 10 minutes ago with a job
         # Redis does not know (a worker died): the tab asks RQ about each row to flag it stalled.
-        from portal.domain.models import utcnow
         from datetime import timedelta
+
+        from portal.domain.models import utcnow
         newest = ids[-page_size:]
         with app.app_context(), db.engine.begin() as conn:
             for i in newest:
@@ -246,7 +246,7 @@ def main() -> int:
         for name in ("page", "search"):
             m = results[n][name]
             print(f"SQL statements of one {name} request at {n:,} (median ms each):")
-            for (s, _), ms in zip(m["statements"], m["statement_ms"]):
+            for (s, _), ms in zip(m["statements"], m["statement_ms"], strict=False):
                 print(f"  {ms:6.2f}  " + " ".join(s.split())[:110])
     if plan:
         print()
@@ -259,14 +259,14 @@ def main() -> int:
     small, large = results[args.small], results[args.large]
     target_rows = []
     for name in ("page", "fragment", "search"):
-        s, l = small[name], large[name]
-        ratio = l["median"] / s["median"] if s["median"] else float("nan")
-        target_rows.append([name, f"median at {args.large:,} < 50 ms", f"{l['median']:.1f} ms",
-                            verdict(l["median"] < 50)])
+        s, ln = small[name], large[name]
+        ratio = ln["median"] / s["median"] if s["median"] else float("nan")
+        target_rows.append([name, f"median at {args.large:,} < 50 ms", f"{ln['median']:.1f} ms",
+                            verdict(ln["median"] < 50)])
         target_rows.append([name, f"median at {args.large:,} <= 1.5x at {args.small:,}",
-                            f"{ratio:.2f}x ({s['median']:.1f} -> {l['median']:.1f} ms)", verdict(ratio <= 1.5)])
+                            f"{ratio:.2f}x ({s['median']:.1f} -> {ln['median']:.1f} ms)", verdict(ratio <= 1.5)])
         target_rows.append([name, "same SQL statements per request",
-                            f"{s['queries']:g} -> {l['queries']:g}", verdict(s["queries"] == l["queries"])])
+                            f"{s['queries']:g} -> {ln['queries']:g}", verdict(s["queries"] == ln["queries"])])
     print(table(["request", "target", "measured", "result"], target_rows))
     print(f"\ntotal run time {clock():.0f}s; machine at end: {machine()}")
     return 0

@@ -11,11 +11,10 @@ from datetime import timedelta
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from portal.domain import services, users as user_service
 from portal.domain.errors import DomainError
-from portal.domain.models import Project, ToolLevel, User
+from portal.domain.models import ToolLevel
 from portal.extensions import db
 
 users_cli = AppGroup("users", help="Manage users and their permissions.")
@@ -49,7 +48,7 @@ def users_create(username, name, email, password, erp_level, push, site_admin):
 @users_cli.command("list")
 def users_list():
     """List users with their levels."""
-    for u in db.session.scalars(select(User).order_by(User.username)):
+    for u in user_service.all_users(db.session):
         click.echo(f"{u.username:16} erp={u.erp_level:10} push={'yes' if u.can_push_to_accounting else 'no':3} "
                    f"approver={'yes' if u.is_accounting_approver else 'no':3} "
                    f"site_admin={'yes' if u.is_site_admin else 'no'} active={'yes' if u.active else 'no'}")
@@ -85,9 +84,7 @@ def users_project(username, project_number, level):
     """Set a user's level on a project's financial tools."""
     try:
         user = user_service.find_user(db.session, username)
-        project = db.session.scalars(select(Project).where(Project.number == project_number)).first()
-        if project is None:
-            raise click.ClickException(f"No project numbered {project_number!r}.")
+        project = user_service.find_project(db.session, project_number)
         user_service.set_project_level(db.session, user.id, project.id, level)
     except DomainError as exc:
         _fail(exc)

@@ -8,9 +8,16 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal.exporters.sage300.simulator import (BILLING_LEVELS, BILLING_METHODS, COST_TYPES, JOB_STATUSES,
-                                                STANDARD_CODE_STATUSES, USE_CONTRACTS, VENDOR_STATUSES,
-                                                SageInputError)
+from portal.exporters.sage300.simulator import (
+    BILLING_LEVELS,
+    BILLING_METHODS,
+    COST_TYPES,
+    JOB_STATUSES,
+    STANDARD_CODE_STATUSES,
+    USE_CONTRACTS,
+    VENDOR_STATUSES,
+    SageInputError,
+)
 
 sage_cli = AppGroup("sage", help="Enter and list data in the Sage 300 CRE simulator.")
 LISTINGS = ("vendors", "jobs", "contracts", "costs")

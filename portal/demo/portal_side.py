@@ -20,13 +20,36 @@ from sqlalchemy.orm import Session
 
 from portal.demo.sage_side import seed_sage_side
 from portal.domain import outbox, services, sync
-from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, BudgetLine, Category,
-                                  CCOLine, Commitment, CommitmentChangeOrder, CommitmentLine,
-                                  Company, CostCode, InvoiceLine, InvoiceStatus, OwnerInvoice,
-                                  OwnerInvoiceLine, PrimeChangeOrder, PrimeChangeOrderLine,
-                                  PrimeContract, PrimeContractItem, Project, ProjectMember,
-                                  StandardCategory, StandardCostCode, SubcontractorInvoice, SubJob,
-                                  ToolLevel, Vendor, utcnow)
+from portal.domain.models import (
+    Budget,
+    BudgetChange,
+    BudgetChangeLine,
+    BudgetLine,
+    Category,
+    CCOLine,
+    Commitment,
+    CommitmentChangeOrder,
+    CommitmentLine,
+    Company,
+    CostCode,
+    InvoiceLine,
+    InvoiceStatus,
+    OwnerInvoice,
+    OwnerInvoiceLine,
+    PrimeChangeOrder,
+    PrimeChangeOrderLine,
+    PrimeContract,
+    PrimeContractItem,
+    Project,
+    ProjectMember,
+    StandardCategory,
+    StandardCostCode,
+    SubcontractorInvoice,
+    SubJob,
+    ToolLevel,
+    Vendor,
+    utcnow,
+)
 from portal.domain.types import get_type
 from portal.domain.users import create_user
 from portal.exporters.sage300.connectors import make_connector
@@ -202,7 +225,7 @@ class _Demo:
             cls.append(cl)
         self.session.flush()
         if synced:
-            self.sim.add_commitment(number, v.erp_vendor_id, p.sage_job_id, sum(l[3] for l in lines),
+            self.sim.add_commitment(number, v.erp_vendor_id, p.sage_job_id, sum(ln[3] for ln in lines),
                                     description=title[:30], status=sage_status)
             for i, (code, cat, desc, amount) in enumerate(lines, start=1):
                 self.sim.add_commitment_item(number, str(i), p.sage_job_id, code, cat, amount, description=desc)
@@ -326,7 +349,7 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
         demo.step("subcontractor_invoice", inv, "synced" if inv in synced else "failed")
     for inv in ready:
         demo.step("subcontractor_invoice", inv, "ready")
-    for inv, reason in zip(rejected, [
+    for inv, reason in zip(rejected, [  # noqa: B905 - one reason per rejected invoice
             "Billing period overlaps the previous pay application; please correct the period.",
             "Retainage should be 5% on this subcontract after substantial completion."]):
         demo.step("subcontractor_invoice", inv, "rejected", reason=reason)
@@ -372,7 +395,7 @@ def _invoice(session, c, cls, number, month, status, work, stored, creator):
     session.add(inv)
     session.flush()
     stored = stored or [D("0")] * len(work)
-    for cl, w, st in zip(cls, work, stored):
+    for cl, w, st in zip(cls, work, stored, strict=True):
         session.add(InvoiceLine(invoice_id=inv.id, commitment_line_id=cl.id, description=cl.description,
                                 work_completed=w, materials_stored=st,
                                 retainage=((w + st) * D("0.10")).quantize(D("0.01"))))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 
 from portal.exporters.sage300.mapping import APPROVED_ESTIMATE_CHANGE, COMMITTED_COST, ORIGINAL_ESTIMATE
-from portal.exporters.sage300.simulator import (AP_COST, EQ_COST, IV_COST, JC_COST, PR_COST, USE_CONTRACTS,
-                                                USE_QUICKBILL)
+from portal.exporters.sage300.simulator import AP_COST, EQ_COST, IV_COST, JC_COST, PR_COST, USE_CONTRACTS, USE_QUICKBILL
 
 D = Decimal
 # The codes portal/demo/portal_side.py uses (its COST_CODES, EXTRA_STANDARD_CODES and CATEGORIES), with
@@ -166,13 +166,7 @@ def _seed_demo_jobs(sim, today: date) -> None:
         done = {(r["Transaction_Type"], r["Cost_Code"], r["Category"], r["Description"], r["Amount"])
                 for r in sim.list_transactions(job)}
 
-        def post(transaction_type, code, category, amount, description, **fields):
-            if (code, category) in have and (transaction_type, code, category, description, amount) not in done:
-                done.add((transaction_type, code, category, description, amount))
-                if transaction_type in (ORIGINAL_ESTIMATE, APPROVED_ESTIMATE_CHANGE, COMMITTED_COST):
-                    sim.add_transaction(job, code, category, transaction_type, amount, description=description, **fields)
-                else:
-                    sim.add_cost(job, code, category, transaction_type, amount, description=description, **fields)
+        post = partial(_post, sim, job, have, done)
 
         for j, code, category, amount, units in ESTIMATES:
             if j == job:
@@ -195,3 +189,14 @@ def _seed_demo_jobs(sim, today: date) -> None:
                 continue
             post(transaction_type, code, category, amount, description, date=on(month, day), units=units,
                  unit_cost=unit_cost, vendor=vendor, invoice=invoice, commitment=commitment, amount_paid=paid)
+
+
+def _post(sim, job: str, have: set, done: set, transaction_type: str, code: str, category: str, amount,
+          description: str, **fields) -> None:
+    """Post one Job Cost transaction of the demo on a job, once (`done` holds what Sage has)."""
+    if (code, category) in have and (transaction_type, code, category, description, amount) not in done:
+        done.add((transaction_type, code, category, description, amount))
+        if transaction_type in (ORIGINAL_ESTIMATE, APPROVED_ESTIMATE_CHANGE, COMMITTED_COST):
+            sim.add_transaction(job, code, category, transaction_type, amount, description=description, **fields)
+        else:
+            sim.add_cost(job, code, category, transaction_type, amount, description=description, **fields)

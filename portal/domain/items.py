@@ -12,7 +12,7 @@ from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import ErpItem, Project, ProjectMember, ToolLevel, User
 from portal.domain.services import find_erp_item, project_level
-from portal.domain.types import ItemType, get_type
+from portal.domain.types import Field, ItemType, get_type
 from portal.domain.uow import commit, transactional
 
 
@@ -118,27 +118,57 @@ def delete_item(session: Session, user: User, type_key: str, project_id: int | N
     return item_type
 
 
+@dataclass
+class ItemForm:
+    """The project-side form of a new or existing item, with what the user typed."""
+    item_type: ItemType
+    project: Project | None
+    row: ItemRow | None
+    fields: list[Field]
+    line_fields: list[Field]
+    line_count: int
+    values: dict
+
+
+def _form_scope(session: Session, user: User, type_key: str, project_id: int | None, item_id: int | None):
+    """(item_type, project, row) of a create (item_id None) or edit form the user may use."""
+    item_type = get_type(type_key)
+    if not item_type.generic_pages:
+        raise Invalid(f"{item_type.plural} are created and edited in the project's own tool.")
+    if item_id is None:
+        project = _scope(session, user, item_type, project_id)
+        row, level = None, item_level(session, user, item_type, None, project)
+    else:
+        item_type, project, row = item_row(session, user, type_key, project_id, item_id)
+        level = row.level
+    if not policy.can(user, policy.SEND, project_level=level):
+        raise PermissionDenied(f"Creating and editing {item_type.plural.lower()} needs Admin on its tool.")
+    if row is not None and not item_type.editable_after_create:
+        raise Conflict(f"Once a {item_type.label.lower()} has been created, it cannot be edited.")
+    return item_type, project, row
+
+
+def item_form(session: Session, user: User, type_key: str, project_id: int | None, item_id: int | None,
+              values: dict | None = None) -> ItemForm:
+    """The form to create (item_id None) or edit an item: its fields, line columns and values
+    (the item's own, or `values` as typed)."""
+    item_type, project, row = _form_scope(session, user, type_key, project_id, item_id)
+    pid = project.id if project else None
+    item = row.item if row else None
+    line_fields = item_type.line_fields(session, pid)
+    return ItemForm(item_type, project, row, item_type.form_fields(session, pid, item), line_fields,
+                    item_type.line_count(item) if line_fields else 0,
+                    values if values is not None else (item_type.form_values(item) if item else {}))
+
+
 @transactional
 def save_item(session: Session, user: User, type_key: str, project_id: int | None,
               item_id: int | None, form: dict):
     """Create or edit an item (Admin on its tool; only while draft or rejected)."""
-    item_type = get_type(type_key)
-    if not item_type.generic_pages:
-        raise Invalid(f"{item_type.plural} are created and edited in the project's own tool.")
-    project = _scope(session, user, item_type, project_id)
-    item = None
-    if item_id is not None:
-        kind_, project, row = item_row(session, user, type_key, project_id, item_id)
-        if not row.editable:
-            raise Conflict(f"It is {State.LABELS[row.state]} in ERP Integrations and cannot be "
-                           "edited; retrieve it first.")
-        if not item_type.editable_after_create:
-            raise Conflict(f"Once a {item_type.label.lower()} has been created, it cannot be edited.")
-        item, level = row.item, row.level
-    else:
-        level = item_level(session, user, item_type, None, project)
-    if not policy.can(user, policy.SEND, project_level=level):
-        raise PermissionDenied(f"Editing {item_type.plural.lower()} needs Admin on its tool.")
-    item = item_type.save(session, user, project.id if project else None, item, form)
+    item_type, project, row = _form_scope(session, user, type_key, project_id, item_id)
+    if row is not None and not row.editable:
+        raise Conflict(f"It is {State.LABELS[row.state]} in ERP Integrations and cannot be "
+                       "edited; retrieve it first.")
+    item = item_type.save(session, user, project.id if project else None, row.item if row else None, form)
     commit(session)
     return item

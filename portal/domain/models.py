@@ -1,11 +1,25 @@
 """The portal's tables: plain SQLAlchemy, no Flask, so services and unit tests run without an app."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, false,
-                        Numeric, String, Text, UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -20,7 +34,7 @@ Money = Numeric(14, 2)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -61,7 +75,7 @@ class User(Base):
     # Bumped on password change or deactivation so old sessions stop working.
     session_token: Mapped[str] = mapped_column(String(64), default="")
 
-    memberships: Mapped[list["ProjectMember"]] = relationship(back_populates="user", lazy="raise")
+    memberships: Mapped[list[ProjectMember]] = relationship(back_populates="user", lazy="raise")
 
     # Flask-Login's user protocol, written out so this module needs no Flask.
     @property
@@ -96,7 +110,7 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    user: Mapped["User"] = relationship(lazy="raise")
+    user: Mapped[User] = relationship(lazy="raise")
 
 
 class Project(Base):
@@ -113,7 +127,7 @@ class Project(Base):
     # Sync Sage's posted cost transactions into direct costs (project level setting).
     transaction_sync: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    cost_codes: Mapped[list["CostCode"]] = relationship(
+    cost_codes: Mapped[list[CostCode]] = relationship(
         lazy="raise", order_by="CostCode.code", viewonly=True)
 
 
@@ -134,7 +148,7 @@ class SettingChange(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    actor: Mapped["User | None"] = relationship(lazy="raise")
+    actor: Mapped[User | None] = relationship(lazy="raise")
 
 
 class StandardCostCode(Base):
@@ -177,7 +191,7 @@ class SubJob(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     project: Mapped[Project] = relationship(lazy="raise")
-    cost_codes: Mapped[list["CostCode"]] = relationship(
+    cost_codes: Mapped[list[CostCode]] = relationship(
         lazy="raise", order_by="CostCode.code", viewonly=True)
 
 
@@ -193,7 +207,7 @@ class CostCode(Base):
 
     project: Mapped[Project] = relationship(lazy="raise")
     sub_job: Mapped[SubJob | None] = relationship(lazy="raise")
-    categories: Mapped[list["Category"]] = relationship(
+    categories: Mapped[list[Category]] = relationship(
         lazy="raise", order_by="Category.code", back_populates="cost_code")
 
 
@@ -241,7 +255,7 @@ class Commitment(Base):
 
     project: Mapped[Project] = relationship(lazy="raise")
     vendor: Mapped[Vendor] = relationship(lazy="raise")
-    lines: Mapped[list["CommitmentLine"]] = relationship(
+    lines: Mapped[list[CommitmentLine]] = relationship(
         lazy="raise", order_by="CommitmentLine.line_no", back_populates="commitment",
         cascade="all, delete-orphan")
 
@@ -299,7 +313,7 @@ class SubcontractorInvoice(Base):
     commitment: Mapped[Commitment] = relationship(lazy="raise")
     sub_job: Mapped[SubJob | None] = relationship(lazy="raise")
     created_by: Mapped[User | None] = relationship(lazy="raise")
-    lines: Mapped[list["InvoiceLine"]] = relationship(
+    lines: Mapped[list[InvoiceLine]] = relationship(
         lazy="raise", order_by="InvoiceLine.id", back_populates="invoice",
         cascade="all, delete-orphan")
 
@@ -309,8 +323,8 @@ class SubcontractorInvoice(Base):
         return (self.total_amount or Decimal("0")) - (self.total_retainage or Decimal("0"))
 
     def recompute_totals(self) -> None:
-        self.total_amount = sum((l.amount for l in self.lines), Decimal("0"))
-        self.total_retainage = sum((l.retainage or Decimal("0") for l in self.lines), Decimal("0"))
+        self.total_amount = sum((ln.amount for ln in self.lines), Decimal("0"))
+        self.total_retainage = sum((ln.retainage or Decimal("0") for ln in self.lines), Decimal("0"))
 
 
 class InvoiceLine(Base):
@@ -410,7 +424,7 @@ class Budget(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     project: Mapped[Project] = relationship(lazy="raise")
-    lines: Mapped[list["BudgetLine"]] = relationship(
+    lines: Mapped[list[BudgetLine]] = relationship(
         lazy="raise", order_by="BudgetLine.id", cascade="all, delete-orphan")
 
 
@@ -437,7 +451,7 @@ class BudgetChange(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(lazy="raise")
-    lines: Mapped[list["BudgetChangeLine"]] = relationship(
+    lines: Mapped[list[BudgetChangeLine]] = relationship(
         lazy="raise", order_by="BudgetChangeLine.id", cascade="all, delete-orphan")
 
 
@@ -465,7 +479,7 @@ class CommitmentChangeOrder(Base):
 
     project: Mapped[Project] = relationship(lazy="raise")
     commitment: Mapped[Commitment] = relationship(lazy="raise")
-    lines: Mapped[list["CCOLine"]] = relationship(
+    lines: Mapped[list[CCOLine]] = relationship(
         lazy="raise", order_by="CCOLine.id", cascade="all, delete-orphan")
 
 
@@ -502,7 +516,7 @@ class PrimeContract(Base):
     imported_at: Mapped[datetime | None] = mapped_column(DateTime)  # Date Created
 
     project: Mapped[Project] = relationship(lazy="raise")
-    items: Mapped[list["PrimeContractItem"]] = relationship(
+    items: Mapped[list[PrimeContractItem]] = relationship(
         lazy="raise", order_by="PrimeContractItem.id", cascade="all, delete-orphan")
 
 
@@ -529,7 +543,7 @@ class PrimeChangeOrder(Base):
 
     project: Mapped[Project] = relationship(lazy="raise")
     contract: Mapped[PrimeContract] = relationship(lazy="raise")
-    lines: Mapped[list["PrimeChangeOrderLine"]] = relationship(
+    lines: Mapped[list[PrimeChangeOrderLine]] = relationship(
         lazy="raise", order_by="PrimeChangeOrderLine.id", cascade="all, delete-orphan")
 
 
@@ -562,7 +576,7 @@ class OwnerInvoice(Base):
 
     project: Mapped[Project] = relationship(lazy="raise")
     contract: Mapped[PrimeContract] = relationship(lazy="raise")
-    lines: Mapped[list["OwnerInvoiceLine"]] = relationship(
+    lines: Mapped[list[OwnerInvoiceLine]] = relationship(
         lazy="raise", order_by="OwnerInvoiceLine.id", cascade="all, delete-orphan")
 
 

@@ -61,6 +61,23 @@ def enqueue(mail: OutboxMail, queue: MailQueue) -> bool:
         return False
 
 
+PAGE = 50
+
+
+def mail_page(session: Session, page: int) -> tuple[list[OutboxMail], bool]:
+    """One page of the Mail page, newest first, and whether there is another."""
+    rows = session.scalars(select(OutboxMail).order_by(OutboxMail.id.desc())
+                           .offset((max(1, page) - 1) * PAGE).limit(PAGE + 1)).all()
+    return list(rows[:PAGE]), len(rows) > PAGE
+
+
+def get_mail(session: Session, mail_id: int) -> OutboxMail:
+    mail = session.get(OutboxMail, mail_id)
+    if mail is None:
+        raise NotFound("No such mail.")
+    return mail
+
+
 @transactional
 def deliver_mail(session: Session, mail_id: int, transport, max_attempts: int) -> str:
     """Send one outbox mail; transport None keeps it in the portal (no SMTP configured)."""
@@ -90,9 +107,7 @@ def retry_mail(session: Session, actor: User, mail_id: int, queue: MailQueue) ->
     """Put a failed or pending mail back on the queue (site admins, from the Mail page)."""
     if not policy.can(actor, policy.READ_MAIL):
         raise PermissionDenied("Only site administrators can manage mail.")
-    mail = session.get(OutboxMail, mail_id)
-    if mail is None:
-        raise NotFound("No such mail.")
+    mail = get_mail(session, mail_id)
     if mail.status == MailStatus.SENT:
         raise Conflict("That mail was already sent.")
     mail.status = MailStatus.PENDING

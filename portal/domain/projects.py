@@ -3,21 +3,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import EDITABLE, State
-from portal.domain.models import (ErpAudit, ErpItem, InvoiceStatus, Project, ProjectMember,
-                                  SubcontractorInvoice, ToolLevel, User)
+from portal.domain.models import (
+    ErpAudit,
+    ErpItem,
+    InvoiceStatus,
+    Project,
+    ProjectMember,
+    SubcontractorInvoice,
+    ToolLevel,
+    User,
+)
 from portal.domain.services import find_erp_item, project_level
 from portal.domain.types import get_type
 from portal.domain.types.subcontractor_invoice import invoice_load_options
 from portal.domain.uow import commit, transactional
 from portal.domain.values import parse_date, parse_money
-
 
 INVOICE_TYPE = "subcontractor_invoice"   # the item type these pages are for
 

@@ -15,15 +15,32 @@ from sqlalchemy.orm import Session
 
 from portal.domain import policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
-from portal.domain.lifecycle import State
-from portal.domain.lifecycle import IN_GATE
+from portal.domain.lifecycle import IN_GATE, State
 from portal.domain.links import link_synced
-from portal.domain.models import (Budget, BudgetLine, Category, CostCode, ErpAudit, ErpItem, ImportStatus,
-                                  JobCostLine, PrimeContract, PrimeContractItem, Project, ProjectMember,
-                                  SageRecord, StandardCategory, StandardCostCode, SubJob, ToolLevel, User,
-                                  Vendor, utcnow)
-from portal.domain.sync import refresh_project_cost_codes
+from portal.domain.models import (
+    Budget,
+    BudgetLine,
+    Category,
+    CostCode,
+    ErpAudit,
+    ErpItem,
+    ImportStatus,
+    JobCostLine,
+    PrimeContract,
+    PrimeContractItem,
+    Project,
+    ProjectMember,
+    SageRecord,
+    StandardCategory,
+    StandardCostCode,
+    SubJob,
+    ToolLevel,
+    User,
+    Vendor,
+    utcnow,
+)
 from portal.domain.search import like
+from portal.domain.sync import refresh_project_cost_codes
 from portal.domain.uow import transactional
 from portal.exporters.sage300 import imports
 
@@ -446,7 +463,8 @@ def import_contract(session: Session, actor: User, record_id: int) -> PrimeContr
                              description=data["description"], billing_method=data["billing_method"],
                              billing_level=data["billing_level"], imported_at=utcnow(),
                              start_date=date.fromisoformat(data["start_date"]) if data["start_date"] else None,
-                             completion_date=date.fromisoformat(data["completion_date"]) if data["completion_date"] else None)
+                             completion_date=(date.fromisoformat(data["completion_date"])
+                                              if data["completion_date"] else None))
     contract.items = [PrimeContractItem(code=i["code"][:20], description=i["description"][:120],
                                         amount=Decimal(i["amount"])) for i in data["items"]]
     session.add(contract)
@@ -498,7 +516,8 @@ def refresh_project(session: Session, actor: User, project_id: int, reader) -> R
     level = session.scalar(select(ProjectMember.level).where(ProjectMember.project_id == project_id,
                                                              ProjectMember.user_id == actor.id))
     if not (policy.can(actor, policy.IMPORT) or policy.can(actor, policy.SEND, project_level=level)):
-        raise PermissionDenied("Refreshing from Sage needs Admin on the project, an accounting approver or an ERP Admin.")
+        raise PermissionDenied("Refreshing from Sage needs Admin on the project, an accounting approver "
+                               "or an ERP Admin.")
     if not project.sage_job_id:
         raise Invalid(f"{project.name} is not synced with a Sage job: there is nothing to refresh from.")
     added = refresh_project_cost_codes(session, reader, project)
@@ -511,12 +530,15 @@ def refresh_project(session: Session, actor: User, project_id: int, reader) -> R
         budget = Budget(project_id=project.id, locked=False, created_by_id=actor.id)
         session.add(budget)
         session.flush()
-    extras = {s.id: s.sage_extra_id or "" for s in session.scalars(select(SubJob).where(SubJob.project_id == project.id))}
+    extras = {s.id: s.sage_extra_id or ""
+              for s in session.scalars(select(SubJob).where(SubJob.project_id == project.id))}
     categories = {}
-    for category, code in session.execute(select(Category, CostCode).join(CostCode, Category.cost_code_id == CostCode.id)
+    for category, code in session.execute(select(Category, CostCode)
+                                          .join(CostCode, Category.cost_code_id == CostCode.id)
                                           .where(CostCode.project_id == project.id)):
         categories[(extras.get(code.sub_job_id, "") if code.sub_job_id else "", code.code, category.code)] = category
-    lines = {line.category_id: line for line in session.scalars(select(BudgetLine).where(BudgetLine.budget_id == budget.id))}
+    lines = {line.category_id: line
+             for line in session.scalars(select(BudgetLine).where(BudgetLine.budget_id == budget.id))}
     changed = 0
     for row in reader.job_costs(project.sage_job_id):
         values = imports.job_cost_line(row)

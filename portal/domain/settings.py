@@ -13,6 +13,7 @@ from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.models import Company, Setting, SettingChange, User, utcnow
 from portal.domain.uow import commit, transactional
 
+
 class Switches(dict):
     """Settings that are off unless stored on: a key nobody turned on reads False."""
 

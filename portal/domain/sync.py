@@ -11,9 +11,9 @@ imported tables) and counts added / updated / unchanged, so a second run changes
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,11 +22,28 @@ from sqlalchemy.orm import Session, selectinload
 from portal.domain import policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.links import link_cost_codes
+from portal.domain.models import (
+    Budget,
+    BudgetLine,
+    Category,
+    CostCode,
+    DirectCost,
+    ImportStatus,
+    JobCostLine,
+    PrimeContract,
+    Project,
+    SageRecord,
+    StandardCategory,
+    StandardCostCode,
+    SubJob,
+    SyncRun,
+    SyncSchedule,
+    SyncStatus,
+    User,
+    Vendor,
+    utcnow,
+)
 from portal.domain.ports import SyncQueue
-from portal.domain.models import (Budget, BudgetLine, Category, CostCode, DirectCost, ImportStatus,
-                                  JobCostLine, PrimeContract, Project, SageRecord, StandardCategory,
-                                  StandardCostCode, SubJob, SyncRun, SyncSchedule, SyncStatus, User,
-                                  Vendor, utcnow)
 from portal.domain.uow import transactional
 from portal.exporters.sage300 import imports
 from portal.exporters.sage300.records import SageUnreadable
@@ -398,10 +415,12 @@ def sync_vendors(session: Session, reader, tally: Tally, _project_id=None) -> No
     sage = reader.list_vendors()
     tally.total(len(sage))
     rows = _keyed(sage, "Vendor", "Name")
-    linked = dict(session.execute(select(Vendor.erp_vendor_id, Vendor.id).where(Vendor.erp_vendor_id.is_not(None))).all())
+    linked = dict(session.execute(select(Vendor.erp_vendor_id, Vendor.id)
+                                  .where(Vendor.erp_vendor_id.is_not(None))).all())
     _stage(session, tally, "vendor", rows, linked)
     if settings.load(session).vendor_auto_update:
-        by_id = {v.erp_vendor_id: v for v in session.scalars(select(Vendor).where(Vendor.erp_vendor_id.in_(list(rows))))}
+        by_id = {v.erp_vendor_id: v
+                 for v in session.scalars(select(Vendor).where(Vendor.erp_vendor_id.in_(list(rows))))}
         for key, vendor in by_id.items():
             values = imports.vendor(rows[key][1])
             changed = False
@@ -420,7 +439,8 @@ def sync_jobs(session: Session, reader, tally: Tally, _project_id=None) -> None:
     sage = reader.list_jobs()
     tally.total(len(sage))
     rows = _keyed(sage, "Job", "Description")
-    linked = dict(session.execute(select(Project.sage_job_id, Project.id).where(Project.sage_job_id.is_not(None))).all())
+    linked = dict(session.execute(select(Project.sage_job_id, Project.id)
+                                  .where(Project.sage_job_id.is_not(None))).all())
     _stage(session, tally, "job", rows, linked)
     tally.progress(0)
 
@@ -436,7 +456,8 @@ def sync_sub_jobs(session: Session, reader, tally: Tally, _project_id=None) -> N
         data = imports.jsonable(row)
         rows[f"{data['Job']}/{data['Extra']}"] = (data.get("Description") or data["Extra"], data)
     linked = {}
-    for sub_job, job in session.execute(select(SubJob, Project.sage_job_id).join(Project, SubJob.project_id == Project.id)
+    for sub_job, job in session.execute(select(SubJob, Project.sage_job_id)
+                                        .join(Project, SubJob.project_id == Project.id)
                                         .where(SubJob.sage_extra_id.is_not(None), Project.sage_job_id.is_not(None))):
         linked[f"{job}/{sub_job.sage_extra_id}"] = sub_job.id
     _stage(session, tally, "extra", rows, linked)
@@ -474,7 +495,8 @@ def sync_cost_codes(session: Session, reader, tally: Tally, _project_id=None) ->
         tally.progress(0)
 
 
-def refresh_project_cost_codes(session: Session, reader, project: Project, tally: Tally | None = None) -> list[Category]:
+def refresh_project_cost_codes(session: Session, reader, project: Project,
+                               tally: Tally | None = None) -> list[Category]:
     """Add the job's (and its synced sub jobs') Sage cost codes and categories that the project
     lacks; returns the categories added."""
     sub_jobs = {s.sage_extra_id: s for s in session.scalars(
@@ -568,9 +590,7 @@ def sync_prime_contracts(session: Session, reader, tally: Tally, _project_id=Non
                 rows[f"contract:{contract['Contract']}"] = (data["title"], {**data, "job": job})
     tally.total(len(rows))
     linked = {}
-    for contract, job in session.execute(select(PrimeContract, Project.sage_job_id)
-                                         .join(Project, PrimeContract.project_id == Project.id)
-                                         .where(PrimeContract.sage_contract_id.is_not(None))):
+    for contract in session.scalars(select(PrimeContract).where(PrimeContract.sage_contract_id.is_not(None))):
         prefix = "quickbill" if contract.billing_method == imports.USE_QUICKBILL else "contract"
         linked.setdefault(f"{prefix}:{contract.sage_contract_id}", contract.id)
     _stage(session, tally, "contract", rows, linked)

@@ -95,6 +95,22 @@ def update_user(session: Session, user_id: int, *, name: str, email: str, erp_le
     return user
 
 
+def all_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def all_projects(session: Session) -> list[Project]:
+    """Every project (a user's levels are set per project on the Users page)."""
+    return list(session.scalars(select(Project).order_by(Project.number)))
+
+
+def find_project(session: Session, number: str) -> Project:
+    project = session.scalars(select(Project).where(Project.number == number)).first()
+    if project is None:
+        raise NotFound(f"No project numbered {number!r}.")
+    return project
+
+
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
@@ -133,6 +149,7 @@ def memberships(session: Session, user_id: int) -> dict[int, str]:
 def create_token(session: Session, user_id: int, name: str) -> str:
     """A new API token for the user; the plain token is returned once and never stored."""
     import hashlib
+
     from portal.domain.models import ApiToken
     user = get_user(session, user_id)
     name = (name or "").strip() or "API token"
@@ -147,6 +164,7 @@ def create_token(session: Session, user_id: int, name: str) -> str:
 
 def user_for_token(session: Session, token: str) -> User | None:
     import hashlib
+
     from portal.domain.models import ApiToken, utcnow
     if not token:
         return None

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from portal.domain import outbox, policy, users
-from portal.domain.errors import Invalid, NotFound
-from portal.domain.models import OutboxMail, Project, ToolLevel, User
+from portal.domain.errors import Invalid
+from portal.domain.models import ToolLevel
 from portal.extensions import db
 from portal.queue import RQJobQueue
 from portal.web import render, require
@@ -29,8 +28,7 @@ def _checked(name: str) -> bool:
 @require(policy.MANAGE_USERS)
 def user_list():
     """Every user with their ERP level and privilege."""
-    rows = db.session.scalars(select(User).order_by(User.username)).all()
-    return render("admin/users.html", users=rows)
+    return render("admin/users.html", users=users.all_users(db.session))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -81,7 +79,7 @@ def user_edit(user_id: int):
         else:
             flash(f"User {user.username} saved.", "info")
             return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
-    projects = db.session.scalars(select(Project).order_by(Project.number)).all()
+    projects = users.all_projects(db.session)
     return render("admin/user_form.html", user=user, errors=errors, values=values,
                   levels=ToolLevel, projects=projects,
                   memberships=users.memberships(db.session, user_id),
@@ -102,19 +100,15 @@ def user_token(user_id: int):
 def mail_list():
     """Mail the portal sent over SMTP or kept here (no SMTP configured), newest first."""
     page = max(1, request.args.get("page", 1, type=int))
-    rows = db.session.scalars(select(OutboxMail).order_by(OutboxMail.id.desc())
-                              .offset((page - 1) * 50).limit(51)).all()
-    return render("admin/mail.html", mails=rows[:50], page=page, more=len(rows) > 50)
+    mails, more = outbox.mail_page(db.session, page)
+    return render("admin/mail.html", mails=mails, page=page, more=more)
 
 
 @bp.route("/mail/<int:mail_id>")
 @require(policy.READ_MAIL)
 def mail_show(mail_id: int):
     """One mail, text and HTML."""
-    mail = db.session.get(OutboxMail, mail_id)
-    if mail is None:
-        raise NotFound("No such mail.")
-    return render("admin/mail_show.html", mail=mail)
+    return render("admin/mail_show.html", mail=outbox.get_mail(db.session, mail_id))
 
 
 @bp.route("/mail/<int:mail_id>/retry", methods=["POST"])

@@ -7,8 +7,7 @@ from flask import Blueprint, current_app, flash, make_response, redirect, render
 from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
-from portal.domain import policy, services
-from portal.domain import settings as settings_service
+from portal.domain import policy, services, settings as settings_service
 from portal.domain.errors import Invalid
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State, next_state

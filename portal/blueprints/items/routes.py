@@ -7,7 +7,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from portal.domain import items, policy, services
-from portal.domain.errors import Conflict, Invalid, PermissionDenied
+from portal.domain.errors import Invalid
 from portal.domain.types import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
@@ -63,34 +63,21 @@ def edit(type_key: str, project_id: int | None, item_id: int):
 
 
 def _form(type_key, project_id, item_id):
-    item_type, project, level = items.list_scope(db.session, current_user, type_key, project_id)
-    row = None
-    if item_id is not None:
-        item_type, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
-        level = row.level
-    if not policy.can(current_user, policy.SEND, project_level=level):
-        raise PermissionDenied(f"Creating and editing {item_type.plural.lower()} needs Admin on its tool.")
-    if row is not None and not item_type.editable_after_create:
-        raise Conflict(f"Once a {item_type.label.lower()} has been created, it cannot be edited.")
-    errors, values = {}, (item_type.form_values(row.item) if row else {})
+    form = items.item_form(db.session, current_user, type_key, project_id, item_id)
+    errors = {}
     if request.method == "POST":
         values = request.form.to_dict()
         try:
             items.save_item(db.session, current_user, type_key, project_id, item_id, values)
         except Invalid as exc:
             errors = exc.fields or {"_": exc.message}
-            if item_id is not None:
-                item_type, project, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+            form = items.item_form(db.session, current_user, type_key, project_id, item_id, values)
         else:
-            flash(f"{item_type.label} saved.", "info")
-            return redirect(_list_url(item_type, project_id), code=303)
-    pid = project.id if project else None
-    fields = item_type.form_fields(db.session, pid, row.item if row else None)
-    line_fields = item_type.line_fields(db.session, pid)
-    line_count = item_type.line_count(row.item if row else None) if line_fields else 0
-    return render("items/form.html", item_type=item_type, project=project, row=row, fields=fields,
-                  values=values, errors=errors, line_fields=line_fields, line_count=line_count,
-                  status=422 if errors else 200)
+            flash(f"{form.item_type.label} saved.", "info")
+            return redirect(_list_url(form.item_type, project_id), code=303)
+    return render("items/form.html", item_type=form.item_type, project=form.project, row=form.row,
+                  fields=form.fields, values=form.values, errors=errors, line_fields=form.line_fields,
+                  line_count=form.line_count, status=422 if errors else 200)
 
 
 def _after(item_type, project_id, item_id, message):

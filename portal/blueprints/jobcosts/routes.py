@@ -31,7 +31,8 @@ def number_cells(value, named: bool = False) -> Markup:
 
 
 def _helpers() -> dict:
-    return dict(number_cells=number_cells, columns=job_costs.COLUMNS, series=job_costs.SERIES, units=job_costs.format_units,
+    return dict(number_cells=number_cells, columns=job_costs.COLUMNS, series=job_costs.SERIES,
+                units=job_costs.format_units,
                 axis_label=job_costs.axis_label, not_synced=job_costs.NOT_SYNCED,
                 cost_code_label=job_costs.cost_code_label)
 

@@ -4,8 +4,17 @@ the portal's imports have real data to pull. Site admins and ERP Admins only; th
 only when the simulator is the configured connector."""
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, get_flashed_messages, make_response, redirect,
-                   render_template, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    get_flashed_messages,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 

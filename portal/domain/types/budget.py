@@ -21,6 +21,10 @@ BLANK_LINES = 3
 ZERO = Decimal("0")
 
 
+def _text(amount: Decimal | None) -> str:
+    return "" if amount is None else str(amount)
+
+
 class BudgetType(ItemType):
     key = "budget"
     label = "Budget"
@@ -63,7 +67,7 @@ class BudgetType(ItemType):
         return {i.id: self.row_values(i, changes.get(i.project_id, {})) for i in items}
 
     def row_values(self, item: Budget, changes_by_category: dict | None = None) -> dict:
-        original = sum((l.original for l in item.lines), ZERO)
+        original = sum((ln.original for ln in item.lines), ZERO)
         if changes_by_category is None:
             changes_by_category = self._changes(item)
         changes = sum(changes_by_category.values(), ZERO)
@@ -94,8 +98,8 @@ class BudgetType(ItemType):
         for n, line in enumerate(item.lines):
             values.update({f"line-{n}-category_id": str(line.category_id),
                            f"line-{n}-original": str(line.original),
-                           f"line-{n}-estimated_cost_at_completion": "" if line.estimated_cost_at_completion is None else str(line.estimated_cost_at_completion),
-                           f"line-{n}-forecast_to_complete": "" if line.forecast_to_complete is None else str(line.forecast_to_complete)})
+                           f"line-{n}-estimated_cost_at_completion": _text(line.estimated_cost_at_completion),
+                           f"line-{n}-forecast_to_complete": _text(line.forecast_to_complete)})
         return values
 
     def save(self, session, actor, project_id, item, form):
@@ -164,11 +168,11 @@ class BudgetType(ItemType):
                                batch_id + "-codes")
         budget = map_budget(BudgetData(
             job=job, date=utcnow().date(), export_forecast=bool(fields.get("export_forecast")),
-            lines=tuple(BudgetLineData(cost_code=l.category.cost_code.code, category=l.category.code,
-                                       original=l.original,
-                                       estimated_cost_at_completion=l.estimated_cost_at_completion,
-                                       forecast_to_complete=l.forecast_to_complete)
-                        for l in item.lines)), batch_id)
+            lines=tuple(BudgetLineData(cost_code=ln.category.cost_code.code, category=ln.category.code,
+                                       original=ln.original,
+                                       estimated_cost_at_completion=ln.estimated_cost_at_completion,
+                                       forecast_to_complete=ln.forecast_to_complete)
+                        for ln in item.lines)), batch_id)
         return [codes, budget]
 
     def on_synced(self, session, item: Budget, fields, reference):
@@ -181,5 +185,5 @@ class BudgetType(ItemType):
     def summary(self, item: Budget) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Budget of {item.project.number}", vendor="—",
-                           amount=money(sum((l.original for l in item.lines), ZERO)),
+                           amount=money(sum((ln.original for ln in item.lines), ZERO)),
                            creator_id=item.created_by_id)

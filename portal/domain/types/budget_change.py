@@ -39,7 +39,7 @@ class BudgetChangeType(ItemType):
     def row_values(self, item: BudgetChange) -> dict:
         return {"project": f"{item.project.number} {item.project.name}", "number": item.number,
                 "description": item.description, "lines": len(item.lines),
-                "net": money(sum((l.amount for l in item.lines), ZERO))}
+                "net": money(sum((ln.amount for ln in item.lines), ZERO))}
 
     def search_ids(self, q):
         projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))
@@ -97,7 +97,7 @@ class BudgetChangeType(ItemType):
 
     def accept_details(self, item: BudgetChange):
         rows = [("Cost Code", "Category", "Amount")]
-        rows += [(l.category.cost_code.code, l.category.code, money(l.amount)) for l in item.lines]
+        rows += [(ln.category.cost_code.code, ln.category.code, money(ln.amount)) for ln in item.lines]
         return rows
 
     def build_batches(self, session, item: BudgetChange, fields, batch_id):
@@ -106,14 +106,14 @@ class BudgetChangeType(ItemType):
                                batch_id + "-codes")
         change = map_budget_change(BudgetChangeData(
             job=job, date=utcnow().date(), reference=item.number,
-            lines=tuple(BudgetChangeLineData(cost_code=l.category.cost_code.code,
-                                             category=l.category.code, amount=l.amount,
+            lines=tuple(BudgetChangeLineData(cost_code=ln.category.cost_code.code,
+                                             category=ln.category.code, amount=ln.amount,
                                              description=item.description[:30])
-                        for l in item.lines)), batch_id)
+                        for ln in item.lines)), batch_id)
         return [codes, change]
 
     def summary(self, item: BudgetChange) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Budget change {item.number}", vendor="—",
-                           amount=money(sum((l.amount for l in item.lines), ZERO)),
+                           amount=money(sum((ln.amount for ln in item.lines), ZERO)),
                            creator_id=item.created_by_id)

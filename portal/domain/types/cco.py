@@ -7,11 +7,19 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain.errors import Conflict, Invalid
-from portal.domain.models import (Category, CCOLine, Commitment, CommitmentChangeOrder,
-                                  CommitmentLine, CostCode, InvoiceLine, Project, utcnow)
+from portal.domain.models import (
+    Category,
+    CCOLine,
+    Commitment,
+    CommitmentChangeOrder,
+    CommitmentLine,
+    CostCode,
+    InvoiceLine,
+    Project,
+    utcnow,
+)
 from portal.domain.search import like
-from portal.domain.types.base import (Column, Field, ItemSummary, ItemType, check_length,
-                                      exporting_with, invalid_if)
+from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
 from portal.domain.values import money, parse_money
 from portal.exporters.sage300.mapping import map_cco
 from portal.exporters.sage300.records import CCOData, CCOLineData, CommitmentItemData
@@ -54,7 +62,7 @@ class CCOType(ItemType):
     def row_values(self, item):
         return {"project": f"{item.project.number} {item.project.name}",
                 "commitment": item.commitment.number, "number": item.number, "title": item.title,
-                "status": item.status, "amount": money(sum((l.amount for l in item.lines), ZERO))}
+                "status": item.status, "amount": money(sum((ln.amount for ln in item.lines), ZERO))}
 
     def search_ids(self, q):
         commitments = select(Commitment.id).where(like(Commitment.number, q))
@@ -201,9 +209,9 @@ class CCOType(ItemType):
 
     def _new_numbers(self, item):
         """Commitment item numbers for the CCO's new lines: after the commitment's last."""
-        last = max((l.line_no for l in item.commitment.lines), default=0)
+        last = max((ln.line_no for ln in item.commitment.lines), default=0)
         return {line.id: str(last + n) for n, line in
-                enumerate((l for l in item.lines if l.commitment_line_id is None), start=1)}
+                enumerate((ln for ln in item.lines if ln.commitment_line_id is None), start=1)}
 
     def build_batch(self, session, item, fields, batch_id):
         numbers = self._new_numbers(item)
@@ -234,8 +242,8 @@ class CCOType(ItemType):
 
     def on_unlinked(self, session, item):
         """The commitment lines on_synced added for the CCO's new lines go too (a resend adds them again)."""
-        added, newest_first = [], sorted(item.commitment.lines, key=lambda l: -l.line_no)
-        for line in (l for l in item.lines if l.commitment_line_id is None):
+        added, newest_first = [], sorted(item.commitment.lines, key=lambda ln: -ln.line_no)
+        for line in (ln for ln in item.lines if ln.commitment_line_id is None):
             match = next((c for c in newest_first if c not in added and c.description == line.description
                           and c.category_id == line.category_id and c.amount == line.amount), None)
             if match is not None:
@@ -258,5 +266,5 @@ class CCOType(ItemType):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"CCO {item.number} on {item.commitment.number}",
                            vendor=item.commitment.vendor.name,
-                           amount=money(sum((l.amount for l in item.lines), ZERO)),
+                           amount=money(sum((ln.amount for ln in item.lines), ZERO)),
                            creator_id=item.created_by_id)

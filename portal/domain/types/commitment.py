@@ -10,8 +10,7 @@ from portal.domain import settings
 from portal.domain.errors import Invalid
 from portal.domain.models import Category, Commitment, CommitmentLine, CostCode, Project, Vendor, utcnow
 from portal.domain.search import like
-from portal.domain.types.base import (Column, Field, ItemSummary, ItemType, check_length,
-                                      exporting_with, invalid_if)
+from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
 from portal.domain.values import money, parse_money
 from portal.exporters.sage300.mapping import map_commitment
 from portal.exporters.sage300.records import CommitmentData, CommitmentItemData
@@ -51,7 +50,8 @@ class CommitmentType(ItemType):
 
     def row_values(self, item: Commitment) -> dict:
         return {"project": f"{item.project.number} {item.project.name}", "number": item.number,
-                "title": item.title, "commitment_type": dict(COMMITMENT_TYPES).get(item.commitment_type, item.commitment_type),
+                "title": item.title,
+                "commitment_type": dict(COMMITMENT_TYPES).get(item.commitment_type, item.commitment_type),
                 "vendor": item.vendor.name, "status": item.status, "amount": money(item.total),
                 "sage_id": item.erp_commitment_id or ""}
 

@@ -5,8 +5,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.domain.errors import Invalid
-from portal.domain.models import (Budget, BudgetChangeLine, BudgetLine, Category, CostCode,
-                                  PrimeContract, PrimeContractItem)
+from portal.domain.models import (
+    Budget,
+    BudgetChangeLine,
+    BudgetLine,
+    Category,
+    CostCode,
+    PrimeContract,
+    PrimeContractItem,
+)
 from portal.domain.values import parse_money
 from portal.exporters.sage300.records import CategoryData, CostCodeData
 

@@ -49,8 +49,8 @@ class OwnerInvoiceType(ItemType):
                 "number": item.number,
                 "period": f"{mmddyyyy(item.period_start)} – {mmddyyyy(item.period_end)}",
                 "billing_date": mmddyyyy(item.billing_date),
-                "amount": money(sum((l.amount for l in item.lines), ZERO)),
-                "retainage": money(sum((l.retainage for l in item.lines), ZERO)), "status": item.status}
+                "amount": money(sum((ln.amount for ln in item.lines), ZERO)),
+                "retainage": money(sum((ln.retainage for ln in item.lines), ZERO)), "status": item.status}
 
     def search_ids(self, q):
         projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))
@@ -80,9 +80,9 @@ class OwnerInvoiceType(ItemType):
         values = {"contract_id": str(item.contract_id), "number": item.number,
                   "period_start": item.period_start.isoformat(), "period_end": item.period_end.isoformat(),
                   "billing_date": item.billing_date.isoformat(), "status": item.status}
-        for n, l in enumerate(item.lines):
-            values.update({f"line-{n}-contract_item_id": str(l.contract_item_id),
-                           f"line-{n}-amount": str(l.amount), f"line-{n}-retainage": str(l.retainage)})
+        for n, ln in enumerate(item.lines):
+            values.update({f"line-{n}-contract_item_id": str(ln.contract_item_id),
+                           f"line-{n}-amount": str(ln.amount), f"line-{n}-retainage": str(ln.retainage)})
         return values
 
     def save(self, session, actor, project_id, item, form):
@@ -170,10 +170,10 @@ class OwnerInvoiceType(ItemType):
             job=item.project.sage_job_id or "", invoice=fields["erp_id"],
             description=fields.get("description", ""), invoice_date=item.billing_date,
             accounting_date=date.fromisoformat(fields["accounting_date"]),
-            lines=tuple(OwnerInvoiceLineData(contract_item=l.contract_item.code,
-                                             description=l.contract_item.description[:30],
-                                             amount=l.amount, retainage=l.retainage)
-                        for l in item.lines)), batch_id)
+            lines=tuple(OwnerInvoiceLineData(contract_item=ln.contract_item.code,
+                                             description=ln.contract_item.description[:30],
+                                             amount=ln.amount, retainage=ln.retainage)
+                        for ln in item.lines)), batch_id)
 
     def unlink_reference(self, erp, item) -> dict:
         return {"invoice": (erp.export_fields or {}).get("erp_id") or erp.erp_ref or ""}
@@ -181,5 +181,5 @@ class OwnerInvoiceType(ItemType):
     def summary(self, item):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Owner invoice #{item.number}", vendor=item.contract.customer or "—",
-                           amount=money(sum((l.amount for l in item.lines), ZERO)),
+                           amount=money(sum((ln.amount for ln in item.lines), ZERO)),
                            creator_id=item.created_by_id)

@@ -8,8 +8,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain.errors import Invalid
-from portal.domain.models import (Category, CostCode, PrimeChangeOrder, PrimeChangeOrderLine, PrimeContract,
-                                  PrimeContractItem, Project, utcnow)
+from portal.domain.models import (
+    Category,
+    CostCode,
+    PrimeChangeOrder,
+    PrimeChangeOrderLine,
+    PrimeContract,
+    PrimeContractItem,
+    Project,
+    utcnow,
+)
 from portal.domain.search import like
 from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, invalid_if
 from portal.domain.types.common import contract_item_choices, contract_of, contracts
@@ -50,7 +58,7 @@ class PCCOType(ItemType):
     def row_values(self, item):
         return {"project": f"{item.project.number} {item.project.name}", "contract": item.contract.number,
                 "number": item.number, "title": item.title, "status": item.status,
-                "amount": money(sum((l.amount for l in item.lines), ZERO))}
+                "amount": money(sum((ln.amount for ln in item.lines), ZERO))}
 
     def search_ids(self, q):
         projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))
@@ -84,10 +92,10 @@ class PCCOType(ItemType):
     def form_values(self, item):
         values = {"contract_id": str(item.contract_id), "number": item.number, "title": item.title,
                   "status": item.status}
-        for n, l in enumerate(item.lines):
-            values.update({f"line-{n}-contract_item_id": str(l.contract_item_id or ""),
-                           f"line-{n}-description": l.description,
-                           f"line-{n}-category_id": str(l.category_id), f"line-{n}-amount": str(l.amount)})
+        for n, ln in enumerate(item.lines):
+            values.update({f"line-{n}-contract_item_id": str(ln.contract_item_id or ""),
+                           f"line-{n}-description": ln.description,
+                           f"line-{n}-category_id": str(ln.category_id), f"line-{n}-amount": str(ln.amount)})
         return values
 
     def save(self, session, actor, project_id, item, form):
@@ -155,7 +163,7 @@ class PCCOType(ItemType):
         return reasons
 
     def _adds_item(self, item) -> bool:
-        return any(l.contract_item_id is None for l in item.lines)
+        return any(ln.contract_item_id is None for ln in item.lines)
 
     def accept_fields(self, item):
         fields = [Field("transaction_date", "Transaction Date", widget="date", required=True)]
@@ -188,18 +196,18 @@ class PCCOType(ItemType):
             job=item.project.sage_job_id or "", contract=item.contract.sage_contract_id or "",
             number=item.number, title=item.title, date=date.fromisoformat(fields["transaction_date"]),
             estimate_lines=tuple(PCCOEstimateLineData(
-                cost_code=l.category.cost_code.code, category=l.category.code,
-                category_description=l.category.description, amount=l.amount) for l in item.lines),
+                cost_code=ln.category.cost_code.code, category=ln.category.code,
+                category_description=ln.category.description, amount=ln.amount) for ln in item.lines),
             schedule_lines=tuple(PCCOScheduleLineData(
-                contract_item=l.contract_item.code if l.contract_item else code, amount=l.amount,
-                new_item=l.contract_item is None, description=l.description[:30]) for l in item.lines)),
+                contract_item=ln.contract_item.code if ln.contract_item else code, amount=ln.amount,
+                new_item=ln.contract_item is None, description=ln.description[:30]) for ln in item.lines)),
             batch_id)
 
     def on_synced(self, session, item, fields, reference):
         """Accepting approves the PCCO; a new contract item joins the prime contract."""
         item.status = "Approved"
         code = fields.get("new_item_code")
-        new_lines = [l for l in item.lines if l.contract_item_id is None]
+        new_lines = [ln for ln in item.lines if ln.contract_item_id is None]
         if code and new_lines:
             contract_item = PrimeContractItem(contract_id=item.contract_id, code=code,
                                               description=new_lines[0].description, amount=ZERO)
@@ -215,5 +223,5 @@ class PCCOType(ItemType):
     def summary(self, item):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"PCCO {item.number} {item.title[:60]}", vendor="—",
-                           amount=money(sum((l.amount for l in item.lines), ZERO)),
+                           amount=money(sum((ln.amount for ln in item.lines), ZERO)),
                            creator_id=item.created_by_id)

@@ -8,8 +8,7 @@ from portal.domain.errors import Invalid
 from portal.domain.links import link_cost_codes
 from portal.domain.models import CostCode, Project, SubcontractorInvoice, SubJob
 from portal.domain.search import like
-from portal.domain.types.base import (Column, Field, ItemSummary, ItemType, check_length,
-                                      exporting_with, invalid_if)
+from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
 from portal.domain.types.common import cost_code_data
 from portal.exporters.sage300.mapping import map_extra
 from portal.exporters.sage300.records import ExtraData

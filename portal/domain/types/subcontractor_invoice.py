@@ -8,8 +8,16 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.domain import settings
 from portal.domain.errors import Invalid
-from portal.domain.models import (Category, Commitment, CommitmentLine, InvoiceLine,
-                                  InvoiceStatus, Project, SubcontractorInvoice, Vendor)
+from portal.domain.models import (
+    Category,
+    Commitment,
+    CommitmentLine,
+    InvoiceLine,
+    InvoiceStatus,
+    Project,
+    SubcontractorInvoice,
+    Vendor,
+)
 from portal.domain.search import like
 from portal.domain.types.base import Column, Field, ItemSummary, ItemType
 from portal.domain.values import mmddyyyy, money, parse_date

@@ -5,8 +5,7 @@ from sqlalchemy import func, or_, select
 
 from portal.domain.models import Vendor
 from portal.domain.search import like
-from portal.domain.types.base import (Column, Field, ItemSummary, ItemType, check_length,
-                                      exporting_with, invalid_if)
+from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
 from portal.exporters.sage300.mapping import map_vendor
 from portal.exporters.sage300.records import VendorData
 

@@ -65,9 +65,9 @@ AR invoice import, kind "ar_invoice" (invoice lines start with I, distributions 
     D  (distribution):     "D", Invoice, Contract, Contract Item, Description, Amount, Retainage
 
 Example (kind "jc_pcco"):
-    "CNI","CN-1","040","Added canopy"
+    "CNI","CN-1","040","Canopy"
     "JCT","J-1","","01-100","SUB","Approved est chng","10/01/2026","Subcontract","2500.00","PCCO-7","HH2","",""
-    "JCT","J-1","","","","Approved Schedule Value Change","10/01/2026","Added canopy","2750.00","PCCO-7","HH2","CN-1","040"
+    "JCT","J-1","","","","Approved Schedule Value Change","10/01/2026","Canopy","2750.00","PCCO-7","HH2","CN-1","040"
 
 Generic records (a batch kind with no layout above, whose records declare SAGE_FIELDS and
 SAGE_KEY; see records.GenericRecord): one line per record, the record's SAGE_RECORD_ID (the

@@ -136,8 +136,8 @@ def map_subcontractor_invoice(data: SubcontractorInvoiceData, batch_id: str) -> 
     distributions = []
     for lines in groups.values():
         first = lines[0]
-        amount = money(sum((money(l.work_completed + l.materials_stored) for l in lines), Decimal(0)))
-        retainage = money(sum((money(l.retainage) for l in lines), Decimal(0)))
+        amount = money(sum((money(ln.work_completed + ln.materials_stored) for ln in lines), Decimal(0)))
+        retainage = money(sum((money(ln.retainage) for ln in lines), Decimal(0)))
         if amount == 0 and retainage == 0:
             continue  # the integration sends no lines for $0
         distributions.append(APDistribution(
@@ -294,9 +294,9 @@ def map_cco(data: CCOData, batch_id: str) -> Batch:
 
     co_items = []
     for (what, _), lines in groups.items():
-        amount = money(sum((money(l.amount) for l in lines), Decimal(0)))
+        amount = money(sum((money(ln.amount) for ln in lines), Decimal(0)))
         if what == "existing":
-            given = [l.units for l in lines if l.units is not None]
+            given = [ln.units for ln in lines if ln.units is not None]
             co_items.append(JCCommitmentCOItem(
                 commitment=data.commitment, cco=data.cco, item=lines[0].existing_item, amount=amount,
                 units=sum((Decimal(u) for u in given), Decimal(0)) if given else None))

@@ -482,7 +482,8 @@ class EntryMixin(SimulatorBase):
         where = pcco_change_rows(job, ref_1)
         with self.engine.begin() as conn:
             self._serialise(conn)
-            for r in conn.execute(select(transaction_t.c.Contract, transaction_t.c.Contract_Item, transaction_t.c.Amount)
+            changes = select(transaction_t.c.Contract, transaction_t.c.Contract_Item, transaction_t.c.Amount)
+            for r in conn.execute(changes
                                   .where(*where, transaction_t.c.Transaction_Type == SCHEDULE_VALUE_CHANGE)).all():
                 conn.execute(update(contract_item_t).where(
                     contract_item_t.c.Contract == r.Contract, contract_item_t.c.Item == r.Contract_Item,
