@@ -472,7 +472,7 @@ def test_erp_admin_changes_the_job_mask_and_direct_export_and_sees_the_history(s
         expect(page.get_by_role("heading", name="ERP Integrations settings")).to_be_visible()
         mask = page.get_by_label("Job-number mask")
         expect(mask).to_have_value(before.job_number_mask)
-        invoices = page.get_by_label("Invoices", exact=True)
+        invoices = page.get_by_label("Subcontractor Invoices", exact=True)
         expect(invoices).not_to_be_checked()
         mask.fill(new_mask)
         invoices.check()
@@ -480,7 +480,7 @@ def test_erp_admin_changes_the_job_mask_and_direct_export_and_sees_the_history(s
 
         expect(page.get_by_text("Settings saved.")).to_be_visible()
         expect(page.get_by_label("Job-number mask")).to_have_value(new_mask)
-        expect(page.get_by_label("Invoices", exact=True)).to_be_checked()
+        expect(page.get_by_label("Subcontractor Invoices", exact=True)).to_be_checked()
         expect(page.get_by_label("Commitments", exact=True)).not_to_be_checked()
         changes = page.get_by_role("row").filter(has_text=erp_admin.name)
         expect(changes).to_have_count(2)
