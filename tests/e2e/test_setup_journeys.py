@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from portal.domain import services
 from portal.domain import settings as settings_service
 from portal.domain.lifecycle import State
+from portal.domain.types import direct_export_keys
 from portal.domain.models import (Category, CostCode, OutboxMail, Project, StandardCategory,
                                   StandardCostCode, SubJob, ToolLevel, Vendor)
 from tests import factories as f
@@ -512,5 +513,5 @@ def test_erp_admin_changes_the_job_mask_and_direct_export_and_sees_the_history(s
     finally:
         fresh(session)
         if settings_service.load(session) != before:
-            settings_service.update(session, erp_admin, _settings_form(before))
+            settings_service.update(session, erp_admin, _settings_form(before), direct_export_keys())
         assert settings_service.load(session) == before
