@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from typing import cast
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.local import LocalProxy
 
 from portal.domain import services, users as user_service
 from portal.domain.errors import DomainError
@@ -24,6 +26,11 @@ exports_cli = AppGroup("exports", help="Inspect and recover exports.")
 def _fail(exc: DomainError):
     details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
     raise click.ClickException(f"{exc.message} {details}".strip())
+
+
+def _current_app() -> Flask:
+    """The app itself behind the current_app proxy (Flask annotates the proxy as a Flask)."""
+    return cast("LocalProxy[Flask]", current_app)._get_current_object()
 
 
 @users_cli.command("create")
@@ -136,7 +143,7 @@ def worker_cmd(burst, name):
     """Run an RQ worker (with the scheduler, for mail retries) in the app context."""
     from portal import jobs  # noqa: F401 - imported once here, not per job
     from portal.worker import make_worker
-    worker = make_worker(current_app._get_current_object(), name=name)
+    worker = make_worker(_current_app(), name=name)
     worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 
@@ -162,7 +169,7 @@ def scheduler_cmd(tick):
 @click.option("--workers", type=int, default=lambda: int(os.environ.get("WORKERS", "1")), show_default="1 or $WORKERS")
 def serve(port, host, workers):
     """Run the portal: embedded Redis when REDIS_URL is unset, RQ workers, and the web server."""
-    app: Flask = current_app._get_current_object()
+    app: Flask = _current_app()
     redis_server = None
     if app.config["REDIS_EMBEDDED"]:
         from portal.embedded_redis import start

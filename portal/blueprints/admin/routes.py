@@ -1,6 +1,8 @@
 """Site administration: users and their permissions, and the mail the portal has sent or kept."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
@@ -60,9 +62,9 @@ def user_edit(user_id: int):
     """Edit a user's details, ERP level, Can Push to Accounting and project levels."""
     user = users.get_user(db.session(), user_id)
     errors = {}
-    values = {"name": user.name, "email": user.email, "erp_level": user.erp_level,
-              "can_push_to_accounting": user.can_push_to_accounting,
-              "is_site_admin": user.is_site_admin, "active": user.active}
+    values: dict[str, Any] = {"name": user.name, "email": user.email, "erp_level": user.erp_level,
+                              "can_push_to_accounting": user.can_push_to_accounting,
+                              "is_site_admin": user.is_site_admin, "active": user.active}
     if request.method == "POST":
         values = request.form.to_dict()
         try:

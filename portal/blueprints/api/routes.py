@@ -21,7 +21,7 @@ csrf.exempt(bp)
 
 
 def error(status: int, message: str, fields: dict | None = None):
-    body = {"error": message}
+    body: dict[str, object] = {"error": message}
     if fields:
         body["fields"] = fields
     return jsonify(body), status

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.constants import HTMX_STOP_POLLING
@@ -76,8 +77,8 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
                   errors: dict | None = None, values: dict | None = None, status: int = 200,
                   notice: str | None = None, row: TabRow | None = None):
     row = row or tab_row(db.session(), type_key, erp_item_id, _watch())
-    context = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
-                   item_type=get_type(type_key))
+    context: dict[str, Any] = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
+                                   item_type=get_type(type_key))
     if wants_fragment():
         return make_response(render_template("erp/_row.html", **context), status)
     # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
@@ -179,8 +180,8 @@ def bulk_accept(type_key: str):
     if errors:
         message += f" {len(errors)} not accepted: " + "; ".join(
             f"#{k}: {v}" for k, v in sorted(errors.items())[:10])
-    back = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
-            "q": request.form.get("q") or None}
+    back: dict[str, Any] = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
+                            "q": request.form.get("q") or None}
     if htmx:
         view = tab_view(db.session(), current_user, type_key, back["filter"], request.form.get("q", ""), 1,
                         current_app.config["PAGE_SIZE"], _watch())

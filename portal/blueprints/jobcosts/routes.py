@@ -6,8 +6,9 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from portal.domain import job_costs
+from portal.domain.values import money
 from portal.extensions import db
-from portal.web import money, render, see_other
+from portal.web import render, see_other
 
 bp = Blueprint("jobcosts", __name__, url_prefix="/projects")
 
