@@ -59,7 +59,7 @@ def _engine_options(url: str, schema: str | None = None) -> dict:
     if url.startswith("sqlite"):
         # Several web threads and worker processes share one SQLite file.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    options = {"pool_pre_ping": True}
+    options: dict[str, object] = {"pool_pre_ping": True}
     if schema:  # the portal's tables in their own PostgreSQL schema
         options["connect_args"] = {"options": f"-csearch_path={schema}"}
     return options

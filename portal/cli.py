@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from typing import cast
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.local import LocalProxy
 
 from portal.domain import services, users as user_service
 from portal.domain.errors import DomainError
@@ -26,6 +28,11 @@ def _fail(exc: DomainError):
     raise click.ClickException(f"{exc.message} {details}".strip())
 
 
+def _current_app() -> Flask:
+    """The app itself behind the current_app proxy (Flask annotates the proxy as a Flask)."""
+    return cast("LocalProxy[Flask]", current_app)._get_current_object()
+
+
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--name", required=True)
@@ -37,7 +44,7 @@ def _fail(exc: DomainError):
 def users_create(username, name, email, password, erp_level, push, site_admin):
     """Create a user."""
     try:
-        user = user_service.create_user(db.session, username=username, name=name, email=email,
+        user = user_service.create_user(db.session(), username=username, name=name, email=email,
                                         password=password, erp_level=erp_level,
                                         can_push_to_accounting=push, is_site_admin=site_admin)
     except DomainError as exc:
@@ -48,7 +55,7 @@ def users_create(username, name, email, password, erp_level, push, site_admin):
 @users_cli.command("list")
 def users_list():
     """List users with their levels."""
-    for u in user_service.all_users(db.session):
+    for u in user_service.all_users(db.session()):
         click.echo(f"{u.username:16} erp={u.erp_level:10} push={'yes' if u.can_push_to_accounting else 'no':3} "
                    f"approver={'yes' if u.is_accounting_approver else 'no':3} "
                    f"site_admin={'yes' if u.is_site_admin else 'no'} active={'yes' if u.active else 'no'}")
@@ -64,9 +71,9 @@ def users_list():
 def users_set(username, erp_level, push, site_admin, active, password):
     """Change a user's ERP level, Can Push to Accounting privilege, admin flag or password."""
     try:
-        user = user_service.find_user(db.session, username)
+        user = user_service.find_user(db.session(), username)
         user_service.update_user(
-            db.session, user.id, name=user.name, email=user.email,
+            db.session(), user.id, name=user.name, email=user.email,
             erp_level=erp_level or user.erp_level,
             can_push_to_accounting=user.can_push_to_accounting if push is None else push,
             is_site_admin=user.is_site_admin if site_admin is None else site_admin,
@@ -83,9 +90,9 @@ def users_set(username, erp_level, push, site_admin, active, password):
 def users_project(username, project_number, level):
     """Set a user's level on a project's financial tools."""
     try:
-        user = user_service.find_user(db.session, username)
-        project = user_service.find_project(db.session, project_number)
-        user_service.set_project_level(db.session, user.id, project.id, level)
+        user = user_service.find_user(db.session(), username)
+        project = user_service.find_project(db.session(), project_number)
+        user_service.set_project_level(db.session(), user.id, project.id, level)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"{username} is {level} on {project_number}")
@@ -97,8 +104,8 @@ def users_project(username, project_number, level):
 def users_token(username, name):
     """Create an API token for a user (printed once; only its hash is kept)."""
     try:
-        user = user_service.find_user(db.session, username)
-        token = user_service.create_token(db.session, user.id, name)
+        user = user_service.find_user(db.session(), username)
+        token = user_service.create_token(db.session(), user.id, name)
     except DomainError as exc:
         _fail(exc)
     click.echo(token)
@@ -109,7 +116,7 @@ def users_token(username, name):
 def requeue_stalled(older_than):
     """Queue again every export stuck in Exporting (a worker died, Redis was down)."""
     from portal.queue import RQJobQueue
-    count = services.requeue_stalled(db.session, timedelta(seconds=older_than), RQJobQueue())
+    count = services.requeue_stalled(db.session(), timedelta(seconds=older_than), RQJobQueue())
     click.echo(f"requeued {count} export(s)")
 
 
@@ -120,7 +127,7 @@ def seed_demo(force):
     from portal import demo
     password = os.environ.get("DEMO_PASSWORD") or None
     printed = password is None
-    result = demo.seed(db.session, current_app.config, password=password, force=force)
+    result = demo.seed(db.session(), current_app.config, password=password, force=force)
     if result is None:
         click.echo("demo data already present (use --force to add it again)")
         return
@@ -136,7 +143,7 @@ def worker_cmd(burst, name):
     """Run an RQ worker (with the scheduler, for mail retries) in the app context."""
     from portal import jobs  # noqa: F401 - imported once here, not per job
     from portal.worker import make_worker
-    worker = make_worker(current_app._get_current_object(), name=name)
+    worker = make_worker(_current_app(), name=name)
     worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 
@@ -162,7 +169,7 @@ def scheduler_cmd(tick):
 @click.option("--workers", type=int, default=lambda: int(os.environ.get("WORKERS", "1")), show_default="1 or $WORKERS")
 def serve(port, host, workers):
     """Run the portal: embedded Redis when REDIS_URL is unset, RQ workers, and the web server."""
-    app: Flask = current_app._get_current_object()
+    app: Flask = _current_app()
     redis_server = None
     if app.config["REDIS_EMBEDDED"]:
         from portal.embedded_redis import start

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -10,7 +11,7 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def from_env(instance_path: str, env: dict | None = None) -> dict:
+def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
     """Build the config dict; every key can be overridden by an environment variable."""
     env = os.environ if env is None else env
     redis_url = env.get("REDIS_URL") or f"unix://{os.path.join(instance_path, 'redis.sock')}"

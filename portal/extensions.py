@@ -10,6 +10,8 @@ from flask_wtf import CSRFProtect
 from portal.domain.models import Base
 
 # Models are plain SQLAlchemy (portal.domain imports no Flask); the extension shares their metadata.
+# db.session is a scoped_session; the domain's services take a plain Session, so callers pass
+# db.session() -- the app context's current Session, the very object db.session proxies to.
 db = SQLAlchemy(metadata=Base.metadata)
 migrate = Migrate()
 login_manager = LoginManager()

@@ -17,7 +17,7 @@ def export_item(erp_item_id: int, attempt: int) -> str:
     """Export one accepted item to Sage 300 CRE; safe to run twice."""
     connector = make_connector(current_app.config)
     try:
-        return services.run_export(db.session, erp_item_id, attempt, connector)
+        return services.run_export(db.session(), erp_item_id, attempt, connector)
     finally:
         db.session.remove()
 
@@ -26,7 +26,7 @@ def send_mail(mail_id: int) -> str:
     """Deliver one outbox mail over SMTP, or keep it in the portal when SMTP is not configured."""
     transport = _smtp_transport if current_app.config.get("MAIL_SERVER") else None
     try:
-        return outbox.deliver_mail(db.session, mail_id, transport, current_app.config["MAIL_MAX_ATTEMPTS"])
+        return outbox.deliver_mail(db.session(), mail_id, transport, current_app.config["MAIL_MAX_ATTEMPTS"])
     finally:
         db.session.remove()
 
@@ -41,7 +41,7 @@ def _smtp_transport(message_row) -> None:
 def run_sync(run_id: int) -> str:
     """Run one queued sync from Sage (vendors, jobs, job costs...); safe to run twice."""
     try:
-        run = sync.execute(db.session, run_id, make_connector(current_app.config).reader)
+        run = sync.execute(db.session(), run_id, make_connector(current_app.config).reader)
         return run.status if run is not None else "missing"
     finally:
         db.session.remove()
@@ -50,7 +50,7 @@ def run_sync(run_id: int) -> str:
 def schedule_tick() -> int:
     """The sync schedule's tick (run by RQ's cron scheduler): start the syncs that are due."""
     try:
-        return len(sync.run_due(db.session, RQJobQueue()))
+        return len(sync.run_due(db.session(), RQJobQueue()))
     finally:
         db.session.remove()
 

@@ -19,6 +19,8 @@ class AppContextWorker(SimpleWorker):
     flask_app: Flask | None = None
 
     def execute_job(self, job, queue):
+        if self.flask_app is None:
+            raise RuntimeError("AppContextWorker needs its flask_app: build it with make_worker()")
         with self.flask_app.app_context():
             return super().execute_job(job, queue)
 

@@ -299,11 +299,11 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
     demo.steps.append(lambda: sim.set_job_status(closed.sage_job_id, "Closed"))
 
     commitments = []
-    for n, (pi, vendor_name, title, lines, sage_status) in enumerate(plan, start=1):
+    for i, (pi, vendor_name, title, lines, sage_status) in enumerate(plan, start=1):
         p = projects[pi]
-        synced = demo.vendors[vendor_name].erp_vendor_id is not None
-        commitments.append(demo.commitment(p, vendor_name, f"SC-{p.number}-{n:02d}", title, lines,
-                                           synced=synced, sage_status=sage_status))
+        vendor_synced = demo.vendors[vendor_name].erp_vendor_id is not None
+        commitments.append(demo.commitment(p, vendor_name, f"SC-{p.number}-{i:02d}", title, lines,
+                                           synced=vendor_synced, sage_status=sage_status))
 
     creator = people["invoiceadmin"]
     invoices = []
@@ -467,7 +467,7 @@ def _seed_setup_items(demo: _Demo) -> dict:
     # ---- jobs (projects), accepted with their number as Sage Job ID
     if sim.get_job(s.job("113")) is None:
         sim.add_job(s.job("113"), "Lakeside Fire Station", city="Springfield", state="IL", zip="62704")
-    jobs = [  # outcome, number, name, what differs from a Springfield, IL 62704 address
+    jobs: list[tuple[str, str, str, dict[str, Any]]] = [  # outcome, number, name, what differs from a Springfield, IL 62704 address
         ("synced", "104", "Northgate Library Renovation", {}),
         ("ready", "106", "Maple Grove Clinic", {}),
         ("rejected", "107", "Orchard Hill Senior Center", {}),
@@ -516,8 +516,8 @@ def _seed_setup_items(demo: _Demo) -> dict:
         ("failed", closed, glazing, CATEGORIES[:2]),                          # job closed
         ("ready", closed, insulation, CATEGORIES[:2]),                        # job closed
     ]
-    for outcome, p, code, categories in cost_codes:
-        demo.step("cost_code", demo.cost_code(p, code, categories), outcome,
+    for outcome, p, standard, categories in cost_codes:
+        demo.step("cost_code", demo.cost_code(p, standard, categories), outcome,
                   reason="Plumbing fixtures are carried in the mechanical subcontract; no separate cost code.")
     return new
 
@@ -548,7 +548,7 @@ def _seed_financial_items(demo: _Demo, commitments, new_projects) -> None:
 
     # ---- budget changes (approved estimate changes): they update an exported budget
     move = [("01-100", "LAB", D("-5000")), ("03-300", "MAT", D("5000"))]
-    changes = [
+    budget_changes = [
         ("synced", northgate, "BC-001", "Contingency to concrete", move),
         ("ready", northgate, "BC-002", "Steel escalation", [("05-120", "MAT", D("12000")),
                                                            ("01-100", "LAB", D("-12000"))]),
@@ -558,7 +558,7 @@ def _seed_financial_items(demo: _Demo, commitments, new_projects) -> None:
         ("failed", closed, "BC-001", "Final cost reconciliation", move),     # job closed
         ("ready", closed, "BC-002", "Punch list allowance", move),           # job closed
     ]
-    for outcome, p, number, description, lines in changes:
+    for outcome, p, number, description, lines in budget_changes:
         bc = BudgetChange(project_id=p.id, number=number, description=description, created_by_id=creator.id)
         session.add(bc)
         session.flush()
@@ -594,7 +594,7 @@ def _seed_financial_items(demo: _Demo, commitments, new_projects) -> None:
     footings, rough_in, steel, lighting, slab, temporary = (commitments[i] for i in (0, 1, 2, 5, 7, 8))
     taken = f"CO-{s.yy}-90"
     sim.add_commitment_co(steel[0].erp_commitment_id, taken, "Crane mobilization")  # entered in Sage
-    ccos = [  # outcome, (commitment, its lines), number, title, [(line index or a new line's coding, amount)]
+    ccos: list[tuple[str, Any, str, str, list[tuple[Any, Decimal]]]] = [  # outcome, (commitment, its lines), number, title, [(line index or a new line's coding, amount)]
         ("synced", rough_in, f"CO-{s.yy}-01", "Switchgear upgrade and generator pad",
          [(1, D("4500")), (("26-100", "SUB", "Generator pad"), D("8000"))]),
         ("ready", footings, f"CO-{s.yy}-02", "Footing redesign", [(0, D("6000"))]),
@@ -696,7 +696,7 @@ def _seed_prime_contracts(demo: _Demo) -> None:
         ("ready", "01", 1, work),                                             # GL period 01/2026 closed
         ("ready", "10", 10, [(items[0], D("0")), (items[1], D("0"))]),        # zero dollars
     ]
-    for outcome, n, month, lines in invoices:
+    for outcome, n, month, invoice_lines in invoices:
         start = date(2026, month, 1)
         end = (date(2026, month + 1, 1) if month < 12 else date(2027, 1, 1)) - timedelta(days=1)
         inv = OwnerInvoice(project_id=pc.project_id, contract_id=pc.id, number=f"OI-{p1.number}-{n}",
@@ -706,7 +706,7 @@ def _seed_prime_contracts(demo: _Demo) -> None:
         session.flush()
         session.add_all([OwnerInvoiceLine(invoice_id=inv.id, contract_item_id=item.id, amount=amount,
                                           retainage=(amount * D("0.10")).quantize(D("0.01")))
-                         for item, amount in lines])
+                         for item, amount in invoice_lines])
         session.flush()
         demo.step("owner_invoice", inv, outcome,
                   reason="Retainage on Building shell should be 5% after the 50% milestone.")

@@ -39,6 +39,7 @@ class ExportWatch:
         stalled = set()
         for erp in waiting:
             status = statuses.get(erp.job_id or "")
+            assert erp.queued_at is not None  # waiting holds only queued items
             if status in DEAD or (now - erp.queued_at > self.stall_after and status != "queued"):
                 stalled.add(erp.id)
         return stalled

@@ -73,8 +73,9 @@ def list_items(session: Session, user: User, type_key: str, project_id: int | No
     rows = []
     for item in items:
         level = base
-        if item_type.scope == "company" and item_type.project_id(item) is not None and not user.is_site_admin:
-            level = levels.get(item_type.project_id(item), ToolLevel.NONE)
+        if item_type.scope == "company" and (pid := item_type.project_id(item)) is not None \
+                and not user.is_site_admin:
+            level = levels.get(pid, ToolLevel.NONE)
             if level == ToolLevel.NONE:
                 continue  # a project the user has no access to is not listed
         rows.append(ItemRow(item, erps.get(item.id), item_type.prerequisites(session, item), level,

@@ -256,7 +256,7 @@ def csv_filename(report: Report) -> str:
     """job-costs-<Sage Job ID>.csv, with only filename-safe characters."""
     if not report.synced:
         raise Conflict(NOT_SYNCED)
-    return f"job-costs-{re.sub(r'[^A-Za-z0-9._-]', '_', report.project.sage_job_id)}.csv"
+    return f"job-costs-{re.sub(r'[^A-Za-z0-9._-]', '_', report.project.sage_job_id or '')}.csv"
 
 
 def direct_costs(session: Session, actor: User, project_id: int, page: int,

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain import policy
@@ -140,9 +142,9 @@ def vendor_suggestions(session: Session, records: list[SageRecord]) -> dict[int,
     gate = dict(session.execute(select(ErpItem.item_id, ErpItem.state).where(
         ErpItem.item_type == "vendor", ErpItem.state.in_(IN_GATE))).all())
     candidates = session.execute(select(Vendor.id, Vendor.name, Vendor.phone, Vendor.erp_vendor_id)).all()
-    by_name: dict[str, list[tuple]] = {}
+    by_name: dict[str, list[Row[int, str, str, str | None]]] = {}
     by_word: dict[str, set[str]] = {}
-    by_phone: dict[str, list[tuple]] = {}
+    by_phone: dict[str, list[Row[int, str, str, str | None]]] = {}
     for row in candidates:
         key = normalise(row.name)
         by_name.setdefault(key, []).append(row)
@@ -484,6 +486,8 @@ def reimport_contract(session: Session, actor: User, record_id: int) -> int:
     if reasons:
         raise Conflict("Re-Import is unavailable: " + " ".join(reasons))
     contract = session.get(PrimeContract, record.portal_id)
+    if contract is None:  # the blockers may have judged another contract of the same Sage ID
+        raise Conflict("Re-Import is unavailable: The imported prime contract no longer exists in the portal.")
     have = set(session.scalars(select(PrimeContractItem.code).where(PrimeContractItem.contract_id == contract.id)))
     added = 0
     for line in record.data["items"]:
@@ -533,6 +537,7 @@ def refresh_project(session: Session, actor: User, project_id: int, reader) -> R
     extras = {s.id: s.sage_extra_id or ""
               for s in session.scalars(select(SubJob).where(SubJob.project_id == project.id))}
     categories = {}
+    category: Category | None
     for category, code in session.execute(select(Category, CostCode)
                                           .join(CostCode, Category.cost_code_id == CostCode.id)
                                           .where(CostCode.project_id == project.id)):
@@ -571,7 +576,7 @@ def standard_lists(session: Session) -> tuple[list[StandardCostCode], list[Stand
             list(session.scalars(select(StandardCategory).order_by(StandardCategory.code))))
 
 
-def job_cost_projects(session: Session) -> list:
+def job_cost_projects(session: Session) -> Sequence[Row[Project, int, datetime, Decimal]]:
     """Every synced project with its job cost line count, last sync and JTD cost, in one query."""
     return session.execute(
         select(Project, func.count(JobCostLine.id), func.max(JobCostLine.synced_at), func.sum(JobCostLine.jtd_cost))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -48,7 +49,7 @@ DEFAULTS = {
 
 def load(session: Session) -> Settings:
     stored = {s.key: s.value for s in session.scalars(select(Setting))}
-    values = {k: stored.get(k, v) for k, v in DEFAULTS.items()}
+    values: dict[str, Any] = {k: stored.get(k, v) for k, v in DEFAULTS.items()}  # JSON, as stored
     values["direct_export"] = Switches({k: True for k, on in (values["direct_export"] or {}).items() if on})
     return Settings(**values)
 
@@ -97,7 +98,7 @@ def update(session: Session, actor: User, form: dict, direct_export_keys: Iterab
                                   actor_id=actor.id, at=utcnow()))
         if key == "consolidate_invoice_lines":
             for company in session.scalars(select(Company)):
-                company.consolidate_invoice_lines = value
+                company.consolidate_invoice_lines = bool(value)  # _on() made it a bool
     commit(session)
     return load(session)
 

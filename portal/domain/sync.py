@@ -14,8 +14,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -209,8 +210,9 @@ def _finish(run: SyncRun, status: str, message: str | None = None) -> None:
 
 def execute(session: Session, run_id: int, reader) -> SyncRun | None:
     """Run one queued sync (the RQ job); a run another worker already took is left alone."""
-    claimed = session.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == SyncStatus.QUEUED)
-                              .values(status=SyncStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow()))
+    claimed = cast(CursorResult, session.execute(  # an UPDATE's result is a CursorResult
+        update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == SyncStatus.QUEUED)
+        .values(status=SyncStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow())))
     session.commit()
     run = session.get(SyncRun, run_id)
     if run is None or claimed.rowcount != 1:
@@ -230,6 +232,7 @@ def execute(session: Session, run_id: int, reader) -> SyncRun | None:
     except Exception as exc:  # noqa: BLE001 - any failure is shown on the run, nothing half-hidden
         session.rollback()
         run = session.get(SyncRun, run_id)
+        assert run is not None  # it was there before the rollback, and runs are never deleted
         log.exception("sync %s failed", run_id)
         text = str(exc) if isinstance(exc, (SageUnreadable, Invalid)) else f"{type(exc).__name__}: {exc}"
         _finish(run, SyncStatus.FAILED, f"The sync stopped: {text[:500]} What was imported before "
@@ -331,9 +334,9 @@ def run_due(session: Session, queue: SyncQueue, now: datetime | None = None) -> 
     for row in schedules(session):
         if not row.enabled or row.next_run_at is None or row.next_run_at > now:
             continue
-        claimed = session.execute(
+        claimed = cast(CursorResult, session.execute(  # an UPDATE's result is a CursorResult
             update(SyncSchedule).where(SyncSchedule.kind == row.kind, SyncSchedule.next_run_at == row.next_run_at)
-            .values(next_run_at=now + timedelta(minutes=row.interval_minutes)))
+            .values(next_run_at=now + timedelta(minutes=row.interval_minutes))))
         session.commit()
         if claimed.rowcount != 1:
             continue
@@ -415,12 +418,13 @@ def sync_vendors(session: Session, reader, tally: Tally, _project_id=None) -> No
     sage = reader.list_vendors()
     tally.total(len(sage))
     rows = _keyed(sage, "Vendor", "Name")
-    linked = dict(session.execute(select(Vendor.erp_vendor_id, Vendor.id)
-                                  .where(Vendor.erp_vendor_id.is_not(None))).all())
+    linked = cast(dict[str, int], dict(session.execute(select(Vendor.erp_vendor_id, Vendor.id)  # no None keys
+                                                       .where(Vendor.erp_vendor_id.is_not(None))).all()))
     _stage(session, tally, "vendor", rows, linked)
     if settings.load(session).vendor_auto_update:
         by_id = {v.erp_vendor_id: v
-                 for v in session.scalars(select(Vendor).where(Vendor.erp_vendor_id.in_(list(rows))))}
+                 for v in session.scalars(select(Vendor).where(Vendor.erp_vendor_id.in_(list(rows))))
+                 if v.erp_vendor_id is not None}
         for key, vendor in by_id.items():
             values = imports.vendor(rows[key][1])
             changed = False
@@ -439,8 +443,8 @@ def sync_jobs(session: Session, reader, tally: Tally, _project_id=None) -> None:
     sage = reader.list_jobs()
     tally.total(len(sage))
     rows = _keyed(sage, "Job", "Description")
-    linked = dict(session.execute(select(Project.sage_job_id, Project.id)
-                                  .where(Project.sage_job_id.is_not(None))).all())
+    linked = cast(dict[str, int], dict(session.execute(select(Project.sage_job_id, Project.id)  # no None keys
+                                                       .where(Project.sage_job_id.is_not(None))).all()))
     _stage(session, tally, "job", rows, linked)
     tally.progress(0)
 
@@ -470,9 +474,11 @@ def sync_cost_codes(session: Session, reader, tally: Tally, _project_id=None) ->
     of synced jobs and sub jobs into their projects (and, with the setting on, their budgets)."""
     codes, cats = reader.list_standard_cost_codes(), reader.list_standard_categories()
     tally.total(len(codes) + len(cats))
+    model: type[StandardCostCode | StandardCategory]
     for model, rows, mapper in ((StandardCostCode, codes, imports.standard_cost_code),
                                 (StandardCategory, cats, imports.standard_category)):
-        have = {c.code: c for c in session.scalars(select(model))}
+        query: Select[StandardCostCode | StandardCategory] = select(model)
+        have = {c.code: c for c in session.scalars(query)}
         for row in rows:
             values = mapper(row)
             current = have.get(values["code"])
@@ -496,7 +502,7 @@ def sync_cost_codes(session: Session, reader, tally: Tally, _project_id=None) ->
 
 
 def refresh_project_cost_codes(session: Session, reader, project: Project,
-                               tally: Tally | None = None) -> list[Category]:
+                               tally: Tally | _Uncounted | None = None) -> list[Category]:
     """Add the job's (and its synced sub jobs') Sage cost codes and categories that the project
     lacks; returns the categories added."""
     sub_jobs = {s.sage_extra_id: s for s in session.scalars(
@@ -505,6 +511,7 @@ def refresh_project_cost_codes(session: Session, reader, project: Project,
         select(CostCode).options(selectinload(CostCode.categories)).where(CostCode.project_id == project.id))}
     tally = tally or _Uncounted()
     added_categories = []
+    code: CostCode | None
     for extra, sub_job in [("", None)] + sorted(sub_jobs.items()):
         sub_job_id = sub_job.id if sub_job else None
         sage_codes = reader.list_cost_codes(project.sage_job_id, extra)
@@ -543,7 +550,7 @@ def refresh_project_cost_codes(session: Session, reader, project: Project,
             tally.step()
         session.flush()
         in_sage = [codes[(sub_job_id, imports.cost_code(row)["code"])] for row in sage_codes]
-        link_cost_codes(session, in_sage, project.sage_job_id, extra, None, "read from Sage")
+        link_cost_codes(session, in_sage, project.sage_job_id or "", extra or "", None, "read from Sage")
     session.flush()
     return added_categories
 
@@ -559,7 +566,8 @@ def add_budget_lines(session: Session, reader, project: Project, categories: lis
     if not budget.locked:
         for row in reader.job_costs(project.sage_job_id):
             estimates[(row["Extra"], row["Cost_Code"], row["Category"])] = imports.job_cost_line(row)["original_budget"]
-    extras = {s.id: s.sage_extra_id for s in session.scalars(select(SubJob).where(SubJob.project_id == project.id))}
+    extras: dict[int | None, str | None] = {
+        s.id: s.sage_extra_id for s in session.scalars(select(SubJob).where(SubJob.project_id == project.id))}
     codes = {c.id: c for c in session.scalars(select(CostCode).where(CostCode.project_id == project.id))}
     for category in categories:
         code = codes[category.cost_code_id]
@@ -575,7 +583,7 @@ def sync_prime_contracts(session: Session, reader, tally: Tally, _project_id=Non
     job's schedule values at its billing level): new ones Ready to Import."""
     projects = {p.sage_job_id: p for p in synced_projects(session)}
     jobs = [j for j in reader.list_jobs() if j["Job"] in projects]
-    contracts = {}
+    contracts: dict[str, list] = {}
     for contract in reader.list_contracts(None):
         contracts.setdefault(contract["Job"], []).append(contract)
     rows = {}
@@ -589,7 +597,7 @@ def sync_prime_contracts(session: Session, reader, tally: Tally, _project_id=Non
                 data = imports.prime_contract(job_row, contract, reader.list_contract_items(contract["Contract"]), [])
                 rows[f"contract:{contract['Contract']}"] = (data["title"], {**data, "job": job})
     tally.total(len(rows))
-    linked = {}
+    linked: dict[str, int] = {}
     for contract in session.scalars(select(PrimeContract).where(PrimeContract.sage_contract_id.is_not(None))):
         prefix = "quickbill" if contract.billing_method == imports.USE_QUICKBILL else "contract"
         linked.setdefault(f"{prefix}:{contract.sage_contract_id}", contract.id)

@@ -47,7 +47,7 @@ def commit(session: Session, conflict: str = RACE_LOST) -> None:
 def transactional(service: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
     """Run a service (session first) inside unit_of_work(session)."""
     @wraps(service)
-    def run(session: Session, *args: P.args, **kwargs: P.kwargs) -> R:
+    def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
         with unit_of_work(session):
             return service(session, *args, **kwargs)
     return run

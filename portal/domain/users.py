@@ -16,7 +16,7 @@ USERNAME_RE = re.compile(r"^[a-z0-9_.-]{2,80}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
+def authenticate(session: Session, username: str | None, password: str | None) -> User | None:
     user = session.scalars(select(User).where(User.username == (username or "").strip().lower())).first()
     if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
         return None

@@ -1,6 +1,8 @@
 """Site administration: users and their permissions, and the mail the portal has sent or kept."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
@@ -28,7 +30,7 @@ def _checked(name: str) -> bool:
 @require(policy.MANAGE_USERS)
 def user_list():
     """Every user with their ERP level and privilege."""
-    return render("admin/users.html", users=users.all_users(db.session))
+    return render("admin/users.html", users=users.all_users(db.session()))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -40,7 +42,7 @@ def user_new():
         values = request.form.to_dict()
         try:
             user = users.create_user(
-                db.session, username=values.get("username", ""), name=values.get("name", ""),
+                db.session(), username=values.get("username", ""), name=values.get("name", ""),
                 email=values.get("email", ""), password=values.get("password", ""),
                 erp_level=values.get("erp_level", ToolLevel.NONE),
                 can_push_to_accounting=_checked("can_push_to_accounting"),
@@ -58,15 +60,15 @@ def user_new():
 @require(policy.MANAGE_USERS)
 def user_edit(user_id: int):
     """Edit a user's details, ERP level, Can Push to Accounting and project levels."""
-    user = users.get_user(db.session, user_id)
+    user = users.get_user(db.session(), user_id)
     errors = {}
-    values = {"name": user.name, "email": user.email, "erp_level": user.erp_level,
-              "can_push_to_accounting": user.can_push_to_accounting,
-              "is_site_admin": user.is_site_admin, "active": user.active}
+    values: dict[str, Any] = {"name": user.name, "email": user.email, "erp_level": user.erp_level,
+                              "can_push_to_accounting": user.can_push_to_accounting,
+                              "is_site_admin": user.is_site_admin, "active": user.active}
     if request.method == "POST":
         values = request.form.to_dict()
         try:
-            users.update_user(db.session, user_id, name=values.get("name", ""),
+            users.update_user(db.session(), user_id, name=values.get("name", ""),
                               email=values.get("email", ""),
                               erp_level=values.get("erp_level", ToolLevel.NONE),
                               can_push_to_accounting=_checked("can_push_to_accounting"),
@@ -79,10 +81,10 @@ def user_edit(user_id: int):
         else:
             flash(f"User {user.username} saved.", "info")
             return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
-    projects = users.all_projects(db.session)
+    projects = users.all_projects(db.session())
     return render("admin/user_form.html", user=user, errors=errors, values=values,
                   levels=ToolLevel, projects=projects,
-                  memberships=users.memberships(db.session, user_id),
+                  memberships=users.memberships(db.session(), user_id),
                   status=422 if errors else 200)
 
 
@@ -90,7 +92,7 @@ def user_edit(user_id: int):
 @require(policy.MANAGE_USERS)
 def user_token(user_id: int):
     """Create an API token for the user; it is shown once."""
-    token = users.create_token(db.session, user_id, request.form.get("name", ""))
+    token = users.create_token(db.session(), user_id, request.form.get("name", ""))
     flash(f"API token created; copy it now, it is not shown again: {token}", "info")
     return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
 
@@ -100,7 +102,7 @@ def user_token(user_id: int):
 def mail_list():
     """Mail the portal sent over SMTP or kept here (no SMTP configured), newest first."""
     page = max(1, request.args.get("page", 1, type=int))
-    mails, more = outbox.mail_page(db.session, page)
+    mails, more = outbox.mail_page(db.session(), page)
     return render("admin/mail.html", mails=mails, page=page, more=more)
 
 
@@ -108,13 +110,13 @@ def mail_list():
 @require(policy.READ_MAIL)
 def mail_show(mail_id: int):
     """One mail, text and HTML."""
-    return render("admin/mail_show.html", mail=outbox.get_mail(db.session, mail_id))
+    return render("admin/mail_show.html", mail=outbox.get_mail(db.session(), mail_id))
 
 
 @bp.route("/mail/<int:mail_id>/retry", methods=["POST"])
 @require(policy.READ_MAIL)
 def mail_retry(mail_id: int):
     """Queue a failed or pending mail again."""
-    outbox.retry_mail(db.session, current_user, mail_id, RQJobQueue())
+    outbox.retry_mail(db.session(), current_user, mail_id, RQJobQueue())
     flash("Mail queued again.", "info")
     return redirect(url_for("admin.mail_show", mail_id=mail_id), code=303)

@@ -1,6 +1,8 @@
 """The OpenAPI 3.1 description of the JSON API, built from the item-type registry."""
 from __future__ import annotations
 
+from typing import Any
+
 from portal.domain.types import REGISTRY
 
 
@@ -34,7 +36,7 @@ def document(server: str) -> dict:
     body = {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
         "description": "The fields of the type's project-side form, by name."}}}}
-    paths = {}
+    paths: dict[str, dict[str, Any]] = {}
     for prefix, scope_params in (("/projects/{project_id}/items/{type_key}", ["project_id", "type_key"]),
                                  ("/company/items/{type_key}", ["type_key"])):
         p = [params[n] for n in scope_params]

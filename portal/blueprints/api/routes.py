@@ -21,7 +21,7 @@ csrf.exempt(bp)
 
 
 def error(status: int, message: str, fields: dict | None = None):
-    body = {"error": message}
+    body: dict[str, object] = {"error": message}
     if fields:
         body["fields"] = fields
     return jsonify(body), status
@@ -49,7 +49,7 @@ def token_required(view):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return error(401, "Send your API token as 'Authorization: Bearer <token>'.")
-        user = user_for_token(db.session, token.strip())
+        user = user_for_token(db.session(), token.strip())
         if user is None:
             return error(401, "That API token is not valid (revoked, or its user is inactive).")
         g.api_user = user
@@ -89,10 +89,10 @@ def types():
 def collection(type_key: str, project_id: int | None):
     """List items of a type with their ERP state, or create one (POST, JSON fields)."""
     if request.method == "GET":
-        item_type, _, rows = items.list_items(db.session, g.api_user, type_key, project_id)
+        item_type, _, rows = items.list_items(db.session(), g.api_user, type_key, project_id)
         return jsonify([_item_json(item_type, r) for r in rows])
-    item = items.save_item(db.session, g.api_user, type_key, project_id, None, _json())
-    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item.id)
+    item = items.save_item(db.session(), g.api_user, type_key, project_id, None, _json())
+    item_type, _, row = items.item_row(db.session(), g.api_user, type_key, project_id, item.id)
     return jsonify(_item_json(item_type, row)), 201
 
 
@@ -102,10 +102,10 @@ def collection(type_key: str, project_id: int | None):
 def member(type_key: str, project_id: int | None, item_id: int):
     """One item with its ERP state and why it cannot be sent; PUT edits a draft or rejected one."""
     if request.method == "PUT":
-        item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+        item_type, _, row = items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
         form = {**item_type.form_values(row.item), **_json()}
-        items.save_item(db.session, g.api_user, type_key, project_id, item_id, form)
-    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+        items.save_item(db.session(), g.api_user, type_key, project_id, item_id, form)
+    item_type, _, row = items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
     return jsonify(_item_json(item_type, row))
 
 
@@ -114,9 +114,9 @@ def member(type_key: str, project_id: int | None, item_id: int):
 @token_required
 def send(type_key: str, project_id: int | None, item_id: int):
     """Send (or resend) to ERP Integrations; 422 lists the prerequisites that fail."""
-    items.item_row(db.session, g.api_user, type_key, project_id, item_id)
-    services.send(db.session, g.api_user, get_type(type_key).key, item_id, RQJobQueue())
-    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
+    services.send(db.session(), g.api_user, get_type(type_key).key, item_id, RQJobQueue())
+    item_type, _, row = items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
     return jsonify(_item_json(item_type, row))
 
 
@@ -125,11 +125,11 @@ def send(type_key: str, project_id: int | None, item_id: int):
 @token_required
 def retrieve(type_key: str, project_id: int | None, item_id: int):
     """Retrieve from ERP Integrations before accounting decides."""
-    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    item_type, _, row = items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
     if row.erp is None:
         raise Invalid("This item was never sent to ERP.")
-    services.retrieve(db.session, g.api_user, row.erp.id)
-    item_type, _, row = items.item_row(db.session, g.api_user, type_key, project_id, item_id)
+    services.retrieve(db.session(), g.api_user, row.erp.id)
+    item_type, _, row = items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
     return jsonify(_item_json(item_type, row))
 
 

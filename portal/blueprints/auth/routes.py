@@ -40,7 +40,7 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = authenticate(db.session, form.username.data, form.password.data)
+        user = authenticate(db.session(), form.username.data, form.password.data)
         if user:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"), code=303)

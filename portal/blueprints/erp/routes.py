@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.constants import HTMX_STOP_POLLING
@@ -52,21 +53,21 @@ def settings():
     if request.method == "POST":
         values = request.form.to_dict()
         try:
-            settings_service.update(db.session, current_user, values, direct_export_keys())
+            settings_service.update(db.session(), current_user, values, direct_export_keys())
         except Invalid as exc:
             errors = exc.fields
         else:
             flash("Settings saved.", "info")
             return redirect(url_for("erp.settings"), code=303)
-    return render("erp/settings.html", current=settings_service.load(db.session), errors=errors,
-                  values=values, history=settings_service.history(db.session),
+    return render("erp/settings.html", current=settings_service.load(db.session()), errors=errors,
+                  values=values, history=settings_service.history(db.session()),
                   direct_types=direct_types, status=422 if errors else 200)
 
 
 @bp.route("/<type_key>")
 def tab(type_key: str):
     """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
-    view = tab_view(db.session, current_user, type_key, request.args.get("filter", "ready"),
+    view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
                     request.args.get("q", ""), request.args.get("page", 1, type=int),
                     current_app.config["PAGE_SIZE"], _watch())
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS)
@@ -75,13 +76,13 @@ def tab(type_key: str):
 def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
                   errors: dict | None = None, values: dict | None = None, status: int = 200,
                   notice: str | None = None, row: TabRow | None = None):
-    row = row or tab_row(db.session, type_key, erp_item_id, _watch())
-    context = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
-                   item_type=get_type(type_key))
+    row = row or tab_row(db.session(), type_key, erp_item_id, _watch())
+    context: dict[str, Any] = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
+                                   item_type=get_type(type_key))
     if wants_fragment():
         return make_response(render_template("erp/_row.html", **context), status)
     # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
-    context["history"] = audit_history(db.session, row.erp)
+    context["history"] = audit_history(db.session(), row.erp)
     return make_response(render_template("erp/item_page.html", **context), status)
 
 
@@ -94,7 +95,7 @@ def row(type_key: str, erp_item_id: int):
 @bp.route("/<type_key>/<int:erp_item_id>/status")
 def status(type_key: str, erp_item_id: int):
     """The polling fragment: the row while it exports; 286 (stop polling) once it settles."""
-    row = tab_row(db.session, type_key, erp_item_id, _watch())
+    row = tab_row(db.session(), type_key, erp_item_id, _watch())
     response = _row_response(type_key, erp_item_id, row=row)
     if row.erp.state != State.EXPORTING or row.stalled:
         response.status_code = HTMX_STOP_POLLING
@@ -106,9 +107,9 @@ def status(type_key: str, erp_item_id: int):
 def accept_form(type_key: str, erp_item_id: int):
     """The Accept form, prefilled with the type's export defaults."""
     item_type = get_type(type_key)
-    erp = services.get_erp_item(db.session, erp_item_id, type_key)
+    erp = services.get_erp_item(db.session(), erp_item_id, type_key)
     next_state(Action.ACCEPT, erp.state)  # Conflict when it is no longer acceptable
-    values = erp.export_fields or item_type.export_defaults(item_type.load(db.session, erp.item_id))
+    values = erp.export_fields or item_type.export_defaults(item_type.load(db.session(), erp.item_id))
     return _row_response(type_key, erp_item_id, form="accept", values=values)
 
 
@@ -116,9 +117,9 @@ def accept_form(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def accept(type_key: str, erp_item_id: int):
     """Export to ERP: record the acceptance and queue the export."""
-    services.get_erp_item(db.session, erp_item_id, type_key)
+    services.get_erp_item(db.session(), erp_item_id, type_key)
     try:
-        services.accept(db.session, current_user, erp_item_id, request.form.to_dict(), RQJobQueue())
+        services.accept(db.session(), current_user, erp_item_id, request.form.to_dict(), RQJobQueue())
     except Invalid as exc:
         return _row_response(type_key, erp_item_id, form="accept", errors=exc.fields,
                              values=request.form.to_dict(), status=422)
@@ -129,7 +130,7 @@ def accept(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def reject_form(type_key: str, erp_item_id: int):
     """The Reject form: a reason is required."""
-    erp = services.get_erp_item(db.session, erp_item_id, type_key)
+    erp = services.get_erp_item(db.session(), erp_item_id, type_key)
     next_state(Action.REJECT, erp.state)
     return _row_response(type_key, erp_item_id, form="reject")
 
@@ -138,9 +139,9 @@ def reject_form(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def reject(type_key: str, erp_item_id: int):
     """Reject with a reason; the creator and sender are emailed."""
-    services.get_erp_item(db.session, erp_item_id, type_key)
+    services.get_erp_item(db.session(), erp_item_id, type_key)
     try:
-        services.reject(db.session, current_user, erp_item_id, request.form.get("reason", ""),
+        services.reject(db.session(), current_user, erp_item_id, request.form.get("reason", ""),
                         RQJobQueue(), current_app.config["COMPANY_NAME"], _item_link)
     except Invalid as exc:
         return _row_response(type_key, erp_item_id, form="reject", errors=exc.fields,
@@ -152,8 +153,8 @@ def reject(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def requeue(type_key: str, erp_item_id: int):
     """Retry a stalled export (same attempt: Sage imports it at most once)."""
-    services.get_erp_item(db.session, erp_item_id, type_key)
-    services.requeue(db.session, current_user, erp_item_id, RQJobQueue())
+    services.get_erp_item(db.session(), erp_item_id, type_key)
+    services.requeue(db.session(), current_user, erp_item_id, RQJobQueue())
     return _done(type_key, erp_item_id)
 
 
@@ -161,8 +162,8 @@ def requeue(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def unlink(type_key: str, erp_item_id: int):
     """Unlink a synced item once Sage no longer holds its record: back to draft, link kept in history."""
-    services.get_erp_item(db.session, erp_item_id, type_key)
-    unlink_item(db.session, current_user, erp_item_id, make_connector(current_app.config))
+    services.get_erp_item(db.session(), erp_item_id, type_key)
+    unlink_item(db.session(), current_user, erp_item_id, make_connector(current_app.config))
     if not htmx:
         flash("Unlinked from Sage 300 CRE: the item is back in draft.", "info")
     return _done(type_key, erp_item_id, notice="Unlinked – back in draft")
@@ -174,15 +175,15 @@ def bulk_accept(type_key: str):
     """Export every ticked item with its default export fields."""
     get_type(type_key)
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
-    accepted, errors = services.accept_many(db.session, current_user, ids, RQJobQueue())
+    accepted, errors = services.accept_many(db.session(), current_user, ids, RQJobQueue())
     message = f"{len(accepted)} item(s) accepted and queued for export."
     if errors:
         message += f" {len(errors)} not accepted: " + "; ".join(
             f"#{k}: {v}" for k, v in sorted(errors.items())[:10])
-    back = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
-            "q": request.form.get("q") or None}
+    back: dict[str, Any] = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
+                            "q": request.form.get("q") or None}
     if htmx:
-        view = tab_view(db.session, current_user, type_key, back["filter"], request.form.get("q", ""), 1,
+        view = tab_view(db.session(), current_user, type_key, back["filter"], request.form.get("q", ""), 1,
                         current_app.config["PAGE_SIZE"], _watch())
         return render("erp/tab.html", "tab_body", view=view, filters=FILTERS,
                       bulk_message=message, bulk_errors=bool(errors))

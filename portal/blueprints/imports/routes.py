@@ -82,26 +82,26 @@ def ready(list_key: str):
     status = request.args.get("status", "pending")
     q = (request.args.get("q") or "").strip()
     size = current_app.config["PAGE_SIZE"]
-    page = rti.records_page(db.session, record_kind, status, q, (_page() - 1) * size, size)
+    page = rti.records_page(db.session(), record_kind, status, q, (_page() - 1) * size, size)
     suggestions, options, blockers = {}, [], {}
     if list_key == "vendors" and status == "pending":
-        suggestions = rti.vendor_suggestions(db.session, page.records)
+        suggestions = rti.vendor_suggestions(db.session(), page.records)
     elif list_key == "jobs" and status == "pending":
-        suggestions = rti.job_suggestions(db.session, page.records)
-        options = [(p.id, f"{p.number} {p.name}") for p in rti.linkable_projects(db.session)[:500]]
+        suggestions = rti.job_suggestions(db.session(), page.records)
+        options = [(p.id, f"{p.number} {p.name}") for p in rti.linkable_projects(db.session())[:500]]
     elif list_key == "prime-contracts" and status == "done":
-        blockers = rti.reimport_blockers_many(db.session, page.records)
+        blockers = rti.reimport_blockers_many(db.session(), page.records)
     return render("imports/list.html", "list_body", list_key=list_key, title=title, list_status=status, q=q,
                   view=page, suggestions=suggestions, options=options, blockers=blockers, tab=tab,
-                  sync_kind=sync_kind, latest=sync.latest_run(db.session, sync_kind),
-                  active=sync.active_run(db.session, sync_kind),
+                  sync_kind=sync_kind, latest=sync.latest_run(db.session(), sync_kind),
+                  active=sync.active_run(db.session(), sync_kind),
                   pages=max(1, -(-page.total // size)), page_number=_page(), active_tab=tab)
 
 
 @bp.route("/import/vendors/<int:record_id>/add", methods=["POST"])
 def add_vendor(record_id: int):
     """Add a Sage vendor to the company directory."""
-    vendor = rti.add_vendor(db.session, current_user, record_id)
+    vendor = rti.add_vendor(db.session(), current_user, record_id)
     flash(f"{vendor.name} added to the directory, linked to vendor {vendor.erp_vendor_id}.", "info")
     return _back_to("vendors")
 
@@ -110,7 +110,7 @@ def add_vendor(record_id: int):
 def companies():
     """The Link field's type-ahead: companies not linked to Sage whose name contains the text."""
     q = (request.args.get("company") or request.args.get("q") or "").strip()
-    found = rti.search_companies(db.session, q) if len(q) >= 2 else []
+    found = rti.search_companies(db.session(), q) if len(q) >= 2 else []
     return render("imports/_companies.html", companies=found)
 
 
@@ -119,7 +119,7 @@ def link_vendor(record_id: int):
     """Link a Sage vendor to an existing company (a suggestion, or one found by name)."""
     picked = re.search(r"\[#(\d+)\]\s*$", request.form.get("company") or "")
     vendor_id = int(picked.group(1)) if picked else request.form.get("vendor_id", 0, type=int)
-    vendor = rti.link_vendor(db.session, current_user, record_id, vendor_id)
+    vendor = rti.link_vendor(db.session(), current_user, record_id, vendor_id)
     flash(f"{vendor.name} linked to vendor {vendor.erp_vendor_id}.", "info")
     return _back_to("vendors")
 
@@ -127,7 +127,7 @@ def link_vendor(record_id: int):
 @bp.route("/import/vendors/link-exact", methods=["POST"])
 def link_exact():
     """Link every vendor whose name matches exactly one company."""
-    linked, ambiguous = rti.link_exact_vendors(db.session, current_user)
+    linked, ambiguous = rti.link_exact_vendors(db.session(), current_user)
     text = f"{linked} vendor{'s' if linked != 1 else ''} linked by exact name."
     if ambiguous:
         text += f" {ambiguous} matched several companies: link those one by one."
@@ -138,7 +138,7 @@ def link_exact():
 @bp.route("/import/vendors/<int:record_id>/archive", methods=["POST"])
 def archive_vendor(record_id: int):
     """Archive a Sage vendor the company will not use."""
-    record = rti.archive(db.session, current_user, record_id, True)
+    record = rti.archive(db.session(), current_user, record_id, True)
     flash(f"Vendor {record.sage_key} archived.", "info")
     return _back_to("vendors")
 
@@ -146,7 +146,7 @@ def archive_vendor(record_id: int):
 @bp.route("/import/vendors/<int:record_id>/unarchive", methods=["POST"])
 def unarchive_vendor(record_id: int):
     """Bring an archived Sage vendor back to Ready to Import."""
-    record = rti.archive(db.session, current_user, record_id, False)
+    record = rti.archive(db.session(), current_user, record_id, False)
     flash(f"Vendor {record.sage_key} is back in Ready to Import.", "info")
     return _back_to("vendors")
 
@@ -154,7 +154,7 @@ def unarchive_vendor(record_id: int):
 @bp.route("/import/jobs/<int:record_id>/add", methods=["POST"])
 def add_job(record_id: int):
     """Add a Sage job as a project."""
-    project = rti.add_job(db.session, current_user, record_id, _needs_reader())
+    project = rti.add_job(db.session(), current_user, record_id, _needs_reader())
     flash(f"Project {project.number} {project.name} added, synced with job {project.sage_job_id}.", "info")
     return _back_to("jobs")
 
@@ -162,7 +162,7 @@ def add_job(record_id: int):
 @bp.route("/import/jobs/<int:record_id>/link", methods=["POST"])
 def link_job(record_id: int):
     """Link a Sage job to a project that was never exported."""
-    project = rti.link_job(db.session, current_user, record_id, request.form.get("project_id", 0, type=int),
+    project = rti.link_job(db.session(), current_user, record_id, request.form.get("project_id", 0, type=int),
                            _needs_reader())
     flash(f"{project.name} linked to job {project.sage_job_id}.", "info")
     return _back_to("jobs")
@@ -171,7 +171,7 @@ def link_job(record_id: int):
 @bp.route("/import/sub-jobs/<int:record_id>/add", methods=["POST"])
 def add_sub_job(record_id: int):
     """Import a Sage extra as a sub job."""
-    sub_job = rti.add_sub_job(db.session, current_user, record_id, _needs_reader())
+    sub_job = rti.add_sub_job(db.session(), current_user, record_id, _needs_reader())
     flash(f"Sub job {sub_job.code} {sub_job.name} imported.", "info")
     return _back_to("sub-jobs")
 
@@ -179,7 +179,7 @@ def add_sub_job(record_id: int):
 @bp.route("/import/prime-contracts/<int:record_id>/import", methods=["POST"])
 def import_contract(record_id: int):
     """Import a Sage prime contract into its synced project."""
-    contract = rti.import_contract(db.session, current_user, record_id)
+    contract = rti.import_contract(db.session(), current_user, record_id)
     flash(f"Prime contract {contract.number} imported with its schedule of values.", "info")
     return _back_to("prime-contracts")
 
@@ -187,7 +187,7 @@ def import_contract(record_id: int):
 @bp.route("/import/prime-contracts/<int:record_id>/reimport", methods=["POST"])
 def reimport_contract(record_id: int):
     """Re-Import a prime contract's new Sage line items."""
-    added = rti.reimport_contract(db.session, current_user, record_id)
+    added = rti.reimport_contract(db.session(), current_user, record_id)
     flash(f"Re-Import added {added} line item{'s' if added != 1 else ''}.", "info")
     return _back_to("prime-contracts")
 
@@ -197,24 +197,25 @@ def reimport_contract(record_id: int):
 @bp.route("/import/cost-codes")
 def cost_codes():
     """The standard cost codes and categories from Sage (read-only: new codes are made in Sage)."""
-    codes, categories = rti.standard_lists(db.session)
+    codes, categories = rti.standard_lists(db.session())
     return render("imports/cost_codes.html", codes=codes, categories=categories, sync_kind="cost_codes",
-                  latest=sync.latest_run(db.session, "cost_codes"), active=sync.active_run(db.session, "cost_codes"),
+                  latest=sync.latest_run(db.session(), "cost_codes"),
+                  active=sync.active_run(db.session(), "cost_codes"),
                   active_tab="cost_code")
 
 
 @bp.route("/job-costs")
 def job_costs():
     """Job costs: every synced project, its cost lines and when they were last read from Sage."""
-    return render("imports/job_costs.html", rows=rti.job_cost_projects(db.session), sync_kind="job_costs",
-                  latest=sync.latest_run(db.session, "job_costs"), active=sync.active_run(db.session, "job_costs"),
+    return render("imports/job_costs.html", rows=rti.job_cost_projects(db.session()), sync_kind="job_costs",
+                  latest=sync.latest_run(db.session(), "job_costs"), active=sync.active_run(db.session(), "job_costs"),
                   active_tab="job_costs")
 
 
 @bp.route("/import/projects/<int:project_id>/refresh", methods=["POST"])
 def refresh_project(project_id: int):
     """Refresh Cost Codes: new Sage cost codes and categories, and the budget while unlocked."""
-    result = rti.refresh_project(db.session, current_user, project_id, _needs_reader())
+    result = rti.refresh_project(db.session(), current_user, project_id, _needs_reader())
     flash(f"{result.codes_added} cost code categor{'ies' if result.codes_added != 1 else 'y'} added. "
           f"{result.budget_message}", "info")
     return _back(url_for("imports.job_costs"))
@@ -226,7 +227,7 @@ def refresh_project(project_id: int):
 def start_sync(kind: str):
     """Start an on-demand sync; htmx gets its progress fragment."""
     project_id = request.form.get("project_id", type=int)
-    run = sync.start(db.session, current_user, kind, RQJobQueue(), project_id=project_id,
+    run = sync.start(db.session(), current_user, kind, RQJobQueue(), project_id=project_id,
                      stall_after=timedelta(seconds=current_app.config["SYNC_STALL_SECONDS"]))
     if htmx and not htmx.boosted:
         return render("sync/_run.html", run=run)
@@ -237,7 +238,7 @@ def start_sync(kind: str):
 @bp.route("/sync/runs/<int:run_id>")
 def run_status(run_id: int):
     """A sync's progress fragment; 286 stops the polling once it has settled."""
-    run = sync.get_run(db.session, run_id)
+    run = sync.get_run(db.session(), run_id)
     stalled = run.status in SyncStatus.ACTIVE and sync.is_stalled(
         run, timedelta(seconds=current_app.config["SYNC_STALL_SECONDS"]))
     response = render("sync/_run.html", run=run, stalled=stalled)
@@ -253,9 +254,9 @@ def sync_bar(tab: str):
     if item_type is None or item_type.sync_key is None:
         abort(404)
     key, list_key = item_type.sync_key, item_type.import_list
-    pending = rti.pending_count(db.session, LISTS[list_key][0]) if list_key else 0
+    pending = rti.pending_count(db.session(), LISTS[list_key][0]) if list_key else 0
     return render("sync/_bar.html", sync_kind=key, list_key=list_key, pending=pending,
-                  latest=sync.latest_run(db.session, key), active=sync.active_run(db.session, key))
+                  latest=sync.latest_run(db.session(), key), active=sync.active_run(db.session(), key))
 
 
 @bp.route("/sync/schedule", methods=["GET", "POST"])
@@ -267,14 +268,14 @@ def schedule():
             return forbidden("Only ERP Integrations admins can change the sync schedule.")
         values = request.form.to_dict()
         try:
-            sync.update_schedule(db.session, current_user, values)
+            sync.update_schedule(db.session(), current_user, values)
         except Invalid as exc:
             errors = exc.fields
         else:
             flash("Sync schedule saved.", "info")
             return redirect(url_for("imports.schedule"), code=303)
-    latest = {key: sync.latest_run(db.session, key) for key in sync.KINDS}
-    return render("sync/schedule.html", rows=sync.schedules(db.session), kinds=sync.KINDS, errors=errors,
+    latest = {key: sync.latest_run(db.session(), key) for key in sync.KINDS}
+    return render("sync/schedule.html", rows=sync.schedules(db.session()), kinds=sync.KINDS, errors=errors,
                   latest=latest,
-                  values=values, intervals=sync.INTERVALS, runs=sync.recent_runs(db.session),
+                  values=values, intervals=sync.INTERVALS, runs=sync.recent_runs(db.session()),
                   active_tab="schedule", status=422 if errors else 200)

@@ -44,8 +44,8 @@ def index(type_key: str, project_id: int | None):
     """Every item of the type with its ERP state and actions."""
     if not get_type(type_key).generic_pages and project_id is not None:
         return redirect(url_for("projects.invoices", project_id=project_id))
-    item_type, project, rows = items.list_items(db.session, current_user, type_key, project_id)
-    _, _, level = items.list_scope(db.session, current_user, type_key, project_id)
+    item_type, project, rows = items.list_items(db.session(), current_user, type_key, project_id)
+    _, _, level = items.list_scope(db.session(), current_user, type_key, project_id)
     return render("items/list.html", "item_table", item_type=item_type, project=project, rows=rows,
                   can_create=policy.can(current_user, policy.SEND, project_level=level))
 
@@ -63,15 +63,15 @@ def edit(type_key: str, project_id: int | None, item_id: int):
 
 
 def _form(type_key, project_id, item_id):
-    form = items.item_form(db.session, current_user, type_key, project_id, item_id)
+    form = items.item_form(db.session(), current_user, type_key, project_id, item_id)
     errors = {}
     if request.method == "POST":
         values = request.form.to_dict()
         try:
-            items.save_item(db.session, current_user, type_key, project_id, item_id, values)
+            items.save_item(db.session(), current_user, type_key, project_id, item_id, values)
         except Invalid as exc:
             errors = exc.fields or {"_": exc.message}
-            form = items.item_form(db.session, current_user, type_key, project_id, item_id, values)
+            form = items.item_form(db.session(), current_user, type_key, project_id, item_id, values)
         else:
             flash(f"{form.item_type.label} saved.", "info")
             return redirect(_list_url(form.item_type, project_id), code=303)
@@ -82,7 +82,7 @@ def _form(type_key, project_id, item_id):
 
 def _after(item_type, project_id, item_id, message):
     if htmx:
-        item_type, project, row = items.item_row(db.session, current_user, item_type.key, project_id, item_id)
+        item_type, project, row = items.item_row(db.session(), current_user, item_type.key, project_id, item_id)
         return make_response(render_template("items/_row.html", item_type=item_type, project=project, row=row))
     flash(message, "info")
     return redirect(_list_url(item_type, project_id), code=303)
@@ -91,24 +91,24 @@ def _after(item_type, project_id, item_id, message):
 @_route("/<int:item_id>/send", methods=["POST"])
 def send(type_key: str, project_id: int | None, item_id: int):
     """Send to ERP (or Resend after a rejection)."""
-    item_type, _, _ = items.item_row(db.session, current_user, type_key, project_id, item_id)
-    services.send(db.session, current_user, item_type.key, item_id, RQJobQueue())
+    item_type, _, _ = items.item_row(db.session(), current_user, type_key, project_id, item_id)
+    services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue())
     return _after(item_type, project_id, item_id, "Sent to ERP Integrations for accounting acceptance.")
 
 
 @_route("/<int:item_id>/retrieve", methods=["POST"])
 def retrieve(type_key: str, project_id: int | None, item_id: int):
     """Retrieve from ERP Integrations before accounting decides."""
-    item_type, _, row = items.item_row(db.session, current_user, type_key, project_id, item_id)
+    item_type, _, row = items.item_row(db.session(), current_user, type_key, project_id, item_id)
     if row.erp is None:
         raise Invalid("This item was never sent to ERP.")
-    services.retrieve(db.session, current_user, row.erp.id)
+    services.retrieve(db.session(), current_user, row.erp.id)
     return _after(item_type, project_id, item_id, "Retrieved: it is a draft again.")
 
 
 @_route("/<int:item_id>/delete", methods=["POST"])
 def delete(type_key: str, project_id: int | None, item_id: int):
     """Delete an item the type allows to delete (e.g. a sub job without cost codes)."""
-    item_type = items.delete_item(db.session, current_user, type_key, project_id, item_id)
+    item_type = items.delete_item(db.session(), current_user, type_key, project_id, item_id)
     flash(f"{item_type.label} deleted.", "info")
     return redirect(_list_url(item_type, project_id), code=303)

@@ -6,8 +6,9 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from portal.domain import job_costs
+from portal.domain.values import money
 from portal.extensions import db
-from portal.web import money, render, see_other
+from portal.web import render, see_other
 
 bp = Blueprint("jobcosts", __name__, url_prefix="/projects")
 
@@ -40,7 +41,7 @@ def _helpers() -> dict:
 @bp.route("/<int:project_id>/job-costs")
 def report(project_id: int):
     """The Job Costs report: the guide's columns, totals and a chart; htmx gets the report block."""
-    view = job_costs.report(db.session, current_user, project_id, request.args.get("q", ""))
+    view = job_costs.report(db.session(), current_user, project_id, request.args.get("q", ""))
     return render("jobcosts/report.html", "report_body", report=view, project=view.project,
                   **_helpers())
 
@@ -48,7 +49,7 @@ def report(project_id: int):
 @bp.route("/<int:project_id>/job-costs.csv")
 def report_csv(project_id: int):
     """The report (narrowed by the same search) as a CSV download named after the Sage Job ID."""
-    view = job_costs.report(db.session, current_user, project_id, request.args.get("q", ""))
+    view = job_costs.report(db.session(), current_user, project_id, request.args.get("q", ""))
     response = make_response(job_costs.csv_text(view))
     response.mimetype = "text/csv"
     response.headers.set("Content-Disposition", "attachment", filename=job_costs.csv_filename(view))
@@ -58,7 +59,7 @@ def report_csv(project_id: int):
 @bp.route("/<int:project_id>/direct-costs")
 def direct_costs(project_id: int):
     """The posted Sage transactions imported as direct costs, a page at a time."""
-    view = job_costs.direct_costs(db.session, current_user, project_id,
+    view = job_costs.direct_costs(db.session(), current_user, project_id,
                                   request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"])
     return render("jobcosts/direct_costs.html", "direct_cost_list", view=view, project=view.project,
                   **_helpers())
@@ -67,7 +68,7 @@ def direct_costs(project_id: int):
 @bp.route("/<int:project_id>/job-costs/transaction-sync", methods=["POST"])
 def transaction_sync(project_id: int):
     """Turn the project's transaction sync on or off (project Admins, ERP Admins)."""
-    project = job_costs.set_transaction_sync(db.session, current_user, project_id,
+    project = job_costs.set_transaction_sync(db.session(), current_user, project_id,
                                              request.form.get("transaction_sync", ""))
     flash(f"Transaction sync is {'on' if project.transaction_sync else 'off'} for this project.", "info")
     return see_other("jobcosts.direct_costs", project_id=project_id)

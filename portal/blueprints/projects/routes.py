@@ -23,7 +23,7 @@ def _signed_in():
 @bp.route("/")
 def index():
     """The projects the user can see."""
-    return render("projects/index.html", projects=projects.visible_projects(db.session, current_user))
+    return render("projects/index.html", projects=projects.visible_projects(db.session(), current_user))
 
 
 @bp.route("/<int:project_id>")
@@ -34,20 +34,20 @@ def show(project_id: int):
 @bp.route("/<int:project_id>/invoices")
 def invoices(project_id: int):
     """A project's subcontractor invoices with their ERP state and actions."""
-    project, level, rows = projects.project_invoices(db.session, current_user, project_id)
+    project, level, rows = projects.project_invoices(db.session(), current_user, project_id)
     return render("projects/invoices.html", "invoice_table", project=project, level=level, rows=rows)
 
 
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>")
 def invoice(project_id: int, invoice_id: int):
     """One invoice: lines, totals, ERP state and its history."""
-    project, level, row = projects.invoice_row(db.session, current_user, project_id, invoice_id)
-    history = projects.audit_history(db.session, row.erp)
+    project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
+    history = projects.audit_history(db.session(), row.erp)
     return render("projects/invoice.html", project=project, level=level, row=row, history=history)
 
 
 def _row(project_id: int, invoice_id: int, status: int = 200, error: str | None = None):
-    project, level, row = projects.invoice_row(db.session, current_user, project_id, invoice_id)
+    project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
     body = render_template("projects/_invoice_row.html", project=project, level=level, row=row,
                            error=error)
     return make_response(body, status)
@@ -64,35 +64,35 @@ def _after(project_id: int, invoice_id: int, message: str):
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>/send", methods=["POST"])
 def send(project_id: int, invoice_id: int):
     """Send to ERP (or Resend after a rejection)."""
-    projects.invoice_row(db.session, current_user, project_id, invoice_id)
-    services.send(db.session, current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue())
+    projects.invoice_row(db.session(), current_user, project_id, invoice_id)
+    services.send(db.session(), current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue())
     return _after(project_id, invoice_id, "Sent to ERP Integrations for accounting acceptance.")
 
 
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>/retrieve", methods=["POST"])
 def retrieve(project_id: int, invoice_id: int):
     """Retrieve from ERP Integrations before accounting decides."""
-    _, _, row = projects.invoice_row(db.session, current_user, project_id, invoice_id)
+    _, _, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
     if row.erp is None:
         raise Invalid("This invoice was never sent to ERP.")
-    services.retrieve(db.session, current_user, row.erp.id)
+    services.retrieve(db.session(), current_user, row.erp.id)
     return _after(project_id, invoice_id, "Retrieved: the invoice is a draft in the project again.")
 
 
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>/edit", methods=["GET", "POST"])
 def edit(project_id: int, invoice_id: int):
     """Edit a draft or rejected invoice before (re)sending it."""
-    project, level, row = projects.invoice_row(db.session, current_user, project_id, invoice_id)
+    project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
     if not policy.can(current_user, policy.SEND, project_level=level):
         raise PermissionDenied("Editing invoices needs Admin on the project's tool.")
     errors, values = {}, None
     if request.method == "POST":
         try:
-            projects.update_invoice(db.session, current_user, project_id, invoice_id,
+            projects.update_invoice(db.session(), current_user, project_id, invoice_id,
                                     request.form.to_dict())
         except Invalid as exc:
             errors, values = exc.fields, request.form.to_dict()
-            project, level, row = projects.invoice_row(db.session, current_user, project_id,
+            project, level, row = projects.invoice_row(db.session(), current_user, project_id,
                                                        invoice_id)
         else:
             flash("Invoice saved.", "info")

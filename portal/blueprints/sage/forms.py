@@ -8,7 +8,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, Form, FormField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms 3.2 lacks it
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.exporters.sage300.simulator import (
@@ -37,7 +37,8 @@ def _strip(value):
 
 def text(label: str, limit: int | None = None, required: bool = False, **kw) -> StringField:
     """A text input: required or optional, at most `limit` characters (Sage's length)."""
-    validators = [DataRequired(f"{label} is required.")] if required else [Optional()]
+    validators: list[DataRequired | Optional | Length] = (
+        [DataRequired(f"{label} is required.")] if required else [Optional()])
     if limit:
         validators.append(Length(max=limit, message=too_long_for(label, limit)))
         # as templates/_field.html: the browser lets a longer value through, the server names the limit

@@ -65,7 +65,7 @@ class BudgetChangeType(ItemType):
     def save(self, session, actor, project_id, item, form):
         if item is not None:
             raise Invalid("Once a budget change has been created, it cannot be edited.")
-        errors = {}
+        errors: dict[str, str] = {}
         number = check_length(errors, form, "number", "Budget Change #", 36, required=True)
         description = check_length(errors, form, "description", "Description", 120)
         lines, line_errors = parse_lines(session, project_id, form, self.line_count(None),

@@ -115,7 +115,7 @@ class CCOType(ItemType):
         return values
 
     def save(self, session, actor, project_id, item, form):
-        errors = {}
+        errors: dict[str, str] = {}
         number = check_length(errors, form, "number", "CCO #", 40, required=True)
         title = check_length(errors, form, "title", "Title", 120, required=True)
         status = form.get("status") if form.get("status") in STATUSES else None
@@ -158,6 +158,7 @@ class CCOType(ItemType):
         if not lines and not errors:
             errors["_"] = "Add at least one line."
         invalid_if(errors)
+        assert commitment is not None  # an error was recorded otherwise
         if item is None:
             item = CommitmentChangeOrder(project_id=project_id, commitment_id=commitment.id,
                                          number=number, title=title, status=status,
@@ -196,7 +197,7 @@ class CCOType(ItemType):
         return {"cco_id": item.number[:CCO_ID_MAX], "description": item.title[:DESCRIPTION_MAX]}
 
     def clean_export_fields(self, session, item, raw):
-        errors = {}
+        errors: dict[str, str] = {}
         cco_id = check_length(errors, raw, "cco_id", "CCO ID", CCO_ID_MAX, required=True)
         description = check_length(errors, raw, "description", "Description", DESCRIPTION_MAX)
         if cco_id and "cco_id" not in errors and exporting_with(session, self.key, "cco_id", cco_id, item.id,

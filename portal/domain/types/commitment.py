@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, object_session, selectinload
@@ -106,7 +107,7 @@ class CommitmentType(ItemType):
         return (len(item.lines) if item else 0) + BLANK_LINES
 
     def save(self, session, actor, project_id, item, form):
-        errors = {}
+        errors: dict[str, str] = {}
         number = check_length(errors, form, "number", "Contract #", 40, required=True)
         title = check_length(errors, form, "title", "Title", 120, required=True)
         commitment_type = form.get("commitment_type") if form.get("commitment_type") in dict(COMMITMENT_TYPES) else None
@@ -132,7 +133,7 @@ class CommitmentType(ItemType):
             prefix = f"line-{n}-"
             if not any(form.get(prefix + f) for f in ("description", "category_id", "amount")):
                 continue
-            line = {"description": (form.get(prefix + "description") or "").strip()}
+            line: dict[str, Any] = {"description": (form.get(prefix + "description") or "").strip()}
             if not line["description"]:
                 errors[prefix + "description"] = "A line needs a description."
             if form.get(prefix + "category_id") not in valid_categories:
@@ -206,7 +207,7 @@ class CommitmentType(ItemType):
         return {"sage_id": item.number if use_number else ""}
 
     def clean_export_fields(self, session, item, raw):
-        errors = {}
+        errors: dict[str, str] = {}
         sage_id = check_length(errors, raw, "sage_id", "Sage 300 CRE ID", SAGE_ID_MAX, required=True)
         if sage_id and session.scalar(select(func.count()).select_from(Commitment).where(
                 func.upper(Commitment.erp_commitment_id) == sage_id.upper(), Commitment.id != item.id)):

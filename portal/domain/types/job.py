@@ -64,7 +64,7 @@ class JobType(ItemType):
         return {f: getattr(item, f) for f in ("number", "name", "address", "city", "state", "zip")}
 
     def save(self, session, actor, project_id, item, form):
-        errors = {}
+        errors: dict[str, str] = {}
         values = {f.name: check_length(errors, form, f.name, f.label, f.maxlength, f.required)
                   for f in self.form_fields(session, project_id, item)}
         invalid_if(errors)
@@ -101,7 +101,7 @@ class JobType(ItemType):
         return {"sage_job_id": ""}
 
     def clean_export_fields(self, session, item, raw):
-        errors = {}
+        errors: dict[str, str] = {}
         job_id = check_length(errors, raw, "sage_job_id", "Sage Job ID", 10, required=True)
         mask = settings.load(session).job_number_mask
         if "sage_job_id" in errors:

@@ -86,7 +86,7 @@ class OwnerInvoiceType(ItemType):
         return values
 
     def save(self, session, actor, project_id, item, form):
-        errors = {}
+        errors: dict[str, str] = {}
         contract = contract_of(session, project_id, form, errors)
         number = check_length(errors, form, "number", "Invoice #", 40, required=True)
         status = form.get("status") if form.get("status") in INVOICE_STATUSES else None
@@ -118,6 +118,7 @@ class OwnerInvoiceType(ItemType):
         if not lines and not errors:
             errors["_"] = "Add at least one line."
         invalid_if(errors)
+        assert contract is not None  # contract_of() recorded an error otherwise
         if item is None:
             item = OwnerInvoice(project_id=project_id, contract_id=contract.id, number=number,
                                 status=status, created_by_id=actor.id, **dates)
@@ -153,7 +154,7 @@ class OwnerInvoiceType(ItemType):
         return {"erp_id": item.number, "description": "", "accounting_date": item.billing_date.isoformat()}
 
     def clean_export_fields(self, session, item, raw):
-        errors = {}
+        errors: dict[str, str] = {}
         erp_id = check_length(errors, raw, "erp_id", "Invoice (ERP ID)", 15, required=True)
         description = check_length(errors, raw, "description", "Description", 30)
         when = None
@@ -162,6 +163,7 @@ class OwnerInvoiceType(ItemType):
         except Invalid as exc:
             errors.update(exc.fields)
         invalid_if(errors)
+        assert when is not None  # parse_date() recorded an error otherwise
         return {"erp_id": erp_id, "description": description, "accounting_date": when.isoformat()}
 
     def build_batch(self, session, item, fields, batch_id):

@@ -99,7 +99,7 @@ class PCCOType(ItemType):
         return values
 
     def save(self, session, actor, project_id, item, form):
-        errors = {}
+        errors: dict[str, str] = {}
         contract = contract_of(session, project_id, form, errors)
         number = check_length(errors, form, "number", "#", 40, required=True)
         title = check_length(errors, form, "title", "Title", 300, required=True)
@@ -131,6 +131,7 @@ class PCCOType(ItemType):
         if not lines and not errors:
             errors["_"] = "Add at least one line."
         invalid_if(errors)
+        assert contract is not None  # contract_of() recorded an error otherwise
         if item is None:
             item = PrimeChangeOrder(project_id=project_id, contract_id=contract.id, number=number,
                                     title=title, status=status, created_by_id=actor.id)
@@ -188,6 +189,7 @@ class PCCOType(ItemType):
             if code and any(i.code.upper() == code.upper() for i in item.contract.items):
                 errors["new_item_code"] = f"Contract item {code} already exists on this contract."
         invalid_if(errors)
+        assert when is not None  # parse_date() recorded an error otherwise
         return {"transaction_date": when.isoformat(), "new_item_code": code}
 
     def build_batch(self, session, item, fields, batch_id):

@@ -55,7 +55,7 @@ class SubJobType(ItemType):
         return {"code": item.code, "name": item.name}
 
     def save(self, session, actor, project_id, item, form):
-        errors = {}
+        errors: dict[str, str] = {}
         code = check_length(errors, form, "code", "Sub Job Code", 30, required=True)
         name = check_length(errors, form, "name", "Description", 120, required=True)
         if code and session.scalar(select(func.count()).select_from(SubJob).where(
@@ -99,7 +99,7 @@ class SubJobType(ItemType):
         return {"extra_id": item.code[:10]}
 
     def clean_export_fields(self, session, item, raw):
-        errors = {}
+        errors: dict[str, str] = {}
         extra = check_length(errors, raw, "extra_id", "Extra ID", 10, required=True)
         if extra and session.scalar(select(func.count()).select_from(SubJob).where(
                 SubJob.project_id == item.project_id, func.upper(SubJob.sage_extra_id) == extra.upper(),

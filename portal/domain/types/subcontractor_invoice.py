@@ -129,6 +129,7 @@ class SubcontractorInvoiceType(ItemType):
             errors.update(exc.fields)
         if errors:
             raise Invalid("Please correct the highlighted fields.", fields=errors)
+        assert accounting_date is not None  # parse_date() recorded an error otherwise
         return {"erp_id": erp_id, "description": description,
                 "accounting_date": accounting_date.isoformat()}
 

@@ -58,7 +58,7 @@ class VendorType(ItemType):
         return {f: getattr(item, f) for f in ("name", "address", "city", "state", "zip", "phone", "fax")}
 
     def save(self, session, actor, project_id, item, form):
-        errors = {}
+        errors: dict[str, str] = {}
         values = {f.name: check_length(errors, form, f.name, f.label, f.maxlength, f.required)
                   for f in self.form_fields(session, project_id, item)}
         invalid_if(errors)
@@ -88,7 +88,7 @@ class VendorType(ItemType):
         return {"erp_vendor_id": "", "vendor_type": "Subcontractor"}
 
     def clean_export_fields(self, session, item, raw):
-        errors = {}
+        errors: dict[str, str] = {}
         vendor_id = check_length(errors, raw, "erp_vendor_id", "ERP Vendor ID", 10, required=True)
         vendor_type = (raw.get("vendor_type") or "").strip()
         if vendor_type not in dict(VENDOR_TYPES):
