@@ -155,8 +155,8 @@ def scheduler_cmd(tick):
     from rq.cron import CronScheduler
 
     from portal import jobs
-    from portal.queue import _queue
-    queue = _queue()
+    from portal.queue import default_queue
+    queue = default_queue()
     seconds = tick or current_app.config["SYNC_TICK_SECONDS"]
     cron = CronScheduler(connection=queue.connection, logging_level="WARNING")
     cron.register(jobs.schedule_tick, queue.name, interval=seconds, job_timeout=300, result_ttl=600)

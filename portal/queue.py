@@ -15,7 +15,7 @@ JOBS = "portal.jobs."   # the module whose functions the worker runs
 KEEP_RESULT, KEEP_FAILURE = 3600, 7 * 86400
 
 
-def _queue() -> Queue:
+def default_queue() -> Queue:
     """The first configured queue (RQ_QUEUE names it; tests use one of their own)."""
     return next(iter(rq.queues.values()))
 
@@ -23,7 +23,7 @@ def _queue() -> Queue:
 def redis_job_id(job_id: str) -> str:
     """Job ids are global in Redis: prefix the queue name so two portals sharing one Redis
     (or a test run after another) never read each other's jobs."""
-    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', _queue().name)}-{job_id}"
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', default_queue().name)}-{job_id}"
 
 
 class RQJobQueue:
@@ -31,17 +31,17 @@ class RQJobQueue:
 
     def export_many(self, items: list[tuple[int, int, str]]) -> None:
         """Many exports in one Redis round trip (bulk accept of a thousand invoices)."""
-        _queue().enqueue_many([
+        default_queue().enqueue_many([
             Queue.prepare_data(JOBS + "export_item", (erp_item_id, attempt), job_id=redis_job_id(job_id),
                                result_ttl=KEEP_RESULT, failure_ttl=KEEP_FAILURE, timeout=300)
             for erp_item_id, attempt, job_id in items])
 
     def mail(self, mail_id: int, job_id: str) -> None:
-        _queue().enqueue(JOBS + "send_mail", mail_id, job_id=redis_job_id(job_id), retry=MAIL_RETRY,
+        default_queue().enqueue(JOBS + "send_mail", mail_id, job_id=redis_job_id(job_id), retry=MAIL_RETRY,
                          result_ttl=KEEP_RESULT, failure_ttl=KEEP_FAILURE, job_timeout=120)
 
     def sync(self, run_id: int, job_id: str) -> None:
-        _queue().enqueue(JOBS + "run_sync", run_id, job_id=redis_job_id(job_id), result_ttl=KEEP_RESULT,
+        default_queue().enqueue(JOBS + "run_sync", run_id, job_id=redis_job_id(job_id), result_ttl=KEEP_RESULT,
                          failure_ttl=KEEP_FAILURE, job_timeout=3600)
 
     def statuses(self, job_ids: list[str]) -> dict[str, str | None]:
@@ -50,7 +50,7 @@ class RQJobQueue:
         if not job_ids:
             return {}
         try:
-            jobs = Job.fetch_many([redis_job_id(j) for j in job_ids], connection=_queue().connection)
+            jobs = Job.fetch_many([redis_job_id(j) for j in job_ids], connection=default_queue().connection)
         except Exception:  # noqa: BLE001 - the page must render while Redis is down
             return {j: "unreachable" for j in job_ids}
         result: dict[str, str | None] = {}

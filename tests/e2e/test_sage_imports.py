@@ -49,7 +49,7 @@ def scheduler(app, stack_env, rq_worker, tmp_path_factory):
     """
     from portal.domain import sync
     from portal.extensions import db
-    from portal.queue import _queue
+    from portal.queue import default_queue
 
     with app.app_context():
         rows = sync.schedules(db.session)
@@ -81,7 +81,7 @@ def scheduler(app, stack_env, rq_worker, tmp_path_factory):
             # Let the worker finish the ticks already queued while the schedule is still off,
             # so none of them starts a sync in a later module once the rows are restored.
             from rq.registry import StartedJobRegistry
-            queue = _queue()
+            queue = default_queue()
             deadline = time.monotonic() + 30
             while (queue.count or StartedJobRegistry(queue=queue).count) and time.monotonic() < deadline:
                 time.sleep(0.1)

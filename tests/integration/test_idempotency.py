@@ -16,7 +16,7 @@ from portal.domain.models import ErpAudit, ToolLevel
 from portal.domain.types import get_type
 
 INVOICES = get_type("subcontractor_invoice")
-from portal.queue import RQJobQueue, _queue, redis_job_id
+from portal.queue import RQJobQueue, default_queue, redis_job_id
 from tests import factories as f
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def test_a_killed_worker_then_a_rerun_yields_one_invoice(app, session, sim, acce
     setup, inv, erp, approver = accepted
     marker = tmp_path / "sage-committed"
     with app.app_context():
-        _queue().enqueue("tests.crashjobs.export_then_hang", erp.id, erp.attempt, str(marker),
+        default_queue().enqueue("tests.crashjobs.export_then_hang", erp.id, erp.attempt, str(marker),
                          job_id=redis_job_id(erp.job_id))
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--burst"],
                               cwd=ROOT, env=os.environ.copy())
