@@ -267,9 +267,13 @@ def run_export(session: Session, erp_item_id: int, attempt: int, connector) -> s
     except (NotFound, Invalid, KeyError, ValueError) as exc:
         result = SageResult(ok=False, message=f"The item could not be mapped for Sage: {exc}")
     else:
+        # Keep the row as read (the commit would expire it): its version decides, when the
+        # result is recorded, whether anyone changed it meanwhile.
+        session.expunge(erp)
         session.commit()  # end the read transaction: never hold the database while Sage works
         result = submit_all(connector, batches)
-    return record_export_result(session, erp_item_id, attempt, result)
+        session.add(erp)
+    return record_export_result(session, erp_item_id, attempt, result, erp)
 
 
 def submit_all(connector, batches: list[Batch]) -> SageResult:
@@ -287,11 +291,12 @@ def submit_all(connector, batches: list[Batch]) -> SageResult:
 
 
 @transactional
-def record_export_result(session: Session, erp_item_id: int, attempt: int,
-                         result: SageResult) -> str:
+def record_export_result(session: Session, erp_item_id: int, attempt: int, result: SageResult,
+                         as_read: ErpItem | None = None) -> str:
     """Synced (the Sage ID written back) or Failed to Export with Sage's message; a result for
-    an attempt that is no longer current is dropped."""
-    erp = session.get(ErpItem, erp_item_id, populate_existing=True)
+    an attempt that is no longer current is dropped. as_read: the row as the export read it,
+    recorded against its version without reading it again; read afresh if it changed since."""
+    erp = as_read if as_read is not None else session.get(ErpItem, erp_item_id, populate_existing=True)
     if erp is None or erp.state != State.EXPORTING or erp.attempt != attempt:
         session.rollback()
         return "skipped"
@@ -303,7 +308,7 @@ def record_export_result(session: Session, erp_item_id: int, attempt: int,
         erp.synced_at = utcnow()
         if item_type.writes_back_on_sync:
             item_type.on_synced(session, item_type.load(session, erp.item_id), erp.export_fields or {},
-                           result.reference)
+                                result.reference)
     else:
         transition(session, erp, Action.EXPORT_FAILED, None, detail={"message": result.message})
         erp.sage_message = result.message
@@ -311,6 +316,7 @@ def record_export_result(session: Session, erp_item_id: int, attempt: int,
     try:
         commit(session)
     except Conflict:
+        if as_read is not None:  # changed while Sage worked (a retry queued it again): decide on it as it is now
+            return record_export_result(session, erp_item_id, attempt, result)
         return "skipped"
     return state
-
