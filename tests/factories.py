@@ -139,3 +139,52 @@ def app_session(app):
             yield db.session
         finally:
             db.session.remove()
+
+
+# ---- what a sync from Sage leaves in Ready to Import -------------------------------------------
+
+def sage_record(session, kind: str, key: str, name: str, data: dict, status: str | None = None,
+                portal_id: int | None = None):
+    """A SageRecord as a sync leaves it (Ready to Import unless `status` says otherwise), without
+    running a sync that would read everything the session's simulator holds."""
+    from portal.domain.models import ImportStatus, SageRecord
+    from portal.exporters.sage300 import imports
+    data = imports.jsonable(data)
+    record = SageRecord(kind=kind, sage_key=key, name=name[:120], data=data, digest=imports.digest(data),
+                        status=status or ImportStatus.PENDING, portal_id=portal_id, in_sage=True)
+    session.add(record)
+    session.commit()
+    return record
+
+
+def sage_vendor(session, sim, name: str | None = None, **status) -> tuple[int, str]:
+    """A vendor only in Sage, Ready to Import: (its record id, its Sage ID)."""
+    vendor_id = f"W{suffix(8)}"[:10]
+    sim.add_vendor(vendor_id, name or f"Sage Vendor {suffix()}", city="Bend", telephone="541-555-0100")
+    record = sage_record(session, "vendor", vendor_id, sim.get_vendor(vendor_id)["Name"], sim.get_vendor(vendor_id),
+                         **status)
+    return record.id, vendor_id
+
+
+def sage_job(session, sim, description: str = "Sage Job") -> tuple[int, str]:
+    """A job only in Sage with one cost code, Ready to Import: (its record id, its job ID)."""
+    job = f"{suffix(2)}-{suffix(3)}"
+    sim.add_job(job, description)
+    sim.add_cost_code(job, "01-100", "General")
+    return sage_record(session, "job", job, description, sim.get_job(job)).id, job
+
+
+def sage_extra(session, sim, job: str, description: str = "Alternate") -> tuple[int, str]:
+    """An extra of a synced job, Ready to Import: (its record id, its extra ID)."""
+    extra = f"E{suffix(5)}"
+    sim.add_extra(job, extra, description)
+    return sage_record(session, "extra", f"{job}/{extra}", description, sim.get_extra(job, extra)).id, extra
+
+
+def sage_contract(session, sim, job: str, items=(("100", "Sitework", 1000), ("200", "Shell", 2000))) -> tuple[int, str]:
+    """A prime contract of a synced job, Ready to Import: (its record id, its contract number)."""
+    from portal.exporters.sage300 import imports
+    number = f"CN{suffix(6)}"
+    sim.add_contract(number, job, "Owner contract", items=list(items))
+    data = imports.prime_contract(sim.get_job(job), sim.get_contract(number), sim.list_contract_items(number), [])
+    return sage_record(session, "contract", f"contract:{number}", data["title"], {**data, "job": job}).id, number
