@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from portal.domain import settings
 
 HX = {"HX-Request": "true"}
+BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
+RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
 
 
 def text(response) -> str:

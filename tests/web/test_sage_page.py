@@ -213,42 +213,6 @@ def test_unknown_section_is_404(admin):
     assert admin.post("/sage/nothing", data={}).status_code == 404
 
 
-# ---- who may use it ----------------------------------------------------------------------
-
-@pytest.mark.parametrize("levels", [dict(erp_level=ToolLevel.ADMIN), dict(site_admin=True)],
-                         ids=["erp-admin", "site-admin"])
-def test_erp_admins_and_site_admins_may(app, client, sim, world, levels):
-    login(client, user(app, **levels))
-    assert client.get("/sage/").status_code == 200
-    data, added = valid("standard_category", world)
-    assert client.post("/sage/standard_category", data=data).status_code == 303 and added(sim)
-
-
-@pytest.mark.parametrize("levels", [dict(erp_level=ToolLevel.READ_ONLY), dict(erp_level=ToolLevel.STANDARD),
-                                    dict(erp_level=ToolLevel.STANDARD, push=True), dict()],
-                         ids=["read-only", "standard", "approver", "no-level"])
-def test_other_users_get_403_and_add_nothing(app, client, sim, world, levels):
-    login(client, user(app, **levels))
-    assert client.get("/sage/").status_code == 403
-    data, _ = valid("vendor", world)
-    before = held(sim)
-    assert client.post("/sage/vendor", data=data).status_code == 403
-    response = client.post("/sage/vendor", data=data, headers=HX)
-    assert response.status_code == 403 and "Only site administrators and ERP Admins" in text(response)
-    assert held(sim) == before
-
-
-def test_anonymous_is_sent_to_login(client, sim, world):
-    response = client.get("/sage/")
-    assert response.status_code == 302 and urlsplit(response.location).path == "/login"
-    data, _ = valid("vendor", world)
-    before = held(sim)
-    assert urlsplit(client.post("/sage/vendor", data=data).location).path == "/login"
-    hx = client.post("/sage/vendor", data=data, headers=HX)
-    assert urlsplit(hx.headers.get("HX-Redirect")).path == "/login"
-    assert held(sim) == before
-
-
 def test_no_page_without_the_simulator(app, admin, monkeypatch):
     monkeypatch.setitem(app.config, "SAGE_CONNECTOR", "filedrop")
     response = admin.get("/sage/")
