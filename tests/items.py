@@ -29,7 +29,7 @@ from portal.domain import items, services
 from portal.domain.lifecycle import State
 from portal.domain.models import (Budget, BudgetLine, CostCode, ErpAudit, ErpItem, InvoiceLine, InvoiceStatus,
                                   OutboxMail, PrimeContract, PrimeContractItem, Project, ProjectMember,
-                                  SubcontractorInvoice, ToolLevel, Vendor)
+                                  SubcontractorInvoice)
 from portal.exporters.sage300.connectors import SimulatorConnector
 from portal.exporters.sage300.records import SageResult
 from tests import factories as f
