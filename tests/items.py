@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from sqlalchemy import func, inspect, select
 
@@ -56,6 +56,7 @@ class Home:
     name: str
     job: str
     vendor: int
+    vendor_name: str
     vendor_erp: str
     commitment: int
     commitment_number: str
@@ -82,7 +83,7 @@ def make_home(session, sim, members: dict | None = None, token: str | None = Non
     session.commit()
     return Home(token=token, members=dict(members or {}), pid=setup.project.id, number=setup.project.number,
                 name=setup.project.name, job=setup.project.sage_job_id, vendor=setup.vendor.id,
-                vendor_erp=setup.vendor.erp_vendor_id, commitment=setup.commitment.id,
+                vendor_name=setup.vendor.name, vendor_erp=setup.vendor.erp_vendor_id, commitment=setup.commitment.id,
                 commitment_number=setup.commitment.number, commitment_erp=setup.commitment.erp_commitment_id,
                 line1=setup.line1.id, line2=setup.line2.id, sub=setup.sub.id, mat=setup.mat.id)
 
@@ -215,7 +216,7 @@ class Builder:
     # Unlink: how the Sage user deletes a synced item's record, and how Sage names it while it
     # still holds it (None: the type cannot be unlinked).
     sage_delete: Callable | None = None    # (sim, item)
-    held: Callable | None = None           # (item) -> "commitment SC1 on job 24-101"
+    held: Callable | None = None           # (item) -> what Sage names, e.g. "commitment SC1 on job 24-101"
 
 
 def _s() -> str:
@@ -259,7 +260,7 @@ def invoice_form(session, item: Item, **over) -> dict:
 def _saved(key: str, session, creator, project_id, form, home, title_of) -> Item:
     item = items.save_item(session, creator, key, project_id, None, form)
     number = getattr(item, "number", None) or getattr(item, "code", None) or ""
-    return Item(key, item.id, home, project_id if key != "job" else item.id, title_of(item), number,
+    return Item(key, item.id, home, project_id if key != "job" else item.id, title_of(item, home), number,
                 creator_id=creator.id)
 
 
@@ -276,7 +277,7 @@ def _vendor_form(session, sim, home, **over):
 
 
 def _vendor(session, sim, home, creator, **over):
-    return _saved("vendor", session, creator, None, _vendor_form(session, sim, home, **over), home, lambda v: v.name)
+    return _saved("vendor", session, creator, None, _vendor_form(session, sim, home, **over), home, lambda v, h: v.name)
 
 
 # jobs: every project is a job; a project not in Sage yet, with a cost code, can be sent
@@ -300,7 +301,7 @@ def _sub_job_form(session, sim, home, **over):
 
 def _sub_job(session, sim, home, creator, **over):
     return _saved("sub_job", session, creator, home.pid, _sub_job_form(session, sim, home, **over), home,
-                  lambda s: s.name)
+                  lambda s, h: s.name)
 
 
 def _cost_code_form(session, sim, home, **over):
@@ -311,7 +312,7 @@ def _cost_code_form(session, sim, home, **over):
 def _cost_code(session, sim, home, creator, **over):
     home = target_home(session, sim, "cost_code", home)
     return _saved("cost_code", session, creator, home.pid, _cost_code_form(session, sim, home, **over), home,
-                  lambda c: c.code)
+                  lambda c, h: c.code)
 
 
 # the financial types: on a synced project with a synced commitment (and an exported budget)
@@ -339,8 +340,10 @@ def _budget_form(session, sim, home, **over):
                    "line-1-category_id": str(home.mat), "line-1-original": "10000"}, over)
 
 
-def _budget_change_form(session, sim, home, **over):
-    with_budget(session, sim, home)
+def _budget_change_form(session, sim, home, exported_budget: bool = True, **over):
+    """A budget change moving 2,000 from SUB to MAT (the home's budget exported first, unless told not to)."""
+    if exported_budget:
+        with_budget(session, sim, home)
     return _clean({"number": f"BC-{_s()}", "description": f"Move to material {home.token}",
                    "line-0-category_id": str(home.sub), "line-0-amount": "-2,000",
                    "line-1-category_id": str(home.mat), "line-1-amount": "2500"}, over)
@@ -365,7 +368,7 @@ def _owner_invoice_form(session, sim, home, **over):
                    "line-0-retainage": "5000"}, over)
 
 
-def _project_item(key: str, form: Callable, title_of=lambda i: i.number):
+def _project_item(key: str, form: Callable, title_of=lambda item, home: item.number):
     def create(session, sim, home, creator, **over):
         home = target_home(session, sim, key, home)
         return _saved(key, session, creator, home.pid, form(session, sim, home, **over), home, title_of)
@@ -457,7 +460,7 @@ BUILDERS: dict[str, Builder] = {
         sage_delete=lambda sim, it: sim.delete_cco(it.home.commitment_erp, it.fields["cco_id"]),
         held=lambda it: f"change order {it.fields['cco_id']} on commitment {it.home.commitment_erp}"),
     "budget": Builder(
-        create=_project_item("budget", _budget_form, title_of=lambda b: str(b.id)), form=_budget_form,
+        create=_project_item("budget", _budget_form, title_of=lambda b, home: home.number), form=_budget_form,
         edit=_renamed(_no_sim(_budget_form), **{"line-0-original": "4321"}),
         accept=lambda s, sim, it: {"export_forecast": "on"},
         accept_inputs=frozenset({"export_forecast"}),
@@ -560,17 +563,30 @@ def walk(session, sim, item: Item, state: str, *, sender, approver=None, reason:
 
 # ---- reading state back --------------------------------------------------------------------------
 
-def erp_state(session, erp_id: int) -> tuple:
+class ErpState(NamedTuple):
     """What a decision may change on an ErpItem: its fields, its audit rows and its mails."""
+    state: str
+    attempt: int
+    version: int
+    job_id: str | None
+    erp_ref: str | None
+    sage_message: str | None
+    reject_reason: str | None
+    export_fields: dict | None
+    audits: int
+    mails: int
+
+
+def erp_state(session, erp_id: int) -> ErpState:
     erp = session.get(ErpItem, erp_id)
     session.refresh(erp)
     audits = session.scalar(select(func.count()).select_from(ErpAudit).where(ErpAudit.erp_item_id == erp_id))
     mails = session.scalar(select(func.count()).select_from(OutboxMail).where(OutboxMail.erp_item_id == erp_id))
-    return (erp.state, erp.attempt, erp.version, erp.job_id, erp.erp_ref, erp.sage_message, erp.reject_reason,
-            erp.export_fields, audits, mails)
+    return ErpState(erp.state, erp.attempt, erp.version, erp.job_id, erp.erp_ref, erp.sage_message,
+                    erp.reject_reason, erp.export_fields, audits, mails)
 
 
-def erp_of(session, key: str, item_id: int):
+def erp_of(session, key: str, item_id: int) -> ErpState | None:
     """The item's ErpItem state (None while it was never sent)."""
     erp = services.find_erp_item(session, key, item_id)
     return None if erp is None else erp_state(session, erp.id)

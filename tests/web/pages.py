@@ -1,11 +1,19 @@
-"""Helpers the page tests share: a response's text, page or fragment, and what its HTML holds."""
+"""Helpers the page tests share: a response's text, page or fragment, what its HTML holds, and a
+test's World of projects and items."""
 from __future__ import annotations
 
 import html
 import re
+from contextlib import contextmanager
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from portal.domain import settings
+from portal.domain.lifecycle import State
+from portal.domain.models import User
+from tests import items
+from tests.factories import app_session, suffix
+from tests.web.roles import members
 
 HX = {"HX-Request": "true"}
 BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
@@ -64,9 +72,9 @@ def has_field_error(body: str, field: str, message: str) -> bool:
     return re.search(pattern, body, re.S) is not None
 
 
-def accept_form_body(clients, world, it, headers=HX):
+def accept_form_body(clients, it, headers=HX):
     """The approver's GET of the item's Accept form: (response, text)."""
-    response = clients["approver"].get(world.tab_url(it.key, it.erp, "accept"), headers=headers)
+    response = clients["approver"].get(items.tab_url(it.key, it.erp, "accept"), headers=headers)
     return response, text(response)
 
 
@@ -83,3 +91,85 @@ def settings_form(current: settings.Settings, **changes) -> dict:
         else:
             form[key] = value
     return form
+
+
+# ---- a test's projects and items ----------------------------------------------------------------
+
+class World:
+    """A test's projects (named with one token: a search for it finds them all, with the project roles
+    of tests/web/roles.py as members) and its items, made and walked through the services
+    (tests/items.py). Ids only: requests are made between short sessions, with no app context held."""
+
+    sender: str | None = None   # who sends the items (None: the type's admin, as on the project side)
+
+    def __init__(self, app, sim, people, home=None, **setup_kw):
+        self.app, self.sim, self.people = app, sim, people
+        self.token = home.token if home else suffix(8)
+        self.setup_kw = setup_kw  # factories.Setup's: vendor_status="Inactive", vendor_erp=False...
+        if home is not None:
+            self.home = home
+
+    @cached_property
+    def home(self):
+        with app_session(self.app) as s:
+            return items.make_home(s, self.sim, members(self.people), self.token, **self.setup_kw)
+
+    def user(self, s, role: str):
+        return s.get(User, self.people[role].id)
+
+    def another_home(self, **setup_kw):
+        with app_session(self.app) as s:
+            return items.another_home(s, self.sim, self.home, **setup_kw)
+
+    def item(self, key: str, state: str = State.DRAFT, *, creator: str | None = None, sender: str | None = None,
+             home=None, **kw):
+        """A new item of the type, walked through the services as far as `state` (creator and sender:
+        roles; by default the type's admin)."""
+        admin = items.builder(key).admin
+        home = home or self.home
+        with app_session(self.app) as s:
+            return items.make_item(s, self.sim, key, state, home=home, sender=self.user(s, sender or self.sender or admin),
+                                   creator=self.user(s, creator or self.sender or admin),
+                                   approver=self.user(s, "approver"), **kw)
+
+    def erp(self, erp_id: int) -> tuple:
+        with app_session(self.app) as s:
+            return items.erp_state(s, erp_id)
+
+    def erp_of(self, key: str, item_id: int):
+        with app_session(self.app) as s:
+            return items.erp_of(s, key, item_id)
+
+    def snapshot(self, key: str, item_id: int):
+        with app_session(self.app) as s:
+            return items.snapshot(s, key, item_id)
+
+    def count(self, key: str) -> int:
+        with app_session(self.app) as s:
+            return items.count(s, key)
+
+
+@contextmanager
+def changed_settings(app, actor_id: int, **changes):
+    """The company settings with `changes` (form keys; False unticks a box) for the block, then exactly
+    as before (they are company-wide: every test must leave them as it found them)."""
+    with app_session(app) as s:
+        before = settings.load(s)
+        settings.update(s, s.get(User, actor_id), settings_form(before, **changes))
+    try:
+        yield before
+    finally:
+        with app_session(app) as s:
+            settings.update(s, s.get(User, actor_id), settings_form(before))
+            assert settings.load(s) == before
+
+
+def accept_and_settle(clients, drain, item, fields) -> str:
+    """The approver accepts with `fields` (htmx), the export runs, and the settled row is returned (286)."""
+    response = clients["approver"].post(items.tab_url(item.key, item.erp, "accept"), data=fields, headers=HX)
+    body = text(response)
+    assert response.status_code == 200 and 'data-state="exporting"' in body, body[:600]
+    drain()
+    settled = clients["approver"].get(items.tab_url(item.key, item.erp, "status"), headers=HX)
+    assert settled.status_code == 286
+    return text(settled)
