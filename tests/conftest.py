@@ -172,17 +172,21 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def worker(app):
-    """The portal's RQ worker, one for the whole session, without the pub/sub listener for remote
-    commands (stop, kill the horse) that no test sends: tearing that listener down after each burst
-    waits on a thread blocked in a 60 s read (redis-py 8), and a worker per test paid it every time.
-    Nor does it take over SIGINT/SIGTERM from pytest."""
+def burst_worker(app):
+    """The portal's RQ worker (portal.worker) for the tests' bursts, without the pub/sub listener for
+    remote commands (stop, kill the horse) that no test sends: tearing that listener down after each
+    burst waits on a thread blocked in a 60 s read (redis-py 8). Nor does it take over SIGINT/SIGTERM
+    from pytest. One such worker serves a whole session."""
     from portal.worker import make_worker
     worker = make_worker(app, name=f"drain-{secrets.token_hex(4)}")
     worker.subscribe = worker.unsubscribe = lambda: None
     worker._install_signal_handlers = lambda: None
     return worker
+
+
+@pytest.fixture(scope="session")
+def worker(app):
+    return burst_worker(app)
 
 
 @pytest.fixture

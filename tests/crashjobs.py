@@ -5,7 +5,7 @@ import time
 from flask import current_app
 
 from portal.domain import services
-from portal.domain.itemtypes import get_type
+from tests.types import get_type
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db
 

@@ -81,6 +81,11 @@ def make_home(session, sim, members: dict | None = None, token: str | None = Non
     for user_id, level in (members or {}).items():
         session.add(ProjectMember(user_id=user_id, project_id=setup.project.id, level=level))
     session.commit()
+    return home_of(setup, members, token)
+
+
+def home_of(setup, members: dict | None = None, token: str = "") -> Home:
+    """The Home of a factories.Setup (browser tests keep its ORM objects at hand too)."""
     return Home(token=token, members=dict(members or {}), pid=setup.project.id, number=setup.project.number,
                 name=setup.project.name, job=setup.project.sage_job_id, vendor=setup.vendor.id,
                 vendor_name=setup.vendor.name, vendor_erp=setup.vendor.erp_vendor_id, commitment=setup.commitment.id,
@@ -128,15 +133,17 @@ def with_contract(session, sim, home: Home) -> Home:
     return home
 
 
-def unsynced_project(session, home: Home, creator, *, codes: int = 1, name: str | None = None) -> int:
-    """A project not in Sage yet (a job to send) with `codes` cost codes of the standard list."""
+def unsynced_project(session, creator, *, members: dict | None = None, token: str = "", codes: int = 1,
+                     name: str | None = None) -> int:
+    """A project not in Sage yet (a job to send), `members` on it, with `codes` cost codes of the
+    standard list (categories LAB and MAT), made by `creator` (a site admin, or a member admin)."""
     f.standard_list(session)
-    project = Project(number=f"N-{f.suffix()}", name=name or f"Job {home.token} {f.suffix(4)}",
+    project = Project(number=f"N-{f.suffix()}", name=name or f"Job {token} {f.suffix(4)}".replace("  ", " "),
                       address="400 Civic Plaza", city="Springfield", state="IL", zip="62701",
                       created_by_id=creator.id)
     session.add(project)
     session.flush()
-    for user_id, level in home.members.items():
+    for user_id, level in (members or {}).items():
         session.add(ProjectMember(user_id=user_id, project_id=project.id, level=level))
     session.commit()
     for code, _ in f.STANDARD_CODES[:codes]:
@@ -288,7 +295,7 @@ def _job_form(session, sim, home, **over):
 
 
 def _job(session, sim, home, creator, codes: int = 1, **over):
-    pid = unsynced_project(session, home, creator, codes=codes, **over)
+    pid = unsynced_project(session, creator, members=home.members, token=home.token, codes=codes, **over)
     project = session.get(Project, pid)
     return Item("job", pid, home, pid, project.number, project.number, creator_id=creator.id)
 
@@ -317,8 +324,14 @@ def _cost_code(session, sim, home, creator, **over):
 
 # the financial types: on a synced project with a synced commitment (and an exported budget)
 
-def _commitment_form(session, sim, home, **over):
-    return _clean({"number": f"SC-{_s()}", "title": f"Waterproofing {home.token}", "kind": "subcontract",
+# A commitment's Subcontract / Purchase Order: the form's field and the model's column (the one name a
+# coming rename may change: commitment_type).
+COMMITMENT_TYPE = "kind"
+
+
+def _commitment_form(session, sim, home, commitment_type: str = "subcontract", **over):
+    """A subcontract (or purchase_order) with two lines: Membrane 24,000 (SUB) and Flashing 6,000.50 (MAT)."""
+    return _clean({"number": f"SC-{_s()}", "title": f"Waterproofing {home.token}", COMMITMENT_TYPE: commitment_type,
                    "vendor_id": str(home.vendor), "status": "Approved", "retainage_pct": "10",
                    "line-0-description": "Membrane", "line-0-category_id": str(home.sub),
                    "line-0-amount": "24,000", "line-1-description": "Flashing",

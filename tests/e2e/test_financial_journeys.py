@@ -21,9 +21,10 @@ from sqlalchemy import select
 
 from portal.domain import items
 from portal.domain.lifecycle import State
-from portal.domain.models import (Budget, BudgetChange, BudgetLine, Commitment, CommitmentChangeOrder,
+from portal.domain.models import (Budget, BudgetChange, Commitment, CommitmentChangeOrder,
                                   CommitmentLine, OutboxMail, ToolLevel)
 from tests import factories as f
+from tests import items as it
 from tests.e2e.helpers import (erp_of, fresh, header_select, line, navigate, open_project_tool, open_tab,
                                project_admin_on_synced_project, search, tab_row, wait_for_mail)
 
@@ -35,16 +36,8 @@ COMMITMENT_SUBJECT = "Test Builders: ERP Commitment Rejection Notification"
 # ---- data ------------------------------------------------------------------------------
 
 def exported_budget(session, sim, setup) -> int:
-    """The project's budget as if exported: locked, its original estimates in Sage."""
-    budget = Budget(project_id=setup.project.id, locked=True)
-    session.add(budget)
-    session.flush()
-    session.add_all([BudgetLine(budget_id=budget.id, category_id=setup.sub.id, original=Decimal("50000")),
-                     BudgetLine(budget_id=budget.id, category_id=setup.mat.id, original=Decimal("10000"))])
-    session.commit()
-    for category, amount in (("SUB", 50000), ("MAT", 10000)):
-        sim.add_transaction(setup.project.sage_job_id, "03-300", category, "Original estimate", amount)
-    return budget.id
+    """The project's budget as if exported: locked, its original estimates (SUB 50,000, MAT 10,000) in Sage."""
+    return it.with_budget(session, sim, it.home_of(setup)).budget
 
 
 def amounts(rows, *keys) -> list[tuple]:
@@ -97,7 +90,7 @@ def test_project_admin_creates_a_purchase_order_and_approver_exports_it_with_uni
     fresh(session)
     commitment = session.scalars(select(Commitment).where(Commitment.number == number)).one()
     commitment_pk = commitment.id
-    assert (commitment.kind, commitment.created_by_id, commitment.project_id) == ("purchase_order", admin.id,
+    assert (getattr(commitment, it.COMMITMENT_TYPE), commitment.created_by_id, commitment.project_id) == ("purchase_order", admin.id,
                                                                                   project_pk)
     row = page.locator(f"#commitment-{commitment_pk}")
     expect(row).to_contain_text(title)
@@ -349,7 +342,7 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     project_name, project_pk = setup.project.name, setup.project.id
     number = f"SC-{f.suffix()}"
     commitment = items.save_item(session, creator, "commitment", project_pk, None, {
-        "number": number, "title": "Waterproofing", "kind": "subcontract", "vendor_id": str(setup.vendor.id),
+        "number": number, "title": "Waterproofing", it.COMMITMENT_TYPE: "subcontract", "vendor_id": str(setup.vendor.id),
         "status": "Approved", "retainage_pct": "10",
         "line-0-description": "Membrane", "line-0-category_id": str(setup.sub.id), "line-0-amount": "24000"})
     commitment_pk = commitment.id

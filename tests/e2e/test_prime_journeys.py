@@ -21,6 +21,7 @@ from portal.domain.lifecycle import State
 from portal.domain.models import (OutboxMail, OwnerInvoice, OwnerInvoiceLine, PrimeChangeOrder,
                                   PrimeChangeOrderLine, PrimeContract, PrimeContractItem)
 from tests import factories as f
+from tests import items as it
 from tests.e2e.helpers import (erp_of, fresh, header_select, line, navigate, open_project_tool, open_tab,
                                project_admin_on_synced_project, search, tab_row, wait_for_mail)
 
@@ -33,19 +34,7 @@ def project_with_prime_contract(session, sim):
     """factories.Setup, an Admin on it, and a synced prime contract (100 Sitework, 200 Building)
     mirrored in the simulator with its AR customer."""
     setup, admin = project_admin_on_synced_project(session, sim)
-    number, customer = f"PC{f.suffix(6)}", f"CU{f.suffix(6)}"
-    pc = PrimeContract(project_id=setup.project.id, number=number, title="Owner contract",
-                       status="Approved", sage_contract_id=number, customer=customer)
-    session.add(pc)
-    session.flush()
-    session.add_all([PrimeContractItem(contract_id=pc.id, code="100", description="Sitework",
-                                       amount=Decimal("400000")),
-                     PrimeContractItem(contract_id=pc.id, code="200", description="Building",
-                                       amount=Decimal("900000"))])
-    session.commit()
-    sim.add_contract(number, setup.project.sage_job_id, "Owner contract",
-                     items=[("100", "Sitework", 400000), ("200", "Building", 900000)])
-    sim.add_customer(customer, "City of Springfield")
+    pc = session.get(PrimeContract, it.with_contract(session, sim, it.home_of(setup)).contract)
     session.refresh(pc, ["items"])
     return setup, admin, pc
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import secrets
 
 import pytest
 from playwright.sync_api import expect
@@ -22,6 +21,7 @@ from portal.domain.lifecycle import State
 from portal.domain.models import (Category, CostCode, OutboxMail, Project, StandardCategory,
                                   StandardCostCode, SubJob, ToolLevel, Vendor)
 from tests import factories as f
+from tests import items as it
 from tests.e2e.helpers import (erp_of, fresh, main_nav, navigate, open_project_tool, open_tab,
                                project_admin_on_synced_project, search, tab_row, wait_for_mail)
 
@@ -32,32 +32,14 @@ JOB_SUBJECT = "Test Builders: ERP Job Rejection Notification"
 
 # ---- data ------------------------------------------------------------------------------
 
-def free_job_id(session, sim) -> str:
-    """A random Sage Job ID like 7x-xxx (the default mask ##-###) used nowhere yet."""
-    while True:
-        job_id = f"7{secrets.randbelow(10)}-{secrets.randbelow(1000):03d}"
-        taken = session.scalar(select(func.count()).select_from(Project)
-                               .where(Project.sage_job_id == job_id))
-        if not taken and sim.get_job(job_id) is None:
-            return job_id
+free_job_id = it.fresh_job_id
 
 
 def unsynced_project(session, admin, *, created_by=None, with_codes: bool = True) -> Project:
-    """A project not in Sage yet, `admin` Admin on it, with a cost code and two categories."""
-    s = f.suffix()
-    project = Project(name=f"Job {s}", number=f"P-{s}", address="1 Main St", city="Springfield",
-                      state="IL", zip="62701", created_by_id=created_by.id if created_by else None)
-    session.add(project)
-    session.flush()
-    if with_codes:
-        code = CostCode(project_id=project.id, code="01-100", description="General Conditions")
-        session.add(code)
-        session.flush()
-        session.add_all([Category(cost_code_id=code.id, code="LAB", description="Labor"),
-                         Category(cost_code_id=code.id, code="MAT", description="Material")])
-    session.commit()
-    f.member(session, admin, project, ToolLevel.ADMIN)
-    return project
+    """A project not in Sage yet, `admin` Admin on it, with a cost code (categories LAB and MAT)."""
+    pid = it.unsynced_project(session, created_by or admin, members={admin.id: ToolLevel.ADMIN},
+                              codes=1 if with_codes else 0)
+    return session.get(Project, pid)
 
 
 def new_category_code(session) -> str:
@@ -280,7 +262,7 @@ def test_rejected_project_mails_its_admin_who_edits_and_resends_it(session, sim,
     expect(admin_page.get_by_role("heading", name="Edit job")).to_be_visible()
     expect(admin_page.get_by_text("Rejected by accounting: Use the street address e2e")).to_be_visible()
     address = admin_page.get_by_label("Address", exact=True)
-    expect(address).to_have_value("1 Main St")
+    expect(address).to_have_value("400 Civic Plaza")
     address.fill("100 Main Street")
     navigate(admin_page, admin_page.get_by_role("button", name="Save"))
 

@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.domain import services
-from portal.domain.itemtypes import REGISTRY, get_type
 from portal.domain.lifecycle import State
 from portal.domain.models import (Budget, BudgetChange, CommitmentChangeOrder, Commitment, CostCode,
                                   ErpItem, MailStatus, OutboxMail, OwnerInvoice, PrimeChangeOrder,
                                   Project, SubcontractorInvoice, SubJob, User, Vendor)
 from portal.exporters.sage300.troubleshooting import explain
+from tests.conftest import burst_worker
+from tests.types import REGISTRY, get_type
 
 PASSWORD = "demo-password"
 STATES = (State.READY, State.SYNCED, State.FAILED, State.REJECTED)
@@ -255,7 +256,7 @@ def test_the_planted_refusals_cover_every_type(demo_app):
 
 def test_each_planted_item_is_refused_by_sage_with_its_text(demo_app, session):
     from portal.queue import RQJobQueue
-    from portal.worker import make_worker
+    worker = burst_worker(demo_app.app)
     approver = session.scalars(select(User).where(User.username == "approver")).one()
     accepted = {}
     for (type_key, key, state), (fields, text) in PLANTED.items():
@@ -270,7 +271,7 @@ def test_each_planted_item_is_refused_by_sage_with_its_text(demo_app, session):
         accepted[erp.id] = (type_key, key, text)
         # one at a time, as an approver works: the portal itself refuses a Sage ID that another
         # item is still being exported with (two planted change orders share one)
-        make_worker(demo_app.app).work(burst=True, with_scheduler=False, logging_level="ERROR")
+        worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
         session.expire_all()
     for erp_id, (type_key, key, text) in accepted.items():
         erp = services.get_erp_item(session, erp_id)

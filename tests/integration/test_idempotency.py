@@ -13,9 +13,9 @@ from portal import jobs
 from portal.domain import services
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpAudit, ToolLevel
-from portal.domain.subcontractor_invoices import INVOICES
 from portal.queue import RQJobQueue, _queue, redis_job_id
 from tests import factories as f
+from tests.types import get_type
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,12 +27,12 @@ def accepted(session, sim):
     f.member(session, creator, setup.project, ToolLevel.ADMIN)
     approver = f.approver(session)
     inv = setup.invoice(session, creator)
-    erp = services.send(session, creator, INVOICES.key, inv.id)
+    erp = services.send(session, creator, "subcontractor_invoice", inv.id)
 
     class NoQueue:
         def export(self, *a):
             pass
-    services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), NoQueue())
+    services.accept(session, approver, erp.id, get_type("subcontractor_invoice").export_defaults(inv), NoQueue())
     return setup, inv, erp, approver
 
 

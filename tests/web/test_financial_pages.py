@@ -117,7 +117,7 @@ def test_list_row_shows_the_items_columns_and_totals(clients, world, key):
     assert "Not sent" in row and "Send to ERP" in row
 
 
-HEADER_FIELDS = {"commitment": {"number", "title", "kind", "vendor_id", "status", "retainage_pct"},
+HEADER_FIELDS = {"commitment": {"number", "title", ti.COMMITMENT_TYPE, "vendor_id", "status", "retainage_pct"},
                  "cco": {"commitment_id", "number", "title", "status"},
                  "budget": set(),
                  "budget_change": {"number", "description"}}
@@ -306,7 +306,7 @@ def test_a_purchase_order_keeps_units_and_unit_cost_to_four_places(clients, worl
     """The columns hold 4 decimals (Numeric(14, 4)) and save quantizes units to 0.0001: a unit cost
     such as 12.3456 must not be rounded to cents on the way in."""
     p = world.home
-    form = form_of(world, "commitment", p, kind="purchase_order", **{
+    form = form_of(world, "commitment", p, commitment_type="purchase_order", **{
         "line-0-units": "2.5", "line-0-unit_cost": "12.3456", "line-0-unit_description": "EA",
         "line-0-amount": "30.86"})
     response = clients["project_admin"].post(list_url("commitment", p.pid) + "/new", data=form)
@@ -416,7 +416,7 @@ def test_a_locked_budget_back_in_draft_still_refuses_edits_and_sending(clients, 
 PREREQUISITES = {
     "commitment, draft status": ("commitment", {"status": "Draft"},
                                  "The status is Draft: a subcontract must be Approved or Complete."),
-    "purchase order, complete": ("commitment", {"kind": "purchase_order", "status": "Complete"},
+    "purchase order, complete": ("commitment", {"commitment_type": "purchase_order", "status": "Complete"},
                                  "The status is Complete: a purchase order must be Approved."),
     "commitment, contract # over 12": ("commitment", {"number": "SC-1234567890"},
                                        "The contract # must be 12 characters or less (Sage's limit)."),
@@ -593,7 +593,7 @@ def test_accepted_commitment_is_synced_in_sage_with_its_items(clients, world, dr
 
 
 def test_a_purchase_order_exports_units_and_unit_cost(clients, world, drain, sim):
-    it = world.item("commitment", State.READY, kind="purchase_order", **{
+    it = world.item("commitment", State.READY, commitment_type="purchase_order", **{
         "line-0-units": "120", "line-0-unit_cost": "200", "line-0-unit_description": "SQFT",
         "line-1-units": "", "line-1-unit_cost": ""})
     sage_id = f"P{f.suffix(8)}"

@@ -38,7 +38,8 @@ def unsynced(world, codes: int = 0) -> int:
     """A project not in Sage yet (the world's members on it) with `codes` standard cost codes."""
     home = world.home
     with dbs(world.app) as s:
-        return it.unsynced_project(s, home, world.user(s, "site_admin"), codes=codes)
+        return it.unsynced_project(s, world.user(s, "site_admin"), members=home.members, token=home.token,
+                                   codes=codes)
 
 
 def on_project(world, key: str, pid: int, **form) -> it.Item:
