@@ -80,3 +80,12 @@ def make_sim(db, clock):
     yield make
     for s in sims:
         s.dispose()
+
+
+def simulator(make_sim, tmp_path, seed) -> Sage300Simulator:
+    """A simulator on the test's database, its tables made and `seed(sim)` entered, dropping its import
+    files in tmp_path (each simulator test module's `sim` fixture)."""
+    sim = make_sim(drop_folder=str(tmp_path / "drop"))
+    sim.create_all()
+    seed(sim)
+    return sim

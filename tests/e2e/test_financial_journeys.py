@@ -25,8 +25,9 @@ from portal.domain.models import (Budget, BudgetChange, Commitment, CommitmentCh
                                   CommitmentLine, OutboxMail, ToolLevel)
 from tests import factories as f
 from tests import items as it
-from tests.e2e.helpers import (erp_of, fresh, header_select, line, navigate, open_project_tool, open_tab,
-                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
+from tests.e2e.helpers import (accept_on_tab, erp_of, fresh, header_select, line, navigate, open_project_tool,
+                               open_tab, project_admin_on_synced_project, search, send_row, tab_row,
+                               wait_for_mail)
 
 pytestmark = pytest.mark.e2e
 
@@ -180,14 +181,9 @@ def test_project_admin_creates_a_cco_on_a_synced_commitment_and_approver_exports
     cco_pk = session.scalars(select(CommitmentChangeOrder.id).where(CommitmentChangeOrder.number == number)).one()
     row = page.locator(f"#cco-{cco_pk}")
     expect(row).to_contain_text("$2,250.00")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "cco", cco_pk).id
+    erp_id = send_row(page, session, "cco", cco_pk)
 
-    approver_page = open_as(f.approver(session))
-    open_tab(approver_page, "Commitment Change Orders", "cco")
-    search(approver_page, number)
-    tab_row(approver_page, erp_id).get_by_role("link", name="Accept").click()
+    approver_page = accept_on_tab(open_as, session, "Commitment Change Orders", "cco", number, erp_id)
     form = approver_page.get_by_role("form", name=f"Accept CCO {number}")
     expect(form.get_by_label("CCO ID")).to_have_value(number[:10])
     description = form.get_by_label("Description")
@@ -239,9 +235,7 @@ def test_project_admin_creates_a_budget_and_approver_exports_it_with_the_cost_fo
     row = page.locator(f"#budget-{budget_pk}")
     expect(row).to_contain_text("$60,000.00")
     expect(page.get_by_role("link", name="New budget")).to_be_visible()
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "budget", budget_pk).id
+    erp_id = send_row(page, session, "budget", budget_pk)
 
     approver_page = open_as(f.approver(session))
     open_tab(approver_page, "Budgets", "budget")
@@ -304,9 +298,7 @@ def test_project_admin_creates_a_budget_change_and_approver_exports_it_as_approv
     expect(row).to_contain_text(description)
     expect(row).to_contain_text("$500.00")
     expect(row.get_by_role("link", name="Edit")).to_have_count(0)  # never edited once created
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "budget_change", change_pk).id
+    erp_id = send_row(page, session, "budget_change", change_pk)
 
     approver_page = open_as(f.approver(session))
     open_tab(approver_page, "Budget Changes", "budget_change")
@@ -352,9 +344,7 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     sender_page = open_as(sender)
     open_project_tool(sender_page, project_name, "Commitments")
     row = sender_page.locator(f"#commitment-{commitment_pk}")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "commitment", commitment_pk).id
+    erp_id = send_row(sender_page, session, "commitment", commitment_pk)
 
     page = open_as(f.approver(session))
     open_tab(page, "Commitments", "commitment")

@@ -22,8 +22,9 @@ from portal.domain.models import (OutboxMail, OwnerInvoice, OwnerInvoiceLine, Pr
                                   PrimeChangeOrderLine, PrimeContract, PrimeContractItem)
 from tests import factories as f
 from tests import items as it
-from tests.e2e.helpers import (erp_of, fresh, header_select, line, navigate, open_project_tool, open_tab,
-                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
+from tests.e2e.helpers import (accept_on_tab, erp_of, fresh, header_select, line, navigate, open_project_tool,
+                               open_tab, project_admin_on_synced_project, search, send_row, tab_row,
+                               wait_for_mail)
 
 pytestmark = pytest.mark.e2e
 
@@ -70,14 +71,9 @@ def test_project_admin_creates_a_pcco_adding_a_contract_item_and_approver_export
     pcco_pk = session.scalars(select(PrimeChangeOrder.id).where(PrimeChangeOrder.number == number)).one()
     row = page.locator(f"#pcco-{pcco_pk}")
     expect(row).to_contain_text("$20,000.00")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "pcco", pcco_pk).id
+    erp_id = send_row(page, session, "pcco", pcco_pk)
 
-    approver_page = open_as(f.approver(session))
-    open_tab(approver_page, "Prime Contract Change Orders", "pcco")
-    search(approver_page, number)
-    tab_row(approver_page, erp_id).get_by_role("link", name="Accept").click()
+    approver_page = accept_on_tab(open_as, session, "Prime Contract Change Orders", "pcco", number, erp_id)
     form = approver_page.get_by_role("form", name=f"Accept PCCO {number}")
     expect(form.get_by_label("Transaction Date")).to_have_value(date.today().isoformat())
     form.get_by_label("Transaction Date").fill("2026-11-20")
@@ -134,9 +130,7 @@ def test_owner_invoice_rejected_mailed_edited_resent_and_accepted(session, sim, 
     invoice_pk = session.scalars(select(OwnerInvoice.id).where(OwnerInvoice.number == number)).one()
     row = page.locator(f"#owner_invoice-{invoice_pk}")
     expect(row).to_contain_text("$50,000.00")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "owner_invoice", invoice_pk).id
+    erp_id = send_row(page, session, "owner_invoice", invoice_pk)
 
     approver_page = open_as(f.approver(session))
     open_tab(approver_page, "Owner Invoices", "owner_invoice")

@@ -22,8 +22,8 @@ from portal.domain.models import (Category, CostCode, OutboxMail, Project, Stand
                                   StandardCostCode, SubJob, ToolLevel, Vendor)
 from tests import factories as f
 from tests import items as it
-from tests.e2e.helpers import (erp_of, fresh, main_nav, navigate, open_project_tool, open_tab,
-                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
+from tests.e2e.helpers import (accept_on_tab, erp_of, fresh, main_nav, navigate, open_project_tool, open_tab,
+                               project_admin_on_synced_project, search, send_row, tab_row, wait_for_mail)
 
 pytestmark = pytest.mark.e2e
 
@@ -177,10 +177,7 @@ def test_project_admin_sends_a_project_and_approver_creates_the_sage_job_with_it
     assert erp.state == State.READY and erp.sent_by_id == admin.id
     erp_id = erp.id
 
-    approver_page = open_as(f.approver(session))
-    open_tab(approver_page, "Jobs", "job")
-    search(approver_page, number)
-    tab_row(approver_page, erp_id).get_by_role("link", name="Accept").click()
+    approver_page = accept_on_tab(open_as, session, "Jobs", "job", number, erp_id)
     form = approver_page.get_by_role("form", name=f"Accept project {number}")
     sage_job = form.get_by_label("Sage Job ID")
     expect(sage_job).to_have_value("")
@@ -307,14 +304,9 @@ def test_project_admin_adds_and_sends_a_sub_job_and_approver_exports_it_as_an_ex
     row = page.locator(f"#sub_job-{sub_job_pk}")
     expect(row).to_contain_text(description)
     expect(row.locator(".status .badge")).to_have_text("Not sent")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "sub_job", sub_job_pk).id
+    erp_id = send_row(page, session, "sub_job", sub_job_pk)
 
-    approver_page = open_as(f.approver(session))
-    open_tab(approver_page, "Sub Jobs", "sub_job")
-    search(approver_page, code)
-    tab_row(approver_page, erp_id).get_by_role("link", name="Accept").click()
+    approver_page = accept_on_tab(open_as, session, "Sub Jobs", "sub_job", code, erp_id)
     form = approver_page.get_by_role("form", name=f"Accept sub job {description}")
     expect(form.get_by_label("Extra ID")).to_have_value(code)  # prefilled from the code
     form.get_by_role("button", name="Export to ERP").click()
@@ -391,9 +383,7 @@ def test_project_admin_adds_a_standard_cost_code_with_two_categories_and_it_reac
     row = page.locator(f"#cost_code-{cost_code_pk}")
     expect(row).to_contain_text(description)
     expect(row).to_contain_text(", ".join(sorted([cat1, cat2])))
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "cost_code", cost_code_pk).id
+    erp_id = send_row(page, session, "cost_code", cost_code_pk)
 
     approver_page = open_as(f.approver(session))
     open_tab(approver_page, "Cost Codes", "cost_code")

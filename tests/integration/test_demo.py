@@ -20,6 +20,8 @@ from portal.domain.models import (Budget, BudgetChange, CommitmentChangeOrder, C
                                   Project, SubcontractorInvoice, SubJob, User, Vendor)
 from portal.exporters.sage300.troubleshooting import explain
 from tests.conftest import burst_worker
+from tests.sage_texts import (AR_DUPLICATE, ARCHIVED, CCO_EXISTS, EXTRA_EXISTS, ITEM_EXISTS, JOB_CLOSED, JOB_EXISTS,
+                              NO_CATEGORY, NO_DISTRIBUTIONS, VENDOR_EXISTS, VENDOR_INACTIVE)
 from tests.types import REGISTRY, get_type
 
 PASSWORD = "demo-password"
@@ -32,17 +34,7 @@ NAME = "[Name] is too long, maximum length is 30 characters."
 CITY = "[AddressCity] is too long, maximum length is 15 characters."
 ZIP = "[AddressZip] is too long, maximum length is 10 characters."
 STATE_ = "[AddressState] is too long, maximum length is 4 characters."
-JOB_EXISTS = "A job with that code already exists."
-VENDOR_EXISTS = "A vendor already exists with the specified id."
-EXTRA_EXISTS = "An extra with that code already exists on this job."
-CLOSED = "Job has been closed."
-INACTIVE = "Vendor is inactive/has been archived."
-NO_CATEGORY = "No entities could be found of type [Category] with given where clause."
-ARCHIVED = "Commitment has been archived."
-CCO_EXISTS = "A commitment change order already exists with the specified id."
-ITEM_EXISTS = "A contract item already exists on this contract with the specified code."
-AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
-NO_DISTRIBUTIONS = "The document's codings are incomplete: The document has no distributions."
+CLOSED, INACTIVE = JOB_CLOSED, VENDOR_INACTIVE
 GL_CLOSED = "Ap Invoice Api import failed with error message: GL period closed.  Entry not allowed. (01\\31\\2026)."
 
 

@@ -18,17 +18,14 @@ from portal.exporters.sage300.records import APDistribution, APInvoice, Batch, C
 from portal.exporters.sage300.simulator import Sage300Simulator
 from portal.exporters.sage300.troubleshooting import explain
 
-from tests.sage_db import ON_PG
+from tests.sage_db import ON_PG, simulator
 
 
 # ---- fixtures -------------------------------------------------------------------
 
 @pytest.fixture
 def sim(make_sim, tmp_path):
-    s = make_sim(drop_folder=str(tmp_path / "drop"))
-    s.create_all()
-    seed(s)
-    return s
+    return simulator(make_sim, tmp_path, seed)
 
 
 def seed(s):

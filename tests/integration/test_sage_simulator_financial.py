@@ -26,25 +26,12 @@ from portal.exporters.sage300.records import (
     PCCOScheduleLineData,
 )
 from portal.exporters.sage300.troubleshooting import explain
+from tests.sage_db import simulator
+from tests.sage_texts import (ARCHIVED, AR_DUPLICATE, BLANK, CCO_EXISTS, ITEM_EXISTS, JOB_CLOSED, NOT_FOUND,
+                              NO_CATEGORY, NO_DISTRIBUTIONS, RATE_LIMITED, VENDOR_INACTIVE, too_long)
 
 
-NOT_FOUND = "Entity with this ID not found."
-BLANK = "Can't be blank."
-JOB_CLOSED = "Job has been closed."
-NO_CATEGORY = "No entities could be found of type [Category] with given where clause."
-VENDOR_INACTIVE = "Vendor is inactive/has been archived."
-ARCHIVED = "Commitment has been archived."
-CCO_EXISTS = "A commitment change order already exists with the specified id."
-ITEM_EXISTS = "A contract item already exists on this contract with the specified code."
-AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
-NO_DISTRIBUTIONS = "The document's codings are incomplete: The document has no distributions."
-RATE_LIMITED = ("Unknown Error => You have surpassed the max number of requests for an hour. "
-                "Please wait until your limit resets.")
 TODAY = date(2026, 10, 1)
-
-
-def too_long(field, limit):
-    return f"[{field}] is too long, maximum length is {limit} characters."
 
 
 def commitment_exists(code):
@@ -63,10 +50,7 @@ def estimate_exists(cost_code, category):
 
 @pytest.fixture
 def sim(make_sim, tmp_path):
-    s = make_sim(drop_folder=str(tmp_path / "drop"))
-    s.create_all()
-    seed(s)
-    return s
+    return simulator(make_sim, tmp_path, seed)
 
 
 def seed(s):

@@ -22,30 +22,16 @@ from portal.exporters.sage300.records import (
     ExtraData, JCCategory, JCCostCode, JobData, VendorData,
 )
 from portal.exporters.sage300.troubleshooting import explain
-
-
-NOT_FOUND = "Entity with this ID not found."
-BLANK = "Can't be blank."
-JOB_CLOSED = "Job has been closed."
-JOB_EXISTS = "A job with that code already exists."
-VENDOR_EXISTS = "A vendor already exists with the specified id."
-EXTRA_EXISTS = "An extra with that code already exists on this job."
-RATE_LIMITED = ("Unknown Error => You have surpassed the max number of requests for an hour. "
-                "Please wait until your limit resets.")
-
-
-def too_long(field, limit):
-    return f"[{field}] is too long, maximum length is {limit} characters."
+from tests.sage_db import simulator
+from tests.sage_texts import (BLANK, EXTRA_EXISTS, JOB_CLOSED, JOB_EXISTS, NOT_FOUND, RATE_LIMITED,
+                              VENDOR_EXISTS, too_long)
 
 
 # ---- fixtures -------------------------------------------------------------------
 
 @pytest.fixture
 def sim(make_sim, tmp_path):
-    s = make_sim(drop_folder=str(tmp_path / "drop"))
-    s.create_all()
-    seed(s)
-    return s
+    return simulator(make_sim, tmp_path, seed)
 
 
 def seed(s):
