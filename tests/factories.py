@@ -129,6 +129,37 @@ class NullQueue:
         pass
 
 
+def settings_form(current, **changes) -> dict:
+    """The Settings page's form for `current` (portal.domain.settings.Settings) with `changes` (form keys;
+    False leaves a box unticked): checkboxes present only when ticked, as a browser posts them."""
+    form = {f"direct_export_{k}": "on" for k, on in current.direct_export.items() if on}
+    for key in ("use_contract_number_as_sage_id", "consolidate_invoice_lines", "export_forecast_amounts"):
+        if getattr(current, key):
+            form[key] = "on"
+    form["job_number_mask"] = current.job_number_mask
+    for key, value in changes.items():
+        if value is False:
+            form.pop(key, None)
+        else:
+            form[key] = value
+    return form
+
+
+@contextmanager
+def statements(engine):
+    """Every SQL statement the engine runs inside the block (a list that fills as they run)."""
+    from sqlalchemy import event
+    seen: list[str] = []
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+
+
 @contextmanager
 def app_session(app):
     """A database session for setup and checks, closed before any request is made (sharing

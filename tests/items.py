@@ -18,6 +18,7 @@ made it (web tests make requests between short sessions).
 from __future__ import annotations
 
 import secrets
+import string
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -161,10 +162,12 @@ def free_code(session, project_id: int) -> str | None:
 _issued: set[str] = set()
 
 
-def fresh_job_id(session, sim) -> str:
-    """A Sage Job ID on the default mask ##-### that no project, Sage job or earlier test has."""
+def fresh_job_id(session, sim, mask: str = "##-###") -> str:
+    """A Sage Job ID on the job-number mask (# a digit, A a letter) that no project, Sage job or earlier
+    test has."""
     while True:
-        job_id = f"{secrets.randbelow(100):02d}-{secrets.randbelow(1000):03d}"
+        job_id = "".join(secrets.choice(string.digits) if ch == "#" else
+                         secrets.choice(string.ascii_uppercase) if ch == "A" else ch for ch in mask)
         if job_id in _issued or sim.get_job(job_id) or session.scalar(
                 select(func.count()).select_from(Project).where(Project.sage_job_id == job_id)):
             continue

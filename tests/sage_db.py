@@ -89,3 +89,20 @@ def simulator(make_sim, tmp_path, seed) -> Sage300Simulator:
     sim.create_all()
     seed(sim)
     return sim
+
+
+def submit_at_once(sims, batch) -> list:
+    """Each simulator (separate engines and pools, as separate worker processes have) submits the same
+    batch at the same moment; their results."""
+    import threading
+    barrier, results = threading.Barrier(len(sims)), []
+
+    def go(sim):
+        barrier.wait()
+        results.append(sim.submit(batch))
+    threads = [threading.Thread(target=go, args=(sim,)) for sim in sims]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

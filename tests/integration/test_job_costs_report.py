@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal.domain import job_costs
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
@@ -116,18 +115,8 @@ def world(session):
     return project, member
 
 
-@contextmanager
 def count_statements(session):
-    engine = session.get_bind()
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    return f.statements(session.get_bind())
 
 
 # ---- the report ------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ SQLite in tmp_path by default; PostgreSQL (a fresh schema per test, dropped afte
 when DATABASE_URL starts with "postgresql".
 """
 import os
-import threading
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -18,7 +17,7 @@ from portal.exporters.sage300.records import APDistribution, APInvoice, Batch, C
 from portal.exporters.sage300.simulator import Sage300Simulator
 from portal.exporters.sage300.troubleshooting import explain
 
-from tests.sage_db import ON_PG, simulator
+from tests.sage_db import ON_PG, simulator, submit_at_once
 
 
 # ---- fixtures -------------------------------------------------------------------
@@ -117,16 +116,7 @@ def test_two_threads_same_batch_id_make_one_invoice(make_sim, sim):
     other = make_sim()
     for round_ in range(5):
         batch = ap_batch(batch_id=f"race-{round_}", invoice=f"INV-R{round_}", dists=[dist(amount=D("10"))])
-        barrier, results = threading.Barrier(2), []
-
-        def go(s):
-            barrier.wait()
-            results.append(s.submit(batch))
-        threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = submit_at_once((sim, other), batch)
         assert sorted(r.replayed for r in results) == [False, True]
         assert all(r.ok and r.reference == f"ACME/INV-R{round_}" for r in results)
     assert sim.count_invoices() == 5

@@ -5,7 +5,6 @@ SQLite in tmp_path by default; PostgreSQL (a fresh schema per test, dropped afte
 DATABASE_URL starts with "postgresql" (the fixtures follow test_sage_simulator.py).
 """
 import os
-import threading
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -26,7 +25,7 @@ from portal.exporters.sage300.records import (
     PCCOScheduleLineData,
 )
 from portal.exporters.sage300.troubleshooting import explain
-from tests.sage_db import simulator
+from tests.sage_db import simulator, submit_at_once
 from tests.sage_texts import (ARCHIVED, AR_DUPLICATE, BLANK, CCO_EXISTS, ITEM_EXISTS, JOB_CLOSED, NOT_FOUND,
                               NO_CATEGORY, NO_DISTRIBUTIONS, RATE_LIMITED, VENDOR_INACTIVE, too_long)
 
@@ -790,16 +789,7 @@ def test_two_threads_same_commitment_batch_make_one_commitment(make_sim, sim):
     other = make_sim()
     for round_ in range(3):
         batch = commitment_batch(f"race-{round_}", commitment=f"C-R{round_}")
-        barrier, results = threading.Barrier(2), []
-
-        def go(s):
-            barrier.wait()
-            results.append(s.submit(batch))
-        threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = submit_at_once((sim, other), batch)
         assert sorted(r.replayed for r in results) == [False, True]
         assert all(r.ok for r in results)
         assert len(sim.list_commitment_items(f"C-R{round_}")) == 2

@@ -5,7 +5,6 @@ SQLite in tmp_path by default; PostgreSQL (a fresh schema per test, dropped afte
 DATABASE_URL starts with "postgresql" (the fixtures follow test_sage_simulator.py).
 """
 import os
-import threading
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -22,7 +21,7 @@ from portal.exporters.sage300.records import (
     ExtraData, JCCategory, JCCostCode, JobData, VendorData,
 )
 from portal.exporters.sage300.troubleshooting import explain
-from tests.sage_db import simulator
+from tests.sage_db import simulator, submit_at_once
 from tests.sage_texts import (BLANK, EXTRA_EXISTS, JOB_CLOSED, JOB_EXISTS, NOT_FOUND, RATE_LIMITED,
                               VENDOR_EXISTS, too_long)
 
@@ -479,16 +478,7 @@ def test_two_threads_same_job_batch_make_one_job(make_sim, sim):
     other = make_sim()
     for round_ in range(3):
         batch = job_batch(f"race-{round_}", job=f"J-R{round_}")
-        barrier, results = threading.Barrier(2), []
-
-        def go(s):
-            barrier.wait()
-            results.append(s.submit(batch))
-        threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = submit_at_once((sim, other), batch)
         assert sorted(r.replayed for r in results) == [False, True]
         assert all(r.ok and r.reference == f"J-R{round_}" for r in results)
         assert len(sim.list_cost_codes(f"J-R{round_}")) == 2

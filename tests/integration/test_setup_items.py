@@ -8,8 +8,6 @@ and every setting a test changes is put back in a finally.
 """
 from __future__ import annotations
 
-import random
-import string
 from datetime import date
 from types import SimpleNamespace
 
@@ -24,6 +22,7 @@ from portal.domain.models import (CostCode, ErpAudit, ErpItem, MailStatus, Outbo
                                   ToolLevel, User, Vendor)
 from portal.queue import RQJobQueue
 from tests import factories as f
+from tests import items as it
 from tests.types import get_type
 
 COMPANY = "Test Builders"
@@ -55,29 +54,6 @@ def standard_description(session, code: str) -> str:
 
 def category_description(session, code: str) -> str:
     return session.scalar(select(StandardCategory.description).where(StandardCategory.code == code))
-
-
-_issued: set[str] = set()
-
-
-def fresh_job_id(session, sim, mask: str = "##-###") -> str:
-    """A Sage Job ID matching the mask that neither the portal nor Sage (nor this run) has used."""
-    while True:
-        job_id = "".join(random.choice(string.digits) if ch == "#" else
-                         random.choice(string.ascii_uppercase) if ch == "A" else ch for ch in mask)
-        if job_id in _issued or sim.get_job(job_id) is not None or session.scalar(
-                select(func.count()).select_from(Project).where(Project.sage_job_id == job_id)):
-            continue
-        _issued.add(job_id)
-        return job_id
-
-
-def fresh_vendor_id(sim) -> str:
-    while True:
-        vendor_id = f"V{f.suffix(8)}"
-        if vendor_id not in _issued and sim.get_vendor(vendor_id) is None:
-            _issued.add(vendor_id)
-            return vendor_id
 
 
 # ---- people ---------------------------------------------------------------------------
@@ -180,9 +156,9 @@ def make_cost_code(session, sim, who):
 
 def accept_fields(session, sim, key, item_id) -> dict:
     if key == "vendor":
-        return {"erp_vendor_id": fresh_vendor_id(sim), "vendor_type": "Subcontractor"}
+        return {"erp_vendor_id": it.fresh_vendor_id(sim), "vendor_type": "Subcontractor"}
     if key == "job":
-        return {"sage_job_id": fresh_job_id(session, sim)}
+        return {"sage_job_id": it.fresh_job_id(session, sim)}
     if key == "sub_job":
         return get_type("sub_job").export_defaults(get_type("sub_job").load(session, item_id))
     return {}
@@ -289,7 +265,7 @@ def test_job_export_creates_the_sage_job_with_its_cost_codes_and_categories(sess
     sub = new_sub_job(session, who.pm, project.id)
     add_cost_code(session, who.pm, project.id, "09-900", ("LAB",), sub_job_id=sub.id)  # the extra's, not the job's
     erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
-    job_id = fresh_job_id(session, sim)
+    job_id = it.fresh_job_id(session, sim)
     services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
 
@@ -340,7 +316,7 @@ def test_job_accept_checks_the_sage_job_id_and_changes_nothing(session, sim, who
 
 def test_job_accept_refuses_a_sage_job_id_another_project_has(session, sim, who, drain):
     first, second = new_project(session, who), new_project(session, who)
-    job_id = fresh_job_id(session, sim)
+    job_id = it.fresh_job_id(session, sim)
     erp1 = services.send(session, who.pm, "job", first.id, RQJobQueue())
     services.accept(session, who.approver, erp1.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
@@ -355,17 +331,17 @@ def test_job_accept_refuses_a_sage_job_id_another_project_has(session, sim, who,
 
 def test_the_job_number_mask_comes_from_the_settings(session, sim, who, drain):
     before = settings.load(session)
-    settings.update(session, who.erp_admin, settings_form(before, job_number_mask="AA-####"))
+    settings.update(session, who.erp_admin, f.settings_form(before, job_number_mask="AA-####"))
     try:
         project = new_project(session, who)
         erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
         with pytest.raises(Invalid) as refused:
             services.accept(session, who.approver, erp.id, {"sage_job_id": "24-104"}, RQJobQueue())
         assert "job-number mask AA-####" in refused.value.fields["sage_job_id"]
-        job_id = fresh_job_id(session, sim, "AA-####")
+        job_id = it.fresh_job_id(session, sim, "AA-####")
         services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     finally:
-        settings.update(session, who.erp_admin, settings_form(before))
+        settings.update(session, who.erp_admin, f.settings_form(before))
     assert settings.load(session) == before
     drain()
     assert erp_row(session, erp.id).state == State.SYNCED and sim.get_job(job_id) is not None
@@ -379,7 +355,7 @@ def test_the_job_number_mask_comes_from_the_settings(session, sim, who, drain):
 def test_sage_refuses_a_job_with_a_field_over_its_length(session, sim, who, drain, change, message):
     project = new_project(session, who, **change)
     erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
-    job_id = fresh_job_id(session, sim)
+    job_id = it.fresh_job_id(session, sim)
     services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
     erp = erp_row(session, erp.id)
@@ -391,7 +367,7 @@ def test_sage_refuses_a_job_with_a_field_over_its_length(session, sim, who, drai
 def test_a_refused_job_is_rejected_fixed_resent_and_synced(session, sim, who, drain):
     project = new_project(session, who, name="Westfield Community Recreation Center Expansion")
     erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
-    services.accept(session, who.approver, erp.id, {"sage_job_id": fresh_job_id(session, sim)}, RQJobQueue())
+    services.accept(session, who.approver, erp.id, {"sage_job_id": it.fresh_job_id(session, sim)}, RQJobQueue())
     drain()
     assert erp_row(session, erp.id).state == State.FAILED
     # Failed items cannot be edited until accounting rejects them back to the project team.
@@ -403,7 +379,7 @@ def test_a_refused_job_is_rejected_fixed_resent_and_synced(session, sim, who, dr
         "number": project.number, "name": "Westfield Rec Center", "address": "400 Civic Plaza",
         "city": "Springfield", "state": "IL", "zip": "62701"})
     services.send(session, who.pm, "job", project.id, RQJobQueue())
-    job_id = fresh_job_id(session, sim)
+    job_id = it.fresh_job_id(session, sim)
     services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
     erp = erp_row(session, erp.id)
@@ -415,7 +391,7 @@ def test_a_refused_job_is_rejected_fixed_resent_and_synced(session, sim, who, dr
 
 def test_a_job_id_that_exists_only_in_sage_fails_with_sages_text(session, sim, who, drain):
     project = new_project(session, who)
-    job_id = fresh_job_id(session, sim)
+    job_id = it.fresh_job_id(session, sim)
     sim.add_job(job_id, "Made in Sage")
     erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
     services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
@@ -556,7 +532,7 @@ def test_vendor_export_maps_the_companies_table_and_writes_the_erp_vendor_id_bac
                         city="Bayside", state="WI", zip="53217", phone="555-0142", fax="555-0143")
     erp = services.send(session, who.admin, "vendor", vendor.id, RQJobQueue())
     assert erp.project_id is None  # company level
-    vendor_id = fresh_vendor_id(sim)
+    vendor_id = it.fresh_vendor_id(sim)
     services.accept(session, who.approver, erp.id, {"erp_vendor_id": vendor_id, "vendor_type": "Supplier"},
                     RQJobQueue())
     drain()
@@ -576,7 +552,7 @@ def test_vendor_export_maps_the_companies_table_and_writes_the_erp_vendor_id_bac
 
 def test_a_vendor_id_that_exists_only_in_sage_fails_and_a_retry_with_another_id_syncs(session, sim, who, drain):
     vendor = new_vendor(session, who.admin)
-    taken = fresh_vendor_id(sim)
+    taken = it.fresh_vendor_id(sim)
     sim.add_vendor(taken, "Made in Sage")
     erp = services.send(session, who.admin, "vendor", vendor.id, RQJobQueue())
     services.accept(session, who.approver, erp.id, {"erp_vendor_id": taken, "vendor_type": "Subcontractor"},
@@ -587,7 +563,7 @@ def test_a_vendor_id_that_exists_only_in_sage_fails_and_a_retry_with_another_id_
     assert session.get(Vendor, vendor.id).erp_vendor_id is None
     assert sim.get_vendor(taken)["Name"] == "Made in Sage"
 
-    other = fresh_vendor_id(sim)
+    other = it.fresh_vendor_id(sim)
     services.accept(session, who.approver, erp.id, {"erp_vendor_id": other, "vendor_type": "Subcontractor"},
                     RQJobQueue())
     drain()
@@ -615,7 +591,7 @@ def test_vendor_accept_checks_its_fields_and_changes_nothing(session, sim, who, 
 
 def test_vendor_accept_refuses_an_erp_vendor_id_another_company_has(session, sim, who):
     linked = new_vendor(session, who.admin)
-    linked.erp_vendor_id = fresh_vendor_id(sim)
+    linked.erp_vendor_id = it.fresh_vendor_id(sim)
     session.commit()
     vendor = new_vendor(session, who.admin)
     erp = services.send(session, who.admin, "vendor", vendor.id, RQJobQueue())
@@ -735,24 +711,9 @@ def test_a_cost_code_is_added_to_its_synced_sub_jobs_extra(session, sim, who, dr
 
 # ---- settings: direct export ------------------------------------------------------------------
 
-def settings_form(current: settings.Settings, **changes) -> dict:
-    """The settings form as the page posts it (checkboxes present only when ticked)."""
-    form = {f"direct_export_{k}": "on" for k, on in current.direct_export.items() if on}
-    for key in ("use_contract_number_as_sage_id", "consolidate_invoice_lines", "export_forecast_amounts"):
-        if getattr(current, key):
-            form[key] = "on"
-    form["job_number_mask"] = current.job_number_mask
-    for key, value in changes.items():
-        if value is False:
-            form.pop(key, None)
-        else:
-            form[key] = value
-    return form
-
-
 def test_direct_export_sends_an_approved_invoice_straight_to_export(session, sim, who, drain):
     before = settings.load(session)
-    settings.update(session, who.erp_admin, settings_form(before, direct_export_invoices="on"))
+    settings.update(session, who.erp_admin, f.settings_form(before, direct_export_invoices="on"))
     try:
         assert settings.load(session).direct_export["invoices"] is True
         setup = synced_project(session, sim, who)
@@ -769,7 +730,7 @@ def test_direct_export_sends_an_approved_invoice_straight_to_export(session, sim
         assert (erp.state, erp.erp_ref) == (State.SYNCED, inv.number), erp.sage_message
         assert sim.get_invoice(setup.vendor.erp_vendor_id, inv.number) is not None
     finally:
-        settings.update(session, who.erp_admin, settings_form(before))
+        settings.update(session, who.erp_admin, f.settings_form(before))
     assert settings.load(session) == before
 
 
@@ -786,16 +747,16 @@ def test_settings_change_is_audited_per_key_and_only_by_erp_admins(session, who)
     before = settings.load(session)
     last = session.scalar(select(func.max(SettingChange.id))) or 0
     with pytest.raises(PermissionDenied):
-        settings.update(session, who.approver, settings_form(before, job_number_mask="####"))
+        settings.update(session, who.approver, f.settings_form(before, job_number_mask="####"))
     with pytest.raises(Invalid) as refused:
-        settings.update(session, who.erp_admin, settings_form(before, job_number_mask="##-###-####"))
+        settings.update(session, who.erp_admin, f.settings_form(before, job_number_mask="##-###-####"))
     assert refused.value.fields == {"job_number_mask": "A Sage Job ID has at most 10 characters."}
     session.rollback()
     assert settings.load(session) == before
     assert (session.scalar(select(func.max(SettingChange.id))) or 0) == last
     try:
         forecast = not before.export_forecast_amounts
-        settings.update(session, who.erp_admin, settings_form(before, job_number_mask="####",
+        settings.update(session, who.erp_admin, f.settings_form(before, job_number_mask="####",
                                                               export_forecast_amounts=forecast and "on"))
         changes = session.scalars(select(SettingChange).where(SettingChange.id > last)
                                   .order_by(SettingChange.id)).all()
@@ -803,5 +764,5 @@ def test_settings_change_is_audited_per_key_and_only_by_erp_admins(session, who)
             ("job_number_mask", before.job_number_mask, "####", who.erp_admin.id),
             ("export_forecast_amounts", before.export_forecast_amounts, forecast, who.erp_admin.id)])
     finally:
-        settings.update(session, who.erp_admin, settings_form(before))
+        settings.update(session, who.erp_admin, f.settings_form(before))
     assert settings.load(session) == before

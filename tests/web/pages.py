@@ -12,7 +12,7 @@ from portal.domain import settings
 from portal.domain.lifecycle import State
 from portal.domain.models import User
 from tests import items
-from tests.factories import app_session, suffix
+from tests.factories import app_session, settings_form, suffix  # noqa: F401 - settings_form: for the page tests
 from tests.web.roles import members
 
 HX = {"HX-Request": "true"}
@@ -64,7 +64,7 @@ def input_names(body: str) -> set[str]:
 
 def has_field_error(body: str, field: str, message: str) -> bool:
     """The message shown next to the input: in its cell for a line input, after its label otherwise."""
-    msg = re.escape(f'<span class="field-error">{message}</span>')
+    msg = re.escape(f'<span class="field-error">{message}')  # the message, or how it starts
     if field.startswith("line-"):
         pattern = rf'<td>(?:(?!</td>).)*?name="{field}"(?:(?!</td>).)*?{msg}'
     else:
@@ -76,21 +76,6 @@ def accept_form_body(clients, it, headers=HX):
     """The approver's GET of the item's Accept form: (response, text)."""
     response = clients["approver"].get(items.tab_url(it.key, it.erp, "accept"), headers=headers)
     return response, text(response)
-
-
-def settings_form(current: settings.Settings, **changes) -> dict:
-    """The Settings page's form for `current` with `changes` (form keys; False leaves a box unticked)."""
-    form = {f"direct_export_{k}": "on" for k, on in current.direct_export.items() if on}
-    for key in ("use_contract_number_as_sage_id", "consolidate_invoice_lines", "export_forecast_amounts"):
-        if getattr(current, key):
-            form[key] = "on"
-    form["job_number_mask"] = current.job_number_mask
-    for key, value in changes.items():
-        if value is False:
-            form.pop(key, None)
-        else:
-            form[key] = value
-    return form
 
 
 # ---- a test's projects and items ----------------------------------------------------------------
@@ -173,3 +158,20 @@ def accept_and_settle(clients, drain, item, fields) -> str:
     settled = clients["approver"].get(items.tab_url(item.key, item.erp, "status"), headers=HX)
     assert settled.status_code == 286
     return text(settled)
+
+
+def assert_form_refused(response, form: dict, message: str, field: str | None, echoed: tuple = ()) -> None:
+    """A project-side form answered 422 as a page: the message next to its field (or at the top, for the
+    whole form), and what was typed in the `echoed` inputs (and those of the lines: line-<n>-<name>)
+    comes back."""
+    body = text(response)
+    assert response.status_code == 422, body[:500]
+    assert is_page(body) and message in body
+    if field:
+        assert "Please correct the highlighted fields." in body
+        assert has_field_error(body, field, message), f"no message next to {field}"
+    else:
+        assert f'<p class="msg error" role="alert">{message}</p>' in body
+    for name, value in form.items():  # what was typed comes back
+        if (name in echoed or name.split("-")[-1] in echoed and name.startswith("line-")) and (value or "").strip():
+            assert f'value="{value}"' in body, name

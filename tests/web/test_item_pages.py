@@ -13,13 +13,13 @@ context pushed, the database read in short sessions between them.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpAudit, OutboxMail
+from tests import factories as f
 from tests import items as it
 from tests.factories import app_session as dbs
 from tests.types import get_type, type_keys
@@ -349,21 +349,12 @@ def test_unlink_once_sage_no_longer_holds_the_record(sim, clients, world, key):
     assert "ERP history" in history and f"Unlinked from Sage ID {before.erp_ref}" in history
 
 
-@contextmanager
 def statements(app):
     """Every SQL statement the portal's engine runs inside the block."""
     from portal.extensions import db
     with app.app_context():
         engine = db.engine
-    seen: list[str] = []
-
-    def hook(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-    event.listen(engine, "before_cursor_execute", hook)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", hook)
+    return f.statements(engine)
 
 
 @pytest.mark.parametrize("key", KEYS)

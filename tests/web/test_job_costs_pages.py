@@ -22,12 +22,7 @@ from tests.web.pages import BOOSTED, HX, is_fragment, is_page, path_of, text
 
 dbs = f.app_session
 
-GUIDE_HEADER = ["Cost Code", "Cat.", "Description", "Original Budget", "Original Budget Units",
-                "Approved Budget Changes", "Approved Budget Unit Changes", "Revised Budget",
-                "Revised Budget Units", "Original Commitment", "Approved Commitment Changes",
-                "Revised Commitment", "Commitment Invoiced", "Job to Date Cost", "Job to Date Actual Units",
-                "Job to Date Dollars Paid", "Month to Date Cost", "Month to Date Dollars Paid",
-                "Month to Date Actual Units", "Direct Costs"]
+GUIDE_HEADER = rows.GUIDE_HEADER
 
 
 
