@@ -1,7 +1,8 @@
 """Every item type in Chromium: Send -> Reject -> email -> Resend, and a Sage refusal that lands
 in Failed to Export with Sage's text and the guide's cause and solution.
 
-Each type's item is built at service level (tests/items.py) by its creator, who is also its sender; the approver then decides in the live portal (CSRF on), the
+Each type's item is built at service level (tests/items.py) by its creator, who is also its sender;
+the approver then decides in the live portal (CSRF on), the
 real RQ worker exports to the Sage simulator and sends mail to the aiosmtpd inbox.
 """
 from __future__ import annotations
@@ -58,7 +59,8 @@ def estimate_in_sage(session, sim, item):
 def vendor_inactive(session, sim, item):
     sim.set_vendor_status(item.home.vendor_erp, "Inactive")
     sage_id = f"P{f.suffix(8)}"
-    return "Vendor is inactive/has been archived.", lambda form: form.get_by_label("Sage 300 CRE ID").fill(sage_id), None
+    return ("Vendor is inactive/has been archived.",
+            lambda form: form.get_by_label("Sage 300 CRE ID").fill(sage_id), None)
 
 
 def commitment_archived(session, sim, item):

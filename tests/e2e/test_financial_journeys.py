@@ -91,8 +91,8 @@ def test_project_admin_creates_a_purchase_order_and_approver_exports_it_with_uni
     fresh(session)
     commitment = session.scalars(select(Commitment).where(Commitment.number == number)).one()
     commitment_pk = commitment.id
-    assert (getattr(commitment, it.COMMITMENT_TYPE), commitment.created_by_id, commitment.project_id) == ("purchase_order", admin.id,
-                                                                                  project_pk)
+    assert (getattr(commitment, it.COMMITMENT_TYPE), commitment.created_by_id, commitment.project_id) == (
+        "purchase_order", admin.id, project_pk)
     row = page.locator(f"#commitment-{commitment_pk}")
     expect(row).to_contain_text(title)
     expect(row).to_contain_text("Purchase Order")
@@ -334,7 +334,8 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     project_name, project_pk = setup.project.name, setup.project.id
     number = f"SC-{f.suffix()}"
     commitment = items.save_item(session, creator, "commitment", project_pk, None, {
-        "number": number, "title": "Waterproofing", it.COMMITMENT_TYPE: "subcontract", "vendor_id": str(setup.vendor.id),
+        "number": number, "title": "Waterproofing", it.COMMITMENT_TYPE: "subcontract",
+        "vendor_id": str(setup.vendor.id),
         "status": "Approved", "retainage_pct": "10",
         "line-0-description": "Membrane", "line-0-category_id": str(setup.sub.id), "line-0-amount": "24000"})
     commitment_pk = commitment.id

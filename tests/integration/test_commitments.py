@@ -75,4 +75,5 @@ def test_a_sage_id_being_exported_for_another_commitment_is_refused(session, sim
     with pytest.raises(Invalid) as refused:
         get_type("commitment").clean_export_fields(session, second, {"sage_id": sage_id.lower()})
     assert refused.value.fields == {"sage_id": f"Sage ID {sage_id.lower()} is being exported for another commitment."}
-    assert get_type("commitment").clean_export_fields(session, second, {"sage_id": sage_id + "X"}) == {"sage_id": sage_id + "X"}
+    assert get_type("commitment").clean_export_fields(session, second, {"sage_id": sage_id + "X"}) == {
+        "sage_id": sage_id + "X"}

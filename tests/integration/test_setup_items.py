@@ -694,7 +694,8 @@ def test_a_cost_code_is_added_to_its_synced_sub_jobs_extra(session, sim, who, dr
     job = setup.project.sage_job_id
     sub = new_sub_job(session, who.pm, setup.project.id)
     erp = services.send(session, who.pm, "sub_job", sub.id, RQJobQueue())
-    services.accept(session, who.approver, erp.id, get_type("sub_job").export_defaults(get_type("sub_job").load(session, sub.id)),
+    kind = get_type("sub_job")
+    services.accept(session, who.approver, erp.id, kind.export_defaults(kind.load(session, sub.id)),
                     RQJobQueue())
     drain()
     extra = session.get(SubJob, sub.id).sage_extra_id

@@ -113,7 +113,8 @@ class World:
         admin = items.builder(key).admin
         home = home or self.home
         with app_session(self.app) as s:
-            return items.make_item(s, self.sim, key, state, home=home, sender=self.user(s, sender or self.sender or admin),
+            return items.make_item(s, self.sim, key, state, home=home,
+                                   sender=self.user(s, sender or self.sender or admin),
                                    creator=self.user(s, creator or self.sender or admin),
                                    approver=self.user(s, "approver"), **kw)
 
@@ -175,3 +176,9 @@ def assert_form_refused(response, form: dict, message: str, field: str | None, e
     for name, value in form.items():  # what was typed comes back
         if (name in echoed or name.split("-")[-1] in echoed and name.startswith("line-")) and (value or "").strip():
             assert f'value="{value}"' in body, name
+
+
+def list_row(clients, key: str, pid: int | None, item_id: int, role: str = "project_admin") -> str:
+    """The item's row (its <tbody>) on the type's project-side list, as `role` sees it (htmx)."""
+    body = text(clients[role].get(items.list_url(key, pid), headers=HX))
+    return item_row(body, *items.row_id(items.Item(key, item_id, None, pid, "")).rsplit("-", 1))

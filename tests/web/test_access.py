@@ -490,7 +490,8 @@ def restore_settings(w, before):
 
 
 def schedule_rows(s, w):
-    return tuple((r.kind, r.enabled, r.interval_minutes) for r in s.scalars(select(SyncSchedule).order_by(SyncSchedule.kind)))
+    rows = s.scalars(select(SyncSchedule).order_by(SyncSchedule.kind))
+    return tuple((r.kind, r.enabled, r.interval_minutes) for r in rows)
 
 
 def schedule_form(rows, **change) -> dict:

@@ -24,9 +24,9 @@ from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
 from tests import items as ti
 from tests.items import item_url, list_url, tab_url
-from tests.web.pages import (HX, World, accept_and_settle, assert_form_refused, accept_form_body, changed_settings, counts,
-                             input_names, is_fragment, is_page, item_row, path_of, tab_row_ids,
-                             text)
+from tests.web.pages import (HX, list_row, accept_and_settle, accept_form_body, assert_form_refused, changed_settings,
+                             counts, input_names, is_fragment, is_page, item_row, path_of, tab_row_ids, text,
+                             World)
 
 TYPES = ("commitment", "cco", "budget", "budget_change")
 MODELS = {"commitment": Commitment, "cco": CommitmentChangeOrder, "budget": Budget, "budget_change": BudgetChange}
@@ -111,7 +111,7 @@ LIST_CELLS = {
 @pytest.mark.parametrize("key", TYPES)
 def test_list_row_shows_the_items_columns_and_totals(clients, world, key):
     it = world.item(key)
-    row = item_row(text(clients["project_admin"].get(list_url(key, it.pid), headers=HX)), key, it.id)
+    row = list_row(clients, key, it.pid, it.id)
     for cell in LIST_CELLS[key](it):
         assert cell in row, cell
     assert "Not sent" in row and "Send to ERP" in row
@@ -285,7 +285,8 @@ def test_create_with_bad_input_is_422_with_the_message_and_creates_nothing(clien
 def test_a_second_budget_on_a_project_is_422_and_creates_nothing(clients, world):
     first = world.item("budget")
     before = count(world, "budget", first.pid)
-    response = clients["project_admin"].post(list_url("budget", first.pid) + "/new", data=form_of(world, "budget", first.home))
+    response = clients["project_admin"].post(list_url("budget", first.pid) + "/new",
+                                             data=form_of(world, "budget", first.home))
     body = text(response)
     assert response.status_code == 422 and is_page(body)
     assert '<p class="msg error" role="alert">This project already has a budget: edit it instead.</p>' in body
@@ -318,7 +319,8 @@ def test_edit_while_draft_or_rejected_shows_the_lines_and_saves(clients, world, 
     form_page = clients["project_admin"].get(item_url(it, "edit"))
     body = text(form_page)
     assert form_page.status_code == 200 and is_page(body)
-    assert f"<h1>Edit {ti.builder(key).label.lower()}</h1>" in body and '<button type="submit" class="primary">Save</button>' in body
+    assert f"<h1>Edit {ti.builder(key).label.lower()}</h1>" in body
+    assert '<button type="submit" class="primary">Save</button>' in body
     first = {"commitment": 'name="line-0-description" value="Membrane"', "cco": 'name="line-0-amount" value="1000.00"',
              "budget": 'name="line-0-original" value="50000.00"'}[key]
     assert first in body
@@ -330,8 +332,8 @@ def test_edit_while_draft_or_rejected_shows_the_lines_and_saves(clients, world, 
     before = world.snapshot(key, it.id)
     edit = form_of(world, key, it.home)
     if key == "commitment":
-        edit.update(number=it.number, title="Renamed", **{"line-2-description": "Sealant",
-                                                          "line-2-category_id": str(it.home.mat), "line-2-amount": "99"})
+        edit.update(number=it.number, title="Renamed", **{
+            "line-2-description": "Sealant", "line-2-category_id": str(it.home.mat), "line-2-amount": "99"})
     elif key == "cco":
         edit.update(number=it.number, title="Renamed", **{"line-2-amount": "800"})
     else:
@@ -349,19 +351,20 @@ def test_edit_while_draft_or_rejected_shows_the_lines_and_saves(clients, world, 
         assert lines[1][1] == Decimal("12000.00")
     if state == State.REJECTED:
         assert world.erp(it.erp).state == State.REJECTED  # editing does not resend
-        row = item_row(text(clients["project_admin"].get(list_url(key, it.pid), headers=HX)), key, it.id)
+        row = list_row(clients, key, it.pid, it.id)
         assert "Resend to ERP" in row
 
 
 @pytest.mark.parametrize("state", [State.DRAFT, State.REJECTED])
 def test_a_budget_change_has_no_edit_and_cannot_be_edited(clients, world, state):
     it = world.item("budget_change", state)
-    row = item_row(text(clients["project_admin"].get(list_url("budget_change", it.pid), headers=HX)), "budget_change", it.id)
+    row = list_row(clients, "budget_change", it.pid, it.id)
     assert "Edit" not in row and item_url(it, "edit") not in row
     assert ("Resend to ERP" if state == State.REJECTED else "Send to ERP") in row
     before = world.snapshot("budget_change", it.id), world.erp_of("budget_change", it.id)
 
-    response = clients["project_admin"].post(item_url(it, "edit"), data=form_of(world, "budget_change", it.home, number="BC-EDITED"))
+    edit = form_of(world, "budget_change", it.home, number="BC-EDITED")
+    response = clients["project_admin"].post(item_url(it, "edit"), data=edit)
     assert response.status_code in (409, 422)
     assert "Once a budget change has been created, it cannot be edited." in text(response)
     assert (world.snapshot("budget_change", it.id), world.erp_of("budget_change", it.id)) == before
@@ -379,7 +382,7 @@ def test_an_exported_budget_is_locked_and_can_only_change_with_budget_changes(cl
     it = world.item("budget", State.SYNCED)
     with dbs(world.app) as s:
         assert s.get(Budget, it.id).locked
-    row = item_row(text(clients["project_admin"].get(list_url("budget", it.pid), headers=HX)), "budget", it.id)
+    row = list_row(clients, "budget", it.pid, it.id)
     assert '<td class="">Yes</td>' in row and 'data-state="synced"' in row  # the Locked column
     assert "Send to ERP" not in row and "Edit" not in row
     before = world.snapshot("budget", it.id)
@@ -391,11 +394,12 @@ def test_a_locked_budget_back_in_draft_still_refuses_edits_and_sending(clients, 
     """A budget locked in Sage but not (or no longer) in the gate: the lock alone stops both."""
     p = budgeted(world)
     it = ti.Item("budget", p.budget, p, p.pid, p.number)
-    row = item_row(text(clients["project_admin"].get(list_url("budget", p.pid), headers=HX)), "budget", p.budget)
+    row = list_row(clients, "budget", p.pid, p.budget)
     assert re.search(r"<button[^>]*disabled[^>]*>Send to ERP</button>", row)
     assert "The budget was exported to Sage and is locked; change it with budget changes." in row
     before = world.snapshot("budget", p.budget)
-    response = clients["project_admin"].post(item_url(it, "edit"), data=form_of(world, "budget", p, **{"line-0-original": "1"}))
+    edit = form_of(world, "budget", p, **{"line-0-original": "1"})
+    response = clients["project_admin"].post(item_url(it, "edit"), data=edit)
     assert response.status_code == 422 and "The budget was exported to Sage and is locked." in text(response)
     assert world.snapshot("budget", p.budget) == before
     sent = clients["project_admin"].post(item_url(it, "send"), headers=HX)
@@ -441,7 +445,7 @@ def test_send_is_unavailable_with_the_reason_and_refused_if_posted(clients, worl
     if "exported_budget" in changes:
         changes["home"] = world.another_home()
     it = world.item(key, **changes)
-    row = item_row(text(clients["project_admin"].get(list_url(key, it.pid), headers=HX)), key, it.id)
+    row = list_row(clients, key, it.pid, it.id)
     assert re.search(r"<button[^>]*disabled[^>]*>Send to ERP</button>", row)
     assert reason in row
     assert item_url(it, "send") not in row
@@ -454,7 +458,7 @@ def test_send_is_unavailable_with_the_reason_and_refused_if_posted(clients, worl
 def test_a_synced_commitment_cannot_be_sent_again(clients, world):
     p = world.home
     it = ti.Item("commitment", p.commitment, p, p.pid, p.commitment_number)
-    row = item_row(text(clients["project_admin"].get(list_url("commitment", p.pid), headers=HX)), "commitment", p.commitment)
+    row = list_row(clients, "commitment", p.pid, p.commitment)
     assert 'data-state="synced"' in row and f"ERP ID {p.commitment_erp}" in row and "Send to ERP" not in row
     response = clients["project_admin"].post(item_url(it, "send"), headers=HX)
     assert response.status_code == 422
@@ -577,7 +581,7 @@ def test_accepted_commitment_is_synced_in_sage_with_its_items(clients, world, dr
         ("2", "Flashing", "03-300", "MAT", Decimal("6000.50"), None)]
     with dbs(world.app) as s:
         assert s.get(Commitment, it.id).erp_commitment_id == sage_id
-    row = item_row(text(clients["project_admin"].get(list_url("commitment", it.pid), headers=HX)), "commitment", it.id)
+    row = list_row(clients, "commitment", it.pid, it.id)
     assert 'data-state="synced"' in row and f"ERP ID {sage_id}" in row and f'<td class="">{sage_id}</td>' in row
     assert "Send to ERP" not in row and "Edit" not in row
 
@@ -635,7 +639,7 @@ def test_accepted_budget_exports_original_estimates_and_optionally_the_forecast_
     with dbs(world.app) as s:
         assert s.get(Budget, it.id).locked
         assert world.erp(it.erp).export_fields == {"export_forecast": forecast}
-    row = item_row(text(clients["project_admin"].get(list_url("budget", it.pid), headers=HX)), "budget", it.id)
+    row = list_row(clients, "budget", it.pid, it.id)
     assert '<td class="">Yes</td>' in row and "Send to ERP" not in row and "Edit" not in row
 
 
@@ -647,10 +651,9 @@ def test_accepted_budget_change_is_an_approved_estimate_change_and_revises_the_b
     assert sorted((t["Category"], Decimal(str(t["Amount"])), t["Ref_1"]) for t in changes) == [
         ("MAT", Decimal("2500"), it.number), ("SUB", Decimal("-2000"), it.number)]
     # The budget shows the approved change: original 60,000 + 500 = 60,500.
-    row = item_row(text(clients["project_admin"].get(list_url("budget", it.pid), headers=HX)), "budget", it.home.budget)
+    row = list_row(clients, "budget", it.pid, it.home.budget)
     assert "$60,000.00" in row and "$500.00" in row and "$60,500.00" in row
-    row = item_row(text(clients["project_admin"].get(list_url("budget_change", it.pid), headers=HX)),
-                   "budget_change", it.id)
+    row = list_row(clients, "budget_change", it.pid, it.id)
     assert 'data-state="synced"' in row and "Send to ERP" not in row
 
 
@@ -718,7 +721,7 @@ def test_a_sage_refusal_is_failed_to_export_with_sages_text_cause_and_solution(c
     failed_tab = text(clients["approver"].get(f"/erp/{key}?filter=failed&q={world.token}", headers=HX))
     assert tab_row_ids(failed_tab) == [it.erp] and counts(failed_tab)["failed"] == 1
     assert "<th>Sage's message</th>" in failed_tab and why.cause in failed_tab
-    row = item_row(text(clients["project_admin"].get(list_url(key, it.pid), headers=HX)), key, it.id)
+    row = list_row(clients, key, it.pid, it.id)
     assert 'data-state="failed"' in row and "Sage refused the export; accounting will retry or reject it." in row
     with dbs(world.app) as s:  # nothing written back
         if key == "commitment":

@@ -26,8 +26,8 @@ from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
 from tests import items as ti
 from tests.items import item_url, list_url, tab_url
-from tests.web.pages import (HX, World, accept_and_settle, assert_form_refused, accept_form_body, counts, input_names,
-                             is_fragment, item_row, path_of, tab_row_ids, text)
+from tests.web.pages import (HX, list_row, accept_and_settle, accept_form_body, assert_form_refused, counts, input_names,
+                             is_fragment, item_row, path_of, tab_row_ids, text, World)
 
 TYPES = ("pcco", "owner_invoice")
 MODELS = {"pcco": PrimeChangeOrder, "owner_invoice": OwnerInvoice}
@@ -162,7 +162,7 @@ PREREQUISITES = {
 def test_send_is_unavailable_with_the_reason_and_refused_if_posted(clients, world, name):
     key, changes, reason = PREREQUISITES[name]
     it = world.item(key, **changes, **({"new_item": True} if key == "pcco" else {}))
-    row = item_row(text(clients["project_admin"].get(list_url(key, it.pid), headers=HX)), key, it.id)
+    row = list_row(clients, key, it.pid, it.id)
     assert re.search(r"<button[^>]*disabled[^>]*>Send to ERP</button>", row)
     assert reason in row and item_url(it, "send") not in row
     response = clients["project_admin"].post(item_url(it, "send"), headers=HX)
@@ -297,8 +297,7 @@ def test_a_duplicate_owner_invoice_fails_with_sages_text_cause_and_solution(clie
                                               headers=HX))
     assert tab_row_ids(failed_tab) == [second.erp] and counts(failed_tab)["failed"] == 1
     assert why.cause in failed_tab
-    row = item_row(text(clients["project_admin"].get(list_url("owner_invoice", second.pid), headers=HX)),
-                   "owner_invoice", second.id)
+    row = list_row(clients, "owner_invoice", second.pid, second.id)
     assert 'data-state="failed"' in row
 
     # retried with an unused invoice number, it syncs

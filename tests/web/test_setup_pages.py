@@ -19,8 +19,8 @@ from portal.domain.models import (Project, Setting, SettingChange, StandardCateg
                                   StandardCostCode, SubcontractorInvoice, SubJob, ToolLevel, User, Vendor)
 from tests import factories as f
 from tests import items as it
-from tests.web.pages import (HX, World, assert_form_refused, changed_settings, is_fragment, is_page, item_row, path_of, settings_form,
-                             text)
+from tests.web.pages import (HX, assert_form_refused, changed_settings, is_fragment, is_page, item_row,
+                             path_of, settings_form, text, World)
 
 dbs = f.app_session
 
