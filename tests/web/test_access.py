@@ -33,6 +33,7 @@ from tests import items as it
 from tests.conftest import login
 from tests.types import REGISTRY, get_type, type_keys
 from tests.web import roles
+from tests.web import pages
 from tests.web.pages import settings_form
 from tests.web.roles import (APPROVERS, ERP_ADMINS, ERP_USERS, EVERYONE, IMPORTERS, LOGGED_IN,
                              PROJECT_ADMINS, PROJECT_VIEWERS, ROLES, SITE_ADMINS, Case, check_route)
@@ -55,32 +56,20 @@ def tokens(app, people) -> dict:
 
 # ---- the data a request needs, made on first use -------------------------------------------------
 
-class World:
+class World(pages.World):
     """Fresh data (random suffixes) for the requests of one route: what a refused request must leave
-    alone, or what one allowed request changes."""
+    alone, or what one allowed request changes. One item per type and state, made on first use and
+    sent by a site administrator ("sender")."""
+
+    sender = "sender"
 
     def __init__(self, app, sim, people, home: it.Home | None = None):
-        self.app, self.sim, self.people = app, sim, people
-        self.token = home.token if home else f.suffix(8)
+        super().__init__(app, sim, people, home)
         self._items: dict = {}
-        if home is not None:  # fresh items on a project made before
-            self.home = home
-
-    def user(self, s, role: str) -> User:
-        return s.get(User, self.people[role].id)
-
-    @cached_property
-    def home(self) -> it.Home:
-        with dbs(self.app) as s:
-            return it.make_home(s, self.sim, roles.members(self.people), self.token)
 
     def item(self, key: str, state: str = State.DRAFT) -> it.Item:
         if (key, state) not in self._items:
-            home = self.home
-            with dbs(self.app) as s:
-                self._items[key, state] = it.make_item(s, self.sim, key, state, home=home,
-                                                       sender=self.user(s, "sender"),
-                                                       approver=self.user(s, "approver"))
+            self._items[key, state] = super().item(key, state)
         return self._items[key, state]
 
     def unlinkable(self, key: str) -> it.Item:
@@ -780,6 +769,8 @@ def test_type(app, sim, people, clients, tokens, drain, key, side):
 
 
 def test_logout_is_post_only_and_signs_out(app, signed_in):
+    """A GET cannot sign anyone out (405, still signed in); the POST does, to the login page."""
+    assert app.test_client().get("/logout").status_code == 405  # anonymous too (its POST: the matrix)
     problems = []
     for role in sorted(LOGGED_IN):
         client = signed_in(role)
