@@ -270,8 +270,7 @@ def invoice_form(session, item: Item, **over) -> dict:
 def _saved(key: str, session, creator, project_id, form, home, title_of) -> Item:
     item = items.save_item(session, creator, key, project_id, None, form)
     number = getattr(item, "number", None) or getattr(item, "code", None) or ""
-    return Item(key, item.id, home, project_id if key != "job" else item.id, title_of(item, home), number,
-                creator_id=creator.id)
+    return Item(key, item.id, home, project_id, title_of(item, home), number, creator_id=creator.id)
 
 
 def _clean(form: dict, over: dict) -> dict:
@@ -392,7 +391,8 @@ def _project_item(key: str, form: Callable, title_of=lambda item, home: item.num
 
 
 def _renamed(form: Callable, **marker_fields):
-    """An edit: the type's form on the item's project, its number kept, one field changed."""
+    """An edit: the type's form on the item's project, its number kept, the marker fields changed (None:
+    a fresh "Renamed ..." text). The home's budget and contract exist by then: no simulator needed."""
     def edit(session, item: Item):
         token = f"Renamed {f.suffix(4)}"
         changes = {k: (token if v is None else v) for k, v in marker_fields.items()}
@@ -408,11 +408,6 @@ def _marker(value):
         return Decimal(str(value).replace(",", ""))
     except InvalidOperation:
         return value
-
-
-def _no_sim(form: Callable):
-    """A form builder for edits (the home's budget and contract exist by then: no simulator needed)."""
-    return lambda session, sim, home, **over: form(session, sim, home, **over)
 
 
 BUILDERS: dict[str, Builder] = {
@@ -459,7 +454,7 @@ BUILDERS: dict[str, Builder] = {
         fits=lambda s, home: f.standard_list(s) or free_code(s, home.pid) is not None),
     "commitment": Builder(
         create=_project_item("commitment", _commitment_form), form=_commitment_form,
-        edit=_renamed(_no_sim(_commitment_form), title=None),
+        edit=_renamed(_commitment_form, title=None),
         accept=lambda s, sim, it: {"sage_id": f"C{f.suffix(8)}"},
         accept_inputs=frozenset({"sage_id"}),
         ref=lambda fields, it: fields["sage_id"],
@@ -468,7 +463,7 @@ BUILDERS: dict[str, Builder] = {
         held=lambda it: f"commitment {it.fields['sage_id']} on job {it.home.job}"),
     "cco": Builder(
         create=_project_item("cco", _cco_form), form=_cco_form,
-        edit=_renamed(_no_sim(_cco_form), title=None),
+        edit=_renamed(_cco_form, title=None),
         accept=lambda s, sim, it: {"cco_id": f"X{f.suffix(8)}", "description": ""},
         accept_inputs=frozenset({"cco_id", "description"}),
         ref=lambda fields, it: fields["cco_id"],
@@ -477,7 +472,7 @@ BUILDERS: dict[str, Builder] = {
         held=lambda it: f"change order {it.fields['cco_id']} on commitment {it.home.commitment_erp}"),
     "budget": Builder(
         create=_project_item("budget", _budget_form, title_of=lambda b, home: home.number), form=_budget_form,
-        edit=_renamed(_no_sim(_budget_form), **{"line-0-original": "4321"}),
+        edit=_renamed(_budget_form, **{"line-0-original": "4321"}),
         accept=lambda s, sim, it: {"export_forecast": "on"},
         accept_inputs=frozenset({"export_forecast"}),
         ref=lambda fields, it: None,
@@ -485,13 +480,13 @@ BUILDERS: dict[str, Builder] = {
         fits=lambda s, home: False),  # one budget per project, and the home's is the exported one
     "budget_change": Builder(
         create=_project_item("budget_change", _budget_change_form), form=_budget_change_form,
-        edit=_renamed(_no_sim(_budget_change_form), description=None),
+        edit=_renamed(_budget_change_form, description=None),
         accept=lambda s, sim, it: {}, accept_inputs=frozenset(),
         ref=lambda fields, it: None,
         label="Budget Change", plural="Budget Changes", noun="budget change", editable=False),
     "pcco": Builder(
         create=_project_item("pcco", _pcco_form), form=_pcco_form,
-        edit=_renamed(_no_sim(_pcco_form), title=None),
+        edit=_renamed(_pcco_form, title=None),
         accept=lambda s, sim, it: {"transaction_date": "2026-11-20", "new_item_code": f"N{f.suffix(6)}"},
         accept_inputs=frozenset({"transaction_date"}),
         ref=lambda fields, it: None,
@@ -500,7 +495,7 @@ BUILDERS: dict[str, Builder] = {
         held=lambda it: f"of PCCO {it.number} on job {it.home.job}"),
     "owner_invoice": Builder(
         create=_project_item("owner_invoice", _owner_invoice_form), form=_owner_invoice_form,
-        edit=_renamed(_no_sim(_owner_invoice_form), **{"line-0-amount": "4321"}),
+        edit=_renamed(_owner_invoice_form, **{"line-0-amount": "4321"}),
         accept=lambda s, sim, it: {"erp_id": it.number, "description": "", "accounting_date": "2026-10-31"},
         accept_inputs=frozenset({"erp_id", "description", "accounting_date"}),
         ref=lambda fields, it: fields["erp_id"],
