@@ -385,9 +385,17 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
             (f"{base}/<int:{b.own_pages[:-1]}_id>/edit", "GET"): side["edit GET"],
             (f"{base}/<int:{b.own_pages[:-1]}_id>/edit", "POST"): side["edit POST"],
         })
-        return cases
-    base = "/company/<type_key>" if company else "/projects/<int:project_id>/items/<type_key>"
-    cases.update({
+    else:
+        cases.update(generic_pages(key, side, viewers, creators, admins, new_url, item_url))
+    cases.update(api_cases(key, viewers, creators, admins))
+    return cases
+
+
+def generic_pages(key, side, viewers, creators, admins, new_url, item_url) -> dict[tuple[str, str], Case]:
+    """The generic project-side pages of the type (under /company or its project)."""
+    b = it.builder(key)
+    base = "/company/<type_key>" if get_type(key).scope == "company" else "/projects/<int:project_id>/items/<type_key>"
+    return {
         (base, "GET"): Case("GET", lambda w: it.list_url(key, w.home.pid), viewers),
         (f"{base}/new", "GET"): Case("GET", new_url, creators),
         (f"{base}/new", "POST"): Case(
@@ -402,8 +410,15 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
             "POST", item_url("delete"), admins, (303,) if b.deletable else (409,),
             (lambda w, r: it.list_url(key, w.item(key).pid)) if b.deletable else None,
             snapshot=item_snapshot(key), ok_check=deleted(key) if b.deletable else unchanged(item_snapshot(key))),
-    })
-    # the JSON API: the same gate, with the role's token
+    }
+
+
+def api_cases(key, viewers, creators, admins) -> dict[tuple[str, str], Case]:
+    """The JSON API: the same gate, with the role's token. A type with pages of its own (the invoice) is
+    neither created nor edited through it (it says so with 422, to everyone): its list, one item,
+    send and retrieve are."""
+    b, company = it.builder(key), get_type(key).scope == "company"
+    draft, ready = (lambda w: w.item(key)), (lambda w: w.item(key, State.READY))
     api = "/api/v1/company/items/<type_key>" if company else "/api/v1/projects/<int:project_id>/items/<type_key>"
     api_list = lambda w: f"/api/v1/company/items/{key}" if company else f"/api/v1/projects/{w.home.pid}/items/{key}"
     api_new = lambda w: (f"/api/v1/company/items/{key}" if company
@@ -412,7 +427,7 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
         lambda w: (f"/api/v1/company/items/{key}/{w.item(key, state).id}" if company
                    else f"/api/v1/projects/{w.item(key, state).pid}/items/{key}/{w.item(key, state).id}") + what)
     token = dict(anon="token", api=True)
-    cases.update({
+    cases = {
         (api, "GET"): Case("GET", api_list, viewers, **token),
         (api, "POST"): Case("POST", api_new, creators, (201,), data=lambda w: w.new_form(key),
                             snapshot=type_count(key), ok_check=counted(type_count(key)), **token),
@@ -426,9 +441,11 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
             "POST", api_item("/send"), admins, snapshot=erp_of(draft), ok_check=erp_state_is(draft, State.READY),
             **token),
         (f"{api}/<int:item_id>/retrieve", "POST"): Case(
-            "POST", api_item("/retrieve", State.READY), admins, snapshot=erp_snapshot(ready),
-            ok_check=erp_state_is(ready, State.DRAFT), **token),
-    })
+            "POST", api_item("/retrieve", State.READY), admins,
+            snapshot=lambda s, w: it.erp_state(s, ready(w).erp), ok_check=erp_state_is(ready, State.DRAFT), **token),
+    }
+    if b.own_pages:
+        del cases[api, "POST"], cases[f"{api}/<int:item_id>", "PUT"]
     return cases
 
 
@@ -749,16 +766,20 @@ def resend_case(key: str) -> Case:
                 ok_check=erp_state_is(rejected_item, State.READY))
 
 
-@pytest.mark.parametrize("side", ["erp", "project"])
+def side_of(rule: str) -> str:
+    return "erp" if rule.startswith("/erp/") else "api" if rule.startswith("/api/") else "pages"
+
+
+@pytest.mark.parametrize("side", ["erp", "pages", "api"])
 @pytest.mark.parametrize("key", type_keys())
 def test_type(app, sim, people, clients, tokens, drain, key, side):
     """The type's own requests. Its ERP tab's routes (the same decorator for every type) with the roles
-    allowed there; its project-side and API routes (who may send depends on the type) with every role,
-    and Resend too. The requests share one project; each request that changes state has items of its own."""
+    allowed there; its project-side pages (and Resend) and its API routes (who may send depends on the
+    type) with every role. The requests share one project; each that changes state has items of its own."""
     shared = World(app, sim, people)
     fresh = lambda: World(app, sim, people, home=shared.home)
-    cases = {route_id(k): case for k, case in type_cases(key).items() if k[0].startswith("/erp/") == (side == "erp")}
-    if side == "project":
+    cases = {route_id(k): case for k, case in type_cases(key).items() if side_of(k[0]) == side}
+    if side == "pages":
         cases["resend"] = resend_case(key)
     problems = []
     for name, case in cases.items():
