@@ -20,7 +20,7 @@ def suffix(n: int = 6) -> str:
 
 def make_user(session, *, erp_level=ToolLevel.NONE, push=False, site_admin=False,
               name=None, email=None) -> User:
-    s = suffix()
+    s = suffix(12)  # a session makes thousands of users: 6 hex digits met twice now and then
     return create_user(session, username=f"u{s.lower()}", name=name or f"User {s}",
                        email=email or f"u{s.lower()}@example.com", password=PASSWORD,
                        erp_level=erp_level, can_push_to_accounting=push, is_site_admin=site_admin)
@@ -40,7 +40,7 @@ class Setup:
 
     def __init__(self, session, sim, *, vendor_status="Active", vendor_erp=True,
                  commitment_amount=Decimal("100000"), job_status="Open"):
-        s = suffix()
+        s = suffix(9)  # Sage IDs are unique (job, vendor, commitment): 6 hex digits met twice now and then
         self.project = Project(name=f"Project {s}", number=f"P-{s}", sage_job_id=f"J{s}"[:10],
                                city="Springfield", state="IL", zip="62701")
         self.vendor = Vendor(name=f"Vendor {s} Inc.", erp_vendor_id=f"V{s}"[:10] if vendor_erp else None)
