@@ -797,6 +797,8 @@ def test_logout_is_post_only_and_signs_out(app, signed_in):
         client = signed_in(role)
         kept = client.get("/logout").status_code, client.get("/projects/").status_code  # still signed in
         response = client.post("/logout")
+        if "You are signed out." not in client.get("/login").get_data(as_text=True):
+            problems.append(f"{role}: no 'You are signed out.' on the login page")
         after = client.get("/projects/")
         got = (kept, response.status_code, roles.path_of(response.location), after.status_code,
                roles.path_of(after.location))

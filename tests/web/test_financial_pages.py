@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from portal.domain.lifecycle import State
 from portal.domain.models import (Budget, BudgetChange, BudgetChangeLine, BudgetLine, CCOLine, Commitment,
-                                  CommitmentChangeOrder, CommitmentLine, Vendor)
+                                  CommitmentChangeOrder, CommitmentLine, ToolLevel, Vendor)
 from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
 from tests import items as ti
@@ -39,8 +39,8 @@ BLANK_LINES = {"commitment": 3, "cco": 3, "budget": 3, "budget_change": 4}
 dbs = f.app_session
 
 ROLE_USERS = {"site_admin": dict(site_admin=True), "project_admin": {}, "project_readonly": {},
-              "approver": dict(erp_level="standard", push=True), "standard": dict(erp_level="standard"),
-              "erp_admin_no_push": dict(erp_level="admin")}
+              "approver": dict(erp_level=ToolLevel.STANDARD, push=True), "standard": dict(erp_level=ToolLevel.STANDARD),
+              "erp_admin_no_push": dict(erp_level=ToolLevel.ADMIN)}
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from portal.domain.lifecycle import State
 from portal.domain.models import (OwnerInvoice, OwnerInvoiceLine, PrimeChangeOrder, PrimeChangeOrderLine,
-                                  PrimeContractItem)
+                                  PrimeContractItem, ToolLevel)
 from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
 from tests import items as ti
@@ -37,8 +37,8 @@ DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
 
 dbs = f.app_session
 
-ROLE_USERS = {"project_admin": {}, "project_readonly": {}, "approver": dict(erp_level="standard", push=True),
-              "standard": dict(erp_level="standard")}
+ROLE_USERS = {"project_admin": {}, "project_readonly": {}, "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
+              "standard": dict(erp_level=ToolLevel.STANDARD)}
 
 
 @pytest.fixture
