@@ -59,6 +59,22 @@ def smtp():
     controller.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes():
+    """Tests make users by the dozen: hash their passwords with a cheap pbkdf2 instead of scrypt
+    (0.4 s for each hash and each sign-in). check_password_hash reads the method from the stored
+    hash, so signing in runs the same code."""
+    from werkzeug.security import generate_password_hash
+
+    from portal.domain import users
+    patch = pytest.MonkeyPatch()
+    if hasattr(users, "generate_password_hash"):
+        patch.setattr(users, "generate_password_hash",
+                      lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def stack_env(tmp_path_factory, smtp):
     """Environment variables describing this run's stack; the app and any worker process read them."""
@@ -103,6 +119,11 @@ def stack_env(tmp_path_factory, smtp):
         else:
             os.environ[k] = v
     if server is not None:
+        # The server closes the connection as it stops: without retries redis-py takes that as done
+        # instead of backing off and retrying for seconds.
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+        server.set_retry(Retry(NoBackoff(), 0))
         server.shutdown()
     if schemas:
         engine = create_engine(PG_URL)
@@ -151,13 +172,28 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def drain(app):
-    """Run every queued job now, in a real RQ worker (burst mode), then return."""
+def burst_worker(app):
+    """The portal's RQ worker (portal.worker) for the tests' bursts, without the pub/sub listener for
+    remote commands (stop, kill the horse) that no test sends: tearing that listener down after each
+    burst waits on a thread blocked in a 60 s read (redis-py 8). Nor does it take over SIGINT/SIGTERM
+    from pytest. One such worker serves a whole session."""
     from portal.worker import make_worker
+    worker = make_worker(app, name=f"drain-{secrets.token_hex(4)}")
+    worker.subscribe = worker.unsubscribe = lambda: None
+    worker._install_signal_handlers = lambda: None
+    return worker
 
+
+@pytest.fixture(scope="session")
+def worker(app):
+    return burst_worker(app)
+
+
+@pytest.fixture
+def drain(worker):
+    """Run every queued job now, in the session's real RQ worker (burst mode), then return."""
     def run():
-        make_worker(app).work(burst=True, with_scheduler=False, logging_level="ERROR")
+        worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
     return run
 
 

@@ -5,9 +5,9 @@ import time
 from flask import current_app
 
 from portal.domain import services
-from portal.domain.types import get_type
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db
+from tests.types import get_type
 
 
 def export_then_hang(erp_item_id: int, attempt: int, marker: str) -> None:

@@ -6,9 +6,20 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
-from portal.domain.models import (Category, Commitment, CommitmentLine, CostCode, InvoiceLine,
-                                  InvoiceStatus, Project, ProjectMember, SubcontractorInvoice,
-                                  ToolLevel, User, Vendor)
+from portal.domain.models import (
+    Category,
+    Commitment,
+    CommitmentLine,
+    CostCode,
+    InvoiceLine,
+    InvoiceStatus,
+    Project,
+    ProjectMember,
+    SubcontractorInvoice,
+    ToolLevel,
+    User,
+    Vendor,
+)
 from portal.domain.users import create_user
 
 PASSWORD = "correct-horse-9"
@@ -20,7 +31,7 @@ def suffix(n: int = 6) -> str:
 
 def make_user(session, *, erp_level=ToolLevel.NONE, push=False, site_admin=False,
               name=None, email=None) -> User:
-    s = suffix()
+    s = suffix(12)  # a session makes thousands of users: 6 hex digits met twice now and then
     return create_user(session, username=f"u{s.lower()}", name=name or f"User {s}",
                        email=email or f"u{s.lower()}@example.com", password=PASSWORD,
                        erp_level=erp_level, can_push_to_accounting=push, is_site_admin=site_admin)
@@ -40,7 +51,7 @@ class Setup:
 
     def __init__(self, session, sim, *, vendor_status="Active", vendor_erp=True,
                  commitment_amount=Decimal("100000"), job_status="Open"):
-        s = suffix()
+        s = suffix(9)  # Sage IDs are unique (job, vendor, commitment): 6 hex digits met twice now and then
         self.project = Project(name=f"Project {s}", number=f"P-{s}", sage_job_id=f"J{s}"[:10],
                                city="Springfield", state="IL", zip="62701")
         self.vendor = Vendor(name=f"Vendor {s} Inc.", erp_vendor_id=f"V{s}"[:10] if vendor_erp else None)
@@ -89,7 +100,7 @@ class Setup:
                                    status=status, created_by_id=creator.id if creator else None)
         session.add(inv)
         session.flush()
-        for line, w, s, r in zip((self.line1, self.line2), work, stored, retainage):
+        for line, w, s, r in zip((self.line1, self.line2), work, stored, retainage, strict=False):
             session.add(InvoiceLine(invoice_id=inv.id, commitment_line_id=line.id,
                                     description=line.description, work_completed=w,
                                     materials_stored=s, retainage=r))
@@ -129,6 +140,37 @@ class NullQueue:
         pass
 
 
+def settings_form(current, **changes) -> dict:
+    """The Settings page's form for `current` (portal.domain.settings.Settings) with `changes` (form keys;
+    False leaves a box unticked): checkboxes present only when ticked, as a browser posts them."""
+    form = {f"direct_export_{k}": "on" for k, on in current.direct_export.items() if on}
+    for key in ("use_contract_number_as_sage_id", "consolidate_invoice_lines", "export_forecast_amounts"):
+        if getattr(current, key):
+            form[key] = "on"
+    form["job_number_mask"] = current.job_number_mask
+    for key, value in changes.items():
+        if value is False:
+            form.pop(key, None)
+        else:
+            form[key] = value
+    return form
+
+
+@contextmanager
+def statements(engine):
+    """Every SQL statement the engine runs inside the block (a list that fills as they run)."""
+    from sqlalchemy import event
+    seen: list[str] = []
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+
+
 @contextmanager
 def app_session(app):
     """A database session for setup and checks, closed before any request is made (sharing
@@ -139,3 +181,52 @@ def app_session(app):
             yield db.session
         finally:
             db.session.remove()
+
+
+# ---- what a sync from Sage leaves in Ready to Import -------------------------------------------
+
+def sage_record(session, kind: str, key: str, name: str, data: dict, status: str | None = None,
+                portal_id: int | None = None):
+    """A SageRecord as a sync leaves it (Ready to Import unless `status` says otherwise), without
+    running a sync that would read everything the session's simulator holds."""
+    from portal.domain.models import ImportStatus, SageRecord
+    from portal.exporters.sage300 import imports
+    data = imports.jsonable(data)
+    record = SageRecord(kind=kind, sage_key=key, name=name[:120], data=data, digest=imports.digest(data),
+                        status=status or ImportStatus.PENDING, portal_id=portal_id, in_sage=True)
+    session.add(record)
+    session.commit()
+    return record
+
+
+def sage_vendor(session, sim, name: str | None = None, **status) -> tuple[int, str]:
+    """A vendor only in Sage, Ready to Import: (its record id, its Sage ID)."""
+    vendor_id = f"W{suffix(8)}"[:10]
+    sim.add_vendor(vendor_id, name or f"Sage Vendor {suffix()}", city="Bend", telephone="541-555-0100")
+    record = sage_record(session, "vendor", vendor_id, sim.get_vendor(vendor_id)["Name"], sim.get_vendor(vendor_id),
+                         **status)
+    return record.id, vendor_id
+
+
+def sage_job(session, sim, description: str = "Sage Job") -> tuple[int, str]:
+    """A job only in Sage with one cost code, Ready to Import: (its record id, its job ID)."""
+    job = f"{suffix(2)}-{suffix(3)}"
+    sim.add_job(job, description)
+    sim.add_cost_code(job, "01-100", "General")
+    return sage_record(session, "job", job, description, sim.get_job(job)).id, job
+
+
+def sage_extra(session, sim, job: str, description: str = "Alternate") -> tuple[int, str]:
+    """An extra of a synced job, Ready to Import: (its record id, its extra ID)."""
+    extra = f"E{suffix(5)}"
+    sim.add_extra(job, extra, description)
+    return sage_record(session, "extra", f"{job}/{extra}", description, sim.get_extra(job, extra)).id, extra
+
+
+def sage_contract(session, sim, job: str, items=(("100", "Sitework", 1000), ("200", "Shell", 2000))) -> tuple[int, str]:
+    """A prime contract of a synced job, Ready to Import: (its record id, its contract number)."""
+    from portal.exporters.sage300 import imports
+    number = f"CN{suffix(6)}"
+    sim.add_contract(number, job, "Owner contract", items=list(items))
+    data = imports.prime_contract(sim.get_job(job), sim.get_contract(number), sim.list_contract_items(number), [])
+    return sage_record(session, "contract", f"contract:{number}", data["title"], {**data, "job": job}).id, number

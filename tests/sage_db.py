@@ -80,3 +80,29 @@ def make_sim(db, clock):
     yield make
     for s in sims:
         s.dispose()
+
+
+def simulator(make_sim, tmp_path, seed) -> Sage300Simulator:
+    """A simulator on the test's database, its tables made and `seed(sim)` entered, dropping its import
+    files in tmp_path (each simulator test module's `sim` fixture)."""
+    sim = make_sim(drop_folder=str(tmp_path / "drop"))
+    sim.create_all()
+    seed(sim)
+    return sim
+
+
+def submit_at_once(sims, batch) -> list:
+    """Each simulator (separate engines and pools, as separate worker processes have) submits the same
+    batch at the same moment; their results."""
+    import threading
+    barrier, results = threading.Barrier(len(sims)), []
+
+    def go(sim):
+        barrier.wait()
+        results.append(sim.submit(batch))
+    threads = [threading.Thread(target=go, args=(sim,)) for sim in sims]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -84,15 +84,19 @@ def list_items(session: Session, user: User, type_key: str, project_id: int | No
 
 
 def item_row(session: Session, user: User, type_key: str, project_id: int | None, item_id: int):
+    """(item_type, project, row) of one item the user may see: a company-level item of a project
+    (a job) only for the project's members, as on the list."""
     item_type = get_type(type_key)
     project = _scope(session, user, item_type, project_id)
     item = item_type.load(session, item_id)
     if project is not None and item_type.project_id(item) != project.id:
         raise NotFound(f"That {item_type.label.lower()} is not on this project.")
+    level = item_level(session, user, item_type, item, project)
+    if project is None and item_type.project_id(item) is not None and level == ToolLevel.NONE:
+        raise PermissionDenied("You do not have access to this project.")
     erp = find_erp_item(session, item_type.key, item.id)
-    return item_type, project, ItemRow(item, erp, item_type.prerequisites(session, item),
-                                  item_level(session, user, item_type, item, project),
-                                  item_type.linked_ref(item))
+    return item_type, project, ItemRow(item, erp, item_type.prerequisites(session, item), level,
+                                       item_type.linked_ref(item))
 
 
 def list_scope(session: Session, user: User, type_key: str, project_id: int | None):

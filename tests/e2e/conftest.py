@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.helpers import flask_command
 from tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 SKIP_REASON = "browser tests skipped: install Debian's chromium (apt-get install chromium) to run them"
 TIMEOUT_MS = 10_000
 
@@ -91,36 +88,21 @@ def rq_worker(app, stack_env, tmp_path_factory):
 
     from portal.extensions import rq
 
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     name = f"e2e-{os.getpid()}-{secrets.token_hex(3)}"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--name", name],
-                            cwd=str(ROOT), env=dict(os.environ), stdout=log,
-                            stderr=subprocess.STDOUT)
-    proc.log_path = log_path
     with app.app_context():
         connection = next(iter(rq.queues.values())).connection
-    try:
+    # The worker stops first (on exit): it holds a connection to the (possibly embedded) Redis.
+    with flask_command(["worker", "--name", name], tmp_path_factory.mktemp("worker")) as proc:
         deadline = time.monotonic() + 30
         while not any(w.name == name for w in Worker.all(connection=connection)):
             if proc.poll() is not None:
                 raise RuntimeError(f"the RQ worker exited with {proc.returncode}:\n"
-                                   + log_path.read_text(errors="replace")[-4000:])
+                                   + proc.log_path.read_text(errors="replace")[-4000:])
             if time.monotonic() > deadline:
                 raise RuntimeError("the RQ worker did not register within 30 s:\n"
-                                   + log_path.read_text(errors="replace")[-4000:])
+                                   + proc.log_path.read_text(errors="replace")[-4000:])
             time.sleep(0.1)
         yield proc
-    finally:
-        # The worker first: it holds a connection to the (possibly embedded) Redis.
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        log.close()
 
 
 @pytest.fixture(scope="session")

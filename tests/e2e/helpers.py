@@ -1,8 +1,14 @@
 """Page and data helpers shared by the browser tests (tests/e2e/test_*.py)."""
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 from playwright.sync_api import Page, expect
@@ -10,7 +16,6 @@ from playwright.sync_api import Page, expect
 from portal.domain import services
 from portal.domain.models import ErpItem, ToolLevel
 from tests import factories as f
-
 
 # ---- data ------------------------------------------------------------------------------
 
@@ -109,3 +114,49 @@ def line(page: Page, label: str, n: int):
 def header_select(page: Page, label: str):
     """A header select: its accessible name is its label followed by the chosen option."""
     return page.get_by_label(re.compile(rf"^{re.escape(label)}(\s|$)"))
+
+
+# ---- the two halves of every journey ---------------------------------------------------
+
+def send_row(page: Page, session, key: str, item_id: int) -> int:
+    """The project side: Send to ERP on the item's row, which turns Ready to Export; its ErpItem id."""
+    row = page.locator(f"#{key}-{item_id}")
+    row.get_by_role("button", name="Send to ERP").click()
+    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
+    return erp_of(session, key, item_id).id
+
+
+def accept_on_tab(open_as, session, tab: str, key: str, q: str, erp_id: int) -> Page:
+    """The accounting side: an approver's page on the type's tab, searched for `q`, with the item's
+    Accept form opened."""
+    page = open_as(f.approver(session))
+    open_tab(page, tab, key)
+    search(page, q)
+    tab_row(page, erp_id).get_by_role("link", name="Accept").click()
+    return page
+
+
+# ---- processes of the stack -----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def flask_command(args: list[str], log_dir: Path):
+    """`flask --app app <args>` as a subprocess on this run's stack (the environment of tests/conftest.py's
+    stack_env), its output in log_dir; stopped with SIGTERM on exit, killed if it has not stopped in 15 s."""
+    log_path = log_dir / "output.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args], cwd=str(ROOT),
+                                env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        proc.log_path = log_path
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)

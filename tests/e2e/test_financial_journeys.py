@@ -21,11 +21,31 @@ from sqlalchemy import select
 
 from portal.domain import items
 from portal.domain.lifecycle import State
-from portal.domain.models import (Budget, BudgetChange, BudgetLine, Commitment, CommitmentChangeOrder,
-                                  CommitmentLine, OutboxMail, ToolLevel)
-from tests import factories as f
-from tests.e2e.helpers import (erp_of, fresh, header_select, line, navigate, open_project_tool, open_tab,
-                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
+from portal.domain.models import (
+    Budget,
+    BudgetChange,
+    Commitment,
+    CommitmentChangeOrder,
+    CommitmentLine,
+    OutboxMail,
+    ToolLevel,
+)
+from tests import factories as f, items as it
+from tests.e2e.helpers import (
+    accept_on_tab,
+    erp_of,
+    fresh,
+    header_select,
+    line,
+    navigate,
+    open_project_tool,
+    open_tab,
+    project_admin_on_synced_project,
+    search,
+    send_row,
+    tab_row,
+    wait_for_mail,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,16 +55,8 @@ COMMITMENT_SUBJECT = "Test Builders: ERP Commitment Rejection Notification"
 # ---- data ------------------------------------------------------------------------------
 
 def exported_budget(session, sim, setup) -> int:
-    """The project's budget as if exported: locked, its original estimates in Sage."""
-    budget = Budget(project_id=setup.project.id, locked=True)
-    session.add(budget)
-    session.flush()
-    session.add_all([BudgetLine(budget_id=budget.id, category_id=setup.sub.id, original=Decimal("50000")),
-                     BudgetLine(budget_id=budget.id, category_id=setup.mat.id, original=Decimal("10000"))])
-    session.commit()
-    for category, amount in (("SUB", 50000), ("MAT", 10000)):
-        sim.add_transaction(setup.project.sage_job_id, "03-300", category, "Original estimate", amount)
-    return budget.id
+    """The project's budget as if exported: locked, its original estimates (SUB 50,000, MAT 10,000) in Sage."""
+    return it.with_budget(session, sim, it.home_of(setup)).budget
 
 
 def amounts(rows, *keys) -> list[tuple]:
@@ -97,8 +109,8 @@ def test_project_admin_creates_a_purchase_order_and_approver_exports_it_with_uni
     fresh(session)
     commitment = session.scalars(select(Commitment).where(Commitment.number == number)).one()
     commitment_pk = commitment.id
-    assert (commitment.commitment_type, commitment.created_by_id, commitment.project_id) == ("purchase_order", admin.id,
-                                                                                  project_pk)
+    assert (getattr(commitment, it.COMMITMENT_TYPE), commitment.created_by_id, commitment.project_id) == (
+        "purchase_order", admin.id, project_pk)
     row = page.locator(f"#commitment-{commitment_pk}")
     expect(row).to_contain_text(title)
     expect(row).to_contain_text("Purchase Order")
@@ -187,14 +199,9 @@ def test_project_admin_creates_a_cco_on_a_synced_commitment_and_approver_exports
     cco_pk = session.scalars(select(CommitmentChangeOrder.id).where(CommitmentChangeOrder.number == number)).one()
     row = page.locator(f"#cco-{cco_pk}")
     expect(row).to_contain_text("$2,250.00")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "cco", cco_pk).id
+    erp_id = send_row(page, session, "cco", cco_pk)
 
-    approver_page = open_as(f.approver(session))
-    open_tab(approver_page, "Commitment Change Orders", "cco")
-    search(approver_page, number)
-    tab_row(approver_page, erp_id).get_by_role("link", name="Accept").click()
+    approver_page = accept_on_tab(open_as, session, "Commitment Change Orders", "cco", number, erp_id)
     form = approver_page.get_by_role("form", name=f"Accept CCO {number}")
     expect(form.get_by_label("CCO ID")).to_have_value(number[:10])
     description = form.get_by_label("Description")
@@ -213,7 +220,7 @@ def test_project_admin_creates_a_cco_on_a_synced_commitment_and_approver_exports
         ("1", "Footings", "SUB"), ("2", "Rebar", "MAT"), ("3", "Sealant", "MAT")]
     assert Decimal(str(sim.get_commitment(commitment_erp)["Amount"])) == Decimal("102250")
     fresh(session)
-    assert [(l.line_no, l.description) for l in session.scalars(
+    assert [(ln.line_no, ln.description) for ln in session.scalars(
         select(CommitmentLine).where(CommitmentLine.commitment_id == commitment_pk)
         .order_by(CommitmentLine.line_no))] == [(1, "Footings"), (2, "Rebar"), (3, "Sealant")]
 
@@ -246,9 +253,7 @@ def test_project_admin_creates_a_budget_and_approver_exports_it_with_the_cost_fo
     row = page.locator(f"#budget-{budget_pk}")
     expect(row).to_contain_text("$60,000.00")
     expect(page.get_by_role("link", name="New budget")).to_be_visible()
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "budget", budget_pk).id
+    erp_id = send_row(page, session, "budget", budget_pk)
 
     approver_page = open_as(f.approver(session))
     open_tab(approver_page, "Budgets", "budget")
@@ -311,9 +316,7 @@ def test_project_admin_creates_a_budget_change_and_approver_exports_it_as_approv
     expect(row).to_contain_text(description)
     expect(row).to_contain_text("$500.00")
     expect(row.get_by_role("link", name="Edit")).to_have_count(0)  # never edited once created
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "budget_change", change_pk).id
+    erp_id = send_row(page, session, "budget_change", change_pk)
 
     approver_page = open_as(f.approver(session))
     open_tab(approver_page, "Budget Changes", "budget_change")
@@ -349,7 +352,8 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     project_name, project_pk = setup.project.name, setup.project.id
     number = f"SC-{f.suffix()}"
     commitment = items.save_item(session, creator, "commitment", project_pk, None, {
-        "number": number, "title": "Waterproofing", "commitment_type": "subcontract", "vendor_id": str(setup.vendor.id),
+        "number": number, "title": "Waterproofing", it.COMMITMENT_TYPE: "subcontract",
+        "vendor_id": str(setup.vendor.id),
         "status": "Approved", "retainage_pct": "10",
         "line-0-description": "Membrane", "line-0-category_id": str(setup.sub.id), "line-0-amount": "24000"})
     commitment_pk = commitment.id
@@ -359,9 +363,7 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     sender_page = open_as(sender)
     open_project_tool(sender_page, project_name, "Commitments")
     row = sender_page.locator(f"#commitment-{commitment_pk}")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "commitment", commitment_pk).id
+    erp_id = send_row(sender_page, session, "commitment", commitment_pk)
 
     page = open_as(f.approver(session))
     open_tab(page, "Commitments", "commitment")

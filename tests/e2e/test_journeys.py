@@ -18,9 +18,6 @@ from playwright.sync_api import Page, expect
 from portal.domain import services
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpItem, InvoiceStatus, OutboxMail, ToolLevel
-from portal.domain.types import get_type
-
-INVOICES = get_type("subcontractor_invoice")
 from portal.queue import RQJobQueue
 from tests import factories as f
 from tests.e2e.helpers import navigate, tab_row as row, wait_for_mail
@@ -46,7 +43,7 @@ class Sent:
         self.invoices, self.erp_ids = [], []
         for _ in range(count):
             inv = self.setup.invoice(session, self.admin, **invoice_kw)
-            erp = services.send(session, self.admin, INVOICES.key, inv.id)
+            erp = services.send(session, self.admin, "subcontractor_invoice", inv.id)
             self.invoices.append((inv.id, inv.number))
             self.erp_ids.append(erp.id)
 
@@ -226,7 +223,7 @@ def test_reject_needs_a_reason_then_mails_creator_and_sender_once(session, sim, 
     f.member(session, sender, setup.project, ToolLevel.ADMIN)
     inv = setup.invoice(session, creator)
     number = inv.number
-    erp_id = services.send(session, sender, INVOICES.key, inv.id).id
+    erp_id = services.send(session, sender, "subcontractor_invoice", inv.id).id
     creator_email, sender_email = creator.email.lower(), sender.email.lower()
 
     page = open_as(f.approver(session))
@@ -360,9 +357,9 @@ def test_bulk_export_of_two_ticked_invoices(session, sim, open_as):
 
     expect(page.locator("#tab-body [role=status].msg")).to_have_text(
         "2 item(s) accepted and queued for export.")
-    for erp_id, (_, number) in zip(data.erp_ids, data.invoices):
+    for erp_id, (_, number) in zip(data.erp_ids, data.invoices, strict=False):
         expect(row(page, erp_id).locator(".status")).to_contain_text(f"Synced ERP ID {number}")
-    for erp_id, (_, number) in zip(data.erp_ids, data.invoices):
+    for erp_id, (_, number) in zip(data.erp_ids, data.invoices, strict=False):
         assert erp_state(session, erp_id).state == State.SYNCED
         assert sim.get_invoice(data.vendor_erp_id, number) is not None
 
@@ -399,9 +396,9 @@ def test_project_admin_send_is_disabled_with_reasons_and_works_when_approved(ses
     expect(blocked.get_by_role("button", name="Send to ERP")).to_be_disabled()
 
     session.commit()
-    erp = services.find_erp_item(session, INVOICES.key, approved_id)
+    erp = services.find_erp_item(session, "subcontractor_invoice", approved_id)
     assert erp is not None and erp.state == State.READY and erp.sent_by_id == admin.id
-    assert services.find_erp_item(session, INVOICES.key, review_id) is None
+    assert services.find_erp_item(session, "subcontractor_invoice", review_id) is None
 
 
 # ---- links opened without htmx ------------------------------------------------------

@@ -18,11 +18,31 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.domain.lifecycle import State
-from portal.domain.models import (OutboxMail, OwnerInvoice, OwnerInvoiceLine, PrimeChangeOrder,
-                                  PrimeChangeOrderLine, PrimeContract, PrimeContractItem)
-from tests import factories as f
-from tests.e2e.helpers import (erp_of, fresh, header_select, line, navigate, open_project_tool, open_tab,
-                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
+from portal.domain.models import (
+    OutboxMail,
+    OwnerInvoice,
+    OwnerInvoiceLine,
+    PrimeChangeOrder,
+    PrimeChangeOrderLine,
+    PrimeContract,
+    PrimeContractItem,
+)
+from tests import factories as f, items as it
+from tests.e2e.helpers import (
+    accept_on_tab,
+    erp_of,
+    fresh,
+    header_select,
+    line,
+    navigate,
+    open_project_tool,
+    open_tab,
+    project_admin_on_synced_project,
+    search,
+    send_row,
+    tab_row,
+    wait_for_mail,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,19 +53,7 @@ def project_with_prime_contract(session, sim):
     """factories.Setup, an Admin on it, and a synced prime contract (100 Sitework, 200 Building)
     mirrored in the simulator with its AR customer."""
     setup, admin = project_admin_on_synced_project(session, sim)
-    number, customer = f"PC{f.suffix(6)}", f"CU{f.suffix(6)}"
-    pc = PrimeContract(project_id=setup.project.id, number=number, title="Owner contract",
-                       status="Approved", sage_contract_id=number, customer=customer)
-    session.add(pc)
-    session.flush()
-    session.add_all([PrimeContractItem(contract_id=pc.id, code="100", description="Sitework",
-                                       amount=Decimal("400000")),
-                     PrimeContractItem(contract_id=pc.id, code="200", description="Building",
-                                       amount=Decimal("900000"))])
-    session.commit()
-    sim.add_contract(number, setup.project.sage_job_id, "Owner contract",
-                     items=[("100", "Sitework", 400000), ("200", "Building", 900000)])
-    sim.add_customer(customer, "City of Springfield")
+    pc = session.get(PrimeContract, it.with_contract(session, sim, it.home_of(setup)).contract)
     session.refresh(pc, ["items"])
     return setup, admin, pc
 
@@ -81,14 +89,9 @@ def test_project_admin_creates_a_pcco_adding_a_contract_item_and_approver_export
     pcco_pk = session.scalars(select(PrimeChangeOrder.id).where(PrimeChangeOrder.number == number)).one()
     row = page.locator(f"#pcco-{pcco_pk}")
     expect(row).to_contain_text("$20,000.00")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "pcco", pcco_pk).id
+    erp_id = send_row(page, session, "pcco", pcco_pk)
 
-    approver_page = open_as(f.approver(session))
-    open_tab(approver_page, "Prime Contract Change Orders", "pcco")
-    search(approver_page, number)
-    tab_row(approver_page, erp_id).get_by_role("link", name="Accept").click()
+    approver_page = accept_on_tab(open_as, session, "Prime Contract Change Orders", "pcco", number, erp_id)
     form = approver_page.get_by_role("form", name=f"Accept PCCO {number}")
     expect(form.get_by_label("Transaction Date")).to_have_value(date.today().isoformat())
     form.get_by_label("Transaction Date").fill("2026-11-20")
@@ -145,9 +148,7 @@ def test_owner_invoice_rejected_mailed_edited_resent_and_accepted(session, sim, 
     invoice_pk = session.scalars(select(OwnerInvoice.id).where(OwnerInvoice.number == number)).one()
     row = page.locator(f"#owner_invoice-{invoice_pk}")
     expect(row).to_contain_text("$50,000.00")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "owner_invoice", invoice_pk).id
+    erp_id = send_row(page, session, "owner_invoice", invoice_pk)
 
     approver_page = open_as(f.approver(session))
     open_tab(approver_page, "Owner Invoices", "owner_invoice")

@@ -10,21 +10,40 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import secrets
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from portal.domain import services
-from portal.domain import settings as settings_service
+from portal.domain import services, settings as settings_service
 from portal.domain.lifecycle import State
+from portal.domain.models import (
+    Category,
+    CostCode,
+    OutboxMail,
+    Project,
+    StandardCategory,
+    StandardCostCode,
+    SubJob,
+    ToolLevel,
+    Vendor,
+)
 from portal.domain.types import direct_export_keys
-from portal.domain.models import (Category, CostCode, OutboxMail, Project, StandardCategory,
-                                  StandardCostCode, SubJob, ToolLevel, Vendor)
-from tests import factories as f
-from tests.e2e.helpers import (erp_of, fresh, main_nav, navigate, open_project_tool, open_tab,
-                               project_admin_on_synced_project, search, tab_row, wait_for_mail)
+from tests import factories as f, items as it
+from tests.e2e.helpers import (
+    accept_on_tab,
+    erp_of,
+    fresh,
+    main_nav,
+    navigate,
+    open_project_tool,
+    open_tab,
+    project_admin_on_synced_project,
+    search,
+    send_row,
+    tab_row,
+    wait_for_mail,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,32 +52,14 @@ JOB_SUBJECT = "Test Builders: ERP Job Rejection Notification"
 
 # ---- data ------------------------------------------------------------------------------
 
-def free_job_id(session, sim) -> str:
-    """A random Sage Job ID like 7x-xxx (the default mask ##-###) used nowhere yet."""
-    while True:
-        job_id = f"7{secrets.randbelow(10)}-{secrets.randbelow(1000):03d}"
-        taken = session.scalar(select(func.count()).select_from(Project)
-                               .where(Project.sage_job_id == job_id))
-        if not taken and sim.get_job(job_id) is None:
-            return job_id
+free_job_id = it.fresh_job_id
 
 
 def unsynced_project(session, admin, *, created_by=None, with_codes: bool = True) -> Project:
-    """A project not in Sage yet, `admin` Admin on it, with a cost code and two categories."""
-    s = f.suffix()
-    project = Project(name=f"Job {s}", number=f"P-{s}", address="1 Main St", city="Springfield",
-                      state="IL", zip="62701", created_by_id=created_by.id if created_by else None)
-    session.add(project)
-    session.flush()
-    if with_codes:
-        code = CostCode(project_id=project.id, code="01-100", description="General Conditions")
-        session.add(code)
-        session.flush()
-        session.add_all([Category(cost_code_id=code.id, code="LAB", description="Labor"),
-                         Category(cost_code_id=code.id, code="MAT", description="Material")])
-    session.commit()
-    f.member(session, admin, project, ToolLevel.ADMIN)
-    return project
+    """A project not in Sage yet, `admin` Admin on it, with a cost code (categories LAB and MAT)."""
+    pid = it.unsynced_project(session, created_by or admin, members={admin.id: ToolLevel.ADMIN},
+                              codes=1 if with_codes else 0)
+    return session.get(Project, pid)
 
 
 def new_category_code(session) -> str:
@@ -196,10 +197,7 @@ def test_project_admin_sends_a_project_and_approver_creates_the_sage_job_with_it
     assert erp.state == State.READY and erp.sent_by_id == admin.id
     erp_id = erp.id
 
-    approver_page = open_as(f.approver(session))
-    open_tab(approver_page, "Jobs", "job")
-    search(approver_page, number)
-    tab_row(approver_page, erp_id).get_by_role("link", name="Accept").click()
+    approver_page = accept_on_tab(open_as, session, "Jobs", "job", number, erp_id)
     form = approver_page.get_by_role("form", name=f"Accept project {number}")
     sage_job = form.get_by_label("Sage Job ID")
     expect(sage_job).to_have_value("")
@@ -281,7 +279,7 @@ def test_rejected_project_mails_its_admin_who_edits_and_resends_it(session, sim,
     expect(admin_page.get_by_role("heading", name="Edit job")).to_be_visible()
     expect(admin_page.get_by_text("Rejected by accounting: Use the street address e2e")).to_be_visible()
     address = admin_page.get_by_label("Address", exact=True)
-    expect(address).to_have_value("1 Main St")
+    expect(address).to_have_value("400 Civic Plaza")
     address.fill("100 Main Street")
     navigate(admin_page, admin_page.get_by_role("button", name="Save"))
 
@@ -326,14 +324,9 @@ def test_project_admin_adds_and_sends_a_sub_job_and_approver_exports_it_as_an_ex
     row = page.locator(f"#sub_job-{sub_job_pk}")
     expect(row).to_contain_text(description)
     expect(row.locator(".status .badge")).to_have_text("Not sent")
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "sub_job", sub_job_pk).id
+    erp_id = send_row(page, session, "sub_job", sub_job_pk)
 
-    approver_page = open_as(f.approver(session))
-    open_tab(approver_page, "Sub Jobs", "sub_job")
-    search(approver_page, code)
-    tab_row(approver_page, erp_id).get_by_role("link", name="Accept").click()
+    approver_page = accept_on_tab(open_as, session, "Sub Jobs", "sub_job", code, erp_id)
     form = approver_page.get_by_role("form", name=f"Accept sub job {description}")
     expect(form.get_by_label("Extra ID")).to_have_value(code)  # prefilled from the code
     form.get_by_role("button", name="Export to ERP").click()
@@ -410,9 +403,7 @@ def test_project_admin_adds_a_standard_cost_code_with_two_categories_and_it_reac
     row = page.locator(f"#cost_code-{cost_code_pk}")
     expect(row).to_contain_text(description)
     expect(row).to_contain_text(", ".join(sorted([cat1, cat2])))
-    row.get_by_role("button", name="Send to ERP").click()
-    expect(row.locator(".status .badge")).to_have_text("Ready to Export")
-    erp_id = erp_of(session, "cost_code", cost_code_pk).id
+    erp_id = send_row(page, session, "cost_code", cost_code_pk)
 
     approver_page = open_as(f.approver(session))
     open_tab(approver_page, "Cost Codes", "cost_code")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 def test_approver_unlinks_a_commitment_once_sage_no_longer_holds_it(session, sim, open_as):
     case = make_synced(session, sim, "commitment")
-    sage_id, job, project = case.fields["sage_id"], case.setup.project.sage_job_id, case.setup.project.number
+    sage_id, job, project = case.fields["sage_id"], case.home.job, case.home.number
     approver = f.approver(session)
     session.commit()
 

@@ -5,81 +5,52 @@ from decimal import Decimal
 import pytest
 
 from portal.domain import items, services
-from portal.domain.types import get_type
-
-CCOS = get_type("cco")
 from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
-from portal.domain.models import CommitmentLine, ToolLevel
-from portal.queue import RQJobQueue
-from tests import factories as f
+from portal.domain.models import Commitment, CommitmentLine
+from tests import factories as f, items as it
+from tests.types import get_type
 
 
-@pytest.fixture
-def synced(session, sim):
-    admin = f.make_user(session)
-    setup = f.Setup(session, sim)
-    f.member(session, admin, setup.project, ToolLevel.ADMIN)
-    return setup, admin
-
-
-def test_cco_sums_changes_to_one_line_and_adds_a_new_line(session, sim, synced, drain):
-    setup, admin = synced
-    cco = items.save_item(session, admin, "cco", setup.project.id, None, {
-        "commitment_id": str(setup.commitment.id), "number": f"CO{f.suffix(4)}",
-        "title": "Added scope", "status": "Approved",
-        "line-0-commitment_line_id": str(setup.line1.id), "line-0-amount": "1000",
-        "line-1-commitment_line_id": str(setup.line1.id), "line-1-amount": "500",
-        "line-2-description": "Sealant", "line-2-category_id": str(setup.mat.id), "line-2-amount": "750"})
-    batch = CCOS.build_batch(session, CCOS.load(session, cco.id), {"cco_id": "CO1", "description": "x"}, "b1")
+def test_cco_sums_changes_to_one_line_and_adds_a_new_line(session, sim, home, export):
+    home, admin = home
+    # line 1 changed twice (1,000 + 500), a new Sealant line of 750
+    cco = items.save_item(session, admin, "cco", home.pid, None, it.form_data(session, sim, "cco", home))
+    kind = get_type("cco")
+    batch = kind.build_batch(session, kind.load(session, cco.id), {"cco_id": "CO1", "description": "x"}, "b1")
     kinds = [type(r).__name__ for r in batch.records]
     assert kinds == ["JCCommitmentItem", "JCCommitmentCO", "JCCommitmentCOItem", "JCCommitmentCOItem"]
     summed = [r for r in batch.records if type(r).__name__ == "JCCommitmentCOItem" and r.item == "1"]
     assert len(summed) == 1 and summed[0].amount == Decimal("1500.00")
 
-    erp = services.send(session, admin, "cco", cco.id)
     cco_id = f"C{f.suffix(6)}"
-    services.accept(session, f.approver(session), erp.id, {"cco_id": cco_id}, RQJobQueue())
-    drain()
-    session.expire_all()
-    erp = services.get_erp_item(session, erp.id)
-    if erp.state != State.SYNCED:
-        pytest.fail(erp.sage_message)
-    assert sim.get_cco(setup.commitment.erp_commitment_id, cco_id) is not None
-    new_lines = session.query(CommitmentLine).filter_by(commitment_id=setup.commitment.id,
-                                                        description="Sealant").all()
+    erp = export(services.send(session, admin, "cco", cco.id), {"cco_id": cco_id})
+    assert erp.state == State.SYNCED, erp.sage_message
+    assert sim.get_cco(home.commitment_erp, cco_id) is not None
+    new_lines = session.query(CommitmentLine).filter_by(commitment_id=home.commitment, description="Sealant").all()
     assert len(new_lines) == 1 and new_lines[0].line_no == 3
 
 
-def test_only_synced_commitments_and_approved_status(session, synced):
-    setup, admin = synced
-    setup.commitment.erp_commitment_id = None
+def test_only_synced_commitments_and_approved_status(session, sim, home):
+    home, admin = home
+    session.get(Commitment, home.commitment).erp_commitment_id = None
     session.commit()
     with pytest.raises(Invalid) as exc:
-        items.save_item(session, admin, "cco", setup.project.id, None, {
-            "commitment_id": str(setup.commitment.id), "number": "CO9", "title": "t",
-            "status": "Draft", "line-0-commitment_line_id": str(setup.line1.id), "line-0-amount": "1"})
+        items.save_item(session, admin, "cco", home.pid, None, it.form_data(session, sim, "cco", home, status="Draft"))
     assert "synced commitments" in exc.value.fields["commitment_id"]
 
 
-def _sent_cco(session, setup, admin, number):
-    cco = items.save_item(session, admin, "cco", setup.project.id, None, {
-        "commitment_id": str(setup.commitment.id), "number": number, "title": "Scope", "status": "Approved",
-        "line-0-commitment_line_id": str(setup.line1.id), "line-0-amount": "100"})
-    return services.send(session, admin, "cco", cco.id)
-
-
-def test_a_cco_id_taken_by_another_change_order_is_refused_at_accept(session, synced):
-    from tests.factories import NullQueue
-    setup, admin = synced
+def test_a_cco_id_taken_by_another_change_order_is_refused_at_accept(session, sim, home):
+    home, admin = home
     prefix = f"CO-{f.suffix(7)}"                     # 10 characters: the default CCO ID of both
-    first = _sent_cco(session, setup, admin, prefix + "-A")
-    second = _sent_cco(session, setup, admin, prefix + "-B")
+    first, second = (it.make_item(session, sim, "cco", State.READY, home=home, sender=admin, number=prefix + end)
+                      for end in ("-A", "-B"))
     approver = f.approver(session)
-    services.accept(session, approver, first.id, CCOS.export_defaults(CCOS.load(session, first.item_id)), NullQueue())
+    kind = get_type("cco")
+    services.accept(session, approver, first.erp, kind.export_defaults(kind.load(session, first.id)), f.NullQueue())
     with pytest.raises(Invalid) as refused:
-        services.accept(session, approver, second.id, {"cco_id": prefix}, NullQueue())
+        services.accept(session, approver, second.erp, {"cco_id": prefix}, f.NullQueue())
     assert refused.value.fields["cco_id"].startswith(f"CCO ID {prefix} is already used")
-    assert services.get_erp_item(session, second.id).state == State.READY
-    services.accept(session, approver, second.id, {"cco_id": prefix[:8] + "-B"}, NullQueue())
-    assert services.get_erp_item(session, second.id).state == State.EXPORTING
+    assert services.get_erp_item(session, second.erp).state == State.READY
+    services.accept(session, approver, second.erp, {"cco_id": prefix[:8] + "-B"}, f.NullQueue())
+    assert services.get_erp_item(session, second.erp).state == State.EXPORTING

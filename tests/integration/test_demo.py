@@ -14,12 +14,40 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.domain import services
-from portal.domain.types import REGISTRY, get_type
 from portal.domain.lifecycle import State
-from portal.domain.models import (Budget, BudgetChange, CommitmentChangeOrder, Commitment, CostCode,
-                                  ErpItem, MailStatus, OutboxMail, OwnerInvoice, PrimeChangeOrder,
-                                  Project, SubcontractorInvoice, SubJob, User, Vendor)
+from portal.domain.models import (
+    Budget,
+    BudgetChange,
+    Commitment,
+    CommitmentChangeOrder,
+    CostCode,
+    ErpItem,
+    MailStatus,
+    OutboxMail,
+    OwnerInvoice,
+    PrimeChangeOrder,
+    Project,
+    SubcontractorInvoice,
+    SubJob,
+    User,
+    Vendor,
+)
 from portal.exporters.sage300.troubleshooting import explain
+from tests.conftest import burst_worker
+from tests.sage_texts import (
+    AR_DUPLICATE,
+    ARCHIVED,
+    CCO_EXISTS,
+    EXTRA_EXISTS,
+    ITEM_EXISTS,
+    JOB_CLOSED,
+    JOB_EXISTS,
+    NO_CATEGORY,
+    NO_DISTRIBUTIONS,
+    VENDOR_EXISTS,
+    VENDOR_INACTIVE,
+)
+from tests.types import REGISTRY, get_type
 
 PASSWORD = "demo-password"
 STATES = (State.READY, State.SYNCED, State.FAILED, State.REJECTED)
@@ -31,17 +59,7 @@ NAME = "[Name] is too long, maximum length is 30 characters."
 CITY = "[AddressCity] is too long, maximum length is 15 characters."
 ZIP = "[AddressZip] is too long, maximum length is 10 characters."
 STATE_ = "[AddressState] is too long, maximum length is 4 characters."
-JOB_EXISTS = "A job with that code already exists."
-VENDOR_EXISTS = "A vendor already exists with the specified id."
-EXTRA_EXISTS = "An extra with that code already exists on this job."
-CLOSED = "Job has been closed."
-INACTIVE = "Vendor is inactive/has been archived."
-NO_CATEGORY = "No entities could be found of type [Category] with given where clause."
-ARCHIVED = "Commitment has been archived."
-CCO_EXISTS = "A commitment change order already exists with the specified id."
-ITEM_EXISTS = "A contract item already exists on this contract with the specified code."
-AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
-NO_DISTRIBUTIONS = "The document's codings are incomplete: The document has no distributions."
+CLOSED, INACTIVE = JOB_CLOSED, VENDOR_INACTIVE
 GL_CLOSED = "Ap Invoice Api import failed with error message: GL period closed.  Entry not allowed. (01\\31\\2026)."
 
 
@@ -151,7 +169,7 @@ def keyed(session, type_key) -> dict[str, int]:
     """Item ids of a type by the test's key (a key held by two items is left out)."""
     rows = session.execute(KEYS[type_key]()).all()
     keys = [" ".join(str(v) for v in row[1:]) for row in rows]
-    return {k: row[0] for k, row in zip(keys, rows) if keys.count(k) == 1}
+    return {k: row[0] for k, row in zip(keys, rows, strict=False) if keys.count(k) == 1}
 
 
 def state_counts(session) -> dict[tuple[str, str], int]:
@@ -255,7 +273,7 @@ def test_the_planted_refusals_cover_every_type(demo_app):
 
 def test_each_planted_item_is_refused_by_sage_with_its_text(demo_app, session):
     from portal.queue import RQJobQueue
-    from portal.worker import make_worker
+    worker = burst_worker(demo_app.app)
     approver = session.scalars(select(User).where(User.username == "approver")).one()
     accepted = {}
     for (type_key, key, state), (fields, text) in PLANTED.items():
@@ -270,7 +288,7 @@ def test_each_planted_item_is_refused_by_sage_with_its_text(demo_app, session):
         accepted[erp.id] = (type_key, key, text)
         # one at a time, as an approver works: the portal itself refuses a Sage ID that another
         # item is still being exported with (two planted change orders share one)
-        make_worker(demo_app.app).work(burst=True, with_scheduler=False, logging_level="ERROR")
+        worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
         session.expire_all()
     for erp_id, (type_key, key, text) in accepted.items():
         erp = services.get_erp_item(session, erp_id)
@@ -280,8 +298,15 @@ def test_each_planted_item_is_refused_by_sage_with_its_text(demo_app, session):
 
 def test_the_demo_has_data_back_from_sage_and_every_sync_ran_once(demo_app, session):
     from portal.domain import sync
-    from portal.domain.models import (DirectCost, ImportStatus, JobCostLine, SageRecord, StandardCostCode,
-                                      SyncRun, SyncStatus)
+    from portal.domain.models import (
+        DirectCost,
+        ImportStatus,
+        JobCostLine,
+        SageRecord,
+        StandardCostCode,
+        SyncRun,
+        SyncStatus,
+    )
     runs = session.scalars(select(SyncRun)).all()
     assert sorted(r.kind for r in runs) == sorted(sync.KINDS)
     assert all(r.status == SyncStatus.DONE and r.errors == 0 for r in runs)

@@ -7,11 +7,9 @@ from portal.domain import services
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpAudit, MailStatus, OutboxMail, ToolLevel
-from portal.domain.types import get_type
-
-INVOICES = get_type("subcontractor_invoice")
 from portal.queue import RQJobQueue
 from tests import factories as f
+from tests.types import get_type
 
 
 @pytest.fixture
@@ -25,7 +23,7 @@ def road(session, sim):
 def sent(session, road, **kw):
     setup, creator, _ = road
     inv = setup.invoice(session, creator, **kw)
-    erp = services.send(session, creator, INVOICES.key, inv.id)
+    erp = services.send(session, creator, "subcontractor_invoice", inv.id)
     return inv, erp
 
 
@@ -52,7 +50,7 @@ def test_sage_refusal_lands_in_failed_with_its_text_and_can_be_retried(session, 
     inv, erp = sent(session, road, billing=__import__("datetime").date(2026, 1, 31))
     sim.set_setting("closed_periods", "2026-01")
     try:
-        services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), RQJobQueue())
+        services.accept(session, approver, erp.id, get_type("subcontractor_invoice").export_defaults(inv), RQJobQueue())
         drain()
         session.expire_all()
         erp = services.get_erp_item(session, erp.id)
@@ -73,7 +71,7 @@ def test_reject_writes_mail_in_same_transaction_and_smtp_receives_it(session, ro
     sender = f.make_user(session)
     f.member(session, sender, setup.project, ToolLevel.ADMIN)
     inv = setup.invoice(session, creator)
-    erp = services.send(session, sender, INVOICES.key, inv.id)
+    erp = services.send(session, sender, "subcontractor_invoice", inv.id)
     services.reject(session, approver, erp.id, "Wrong billing period", RQJobQueue(),
                     "Test Builders", lambda e: f"http://portal.test/p/{e.item_id}")
     mail = session.query(OutboxMail).filter_by(erp_item_id=erp.id).one()
@@ -104,13 +102,13 @@ def test_plain_standard_user_cannot_accept(session, road):
     inv, erp = sent(session, road)
     standard = f.make_user(session, erp_level=ToolLevel.STANDARD)
     with pytest.raises(PermissionDenied):
-        services.accept(session, standard, erp.id, INVOICES.export_defaults(inv), RQJobQueue())
+        services.accept(session, standard, erp.id, get_type("subcontractor_invoice").export_defaults(inv), RQJobQueue())
 
 
 def test_accepting_twice_is_a_conflict(session, road, drain):
     setup, creator, approver = road
     inv, erp = sent(session, road)
-    services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), RQJobQueue())
+    services.accept(session, approver, erp.id, get_type("subcontractor_invoice").export_defaults(inv), RQJobQueue())
     with pytest.raises(Conflict):
-        services.accept(session, approver, erp.id, INVOICES.export_defaults(inv), RQJobQueue())
+        services.accept(session, approver, erp.id, get_type("subcontractor_invoice").export_defaults(inv), RQJobQueue())
     drain()

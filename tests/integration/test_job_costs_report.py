@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal.domain import job_costs
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
-from portal.domain.models import (CostCode, DirectCost, JobCostLine, Project, SettingChange, SubJob,
-                                  ToolLevel)
+from portal.domain.models import CostCode, DirectCost, JobCostLine, Project, SettingChange, SubJob, ToolLevel
 from tests import factories as f
 
 D = Decimal
@@ -116,18 +114,8 @@ def world(session):
     return project, member
 
 
-@contextmanager
 def count_statements(session):
-    engine = session.get_bind()
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    return f.statements(session.get_bind())
 
 
 # ---- the report ------------------------------------------------------------------------------
@@ -218,7 +206,7 @@ def test_csv_has_the_guides_columns_one_row_per_line_and_totals(session, world):
     rows = list(csv.reader(io.StringIO(job_costs.csv_text(report))))
     assert rows[0] == GUIDE_HEADER
     assert len(rows) == 1 + 4 + 1
-    lab = dict(zip(GUIDE_HEADER, rows[1]))
+    lab = dict(zip(GUIDE_HEADER, rows[1], strict=False))
     values = LINES[3][4]
     assert (lab["Cost Code"], lab["Cat."], lab["Description"]) == ("01-100", "LAB", "General Conditions")
     assert lab["Original Budget"] == f"{values['original_budget']:.2f}"
@@ -226,7 +214,7 @@ def test_csv_has_the_guides_columns_one_row_per_line_and_totals(session, world):
     assert lab["Revised Budget"] == "1200.00" and lab["Job to Date Cost"] == "500.00"
     assert lab["Direct Costs"] == "200.00"
     assert rows[4][0] == "E1/03-300"
-    totals = dict(zip(GUIDE_HEADER, rows[-1]))
+    totals = dict(zip(GUIDE_HEADER, rows[-1], strict=False))
     assert totals["Cost Code"] == "Totals" and totals["Cat."] == "" and totals["Description"] == ""
     assert totals["Revised Budget"] == "15500.00"
     assert D(totals["Job to Date Actual Units"]) == sum(v["jtd_units"] for *_, v in LINES)

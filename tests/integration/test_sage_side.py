@@ -33,6 +33,7 @@ from portal.exporters.sage300.mapping import (
     SCHEDULE_VALUE_CHANGE,
 )
 from portal.exporters.sage300.simulator import COST_TYPES, SageInputError, make_engine
+from tests.rows import check_rows
 
 # the sage_db clock says 2026-10-01 12:00: October is the current month
 THIS_MONTH, LAST_MONTH = date(2026, 10, 1), date(2026, 9, 30)
@@ -168,7 +169,7 @@ def test_standard_cost_codes_and_categories(sage):
                                                {"Category": "SUB", "Description": "Subcontract"}]
 
 
-@pytest.mark.parametrize("call, field, text", [
+STANDARD_BAD = [
     (lambda s: s.add_standard_cost_code("09-900", "Again"), "code", "Standard cost code 09-900 already exists"),
     (lambda s: s.add_standard_cost_code("1234567890123", "x"), "code",
      "Code is too long: Sage 300 CRE allows at most 12"),
@@ -177,15 +178,22 @@ def test_standard_cost_codes_and_categories(sage):
     (lambda s: s.add_standard_cost_code("09-910", "x", status="Gone"), "status", "Active, Inactive"),
     (lambda s: s.add_standard_category("SUB", "Again"), "code", "Standard category SUB already exists"),
     (lambda s: s.add_standard_category("SUBC", "x"), "code", "at most 3"),
-])
-def test_standard_adders_refuse_bad_input(sage, call, field, text):
+]
+
+
+def test_standard_adders_refuse_bad_input(sage):
+    """Every row of STANDARD_BAD is refused naming its field and adds nothing."""
     sage.add_standard_cost_code("09-900", "Painting")
     sage.add_standard_category("SUB", "Subcontract")
-    before = counts(sage)
-    with pytest.raises(SageInputError, match=text) as err:
-        call(sage)
-    assert err.value.field == field and isinstance(err.value, ValueError)
-    assert counts(sage) == before
+
+    def check(call, field, text):
+        before = counts(sage)
+        with pytest.raises(SageInputError, match=text) as err:
+            call(sage)
+        assert err.value.field == field and isinstance(err.value, ValueError), err.value.field
+        assert counts(sage) == before
+
+    check_rows({f"{row[-2]}: {row[-1]}": row for row in STANDARD_BAD}, check)
 
 
 def test_contracts_by_contract_of_every_job_or_one(sage):
@@ -201,7 +209,7 @@ def test_contracts_by_contract_of_every_job_or_one(sage):
     assert [i["Item"] for i in sage.list_contract_items("CN-A")] == ["2", "10"]
 
 
-@pytest.mark.parametrize("kwargs, field, text", [
+CONTRACT_BAD = [
     (dict(contract="CN-1", job="J-1"), "contract", "Contract CN-1 already exists"),
     (dict(contract="CN-2", job="NOPE"), "job", "No job NOPE"),
     (dict(contract="CN-2", job="J-2"), "job", "Job J-2 bills Use Quickbill"),
@@ -211,14 +219,21 @@ def test_contracts_by_contract_of_every_job_or_one(sage):
     (dict(contract="CN-2", job="J-1", items=[("", "a", "1")]), "items", "needs an item code"),
     (dict(contract="CN-2", job="J-1", items=[("1", "x" * 31, "1")]), "items", "at most 30"),
     (dict(contract="CN-2", job="J-1", items=[("1", "a", "lots")]), "items", "must be a number"),
-])
-def test_add_contract_refuses_bad_input_and_adds_nothing(sage, kwargs, field, text):
+]
+
+
+def test_add_contract_refuses_bad_input_and_adds_nothing(sage):
+    """Every row of CONTRACT_BAD is refused naming its field and adds nothing."""
     sage.add_contract("CN-1", "J-1", "Prime", items=[("1", "Base", "10")])
-    before = counts(sage)
-    with pytest.raises(SageInputError, match=text) as err:
-        sage.add_contract(**kwargs)
-    assert err.value.field == field
-    assert counts(sage) == before and [i["Item"] for i in sage.list_contract_items("CN-1")] == ["1"]
+
+    def check(kwargs, field, text):
+        before = counts(sage)
+        with pytest.raises(SageInputError, match=text) as err:
+            sage.add_contract(**kwargs)
+        assert err.value.field == field, err.value.field
+        assert counts(sage) == before and [i["Item"] for i in sage.list_contract_items("CN-1")] == ["1"]
+
+    check_rows({f"{row[-2]}: {row[-1]}": row for row in CONTRACT_BAD}, check)
 
 
 def test_schedule_values_by_level_code_insert_or_update(sage):
@@ -236,7 +251,7 @@ def test_schedule_values_by_level_code_insert_or_update(sage):
     assert sage.list_schedule_values("J-1") == []
 
 
-@pytest.mark.parametrize("args, field, text", [
+SCHEDULE_BAD = [
     (("J-1", "", "x", "1"), "job", "bills Use Contracts"),
     (("NOPE", "", "x", "1"), "job", "No job NOPE"),
     (("J-JOB", "03", "x", "1"), "level_code", "leave the level code blank"),
@@ -246,12 +261,19 @@ def test_schedule_values_by_level_code_insert_or_update(sage):
     (("J-2", "1234567890123", "x", "1"), "level_code", "at most 12"),
     (("J-2", "01-100", "x", "ten"), "amount", "Amount must be a number."),
     (("J-2", "01-100", "x", "1e12"), "amount", "below"),
-])
-def test_set_schedule_value_refuses_bad_input(sage, args, field, text):
+]
+
+
+def test_set_schedule_value_refuses_bad_input(sage):
+    """Every row of SCHEDULE_BAD is refused naming its field and adds nothing."""
     sage.add_job("J-JOB", "Job level", billing_method="Use Quickbill", billing_level="Job")
-    with pytest.raises(SageInputError, match=text) as err:
-        sage.set_schedule_value(*args)
-    assert err.value.field == field and counts(sage)["schedule_values"] == 0
+
+    def check(args, field, text):
+        with pytest.raises(SageInputError, match=text) as err:
+            sage.set_schedule_value(*args)
+        assert err.value.field == field and counts(sage)["schedule_values"] == 0, err.value.field
+
+    check_rows({f"{row[-2]}: {row[-1]}": row for row in SCHEDULE_BAD}, check)
 
 
 def post_everything(s):
@@ -317,8 +339,9 @@ def test_job_costs_lists_every_category_and_transaction_only_codings_in_order(sa
 
 def test_job_costs_counts_a_batch_once_it_is_posted(sage):
     sage.add_transaction("J-1", "03-300", "SUB", APPROVED_COMMITMENT_CHANGE, "900", commitment="C-1", posted=False)
-    sub = lambda: next(r for r in sage.job_costs("J-1") if (r["Extra"], r["Cost_Code"], r["Category"]) == (
-        "", "03-300", "SUB"))
+    def sub():
+        return next(r for r in sage.job_costs("J-1") if (r["Extra"], r["Cost_Code"], r["Category"]) == (
+            "", "03-300", "SUB"))
     assert sub()["Approved_Commitment_Changes"] == 0
     assert sage.post_transactions("J-1") == 1
     assert sub()["Approved_Commitment_Changes"] == D("900") and sub()["Revised_Commitment"] == D("900")
@@ -328,7 +351,8 @@ def test_mtd_follows_the_simulator_clock(sage, clock):
     from datetime import datetime
     sage.add_cost("J-1", "01-100", "LAB", "PR cost", "100", date=date(2026, 10, 31))
     sage.add_cost("J-1", "01-100", "LAB", "PR cost", "10", date=date(2026, 11, 1))
-    lab = lambda: next(r for r in sage.job_costs("J-1") if r["Category"] == "LAB")
+    def lab():
+        return next(r for r in sage.job_costs("J-1") if r["Category"] == "LAB")
     assert lab()["MTD_Cost"] == D("100")
     clock.now = datetime(2026, 11, 1, 0, 0)
     assert lab()["MTD_Cost"] == D("10") and lab()["JTD_Cost"] == D("110")
@@ -361,7 +385,7 @@ def test_add_cost_returns_its_transaction_id_and_defaults_to_today(sage):
     assert (row["Transaction_ID"], row["Date"], row["Amount"]) == (second, THIS_MONTH, D("20"))
 
 
-@pytest.mark.parametrize("kwargs, field, text", [
+COST_BAD = [
     (dict(transaction_type="Committed cost"), "transaction_type", "AP cost, PR cost, EQ cost, IV cost, JC cost"),
     (dict(job="NOPE"), "job", "No job NOPE"),
     (dict(category="MAT", cost_code="01-100"), "category", "No category MAT on cost code J-1/01-100"),
@@ -377,17 +401,23 @@ def test_add_cost_returns_its_transaction_id_and_defaults_to_today(sage):
     (dict(amount="12,34.5x"), "amount", "Amount must be a number."),
     (dict(units="many"), "units", "Units must be a number."),
     (dict(amount_paid="NaN"), "amount_paid", "Amount paid must be a number"),
-])
-def test_add_cost_refuses_bad_input_and_adds_nothing(sage, kwargs, field, text):
-    args = dict(job="J-1", cost_code="03-300", category="SUB", transaction_type="AP cost", amount="10")
-    args.update(kwargs)
-    with pytest.raises(SageInputError, match=text) as err:
-        sage.add_cost(**args)
-    assert err.value.field == field
-    assert sage.list_transactions("J-1") == [] and sage.list_transactions("J-2") == []
+]
 
 
-@pytest.mark.parametrize("call, field, text", [
+def test_add_cost_refuses_bad_input_and_adds_nothing(sage):
+    """Every row of COST_BAD is refused naming its field and adds nothing."""
+    base = dict(job="J-1", cost_code="03-300", category="SUB", transaction_type="AP cost", amount="10")
+
+    def check(kwargs, field, text):
+        with pytest.raises(SageInputError, match=text) as err:
+            sage.add_cost(**{**base, **kwargs})
+        assert err.value.field == field, err.value.field
+        assert sage.list_transactions("J-1") == [] and sage.list_transactions("J-2") == []
+
+    check_rows({f"{row[-2]}: {row[-1]}": row for row in COST_BAD}, check)
+
+
+ADDERS_BAD = [
     (lambda s: s.add_vendor("ACME", "Again"), "vendor", "Vendor ACME already exists"),
     (lambda s: s.add_vendor("ABCDEFGHIJK", "Long"), "vendor", "Vendor is too long: Sage 300 CRE allows at most 10"),
     (lambda s: s.add_vendor("NEW", ""), "name", "Name is required."),
@@ -409,13 +439,19 @@ def test_add_cost_refuses_bad_input_and_adds_nothing(sage, kwargs, field, text):
     (lambda s: s.add_coding("J-1", "04-400", "LAB", "c" * 31), "cost_code_description", "at most 30"),
     (lambda s: s.add_cost_code("J-1", "03-300", "Again"), "cost_code", "J-1/03-300 already exists"),
     (lambda s: s.add_category("J-1", "07-700", "LAB", "Labor"), "cost_code", "No cost code J-1/07-700"),
-])
-def test_adders_refuse_bad_input_and_add_nothing(sage, call, field, text):
-    before = counts(sage)
-    with pytest.raises(SageInputError, match=text) as err:
-        call(sage)
-    assert err.value.field == field
-    assert counts(sage) == before
+]
+
+
+def test_adders_refuse_bad_input_and_add_nothing(sage):
+    """Every row of ADDERS_BAD is refused naming its field and adds nothing."""
+    def check(call, field, text):
+        before = counts(sage)
+        with pytest.raises(SageInputError, match=text) as err:
+            call(sage)
+        assert err.value.field == field, err.value.field
+        assert counts(sage) == before
+
+    check_rows({f"{row[-2]}: {row[-1]}": row for row in ADDERS_BAD}, check)
 
 
 def test_add_coding_adds_the_cost_code_once(sage):

@@ -4,7 +4,6 @@ SQLite in tmp_path by default; PostgreSQL (a fresh schema per test, dropped afte
 when DATABASE_URL starts with "postgresql".
 """
 import os
-import threading
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -12,34 +11,18 @@ from decimal import Decimal as D
 import pytest
 
 from portal.exporters.sage300 import connectors
-from portal.exporters.sage300.connectors import (
-    FileDropConnector,
-    SimulatorConnector,
-    make_connector,
-)
-from portal.exporters.sage300.fileformat import (
-    FILE_ENCODING,
-    drop_file_name,
-    parse_ap_import_file,
-)
-from portal.exporters.sage300.records import (
-    APDistribution,
-    APInvoice,
-    Batch,
-    ConnectorUnavailable,
-)
+from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector, make_connector
+from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_ap_import_file
+from portal.exporters.sage300.records import APDistribution, APInvoice, Batch, ConnectorUnavailable
 from portal.exporters.sage300.simulator import Sage300Simulator
 from portal.exporters.sage300.troubleshooting import explain
-from tests.sage_db import ON_PG
+from tests.sage_db import ON_PG, simulator, submit_at_once
 
 # ---- fixtures -------------------------------------------------------------------
 
 @pytest.fixture
 def sim(make_sim, tmp_path):
-    s = make_sim(drop_folder=str(tmp_path / "drop"))
-    s.create_all()
-    seed(s)
-    return s
+    return simulator(make_sim, tmp_path, seed)
 
 
 def seed(s):
@@ -131,16 +114,7 @@ def test_two_threads_same_batch_id_make_one_invoice(make_sim, sim):
     other = make_sim()
     for round_ in range(5):
         batch = ap_batch(batch_id=f"race-{round_}", invoice=f"INV-R{round_}", dists=[dist(amount=D("10"))])
-        barrier, results = threading.Barrier(2), []
-
-        def go(s, batch=batch, barrier=barrier, results=results):  # bound per round
-            barrier.wait()
-            results.append(s.submit(batch))
-        threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = submit_at_once((sim, other), batch)
         assert sorted(r.replayed for r in results) == [False, True]
         assert all(r.ok and r.reference == f"ACME/INV-R{round_}" for r in results)
     assert sim.count_invoices() == 5

@@ -11,8 +11,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import event
 
-from portal.exporters.sage300 import mapping as m
-from portal.exporters.sage300 import records as r
+from portal.exporters.sage300 import mapping as m, records as r
 from portal.exporters.sage300.simulator import (
     JOB_CLOSED,
     NO_CATEGORY,

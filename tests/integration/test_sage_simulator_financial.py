@@ -5,7 +5,6 @@ SQLite in tmp_path by default; PostgreSQL (a fresh schema per test, dropped afte
 DATABASE_URL starts with "postgresql" (the fixtures follow test_sage_simulator.py).
 """
 import os
-import threading
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -15,11 +14,7 @@ from sqlalchemy import func, select
 
 from portal.exporters.sage300 import simulator as simmod
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
-from portal.exporters.sage300.fileformat import (
-    FILE_ENCODING,
-    drop_file_name,
-    parse_import_file,
-)
+from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_import_file
 from portal.exporters.sage300.mapping import (
     map_budget,
     map_budget_change,
@@ -51,24 +46,23 @@ from portal.exporters.sage300.records import (
     PCCOScheduleLineData,
 )
 from portal.exporters.sage300.troubleshooting import explain
+from tests.sage_db import simulator, submit_at_once
+from tests.sage_texts import (
+    AR_DUPLICATE,
+    ARCHIVED,
+    BLANK,
+    CCO_EXISTS,
+    ITEM_EXISTS,
+    JOB_CLOSED,
+    NO_CATEGORY,
+    NO_DISTRIBUTIONS,
+    NOT_FOUND,
+    RATE_LIMITED,
+    VENDOR_INACTIVE,
+    too_long,
+)
 
-NOT_FOUND = "Entity with this ID not found."
-BLANK = "Can't be blank."
-JOB_CLOSED = "Job has been closed."
-NO_CATEGORY = "No entities could be found of type [Category] with given where clause."
-VENDOR_INACTIVE = "Vendor is inactive/has been archived."
-ARCHIVED = "Commitment has been archived."
-CCO_EXISTS = "A commitment change order already exists with the specified id."
-ITEM_EXISTS = "A contract item already exists on this contract with the specified code."
-AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
-NO_DISTRIBUTIONS = "The document's codings are incomplete: The document has no distributions."
-RATE_LIMITED = ("Unknown Error => You have surpassed the max number of requests for an hour. "
-                "Please wait until your limit resets.")
 TODAY = date(2026, 10, 1)
-
-
-def too_long(field, limit):
-    return f"[{field}] is too long, maximum length is {limit} characters."
 
 
 def commitment_exists(code):
@@ -87,10 +81,7 @@ def estimate_exists(cost_code, category):
 
 @pytest.fixture
 def sim(make_sim, tmp_path):
-    s = make_sim(drop_folder=str(tmp_path / "drop"))
-    s.create_all()
-    seed(s)
-    return s
+    return simulator(make_sim, tmp_path, seed)
 
 
 def seed(s):
@@ -830,16 +821,7 @@ def test_two_threads_same_commitment_batch_make_one_commitment(make_sim, sim):
     other = make_sim()
     for round_ in range(3):
         batch = commitment_batch(f"race-{round_}", commitment=f"C-R{round_}")
-        barrier, results = threading.Barrier(2), []
-
-        def go(s, batch=batch, barrier=barrier, results=results):  # bound per round
-            barrier.wait()
-            results.append(s.submit(batch))
-        threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = submit_at_once((sim, other), batch)
         assert sorted(r.replayed for r in results) == [False, True]
         assert all(r.ok for r in results)
         assert len(sim.list_commitment_items(f"C-R{round_}")) == 2

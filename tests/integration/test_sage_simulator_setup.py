@@ -5,7 +5,6 @@ SQLite in tmp_path by default; PostgreSQL (a fresh schema per test, dropped afte
 DATABASE_URL starts with "postgresql" (the fixtures follow test_sage_simulator.py).
 """
 import os
-import threading
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -15,17 +14,8 @@ from sqlalchemy import func, select
 
 from portal.exporters.sage300 import simulator as simmod
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
-from portal.exporters.sage300.fileformat import (
-    FILE_ENCODING,
-    drop_file_name,
-    parse_import_file,
-)
-from portal.exporters.sage300.mapping import (
-    map_cost_codes,
-    map_extra,
-    map_job,
-    map_vendor,
-)
+from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_import_file
+from portal.exporters.sage300.mapping import map_cost_codes, map_extra, map_job, map_vendor
 from portal.exporters.sage300.records import (
     APDistribution,
     APInvoice,
@@ -41,29 +31,23 @@ from portal.exporters.sage300.records import (
     VendorData,
 )
 from portal.exporters.sage300.troubleshooting import explain
-
-NOT_FOUND = "Entity with this ID not found."
-BLANK = "Can't be blank."
-JOB_CLOSED = "Job has been closed."
-JOB_EXISTS = "A job with that code already exists."
-VENDOR_EXISTS = "A vendor already exists with the specified id."
-EXTRA_EXISTS = "An extra with that code already exists on this job."
-RATE_LIMITED = ("Unknown Error => You have surpassed the max number of requests for an hour. "
-                "Please wait until your limit resets.")
-
-
-def too_long(field, limit):
-    return f"[{field}] is too long, maximum length is {limit} characters."
-
+from tests.sage_db import simulator, submit_at_once
+from tests.sage_texts import (
+    BLANK,
+    EXTRA_EXISTS,
+    JOB_CLOSED,
+    JOB_EXISTS,
+    NOT_FOUND,
+    RATE_LIMITED,
+    VENDOR_EXISTS,
+    too_long,
+)
 
 # ---- fixtures -------------------------------------------------------------------
 
 @pytest.fixture
 def sim(make_sim, tmp_path):
-    s = make_sim(drop_folder=str(tmp_path / "drop"))
-    s.create_all()
-    seed(s)
-    return s
+    return simulator(make_sim, tmp_path, seed)
 
 
 def seed(s):
@@ -511,16 +495,7 @@ def test_two_threads_same_job_batch_make_one_job(make_sim, sim):
     other = make_sim()
     for round_ in range(3):
         batch = job_batch(f"race-{round_}", job=f"J-R{round_}")
-        barrier, results = threading.Barrier(2), []
-
-        def go(s, batch=batch, barrier=barrier, results=results):  # bound per round
-            barrier.wait()
-            results.append(s.submit(batch))
-        threads = [threading.Thread(target=go, args=(s,)) for s in (sim, other)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = submit_at_once((sim, other), batch)
         assert sorted(r.replayed for r in results) == [False, True]
         assert all(r.ok and r.reference == f"J-R{round_}" for r in results)
         assert len(sim.list_cost_codes(f"J-R{round_}")) == 2

@@ -8,29 +8,33 @@ and every setting a test changes is put back in a finally.
 """
 from __future__ import annotations
 
-import random
-import string
 from datetime import date
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain.types import direct_export_keys
 from portal.domain import items, services, settings
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.models import (CostCode, ErpAudit, ErpItem, MailStatus, OutboxMail, Project,
-                                  ProjectMember, StandardCategory, StandardCostCode, SubJob,
-                                  ToolLevel, User, Vendor)
-from portal.domain.types import get_type
-
-VENDORS, JOBS, SUB_JOBS, COST_CODES = (get_type(k) for k in ("vendor", "job", "sub_job", "cost_code"))
-from portal.domain.types import get_type
-
-INVOICES = get_type("subcontractor_invoice")
+from portal.domain.models import (
+    CostCode,
+    ErpAudit,
+    ErpItem,
+    MailStatus,
+    OutboxMail,
+    Project,
+    ProjectMember,
+    StandardCategory,
+    StandardCostCode,
+    SubJob,
+    ToolLevel,
+    User,
+    Vendor,
+)
 from portal.queue import RQJobQueue
-from tests import factories as f
+from tests import factories as f, items as it
+from tests.types import direct_export_keys, get_type
 
 COMPANY = "Test Builders"
 LINK = "http://portal.test/company"
@@ -63,29 +67,6 @@ def category_description(session, code: str) -> str:
     return session.scalar(select(StandardCategory.description).where(StandardCategory.code == code))
 
 
-_issued: set[str] = set()
-
-
-def fresh_job_id(session, sim, mask: str = "##-###") -> str:
-    """A Sage Job ID matching the mask that neither the portal nor Sage (nor this run) has used."""
-    while True:
-        job_id = "".join(random.choice(string.digits) if ch == "#" else
-                         random.choice(string.ascii_uppercase) if ch == "A" else ch for ch in mask)
-        if job_id in _issued or sim.get_job(job_id) is not None or session.scalar(
-                select(func.count()).select_from(Project).where(Project.sage_job_id == job_id)):
-            continue
-        _issued.add(job_id)
-        return job_id
-
-
-def fresh_vendor_id(sim) -> str:
-    while True:
-        vendor_id = f"V{f.suffix(8)}"
-        if vendor_id not in _issued and sim.get_vendor(vendor_id) is None:
-            _issued.add(vendor_id)
-            return vendor_id
-
-
 # ---- people ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -112,7 +93,7 @@ def new_project(session, who, *, name=None, city="Springfield", zip_code="62701"
     """A project not yet in Sage, created as a job by a site admin, with cost codes from the
     standard list; pm is Admin on it and sends it."""
     s = f.suffix()
-    project = items.save_item(session, who.admin, JOBS.key, None, None, {
+    project = items.save_item(session, who.admin, "job", None, None, {
         "number": f"N-{s}", "name": name or f"Job {s}", "address": "400 Civic Plaza", "city": city,
         "state": "IL", "zip": zip_code})
     f.member(session, who.pm, project, ToolLevel.ADMIN)
@@ -125,7 +106,7 @@ def add_cost_code(session, actor, project_id, code, categories=("LAB", "MAT"), s
     form = {"standard_code": code, **{f"category_{c}": "on" for c in categories}}
     if sub_job_id is not None:
         form["sub_job_id"] = str(sub_job_id)
-    return items.save_item(session, actor, COST_CODES.key, project_id, None, form)
+    return items.save_item(session, actor, "cost_code", project_id, None, form)
 
 
 def synced_project(session, sim, who) -> f.Setup:
@@ -138,7 +119,7 @@ def synced_project(session, sim, who) -> f.Setup:
 
 
 def new_sub_job(session, actor, project_id, code=None, name="Phase 2 Fit-Out") -> SubJob:
-    return items.save_item(session, actor, SUB_JOBS.key, project_id, None,
+    return items.save_item(session, actor, "sub_job", project_id, None,
                            {"code": code or f"PH-{f.suffix()}", "name": name})
 
 
@@ -146,7 +127,7 @@ def new_vendor(session, actor, **fields) -> Vendor:
     s = f.suffix()
     form = {"name": f"Vendor {s}", "address": "12 Commerce Way", "city": "Bayside", "state": "WI",
             "zip": "53217", "phone": "555-0142", "fax": "555-0143", **fields}
-    return items.save_item(session, actor, VENDORS.key, None, None, form)
+    return items.save_item(session, actor, "vendor", None, None, form)
 
 
 def erp_row(session, erp_id) -> ErpItem:
@@ -185,17 +166,17 @@ def make_cost_code(session, sim, who):
 
 
 def accept_fields(session, sim, key, item_id) -> dict:
-    if key == VENDORS.key:
-        return {"erp_vendor_id": fresh_vendor_id(sim), "vendor_type": "Subcontractor"}
-    if key == JOBS.key:
-        return {"sage_job_id": fresh_job_id(session, sim)}
-    if key == SUB_JOBS.key:
-        return SUB_JOBS.export_defaults(SUB_JOBS.load(session, item_id))
+    if key == "vendor":
+        return {"erp_vendor_id": it.fresh_vendor_id(sim), "vendor_type": "Subcontractor"}
+    if key == "job":
+        return {"sage_job_id": it.fresh_job_id(session, sim)}
+    if key == "sub_job":
+        return get_type("sub_job").export_defaults(get_type("sub_job").load(session, item_id))
     return {}
 
 
-CASES = {VENDORS.key: ("Company", make_vendor), JOBS.key: ("Job", make_job),
-         SUB_JOBS.key: ("Sub Job", make_sub_job), COST_CODES.key: ("Cost Code", make_cost_code)}
+CASES = {"vendor": ("Company", make_vendor), "job": ("Job", make_job),
+         "sub_job": ("Sub Job", make_sub_job), "cost_code": ("Cost Code", make_cost_code)}
 
 
 # ---- every type: the one lifecycle ----------------------------------------------------------
@@ -265,8 +246,8 @@ def test_sending_needs_admin_on_the_items_tool(session, sim, who, key):
     assert services.find_erp_item(session, key, item_id) is None
 
 
-@pytest.mark.parametrize("key, accepted", [(SUB_JOBS.key, True), (COST_CODES.key, True),
-                                           (VENDORS.key, False), (JOBS.key, False)])
+@pytest.mark.parametrize("key, accepted", [("sub_job", True), ("cost_code", True),
+                                           ("vendor", False), ("job", False)])
 def test_bulk_accept_with_defaults(session, sim, who, drain, key, accepted):
     """Sub jobs and cost codes export with their defaults; vendors and jobs need an ID of their own."""
     label, make = CASES[key]
@@ -280,7 +261,7 @@ def test_bulk_accept_with_defaults(session, sim, who, drain, key, accepted):
         drain()
         assert {erp_row(session, e).state for e in erps} == {State.SYNCED}
     else:
-        field = "ERP Vendor ID" if key == VENDORS.key else "Sage Job ID"
+        field = "ERP Vendor ID" if key == "vendor" else "Sage Job ID"
         assert done == []
         assert errors == {e: f"Accept it on its own: {field} is required." for e in erps}
         assert {erp_row(session, e).state for e in erps} == {State.READY}
@@ -294,8 +275,8 @@ def test_job_export_creates_the_sage_job_with_its_cost_codes_and_categories(sess
                           categories=("LAB", "MAT", "SUB"))
     sub = new_sub_job(session, who.pm, project.id)
     add_cost_code(session, who.pm, project.id, "09-900", ("LAB",), sub_job_id=sub.id)  # the extra's, not the job's
-    erp = services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
-    job_id = fresh_job_id(session, sim)
+    erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
+    job_id = it.fresh_job_id(session, sim)
     services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
 
@@ -313,7 +294,7 @@ def test_job_export_creates_the_sage_job_with_its_cost_codes_and_categories(sess
 
     # A synced project cannot be sent again: a job cannot be created in both systems.
     with pytest.raises(Invalid) as refused:
-        services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
+        services.send(session, who.pm, "job", project.id, RQJobQueue())
     assert f"already synced with Sage job {job_id}" in refused.value.message
     assert erp_row(session, erp.id).state == State.SYNCED
 
@@ -321,9 +302,9 @@ def test_job_export_creates_the_sage_job_with_its_cost_codes_and_categories(sess
 def test_a_project_without_cost_codes_cannot_be_sent(session, sim, who):
     project = new_project(session, who, codes=())
     with pytest.raises(Invalid) as refused:
-        services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
+        services.send(session, who.pm, "job", project.id, RQJobQueue())
     assert "Add cost codes from the company's standard list first" in refused.value.message
-    assert services.find_erp_item(session, JOBS.key, project.id) is None
+    assert services.find_erp_item(session, "job", project.id) is None
 
 
 @pytest.mark.parametrize("sage_job_id, message", [
@@ -336,7 +317,7 @@ def test_a_project_without_cost_codes_cannot_be_sent(session, sim, who):
 ], ids=["empty", "blank", "too long", "no dash", "letters", "one digit too many"])
 def test_job_accept_checks_the_sage_job_id_and_changes_nothing(session, sim, who, sage_job_id, message):
     project = new_project(session, who)
-    erp = services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
+    erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
     with pytest.raises(Invalid) as refused:
         services.accept(session, who.approver, erp.id, {"sage_job_id": sage_job_id}, RQJobQueue())
     assert refused.value.fields == {"sage_job_id": message}
@@ -346,13 +327,13 @@ def test_job_accept_checks_the_sage_job_id_and_changes_nothing(session, sim, who
 
 def test_job_accept_refuses_a_sage_job_id_another_project_has(session, sim, who, drain):
     first, second = new_project(session, who), new_project(session, who)
-    job_id = fresh_job_id(session, sim)
-    erp1 = services.send(session, who.pm, JOBS.key, first.id, RQJobQueue())
+    job_id = it.fresh_job_id(session, sim)
+    erp1 = services.send(session, who.pm, "job", first.id, RQJobQueue())
     services.accept(session, who.approver, erp1.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
     assert erp_row(session, erp1.id).state == State.SYNCED
 
-    erp2 = services.send(session, who.pm, JOBS.key, second.id, RQJobQueue())
+    erp2 = services.send(session, who.pm, "job", second.id, RQJobQueue())
     with pytest.raises(Invalid) as refused:
         services.accept(session, who.approver, erp2.id, {"sage_job_id": job_id}, RQJobQueue())
     assert refused.value.fields == {"sage_job_id": f"Sage Job ID {job_id} is already used by another project."}
@@ -361,17 +342,17 @@ def test_job_accept_refuses_a_sage_job_id_another_project_has(session, sim, who,
 
 def test_the_job_number_mask_comes_from_the_settings(session, sim, who, drain):
     before = settings.load(session)
-    settings.update(session, who.erp_admin, settings_form(before, job_number_mask="AA-####"), direct_export_keys())
+    settings.update(session, who.erp_admin, f.settings_form(before, job_number_mask="AA-####"), direct_export_keys())
     try:
         project = new_project(session, who)
-        erp = services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
+        erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
         with pytest.raises(Invalid) as refused:
             services.accept(session, who.approver, erp.id, {"sage_job_id": "24-104"}, RQJobQueue())
         assert "job-number mask AA-####" in refused.value.fields["sage_job_id"]
-        job_id = fresh_job_id(session, sim, "AA-####")
+        job_id = it.fresh_job_id(session, sim, "AA-####")
         services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     finally:
-        settings.update(session, who.erp_admin, settings_form(before), direct_export_keys())
+        settings.update(session, who.erp_admin, f.settings_form(before), direct_export_keys())
     assert settings.load(session) == before
     drain()
     assert erp_row(session, erp.id).state == State.SYNCED and sim.get_job(job_id) is not None
@@ -384,8 +365,8 @@ def test_the_job_number_mask_comes_from_the_settings(session, sim, who, drain):
 ], ids=["name", "city", "zip"])
 def test_sage_refuses_a_job_with_a_field_over_its_length(session, sim, who, drain, change, message):
     project = new_project(session, who, **change)
-    erp = services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
-    job_id = fresh_job_id(session, sim)
+    erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
+    job_id = it.fresh_job_id(session, sim)
     services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
     erp = erp_row(session, erp.id)
@@ -396,20 +377,20 @@ def test_sage_refuses_a_job_with_a_field_over_its_length(session, sim, who, drai
 
 def test_a_refused_job_is_rejected_fixed_resent_and_synced(session, sim, who, drain):
     project = new_project(session, who, name="Westfield Community Recreation Center Expansion")
-    erp = services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
-    services.accept(session, who.approver, erp.id, {"sage_job_id": fresh_job_id(session, sim)}, RQJobQueue())
+    erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
+    services.accept(session, who.approver, erp.id, {"sage_job_id": it.fresh_job_id(session, sim)}, RQJobQueue())
     drain()
     assert erp_row(session, erp.id).state == State.FAILED
     # Failed items cannot be edited until accounting rejects them back to the project team.
     with pytest.raises(Conflict):
-        items.save_item(session, who.pm, JOBS.key, None, project.id, {"number": project.number,
+        items.save_item(session, who.pm, "job", None, project.id, {"number": project.number,
                                                                      "name": "Westfield Rec Center"})
     reject(session, who.approver, erp.id, "Shorten the name to 30 characters")
-    items.save_item(session, who.pm, JOBS.key, None, project.id, {
+    items.save_item(session, who.pm, "job", None, project.id, {
         "number": project.number, "name": "Westfield Rec Center", "address": "400 Civic Plaza",
         "city": "Springfield", "state": "IL", "zip": "62701"})
-    services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
-    job_id = fresh_job_id(session, sim)
+    services.send(session, who.pm, "job", project.id, RQJobQueue())
+    job_id = it.fresh_job_id(session, sim)
     services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
     erp = erp_row(session, erp.id)
@@ -421,9 +402,9 @@ def test_a_refused_job_is_rejected_fixed_resent_and_synced(session, sim, who, dr
 
 def test_a_job_id_that_exists_only_in_sage_fails_with_sages_text(session, sim, who, drain):
     project = new_project(session, who)
-    job_id = fresh_job_id(session, sim)
+    job_id = it.fresh_job_id(session, sim)
     sim.add_job(job_id, "Made in Sage")
-    erp = services.send(session, who.pm, JOBS.key, project.id, RQJobQueue())
+    erp = services.send(session, who.pm, "job", project.id, RQJobQueue())
     services.accept(session, who.approver, erp.id, {"sage_job_id": job_id}, RQJobQueue())
     drain()
     erp = erp_row(session, erp.id)
@@ -435,7 +416,7 @@ def test_a_site_admin_creates_a_project_as_a_job_and_becomes_admin_on_it(session
     s = f.suffix()
     form = {"number": f"N-{s}", "name": f"Job {s}", "address": "400 Civic Plaza", "city": "Springfield",
             "state": "IL", "zip": "62701"}
-    project = items.save_item(session, who.admin, JOBS.key, None, None, form)
+    project = items.save_item(session, who.admin, "job", None, None, form)
     session.expire_all()
     project = session.get(Project, project.id)
     assert {k: getattr(project, k) for k in form} == form
@@ -451,19 +432,21 @@ def test_a_site_admin_creates_a_project_as_a_job_and_becomes_admin_on_it(session
     ({"number": "N-1", "name": "J" * 121}, {"name": "Project Name must be 120 characters or less (Sage's limit)."}),
 ], ids=["no number", "no name", "name too long"])
 def test_a_project_with_bad_fields_is_refused_and_nothing_is_created(session, who, form, errors):
-    count = lambda: session.scalar(select(func.count()).select_from(Project))
+    def count():
+        return session.scalar(select(func.count()).select_from(Project))
     before = count()
     with pytest.raises(Invalid) as refused:
-        items.save_item(session, who.admin, JOBS.key, None, None, form)
+        items.save_item(session, who.admin, "job", None, None, form)
     assert refused.value.fields == errors
     assert count() == before
 
 
 def test_only_site_administrators_create_projects(session, who):
-    count = lambda: session.scalar(select(func.count()).select_from(Project))
+    def count():
+        return session.scalar(select(func.count()).select_from(Project))
     before = count()
     with pytest.raises(PermissionDenied):
-        items.save_item(session, who.pm, JOBS.key, None, None, {"number": "X", "name": "Y"})
+        items.save_item(session, who.pm, "job", None, None, {"number": "X", "name": "Y"})
     assert count() == before
 
 
@@ -473,10 +456,10 @@ def test_a_sub_job_is_sent_only_under_a_synced_job(session, sim, who):
     project = new_project(session, who)
     sub = new_sub_job(session, who.pm, project.id)
     with pytest.raises(Invalid) as refused:
-        services.send(session, who.pm, SUB_JOBS.key, sub.id, RQJobQueue())
+        services.send(session, who.pm, "sub_job", sub.id, RQJobQueue())
     assert "Sub jobs are exported only under a synced job: export the project first." in refused.value.message
-    assert services.find_erp_item(session, SUB_JOBS.key, sub.id) is None
-    _, _, rows = items.list_items(session, who.pm, SUB_JOBS.key, project.id)
+    assert services.find_erp_item(session, "sub_job", sub.id) is None
+    _, _, rows = items.list_items(session, who.pm, "sub_job", project.id)
     assert [r.reasons for r in rows] == [["Sub jobs are exported only under a synced job: export the "
                                           "project first."]]
 
@@ -487,9 +470,9 @@ def test_sub_job_export_creates_the_extra_with_its_cost_codes(session, sim, who,
     code = f"PHASE2-{f.suffix()}"  # 13 characters: the Extra ID is its first 10
     sub = new_sub_job(session, who.pm, setup.project.id, code=code, name="Tenant Fit-Out")
     add_cost_code(session, who.pm, setup.project.id, "09-900", ("LAB", "SUB"), sub_job_id=sub.id)
-    assert SUB_JOBS.export_defaults(SUB_JOBS.load(session, sub.id)) == {"extra_id": code[:10]}
+    assert get_type("sub_job").export_defaults(get_type("sub_job").load(session, sub.id)) == {"extra_id": code[:10]}
 
-    erp = services.send(session, who.pm, SUB_JOBS.key, sub.id, RQJobQueue())
+    erp = services.send(session, who.pm, "sub_job", sub.id, RQJobQueue())
     services.accept(session, who.approver, erp.id, {"extra_id": code[:10]}, RQJobQueue())
     drain()
     erp = erp_row(session, erp.id)
@@ -510,7 +493,7 @@ def test_sub_job_export_creates_the_extra_with_its_cost_codes(session, sim, who,
 def test_sub_job_accept_checks_the_extra_id(session, sim, who, extra_id, message):
     setup = synced_project(session, sim, who)
     sub = new_sub_job(session, who.pm, setup.project.id)
-    erp = services.send(session, who.pm, SUB_JOBS.key, sub.id, RQJobQueue())
+    erp = services.send(session, who.pm, "sub_job", sub.id, RQJobQueue())
     with pytest.raises(Invalid) as refused:
         services.accept(session, who.approver, erp.id, {"extra_id": extra_id}, RQJobQueue())
     assert refused.value.fields == {"extra_id": message}
@@ -522,7 +505,7 @@ def test_a_sub_job_with_cost_codes_cannot_be_deleted(session, sim, who):
     sub = new_sub_job(session, who.pm, setup.project.id)
     code = add_cost_code(session, who.pm, setup.project.id, "01-100", sub_job_id=sub.id)
     with pytest.raises(Invalid) as refused:
-        items.delete_item(session, who.pm, SUB_JOBS.key, setup.project.id, sub.id)
+        items.delete_item(session, who.pm, "sub_job", setup.project.id, sub.id)
     assert refused.value.message == "A sub job with cost codes cannot be deleted."
     session.expire_all()
     assert session.get(SubJob, sub.id) is not None and session.get(CostCode, code.id) is not None
@@ -533,14 +516,14 @@ def test_a_sub_job_without_cost_codes_is_deleted_and_a_sent_one_is_kept(session,
     empty, sent = new_sub_job(session, who.pm, setup.project.id), new_sub_job(session, who.pm, setup.project.id)
     empty_id, sent_id = empty.id, sent.id
     with pytest.raises(PermissionDenied):
-        items.delete_item(session, who.outsider, SUB_JOBS.key, setup.project.id, empty_id)
-    items.delete_item(session, who.pm, SUB_JOBS.key, setup.project.id, empty_id)
+        items.delete_item(session, who.outsider, "sub_job", setup.project.id, empty_id)
+    items.delete_item(session, who.pm, "sub_job", setup.project.id, empty_id)
     session.expire_all()
     assert session.get(SubJob, empty_id) is None
 
-    services.send(session, who.pm, SUB_JOBS.key, sent_id, RQJobQueue())
+    services.send(session, who.pm, "sub_job", sent_id, RQJobQueue())
     with pytest.raises(Conflict):
-        items.delete_item(session, who.pm, SUB_JOBS.key, setup.project.id, sent_id)
+        items.delete_item(session, who.pm, "sub_job", setup.project.id, sent_id)
     session.expire_all()
     assert session.get(SubJob, sent_id) is not None
 
@@ -560,9 +543,9 @@ def test_sub_job_codes_are_unique_per_project(session, sim, who):
 def test_vendor_export_maps_the_companies_table_and_writes_the_erp_vendor_id_back(session, sim, who, drain):
     vendor = new_vendor(session, who.admin, name="Harbor Mechanical", address="12 Commerce Way",
                         city="Bayside", state="WI", zip="53217", phone="555-0142", fax="555-0143")
-    erp = services.send(session, who.admin, VENDORS.key, vendor.id, RQJobQueue())
+    erp = services.send(session, who.admin, "vendor", vendor.id, RQJobQueue())
     assert erp.project_id is None  # company level
-    vendor_id = fresh_vendor_id(sim)
+    vendor_id = it.fresh_vendor_id(sim)
     services.accept(session, who.approver, erp.id, {"erp_vendor_id": vendor_id, "vendor_type": "Supplier"},
                     RQJobQueue())
     drain()
@@ -576,15 +559,15 @@ def test_vendor_export_maps_the_companies_table_and_writes_the_erp_vendor_id_bac
         "ZIP": "53217", "Telephone": "555-0142", "Fax": "555-0143", "Status": "Active"}
 
     with pytest.raises(Invalid) as refused:  # linked: it cannot be created in Sage twice
-        services.send(session, who.admin, VENDORS.key, vendor.id, RQJobQueue())
+        services.send(session, who.admin, "vendor", vendor.id, RQJobQueue())
     assert f"already linked to Sage vendor {vendor_id}" in refused.value.message
 
 
 def test_a_vendor_id_that_exists_only_in_sage_fails_and_a_retry_with_another_id_syncs(session, sim, who, drain):
     vendor = new_vendor(session, who.admin)
-    taken = fresh_vendor_id(sim)
+    taken = it.fresh_vendor_id(sim)
     sim.add_vendor(taken, "Made in Sage")
-    erp = services.send(session, who.admin, VENDORS.key, vendor.id, RQJobQueue())
+    erp = services.send(session, who.admin, "vendor", vendor.id, RQJobQueue())
     services.accept(session, who.approver, erp.id, {"erp_vendor_id": taken, "vendor_type": "Subcontractor"},
                     RQJobQueue())
     drain()
@@ -593,7 +576,7 @@ def test_a_vendor_id_that_exists_only_in_sage_fails_and_a_retry_with_another_id_
     assert session.get(Vendor, vendor.id).erp_vendor_id is None
     assert sim.get_vendor(taken)["Name"] == "Made in Sage"
 
-    other = fresh_vendor_id(sim)
+    other = it.fresh_vendor_id(sim)
     services.accept(session, who.approver, erp.id, {"erp_vendor_id": other, "vendor_type": "Subcontractor"},
                     RQJobQueue())
     drain()
@@ -611,7 +594,7 @@ def test_a_vendor_id_that_exists_only_in_sage_fails_and_a_retry_with_another_id_
 ], ids=["no id", "id too long", "unknown type", "no type"])
 def test_vendor_accept_checks_its_fields_and_changes_nothing(session, sim, who, fields, errors):
     vendor = new_vendor(session, who.admin)
-    erp = services.send(session, who.admin, VENDORS.key, vendor.id, RQJobQueue())
+    erp = services.send(session, who.admin, "vendor", vendor.id, RQJobQueue())
     with pytest.raises(Invalid) as refused:
         services.accept(session, who.approver, erp.id, fields, RQJobQueue())
     assert refused.value.fields == errors
@@ -621,10 +604,10 @@ def test_vendor_accept_checks_its_fields_and_changes_nothing(session, sim, who, 
 
 def test_vendor_accept_refuses_an_erp_vendor_id_another_company_has(session, sim, who):
     linked = new_vendor(session, who.admin)
-    linked.erp_vendor_id = fresh_vendor_id(sim)
+    linked.erp_vendor_id = it.fresh_vendor_id(sim)
     session.commit()
     vendor = new_vendor(session, who.admin)
-    erp = services.send(session, who.admin, VENDORS.key, vendor.id, RQJobQueue())
+    erp = services.send(session, who.admin, "vendor", vendor.id, RQJobQueue())
     with pytest.raises(Invalid) as refused:
         services.accept(session, who.approver, erp.id, {"erp_vendor_id": linked.erp_vendor_id.lower(),
                                                         "vendor_type": "Subcontractor"}, RQJobQueue())
@@ -638,8 +621,8 @@ def test_only_site_administrators_create_and_send_companies(session, sim, who):
         new_vendor(session, who.pm)
     vendor = new_vendor(session, who.admin)
     with pytest.raises(PermissionDenied):
-        services.send(session, who.pm, VENDORS.key, vendor.id, RQJobQueue())
-    assert services.find_erp_item(session, VENDORS.key, vendor.id) is None
+        services.send(session, who.pm, "vendor", vendor.id, RQJobQueue())
+    assert services.find_erp_item(session, "vendor", vendor.id) is None
 
 
 # ---- cost codes ----------------------------------------------------------------------------
@@ -648,7 +631,7 @@ def test_cost_codes_come_from_the_standard_list_with_categories(session, sim, wh
     project = new_project(session, who, codes=())
     code = add_cost_code(session, who.pm, project.id, "03-300", ("MAT", "SUB"))
     session.expire_all()
-    code = COST_CODES.load(session, code.id)
+    code = get_type("cost_code").load(session, code.id)
     assert (code.code, code.description, code.sub_job_id) == ("03-300", standard_description(session, "03-300"), None)
     assert [(c.code, c.description) for c in code.categories] == \
         [("MAT", category_description(session, "MAT")), ("SUB", category_description(session, "SUB"))]
@@ -667,7 +650,8 @@ def _inactive_code(session) -> str:
      {"standard_code": "Choose a cost code from the company's standard list (new codes are created in Sage)."}),
     ({"standard_code": "INACTIVE", "category_LAB": "on"},
      {"standard_code": "Choose a cost code from the company's standard list (new codes are created in Sage)."}),
-    ({"standard_code": "01-100", "category_LAB": "on"}, {"standard_code": "Cost code 01-100 is already on this project."}),
+    ({"standard_code": "01-100", "category_LAB": "on"},
+     {"standard_code": "Cost code 01-100 is already on this project."}),
     ({"standard_code": "05-500", "category_LAB": "on", "sub_job_id": "999999999"},
      {"sub_job_id": "Choose a sub job of this project."}),
 ], ids=["no category", "not in the list", "inactive", "already on the project", "another project's sub job"])
@@ -675,10 +659,11 @@ def test_a_cost_code_outside_the_rules_is_refused_and_nothing_is_created(session
     project = new_project(session, who, codes=("01-100",))
     if form["standard_code"] == "INACTIVE":
         form = {**form, "standard_code": _inactive_code(session)}
-    count = lambda: session.scalar(select(func.count()).select_from(CostCode).where(CostCode.project_id == project.id))
+    def count():
+        return session.scalar(select(func.count()).select_from(CostCode).where(CostCode.project_id == project.id))
     before = count()
     with pytest.raises(Invalid) as refused:
-        items.save_item(session, who.pm, COST_CODES.key, project.id, None, form)
+        items.save_item(session, who.pm, "cost_code", project.id, None, form)
     assert refused.value.fields == errors
     assert count() == before
 
@@ -687,9 +672,9 @@ def test_cost_codes_wait_for_the_project_to_be_synced(session, sim, who):
     project = new_project(session, who, codes=("01-100",))
     code_id = session.scalar(select(CostCode.id).where(CostCode.project_id == project.id))
     with pytest.raises(Invalid) as refused:
-        services.send(session, who.pm, COST_CODES.key, code_id, RQJobQueue())
+        services.send(session, who.pm, "cost_code", code_id, RQJobQueue())
     assert "The project is not synced with a Sage job yet" in refused.value.message
-    assert services.find_erp_item(session, COST_CODES.key, code_id) is None
+    assert services.find_erp_item(session, "cost_code", code_id) is None
 
 
 def test_a_sub_jobs_cost_code_waits_for_the_sub_job(session, sim, who):
@@ -697,7 +682,7 @@ def test_a_sub_jobs_cost_code_waits_for_the_sub_job(session, sim, who):
     sub = new_sub_job(session, who.pm, setup.project.id)
     code = add_cost_code(session, who.pm, setup.project.id, "01-100", sub_job_id=sub.id)
     with pytest.raises(Invalid) as refused:
-        services.send(session, who.pm, COST_CODES.key, code.id, RQJobQueue())
+        services.send(session, who.pm, "cost_code", code.id, RQJobQueue())
     assert f"Sub job {sub.code} is not synced with Sage yet." in refused.value.message
 
 
@@ -706,8 +691,8 @@ def test_cost_codes_are_accepted_and_rejected_one_by_one(session, sim, who, drai
     job = setup.project.sage_job_id
     one = add_cost_code(session, who.pm, setup.project.id, "01-100", ("LAB", "MAT"))
     two = add_cost_code(session, who.pm, setup.project.id, "09-900", ("SUB",))
-    erp1 = services.send(session, who.pm, COST_CODES.key, one.id, RQJobQueue())
-    erp2 = services.send(session, who.pm, COST_CODES.key, two.id, RQJobQueue())
+    erp1 = services.send(session, who.pm, "cost_code", one.id, RQJobQueue())
+    erp2 = services.send(session, who.pm, "cost_code", two.id, RQJobQueue())
     services.accept(session, who.approver, erp1.id, {}, RQJobQueue())
     reject(session, who.approver, erp2.id, "Painting is not in the contract")
     drain()
@@ -723,15 +708,16 @@ def test_a_cost_code_is_added_to_its_synced_sub_jobs_extra(session, sim, who, dr
     setup = synced_project(session, sim, who)
     job = setup.project.sage_job_id
     sub = new_sub_job(session, who.pm, setup.project.id)
-    erp = services.send(session, who.pm, SUB_JOBS.key, sub.id, RQJobQueue())
-    services.accept(session, who.approver, erp.id, SUB_JOBS.export_defaults(SUB_JOBS.load(session, sub.id)),
+    erp = services.send(session, who.pm, "sub_job", sub.id, RQJobQueue())
+    kind = get_type("sub_job")
+    services.accept(session, who.approver, erp.id, kind.export_defaults(kind.load(session, sub.id)),
                     RQJobQueue())
     drain()
     extra = session.get(SubJob, sub.id).sage_extra_id
     assert extra
 
     code = add_cost_code(session, who.pm, setup.project.id, "05-500", ("MAT",), sub_job_id=sub.id)
-    erp = services.send(session, who.pm, COST_CODES.key, code.id, RQJobQueue())
+    erp = services.send(session, who.pm, "cost_code", code.id, RQJobQueue())
     services.accept(session, who.approver, erp.id, {}, RQJobQueue())
     drain()
     assert (erp_row(session, erp.id).state, erp_row(session, erp.id).erp_ref) == (State.SYNCED, f"{job}/{extra}/05-500")
@@ -741,29 +727,14 @@ def test_a_cost_code_is_added_to_its_synced_sub_jobs_extra(session, sim, who, dr
 
 # ---- settings: direct export ------------------------------------------------------------------
 
-def settings_form(current: settings.Settings, **changes) -> dict:
-    """The settings form as the page posts it (checkboxes present only when ticked)."""
-    form = {f"direct_export_{k}": "on" for k, on in current.direct_export.items() if on}
-    for key in ("use_contract_number_as_sage_id", "consolidate_invoice_lines", "export_forecast_amounts"):
-        if getattr(current, key):
-            form[key] = "on"
-    form["job_number_mask"] = current.job_number_mask
-    for key, value in changes.items():
-        if value is False:
-            form.pop(key, None)
-        else:
-            form[key] = value
-    return form
-
-
 def test_direct_export_sends_an_approved_invoice_straight_to_export(session, sim, who, drain):
     before = settings.load(session)
-    settings.update(session, who.erp_admin, settings_form(before, direct_export_invoices="on"), direct_export_keys())
+    settings.update(session, who.erp_admin, f.settings_form(before, direct_export_invoices="on"), direct_export_keys())
     try:
         assert settings.load(session).direct_export["invoices"] is True
         setup = synced_project(session, sim, who)
         inv = setup.invoice(session, who.pm, billing=date(2026, 10, 31))
-        erp = services.send(session, who.pm, INVOICES.key, inv.id, RQJobQueue())
+        erp = services.send(session, who.pm, "subcontractor_invoice", inv.id, RQJobQueue())
         erp = erp_row(session, erp.id)
         assert (erp.state, erp.attempt) == (State.EXPORTING, 1)
         assert erp.export_fields == {"erp_id": inv.number, "description": "", "accounting_date": "2026-10-31"}
@@ -775,7 +746,7 @@ def test_direct_export_sends_an_approved_invoice_straight_to_export(session, sim
         assert (erp.state, erp.erp_ref) == (State.SYNCED, inv.number), erp.sage_message
         assert sim.get_invoice(setup.vendor.erp_vendor_id, inv.number) is not None
     finally:
-        settings.update(session, who.erp_admin, settings_form(before), direct_export_keys())
+        settings.update(session, who.erp_admin, f.settings_form(before), direct_export_keys())
     assert settings.load(session) == before
 
 
@@ -783,7 +754,7 @@ def test_without_direct_export_an_invoice_waits_in_ready_to_export(session, sim,
     assert settings.load(session).direct_export["invoices"] is False
     setup = synced_project(session, sim, who)
     inv = setup.invoice(session, who.pm)
-    erp = services.send(session, who.pm, INVOICES.key, inv.id, RQJobQueue())
+    erp = services.send(session, who.pm, "subcontractor_invoice", inv.id, RQJobQueue())
     assert erp_row(session, erp.id).state == State.READY
 
 
@@ -792,16 +763,17 @@ def test_settings_change_is_audited_per_key_and_only_by_erp_admins(session, who)
     before = settings.load(session)
     last = session.scalar(select(func.max(SettingChange.id))) or 0
     with pytest.raises(PermissionDenied):
-        settings.update(session, who.approver, settings_form(before, job_number_mask="####"), direct_export_keys())
+        settings.update(session, who.approver, f.settings_form(before, job_number_mask="####"), direct_export_keys())
     with pytest.raises(Invalid) as refused:
-        settings.update(session, who.erp_admin, settings_form(before, job_number_mask="##-###-####"), direct_export_keys())
+        settings.update(session, who.erp_admin, f.settings_form(before, job_number_mask="##-###-####"),
+                        direct_export_keys())
     assert refused.value.fields == {"job_number_mask": "A Sage Job ID has at most 10 characters."}
     session.rollback()
     assert settings.load(session) == before
     assert (session.scalar(select(func.max(SettingChange.id))) or 0) == last
     try:
         forecast = not before.export_forecast_amounts
-        settings.update(session, who.erp_admin, settings_form(before, job_number_mask="####",
+        settings.update(session, who.erp_admin, f.settings_form(before, job_number_mask="####",
                                                               export_forecast_amounts=forecast and "on"),
                         direct_export_keys())
         changes = session.scalars(select(SettingChange).where(SettingChange.id > last)
@@ -810,5 +782,5 @@ def test_settings_change_is_audited_per_key_and_only_by_erp_admins(session, who)
             ("job_number_mask", before.job_number_mask, "####", who.erp_admin.id),
             ("export_forecast_amounts", before.export_forecast_amounts, forecast, who.erp_admin.id)])
     finally:
-        settings.update(session, who.erp_admin, settings_form(before), direct_export_keys())
+        settings.update(session, who.erp_admin, f.settings_form(before), direct_export_keys())
     assert settings.load(session) == before

@@ -9,15 +9,35 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain.types import direct_export_keys
-from portal.domain import ready_to_import as rti
-from portal.domain import settings, sync
+from portal.domain import ready_to_import as rti, settings, sync
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.models import (Budget, BudgetLine, Category, CostCode, DirectCost, ErpAudit, ErpItem,
-                                  ImportStatus, JobCostLine, PrimeContract, PrimeContractItem, Project, SageRecord,
-                                  SettingChange, StandardCategory, StandardCostCode, SubJob, SyncRun,
-                                  SyncSchedule, SyncStatus, ToolLevel, Vendor, utcnow)
+from portal.domain.models import (
+    Budget,
+    BudgetLine,
+    Category,
+    CostCode,
+    DirectCost,
+    ErpAudit,
+    ErpItem,
+    ImportStatus,
+    JobCostLine,
+    PrimeContract,
+    PrimeContractItem,
+    Project,
+    SageRecord,
+    SettingChange,
+    StandardCategory,
+    StandardCostCode,
+    SubJob,
+    SyncRun,
+    SyncSchedule,
+    SyncStatus,
+    ToolLevel,
+    Vendor,
+    utcnow,
+)
+from portal.domain.types import direct_export_keys
 from tests.factories import approver, make_user, suffix
 from tests.fake_sage import FakeSage, RecordingQueue
 
@@ -293,7 +313,8 @@ def test_sub_job_with_the_same_code_is_linked_not_duplicated(session):
     session.commit()
     sage.extras.append({"Job": project.sage_job_id, "Extra": "E2", "Description": "Theirs", "Status": "Open"})
     run(session, sage, "sub_jobs")
-    sub_job = rti.add_sub_job(session, approver(session), record(session, "extra", f"{project.sage_job_id}/E2").id, sage)
+    extra = record(session, "extra", f"{project.sage_job_id}/E2")
+    sub_job = rti.add_sub_job(session, approver(session), extra.id, sage)
     assert sub_job.id == existing.id
     assert session.scalars(select(SubJob).where(SubJob.project_id == project.id)).all() == [existing]
 
@@ -383,7 +404,8 @@ def test_use_contracts_prime_contract_import_and_reimport(session):
     rec = record(session, "contract", f"contract:{number}")
     assert rti.reimport_blockers(session, rec) == []
     assert rti.reimport_contract(session, actor, rec.id) == 1
-    assert len(session.scalars(select(PrimeContractItem).where(PrimeContractItem.contract_id == contract.id)).all()) == 3
+    items = session.scalars(select(PrimeContractItem).where(PrimeContractItem.contract_id == contract.id)).all()
+    assert len(items) == 3
 
 
 @pytest.mark.parametrize("level, expected", [
@@ -476,7 +498,8 @@ def test_transaction_sync_imports_posted_costs_as_direct_costs(session):
     project.transaction_sync = True
     session.commit()
     first = run(session, sage, "job_costs", project_id=project.id)
-    costs = {c.sage_transaction_id: c for c in session.scalars(select(DirectCost).where(DirectCost.project_id == project.id))}
+    costs = {c.sage_transaction_id: c
+             for c in session.scalars(select(DirectCost).where(DirectCost.project_id == project.id))}
     assert first.added == 4
     assert (costs[1].cost_type, costs[1].vendor, costs[1].invoice) == ("Subcontractor Invoice", "V1", "INV-1")
     assert costs[2].cost_type == "Invoice"
@@ -646,7 +669,8 @@ def test_refresh_project_imports_the_budget_only_while_unlocked(session):
     result = rti.refresh_project(session, actor, project.id, sage)
     assert (result.codes_added, result.budget_lines) == (2, 2)
     budget = session.scalars(select(Budget).where(Budget.project_id == project.id)).one()
-    originals = sorted(line.original for line in session.scalars(select(BudgetLine).where(BudgetLine.budget_id == budget.id)))
+    lines = session.scalars(select(BudgetLine).where(BudgetLine.budget_id == budget.id))
+    originals = sorted(line.original for line in lines)
     assert originals == [Decimal("4000"), Decimal("6000")]
     assert rti.refresh_project(session, actor, project.id, sage).budget_lines == 0  # nothing new
     budget.locked = True

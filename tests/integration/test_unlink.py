@@ -2,25 +2,34 @@
 back to draft once it is deleted there, with the old link kept in the audit history."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import items, services
+from portal.domain import services
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.models import (Commitment, CommitmentLine, ErpAudit, ErpItem, InvoiceLine,
-                                  PrimeContract, PrimeContractItem, ToolLevel, Vendor, utcnow)
-from portal.domain.types import REGISTRY
+from portal.domain.models import (
+    Commitment,
+    CommitmentLine,
+    ErpAudit,
+    ErpItem,
+    InvoiceLine,
+    PrimeContract,
+    ToolLevel,
+    Vendor,
+    utcnow,
+)
 from portal.domain.unlink import unlink
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
 from portal.exporters.sage300.records import ConnectorUnavailable
-from tests import factories as f
+from tests import factories as f, items as it
+from tests.types import type_keys
 
-TYPES = tuple(k for k, t in REGISTRY.items() if t.unlinkable)
+TYPES = [key for key in type_keys() if it.builder(key).sage_delete]  # the types Unlink is for
 
 
 @dataclass
@@ -33,7 +42,7 @@ class Case:
     fields: dict
     held: str
     delete: Callable
-    setup: f.Setup
+    home: it.Home
 
 
 def export(session, sim, erp_id: int, fields: dict) -> None:
@@ -44,71 +53,13 @@ def export(session, sim, erp_id: int, fields: dict) -> None:
     assert state == State.SYNCED, services.get_erp_item(session, erp_id).sage_message
 
 
-def prime_contract(session, sim, setup) -> PrimeContract:
-    number, customer = f"PC{f.suffix(6)}", f"CU{f.suffix(6)}"
-    pc = PrimeContract(project_id=setup.project.id, number=number, title="Owner contract", status="Approved",
-                       sage_contract_id=number, customer=customer)
-    session.add(pc)
-    session.flush()
-    session.add(PrimeContractItem(contract_id=pc.id, code="100", description="Sitework", amount=Decimal("400000")))
-    session.commit()
-    sim.add_contract(number, setup.project.sage_job_id, "Owner contract", items=[("100", "Sitework", 400000)])
-    sim.add_customer(customer, "Owner")
-    session.refresh(pc, ["items"])
-    return pc
-
-
 def make_synced(session, sim, key: str) -> Case:
-    """One synced item of type `key` on a fresh factories.Setup, exported through the gate."""
-    setup = f.Setup(session, sim)
+    """One synced item of type `key` on a fresh project (tests/items.py), exported to the simulator."""
     admin = f.make_user(session, site_admin=key == "vendor")
-    f.member(session, admin, setup.project, ToolLevel.ADMIN)
-    job, s = setup.project.sage_job_id, f.suffix(6)
-    if key == "commitment":
-        item = items.save_item(session, admin, key, setup.project.id, None, {
-            "number": f"SC-{s}", "title": "Waterproofing", "commitment_type": "subcontract",
-            "vendor_id": str(setup.vendor.id), "status": "Approved", "line-0-description": "Membrane",
-            "line-0-category_id": str(setup.sub.id), "line-0-amount": "24000"})
-        sage_id = f"SC{s}"
-        fields, held, delete = {"sage_id": sage_id}, f"commitment {sage_id} on job {job}", \
-            lambda: sim.delete_commitment(sage_id)
-    elif key == "cco":
-        item = items.save_item(session, admin, key, setup.project.id, None, {
-            "commitment_id": str(setup.commitment.id), "number": f"CO{s}", "title": "Added scope",
-            "status": "Approved", "line-0-commitment_line_id": str(setup.line1.id), "line-0-amount": "1000",
-            "line-1-description": "Sealant", "line-1-category_id": str(setup.mat.id), "line-1-amount": "750"})
-        commitment, cco_id = setup.commitment.erp_commitment_id, f"X{s}"
-        fields, held, delete = {"cco_id": cco_id, "description": "Added scope"}, \
-            f"change order {cco_id} on commitment {commitment}", lambda: sim.delete_cco(commitment, cco_id)
-    elif key == "pcco":
-        pc = prime_contract(session, sim, setup)
-        item = items.save_item(session, admin, key, setup.project.id, None, {
-            "contract_id": str(pc.id), "number": f"PCO-{s}", "title": "Owner canopy", "status": "Approved",
-            "line-0-contract_item_id": str(pc.items[0].id), "line-0-category_id": str(setup.sub.id),
-            "line-0-amount": "12000"})
-        fields = {"transaction_date": "2026-11-20", "new_item_code": ""}
-        held, delete = f"of PCCO PCO-{s} on job {job}", lambda: sim.delete_change_transactions(job, f"PCO-{s}")
-    elif key == "subcontractor_invoice":
-        item = setup.invoice(session, admin)
-        vendor = setup.vendor.erp_vendor_id
-        fields = {"erp_id": item.number, "description": "", "accounting_date": "2026-10-31"}
-        held, delete = f"AP invoice {item.number} of vendor {vendor}", lambda: sim.delete_invoice(vendor, item.number)
-    elif key == "owner_invoice":
-        pc = prime_contract(session, sim, setup)
-        item = items.save_item(session, admin, key, setup.project.id, None, {
-            "contract_id": str(pc.id), "number": f"OI{s}", "period_start": "2026-10-01",
-            "period_end": "2026-10-31", "billing_date": "2026-10-31", "status": "Approved",
-            "line-0-contract_item_id": str(pc.items[0].id), "line-0-amount": "50000", "line-0-retainage": "5000"})
-        fields = {"erp_id": f"OI{s}", "description": "", "accounting_date": "2026-10-31"}
-        held, delete = f"AR invoice OI{s} on contract {pc.sage_contract_id}", lambda: sim.delete_ar_invoice(f"OI{s}")
-    else:
-        item = items.save_item(session, admin, key, None, None, {"name": f"Acme {s}", "city": "Springfield"})
-        vendor_id = f"W{s}"
-        fields, held, delete = {"erp_vendor_id": vendor_id, "vendor_type": "Supplier"}, \
-            f"vendor {vendor_id} (Acme {s})", lambda: sim.delete_vendor(vendor_id)
-    erp = services.send(session, admin, key, item.id)
-    export(session, sim, erp.id, fields)
-    return Case(key, erp.id, item.id, admin, fields, held, delete, setup)
+    home = it.make_home(session, sim, {admin.id: ToolLevel.ADMIN})
+    item = it.make_item(session, sim, key, State.SYNCED, home=home, sender=admin, approver=f.approver(session))
+    b = it.builder(key)
+    return Case(key, item.erp, item.id, admin, item.fields, b.held(item), lambda: b.sage_delete(sim, item), home)
 
 
 def sage_id(session, case: Case):
@@ -125,7 +76,7 @@ def snapshot(session, case: Case) -> tuple:
     erp = session.get(ErpItem, case.erp_id)
     audits = session.scalar(select(func.count()).select_from(ErpAudit).where(ErpAudit.erp_item_id == erp.id))
     lines = session.scalar(select(func.count()).select_from(CommitmentLine).where(
-        CommitmentLine.commitment_id == case.setup.commitment.id))
+        CommitmentLine.commitment_id == case.home.commitment))
     return erp.state, erp.erp_ref, erp.version, erp.export_fields, audits, sage_id(session, case), lines
 
 
@@ -145,7 +96,7 @@ def test_refused_while_sage_holds_the_record_and_nothing_changes(session, sim, k
 @pytest.mark.parametrize("key", TYPES)
 def test_deleted_in_sage_goes_back_to_draft_keeps_the_link_in_history_and_can_be_sent_again(session, sim, key):
     case = make_synced(session, sim, key)
-    old_ref = session.get(ErpItem, case.erp_id).erp_ref
+    old_ref, old_fields = session.get(ErpItem, case.erp_id).erp_ref, session.get(ErpItem, case.erp_id).export_fields
     assert case.delete()
     approver = f.approver(session)
     erp = unlink(session, approver, case.erp_id, SimulatorConnector(sim))
@@ -157,7 +108,7 @@ def test_deleted_in_sage_goes_back_to_draft_keeps_the_link_in_history_and_can_be
                             .order_by(ErpAudit.id.desc())).first()
     assert (audit.action, audit.from_state, audit.to_state, audit.actor_id) == ("unlink", State.SYNCED,
                                                                                 State.DRAFT, approver.id)
-    assert audit.detail == {"erp_ref": old_ref, "export_fields": case.fields}
+    assert audit.detail == {"erp_ref": old_ref, "export_fields": old_fields}
     assert old_ref
 
     erp = services.send(session, case.sender, key, case.item_id)
@@ -171,19 +122,19 @@ def test_deleted_in_sage_goes_back_to_draft_keeps_the_link_in_history_and_can_be
 
 def test_a_cco_takes_back_the_commitment_line_it_added_and_adds_it_once_on_resend(session, sim):
     case = make_synced(session, sim, "cco")
-    commitment = case.setup.commitment.erp_commitment_id
+    commitment = case.home.commitment_erp
 
     def lines():
         session.expire_all()
-        return [(l.line_no, l.description) for l in session.scalars(select(CommitmentLine).where(
-            CommitmentLine.commitment_id == case.setup.commitment.id).order_by(CommitmentLine.line_no))]
+        return [(ln.line_no, ln.description) for ln in session.scalars(select(CommitmentLine).where(
+            CommitmentLine.commitment_id == case.home.commitment).order_by(CommitmentLine.line_no))]
 
     assert lines() == [(1, "Footings"), (2, "Rebar"), (3, "Sealant")]
     assert [i["Item"] for i in sim.list_commitment_items(commitment)] == ["1", "2", "3"]
     amount = Decimal(str(sim.get_commitment(commitment)["Amount"]))
     assert case.delete()
     assert [i["Item"] for i in sim.list_commitment_items(commitment)] == ["1", "2"]
-    assert Decimal(str(sim.get_commitment(commitment)["Amount"])) == amount - Decimal("1750")
+    assert Decimal(str(sim.get_commitment(commitment)["Amount"])) == amount - Decimal("2250")  # 1,000 + 500 + 750
     unlink(session, f.approver(session), case.erp_id, SimulatorConnector(sim))
     assert lines() == [(1, "Footings"), (2, "Rebar")]
     services.send(session, case.sender, "cco", case.item_id)
@@ -193,9 +144,9 @@ def test_a_cco_takes_back_the_commitment_line_it_added_and_adds_it_once_on_resen
 
 def test_a_cco_whose_added_line_is_billed_is_not_unlinked(session, sim):
     case = make_synced(session, sim, "cco")
-    line3 = session.scalars(select(CommitmentLine).where(CommitmentLine.commitment_id == case.setup.commitment.id,
+    line3 = session.scalars(select(CommitmentLine).where(CommitmentLine.commitment_id == case.home.commitment,
                                                          CommitmentLine.line_no == 3)).one()
-    invoice = case.setup.invoice(session)
+    invoice = it.make_item(session, sim, "subcontractor_invoice", home=case.home, sender=case.sender)
     session.add(InvoiceLine(invoice_id=invoice.id, commitment_line_id=line3.id, description="Sealant"))
     session.commit()
     case.delete()
@@ -305,7 +256,8 @@ def test_other_item_types_cannot_be_unlinked(session, sim):
     session.commit()
     with pytest.raises(Invalid) as exc:
         unlink(session, f.approver(session), erp.id, SimulatorConnector(sim))
-    assert exc.value.message.startswith("Jobs cannot be unlinked from Sage 300 CRE; only subcontractor invoices, vendors, commitments")
+    assert exc.value.message.startswith(
+        "Jobs cannot be unlinked from Sage 300 CRE; only subcontractor invoices, vendors, commitments")
     assert session.get(ErpItem, erp.id).state == State.SYNCED
 
 
@@ -336,8 +288,8 @@ def test_sage_unreachable_unlinks_nothing(session, sim):
 
 def test_deleting_a_pccos_transactions_takes_its_schedule_change_off_the_contract_item(session, sim):
     case = make_synced(session, sim, "pcco")
-    job = case.setup.project.sage_job_id
-    contract = session.scalars(select(PrimeContract).where(PrimeContract.project_id == case.setup.project.id)).one()
+    job = case.home.job
+    contract = session.scalars(select(PrimeContract).where(PrimeContract.project_id == case.home.pid)).one()
     item = lambda: sim.list_contract_items(contract.sage_contract_id)[0]  # noqa: E731
     assert Decimal(str(item()["Approved_Changes"])) == Decimal("12000")
     number = session.get(ErpItem, case.erp_id).erp_ref.split("/", 1)[1]

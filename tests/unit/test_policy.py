@@ -1,10 +1,12 @@
-"""can(user, action) for every role and action: plain User objects, no database, no app."""
+"""can(user, action) for every role and action: plain User objects, no database, no app. Each table is
+one test that walks its rows and names every row that fails (tests/rows.py)."""
 from __future__ import annotations
 
 import pytest
 
 from portal.domain import policy
 from portal.domain.models import ToolLevel, User
+from tests.rows import check_rows
 
 
 def user(*, erp=ToolLevel.NONE, push=False, site_admin=False, active=True, uid=1) -> User:
@@ -46,16 +48,19 @@ GLOBAL = {
 }
 
 
-@pytest.mark.parametrize("action", GLOBAL)
-@pytest.mark.parametrize("role", ROLES)
-def test_global_actions(role, action):
-    assert policy.can(ROLES[role], action) is (role in GLOBAL[action])
+def test_global_actions():
+    """Every role and every action that needs no project: one row each."""
+    def check(role, action):
+        assert policy.can(ROLES[role], action) is (role in GLOBAL[action]), f"expected {role in GLOBAL[action]}"
+    check_rows({f"{role} {action}": (role, action) for role in ROLES for action in GLOBAL}, check)
 
 
-@pytest.mark.parametrize("action", list(GLOBAL) + [policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE])
-@pytest.mark.parametrize("who", [None, Anonymous()], ids=["none", "anonymous"])
-def test_nobody_signed_in_can_do_anything(who, action):
-    assert policy.can(who, action, project_level=ToolLevel.ADMIN, sent_by_id=1) is False
+def test_nobody_signed_in_can_do_anything():
+    def check(who, action):
+        assert policy.can(who, action, project_level=ToolLevel.ADMIN, sent_by_id=1) is False
+    actions = list(GLOBAL) + [policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE]
+    check_rows({f"{name} {action}": (who, action) for name, who in (("none", None), ("anonymous", Anonymous()))
+                for action in actions}, check)
 
 
 def test_accounting_approver_is_standard_or_admin_with_push():
@@ -65,38 +70,45 @@ def test_accounting_approver_is_standard_or_admin_with_push():
 LEVELS = ToolLevel.ORDER
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_view_project_needs_read_only_on_the_project(level):
-    expected = level != ToolLevel.NONE
-    assert policy.can(ROLES["none"], policy.VIEW_PROJECT, project_level=level) is expected
-    # ERP rights do not open a project
-    assert policy.can(ROLES["approver"], policy.VIEW_PROJECT, project_level=level) is expected
+def test_view_project_needs_read_only_on_the_project():
+    def check(level):
+        expected = level != ToolLevel.NONE
+        assert policy.can(ROLES["none"], policy.VIEW_PROJECT, project_level=level) is expected
+        # ERP rights do not open a project
+        assert policy.can(ROLES["approver"], policy.VIEW_PROJECT, project_level=level) is expected
+    check_rows(LEVELS, check)
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_send_resend_and_edit_need_admin_on_the_project(level):
-    assert policy.can(ROLES["none"], policy.SEND, project_level=level) is (level == ToolLevel.ADMIN)
-    assert policy.can(ROLES["erp_admin_approver"], policy.SEND, project_level=level) is (level == ToolLevel.ADMIN)
+def test_send_resend_and_edit_need_admin_on_the_project():
+    def check(level):
+        assert policy.can(ROLES["none"], policy.SEND, project_level=level) is (level == ToolLevel.ADMIN)
+        assert policy.can(ROLES["erp_admin_approver"], policy.SEND, project_level=level) is (level == ToolLevel.ADMIN)
+    check_rows(LEVELS, check)
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_site_admin_is_admin_on_every_project(level):
-    for action in (policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE):
-        assert policy.can(ROLES["site_admin"], action, project_level=level)
-        assert not policy.can(ROLES["inactive_site_admin"], action, project_level=level)
+def test_site_admin_is_admin_on_every_project():
+    def check(level):
+        for action in (policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE):
+            assert policy.can(ROLES["site_admin"], action, project_level=level), action
+            assert not policy.can(ROLES["inactive_site_admin"], action, project_level=level), action
+    check_rows(LEVELS, check)
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_retrieve_by_a_project_admin_whoever_sent_it(level):
+def test_retrieve_by_a_project_admin_whoever_sent_it():
     me = ROLES["none"]
-    assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=999) is (level == ToolLevel.ADMIN)
-    assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=None) is (level == ToolLevel.ADMIN)
+
+    def check(level):
+        assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=999) is (level == ToolLevel.ADMIN)
+        assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=None) is (level == ToolLevel.ADMIN)
+    check_rows(LEVELS, check)
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_retrieve_by_the_sender_while_still_on_the_project(level):
+def test_retrieve_by_the_sender_while_still_on_the_project():
     me = ROLES["none"]
-    assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=me.id) is (level != ToolLevel.NONE)
+
+    def check(level):
+        assert policy.can(me, policy.RETRIEVE, project_level=level, sent_by_id=me.id) is (level != ToolLevel.NONE)
+    check_rows(LEVELS, check)
 
 
 def test_project_actions_default_to_no_level():
@@ -104,10 +116,11 @@ def test_project_actions_default_to_no_level():
         assert not policy.can(ROLES["approver"], action)
 
 
-@pytest.mark.parametrize("role", ["inactive_approver", "inactive_site_admin"])
-def test_an_inactive_user_can_do_nothing(role):
-    for action in list(GLOBAL) + [policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE]:
-        assert not policy.can(ROLES[role], action, project_level=ToolLevel.ADMIN, sent_by_id=ROLES[role].id)
+def test_an_inactive_user_can_do_nothing():
+    def check(role):
+        for action in list(GLOBAL) + [policy.VIEW_PROJECT, policy.SEND, policy.RETRIEVE]:
+            assert not policy.can(ROLES[role], action, project_level=ToolLevel.ADMIN, sent_by_id=ROLES[role].id), action
+    check_rows(["inactive_approver", "inactive_site_admin"], check)
 
 
 def test_unknown_action_is_a_programming_error():

@@ -44,6 +44,7 @@ from portal.exporters.sage300.records import (
     PCCOScheduleLineData,
 )
 from portal.exporters.sage300.troubleshooting import explain
+from tests.rows import check_rows
 
 TODAY = date(2026, 10, 1)
 
@@ -500,9 +501,11 @@ NEW_MESSAGES = [
 ]
 
 
-@pytest.mark.parametrize("message, area", NEW_MESSAGES, ids=[m for m, _ in NEW_MESSAGES])
-def test_new_texts_are_explained(message, area):
-    assert explain(message).area == area
+def test_new_texts_are_explained():
+    def check(message, area):
+        found = explain(message)
+        assert found is not None and found.area == area, found
+    check_rows({message: (message, area) for message, area in NEW_MESSAGES}, check)
 
 
 def test_every_new_length_text_is_explained():

@@ -114,7 +114,8 @@ def test_job_cost_transaction_details(sage_type, extra, expected):
     # Vendor and Invoice # only from Accounts Payable; Qty <== Units; Unit Cost; Amount
     assert values["cost_type"] == expected
     assert (values["item_date"], values["status"], values["description"], values["qty"], values["unit_cost"],
-            values["amount"]) == (date(2026, 11, 2), "Approved", "Pour", Decimal("3"), Decimal("12.5"), Decimal("37.50"))
+            values["amount"]) == (date(2026, 11, 2), "Approved", "Pour", Decimal("3"), Decimal("12.5"),
+                                  Decimal("37.50"))
     assert values["vendor"] == ("V1" if sage_type == "AP cost" else "")
 
 

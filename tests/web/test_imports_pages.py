@@ -1,37 +1,30 @@
 """Ready to Import, sync buttons and the sync schedule through the web: pages and fragments,
-every action, role x route (a refused POST changes nothing), and a real sync run by a real
-RQ worker against the simulator."""
+every action, and a real sync run by a real RQ worker against the simulator (who may reach
+them: tests/web/test_access.py)."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
 from sqlalchemy import func, select
 
 from portal.domain import sync
-from portal.domain.models import (ImportStatus, Project, SageRecord, SyncRun, SyncSchedule, SyncStatus,
-                                  Vendor)
+from portal.domain.models import ImportStatus, Project, SageRecord, SyncRun, SyncSchedule, SyncStatus, Vendor
 from tests import factories as f
 from tests.web import roles
 
 HX = {"HX-Request": "true"}
 ROLE_USERS = {**{k: roles.ROLE_USERS[k] for k in ("none", "readonly", "standard", "approver")},
               "erp_admin": roles.ROLE_USERS["erp_admin_no_push"]}
-ROLES = list(ROLE_USERS)
-VIEWERS = {"readonly", "standard", "approver", "erp_admin"}
-DECIDERS = {"approver", "erp_admin"}
+PAGES = ["/erp/import/vendors", "/erp/import/vendors?status=archived", "/erp/import/vendors?status=done",
+         "/erp/import/jobs", "/erp/import/sub-jobs", "/erp/import/prime-contracts",
+         "/erp/import/prime-contracts?status=done", "/erp/import/cost-codes", "/erp/job-costs",
+         "/erp/sync/schedule", "/erp/sync/bar/vendor", "/erp/sync/bar/cost_code"]
 
 
 def stage_vendor(app, sim, name=None) -> tuple[int, str]:
-    """A vendor only in Sage, read by a vendor sync: (its SageRecord id, its Sage ID)."""
-    vendor_id = f"W{f.suffix(8)}"[:10]
-    sim.add_vendor(vendor_id, name or f"Web Vendor {f.suffix()}", city="Bend", telephone="541-555-0100")
+    """A vendor only in Sage, Ready to Import: (its SageRecord id, its Sage ID)."""
     with f.app_session(app) as session:
-        run = sync.start(session, f.approver(session), "vendors", _Queue())
-        sync.execute(session, run.id, sim)
-        rec = session.scalars(select(SageRecord).where(SageRecord.kind == "vendor",
-                                                       SageRecord.sage_key == vendor_id)).one()
-        return rec.id, vendor_id
+        return f.sage_vendor(session, sim, name=name)
 
 
 class _Queue:
@@ -44,22 +37,9 @@ def status_of(app, record_id):
         return session.get(SageRecord, record_id).status
 
 
-# ---- pages ----------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("url", ["/erp/import/vendors", "/erp/import/vendors?status=archived",
-                                 "/erp/import/vendors?status=done", "/erp/import/jobs", "/erp/import/sub-jobs",
-                                 "/erp/import/prime-contracts", "/erp/import/prime-contracts?status=done",
-                                 "/erp/import/cost-codes", "/erp/job-costs", "/erp/sync/schedule",
-                                 "/erp/sync/bar/vendor", "/erp/sync/bar/cost_code"])
-@pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_pages_role_matrix(app, clients, url, role):
-    response = clients[role].get(url)
-    if role == "anonymous":
-        assert response.status_code == 302 and urlsplit(response.location).path == "/login"
-    elif role in VIEWERS:
-        assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    else:
-        assert response.status_code == 403
+def test_every_list_and_sync_page_renders_for_an_erp_user(clients):
+    failed = {url: r.status_code for url in PAGES if (r := clients["readonly"].get(url)).status_code != 200}
+    assert not failed
 
 
 def test_list_page_and_fragment(app, clients, sim):
@@ -84,22 +64,6 @@ def test_tab_shows_the_lazy_sync_bar(app, clients):
     assert "Ready to Import" in bar and "Sync from Sage now" in bar
     assert "Sync from Sage now" not in clients["readonly"].get("/erp/sync/bar/vendor").get_data(as_text=True)
     assert client.get("/erp/sync/bar/budget").status_code == 404  # no on-demand sync on Budgets
-
-
-# ---- actions ------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_add_vendor_role_matrix(app, clients, sim, role):
-    record_id, vendor_id = stage_vendor(app, sim)
-    response = clients[role].post(f"/erp/import/vendors/{record_id}/add")
-    if role in DECIDERS:
-        assert response.status_code == 303
-        assert status_of(app, record_id) == ImportStatus.ADDED
-        with f.app_session(app) as session:
-            assert session.scalars(select(Vendor).where(Vendor.erp_vendor_id == vendor_id)).one().city == "Bend"
-    else:
-        assert response.status_code in (302, 403)
-        assert status_of(app, record_id) == ImportStatus.PENDING
 
 
 def test_add_twice_is_a_clear_conflict_and_no_duplicate(app, clients, sim):
@@ -158,7 +122,8 @@ def test_add_job_from_the_page_fills_the_project_number(app, clients, sim):
     with f.app_session(app) as session:
         run = sync.start(session, f.approver(session), "jobs", _Queue())
         sync.execute(session, run.id, sim)
-        record_id = session.scalars(select(SageRecord).where(SageRecord.kind == "job", SageRecord.sage_key == job)).one().id
+        record_id = session.scalars(select(SageRecord).where(SageRecord.kind == "job",
+                                                             SageRecord.sage_key == job)).one().id
     assert clients["standard"].post(f"/erp/import/jobs/{record_id}/add").status_code == 403
     assert clients["approver"].post(f"/erp/import/jobs/{record_id}/add").status_code == 303
     with f.app_session(app) as session:
@@ -166,29 +131,9 @@ def test_add_job_from_the_page_fills_the_project_number(app, clients, sim):
         assert project.number == job and project.name == "Web Job"
 
 
-# ---- syncs ----------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_start_sync_role_matrix(app, clients, role):
-    with f.app_session(app) as session:
-        before = session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.kind == "sub_jobs"))
-    response = clients[role].post("/erp/sync/sub_jobs", headers=HX)
-    with f.app_session(app) as session:
-        after = session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.kind == "sub_jobs"))
-        active = sync.active_run(session, "sub_jobs")
-        if active is not None:  # leave nothing queued for the next test
-            sync._finish(active, SyncStatus.FAILED, "test cleanup")
-            session.commit()
-    if role in DECIDERS:
-        assert response.status_code == 200 and "sync-run" in response.get_data(as_text=True)
-        assert after in (before, before + 1)
-    else:
-        assert response.status_code in (302, 401, 403) or response.headers.get("HX-Redirect")
-        assert after == before
-
-
 def test_sync_button_runs_in_a_real_worker_and_the_fragment_settles(app, clients, sim, drain):
-    _record_id, vendor_id = stage_vendor(app, sim)
+    with f.app_session(app) as session:  # what Sage holds so far is read once: only the new vendor is added
+        sync.execute(session, sync.start(session, f.approver(session), "vendors", _Queue()).id, sim)
     sim.add_vendor(f"N{f.suffix(8)}"[:10], "Brand New Vendor")
     client = clients["approver"]
     started = client.post("/erp/sync/vendors", headers=HX)
@@ -225,19 +170,6 @@ def _schedule_form(app):
     return form
 
 
-@pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_schedule_post_role_matrix(app, clients, role):
-    form = _schedule_form(app)
-    response = clients[role].post("/erp/sync/schedule", data={**form, "interval_jobs": "30"})
-    with f.app_session(app) as session:
-        minutes = session.get(SyncSchedule, "jobs").interval_minutes
-    if role == "erp_admin":
-        assert response.status_code == 303 and minutes == 30
-        clients["erp_admin"].post("/erp/sync/schedule", data={**form, "interval_jobs": "60"})
-    else:
-        assert response.status_code in (302, 403) and minutes == 60
-
-
 def test_schedule_page_shows_last_and_next_run_and_refuses_bad_input(app, clients):
     client = clients["erp_admin"]
     page = client.get("/erp/sync/schedule").get_data(as_text=True)
@@ -267,27 +199,6 @@ def test_find_a_company_by_name_and_link_it(app, clients, sim):
     assert response.status_code == 303
     with f.app_session(app) as session:
         assert session.get(Vendor, company_id).erp_vendor_id == vendor_id
-
-
-@pytest.mark.parametrize("role", ["anonymous"] + list(ROLES))
-def test_refresh_project_role_matrix(app, clients, sim, role):
-    job = f"{f.suffix(2)}-{f.suffix(3)}"
-    sim.add_job(job, "Refresh Job")
-    sim.add_cost_code(job, "01-100", "General")
-    sim.add_category(job, "01-100", "L", "Labor")
-    with f.app_session(app) as session:
-        project = Project(name="Refresh Job", number=job, sage_job_id=job)
-        session.add(project)
-        session.commit()
-        project_id = project.id
-    response = clients[role].post(f"/erp/import/projects/{project_id}/refresh")
-    from portal.domain.models import CostCode
-    with f.app_session(app) as session:
-        codes = session.scalars(select(CostCode.code).where(CostCode.project_id == project_id)).all()
-    if role in DECIDERS:
-        assert response.status_code == 303 and codes == ["01-100"]
-    else:
-        assert response.status_code in (302, 403) and codes == []
 
 
 def test_a_stalled_run_stops_polling_and_says_what_to_do(app, clients):

@@ -1,179 +1,62 @@
-"""The prime contract item types as the browser sees them: prime contract change orders
-(PCCOs, "pcco") and owner invoices ("owner_invoice"). Their project-side forms (header fields
-and a line table whose inputs are named line-<n>-<field>) and their ERP tabs: counts, the
-Accept form (Transaction Date and, only when a line adds a contract item, the New Contract
-Item Code; Invoice / Description / Accounting Date), export to the simulator, Sage's
-duplicate-invoice refusal with cause and solution, reject with its mail.
+"""What only the prime contract types do: prime contract change orders (PCCOs, "pcco") and owner
+invoices ("owner_invoice"). Their forms (header fields and a line table whose inputs are named
+line-<n>-<field>) and what they store, their prerequisites, their Accept forms (Transaction Date
+and, only when a line adds a contract item, the New Contract Item Code; Invoice / Description /
+Accounting Date), what each export puts in Sage, Sage's duplicate-invoice refusal with cause and
+solution, and the owner invoice tab's Accept under the Billing Period column. What every type does
+is in test_item_pages.py; who may do it in test_access.py.
 
-As in test_financial_pages.py, requests are made with no app context pushed and the database
-is read and prepared in short `dbs(app)` blocks in between. Every test makes its own project
-(factories.Setup) with a synced prime contract (items 100 Sitework, 200 Building) mirrored in
-the simulator with its AR customer, as in tests/integration/test_prime_contracts.py.
+Requests are made with no app context pushed; the database is read and prepared in short
+`dbs(app)` blocks in between. Items are made by tests/items.py on a synced project with a synced
+prime contract (items 100 Sitework, 200 Building) mirrored in the simulator with its AR customer.
 """
 from __future__ import annotations
 
 import re
 from datetime import date
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import items, services
 from portal.domain.lifecycle import State
-from portal.domain.models import (ErpItem, OutboxMail, OwnerInvoice, OwnerInvoiceLine, PrimeChangeOrder,
-                                  PrimeChangeOrderLine, PrimeContract, PrimeContractItem, ProjectMember,
-                                  ToolLevel, User)
-from portal.exporters.sage300.records import SageResult
+from portal.domain.models import (
+    OwnerInvoice,
+    OwnerInvoiceLine,
+    PrimeChangeOrder,
+    PrimeChangeOrderLine,
+    PrimeContractItem,
+    ToolLevel,
+)
 from portal.exporters.sage300.troubleshooting import explain
-from tests import factories as f
-from tests.web.pages import (accept_form_body, counts, has_field_error, input_names, is_fragment, is_page, item_row,
-                             path_of, tab_row_ids, text)
+from tests import factories as f, items as ti
+from tests.items import item_url, list_url, tab_url
+from tests.web.pages import (
+    HX,
+    World,
+    accept_and_settle,
+    accept_form_body,
+    assert_form_refused,
+    counts,
+    input_names,
+    is_fragment,
+    item_row,
+    list_row,
+    path_of,
+    tab_row_ids,
+    text,
+)
 
-HX = {"HX-Request": "true"}
 TYPES = ("pcco", "owner_invoice")
-LABELS = {"pcco": "Prime Contract Change Order", "owner_invoice": "Owner Invoice"}
-PLURALS = {k: v + "s" for k, v in LABELS.items()}
-NOUNS = {"pcco": "PCCO", "owner_invoice": "owner invoice"}
 MODELS = {"pcco": PrimeChangeOrder, "owner_invoice": OwnerInvoice}
 LINE_MODELS = {"pcco": (PrimeChangeOrderLine, PrimeChangeOrderLine.pcco_id),
                "owner_invoice": (OwnerInvoiceLine, OwnerInvoiceLine.invoice_id)}
 DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
-SUBJECT = "Test Builders: ERP Owner Invoice Rejection Notification"
 
-NullQueue = f.NullQueue
 dbs = f.app_session
 
-
-# ---- people and clients (per module, tests/web/conftest.py) and the world ------------------
-
-ROLE_USERS = {"pm": {}, "pm2": {}, "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
+ROLE_USERS = {"project_admin": {}, "project_readonly": {}, "approver": dict(erp_level=ToolLevel.STANDARD, push=True),
               "standard": dict(erp_level=ToolLevel.STANDARD)}
-
-
-class World:
-    """Fresh synced projects with a synced prime contract, and helpers that put items in a state."""
-
-    def __init__(self, app, sim, people):
-        self.app, self.sim, self.people = app, sim, people
-        self.token = f.suffix(8)
-        self._home = None
-
-    def users(self, s):
-        return SimpleNamespace(**{k: s.get(User, p.id) for k, p in self.people.items()})
-
-    def project(self) -> SimpleNamespace:
-        with dbs(self.app) as s:
-            setup = f.Setup(s, self.sim)
-            setup.project.name = f"Project {self.token} {f.suffix(4)}"
-            u = self.users(s)
-            s.add_all([ProjectMember(user_id=u.pm.id, project_id=setup.project.id, level=ToolLevel.ADMIN),
-                       ProjectMember(user_id=u.pm2.id, project_id=setup.project.id, level=ToolLevel.ADMIN)])
-            number, customer = f"PC{f.suffix(6)}", f"CU{f.suffix(6)}"
-            pc = PrimeContract(project_id=setup.project.id, number=number, title="Owner contract",
-                               status="Approved", sage_contract_id=number, customer=customer)
-            s.add(pc)
-            s.flush()
-            i100 = PrimeContractItem(contract_id=pc.id, code="100", description="Sitework", amount=Decimal("400000"))
-            i200 = PrimeContractItem(contract_id=pc.id, code="200", description="Building", amount=Decimal("900000"))
-            s.add_all([i100, i200])
-            s.commit()
-            self.sim.add_contract(number, setup.project.sage_job_id, "Owner contract",
-                                  items=[("100", "Sitework", 400000), ("200", "Building", 900000)])
-            self.sim.add_customer(customer, "City of Springfield")
-            return SimpleNamespace(id=setup.project.id, name=setup.project.name, number=setup.project.number,
-                                   job=setup.project.sage_job_id, sub=setup.sub.id, mat=setup.mat.id,
-                                   contract=pc.id, contract_number=number, customer=customer,
-                                   i100=i100.id, i200=i200.id)
-
-    @property
-    def home(self) -> SimpleNamespace:
-        if self._home is None:
-            self._home = self.project()
-        return self._home
-
-    def form(self, key: str, p: SimpleNamespace, *, new_item: bool = True, **over) -> dict:
-        if key == "pcco":
-            form = {"contract_id": str(p.contract), "number": f"PCO-{f.suffix(6)}",
-                    "title": f"Owner canopy {self.token}", "status": "Approved",
-                    "line-0-contract_item_id": str(p.i100), "line-0-category_id": str(p.sub),
-                    "line-0-amount": "12,000"}
-            if new_item:
-                form.update({"line-1-description": "Canopy", "line-1-category_id": str(p.mat),
-                             "line-1-amount": "8000"})
-        else:
-            form = {"contract_id": str(p.contract), "number": f"OI{f.suffix(6)}", "period_start": "2026-10-01",
-                    "period_end": "2026-10-31", "billing_date": "2026-10-31", "status": "Approved",
-                    "line-0-contract_item_id": str(p.i100), "line-0-amount": "50,000",
-                    "line-0-retainage": "5000"}
-        form.update(over)
-        return {k: v for k, v in form.items() if v is not None}
-
-    def draft(self, key: str, p=None, creator: str = "pm", new_item: bool = True, **over) -> SimpleNamespace:
-        p = p or self.home
-        with dbs(self.app) as s:
-            item = items.save_item(s, getattr(self.users(s), creator), key, p.id, None,
-                                   self.form(key, p, new_item=new_item, **over))
-            return SimpleNamespace(key=key, id=item.id, p=p, pid=p.id, erp=None, number=item.number,
-                                   title=getattr(item, "title", None))
-
-    def accept_fields(self, key: str, it) -> dict:
-        if key == "pcco":
-            return {"transaction_date": "2026-11-20", "new_item_code": f"N{f.suffix(6)}"}
-        return {"erp_id": it.number, "description": "", "accounting_date": "2026-10-31"}
-
-    def item(self, key: str, state: str = State.DRAFT, *, message: str = "Job has been closed.",
-             **kw) -> SimpleNamespace:
-        out = self.draft(key, **kw)
-        if state == State.DRAFT:
-            return out
-        with dbs(self.app) as s:
-            u = self.users(s)
-            erp = services.send(s, u.pm, key, out.id)
-            out.erp = erp.id
-            if state == State.REJECTED:
-                services.reject(s, u.approver, erp.id, f"Fix it {self.token}", NullQueue(), "Test Builders",
-                                lambda e: "http://portal.test/x")
-            elif state in (State.EXPORTING, State.SYNCED, State.FAILED):
-                out.fields = self.accept_fields(key, out)
-                services.accept(s, u.approver, erp.id, out.fields, NullQueue())
-                if state == State.SYNCED:
-                    services.record_export_result(s, erp.id, 1, SageResult(ok=True, reference="REF"))
-                elif state == State.FAILED:
-                    services.record_export_result(s, erp.id, 1, SageResult(ok=False, message=message))
-        return out
-
-    def erp(self, erp_id: int) -> SimpleNamespace:
-        with dbs(self.app) as s:
-            e = s.get(ErpItem, erp_id)
-            mails = s.scalar(select(func.count()).select_from(OutboxMail).where(OutboxMail.erp_item_id == e.id))
-            return SimpleNamespace(state=e.state, attempt=e.attempt, version=e.version, erp_ref=e.erp_ref,
-                                   sage_message=e.sage_message, export_fields=e.export_fields,
-                                   reject_reason=e.reject_reason, mails=mails)
-
-    def erp_of(self, key: str, item_id: int):
-        with dbs(self.app) as s:
-            e = services.find_erp_item(s, key, item_id)
-            return None if e is None else self.erp(e.id)
-
-    def count(self, key: str, pid: int) -> tuple[int, int]:
-        model, fk = LINE_MODELS[key]
-        parent = MODELS[key]
-        with dbs(self.app) as s:
-            n = s.scalar(select(func.count()).select_from(parent).where(parent.project_id == pid))
-            lines = s.scalar(select(func.count()).select_from(model).join(parent, fk == parent.id)
-                             .where(parent.project_id == pid))
-            return n, lines
-
-    def list_url(self, key: str, pid: int) -> str:
-        return f"/projects/{pid}/items/{key}"
-
-    def url(self, it, what: str) -> str:
-        return f"/projects/{it.pid}/items/{it.key}/{it.id}/{what}"
-
-    def tab_url(self, key: str, erp_id: int, what: str) -> str:
-        return f"/erp/{key}/{erp_id}/{what}"
 
 
 @pytest.fixture
@@ -181,31 +64,57 @@ def world(app, sim, people):
     return World(app, sim, people)
 
 
+def contracted(world, home=None):
+    """A project (the world's, or `home`) with its synced prime contract."""
+    home = home or world.home
+    with dbs(world.app) as s:
+        return ti.with_contract(s, world.sim, home)
+
+
+def form_of(world, key: str, home, **over) -> dict:
+    """The type's valid form (a PCCO adding a contract item on line 1 unless new_item=False)."""
+    if key == "pcco":
+        over.setdefault("new_item", True)
+    with dbs(world.app) as s:
+        return ti.form_data(s, world.sim, key, home, **over)
+
+
+def count(world, key: str, pid: int) -> tuple[int, int]:
+    """(items, lines) of the type on the project."""
+    model, fk = LINE_MODELS[key]
+    parent = MODELS[key]
+    with dbs(world.app) as s:
+        n = s.scalar(select(func.count()).select_from(parent).where(parent.project_id == pid))
+        lines = s.scalar(select(func.count()).select_from(model).join(parent, fk == parent.id)
+                         .where(parent.project_id == pid))
+        return n, lines
+
+
 # ---- create ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("key", TYPES)
 def test_create_saves_the_lines_and_goes_back_to_the_list(clients, people, world, key):
-    p = world.project()
-    form = world.form(key, p)
-    response = clients["pm"].post(world.list_url(key, p.id) + "/new", data=form)
+    p = contracted(world, world.another_home())
+    form = form_of(world, key, p)
+    response = clients["project_admin"].post(list_url(key, p.pid) + "/new", data=form)
     assert response.status_code == 303, text(response)[:800]
-    assert path_of(response.location) == world.list_url(key, p.id)
+    assert path_of(response.location) == list_url(key, p.pid)
     with dbs(world.app) as s:
-        item = s.scalars(select(MODELS[key]).where(MODELS[key].project_id == p.id)).one()
-        assert item.created_by_id == people["pm"].id and item.number == form["number"]
+        item = s.scalars(select(MODELS[key]).where(MODELS[key].project_id == p.pid)).one()
+        assert item.created_by_id == people["project_admin"].id and item.number == form["number"]
         model, fk = LINE_MODELS[key]
         lines = s.scalars(select(model).where(fk == item.id).order_by(model.id)).all()
         if key == "pcco":
-            assert [(l.contract_item_id, l.description, l.category_id, l.amount) for l in lines] == [
+            assert [(ln.contract_item_id, ln.description, ln.category_id, ln.amount) for ln in lines] == [
                 (p.i100, "", p.sub, Decimal("12000.00")), (None, "Canopy", p.mat, Decimal("8000.00"))]
         else:
-            assert [(l.contract_item_id, l.amount, l.retainage) for l in lines] == [
+            assert [(ln.contract_item_id, ln.amount, ln.retainage) for ln in lines] == [
                 (p.i100, Decimal("50000.00"), Decimal("5000.00"))]
             assert (item.period_start, item.period_end, item.billing_date) == (
                 date(2026, 10, 1), date(2026, 10, 31), date(2026, 10, 31))
         item_id = item.id
-    page = text(clients["pm"].get(response.location))
-    assert f"{LABELS[key]} saved." in page
+    page = text(clients["project_admin"].get(response.location))
+    assert f"{ti.builder(key).label} saved." in page
     row = item_row(page, key, item_id)
     assert 'data-state="draft"' in row and "Send to ERP" in row
 
@@ -243,26 +152,16 @@ BAD_NEW = {
 @pytest.mark.parametrize("name", BAD_NEW)
 def test_create_with_bad_input_is_422_with_the_message_and_creates_nothing(clients, world, name):
     key, changes, field, message = BAD_NEW[name]
-    p = world.home
+    p = contracted(world)
     if "OTHER_CONTRACT" in changes.values() or "OTHER_ITEM" in changes.values():
-        other = world.project()
+        other = contracted(world, world.another_home())
         placeholders = {"OTHER_CONTRACT": str(other.contract), "OTHER_ITEM": str(other.i100)}
         changes = {k: placeholders.get(v, v) for k, v in changes.items()}
-    form = world.form(key, p, **changes)
-    before = world.count(key, p.id)
-    response = clients["pm"].post(world.list_url(key, p.id) + "/new", data=form)
-    body = text(response)
-    assert response.status_code == 422, body[:500]
-    assert is_page(body) and message in body
-    if field:
-        assert "Please correct the highlighted fields." in body
-        assert has_field_error(body, field, message), f"no message next to {field}"
-    else:
-        assert f'<p class="msg error" role="alert">{message}</p>' in body
-    for name_, value in form.items():  # what was typed comes back
-        if name_.endswith(("amount", "retainage", "number", "title")) and value and value.strip():
-            assert f'value="{value}"' in body, name_
-    assert world.count(key, p.id) == before
+    form = form_of(world, key, p, **changes)
+    before = count(world, key, p.pid)
+    response = clients["project_admin"].post(list_url(key, p.pid) + "/new", data=form)
+    assert_form_refused(response, form, message, field, ("amount", "retainage", "number", "title"))
+    assert count(world, key, p.pid) == before
 
 
 # ---- send: prerequisites ------------------------------------------------------------------------
@@ -280,50 +179,26 @@ PREREQUISITES = {
 @pytest.mark.parametrize("name", PREREQUISITES)
 def test_send_is_unavailable_with_the_reason_and_refused_if_posted(clients, world, name):
     key, changes, reason = PREREQUISITES[name]
-    it = world.item(key, **changes)
-    row = item_row(text(clients["pm"].get(world.list_url(key, it.pid), headers=HX)), key, it.id)
+    it = world.item(key, **changes, **({"new_item": True} if key == "pcco" else {}))
+    row = list_row(clients, key, it.pid, it.id)
     assert re.search(r"<button[^>]*disabled[^>]*>Send to ERP</button>", row)
-    assert reason in row and world.url(it, "send") not in row
-    response = clients["pm"].post(world.url(it, "send"), headers=HX)
+    assert reason in row and item_url(it, "send") not in row
+    response = clients["project_admin"].post(item_url(it, "send"), headers=HX)
     assert response.status_code == 422 and reason in text(response)
     assert world.erp_of(key, it.id) is None
 
 
 def test_a_pending_pcco_can_be_sent_and_accepting_approves_it(clients, world, drain):
     it = world.item("pcco", State.READY, status="Pending - In Review", new_item=False)
-    body = accept_and_settle(clients, world, drain, it, {"transaction_date": "2026-11-20"})
+    body = accept_and_settle(clients, drain, it, {"transaction_date": "2026-11-20"})
     assert 'data-state="synced"' in body, body[:600]
     with dbs(world.app) as s:
         assert s.get(PrimeChangeOrder, it.id).status == "Approved"
 
 
-# ---- the ERP tabs ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("key", TYPES)
-def test_tab_counts_each_state_and_lists_ready_rows(clients, world, key):
-    ready, exporting = world.item(key, State.READY), world.item(key, State.EXPORTING)
-    synced, failed = world.item(key, State.SYNCED), world.item(key, State.FAILED)
-    world.item(key, State.REJECTED), world.item(key)  # neither is on the tab
-    url = f"/erp/{key}?q={world.home.number}"
-
-    page = clients["approver"].get(url)
-    body = text(page)
-    assert page.status_code == 200 and is_page(body)
-    assert f'href="/erp/{key}" aria-current="page">{PLURALS[key]}</a>' in body
-    assert counts(body) == {"ready": 2, "synced": 1, "failed": 1}
-    assert sorted(tab_row_ids(body)) == sorted([ready.erp, exporting.erp])
-    assert f'aria-label="Tick {NOUNS[key]} {ready.number}"' in body
-
-    fragment = text(clients["standard"].get(url + "&filter=synced", headers=HX))
-    assert fragment.strip().startswith('<div id="tab-body">') and is_fragment(fragment)
-    assert tab_row_ids(fragment) == [synced.erp] and "Accept" not in fragment
-    failed_tab = text(clients["approver"].get(url + "&filter=failed", headers=HX))
-    assert tab_row_ids(failed_tab) == [failed.erp] and "Sage:</strong> Job has been closed." in failed_tab
-
-
 def test_pcco_accept_form_asks_for_the_transaction_date_and_the_new_item_code(clients, world):
-    it = world.item("pcco", State.READY)
-    response, body = accept_form_body(clients, world, it)
+    it = world.item("pcco", State.READY, new_item=True)
+    response, body = accept_form_body(clients, it)
     assert response.status_code == 200 and is_fragment(body)
     assert body.strip().startswith(f'<tbody id="item-{it.erp}"') and "Export to ERP" in body
     assert f'aria-label="Accept PCCO {it.number}"' in body
@@ -335,7 +210,7 @@ def test_pcco_accept_form_asks_for_the_transaction_date_and_the_new_item_code(cl
 
 def test_pcco_accept_form_asks_no_item_code_when_every_line_has_a_contract_item(clients, world):
     it = world.item("pcco", State.READY, new_item=False)
-    response, body = accept_form_body(clients, world, it)
+    response, body = accept_form_body(clients, it)
     assert response.status_code == 200
     assert input_names(body) == {"transaction_date"}
     assert "New Contract Item Code" not in body
@@ -343,7 +218,7 @@ def test_pcco_accept_form_asks_no_item_code_when_every_line_has_a_contract_item(
 
 def test_owner_invoice_accept_form_defaults_to_the_invoice_number_and_billing_date(clients, world):
     it = world.item("owner_invoice", State.READY)
-    response, body = accept_form_body(clients, world, it)
+    response, body = accept_form_body(clients, it)
     assert response.status_code == 200 and is_fragment(body)
     assert f'aria-label="Accept owner invoice {it.number}"' in body
     assert input_names(body) == {"erp_id", "description", "accounting_date"}
@@ -374,9 +249,9 @@ BAD_ACCEPT = {
 @pytest.mark.parametrize("name", BAD_ACCEPT)
 def test_accept_with_bad_fields_is_422_with_the_message_and_changes_nothing(clients, world, name):
     key, form, field, message = BAD_ACCEPT[name]
-    it = world.item(key, State.READY)
+    it = world.item(key, State.READY, **({"new_item": True} if key == "pcco" else {}))
     before = world.erp(it.erp)
-    response = clients["approver"].post(world.tab_url(key, it.erp, "accept"), data=form, headers=HX)
+    response = clients["approver"].post(tab_url(key, it.erp, "accept"), data=form, headers=HX)
     body = text(response)
     assert response.status_code == 422 and is_fragment(body), body[:500]
     if message:
@@ -385,23 +260,11 @@ def test_accept_with_bad_fields_is_422_with_the_message_and_changes_nothing(clie
     assert world.erp(it.erp) == before
 
 
-# ---- export -----------------------------------------------------------------------------------------
-
-def accept_and_settle(clients, world, drain, it, fields) -> str:
-    response = clients["approver"].post(world.tab_url(it.key, it.erp, "accept"), data=fields, headers=HX)
-    body = text(response)
-    assert response.status_code == 200 and 'data-state="exporting"' in body, body[:600]
-    drain()
-    settled = clients["approver"].get(world.tab_url(it.key, it.erp, "status"), headers=HX)
-    assert settled.status_code == 286
-    return text(settled)
-
-
 def test_accepted_pcco_adds_the_contract_item_and_approves(clients, world, drain, sim):
-    p = world.project()
-    it = world.item("pcco", State.READY, p=p, status="Pending - In Review")
+    p = world.another_home()
+    it = world.item("pcco", State.READY, home=p, status="Pending - In Review", new_item=True)
     code = f"N{f.suffix(5)}"
-    body = accept_and_settle(clients, world, drain, it, {"transaction_date": "2026-11-20", "new_item_code": code})
+    body = accept_and_settle(clients, drain, it, {"transaction_date": "2026-11-20", "new_item_code": code})
     assert 'data-state="synced"' in body, body[:800]
     estimate = sim.list_transactions(p.job, "Approved est chng")
     assert sorted((t["Category"], Decimal(str(t["Amount"])), t["Ref_1"]) for t in estimate) == [
@@ -419,13 +282,13 @@ def test_accepted_pcco_adds_the_contract_item_and_approves(clients, world, drain
                                .order_by(PrimeChangeOrderLine.id)).all()
         assert line_items == [p.i100, new.id]
     # the next PCCO's form offers the new item
-    form = text(clients["pm"].get(world.list_url("pcco", p.id) + "/new"))
+    form = text(clients["project_admin"].get(list_url("pcco", p.pid) + "/new"))
     assert f'<option value="{new.id}" >{p.contract_number} {code} Canopy</option>' in form
 
 
 def test_accepted_owner_invoice_is_an_ar_invoice(clients, world, drain, sim):
     it = world.item("owner_invoice", State.READY)
-    body = accept_and_settle(clients, world, drain, it, {"erp_id": it.number, "description": "October",
+    body = accept_and_settle(clients, drain, it, {"erp_id": it.number, "description": "October",
                                                          "accounting_date": "2026-10-31"})
     assert 'data-state="synced"' in body and f"ERP ID <strong>{it.number}</strong>" in body, body[:800]
     assert sim.get_ar_invoice(it.number) is not None
@@ -434,12 +297,12 @@ def test_accepted_owner_invoice_is_an_ar_invoice(clients, world, drain, sim):
 def test_a_duplicate_owner_invoice_fails_with_sages_text_cause_and_solution(clients, world, drain, sim):
     first = world.item("owner_invoice", State.READY)
     fields = {"erp_id": first.number, "description": "", "accounting_date": "2026-10-31"}
-    assert 'data-state="synced"' in accept_and_settle(clients, world, drain, first, fields)
+    assert 'data-state="synced"' in accept_and_settle(clients, drain, first, fields)
     second = world.item("owner_invoice", State.READY)
     why = explain(DUPLICATE)
     assert why is not None
 
-    body = accept_and_settle(clients, world, drain, second, fields)
+    body = accept_and_settle(clients, drain, second, fields)
     assert 'data-state="failed"' in body and '<span class="badge failed">Failed to Export</span>' in body
     assert f'<div class="sage-message"><strong>Sage:</strong> {DUPLICATE}</div>' in body
     assert "<summary>Cause and solution</summary>" in body
@@ -452,38 +315,104 @@ def test_a_duplicate_owner_invoice_fails_with_sages_text_cause_and_solution(clie
                                               headers=HX))
     assert tab_row_ids(failed_tab) == [second.erp] and counts(failed_tab)["failed"] == 1
     assert why.cause in failed_tab
-    row = item_row(text(clients["pm"].get(world.list_url("owner_invoice", second.pid), headers=HX)),
-                   "owner_invoice", second.id)
+    row = list_row(clients, "owner_invoice", second.pid, second.id)
     assert 'data-state="failed"' in row
 
     # retried with an unused invoice number, it syncs
     retry = dict(fields, erp_id=f"R{f.suffix(6)}")
-    body = accept_and_settle(clients, world, drain, second, retry)
+    body = accept_and_settle(clients, drain, second, retry)
     assert 'data-state="synced"' in body and world.erp(second.erp).attempt == 2
 
 
-# ---- reject --------------------------------------------------------------------------------------
+# ---- the owner invoice tab: Accept under the Billing Period ------------------------------------
 
-@pytest.mark.parametrize("key", TYPES)
-def test_reject_mails_the_creator_and_the_item_can_be_edited_and_resent(clients, people, world, drain, key):
-    it = world.item(key, State.READY)
-    response = clients["approver"].post(world.tab_url(key, it.erp, "reject"), data={"reason": "Wrong period"},
-                                        headers=HX)
-    assert response.status_code == 200 and "Rejected: returned to the project team and emailed." in text(response)
-    after = world.erp(it.erp)
-    assert (after.state, after.reject_reason, after.mails) == (State.REJECTED, "Wrong period", 1)
-    with dbs(world.app) as s:
-        mail = s.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == it.erp)).one()
-        assert mail.subject == f"Test Builders: ERP {LABELS[key]} Rejection Notification"
-        assert people["pm"].email.lower() in mail.recipients.split(",")
-        assert "Wrong period" in mail.text_body
+def cells(body: str, erp_id: int, heads: list[str]) -> dict[str, str]:
+    """The cells of an item's row in the tab, by column heading."""
+    row = re.search(rf'<tbody id="item-{erp_id}".*?<tr>(.*?)</tr>', body, re.S)
+    assert row, f"no row for item {erp_id}"
+    tds = re.findall(r"<td\b[^>]*>(.*?)</td>", row.group(1), re.S)
+    assert len(tds) == len(heads), (heads, tds)
+    return dict(zip(heads, tds, strict=False))
+
+
+def headings(body: str) -> list[str]:
+    head = re.search(r"<thead>(.*?)</thead>", body, re.S)
+    return [re.sub(r"<[^>]+>", "", th).strip() for th in re.findall(r"<th\b[^>]*>(.*?)</th>", head.group(1), re.S)]
+
+
+def accept_links(cell: str) -> list[tuple[str, str]]:
+    """(href, label) of the Accept/Retry links in a cell."""
+    return re.findall(r'<a class="button primary" href="([^"]*/accept)"[^>]*>(\w+)</a>', cell)
+
+
+def tab(clients, role, key, query, fragment=True) -> tuple[list[str], str]:
+    response = clients[role].get(f"/erp/{key}?{query}", headers=HX if fragment else {})
+    assert response.status_code == 200
+    body = text(response)
+    return headings(body), body
+
+
+@pytest.mark.parametrize("fragment", [True, False], ids=["htmx fragment", "full page"])
+def test_a_ready_owner_invoice_has_accept_in_the_billing_period_cell_and_reject_in_actions(
+        app, clients, people, world, fragment):
+    it = world.item("owner_invoice", State.READY)
+    heads, body = tab(clients, "approver", "owner_invoice", f"q={it.number}", fragment)
+    row = cells(body, it.erp, heads)
+    period = row["Billing Period"]
+    assert period.startswith("10/01/2026 – 10/31/2026")
+    assert accept_links(period) == [(f"/erp/owner_invoice/{it.erp}/accept", "Accept")], period
+    assert f'hx-get="/erp/owner_invoice/{it.erp}/accept"' in period
+    assert ">Reject</a>" in row["Actions"] and not accept_links(row["Actions"]), row["Actions"]
+    for heading, cell in row.items():
+        if heading != "Billing Period":
+            assert not accept_links(cell), heading
+
+
+def test_a_failed_owner_invoice_has_retry_in_the_billing_period_cell(clients, world):
+    it = world.item("owner_invoice", State.FAILED, message=DUPLICATE)
+    heads, body = tab(clients, "approver", "owner_invoice", f"filter=failed&q={it.number}")
+    row = cells(body, it.erp, heads)
+    assert accept_links(row["Billing Period"]) == [(f"/erp/owner_invoice/{it.erp}/accept", "Retry")]
+    assert DUPLICATE in row["Sage's message"]
+    assert ">Reject</a>" in row["Actions"] and not accept_links(row["Actions"])
+
+
+def test_users_who_cannot_accept_see_only_the_billing_period(clients, world):
+    it = world.item("owner_invoice", State.READY)
+    heads, body = tab(clients, "standard", "owner_invoice", f"q={it.number}")
+    assert "Actions" not in heads
+    assert cells(body, it.erp, heads)["Billing Period"] == "10/01/2026 – 10/31/2026"
+
+
+def test_the_billing_period_accept_opens_the_accept_form_and_exports(clients, world, drain, sim):
+    it = world.item("owner_invoice", State.READY)
+    heads, body = tab(clients, "approver", "owner_invoice", f"q={it.number}")
+    (href, _), = accept_links(cells(body, it.erp, heads)["Billing Period"])
+
+    form = text(clients["approver"].get(href, headers=HX))
+    assert f'aria-label="Accept owner invoice {it.number}"' in form
+    assert f'name="erp_id" value="{it.number}"' in form and 'name="accounting_date" value="2026-10-31"' in form
+    # with the form open, no Accept is offered in the row
+    assert not accept_links(cells(form, it.erp, heads)["Billing Period"])
+
+    response = clients["approver"].post(f"/erp/owner_invoice/{it.erp}/accept", headers=HX,
+                                        data={"erp_id": it.number, "description": "October",
+                                              "accounting_date": "2026-10-31"})
+    assert response.status_code == 200 and 'data-state="exporting"' in text(response)
     drain()
-    row = item_row(text(clients["pm"].get(world.list_url(key, it.pid), headers=HX)), key, it.id)
-    assert 'data-state="rejected"' in row and "Rejected:</strong> Wrong period" in row
-    edit = clients["pm"].get(world.url(it, "edit"))
-    assert edit.status_code == 200 and "Rejected by accounting: Wrong period" in text(edit)
-    form = world.form(key, it.p, number=it.number)
-    response = clients["pm"].post(world.url(it, "edit"), data=form)
-    assert response.status_code == 303, text(response)[:600]
-    resent = clients["pm"].post(world.url(it, "send"), headers=HX)
-    assert resent.status_code == 200 and 'data-state="ready"' in text(resent)
+    settled = clients["approver"].get(f"/erp/owner_invoice/{it.erp}/status", headers=HX)
+    assert settled.status_code == 286
+    done = text(settled)
+    assert 'data-state="synced"' in done and f"ERP ID <strong>{it.number}</strong>" in done
+    assert cells(done, it.erp, heads)["Billing Period"] == "10/01/2026 – 10/31/2026"
+    assert sim.get_ar_invoice(it.number) is not None
+
+
+def test_other_tabs_keep_accept_in_the_actions_cell(clients, world):
+    invoice = world.item("subcontractor_invoice", State.READY)
+    heads, body = tab(clients, "approver", "subcontractor_invoice", f"q={invoice.number}")
+    row = cells(body, invoice.erp, heads)
+    assert accept_links(row["Actions"]) == [(f"/erp/subcontractor_invoice/{invoice.erp}/accept", "Accept")]
+    assert ">Reject</a>" in row["Actions"]
+    assert all(not accept_links(cell) for heading, cell in row.items() if heading != "Actions")
+
