@@ -65,11 +65,11 @@ def _project_for(session: Session, user: User, project_id: int) -> tuple[Project
 
 
 def project_invoices(session: Session, user: User, project_id: int):
-    """(project, level, rows): every invoice of the project with its ERP state, in 4 queries."""
+    """(project, level, rows): every invoice of the project with its ERP state, in 3 queries."""
     project, level = _project_for(session, user, project_id)
     invoices = session.scalars(select(SubcontractorInvoice).where(
         SubcontractorInvoice.project_id == project_id).options(*invoice_load_options())
-        .order_by(SubcontractorInvoice.billing_date.desc(), SubcontractorInvoice.id.desc())).all()
+        .order_by(SubcontractorInvoice.billing_date.desc(), SubcontractorInvoice.id.desc())).unique().all()
     erps = {e.item_id: e for e in session.scalars(select(ErpItem).where(
         ErpItem.item_type == _invoices().key,
         ErpItem.item_id.in_([i.id for i in invoices]))).all()} if invoices else {}

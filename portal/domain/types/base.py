@@ -100,8 +100,9 @@ class ItemType:
         return self.load_options()
 
     def load(self, session: Session, item_id: int) -> Any:
+        # every row read (one_or_none): a collection loaded by a join needs all of them
         item = session.scalars(select(self.model).where(self.model.id == item_id)
-                               .options(*self.load_options())).first()
+                               .options(*self.load_options())).unique().one_or_none()
         if item is None:
             raise NotFound(f"That {self.label.lower()} does not exist.")
         return item

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from portal.domain import settings
 from portal.domain.errors import Invalid
@@ -29,11 +29,12 @@ DESCRIPTION_MAX = 30     # Sage AP invoice "Description" field
 
 
 def invoice_load_options():
+    """An invoice with everything its pages and its export read, in one query (its lines joined)."""
     return (
         joinedload(SubcontractorInvoice.project),
         joinedload(SubcontractorInvoice.sub_job),
         joinedload(SubcontractorInvoice.commitment).joinedload(Commitment.vendor),
-        selectinload(SubcontractorInvoice.lines).joinedload(InvoiceLine.commitment_line)
+        joinedload(SubcontractorInvoice.lines).joinedload(InvoiceLine.commitment_line)
         .joinedload(CommitmentLine.category).joinedload(Category.cost_code),
     )
 
@@ -66,7 +67,7 @@ class SubcontractorInvoiceType(ItemType):
     def list_items(self, session, project_id):
         return list(session.scalars(select(SubcontractorInvoice).where(
             SubcontractorInvoice.project_id == project_id).options(*self.load_options())
-            .order_by(SubcontractorInvoice.billing_date.desc(), SubcontractorInvoice.id.desc())))
+            .order_by(SubcontractorInvoice.billing_date.desc(), SubcontractorInvoice.id.desc())).unique())
 
     def row_values(self, item: SubcontractorInvoice) -> dict:
         return {"project": f"{item.project.number} {item.project.name}",

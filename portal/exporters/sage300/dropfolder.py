@@ -9,8 +9,9 @@ import tempfile
 from .fileformat import FILE_ENCODING, drop_file_name
 
 
-def write_import_file(folder: str, batch_id: str, content: str) -> str:
-    """Write the batch's import file atomically (temp file + os.replace); returns its name."""
+def write_import_file(folder: str, batch_id: str, content: str, durable: bool = True) -> str:
+    """Write the batch's import file atomically (temp file + os.replace); returns its name.
+    durable: flushed to disk before it appears (the file drop: the file is the export)."""
     os.makedirs(folder, exist_ok=True)
     name = drop_file_name(batch_id)
     # the temp file lives in the same folder so os.replace stays a same-filesystem rename,
@@ -19,8 +20,9 @@ def write_import_file(folder: str, batch_id: str, content: str) -> str:
     try:
         with os.fdopen(fd, "w", encoding=FILE_ENCODING, errors="replace", newline="") as f:
             f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, os.path.join(folder, name))
     except BaseException:
         if os.path.exists(tmp):

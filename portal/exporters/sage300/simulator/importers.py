@@ -189,7 +189,9 @@ class ImportersMixin(GenericMixin):
                     Reference=result.reference, Created_At=now))
                 if result.ok and self.drop_folder:
                     # before commit: if the commit fails, the retry rewrites the same file
-                    write_import_file(self.drop_folder, batch.batch_id, import_file(batch))
+                    # a copy for people to read: the simulator's committed tables are what Sage
+                    # holds, so the copy is not flushed to disk on every import
+                    write_import_file(self.drop_folder, batch.batch_id, import_file(batch), durable=False)
                 return result
         except IntegrityError:
             # the import log's primary key decided a race: return the winner's result
