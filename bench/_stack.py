@@ -35,11 +35,7 @@ class Stack:
     def __init__(self, label: str):
         self.label = label
         self.token = secrets.token_hex(4)
-        # Beside the project, as the portal's instance folder is (bench/results/ is ignored by git):
-        # the system temp folder can be a slower file system than the one the portal runs on.
-        results = os.environ.get("BENCH_TMP") or os.path.join(ROOT, "bench", "results")
-        os.makedirs(results, exist_ok=True)
-        self.tmp = tempfile.mkdtemp(prefix=f"bench-{label}-", dir=results)
+        self.tmp = tempfile.mkdtemp(prefix=f"bench-{label}-")
         self.pg_url = os.environ.get("DATABASE_URL", "")
         self.use_pg = self.pg_url.startswith("postgresql")
         self.external_redis = bool(os.environ.get("REDIS_URL"))

@@ -13,10 +13,10 @@ from tests.types import get_type
 def export_then_hang(erp_item_id: int, attempt: int, marker: str) -> None:
     erp = services.get_erp_item(db.session, erp_item_id)
     kind = get_type(erp.item_type)
-    batch = kind.build_batch(db.session, kind.load(db.session, erp.item_id), erp.export_fields,
-                             services.batch_id(erp))
+    batches = kind.export_batches(db.session, erp.item_id, erp.export_fields, services.batch_id(erp))
     db.session.commit()
-    make_connector(current_app.config).submit(batch)
+    for batch in batches:
+        make_connector(current_app.config).submit(batch)
     with open(marker, "w") as fh:
         fh.write(str(os.getpid()))
     time.sleep(60)  # the test SIGKILLs the worker here, before the portal records Synced

@@ -262,8 +262,7 @@ def run_export(session: Session, erp_item_id: int, attempt: int, connector) -> s
         return "skipped"
     item_type = get_type(erp.item_type)
     try:
-        item = item_type.load(session, erp.item_id)
-        batches = item_type.build_batches(session, item, erp.export_fields or {}, batch_id(erp))
+        batches = item_type.export_batches(session, erp.item_id, erp.export_fields or {}, batch_id(erp))
     except (NotFound, Invalid, KeyError, ValueError) as exc:
         result = SageResult(ok=False, message=f"The item could not be mapped for Sage: {exc}")
     else:

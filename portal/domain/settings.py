@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import policy
@@ -52,6 +52,16 @@ def load(session: Session) -> Settings:
     values: dict[str, Any] = {k: stored.get(k, v) for k, v in DEFAULTS.items()}  # JSON, as stored
     values["direct_export"] = Switches({k: True for k, on in (values["direct_export"] or {}).items() if on})
     return Settings(**values)
+
+
+def stored(key: str) -> ScalarSelect:
+    """One setting's stored value as a column of another query (NULL until first saved);
+    value_of() turns it into the setting."""
+    return select(Setting.value).where(Setting.key == key).scalar_subquery()
+
+
+def value_of(key: str, raw: object) -> object:
+    return DEFAULTS[key] if raw is None else raw
 
 
 def mask_regex(mask: str) -> re.Pattern:

@@ -3,19 +3,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain import settings
-from portal.domain.errors import Invalid
+from portal.domain.errors import Invalid, NotFound
 from portal.domain.models import (
     Category,
     Commitment,
     CommitmentLine,
+    CostCode,
     InvoiceLine,
     InvoiceStatus,
     Project,
     SubcontractorInvoice,
+    SubJob,
     Vendor,
 )
 from portal.domain.search import like
@@ -24,6 +26,7 @@ from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import Batch, InvoiceLineData, SubcontractorInvoiceData
 
+CONSOLIDATE = "consolidate_invoice_lines"   # the setting: one distribution per commitment item
 ERP_ID_MAX = 15          # Sage AP invoice "Invoice" field
 DESCRIPTION_MAX = 30     # Sage AP invoice "Description" field
 
@@ -37,6 +40,24 @@ def invoice_load_options():
         joinedload(SubcontractorInvoice.lines).joinedload(InvoiceLine.commitment_line)
         .joinedload(CommitmentLine.category).joinedload(Category.cost_code),
     )
+
+
+# The export's two queries, built once (SQLAlchemy then reuses their compiled form as is).
+_EXPORT_HEAD = (
+    select(SubcontractorInvoice.billing_date, Vendor.erp_vendor_id, Commitment.erp_commitment_id,
+           Project.sage_job_id, SubJob.sage_extra_id, settings.stored(CONSOLIDATE))
+    .join(Commitment, Commitment.id == SubcontractorInvoice.commitment_id)
+    .join(Vendor, Vendor.id == Commitment.vendor_id)
+    .join(Project, Project.id == SubcontractorInvoice.project_id)
+    .outerjoin(SubJob, SubJob.id == SubcontractorInvoice.sub_job_id)
+    .where(SubcontractorInvoice.id == bindparam("item_id")))
+_EXPORT_LINES = (
+    select(CommitmentLine.line_no, CostCode.code, Category.code, InvoiceLine.description, CommitmentLine.description,
+           InvoiceLine.work_completed, InvoiceLine.materials_stored, InvoiceLine.retainage)
+    .join(CommitmentLine, CommitmentLine.id == InvoiceLine.commitment_line_id)
+    .join(Category, Category.id == CommitmentLine.category_id)
+    .join(CostCode, CostCode.id == Category.cost_code_id)
+    .where(InvoiceLine.invoice_id == bindparam("item_id")).order_by(InvoiceLine.id))
 
 
 class SubcontractorInvoiceType(ItemType):
@@ -134,28 +155,24 @@ class SubcontractorInvoiceType(ItemType):
         return {"erp_id": erp_id, "description": description,
                 "accounting_date": accounting_date.isoformat()}
 
-    def build_batch(self, session: Session, item: SubcontractorInvoice, fields: dict,
-                    batch_id: str) -> Batch:
-        consolidate = settings.load(session).consolidate_invoice_lines
-        lines = tuple(
-            InvoiceLineData(
-                commitment_item=str(line.commitment_line.line_no),
-                cost_code=line.commitment_line.category.cost_code.code,
-                category=line.commitment_line.category.code,
-                description=(line.description or line.commitment_line.description),
-                work_completed=line.work_completed, materials_stored=line.materials_stored,
-                retainage=line.retainage)
-            for line in item.lines)
+    def export_batches(self, session: Session, item_id: int, fields: dict, batch_id: str) -> list[Batch]:
+        """Invoices are exported by the thousand: what the AP import needs, read in two queries
+        (the invoice with its Sage IDs and the consolidation setting, then its lines)."""
+        head = session.execute(_EXPORT_HEAD, {"item_id": item_id}).one_or_none()
+        if head is None:
+            raise NotFound(f"That {self.label.lower()} does not exist.")
+        billing_date, vendor, commitment, job, extra, consolidate = head
         data = SubcontractorInvoiceData(
-            vendor=item.commitment.vendor.erp_vendor_id or "",
-            commitment=item.commitment.erp_commitment_id or "",
-            job=item.project.sage_job_id or "",
-            extra=(item.sub_job.sage_extra_id or "") if item.sub_job else "",
-            erp_id=fields["erp_id"], description=fields.get("description", ""),
-            invoice_date=item.billing_date,
+            vendor=vendor or "", commitment=commitment or "", job=job or "", extra=extra or "",
+            erp_id=fields["erp_id"], description=fields.get("description", ""), invoice_date=billing_date,
             accounting_date=date.fromisoformat(fields["accounting_date"]),
-            lines=lines, consolidate=consolidate)
-        return map_subcontractor_invoice(data, batch_id)
+            lines=tuple(InvoiceLineData(commitment_item=str(line_no), cost_code=cost_code, category=category,
+                                        description=description or item_description, work_completed=work,
+                                        materials_stored=stored, retainage=retainage)
+                        for line_no, cost_code, category, description, item_description, work, stored, retainage
+                        in session.execute(_EXPORT_LINES, {"item_id": item_id})),
+            consolidate=bool(settings.value_of(CONSOLIDATE, consolidate)))
+        return [map_subcontractor_invoice(data, batch_id)]
 
     def project_page(self, project_id: int) -> tuple[str, dict]:
         return "projects.invoices", {"project_id": project_id}
