@@ -331,6 +331,24 @@ class Seeder:
         self.invoice_count += n
         return erp_ids
 
+    def analyze(self) -> None:
+        """Table statistics after the bulk inserts, as a database in use has them (PostgreSQL's
+        autovacuum would otherwise analyze them in the middle of a measurement)."""
+        from portal.exporters.sage300.simulator.schema import metadata as sim_metadata
+        from portal.extensions import db
+        with self.app.app_context():
+            engines = [(db.engine, None, db.metadata)]
+        if self.sim is not None:
+            engines.append((self.sim.engine, self.sim.schema, sim_metadata))
+        for engine, schema, metadata in engines:
+            with engine.begin() as conn:
+                if engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("ANALYZE")
+                    continue
+                for table in metadata.sorted_tables:
+                    name = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
+                    conn.exec_driver_sql(f"ANALYZE {name}")
+
 
 def make_users(app):
     """An approver (Standard + Can Push to Accounting) and a project user who sent the items."""

@@ -5,7 +5,10 @@ context around each job (portal.worker); nothing here does work at import time.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from portal.domain import outbox, services, sync
 from portal.exporters.sage300.connectors import make_connector
@@ -20,6 +23,23 @@ def export_item(erp_item_id: int, attempt: int) -> str:
         return services.run_export(db.session(), erp_item_id, attempt, connector)
     finally:
         db.session.remove()
+
+
+def export_items(items: list[list[int]]) -> str:
+    """Export several accepted items ([erp item id, attempt] each), read and recorded together,
+    submitted to Sage one by one; safe to run twice. One that raises holds up no other: the job
+    then fails, and what it left Exporting shows as stalled."""
+    connector = make_connector(current_app.config)
+    # one connection to each database for the whole job
+    with connector.held(), db.engine.connect() as conn:
+        session = Session(bind=conn)
+        try:
+            outcomes = services.run_exports(session, [(erp_item_id, attempt) for erp_item_id, attempt in items],
+                                            connector)
+        finally:
+            session.close()
+    counts = Counter(outcomes.values())
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
 
 
 def send_mail(mail_id: int) -> str:

@@ -30,11 +30,19 @@ class RQJobQueue:
     """Enqueue jobs by id on the app's default queue (Flask-RQ owns the connection)."""
 
     def export_many(self, items: list[tuple[int, int, str]]) -> None:
-        """Many exports in one Redis round trip (bulk accept of a thousand invoices)."""
+        """Many exports in one Redis round trip (bulk accept of a thousand invoices): one job
+        per job id, export_item for one item, export_items for a group."""
+        groups: dict[str, list[tuple[int, int]]] = {}
+        for erp_item_id, attempt, job_id in items:
+            groups.setdefault(job_id, []).append((erp_item_id, attempt))
         default_queue().enqueue_many([
-            Queue.prepare_data(JOBS + "export_item", (erp_item_id, attempt), job_id=redis_job_id(job_id),
+            Queue.prepare_data(JOBS + "export_item", group[0], job_id=redis_job_id(job_id),
                                result_ttl=KEEP_RESULT, failure_ttl=KEEP_FAILURE, timeout=300)
-            for erp_item_id, attempt, job_id in items])
+            if len(group) == 1 else
+            Queue.prepare_data(JOBS + "export_items", ([list(pair) for pair in group],),
+                               job_id=redis_job_id(job_id), result_ttl=KEEP_RESULT,
+                               failure_ttl=KEEP_FAILURE, timeout=300 + 60 * len(group))
+            for job_id, group in groups.items()])
 
     def mail(self, mail_id: int, job_id: str) -> None:
         default_queue().enqueue(JOBS + "send_mail", mail_id, job_id=redis_job_id(job_id), retry=MAIL_RETRY,

@@ -9,7 +9,8 @@ from portal.exporters.sage300.records import Batch, SageResult
 
 class ExportQueue(Protocol):
     def export_many(self, items: list[tuple[int, int, str]]) -> None:
-        """Queue exports of (erp item id, attempt, job id) in one round trip."""
+        """Queue exports of (erp item id, attempt, job id) in one round trip; items that share
+        a job id are exported one after another by that one job."""
 
 
 class MailQueue(Protocol):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal.domain import outbox, policy, settings
@@ -19,17 +20,30 @@ from portal.domain.exports import stalled_exports
 from portal.domain.lifecycle import Action, State, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
 from portal.domain.ports import ExportQueue, MailQueue
-from portal.domain.types import get_type
-from portal.domain.uow import commit, transactional
+from portal.domain.types import REGISTRY, get_type
+from portal.domain.uow import commit, transactional, unit_of_work
 from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult
 
 log = logging.getLogger(__name__)
 
 REASON_MAX = 2000
+# Exports accepted together run up to this many in a row in one job: a bulk accept pays the
+# queue's own round trip (about as long as an export) once per group, not once per item.
+EXPORT_JOB_SIZE = 20
 
 
 def export_job_id(erp: ErpItem) -> str:
     return f"export-{erp.id}-{erp.attempt}"
+
+
+def share_export_jobs(erps: list[ErpItem], size: int | None = None) -> None:
+    """Group exports into jobs of up to `size` (EXPORT_JOB_SIZE): each group takes the job id
+    of its first item, so the queue runs it as one job and the stall rule asks after that job."""
+    size = size or EXPORT_JOB_SIZE
+    for start in range(0, len(erps), size):
+        group = erps[start:start + size]
+        for erp in group:
+            erp.job_id = export_job_id(group[0])
 
 
 def batch_id(erp: ErpItem) -> str:
@@ -169,6 +183,7 @@ def accept_many(session: Session, actor: User, erp_item_ids: list[int],
                 continue
             mark_accepted(session, erp, actor, fields)
             accepted.append(erp)
+    share_export_jobs(accepted)
     commit(session)
     enqueue_exports(accepted, queue)
     return accepted, errors
@@ -187,8 +202,8 @@ def mark_accepted(session: Session, erp: ErpItem, actor: User, fields: dict,
 
 
 def enqueue_exports(erps: list[ErpItem], queue: ExportQueue) -> bool:
-    """Queue the exports in one round trip; when the queue cannot be reached the items stay
-    Exporting and show as stalled, to be retried."""
+    """Queue the exports in one round trip (items that share a job id run in one job); when the
+    queue cannot be reached the items stay Exporting and show as stalled, to be retried."""
     if not erps:
         return True
     try:
@@ -206,6 +221,7 @@ def requeue(session: Session, actor: User, erp_item_id: int, queue: ExportQueue)
     erp = get_erp_item(session, erp_item_id)
     transition(session, erp, Action.REQUEUE, actor.id, detail={"attempt": erp.attempt})
     erp.queued_at = utcnow()
+    erp.job_id = export_job_id(erp)  # a job of its own, also when it was queued with others
     commit(session)
     if not enqueue_exports([erp], queue):
         raise Conflict("The job queue cannot be reached right now; the export is kept and can be "
@@ -253,26 +269,95 @@ def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: 
 
 # ---- the worker's side -----------------------------------------------------------------
 
+def run_exports(session: Session, items: list[tuple[int, int]], connector) -> dict[int, str]:
+    """Export accepted items ((erp item id, attempt) each), in order. Returns each item's
+    outcome: its new state, or "skipped" when that attempt is no longer the current one.
+
+    Items are read together, submitted to Sage one by one (each its own import) and recorded
+    together (see export_segments). An unexpected error in one item (a bug, not a Sage
+    refusal) leaves it Exporting, to show as stalled for a Retry, and is raised once the
+    others are recorded."""
+    outcomes: dict[int, str] = {}
+    errors: list[Exception] = []
+    for segment in export_segments(session, items):
+        outcomes.update(export_segment(session, segment, connector, errors))
+    if errors:
+        raise errors[0]
+    return outcomes
+
+
+def export_segments(session: Session, items: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """The runs of items that may be read before any of them is recorded: an item whose type
+    writes back on sync runs alone, since an item after it may be mapped from what it writes
+    (a change order's new commitment line is in Sage once the one before it is synced)."""
+    if len(items) < 2:
+        return [items]
+    with unit_of_work(session):
+        type_of = {erp_item_id: key for erp_item_id, key in session.execute(
+            select(ErpItem.id, ErpItem.item_type).where(ErpItem.id.in_([i for i, _ in items])))}
+        session.commit()
+    segments: list[list[tuple[int, int]]] = [[]]
+    for item in items:
+        key = type_of.get(item[0])
+        if key in REGISTRY and REGISTRY[key].writes_back_on_sync:
+            segments += [[item], []]
+        else:
+            segments[-1].append(item)
+    return [segment for segment in segments if segment]
+
+
 @transactional
+def export_segment(session: Session, items: list[tuple[int, int]], connector,
+                   errors: list[Exception]) -> dict[int, str]:
+    """Read the items in one transaction, submit each to Sage in turn, record every result in
+    one transaction; an unexpected error in one item is logged and appended to `errors`."""
+    erps = {erp.id: erp for erp in session.scalars(select(ErpItem).where(ErpItem.id.in_([i for i, _ in items])))}
+    outcomes = {erp_item_id: "skipped" for erp_item_id, _ in items}
+    planned: list[tuple[ErpItem, list[Batch] | SageResult]] = []
+    for erp_item_id, attempt in items:
+        erp = erps.get(erp_item_id)
+        if erp is None or erp.state != State.EXPORTING or erp.attempt != attempt:
+            continue
+        try:
+            planned.append((erp, get_type(erp.item_type).export_batches(
+                session, erp.item_id, erp.export_fields or {}, batch_id(erp))))
+        except (NotFound, Invalid, KeyError, ValueError) as exc:
+            planned.append((erp, SageResult(ok=False, message=f"The item could not be mapped for Sage: {exc}")))
+        except SQLAlchemyError:
+            raise  # the read transaction is lost: nothing is decided, the job fails
+        except Exception as exc:  # noqa: BLE001 - this item only; run_exports raises it
+            log.exception("export of erp item %s could not be prepared", erp_item_id)
+            outcomes[erp_item_id] = "raised"
+            errors.append(exc)
+    # Keep the rows as read (the commit would expire them): each one's version decides, when
+    # the result is recorded, whether anyone changed it meanwhile.
+    for erp in erps.values():
+        session.expunge(erp)
+    session.commit()  # end the read transaction: never hold the database while Sage works
+    results: list[tuple[ErpItem, SageResult]] = []
+    for erp, plan in planned:
+        try:
+            results.append((erp, plan if isinstance(plan, SageResult) else submit_all(connector, plan)))
+        except Exception as exc:  # noqa: BLE001 - undecided: stays Exporting; run_exports raises it
+            log.exception("export of erp item %s raised", erp.id)
+            outcomes[erp.id] = "raised"
+            errors.append(exc)
+    for erp, result in results:
+        session.add(erp)
+        apply_export_result(session, erp, result)
+        outcomes[erp.id] = erp.state
+    try:
+        commit(session)
+    except Conflict:  # one changed while Sage worked (a retry queued it again): decide each as it is now
+        attempts = dict(items)
+        for erp_item_id, result in [(erp.id, result) for erp, result in results]:
+            outcomes[erp_item_id] = record_export_result(session, erp_item_id, attempts[erp_item_id], result)
+    return outcomes
+
+
 def run_export(session: Session, erp_item_id: int, attempt: int, connector) -> str:
     """Map one accepted item to Sage records, submit them, and record Synced or Failed."""
-    erp = session.get(ErpItem, erp_item_id)
-    if erp is None or erp.state != State.EXPORTING or erp.attempt != attempt:
-        session.rollback()
-        return "skipped"
-    item_type = get_type(erp.item_type)
-    try:
-        batches = item_type.export_batches(session, erp.item_id, erp.export_fields or {}, batch_id(erp))
-    except (NotFound, Invalid, KeyError, ValueError) as exc:
-        result = SageResult(ok=False, message=f"The item could not be mapped for Sage: {exc}")
-    else:
-        # Keep the row as read (the commit would expire it): its version decides, when the
-        # result is recorded, whether anyone changed it meanwhile.
-        session.expunge(erp)
-        session.commit()  # end the read transaction: never hold the database while Sage works
-        result = submit_all(connector, batches)
-        session.add(erp)
-    return record_export_result(session, erp_item_id, attempt, result, erp)
+    return run_exports(session, [(erp_item_id, attempt)], connector)[erp_item_id]
 
 
 def submit_all(connector, batches: list[Batch]) -> SageResult:
@@ -290,15 +375,24 @@ def submit_all(connector, batches: list[Batch]) -> SageResult:
 
 
 @transactional
-def record_export_result(session: Session, erp_item_id: int, attempt: int, result: SageResult,
-                         as_read: ErpItem | None = None) -> str:
+def record_export_result(session: Session, erp_item_id: int, attempt: int, result: SageResult) -> str:
     """Synced (the Sage ID written back) or Failed to Export with Sage's message; a result for
-    an attempt that is no longer current is dropped. as_read: the row as the export read it,
-    recorded against its version without reading it again; read afresh if it changed since."""
-    erp = as_read if as_read is not None else session.get(ErpItem, erp_item_id, populate_existing=True)
+    an attempt that is no longer current is dropped."""
+    erp = session.get(ErpItem, erp_item_id, populate_existing=True)
     if erp is None or erp.state != State.EXPORTING or erp.attempt != attempt:
         session.rollback()
         return "skipped"
+    apply_export_result(session, erp, result)
+    state = erp.state
+    try:
+        commit(session)
+    except Conflict:
+        return "skipped"
+    return state
+
+
+def apply_export_result(session: Session, erp: ErpItem, result: SageResult) -> None:
+    """Move an Exporting item to Synced (its Sage ID written back) or Failed to Export."""
     if result.ok:
         transition(session, erp, Action.EXPORT_OK, None,
                    detail={"reference": result.reference, "replayed": result.replayed})
@@ -311,11 +405,3 @@ def record_export_result(session: Session, erp_item_id: int, attempt: int, resul
     else:
         transition(session, erp, Action.EXPORT_FAILED, None, detail={"message": result.message})
         erp.sage_message = result.message
-    state = erp.state
-    try:
-        commit(session)
-    except Conflict:
-        if as_read is not None:  # changed while Sage worked (a retry queued it again): decide on it as it is now
-            return record_export_result(session, erp_item_id, attempt, result)
-        return "skipped"
-    return state

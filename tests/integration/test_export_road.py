@@ -1,12 +1,13 @@
 """The whole road through real services, a real RQ worker, the simulator and SMTP."""
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from portal.domain import services
+from portal.domain import exports, services
 from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpAudit, MailStatus, OutboxMail, ToolLevel
+from portal.domain.models import ErpAudit, ErpItem, MailStatus, OutboxMail, ToolLevel
 from portal.queue import RQJobQueue
 from tests import factories as f
 from tests.types import get_type
@@ -64,6 +65,37 @@ def test_sage_refusal_lands_in_failed_with_its_text_and_can_be_retried(session, 
         assert services.get_erp_item(session, erp.id).state == State.SYNCED
     finally:
         sim.set_setting("closed_periods", "")
+
+
+def test_a_bulk_accept_exports_in_one_job_and_one_that_raises_holds_up_no_other(
+        app, session, sim, road, drain, monkeypatch):
+    _, _, approver = road
+    erps = [sent(session, road)[1] for _ in range(3)]
+    invoices = get_type("subcontractor_invoice")
+    real = invoices.export_batches
+    broken = erps[1].id
+    broken_item = erps[1].item_id
+
+    def export_batches(session, item_id, fields, batch_id):
+        if item_id == broken_item:
+            raise RuntimeError("a bug in the mapping")
+        return real(session, item_id, fields, batch_id)
+    monkeypatch.setattr(invoices, "export_batches", export_batches)
+    accepted, _ = services.accept_many(session, approver, [e.id for e in erps], RQJobQueue())
+    assert len({e.job_id for e in accepted}) == 1
+    drain()
+    session.expire_all()
+    states = {e.id: session.get(ErpItem, e.id).state for e in erps}
+    assert states == {erps[0].id: State.SYNCED, broken: State.EXPORTING, erps[2].id: State.SYNCED}
+    # the job failed, so what it left Exporting shows as stalled at once, ready for Retry
+    with app.app_context():
+        watch = exports.ExportWatch(RQJobQueue(), stall_after=timedelta(minutes=10), settle=timedelta(0))
+        assert watch.stalled([session.get(ErpItem, broken)]) == {broken}
+    monkeypatch.undo()
+    services.requeue(session, approver, broken, RQJobQueue())
+    drain()
+    session.expire_all()
+    assert session.get(ErpItem, broken).state == State.SYNCED
 
 
 def test_reject_writes_mail_in_same_transaction_and_smtp_receives_it(session, road, smtp, drain):

@@ -431,8 +431,20 @@ def test_accept_many_takes_the_defaults_and_reports_the_rest(session, road):
     accepted, errors = services.accept_many(session, road.approver, [e1.id, e2.id, e3.id, 999999], queue)
     assert sorted(e.id for e in accepted) == sorted([e1.id, e2.id])
     assert errors == {e3.id: "It is Exporting.", 999999: "That item is not in ERP Integrations."}
-    assert sorted(queue.exports) == sorted([(e1.id, 1, f"export-{e1.id}-1"), (e2.id, 1, f"export-{e2.id}-1")])
+    # accepted together, exported by one job: the id of the first one's
+    job_id = f"export-{accepted[0].id}-1"
+    assert sorted(queue.exports) == sorted([(e1.id, 1, job_id), (e2.id, 1, job_id)])
     assert fresh(session, e1).export_fields == INVOICE.export_defaults(one)
+
+
+def test_accept_many_groups_the_exports_in_jobs_of_a_bounded_size(session, road, monkeypatch):
+    monkeypatch.setattr(services, "EXPORT_JOB_SIZE", 2)
+    ids = [road.sent()[1].id for _ in range(5)]
+    queue = FakeQueue()
+    accepted, _ = services.accept_many(session, road.approver, ids, queue)
+    jobs = [job_id for _, _, job_id in queue.exports]
+    assert [jobs.count(j) for j in dict.fromkeys(jobs)] == [2, 2, 1]
+    assert jobs[0] == f"export-{accepted[0].id}-1" and jobs[4] == f"export-{accepted[4].id}-1"
 
 
 def test_accept_many_with_nothing_ticked_is_invalid(session, road):
@@ -590,6 +602,49 @@ def test_run_export_of_an_old_attempt_is_skipped(session, road):
     assert services.run_export(session, erp.id, 1, connector) == "skipped"
     assert connector.batches == [] and fresh(session, erp).state == State.EXPORTING
     assert services.run_export(session, erp.id, 2, connector) == State.SYNCED
+
+
+def test_run_exports_decides_each_item_of_a_group_on_its_own(session, road):
+    """Read together, recorded together: an old attempt is skipped, one that cannot be mapped
+    fails without reaching Sage, a refusal fails with Sage's text, the rest are Synced."""
+    (_, ok), (old_inv, old), (_, unmappable) = road.accepted(), road.accepted(), road.accepted()
+    services.record_export_result(session, old.id, 1, SageResult(ok=False, message="Job has been closed."))
+    services.accept(session, road.approver, old.id, INVOICE.export_defaults(old_inv), FakeQueue())  # attempt 2
+    bad = fresh(session, unmappable)
+    bad.export_fields = {**bad.export_fields, "accounting_date": "not a date"}
+    session.commit()
+    connector = FakeConnector(session)
+    outcomes = services.run_exports(session, [(ok.id, 1), (old.id, 1), (unmappable.id, 1)], connector)
+    assert outcomes == {ok.id: State.SYNCED, old.id: "skipped", unmappable.id: State.FAILED}
+    assert len(connector.batches) == 1
+    assert fresh(session, old).state == State.EXPORTING
+
+
+def test_items_whose_type_writes_back_on_sync_are_exported_one_at_a_time(session, road, monkeypatch):
+    """A later item may be mapped from what an earlier one writes back when it is synced."""
+    items = [(road.accepted()[1].id, 1) for _ in range(3)]
+    assert services.export_segments(session, items) == [items]
+    monkeypatch.setattr(INVOICE, "writes_back_on_sync", True)
+    assert services.export_segments(session, items) == [[item] for item in items]
+
+
+def test_run_exports_records_each_afresh_when_one_changed_while_sage_worked(session, road):
+    """A Retry that re-queued one item meanwhile (its version moved): the group's commit loses
+    the race, and each result is then recorded against the row as it is now, once."""
+    (_, first), (_, second) = road.accepted(), road.accepted()
+
+    class Meddling(FakeConnector):
+        def submit(self, batch):
+            if not self.batches:
+                session.execute(update(ErpItem).where(ErpItem.id == first.id)
+                                .values(version=ErpItem.version + 1).execution_options(synchronize_session=False))
+                session.commit()
+            return super().submit(batch)
+    outcomes = services.run_exports(session, [(first.id, 1), (second.id, 1)], Meddling(session))
+    assert outcomes == {first.id: State.SYNCED, second.id: State.SYNCED}
+    for erp in (first, second):
+        assert [a[0] for a in audits(session, erp)].count("export_ok") == 1
+        assert fresh(session, erp).state == State.SYNCED
 
 
 def test_run_export_of_an_item_that_is_not_exporting_or_missing_is_skipped(session, road):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
@@ -28,6 +29,10 @@ class SimulatorConnector:
     def __init__(self, sim: Sage300Simulator):
         self.sim = sim
         self.reader: Sage300Simulator | None = sim
+
+    def held(self) -> AbstractContextManager[None]:
+        """Inside this block every submit uses one database connection (a job of many exports)."""
+        return self.sim.holding_connection()
 
     def submit(self, batch: Batch) -> SageResult:
         try:
@@ -60,6 +65,9 @@ class FileDropConnector:
     def __init__(self, folder: str):
         self.folder = folder
         self.reader: Sage300Simulator | None = None
+
+    def held(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def submit(self, batch: Batch) -> SageResult:
         try:

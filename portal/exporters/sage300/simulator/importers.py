@@ -164,7 +164,7 @@ class ImportersMixin(GenericMixin):
                 raise ValueError(f"unknown batch kind {batch.kind!r}")
             importer = type(self)._import_generic
         try:
-            with self.engine.begin() as conn:
+            with self._transaction() as conn:
                 # the lock (PostgreSQL; SQLite: BEGIN IMMEDIATE) comes before any read: every
                 # check below sees what the batches before this one committed
                 self._serialise(conn)

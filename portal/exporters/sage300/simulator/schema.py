@@ -13,7 +13,8 @@ transaction-level advisory lock per schema.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -390,6 +391,31 @@ class SimulatorBase:
         self.engine = engine if engine is not None else make_engine(url, schema)
         self._pg = self.engine.dialect.name == "postgresql"
         self._lock_key = zlib.crc32(f"sage300-sim:{schema or ''}".encode())
+        self._held: Connection | None = None
+
+    @contextmanager
+    def holding_connection(self) -> Iterator[None]:
+        """Submit every batch inside this block on one connection: one checkout (and one
+        liveness ping) for a job's worth of imports instead of one per import."""
+        if self._held is not None:
+            yield
+            return
+        with self.engine.connect() as conn:
+            self._held = conn
+            try:
+                yield
+            finally:
+                self._held = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A transaction on the held connection, else on one from the pool (engine.begin())."""
+        if self._held is None:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self._held.begin():
+                yield self._held
 
     # ---- schema ------------------------------------------------------------------
 
