@@ -175,6 +175,31 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs, load average {load} (1/5/15 min), Python {sys.version.split()[0]}"
 
 
+class CpuBusy:
+    """The share of the host's CPU time that was busy between start() and stop() (all CPUs,
+    from /proc/stat; None where there is none): 100% means the figures are bounded by CPU."""
+
+    @staticmethod
+    def _sample() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat") as fh:
+                values = [int(v) for v in fh.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    def __init__(self):
+        self.first = self._sample()
+        self.busy: float | None = None
+
+    def stop(self) -> float | None:
+        last = self._sample()
+        if self.first and last and last[1] > self.first[1]:
+            self.busy = (last[0] - self.first[0]) / (last[1] - self.first[1])
+        return self.busy
+
+
 # ---- bulk seeding ---------------------------------------------------------------------
 
 def _next_id(conn, table) -> int:

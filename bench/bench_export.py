@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench._stack import (  # noqa: E402
     ROOT,
     Clock,
+    CpuBusy,
     Seeder,
     Stack,
     machine,
@@ -326,6 +327,7 @@ def batch_accept(app, stack, queue, approver_id, erp_ids, n_workers, timeout=240
             db.session.commit()
             t_wall0 = now_utc()
             t0 = time.perf_counter()
+            cpu = CpuBusy()
             accepted, errors = services.accept_many(db.session, approver, list(erp_ids), RQJobQueue())
             t_accept = time.perf_counter() - t0
             job_ids = list(dict.fromkeys(rq_job_id(app, e.job_id) for e in accepted))  # a job per group
@@ -342,6 +344,7 @@ def batch_accept(app, stack, queue, approver_id, erp_ids, n_workers, timeout=240
                 break
             time.sleep(0.1)
         t_poll = time.perf_counter() - t0
+        cpu.stop()
         with engine.connect() as conn:
             rows = conn.execute(select(E.c.state, E.c.decided_at, E.c.queued_at, E.c.synced_at,
                                        E.c.sage_message).where(in_batch)).all()
@@ -364,7 +367,7 @@ def batch_accept(app, stack, queue, approver_id, erp_ids, n_workers, timeout=240
                 lat_median=median(latency), lat_p95=pct(latency, 95), lat_max=max(latency, default=float("nan")),
                 job_span=span, rate=len(synced) / span if span else float("nan"), jobs=len(job_ids),
                 job_ms=median(durations) * 1000, job_p95=pct(durations, 95) * 1000,
-                jobs_finished=finished, jobs_failed=job_failed)
+                jobs_finished=finished, jobs_failed=job_failed, cpu_busy=cpu.busy)
 
 
 # ---- 5. exports against no-ops, interleaved on one worker ----------------------------------
@@ -554,15 +557,17 @@ def main() -> int:
     print(f"4. {args.batch} invoices accepted at once (services.accept_many), idle worker(s) already running")
     print(table(["workers", "accepted", "synced", "failed", "jobs", "accept_many s", "first Synced s",
                  "all Synced s", "latency median s", "p95 s", "max s", "job run ms", "job p95 ms", "exports/s",
-                 "exports/s/worker"],
+                 "exports/s/worker", "host CPU busy"],
                 [[b["workers"], b["accepted"], b["synced"], b["failed"], b["jobs"], f"{b['accept_s']:.2f}",
                   f"{b['first_synced_s']:.2f}", f"{b['all_synced_s']:.2f}", f"{b['lat_median']:.2f}",
                   f"{b['lat_p95']:.2f}", f"{b['lat_max']:.2f}", f"{b['job_ms']:.1f}", f"{b['job_p95']:.1f}",
                   f"{b['rate']:.1f}",
-                  f"{b['rate'] / b['workers']:.1f}"] for b in batches]))
+                  f"{b['rate'] / b['workers']:.1f}",
+                  "?" if b["cpu_busy"] is None else f"{b['cpu_busy']:.0%}"] for b in batches]))
     print("   (seconds from the start of accept_many; latency = synced_at - decided_at per item; job run ="
           " RQ started_at -> ended_at of one export job, up to services.EXPORT_JOB_SIZE items;"
-          " exports/s = items Synced / first job start -> last job end)")
+          " exports/s = items Synced / first job start -> last job end; host CPU busy = all CPUs, from"
+          " accept_many until all are decided: near 100% the host's CPUs bound the rate, not the worker count)")
     for b in batches:
         if b["failed"] or b["errors"] or b["synced"] < b["accepted"]:
             print(f"  ! {b['workers']} worker(s): {b['errors']} not accepted, {b['failed']} failed, "

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal.domain import outbox, policy, settings
@@ -21,6 +20,7 @@ from portal.domain.lifecycle import Action, State, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
 from portal.domain.ports import ExportQueue, MailQueue
 from portal.domain.types import REGISTRY, get_type
+from portal.domain.types.base import Mapped
 from portal.domain.uow import commit, transactional, unit_of_work
 from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult
 
@@ -313,22 +313,31 @@ def export_segment(session: Session, items: list[tuple[int, int]], connector,
     one transaction; an unexpected error in one item is logged and appended to `errors`."""
     erps = {erp.id: erp for erp in session.scalars(select(ErpItem).where(ErpItem.id.in_([i for i, _ in items])))}
     outcomes = {erp_item_id: "skipped" for erp_item_id, _ in items}
-    planned: list[tuple[ErpItem, list[Batch] | SageResult]] = []
-    for erp_item_id, attempt in items:
-        erp = erps.get(erp_item_id)
-        if erp is None or erp.state != State.EXPORTING or erp.attempt != attempt:
-            continue
+    current = [erps[i] for i, attempt in items
+               if i in erps and erps[i].state == State.EXPORTING and erps[i].attempt == attempt]
+    mapped: dict[int, Mapped] = {}
+    by_type: dict[str, list[ErpItem]] = {}
+    for erp in current:
+        by_type.setdefault(erp.item_type, []).append(erp)
+    for key, group in by_type.items():
         try:
-            planned.append((erp, get_type(erp.item_type).export_batches(
-                session, erp.item_id, erp.export_fields or {}, batch_id(erp))))
-        except (NotFound, Invalid, KeyError, ValueError) as exc:
-            planned.append((erp, SageResult(ok=False, message=f"The item could not be mapped for Sage: {exc}")))
-        except SQLAlchemyError:
-            raise  # the read transaction is lost: nothing is decided, the job fails
-        except Exception as exc:  # noqa: BLE001 - this item only; run_exports raises it
-            log.exception("export of erp item %s could not be prepared", erp_item_id)
-            outcomes[erp_item_id] = "raised"
-            errors.append(exc)
+            item_type = get_type(key)
+        except NotFound as exc:
+            mapped.update((erp.id, exc) for erp in group)
+            continue
+        mapped.update(zip([erp.id for erp in group], item_type.export_batches_many(
+            session, [(erp.item_id, erp.export_fields or {}, batch_id(erp)) for erp in group]), strict=True))
+    planned: list[tuple[ErpItem, list[Batch] | SageResult]] = []
+    for erp in current:
+        batches = mapped[erp.id]
+        if isinstance(batches, NotFound | Invalid | KeyError | ValueError):
+            planned.append((erp, SageResult(ok=False, message=f"The item could not be mapped for Sage: {batches}")))
+        elif isinstance(batches, Exception):  # a bug, not the item's data
+            log.error("export of erp item %s could not be prepared", erp.id, exc_info=batches)
+            outcomes[erp.id] = "raised"
+            errors.append(batches)
+        else:
+            planned.append((erp, batches))
     # Keep the rows as read (the commit would expire them): each one's version decides, when
     # the result is recorded, whether anyone changed it meanwhile.
     for erp in erps.values():

@@ -71,16 +71,16 @@ def test_a_bulk_accept_exports_in_one_job_and_one_that_raises_holds_up_no_other(
         app, session, sim, road, drain, monkeypatch):
     _, _, approver = road
     erps = [sent(session, road)[1] for _ in range(3)]
-    invoices = get_type("subcontractor_invoice")
-    real = invoices.export_batches
+    from portal.domain.types import subcontractor_invoice as module
+    real = module.map_subcontractor_invoice
     broken = erps[1].id
-    broken_item = erps[1].item_id
+    broken_batch = f"subcontractor_invoice-{erps[1].item_id}-a1"
 
-    def export_batches(session, item_id, fields, batch_id):
-        if item_id == broken_item:
+    def mapping(data, batch_id):
+        if batch_id == broken_batch:
             raise RuntimeError("a bug in the mapping")
-        return real(session, item_id, fields, batch_id)
-    monkeypatch.setattr(invoices, "export_batches", export_batches)
+        return real(data, batch_id)
+    monkeypatch.setattr(module, "map_subcontractor_invoice", mapping)
     accepted, _ = services.accept_many(session, approver, [e.id for e in erps], RQJobQueue())
     assert len({e.job_id for e in accepted}) == 1
     drain()

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal.domain.errors import Conflict, Invalid, NotFound
 from portal.domain.models import ErpItem, User
 from portal.exporters.sage300.records import Batch
+
+# What an export job gets for each item: its import files, or the error that kept it from being mapped.
+Mapped = list[Batch] | Exception
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,20 @@ class ItemType:
         """What the export job submits: the item read with load() and mapped by build_batches.
         A type exported in volume may read just what its mapping needs, in fewer queries."""
         return self.build_batches(session, self.load(session, item_id), fields, batch_id)
+
+    def export_batches_many(self, session: Session, items: list[tuple[int, dict, str]]) -> list[Mapped]:
+        """export_batches of several items (item id, export fields, batch id) for one export job,
+        in order: each item's batches, or the error that kept it from being mapped. A type
+        exported in volume may read them all in a few queries."""
+        out: list[Mapped] = []
+        for item_id, fields, batch_id in items:
+            try:
+                out.append(self.export_batches(session, item_id, fields, batch_id))
+            except SQLAlchemyError:
+                raise  # the read transaction is lost: not one item's fault
+            except Exception as exc:  # noqa: BLE001 - the caller decides what each error means
+                out.append(exc)
+        return out
 
     def build_batch(self, session: Session, item: Any, fields: dict, batch_id: str) -> Batch:
         raise NotImplementedError(f"{type(self).__name__} must build its Sage batch")

@@ -21,7 +21,7 @@ from portal.domain.models import (
     Vendor,
 )
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType
+from portal.domain.types.base import Column, Field, ItemSummary, ItemType, Mapped
 from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import Batch, InvoiceLineData, SubcontractorInvoiceData
@@ -42,22 +42,23 @@ def invoice_load_options():
     )
 
 
-# The export's two queries, built once (SQLAlchemy then reuses their compiled form as is).
+# The export's two queries, for one invoice or a job's worth, built once (SQLAlchemy then
+# reuses their compiled form as is).
 _EXPORT_HEAD = (
-    select(SubcontractorInvoice.billing_date, Vendor.erp_vendor_id, Commitment.erp_commitment_id,
-           Project.sage_job_id, SubJob.sage_extra_id, settings.stored(CONSOLIDATE))
+    select(SubcontractorInvoice.id, SubcontractorInvoice.billing_date, Vendor.erp_vendor_id,
+           Commitment.erp_commitment_id, Project.sage_job_id, SubJob.sage_extra_id, settings.stored(CONSOLIDATE))
     .join(Commitment, Commitment.id == SubcontractorInvoice.commitment_id)
     .join(Vendor, Vendor.id == Commitment.vendor_id)
     .join(Project, Project.id == SubcontractorInvoice.project_id)
     .outerjoin(SubJob, SubJob.id == SubcontractorInvoice.sub_job_id)
-    .where(SubcontractorInvoice.id == bindparam("item_id")))
+    .where(SubcontractorInvoice.id.in_(bindparam("item_ids", expanding=True))))
 _EXPORT_LINES = (
-    select(CommitmentLine.line_no, CostCode.code, Category.code, InvoiceLine.description, CommitmentLine.description,
-           InvoiceLine.work_completed, InvoiceLine.materials_stored, InvoiceLine.retainage)
+    select(InvoiceLine.invoice_id, CommitmentLine.line_no, CostCode.code, Category.code, InvoiceLine.description,
+           CommitmentLine.description, InvoiceLine.work_completed, InvoiceLine.materials_stored, InvoiceLine.retainage)
     .join(CommitmentLine, CommitmentLine.id == InvoiceLine.commitment_line_id)
     .join(Category, Category.id == CommitmentLine.category_id)
     .join(CostCode, CostCode.id == Category.cost_code_id)
-    .where(InvoiceLine.invoice_id == bindparam("item_id")).order_by(InvoiceLine.id))
+    .where(InvoiceLine.invoice_id.in_(bindparam("item_ids", expanding=True))).order_by(InvoiceLine.id))
 
 
 class SubcontractorInvoiceType(ItemType):
@@ -156,23 +157,40 @@ class SubcontractorInvoiceType(ItemType):
                 "accounting_date": accounting_date.isoformat()}
 
     def export_batches(self, session: Session, item_id: int, fields: dict, batch_id: str) -> list[Batch]:
-        """Invoices are exported by the thousand: what the AP import needs, read in two queries
-        (the invoice with its Sage IDs and the consolidation setting, then its lines)."""
-        head = session.execute(_EXPORT_HEAD, {"item_id": item_id}).one_or_none()
-        if head is None:
-            raise NotFound(f"That {self.label.lower()} does not exist.")
-        billing_date, vendor, commitment, job, extra, consolidate = head
-        data = SubcontractorInvoiceData(
-            vendor=vendor or "", commitment=commitment or "", job=job or "", extra=extra or "",
-            erp_id=fields["erp_id"], description=fields.get("description", ""), invoice_date=billing_date,
-            accounting_date=date.fromisoformat(fields["accounting_date"]),
-            lines=tuple(InvoiceLineData(commitment_item=str(line_no), cost_code=cost_code, category=category,
-                                        description=description or item_description, work_completed=work,
-                                        materials_stored=stored, retainage=retainage)
-                        for line_no, cost_code, category, description, item_description, work, stored, retainage
-                        in session.execute(_EXPORT_LINES, {"item_id": item_id})),
-            consolidate=bool(settings.value_of(CONSOLIDATE, consolidate)))
-        return [map_subcontractor_invoice(data, batch_id)]
+        [batches] = self.export_batches_many(session, [(item_id, fields, batch_id)])
+        if isinstance(batches, Exception):
+            raise batches
+        return batches
+
+    def export_batches_many(self, session: Session, items: list[tuple[int, dict, str]]) -> list[Mapped]:
+        """Invoices are exported by the thousand: what the AP imports of a job's invoices need,
+        read in two queries (the invoices with their Sage IDs and the consolidation setting,
+        then their lines)."""
+        ids = sorted({item_id for item_id, _, _ in items})
+        heads = {row[0]: row[1:] for row in session.execute(_EXPORT_HEAD, {"item_ids": ids})}
+        lines: dict[int, list[InvoiceLineData]] = {}
+        for invoice_id, line_no, cost_code, category, description, item_description, work, stored, retainage \
+                in session.execute(_EXPORT_LINES, {"item_ids": ids}):
+            lines.setdefault(invoice_id, []).append(InvoiceLineData(
+                commitment_item=str(line_no), cost_code=cost_code, category=category,
+                description=description or item_description, work_completed=work, materials_stored=stored,
+                retainage=retainage))
+        out: list[Mapped] = []
+        for item_id, fields, batch_id in items:
+            if item_id not in heads:
+                out.append(NotFound(f"That {self.label.lower()} does not exist."))
+                continue
+            billing_date, vendor, commitment, job, extra, consolidate = heads[item_id]
+            try:
+                data = SubcontractorInvoiceData(
+                    vendor=vendor or "", commitment=commitment or "", job=job or "", extra=extra or "",
+                    erp_id=fields["erp_id"], description=fields.get("description", ""), invoice_date=billing_date,
+                    accounting_date=date.fromisoformat(fields["accounting_date"]),
+                    lines=tuple(lines.get(item_id, ())), consolidate=bool(settings.value_of(CONSOLIDATE, consolidate)))
+                out.append([map_subcontractor_invoice(data, batch_id)])
+            except Exception as exc:  # noqa: BLE001 - this invoice's; the caller decides what it means
+                out.append(exc)
+        return out
 
     def project_page(self, project_id: int) -> tuple[str, dict]:
         return "projects.invoices", {"project_id": project_id}
