@@ -141,9 +141,16 @@ def seed_demo(force):
 @click.option("--name", default=None)
 def worker_cmd(burst, name):
     """Run an RQ worker (with the scheduler, for mail retries) in the app context."""
-    from portal import jobs  # noqa: F401 - imported once here, not per job
+    from portal import jobs  # imported once here, not per job
     from portal.worker import make_worker
     worker = make_worker(_current_app(), name=name)
+    try:
+        reaped = jobs.reap()  # what a worker that died before this one left behind
+    except Exception as exc:  # noqa: BLE001 - the worker starts anyway; the scheduler's tick reaps too
+        click.echo(f"reaper: {exc}", err=True)
+    else:
+        if reaped:
+            click.echo(f"reaper: {reaped} export(s) queued again")
     worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 
@@ -160,6 +167,8 @@ def scheduler_cmd(tick):
     seconds = tick or current_app.config["SYNC_TICK_SECONDS"]
     cron = CronScheduler(connection=queue.connection, logging_level="WARNING")
     cron.register(jobs.schedule_tick, queue.name, interval=seconds, job_timeout=300, result_ttl=600)
+    cron.register(jobs.reap, queue.name, interval=current_app.config["EXPORT_REAP_SECONDS"], job_timeout=300,
+                  result_ttl=600)
     cron.start()
 
 

@@ -49,6 +49,8 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "SAGE_SIM_HOURLY_LIMIT": env.get("SAGE_SIM_HOURLY_LIMIT", "0"),
         # An export still "exporting" this long after its job should have run is shown as stalled.
         "EXPORT_STALL_SECONDS": int(env.get("EXPORT_STALL_SECONDS", "60")),
+        # the reaper queues again an export whose job is gone once it has waited this long
+        "EXPORT_REAP_SECONDS": int(env.get("EXPORT_REAP_SECONDS", "30")),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", "50")),
         # how often the scheduler looks at the sync schedule; a sync stuck this long is stalled
         "SYNC_TICK_SECONDS": int(env.get("SYNC_TICK_SECONDS", "60")),

@@ -6,11 +6,13 @@ context around each job (portal.worker); nothing here does work at import time.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy.orm import Session
 
 from portal.domain import outbox, services, sync
+from portal.domain.exports import ExportWatch
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, mail
 from portal.queue import RQJobQueue
@@ -27,8 +29,7 @@ def export_item(erp_item_id: int, attempt: int) -> str:
 
 def export_items(items: list[list[int]]) -> str:
     """Export several accepted items ([erp item id, attempt] each), read and recorded together,
-    submitted to Sage one by one; safe to run twice. One that raises holds up no other: the job
-    then fails, and what it left Exporting shows as stalled."""
+    submitted to Sage one by one; safe to run twice. One that hits a bug fails on its own."""
     connector = make_connector(current_app.config)
     # one connection to each database for the whole job
     with connector.held(), db.engine.connect() as conn:
@@ -71,6 +72,19 @@ def schedule_tick() -> int:
     """The sync schedule's tick (run by RQ's cron scheduler): start the syncs that are due."""
     try:
         return len(sync.run_due(db.session(), RQJobQueue()))
+    finally:
+        db.session.remove()
+
+
+def reap() -> int:
+    """Queue again the exports a killed worker or a Redis outage left behind (run on the
+    scheduler's tick and when a worker starts); returns how many."""
+    queue = RQJobQueue()
+    queue.sweep_abandoned()
+    config = current_app.config
+    watch = ExportWatch(queue, timedelta(seconds=config["EXPORT_STALL_SECONDS"]))
+    try:
+        return services.reap_exports(db.session(), watch, timedelta(seconds=config["EXPORT_REAP_SECONDS"]), queue)
     finally:
         db.session.remove()
 

@@ -6,6 +6,7 @@ import re
 
 from rq import Queue, Retry
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from portal.extensions import rq
 
@@ -51,6 +52,11 @@ class RQJobQueue:
     def sync(self, run_id: int, job_id: str) -> None:
         default_queue().enqueue(JOBS + "run_sync", run_id, job_id=redis_job_id(job_id), result_ttl=KEEP_RESULT,
                          failure_ttl=KEEP_FAILURE, job_timeout=3600)
+
+    def sweep_abandoned(self) -> None:
+        """Mark failed the started jobs whose worker stopped its heartbeats (it was killed): RQ
+        does it in a worker's maintenance, every ten minutes; the reaper cannot wait that long."""
+        StartedJobRegistry(queue=default_queue()).cleanup()
 
     def statuses(self, job_ids: list[str]) -> dict[str, str | None]:
         """RQ's status per job id in one round trip: None when Redis has no such job,

@@ -18,6 +18,7 @@ from portal.domain.ports import JobStatuses
 
 # RQ states in which a job will never record its export
 DEAD = frozenset({None, "failed", "stopped", "canceled", "unreachable"})
+GONE = DEAD - {"unreachable"}   # ... known for certain (the queue answered)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,14 @@ class ExportWatch:
             if status in DEAD or (now - erp.queued_at > self.stall_after and status != "queued"):
                 stalled.add(erp.id)
         return stalled
+
+    def abandoned(self, erps: Iterable[ErpItem]) -> dict[int, str | None]:
+        """The Exporting items whose job will never run, with its status: gone from the queue
+        (None), failed, stopped or canceled. Nothing when the queue cannot be reached."""
+        waiting = [erp for erp in erps if erp.state == State.EXPORTING]
+        statuses = self.queue.statuses([erp.job_id or "" for erp in waiting]) if waiting else {}
+        return {erp.id: statuses.get(erp.job_id or "") for erp in waiting
+                if statuses.get(erp.job_id or "") in GONE}
 
 
 def stalled_exports(session: Session, older_than: timedelta) -> list[ErpItem]:

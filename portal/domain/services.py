@@ -7,15 +7,17 @@ work to the queue, so a job never sees an uncommitted decision.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from portal.domain import outbox, policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
-from portal.domain.exports import stalled_exports
+from portal.domain.exports import ExportWatch, stalled_exports
 from portal.domain.lifecycle import Action, State, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
 from portal.domain.ports import ExportQueue, MailQueue
@@ -243,6 +245,27 @@ def requeue_stalled(session: Session, older_than: timedelta, queue: ExportQueue)
 
 
 @transactional
+def reap_exports(session: Session, watch: ExportWatch, older_than: timedelta, queue: ExportQueue) -> int:
+    """The reaper (the scheduler's tick, a worker's start): queue again, as the system, every
+    export queued longer ago than `older_than` whose job will never run (a worker killed
+    mid-job, Redis lost the job or was down when it was queued). Same attempt, so Sage
+    imports each at most once; audited as a requeue with the reason."""
+    waiting = stalled_exports(session, older_than)
+    gone = watch.abandoned(waiting)
+    requeued = [erp for erp in waiting if erp.id in gone]
+    for erp in requeued:
+        status = gone[erp.id]
+        transition(session, erp, Action.REQUEUE, None, detail={
+            "attempt": erp.attempt, "reaped": True,
+            "reason": f"its export job {'was ' + status if status else 'was lost'}; queued again automatically"})
+        erp.queued_at = utcnow()
+    share_export_jobs(requeued)
+    commit(session)
+    enqueue_exports(requeued, queue)
+    return len(requeued)
+
+
+@transactional
 def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: MailQueue,
            company_name: str, link_for: Callable[[ErpItem], str]) -> ErpItem:
     """Reject with a reason; the notification is written to the outbox in the same transaction."""
@@ -274,16 +297,24 @@ def run_exports(session: Session, items: list[tuple[int, int]], connector) -> di
     outcome: its new state, or "skipped" when that attempt is no longer the current one.
 
     Items are read together, submitted to Sage one by one (each its own import) and recorded
-    together (see export_segments). An unexpected error in one item (a bug, not a Sage
-    refusal) leaves it Exporting, to show as stalled for a Retry, and is raised once the
-    others are recorded."""
+    together (see export_segments). An unexpected error in one item (a bug, a value a database
+    refuses: not Sage's answer) fails that item with a plain message (see unexpected); only a
+    database that cannot be reached leaves items Exporting, for the reaper to queue again."""
     outcomes: dict[int, str] = {}
-    errors: list[Exception] = []
     for segment in export_segments(session, items):
-        outcomes.update(export_segment(session, segment, connector, errors))
-    if errors:
-        raise errors[0]
+        outcomes.update(export_segment(session, segment, connector))
     return outcomes
+
+
+def unexpected(erp_item_id: int, exc: BaseException) -> SageResult:
+    """Failed to Export with a plain message for an error that is not Sage's answer; the
+    traceback is in the log under the reference the message gives."""
+    ref = secrets.token_hex(4)
+    log.error("export of erp item %s failed unexpectedly (#%s)", erp_item_id, ref, exc_info=exc)
+    detail = " ".join("".join(c if c.isprintable() else " " for c in f"{type(exc).__name__}: {exc}").split())
+    if len(detail) > 200:
+        detail = detail[:199] + "…"
+    return SageResult(ok=False, message=f"The portal could not export this item: {detail}; it was logged as #{ref}.")
 
 
 def export_segments(session: Session, items: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
@@ -307,10 +338,9 @@ def export_segments(session: Session, items: list[tuple[int, int]]) -> list[list
 
 
 @transactional
-def export_segment(session: Session, items: list[tuple[int, int]], connector,
-                   errors: list[Exception]) -> dict[int, str]:
+def export_segment(session: Session, items: list[tuple[int, int]], connector) -> dict[int, str]:
     """Read the items in one transaction, submit each to Sage in turn, record every result in
-    one transaction; an unexpected error in one item is logged and appended to `errors`."""
+    one transaction (each on its own when that fails)."""
     erps = {erp.id: erp for erp in session.scalars(select(ErpItem).where(ErpItem.id.in_([i for i, _ in items])))}
     outcomes = {erp_item_id: "skipped" for erp_item_id, _ in items}
     current = [erps[i] for i, attempt in items
@@ -333,9 +363,7 @@ def export_segment(session: Session, items: list[tuple[int, int]], connector,
         if isinstance(batches, NotFound | Invalid | KeyError | ValueError):
             planned.append((erp, SageResult(ok=False, message=f"The item could not be mapped for Sage: {batches}")))
         elif isinstance(batches, Exception):  # a bug, not the item's data
-            log.error("export of erp item %s could not be prepared", erp.id, exc_info=batches)
-            outcomes[erp.id] = "raised"
-            errors.append(batches)
+            planned.append((erp, unexpected(erp.id, batches)))
         else:
             planned.append((erp, batches))
     # Keep the rows as read (the commit would expire them): each one's version decides, when
@@ -347,21 +375,36 @@ def export_segment(session: Session, items: list[tuple[int, int]], connector,
     for erp, plan in planned:
         try:
             results.append((erp, plan if isinstance(plan, SageResult) else submit_all(connector, plan)))
-        except Exception as exc:  # noqa: BLE001 - undecided: stays Exporting; run_exports raises it
-            log.exception("export of erp item %s raised", erp.id)
-            outcomes[erp.id] = "raised"
-            errors.append(exc)
+        except Exception as exc:  # noqa: BLE001 - Sage's side rolled back: nothing was imported
+            results.append((erp, unexpected(erp.id, exc)))
     for erp, result in results:
         session.add(erp)
         apply_export_result(session, erp, result)
         outcomes[erp.id] = erp.state
     try:
         commit(session)
-    except Conflict:  # one changed while Sage worked (a retry queued it again): decide each as it is now
+    except (Conflict, DBAPIError) as exc:
+        # One changed while Sage worked (a retry queued it again), or the database refused a
+        # value: decide each on its own, as it is now. A database that cannot be reached
+        # raises (the items stay Exporting, for the reaper).
+        session.rollback()
+        if isinstance(exc, OperationalError):
+            raise
         attempts = dict(items)
         for erp_item_id, result in [(erp.id, result) for erp, result in results]:
-            outcomes[erp_item_id] = record_export_result(session, erp_item_id, attempts[erp_item_id], result)
+            outcomes[erp_item_id] = record_alone(session, erp_item_id, attempts[erp_item_id], result)
     return outcomes
+
+
+def record_alone(session: Session, erp_item_id: int, attempt: int, result: SageResult) -> str:
+    """record_export_result; a result the database refuses (a NUL byte in Sage's text...)
+    is recorded as a plain failure instead, so the item never stays Exporting for it."""
+    try:
+        return record_export_result(session, erp_item_id, attempt, result)
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError):
+            raise
+        return record_export_result(session, erp_item_id, attempt, unexpected(erp_item_id, exc))
 
 
 def run_export(session: Session, erp_item_id: int, attempt: int, connector) -> str:

@@ -9,11 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from portal import jobs
 from portal.domain import exports, outbox, services
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpAudit, ToolLevel
+from portal.domain.models import ErpAudit, ErpItem, ToolLevel, utcnow
 from portal.queue import RQJobQueue, default_queue, redis_job_id
 from tests import factories as f
 from tests.types import get_type
@@ -81,6 +82,33 @@ def test_a_killed_worker_then_a_rerun_yields_one_invoice(app, session, sim, acce
     assert invoices_in_sage(sim, setup, inv) == 1
     last = session.query(ErpAudit).filter_by(erp_item_id=erp.id).order_by(ErpAudit.id.desc()).first()
     assert last.action == "export_ok" and last.detail["replayed"] is True
+
+
+def test_the_reaper_queues_again_an_export_whose_job_is_gone_and_only_once(app, session, sim, accepted, drain):
+    """Redis lost the job (or was down when it was queued): no one has to press Retry."""
+    setup, inv, erp, _ = accepted   # accepted with a queue that dropped the job
+    with app.app_context():
+        jobs.reap()
+    session.expire_all()
+    assert audit_of(session, erp)[-1].action == "accept"   # too recent to tell from a slow start
+    session.execute(update(ErpItem).where(ErpItem.id == erp.id).values(
+        queued_at=utcnow() - timedelta(minutes=5)).execution_options(synchronize_session=False))
+    session.commit()
+    with app.app_context():
+        assert jobs.reap() >= 1
+        jobs.reap()   # its job is queued now: not again
+    requeues = [a for a in audit_of(session, erp) if a.action == "requeue"]
+    assert len(requeues) == 1 and requeues[0].actor_id is None and requeues[0].detail["reaped"] is True
+    assert requeues[0].detail["reason"] == "its export job was lost; queued again automatically"
+    drain()
+    session.expire_all()
+    assert services.get_erp_item(session, erp.id).state == State.SYNCED
+    assert invoices_in_sage(sim, setup, inv) == 1
+
+
+def audit_of(session, erp) -> list[ErpAudit]:
+    session.expire_all()
+    return session.query(ErpAudit).filter_by(erp_item_id=erp.id).order_by(ErpAudit.id).all()
 
 
 def test_smtp_failure_keeps_the_mail_and_a_retry_sends_it(app, session, smtp, drain):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 from datetime import timedelta
 
 import flask
@@ -674,13 +675,35 @@ def test_an_item_that_cannot_be_mapped_fails_without_reaching_sage(session, road
     assert fresh(session, erp).sage_message.startswith("The item could not be mapped for Sage:")
 
 
-def test_an_unexpected_connector_error_leaves_the_item_exporting_for_a_retry(session, road):
-    """Anything but ConnectorUnavailable propagates (RQ records the job as failed); nothing is decided."""
+def test_an_unexpected_connector_error_fails_the_item_with_a_plain_message(session, road, caplog):
+    """A bug is not Sage's answer: Failed to Export (so Retry and Reject are there), never a
+    permanent Exporting; the message names the log entry that has the traceback."""
     inv, erp = road.accepted()
-    with pytest.raises(RuntimeError):
-        services.run_export(session, erp.id, 1, FakeConnector(session, RuntimeError("bug")))
-    session.rollback()
-    assert fresh(session, erp).state == State.EXPORTING
+    assert services.run_export(session, erp.id, 1, FakeConnector(session, RuntimeError("bug\x00 here"))) \
+        == State.FAILED
+    message = fresh(session, erp).sage_message
+    assert re.fullmatch(r"The portal could not export this item: RuntimeError: bug here; "
+                        r"it was logged as #([0-9a-f]{8})\.", message)
+    ref = re.search(r"#([0-9a-f]{8})", message).group(1)
+    assert any(ref in r.getMessage() and r.exc_info for r in caplog.records)
+    services.reject(session, road.approver, erp.id, "not this month", FakeQueue(), "TB", lambda e: "x")
+    assert fresh(session, erp).state == State.REJECTED
+
+
+def test_a_result_the_database_refuses_is_recorded_as_a_plain_failure(session, road, monkeypatch):
+    """A value the database will not store (PostgreSQL refuses NUL bytes) must not leave the
+    item Exporting: it fails with the plain message instead."""
+    from sqlalchemy.exc import DataError
+    inv, erp = road.accepted()
+    real = services.commit
+
+    def refusing(session, *args, **kw):  # the database refuses to store the Synced row
+        if any(isinstance(o, ErpItem) and o.state == State.SYNCED for o in session.dirty):
+            raise DataError("UPDATE erp_item ...", {}, ValueError("A string literal cannot contain NUL"))
+        return real(session, *args, **kw)
+    monkeypatch.setattr(services, "commit", refusing)
+    assert services.run_export(session, erp.id, 1, FakeConnector(session)) == State.FAILED
+    assert fresh(session, erp).sage_message.startswith("The portal could not export this item: DataError:")
 
 
 def test_export_result_recorded_once_even_if_the_worker_reports_twice(session, road):
