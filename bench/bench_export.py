@@ -51,7 +51,6 @@ from bench._stack import (  # noqa: E402
 )
 
 ITEM_TYPE = "subcontractor_invoice"
-EXPORT_JOB_SIZE = 20  # printed in part 5's title; main() reads services.EXPORT_JOB_SIZE
 
 
 def utc(dt: datetime | None) -> datetime | None:
@@ -460,12 +459,10 @@ def main() -> int:
     clock = Clock()
     with Stack("export") as stack:
         app = stack.make_app()
+        from portal.domain import services
         from portal.exporters.sage300.connectors import make_connector
         from portal.extensions import rq
         print("bench_export:", stack.describe())
-        global EXPORT_JOB_SIZE
-        from portal.domain import services
-        EXPORT_JOB_SIZE = getattr(services, "EXPORT_JOB_SIZE", 1)
         print("machine at start:", machine())
         connector = make_connector(app.config)
         sim = connector.reader  # None with SAGE_CONNECTOR=filedrop
@@ -575,7 +572,7 @@ def main() -> int:
 
     print()
     print(f"5. One idle worker, {len(rounds)} rounds: {args.block} no-op jobs, then {args.block} exports one per job,"
-          f" then {args.block} in jobs of {EXPORT_JOB_SIZE}")
+          f" then {args.block} in jobs of {services.EXPORT_JOB_SIZE}")
     print(table(["round", "no-op jobs/s", "exports/s, one per job", "/ no-op", "exports/s, grouped", "/ no-op"],
                 [[i + 1, f"{r['noop']:.0f}", f"{r['single']:.1f}", f"{r['single_ratio']:.0%}",
                   f"{r['grouped']:.1f}", f"{r['grouped_ratio']:.0%}"] for i, r in enumerate(rounds)]))

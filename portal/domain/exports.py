@@ -50,8 +50,8 @@ class ExportWatch:
         (None), failed, stopped or canceled. Nothing when the queue cannot be reached."""
         waiting = [erp for erp in erps if erp.state == State.EXPORTING]
         statuses = self.queue.statuses([erp.job_id or "" for erp in waiting]) if waiting else {}
-        return {erp.id: statuses.get(erp.job_id or "") for erp in waiting
-                if statuses.get(erp.job_id or "") in GONE}
+        of_job = {erp.id: statuses.get(erp.job_id or "") for erp in waiting}
+        return {erp_id: status for erp_id, status in of_job.items() if status in GONE}
 
 
 def stalled_exports(session: Session, older_than: timedelta) -> list[ErpItem]:

@@ -38,12 +38,11 @@ def export_job_id(erp: ErpItem) -> str:
     return f"export-{erp.id}-{erp.attempt}"
 
 
-def share_export_jobs(erps: list[ErpItem], size: int | None = None) -> None:
-    """Group exports into jobs of up to `size` (EXPORT_JOB_SIZE): each group takes the job id
-    of its first item, so the queue runs it as one job and the stall rule asks after that job."""
-    size = size or EXPORT_JOB_SIZE
-    for start in range(0, len(erps), size):
-        group = erps[start:start + size]
+def share_export_jobs(erps: list[ErpItem]) -> None:
+    """Group exports into jobs of up to EXPORT_JOB_SIZE: each group takes the job id of its
+    first item, so the queue runs it as one job and the stall rule asks after that job."""
+    for start in range(0, len(erps), EXPORT_JOB_SIZE):
+        group = erps[start:start + EXPORT_JOB_SIZE]
         for erp in group:
             erp.job_id = export_job_id(group[0])
 
@@ -254,10 +253,9 @@ def reap_exports(session: Session, watch: ExportWatch, older_than: timedelta, qu
     gone = watch.abandoned(waiting)
     requeued = [erp for erp in waiting if erp.id in gone]
     for erp in requeued:
-        status = gone[erp.id]
         transition(session, erp, Action.REQUEUE, None, detail={
             "attempt": erp.attempt, "reaped": True,
-            "reason": f"its export job {'was ' + status if status else 'was lost'}; queued again automatically"})
+            "reason": f"its export job was {gone[erp.id] or 'lost'}; queued again automatically"})
         erp.queued_at = utcnow()
     share_export_jobs(requeued)
     commit(session)
@@ -388,7 +386,7 @@ def export_segment(session: Session, items: list[tuple[int, int]], connector) ->
         # value: decide each on its own, as it is now. A database that cannot be reached
         # raises (the items stay Exporting, for the reaper).
         session.rollback()
-        if isinstance(exc, OperationalError):
+        if unreachable(exc):
             raise
         attempts = dict(items)
         for erp_item_id, result in [(erp.id, result) for erp, result in results]:
@@ -402,9 +400,15 @@ def record_alone(session: Session, erp_item_id: int, attempt: int, result: SageR
     try:
         return record_export_result(session, erp_item_id, attempt, result)
     except DBAPIError as exc:
-        if isinstance(exc, OperationalError):
+        if unreachable(exc):
             raise
         return record_export_result(session, erp_item_id, attempt, unexpected(erp_item_id, exc))
+
+
+def unreachable(exc: Exception) -> bool:
+    """The database could not be reached (rather than refusing a value): retrying later is all
+    that helps, so the items are left Exporting for the reaper."""
+    return isinstance(exc, OperationalError)
 
 
 def run_export(session: Session, erp_item_id: int, attempt: int, connector) -> str:
