@@ -23,6 +23,13 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
         if "REDIS_URL" in config and "RQ_CONNECTION" not in config:
             app.config["RQ_CONNECTION"] = config["REDIS_URL"]
+    from portal.domain.backoff import EXPORT_RETRY, MAIL_RETRY, Backoff
+    # bad waits stop the start with the variable named, not every export later
+    for key, default in (("EXPORT_RETRY_DELAYS", EXPORT_RETRY), ("MAIL_RETRY_DELAYS", MAIL_RETRY)):
+        try:
+            app.config[key.removesuffix("_DELAYS")] = Backoff.parse(app.config[key], default)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("DATABASE_SCHEMA")))
 

@@ -140,7 +140,7 @@ def seed_demo(force):
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @click.option("--name", default=None)
 def worker_cmd(burst, name):
-    """Run an RQ worker (with the scheduler, for mail retries) in the app context."""
+    """Run an RQ worker in the app context (it waits out a Redis outage, reconnecting)."""
     from portal import jobs  # imported once here, not per job
     from portal.worker import make_worker
     worker = make_worker(_current_app(), name=name)
@@ -149,27 +149,19 @@ def worker_cmd(burst, name):
     except Exception as exc:  # noqa: BLE001 - the worker starts anyway; the scheduler's tick reaps too
         click.echo(f"reaper: {exc}", err=True)
     else:
-        if reaped:
-            click.echo(f"reaper: {reaped} export(s) queued again")
-    worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        click.echo(f"reaper: {reaped}")
+    # no RQ scheduler: what is due later (mail and export retries) is queued by the reaper
+    worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
 
 
 @click.command("scheduler")
 @click.option("--tick", type=int, default=None, help="Seconds between looks at the sync schedule.")
 def scheduler_cmd(tick):
-    """Run RQ's cron scheduler: every tick it queues a look at the sync schedule. Several may
-    run (one per machine): each due sync is still started once."""
-    from rq.cron import CronScheduler
-
-    from portal import jobs
-    from portal.queue import default_queue
-    queue = default_queue()
-    seconds = tick or current_app.config["SYNC_TICK_SECONDS"]
-    cron = CronScheduler(connection=queue.connection, logging_level="WARNING")
-    cron.register(jobs.schedule_tick, queue.name, interval=seconds, job_timeout=300, result_ttl=600)
-    cron.register(jobs.reap, queue.name, interval=current_app.config["EXPORT_REAP_SECONDS"], job_timeout=300,
-                  result_ttl=600)
-    cron.start()
+    """Run the schedule: a look at the sync schedule every tick (RQ's cron scheduler) and the
+    reaper every REAPER_TICK_SECONDS. Several may run (one per machine); a Redis outage is
+    waited out."""
+    from portal import schedule
+    schedule.run(_current_app(), tick)
 
 
 @click.command("serve")

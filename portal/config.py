@@ -38,7 +38,8 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "erp-portal@localhost"),
         # Real SMTP even under TESTING: the tests talk to a real local SMTP server.
         "MAIL_SUPPRESS_SEND": _bool(env.get("MAIL_SUPPRESS_SEND")),
-        "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", "5")),
+        # seconds before each SMTP retry (a mail is tried one more time than there are waits)
+        "MAIL_RETRY_DELAYS": env.get("MAIL_RETRY_DELAYS", "10,60,300,900"),
         "SAGE_CONNECTOR": env.get("SAGE_CONNECTOR", "simulator"),
         "SAGE_SIM_DATABASE_URL": env.get("SAGE_SIM_DATABASE_URL")
         or f"sqlite:///{os.path.join(instance_path, 'sage300-sim.db')}",
@@ -47,10 +48,16 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "SAGE_SIM_CLOSED_PERIODS": env.get("SAGE_SIM_CLOSED_PERIODS", ""),
         "SAGE_SIM_TOLERANCE_PCT": env.get("SAGE_SIM_TOLERANCE_PCT", "0"),
         "SAGE_SIM_HOURLY_LIMIT": env.get("SAGE_SIM_HOURLY_LIMIT", "0"),
+        "SAGE_SIM_RATE_WINDOW_SECONDS": int(env.get("SAGE_SIM_RATE_WINDOW_SECONDS", "3600")),
+        # seconds before each retry of an export Sage turned away for a passing reason (its rate
+        # limit, out of reach); after the last, Failed to Export
+        "EXPORT_RETRY_DELAYS": env.get("EXPORT_RETRY_DELAYS", "30,120,600,1800"),
         # An export still "exporting" this long after its job should have run is shown as stalled.
         "EXPORT_STALL_SECONDS": int(env.get("EXPORT_STALL_SECONDS", "60")),
         # the reaper queues again an export whose job is gone once it has waited this long
         "EXPORT_REAP_SECONDS": int(env.get("EXPORT_REAP_SECONDS", "30")),
+        # how often the scheduler runs the reaper (exports and mails due again, jobs lost)
+        "REAPER_TICK_SECONDS": int(env.get("REAPER_TICK_SECONDS", "10")),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", "50")),
         # how often the scheduler looks at the sync schedule; a sync stuck this long is stalled
         "SYNC_TICK_SECONDS": int(env.get("SYNC_TICK_SECONDS", "60")),

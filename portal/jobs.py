@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from portal.domain import outbox, services, sync
+from portal.domain import outbox, recovery, services, sync
 from portal.domain.exports import ExportWatch
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, mail
@@ -22,7 +22,7 @@ def export_item(erp_item_id: int, attempt: int) -> str:
     """Export one accepted item to Sage 300 CRE; safe to run twice."""
     connector = make_connector(current_app.config)
     try:
-        return services.run_export(db.session(), erp_item_id, attempt, connector)
+        return services.run_export(db.session(), erp_item_id, attempt, connector, current_app.config["EXPORT_RETRY"])
     finally:
         db.session.remove()
 
@@ -36,7 +36,7 @@ def export_items(items: list[list[int]]) -> str:
         session = Session(bind=conn)
         try:
             outcomes = services.run_exports(session, [(erp_item_id, attempt) for erp_item_id, attempt in items],
-                                            connector)
+                                            connector, current_app.config["EXPORT_RETRY"])
         finally:
             session.close()
     counts = Counter(outcomes.values())
@@ -47,7 +47,7 @@ def send_mail(mail_id: int) -> str:
     """Deliver one outbox mail over SMTP, or keep it in the portal when SMTP is not configured."""
     transport = _smtp_transport if current_app.config.get("MAIL_SERVER") else None
     try:
-        return outbox.deliver_mail(db.session(), mail_id, transport, current_app.config["MAIL_MAX_ATTEMPTS"])
+        return outbox.deliver_mail(db.session(), mail_id, transport, current_app.config["MAIL_RETRY"])
     finally:
         db.session.remove()
 
@@ -76,15 +76,16 @@ def schedule_tick() -> int:
         db.session.remove()
 
 
-def reap() -> int:
-    """Queue again the exports a killed worker or a Redis outage left behind (run on the
-    scheduler's tick and when a worker starts); returns how many."""
+def reap() -> recovery.Reaped:
+    """The reaper's tick (the scheduler runs it every REAPER_TICK_SECONDS, a worker when it
+    starts): queue again the exports a fault left behind, the retries and mails that are due."""
     queue = RQJobQueue()
     queue.sweep_abandoned()
     config = current_app.config
     watch = ExportWatch(queue, timedelta(seconds=config["EXPORT_STALL_SECONDS"]))
     try:
-        return services.reap_exports(db.session(), watch, timedelta(seconds=config["EXPORT_REAP_SECONDS"]), queue)
+        return recovery.reap(db.session(), watch, timedelta(seconds=config["EXPORT_REAP_SECONDS"]),
+                             queue, queue, queue)
     finally:
         db.session.remove()
 

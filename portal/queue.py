@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 
-from rq import Queue, Retry
+from rq import Queue
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from portal.extensions import rq
 
-# Retries for mail: SMTP servers have bad minutes; these need the worker's scheduler.
-MAIL_RETRY = Retry(max=4, interval=[10, 60, 300, 900])
 JOBS = "portal.jobs."   # the module whose functions the worker runs
 KEEP_RESULT, KEEP_FAILURE = 3600, 7 * 86400
 
@@ -46,8 +44,9 @@ class RQJobQueue:
             for job_id, group in groups.items()])
 
     def mail(self, mail_id: int, job_id: str) -> None:
-        default_queue().enqueue(JOBS + "send_mail", mail_id, job_id=redis_job_id(job_id), retry=MAIL_RETRY,
-                         result_ttl=KEEP_RESULT, failure_ttl=KEEP_FAILURE, job_timeout=120)
+        # no RQ retry: a refused mail waits for its next try in the outbox (the reaper queues it)
+        default_queue().enqueue(JOBS + "send_mail", mail_id, job_id=redis_job_id(job_id),
+                                result_ttl=KEEP_RESULT, failure_ttl=KEEP_FAILURE, job_timeout=120)
 
     def sync(self, run_id: int, job_id: str) -> None:
         default_queue().enqueue(JOBS + "run_sync", run_id, job_id=redis_job_id(job_id), result_ttl=KEEP_RESULT,

@@ -92,7 +92,7 @@ class _InlineQueue:
             services.run_export(self.session, erp_item_id, attempt, self.connector)
 
     def mail(self, mail_id, job_id):
-        outbox.deliver_mail(self.session, mail_id, None, 1)
+        outbox.deliver_mail(self.session, mail_id, None)
 
 
 class _Series:

@@ -33,7 +33,7 @@ class ExportWatch:
         queued; one round trip to the queue for all of them."""
         now = now or utcnow()
         waiting = [erp for erp in erps if erp.state == State.EXPORTING and erp.queued_at
-                   and now - erp.queued_at >= self.settle]
+                   and now - erp.queued_at >= self.settle and not self.retrying(erp, now)]
         if not waiting:
             return set()
         statuses = self.queue.statuses([erp.job_id or "" for erp in waiting])
@@ -45,13 +45,25 @@ class ExportWatch:
                 stalled.add(erp.id)
         return stalled
 
+    def retrying(self, erp: ErpItem, now: datetime) -> bool:
+        """Waiting for its next try after a passing Sage fault (and not long overdue)."""
+        return erp.retry_at is not None and now < erp.retry_at + self.stall_after
+
     def abandoned(self, erps: Iterable[ErpItem]) -> dict[int, str | None]:
         """The Exporting items whose job will never run, with its status: gone from the queue
-        (None), failed, stopped or canceled. Nothing when the queue cannot be reached."""
-        waiting = [erp for erp in erps if erp.state == State.EXPORTING]
+        (None), failed, stopped or canceled. Nothing when the queue cannot be reached; nothing
+        for an item waiting for its next try (its last job ended as it should)."""
+        waiting = [erp for erp in erps if erp.state == State.EXPORTING and erp.retry_at is None]
         statuses = self.queue.statuses([erp.job_id or "" for erp in waiting]) if waiting else {}
         of_job = {erp.id: statuses.get(erp.job_id or "") for erp in waiting}
         return {erp_id: status for erp_id, status in of_job.items() if status in GONE}
+
+
+def due_retries(session: Session, now: datetime | None = None) -> list[ErpItem]:
+    """The items waiting in Exporting whose next try after a passing Sage fault is due."""
+    return list(session.scalars(select(ErpItem).where(ErpItem.state == State.EXPORTING,
+                                                      ErpItem.retry_at <= (now or utcnow()))
+                                .order_by(ErpItem.retry_at, ErpItem.id)))
 
 
 def stalled_exports(session: Session, older_than: timedelta) -> list[ErpItem]:

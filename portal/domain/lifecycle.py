@@ -31,6 +31,7 @@ class Action:
     RESEND = "resend"
     UNLINK = "unlink"
     REQUEUE = "requeue"
+    RETRY_LATER = "retry_later"
     LINK = "link"
 
 
@@ -46,6 +47,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     Action.UNLINK: (frozenset({State.SYNCED}), State.DRAFT),
     # Put a stalled export back on the queue (worker died, Redis was down): same state.
     Action.REQUEUE: (frozenset({State.EXPORTING}), State.EXPORTING),
+    # Sage turned the export away for a passing reason (rate limit, out of reach): it waits in
+    # Exporting until its next try is due (the reaper queues it then).
+    Action.RETRY_LATER: (frozenset({State.EXPORTING}), State.EXPORTING),
     # The item is already in Sage (linked to a Sage record, added from Sage, or carried by
     # its job's export): Synced without an export of its own.
     Action.LINK: (frozenset({State.DRAFT, State.REJECTED}), State.SYNCED),

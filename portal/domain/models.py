@@ -372,6 +372,10 @@ class ErpItem(Base):
     synced_at: Mapped[datetime | None] = mapped_column(DateTime)
     sage_message: Mapped[str | None] = mapped_column(Text)
     reject_reason: Mapped[str | None] = mapped_column(Text)
+    # Transient Sage faults (rate limit, unreachable) retried for the current attempt, and when
+    # the next try is due (None: not waiting to retry); the reaper queues it then.
+    retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Optimistic locking: two approvers deciding the same item cannot both win.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -397,11 +401,13 @@ class ErpAudit(Base):
 
 class MailStatus:
     PENDING, SENT, FAILED, KEPT = "pending", "sent", "failed", "kept"
+    SENDING = "sending"   # a worker holds it until next_attempt_at (its lease)
 
 
 class OutboxMail(Base):
     """Mail written in the same transaction as the decision that causes it."""
     __tablename__ = "outbox_mail"
+    __table_args__ = (Index("ix_outbox_mail_due", "status", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     recipients: Mapped[str] = mapped_column(Text)  # comma separated
     subject: Mapped[str] = mapped_column(String(255))
@@ -413,6 +419,8 @@ class OutboxMail(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     erp_item_id: Mapped[int | None] = mapped_column(ForeignKey("erp_item.id"))
+    # pending: when it is due (the reaper queues it then); sending: when the worker's hold ends
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Budget(Base):

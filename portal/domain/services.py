@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -16,15 +17,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from portal.domain import outbox, policy, settings
+from portal.domain.backoff import EXPORT_RETRY, Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
-from portal.domain.exports import ExportWatch, stalled_exports
+from portal.domain.exports import stalled_exports
 from portal.domain.lifecycle import Action, State, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
 from portal.domain.ports import ExportQueue, MailQueue
 from portal.domain.types import REGISTRY, get_type
 from portal.domain.types.base import Mapped
 from portal.domain.uow import commit, transactional, unit_of_work
-from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult
+from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,8 @@ EXPORT_JOB_SIZE = 20
 
 
 def export_job_id(erp: ErpItem) -> str:
-    return f"export-{erp.id}-{erp.attempt}"
+    """One job id per accept attempt, and per retry of it after a passing Sage fault."""
+    return f"export-{erp.id}-{erp.attempt}" + (f"-r{erp.retries}" if erp.retries else "")
 
 
 def share_export_jobs(erps: list[ErpItem]) -> None:
@@ -199,6 +202,7 @@ def mark_accepted(session: Session, erp: ErpItem, actor: User, fields: dict,
     erp.decided_by_id, erp.decided_at = actor.id, utcnow()
     erp.queued_at = utcnow()
     erp.sage_message = None
+    erp.retries, erp.retry_at = 0, None
     erp.job_id = export_job_id(erp)
 
 
@@ -221,7 +225,7 @@ def requeue(session: Session, actor: User, erp_item_id: int, queue: ExportQueue)
     require(actor, policy.DECIDE, "Only accounting approvers can retry exports.")
     erp = get_erp_item(session, erp_item_id)
     transition(session, erp, Action.REQUEUE, actor.id, detail={"attempt": erp.attempt})
-    erp.queued_at = utcnow()
+    erp.queued_at, erp.retry_at = utcnow(), None
     erp.job_id = export_job_id(erp)  # a job of its own, also when it was queued with others
     commit(session)
     if not enqueue_exports([erp], queue):
@@ -237,36 +241,33 @@ def requeue_stalled(session: Session, older_than: timedelta, queue: ExportQueue)
     stuck = stalled_exports(session, older_than)
     for erp in stuck:
         transition(session, erp, Action.REQUEUE, None, detail={"attempt": erp.attempt, "stalled": True})
-        erp.queued_at = utcnow()
+        erp.queued_at, erp.retry_at = utcnow(), None
     commit(session)
     enqueue_exports(stuck, queue)
     return len(stuck)
 
 
-@transactional
-def reap_exports(session: Session, watch: ExportWatch, older_than: timedelta, queue: ExportQueue) -> int:
-    """The reaper (the scheduler's tick, a worker's start): queue again, as the system, every
-    export queued longer ago than `older_than` whose job will never run (a worker killed
-    mid-job, Redis lost the job or was down when it was queued). Same attempt, so Sage
-    imports each at most once; audited as a requeue with the reason."""
-    waiting = stalled_exports(session, older_than)
-    gone = watch.abandoned(waiting)
-    requeued = [erp for erp in waiting if erp.id in gone]
-    for erp in requeued:
-        transition(session, erp, Action.REQUEUE, None, detail={
-            "attempt": erp.attempt, "reaped": True,
-            "reason": f"its export job was {gone[erp.id] or 'lost'}; queued again automatically"})
-        erp.queued_at = utcnow()
-    share_export_jobs(requeued)
-    commit(session)
-    enqueue_exports(requeued, queue)
-    return len(requeued)
+@dataclass(frozen=True)
+class Rejected:
+    erp: ErpItem
+    # the notification: "queued", "later" (the queue was down: the reaper queues it once it
+    # is back) or "none" (neither the creator nor the sender has an email address)
+    mail: str
+
+    @property
+    def notice(self) -> str:
+        return {"queued": "Rejected: returned to the project team and emailed.",
+                "later": "Rejected: returned to the project team. The job queue cannot be reached right now; "
+                         "the email will follow as soon as it is back.",
+                "none": "Rejected: returned to the project team (no email: neither the creator nor the "
+                        "sender has an email address)."}[self.mail]
 
 
 @transactional
 def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: MailQueue,
-           company_name: str, link_for: Callable[[ErpItem], str]) -> ErpItem:
-    """Reject with a reason; the notification is written to the outbox in the same transaction."""
+           company_name: str, link_for: Callable[[ErpItem], str]) -> Rejected:
+    """Reject with a reason; the notification is written to the outbox in the same transaction
+    and queued after the commit (or by the reaper, when the queue is down)."""
     require(actor, policy.DECIDE, "Only accounting approvers can reject items.")
     reason = (reason or "").strip()
     if not reason:
@@ -283,24 +284,27 @@ def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: 
     mail = outbox.rejection(session, item_type.label, item_type.summary(item), erp, actor.name, reason,
                             company_name, link_for(erp))
     commit(session)
-    if mail is not None:
-        outbox.enqueue(mail, queue)
-    return erp
+    if mail is None:
+        return Rejected(erp, "none")
+    return Rejected(erp, "queued" if outbox.enqueue(mail, queue) else "later")
 
 
 # ---- the worker's side -----------------------------------------------------------------
 
-def run_exports(session: Session, items: list[tuple[int, int]], connector) -> dict[int, str]:
+def run_exports(session: Session, items: list[tuple[int, int]], connector,
+                backoff: Backoff = EXPORT_RETRY) -> dict[int, str]:
     """Export accepted items ((erp item id, attempt) each), in order. Returns each item's
     outcome: its new state, or "skipped" when that attempt is no longer the current one.
 
     Items are read together, submitted to Sage one by one (each its own import) and recorded
     together (see export_segments). An unexpected error in one item (a bug, a value a database
     refuses: not Sage's answer) fails that item with a plain message (see unexpected); only a
-    database that cannot be reached leaves items Exporting, for the reaper to queue again."""
+    database that cannot be reached leaves items Exporting, for the reaper to queue again.
+    Sage turning an item away for a passing reason (its rate limit, out of reach) keeps it
+    Exporting until its next try is due, `backoff` apart; then Failed to Export."""
     outcomes: dict[int, str] = {}
     for segment in export_segments(session, items):
-        outcomes.update(export_segment(session, segment, connector))
+        outcomes.update(export_segment(session, segment, connector, backoff))
     return outcomes
 
 
@@ -336,7 +340,8 @@ def export_segments(session: Session, items: list[tuple[int, int]]) -> list[list
 
 
 @transactional
-def export_segment(session: Session, items: list[tuple[int, int]], connector) -> dict[int, str]:
+def export_segment(session: Session, items: list[tuple[int, int]], connector,
+                   backoff: Backoff = EXPORT_RETRY) -> dict[int, str]:
     """Read the items in one transaction, submit each to Sage in turn, record every result in
     one transaction (each on its own when that fails)."""
     erps = {erp.id: erp for erp in session.scalars(select(ErpItem).where(ErpItem.id.in_([i for i, _ in items])))}
@@ -377,7 +382,7 @@ def export_segment(session: Session, items: list[tuple[int, int]], connector) ->
             results.append((erp, unexpected(erp.id, exc)))
     for erp, result in results:
         session.add(erp)
-        apply_export_result(session, erp, result)
+        apply_export_result(session, erp, result, backoff)
         outcomes[erp.id] = erp.state
     try:
         commit(session)
@@ -390,15 +395,16 @@ def export_segment(session: Session, items: list[tuple[int, int]], connector) ->
             raise
         attempts = dict(items)
         for erp_item_id, result in [(erp.id, result) for erp, result in results]:
-            outcomes[erp_item_id] = record_alone(session, erp_item_id, attempts[erp_item_id], result)
+            outcomes[erp_item_id] = record_alone(session, erp_item_id, attempts[erp_item_id], result, backoff)
     return outcomes
 
 
-def record_alone(session: Session, erp_item_id: int, attempt: int, result: SageResult) -> str:
+def record_alone(session: Session, erp_item_id: int, attempt: int, result: SageResult,
+                 backoff: Backoff = EXPORT_RETRY) -> str:
     """record_export_result; a result the database refuses (a NUL byte in Sage's text...)
     is recorded as a plain failure instead, so the item never stays Exporting for it."""
     try:
-        return record_export_result(session, erp_item_id, attempt, result)
+        return record_export_result(session, erp_item_id, attempt, result, backoff)
     except DBAPIError as exc:
         if unreachable(exc):
             raise
@@ -411,9 +417,10 @@ def unreachable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError)
 
 
-def run_export(session: Session, erp_item_id: int, attempt: int, connector) -> str:
+def run_export(session: Session, erp_item_id: int, attempt: int, connector,
+               backoff: Backoff = EXPORT_RETRY) -> str:
     """Map one accepted item to Sage records, submit them, and record Synced or Failed."""
-    return run_exports(session, [(erp_item_id, attempt)], connector)[erp_item_id]
+    return run_exports(session, [(erp_item_id, attempt)], connector, backoff)[erp_item_id]
 
 
 def submit_all(connector, batches: list[Batch]) -> SageResult:
@@ -424,21 +431,22 @@ def submit_all(connector, batches: list[Batch]) -> SageResult:
         try:
             result = connector.submit(batch)
         except ConnectorUnavailable as exc:
-            return SageResult(ok=False, message=f"Sage 300 CRE could not be reached: {exc}")
+            return SageResult(ok=False, message=f"Sage 300 CRE could not be reached: {exc}", transient=True)
         if not result.ok:
             return result
     return result
 
 
 @transactional
-def record_export_result(session: Session, erp_item_id: int, attempt: int, result: SageResult) -> str:
+def record_export_result(session: Session, erp_item_id: int, attempt: int, result: SageResult,
+                         backoff: Backoff = EXPORT_RETRY) -> str:
     """Synced (the Sage ID written back) or Failed to Export with Sage's message; a result for
     an attempt that is no longer current is dropped."""
     erp = session.get(ErpItem, erp_item_id, populate_existing=True)
     if erp is None or erp.state != State.EXPORTING or erp.attempt != attempt:
         session.rollback()
         return "skipped"
-    apply_export_result(session, erp, result)
+    apply_export_result(session, erp, result, backoff)
     state = erp.state
     try:
         commit(session)
@@ -447,9 +455,21 @@ def record_export_result(session: Session, erp_item_id: int, attempt: int, resul
     return state
 
 
-def apply_export_result(session: Session, erp: ErpItem, result: SageResult) -> None:
-    """Move an Exporting item to Synced (its Sage ID written back) or Failed to Export."""
-    if result.ok:
+def apply_export_result(session: Session, erp: ErpItem, result: SageResult,
+                        backoff: Backoff = EXPORT_RETRY) -> None:
+    """Move an Exporting item to Synced (its Sage ID written back) or Failed to Export, or
+    keep it Exporting until its next try when Sage turned it away for a passing reason."""
+    wait = backoff.after(erp.retries + 1) if is_transient(result) else None
+    erp.retry_at = None
+    if wait is not None:
+        erp.retries += 1
+        erp.retry_at = utcnow() + wait
+        transition(session, erp, Action.RETRY_LATER, None, detail={
+            "message": result.message, "try": erp.retries, "of": backoff.attempts,
+            "retry_at": erp.retry_at.isoformat(timespec="seconds")})
+        erp.sage_message = (f"Retrying at {erp.retry_at:%H:%M} (attempt {erp.retries + 1} of {backoff.attempts}): "
+                            f"{result.message}")
+    elif result.ok:
         transition(session, erp, Action.EXPORT_OK, None,
                    detail={"reference": result.reference, "replayed": result.replayed})
         item_type = get_type(erp.item_type)
@@ -459,5 +479,8 @@ def apply_export_result(session: Session, erp: ErpItem, result: SageResult) -> N
             item_type.on_synced(session, item_type.load(session, erp.item_id), erp.export_fields or {},
                                 result.reference)
     else:
-        transition(session, erp, Action.EXPORT_FAILED, None, detail={"message": result.message})
+        detail: dict = {"message": result.message}
+        if erp.retries:
+            detail["tries"] = erp.retries + 1
+        transition(session, erp, Action.EXPORT_FAILED, None, detail=detail)
         erp.sage_message = result.message

@@ -12,7 +12,8 @@ from tests.rows import check_rows
 
 STATES = [State.DRAFT, State.READY, State.EXPORTING, State.SYNCED, State.FAILED, State.REJECTED]
 ACTIONS = [Action.SEND, Action.RETRIEVE, Action.ACCEPT, Action.EXPORT_OK, Action.EXPORT_FAILED,
-           Action.REJECT, Action.RESEND, Action.UNLINK, Action.REQUEUE, Action.LINK]
+           Action.REJECT, Action.RESEND, Action.UNLINK, Action.REQUEUE, Action.LINK,
+           Action.RETRY_LATER]
 
 # design.md, "One lifecycle for every item type": (from, action) -> to. Everything else is refused.
 TABLE = {
@@ -28,6 +29,8 @@ TABLE = {
     (State.SYNCED, Action.UNLINK): State.DRAFT,
     # not in the design table: a stalled export goes back on the queue in the same state
     (State.EXPORTING, Action.REQUEUE): State.EXPORTING,
+    # Sage turned it away for a passing reason: it waits in Exporting for its next try
+    (State.EXPORTING, Action.RETRY_LATER): State.EXPORTING,
     # an item already in Sage (linked, added from Sage, or exported with its job) is Synced
     (State.DRAFT, Action.LINK): State.SYNCED,
     (State.REJECTED, Action.LINK): State.SYNCED,

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain import exports, services, tabs
+from portal.domain.backoff import Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import (
@@ -27,6 +28,7 @@ from portal.domain.models import (
     ProjectMember,
     ToolLevel,
     User,
+    utcnow,
 )
 from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult
 from tests import factories as f
@@ -656,13 +658,23 @@ def test_run_export_of_an_item_that_is_not_exporting_or_missing_is_skipped(sessi
     assert connector.batches == []
 
 
-def test_sage_unreachable_fails_the_export_with_a_clear_message(session, road):
+def test_sage_unreachable_is_tried_again_later_then_fails_with_a_clear_message(session, road):
     inv, erp = road.accepted()
     connector = FakeConnector(session, ConnectorUnavailable("connection refused"))
-    assert services.run_export(session, erp.id, 1, connector) == State.FAILED
+    backoff = Backoff((30,))   # two tries
+    assert services.run_export(session, erp.id, 1, connector, backoff) == State.EXPORTING
     erp = fresh(session, erp)
-    assert erp.state == State.FAILED
+    assert (erp.retries, erp.job_id) == (1, f"export-{erp.id}-1")
+    assert timedelta(seconds=28) < erp.retry_at - utcnow() <= timedelta(seconds=30)
+    assert erp.sage_message == (f"Retrying at {erp.retry_at:%H:%M} (attempt 2 of 2): "
+                                "Sage 300 CRE could not be reached: connection refused")
+    assert services.run_export(session, erp.id, 1, connector, backoff) == State.FAILED
+    erp = fresh(session, erp)
+    assert (erp.state, erp.retry_at) == (State.FAILED, None)
     assert erp.sage_message == "Sage 300 CRE could not be reached: connection refused"
+    failed = session.scalars(select(ErpAudit).where(ErpAudit.erp_item_id == erp.id)
+                             .order_by(ErpAudit.id.desc())).first()
+    assert (failed.action, failed.detail["tries"]) == ("export_failed", 2)
 
 
 def test_an_item_that_cannot_be_mapped_fails_without_reaching_sage(session, road):

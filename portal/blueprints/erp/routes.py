@@ -141,12 +141,12 @@ def reject(type_key: str, erp_item_id: int):
     """Reject with a reason; the creator and sender are emailed."""
     services.get_erp_item(db.session(), erp_item_id, type_key)
     try:
-        services.reject(db.session(), current_user, erp_item_id, request.form.get("reason", ""),
-                        RQJobQueue(), current_app.config["COMPANY_NAME"], _item_link)
+        rejected = services.reject(db.session(), current_user, erp_item_id, request.form.get("reason", ""),
+                                   RQJobQueue(), current_app.config["COMPANY_NAME"], _item_link)
     except Invalid as exc:
         return _row_response(type_key, erp_item_id, form="reject", errors=exc.fields,
                              values=request.form.to_dict(), status=422)
-    return _done(type_key, erp_item_id, notice="Rejected: returned to the project team and emailed.")
+    return _done(type_key, erp_item_id, notice=rejected.notice)
 
 
 @bp.route("/<type_key>/<int:erp_item_id>/requeue", methods=["POST"])

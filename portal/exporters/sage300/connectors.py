@@ -119,7 +119,8 @@ def make_connector(config: dict):  # SimulatorConnector | FileDropConnector; una
             url, schema=schema, engine=engine, drop_folder=config.get("SAGE_DROP_FOLDER") or None,
             closed_periods=_periods(config.get("SAGE_SIM_CLOSED_PERIODS")),
             tolerance_pct=Decimal(str(config.get("SAGE_SIM_TOLERANCE_PCT") or "0")),
-            hourly_limit=int(config.get("SAGE_SIM_HOURLY_LIMIT") or 0))
+            hourly_limit=int(config.get("SAGE_SIM_HOURLY_LIMIT") or 0),
+            rate_window_seconds=int(config.get("SAGE_SIM_RATE_WINDOW_SECONDS") or 3600))
 
     with _engines_lock:
         if _engines_pid != os.getpid():

@@ -158,6 +158,18 @@ class SageResult:
     message: str = ""             # Sage's own text when refused
     reference: str = ""           # e.g. "VENDOR/INVOICE" of the created AP invoice
     replayed: bool = False        # True when the batch_id had already been imported
+    transient: bool = False       # refused for a passing reason (rate limit, unreachable): try again later
+
+
+# Sage's texts for a refusal that passes by itself (its hourly request limit, an HTTP 429)
+TRANSIENT_TEXTS = ("surpassed the max number of requests", "too many requests")
+
+
+def is_transient(result: SageResult) -> bool:
+    """Whether trying the same import again later may succeed: nothing was imported and the
+    reason passes (Sage's rate limit, Sage out of reach), unlike a refusal of the data."""
+    text = result.message.lower()
+    return not result.ok and (result.transient or any(t in text for t in TRANSIENT_TEXTS))
 
 
 class ConnectorUnavailable(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -174,11 +174,11 @@ class ImportersMixin(GenericMixin):
                 now = naive_utc(self.clock())
                 if settings["hourly_limit"] > 0:
                     used = conn.scalar(select(func.count()).select_from(request_log_t)
-                                       .where(request_log_t.c.Requested_At > now - timedelta(hours=1)))
+                                       .where(request_log_t.c.Requested_At > now - self.rate_window))
                     conn.execute(insert(request_log_t), dict(Batch_ID=batch.batch_id, Requested_At=now))
                     if used >= settings["hourly_limit"]:
                         # not logged as the batch's result: the limit resets, the batch must then go through
-                        return SageResult(ok=False, message=RATE_LIMITED)
+                        return SageResult(ok=False, message=RATE_LIMITED, transient=True)
                 try:
                     reference = importer(self, conn, batch, settings, now)
                     result = SageResult(ok=True, reference=reference)

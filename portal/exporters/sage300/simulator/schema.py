@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -379,7 +379,7 @@ class SimulatorBase:
     def __init__(self, url: str, schema: str | None = None, drop_folder: str | None = None,
                  closed_periods: str | Iterable[str] = (), tolerance_pct: Decimal | str | int = Decimal("0"),
                  hourly_limit: int = 0, clock: Callable[[], datetime] | None = None,
-                 engine: Engine | None = None):
+                 engine: Engine | None = None, rate_window_seconds: int = 3600):
         self.url = url
         self.schema = schema
         self.drop_folder = drop_folder
@@ -387,6 +387,8 @@ class SimulatorBase:
                          "tolerance_pct": _encode("tolerance_pct", tolerance_pct),
                          "hourly_limit": _encode("hourly_limit", hourly_limit)}
         self.clock = clock or utcnow
+        # the hourly limit's window: an hour, as in Sage; shorter in tests and fault drills
+        self.rate_window = timedelta(seconds=rate_window_seconds)
         # engine: a shared engine for this url/schema (see connectors.make_connector)
         self.engine = engine if engine is not None else make_engine(url, schema)
         self._pg = self.engine.dialect.name == "postgresql"
