@@ -84,8 +84,7 @@ def reap() -> recovery.Reaped:
     config = current_app.config
     watch = ExportWatch(queue, timedelta(seconds=config["EXPORT_STALL_SECONDS"]))
     try:
-        return recovery.reap(db.session(), watch, timedelta(seconds=config["EXPORT_REAP_SECONDS"]),
-                             queue, queue, queue)
+        return recovery.reap(db.session(), watch, timedelta(seconds=config["EXPORT_REAP_SECONDS"]), queue)
     finally:
         db.session.remove()
 

@@ -179,13 +179,12 @@ def start(session: Session, actor: User | None, key: str, queue: SyncQueue, *, p
         break
     else:  # pragma: no cover - two races in a row
         raise Conflict("This sync is starting elsewhere; reload in a moment.")
+    run.job_id = job_id(run)
     try:
         queue.sync(run.id, job_id(run))
-        run.job_id = job_id(run)
-    except Exception as exc:  # noqa: BLE001 - Redis down: a visible, recoverable state
+    except Exception as exc:  # noqa: BLE001 - Redis down: it waits, queued, for the reaper
         log.warning("could not queue sync %s: %s", run.id, exc)
-        _finish(run, SyncStatus.FAILED, "Could not queue the sync (the job queue is unreachable). "
-                                        "Nothing was changed; try again.")
+        run.message = "Waiting for the job queue, which cannot be reached; the sync starts once it is back."
     session.commit()
     return run
 
