@@ -192,11 +192,13 @@ class CpuBusy:
     def __init__(self):
         self.first = self._sample()
         self.busy: float | None = None
+        self.busy_seconds: float | None = None  # CPU-seconds busy, all CPUs together
 
     def stop(self) -> float | None:
         last = self._sample()
         if self.first and last and last[1] > self.first[1]:
             self.busy = (last[0] - self.first[0]) / (last[1] - self.first[1])
+            self.busy_seconds = (last[0] - self.first[0]) / os.sysconf("SC_CLK_TCK")
         return self.busy
 
 
