@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from portal.domain import outbox, policy, settings
+from portal.domain import outbox, policy, settings, values
 from portal.domain.backoff import EXPORT_RETRY, Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.exports import stalled_exports
@@ -151,6 +151,7 @@ def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
     item_type = get_type(erp.item_type)
     item = item_type.load(session, erp.item_id)
     next_state(Action.ACCEPT, erp.state)  # a clear Conflict before field errors
+    values.refuse_unstorable(raw_fields)
     fields = item_type.clean_export_fields(session, item, raw_fields)
     mark_accepted(session, erp, actor, fields)
     commit(session)

@@ -43,3 +43,14 @@ def money(value: Decimal | None) -> str:
 
 def mmddyyyy(value: date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else ""
+
+
+def refuse_unstorable(raw: dict) -> None:
+    """Invalid, naming each field, when a text holds a control character (a NUL byte...):
+    PostgreSQL refuses NUL in text, and none of them belongs in a Sage field. Refused at the
+    form, not later in the export job."""
+    bad = {key: "Remove the control character (such as a NUL byte) from this field." for key, value in raw.items()
+           if isinstance(value, str) and any(ord(c) < 32 and c not in "\t\r\n" for c in value)}
+    if bad:
+        raise Invalid("Some fields hold characters that cannot be stored: " + ", ".join(sorted(bad)) + ".",
+                      fields=bad)

@@ -730,3 +730,12 @@ def test_state_counts_group_by_state(session, road):
     road.sent(), road.sent()
     road.accepted()
     assert tabs.state_counts(session, KEY) == {State.READY: 2, State.EXPORTING: 1}
+
+
+def test_a_control_character_in_an_export_field_is_refused_at_accept_with_the_field_named(session, road):
+    inv, erp = road.sent()
+    fields = {**INVOICE.export_defaults(inv), "description": "Concrete\x00pour"}
+    with pytest.raises(Invalid) as refused:
+        services.accept(session, road.approver, erp.id, fields, FakeQueue())
+    assert set(refused.value.fields) == {"description"}
+    assert fresh(session, erp).state == State.READY
