@@ -18,6 +18,16 @@ def home(session, sim) -> tuple[it.Home, object]:
 
 
 @pytest.fixture
+def road(session, sim):
+    """A synced project with one commitment (factories.Setup), its admin and an approver:
+    (setup, creator, approver)."""
+    creator = f.make_user(session)
+    setup = f.Setup(session, sim)
+    f.member(session, creator, setup.project, ToolLevel.ADMIN)
+    return setup, creator, f.approver(session)
+
+
+@pytest.fixture
 def export(session, drain):
     """export(erp, fields): an approver accepts, the real RQ worker runs the export; the item as it ends."""
     def run(erp, fields):

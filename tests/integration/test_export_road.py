@@ -12,14 +12,6 @@ from tests import factories as f
 from tests.types import get_type
 
 
-@pytest.fixture
-def road(session, sim):
-    creator = f.make_user(session)
-    setup = f.Setup(session, sim)
-    f.member(session, creator, setup.project, ToolLevel.ADMIN)
-    return setup, creator, f.approver(session)
-
-
 def sent(session, road, **kw):
     setup, creator, _ = road
     inv = setup.invoice(session, creator, **kw)

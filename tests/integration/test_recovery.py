@@ -14,26 +14,17 @@ from portal import jobs, schedule
 from portal.domain import services
 from portal.domain.backoff import Backoff
 from portal.domain.lifecycle import Action, State
-from portal.domain.models import ErpAudit, ErpItem, MailStatus, OutboxMail, ToolLevel, utcnow
+from portal.domain.models import ErpAudit, ErpItem, MailStatus, OutboxMail, utcnow
 from portal.exporters.sage300.simulator import RATE_LIMITED
 from portal.queue import RQJobQueue
-from tests import factories as f
 from tests.conftest import login
 from tests.types import get_type
 
 INVOICE = "subcontractor_invoice"
 
 
-@pytest.fixture
-def team(session, sim):
-    creator = f.make_user(session)
-    setup = f.Setup(session, sim)
-    f.member(session, creator, setup.project, ToolLevel.ADMIN)
-    return setup, creator, f.approver(session)
-
-
-def sent_invoices(session, team, n: int) -> list[tuple]:
-    setup, creator, _ = team
+def sent_invoices(session, road, n: int) -> list[tuple]:
+    setup, creator, _ = road
     invoices = [setup.invoice(session, creator) for _ in range(n)]
     return [(inv, services.send(session, creator, INVOICE, inv.id)) for inv in invoices]
 
@@ -55,9 +46,9 @@ def rate_limited(app, sim, monkeypatch):
 
 
 def test_fifteen_accepts_under_a_limit_of_five_all_sync_once_without_anyone(
-        app, session, sim, team, rate_limited, drain):
-    setup, _, approver = team
-    erps = sent_invoices(session, team, 15)
+        app, session, sim, road, rate_limited, drain):
+    setup, _, approver = road
+    erps = sent_invoices(session, road, 15)
     accepted, errors = services.accept_many(session, approver, [erp.id for _, erp in erps], RQJobQueue())
     assert len(accepted) == 15 and not errors
     drain()
@@ -81,19 +72,19 @@ def test_fifteen_accepts_under_a_limit_of_five_all_sync_once_without_anyone(
     assert audit[:4] == [Action.SEND, Action.ACCEPT, Action.RETRY_LATER, Action.REQUEUE]
 
 
-def test_a_retrying_row_says_when_and_which_try_and_is_not_stalled(app, session, client, team):
-    (inv, erp), = sent_invoices(session, team, 1)
+def test_a_retrying_row_says_when_and_which_try_and_is_not_stalled(app, session, client, road):
+    (inv, erp), = sent_invoices(session, road, 1)
 
     class Dropped:
         def export_many(self, items):
             pass
-    services.accept(session, team[2], erp.id, get_type(INVOICE).export_defaults(inv), Dropped())
+    services.accept(session, road[2], erp.id, get_type(INVOICE).export_defaults(inv), Dropped())
     erp = session.get(ErpItem, erp.id)
     erp.queued_at = utcnow() - timedelta(minutes=5)   # long enough to count as stalled, were it not waiting
     erp.retries, erp.retry_at = 1, utcnow() + timedelta(minutes=2)
     erp.sage_message = f"Retrying at {erp.retry_at:%H:%M} (attempt 2 of 5): {RATE_LIMITED}"
     session.commit()
-    login(client, team[2])
+    login(client, road[2])
     page = client.get(f"/erp/{INVOICE}/{erp.id}/row").get_data(as_text=True)
     assert f"Retrying at {erp.retry_at:%H:%M} (attempt 2 of 5): Unknown Error" in page
     assert "Export stalled" not in page and "Retry export" not in page
@@ -101,9 +92,9 @@ def test_a_retrying_row_says_when_and_which_try_and_is_not_stalled(app, session,
 
 
 def test_a_reject_while_the_queue_is_down_says_the_mail_will_follow_and_it_does(
-        app, session, client, team, smtp, drain, monkeypatch):
-    setup, creator, approver = team
-    (inv, erp), = sent_invoices(session, team, 1)
+        app, session, client, road, smtp, drain, monkeypatch):
+    setup, creator, approver = road
+    (inv, erp), = sent_invoices(session, road, 1)
 
     def down(self, mail_id, job_id):
         raise redis.exceptions.ConnectionError("Redis is down")
@@ -127,8 +118,8 @@ def test_a_reject_while_the_queue_is_down_says_the_mail_will_follow_and_it_does(
     assert len(smtp.to(creator.email)) == 1
 
 
-def test_a_mail_whose_worker_was_killed_while_sending_is_sent_after_its_hold(app, session, team, smtp, drain):
-    creator = team[1]
+def test_a_mail_whose_worker_was_killed_while_sending_is_sent_after_its_hold(app, session, road, smtp, drain):
+    creator = road[1]
     mail = OutboxMail(recipients=creator.email, subject="Held", text_body="t", html_body="t",
                       status=MailStatus.SENDING, attempts=1, next_attempt_at=utcnow() - timedelta(seconds=1))
     session.add(mail)
@@ -140,8 +131,8 @@ def test_a_mail_whose_worker_was_killed_while_sending_is_sent_after_its_hold(app
     assert (session.get(OutboxMail, mail.id).status, session.get(OutboxMail, mail.id).attempts) == (MailStatus.SENT, 2)
 
 
-def test_two_jobs_for_one_mail_send_it_once(app, session, team, smtp):
-    creator = team[1]
+def test_two_jobs_for_one_mail_send_it_once(app, session, road, smtp):
+    creator = road[1]
     mail = OutboxMail(recipients=creator.email, subject="Twice queued", text_body="t", html_body="t",
                       status=MailStatus.PENDING, next_attempt_at=utcnow())
     session.add(mail)
