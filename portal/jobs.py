@@ -15,6 +15,7 @@ from portal.domain import outbox, services, sync
 from portal.domain.exports import ExportWatch
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, mail
+from portal.health_probe import RQHealthProbe
 from portal.queue import RQJobQueue
 
 
@@ -76,9 +77,12 @@ def schedule_tick() -> int:
         db.session.remove()
 
 
-def reap() -> int:
+def reap(scheduled: bool = True) -> int:
     """Queue again the exports a killed worker or a Redis outage left behind (run on the
-    scheduler's tick and when a worker starts); returns how many."""
+    scheduler's tick, which the health page is told of, and when a worker starts, with
+    scheduled=False); returns how many."""
+    if scheduled:
+        RQHealthProbe().record_tick()
     queue = RQJobQueue()
     queue.sweep_abandoned()
     config = current_app.config
