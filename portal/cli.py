@@ -145,7 +145,7 @@ def worker_cmd(burst, name):
     from portal.worker import make_worker
     worker = make_worker(_current_app(), name=name)
     try:
-        reaped = jobs.reap()  # what a worker that died before this one left behind
+        reaped = jobs.reap(scheduled=False)  # what a worker that died before this one left behind
     except Exception as exc:  # noqa: BLE001 - the worker starts anyway; the scheduler's tick reaps too
         click.echo(f"reaper: {exc}", err=True)
     else:

@@ -15,6 +15,7 @@ from portal.domain import outbox, recovery, services, sync
 from portal.domain.exports import ExportWatch
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, mail
+from portal.health_probe import RQHealthProbe
 from portal.queue import RQJobQueue
 
 
@@ -76,9 +77,12 @@ def schedule_tick() -> int:
         db.session.remove()
 
 
-def reap() -> recovery.Reaped:
-    """The reaper's tick (the scheduler runs it every REAPER_TICK_SECONDS, a worker when it
-    starts): queue again the exports a fault left behind, the retries and mails that are due."""
+def reap(scheduled: bool = True) -> recovery.Reaped:
+    """The reaper's tick (the scheduler runs it every REAPER_TICK_SECONDS, and the health page
+    is told of it; a worker when it starts, with scheduled=False): queue again the exports a
+    fault left behind, the retries, mails and syncs that are due."""
+    if scheduled:
+        RQHealthProbe().record_tick()
     queue = RQJobQueue()
     queue.sweep_abandoned()
     config = current_app.config

@@ -1,6 +1,7 @@
 """Web plumbing shared by every blueprint: page-or-fragment rendering, errors, login."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -10,7 +11,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 
-from portal.domain import policy
+from portal.domain import health, policy
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
@@ -18,6 +19,7 @@ from portal.domain.types import REGISTRY
 from portal.domain.values import mmddyyyy, money
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
+from portal.health_probe import RQHealthProbe
 
 
 def wants_fragment() -> bool:
@@ -32,6 +34,12 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     else:
         body = render_template(template, **context)
     return make_response(body, status)
+
+
+def worker_notice(states: Iterable[str]) -> str | None:
+    """What a page whose rows are in `states` says when no worker would export them: one call
+    to Redis, made only when a row is Exporting (templates/_worker_notice.html shows it)."""
+    return health.worker_notice(states, RQHealthProbe())
 
 
 def message_fragment(text: str, status: int, level: str = "error"):

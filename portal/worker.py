@@ -12,6 +12,11 @@ from rq import SimpleWorker
 
 from portal.extensions import rq
 
+# Seconds a worker's registration lives without a heartbeat: an idle worker renews it every
+# WORKER_TTL - 15 s (RQ), a busy one for its job's time, so the health page and the notice
+# beside Exporting rows see a killed worker gone within a minute (RQ's default is 7 minutes).
+WORKER_TTL = 60
+
 
 class AppContextWorker(SimpleWorker):
     """SimpleWorker with the app context pushed around every job."""
@@ -29,6 +34,6 @@ def make_worker(app: Flask, name: str | None = None) -> AppContextWorker:
     with app.app_context():
         queues = list(rq.queues.values())
     worker = AppContextWorker(queues, connection=queues[0].connection,
-                              job_class=queues[0].job_class, name=name)
+                              job_class=queues[0].job_class, name=name, worker_ttl=WORKER_TTL)
     worker.flask_app = app
     return worker

@@ -14,6 +14,7 @@ ERP_ADMIN = "erp_admin"          # settings, sync schedule
 VIEW_JOB_COSTS = "view_job_costs"  # a project's Job Costs report: ERP Integrations users, members
 SET_TRANSACTION_SYNC = "set_transaction_sync"  # a project's transaction sync: project / ERP Admins
 IMPORT = "import_from_sage"      # sync from Sage, link / add / archive what it found: approvers, ERP Admins
+VIEW_HEALTH = "view_health"      # the health page: site admins and ERP Admins
 
 
 def can(user: User | None, action: str, *, project_level: str | None = None,
@@ -29,6 +30,8 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
         return user.erp_level == ToolLevel.ADMIN
     if action == IMPORT:
         return can(user, DECIDE) or can(user, ERP_ADMIN)
+    if action == VIEW_HEALTH:
+        return user.is_site_admin or can(user, ERP_ADMIN)
     if action == VIEW_JOB_COSTS:
         return can(user, VIEW_ERP) or can(user, VIEW_PROJECT, project_level=project_level)
     if action == SET_TRANSACTION_SYNC:

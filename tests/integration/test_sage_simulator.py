@@ -355,6 +355,23 @@ def test_simulator_connector_unreachable_database(tmp_path):
         s.dispose()
 
 
+def test_connectors_ping_for_the_health_page(sim, tmp_path):
+    """What answered, or ConnectorUnavailable: the simulator's database, the drop folder (or the
+    folder it would be made in)."""
+    assert SimulatorConnector(sim).ping() == "the simulator's database answers"
+    gone = Sage300Simulator(f"sqlite:///{tmp_path / 'missing-dir' / 'sage.db'}")
+    try:
+        with pytest.raises(ConnectorUnavailable):
+            SimulatorConnector(gone).ping()
+    finally:
+        gone.dispose()
+    made_later = tmp_path / "drop" / "ap"
+    assert FileDropConnector(str(made_later)).ping() == f"the drop folder {made_later} can be written"
+    (tmp_path / "a-file").write_text("in the way")
+    with pytest.raises(ConnectorUnavailable, match="cannot write to"):
+        FileDropConnector(str(tmp_path / "a-file" / "drop")).ping()
+
+
 def test_file_drop_connector_is_idempotent(tmp_path):
     connector = FileDropConnector(str(tmp_path / "out"))
     first = connector.submit(ap_batch())

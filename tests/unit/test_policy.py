@@ -45,6 +45,7 @@ GLOBAL = {
     policy.IMPORT: {"approver", "erp_admin_no_push", "erp_admin_approver"},
     policy.MANAGE_USERS: {"site_admin"},
     policy.READ_MAIL: {"site_admin"},
+    policy.VIEW_HEALTH: {"site_admin", "erp_admin_no_push", "erp_admin_approver"},
 }
 
 

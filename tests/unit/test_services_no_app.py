@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import flask
 import pytest
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,8 +18,6 @@ from portal.domain.backoff import Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import (
-    Base,
-    Company,
     ErpAudit,
     ErpItem,
     InvoiceStatus,
@@ -77,19 +75,7 @@ class FakeConnector:
         return self.result
 
 
-# ---- a database without an app ------------------------------------------------------------
-
-@pytest.fixture
-def session():
-    assert not flask.has_app_context()
-    engine = create_engine("sqlite://")
-    Base.metadata.create_all(engine)
-    with Session(engine) as s:
-        s.add(Company(name="Test Builders", consolidate_invoice_lines=True))
-        s.commit()
-        yield s
-    engine.dispose()
-
+# ---- a database without an app (tests/unit/conftest.py's session) ---------------------------
 
 def person(session, *, erp=ToolLevel.NONE, push=False, email=None, site_admin=False) -> User:
     """A user without the password hash's cost (these tests never sign in)."""
@@ -144,7 +130,8 @@ def fresh(session, erp) -> ErpItem:
 # ---- no Flask ------------------------------------------------------------------------------
 
 def test_domain_modules_import_no_flask():
-    """Every module of portal/domain, its subpackages too (the item types' own modules)."""
+    """Every module of portal/domain, its subpackages too (the item types' own modules): no Flask,
+    and no RQ or Redis (the queue is a port)."""
     def check(path):
         tree = ast.parse(path.read_text())
         imported = set()
@@ -153,8 +140,10 @@ def test_domain_modules_import_no_flask():
                 imported |= {a.name for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module)
-        assert not {m for m in imported if m.split(".")[0].startswith("flask")}, imported
-        assert not {m for m in imported if m in ("portal.extensions", "portal.web", "portal.queue")}, imported
+        assert not {m for m in imported if m.split(".")[0].startswith("flask") or m.split(".")[0] in ("rq", "redis")}, \
+            imported
+        assert not {m for m in imported if m in ("portal.extensions", "portal.web", "portal.queue",
+                                                 "portal.health_probe")}, imported
     modules = sorted(DOMAIN.rglob("*.py"))
     assert len(modules) > 10
     check_rows({str(path.relative_to(DOMAIN)): path for path in modules}, check)

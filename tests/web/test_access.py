@@ -72,6 +72,7 @@ dbs = f.app_session
 # "sender" is not a role under test: a site administrator who makes and sends every item
 ROLE_USERS = {**roles.ROLE_USERS, "sender": dict(site_admin=True)}
 SAGE_USERS = SITE_ADMINS | ERP_ADMINS
+HEALTH_VIEWERS = SITE_ADMINS | ERP_ADMINS
 JOB_COST_READERS = ERP_USERS | PROJECT_VIEWERS
 SWITCHERS = frozenset({"erp_admin_no_push", "project_admin", "site_admin"})
 
@@ -753,6 +754,10 @@ ROUTES: dict[tuple[str, str], Case] = {
         "POST", lambda w: f"/admin/mail/{w.mail}/retry", SITE_ADMINS, (303,), lambda w, r: f"/admin/mail/{w.mail}",
         snapshot=mail_row, ok_check=lambda s, w, before: expect(mail_row(s, w)[0] == MailStatus.PENDING),
         drain=True),
+    # the portal's health: /healthz for load balancers (200, or 503 while a check is red: no worker runs here)
+    ("/healthz", "GET"): Case("GET", lambda w: "/healthz", EVERYONE, (200, 503), anon=None),
+    ("/admin/health", "GET"): Case("GET", lambda w: "/admin/health", HEALTH_VIEWERS),
+    ("/health/worker-notice", "GET"): Case("GET", lambda w: "/health/worker-notice", LOGGED_IN, (200, 286)),
     # the Sage user's page (the simulator)
     ("/sage/", "GET"): Case("GET", lambda w: "/sage/", SAGE_USERS),
     ("/sage/<section>", "GET"): Case("GET", lambda w: "/sage/vendor", SAGE_USERS),

@@ -19,7 +19,7 @@ from portal.domain.unlink import unlink as unlink_item
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, render, require, wants_fragment
+from portal.web import forbidden, render, require, wants_fragment, worker_notice
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
 
@@ -70,7 +70,11 @@ def tab(type_key: str):
     view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
                     request.args.get("q", ""), request.args.get("page", 1, type=int),
                     current_app.config["PAGE_SIZE"], _watch())
-    return render("erp/tab.html", "tab_body", view=view, filters=FILTERS)
+    return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view))
+
+
+def _notice(view) -> str | None:
+    return worker_notice(row.erp.state for row in view.rows)
 
 
 def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
@@ -185,7 +189,7 @@ def bulk_accept(type_key: str):
     if htmx:
         view = tab_view(db.session(), current_user, type_key, back["filter"], request.form.get("q", ""), 1,
                         current_app.config["PAGE_SIZE"], _watch())
-        return render("erp/tab.html", "tab_body", view=view, filters=FILTERS,
+        return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view),
                       bulk_message=message, bulk_errors=bool(errors))
     flash(message, "error" if errors else "info")
     return redirect(url_for("erp.tab", **back), code=303)

@@ -11,7 +11,7 @@ from portal.domain.errors import Invalid
 from portal.domain.types import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import render
+from portal.web import render, worker_notice
 
 bp = Blueprint("items", __name__)
 
@@ -47,7 +47,8 @@ def index(type_key: str, project_id: int | None):
     item_type, project, rows = items.list_items(db.session(), current_user, type_key, project_id)
     _, _, level = items.list_scope(db.session(), current_user, type_key, project_id)
     return render("items/list.html", "item_table", item_type=item_type, project=project, rows=rows,
-                  can_create=policy.can(current_user, policy.SEND, project_level=level))
+                  can_create=policy.can(current_user, policy.SEND, project_level=level),
+                  worker_notice=worker_notice(row.state for row in rows))
 
 
 @_route("/new", methods=["GET", "POST"])

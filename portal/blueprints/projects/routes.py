@@ -9,7 +9,7 @@ from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.models import InvoiceStatus
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import render
+from portal.web import render, worker_notice
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -35,7 +35,8 @@ def show(project_id: int):
 def invoices(project_id: int):
     """A project's subcontractor invoices with their ERP state and actions."""
     project, level, rows = projects.project_invoices(db.session(), current_user, project_id)
-    return render("projects/invoices.html", "invoice_table", project=project, level=level, rows=rows)
+    return render("projects/invoices.html", "invoice_table", project=project, level=level, rows=rows,
+                  worker_notice=worker_notice(row.state for row in rows))
 
 
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>")
@@ -43,7 +44,8 @@ def invoice(project_id: int, invoice_id: int):
     """One invoice: lines, totals, ERP state and its history."""
     project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
     history = projects.audit_history(db.session(), row.erp)
-    return render("projects/invoice.html", project=project, level=level, row=row, history=history)
+    return render("projects/invoice.html", project=project, level=level, row=row, history=history,
+                  worker_notice=worker_notice([row.state]))
 
 
 def _row(project_id: int, invoice_id: int, status: int = 200, error: str | None = None):

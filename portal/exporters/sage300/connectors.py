@@ -11,6 +11,7 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -33,6 +34,15 @@ class SimulatorConnector:
     def held(self) -> AbstractContextManager[None]:
         """Inside this block every submit uses one database connection (a job of many exports)."""
         return self.sim.holding_connection()
+
+    def ping(self) -> str:
+        """A trivial query on the simulator's database (the health page); ConnectorUnavailable if it fails."""
+        try:
+            with self.sim.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+        return "the simulator's database answers"
 
     def submit(self, batch: Batch) -> SageResult:
         try:
@@ -68,6 +78,15 @@ class FileDropConnector:
 
     def held(self) -> AbstractContextManager[None]:
         return nullcontext()
+
+    def ping(self) -> str:
+        """The folder can be written (or made: the first file creates it); ConnectorUnavailable if not."""
+        folder = existing = os.path.abspath(self.folder)
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+            raise ConnectorUnavailable(f"cannot write to {folder}")
+        return f"the drop folder {folder} can be written"
 
     def submit(self, batch: Batch) -> SageResult:
         try:
