@@ -151,7 +151,7 @@ SCHEDULER = {
     "three ticks": (NOW - timedelta(seconds=90), GREEN, "The scheduler ticked 90 s ago."),
     "missed three": (NOW - timedelta(seconds=91), AMBER, "The scheduler last ticked 91 s ago (3 ticks missed)."),
     "missed ten": (NOW - timedelta(seconds=301), RED, "The scheduler last ticked 5 min ago (10 ticks missed): "
-                                                      "is `flask scheduler` running, and a worker?"),
+                                                      "is `flask scheduler` running?"),
 }
 
 

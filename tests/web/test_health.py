@@ -18,7 +18,7 @@ from redis.retry import Retry
 from rq import Queue, Worker
 
 from portal import health_probe, jobs
-from portal.domain import health, services
+from portal.domain import health, recovery
 from portal.domain.lifecycle import State
 from portal.domain.models import utcnow
 from portal.health_probe import RQHealthProbe
@@ -204,7 +204,7 @@ def test_the_notice_says_the_queue_is_down_and_only_pages_with_exporting_rows_as
 # ---- the scheduler's tick ------------------------------------------------------------------------
 
 def test_the_reaper_records_the_schedulers_tick_but_not_when_a_worker_starts(app, quiet, monkeypatch):
-    monkeypatch.setattr(services, "reap_exports", lambda *args, **kwargs: 0)  # the reaper's work: its own tests
+    monkeypatch.setattr(recovery, "reap", lambda *args, **kwargs: recovery.Reaped())  # the reaper's work: its own tests
     with app.app_context():
         probe = RQHealthProbe()
         assert probe.last_tick() is None
