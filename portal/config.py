@@ -56,6 +56,9 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "EXPORT_STALL_SECONDS": int(env.get("EXPORT_STALL_SECONDS", "60")),
         # the reaper queues again an export whose job is gone once it has waited this long
         "EXPORT_REAP_SECONDS": int(env.get("EXPORT_REAP_SECONDS", "30")),
+        # a worker and its job stay registered this long without a heartbeat (renewed every quarter
+        # of it): a killed worker's job is abandoned, and reaped, within it
+        "WORKER_HEARTBEAT_SECONDS": int(env.get("WORKER_HEARTBEAT_SECONDS", "60")),
         # how often the scheduler runs the reaper (exports and mails due again, jobs lost)
         "REAPER_TICK_SECONDS": int(env.get("REAPER_TICK_SECONDS", "10")),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", "50")),

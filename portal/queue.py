@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from rq import Queue
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from portal.extensions import rq
@@ -53,9 +53,23 @@ class RQJobQueue:
                          failure_ttl=KEEP_FAILURE, job_timeout=3600)
 
     def sweep_abandoned(self) -> None:
-        """Mark failed the started jobs whose worker stopped its heartbeats (it was killed): RQ
-        does it in a worker's maintenance, every ten minutes; the reaper cannot wait that long."""
-        StartedJobRegistry(queue=default_queue()).cleanup()
+        """Mark failed the jobs whose worker stopped its heartbeats (it was killed): RQ does it
+        in a worker's maintenance, every ten minutes; the reaper cannot wait that long. That
+        covers the jobs the worker had started; one it had taken from the queue but not yet
+        started RQ leaves "queued" in its intermediate list, so it is failed here too."""
+        queue = default_queue()
+        registry = StartedJobRegistry(queue=queue)
+        expired = sorted(set(registry.get_expired_job_ids()))
+        registry.cleanup()
+        if not expired:
+            return
+        waiting = set(queue.get_job_ids())   # queued again meanwhile (the reaper): not lost
+        for job in Job.fetch_many(expired, connection=queue.connection):
+            if job is None or job.id in waiting or job.get_status(refresh=False) != JobStatus.QUEUED:
+                continue
+            job.set_status(JobStatus.FAILED)
+            registry.remove_executions(job)
+            queue.intermediate_queue.remove(job.id)
 
     def statuses(self, job_ids: list[str]) -> dict[str, str | None]:
         """RQ's status per job id in one round trip: None when Redis has no such job,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from portal import jobs
-from portal.domain import exports, outbox, services
+from portal.domain import outbox, services
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpAudit, ErpItem, ToolLevel, utcnow
 from portal.queue import RQJobQueue, default_queue, redis_job_id
@@ -50,14 +50,17 @@ def test_running_the_export_twice_yields_one_invoice(app, session, sim, accepted
     assert invoices_in_sage(sim, setup, inv) == 1
 
 
-def test_a_killed_worker_then_a_rerun_yields_one_invoice(app, session, sim, accepted, tmp_path, drain):
+def test_a_killed_worker_then_a_rerun_yields_one_invoice(app, session, sim, accepted, tmp_path, drain,
+                                                         monkeypatch):
+    """Killed after Sage's commit, before the portal's: once its heartbeats stop, the reaper queues
+    the export again, with no one pressing Retry, and the rerun replays Sage's answer."""
     setup, inv, erp, approver = accepted
     marker = tmp_path / "sage-committed"
     with app.app_context():
         default_queue().enqueue("tests.crashjobs.export_then_hang", erp.id, erp.attempt, str(marker),
                          job_id=redis_job_id(erp.job_id))
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--burst"],
-                              cwd=ROOT, env=os.environ.copy())
+                              cwd=ROOT, env={**os.environ, "WORKER_HEARTBEAT_SECONDS": "2"})
     try:
         deadline = time.time() + 30
         while not marker.exists() and time.time() < deadline:
@@ -71,9 +74,13 @@ def test_a_killed_worker_then_a_rerun_yields_one_invoice(app, session, sim, acce
     session.expire_all()
     assert services.get_erp_item(session, erp.id).state == State.EXPORTING
     assert invoices_in_sage(sim, setup, inv) == 1
-    # The export shows as stalled and an approver retries it: same attempt, same batch id.
-    assert erp.id in {e.id for e in exports.stalled_exports(session, timedelta(seconds=-1))}
-    services.requeue(session, approver, erp.id, RQJobQueue())
+    monkeypatch.setitem(app.config, "EXPORT_REAP_SECONDS", 0)
+    with app.app_context():
+        jobs.reap()
+        assert audit_of(session, erp)[-1].action == "accept"   # its job still counts as running
+        time.sleep(2.5)   # its heartbeats have stopped: abandoned
+        assert jobs.reap().exports >= 1
+    assert audit_of(session, erp)[-1].detail["reason"] == "its export job was failed; queued again automatically"
     drain()
     session.expire_all()
     erp = services.get_erp_item(session, erp.id)

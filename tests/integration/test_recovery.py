@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
 from portal import jobs, schedule
@@ -16,7 +17,7 @@ from portal.domain.backoff import Backoff
 from portal.domain.lifecycle import Action, State
 from portal.domain.models import ErpAudit, ErpItem, MailStatus, OutboxMail, utcnow
 from portal.exporters.sage300.simulator import RATE_LIMITED
-from portal.queue import RQJobQueue
+from portal.queue import RQJobQueue, default_queue, redis_job_id
 from tests.conftest import login
 from tests.types import get_type
 
@@ -161,3 +162,27 @@ def test_the_scheduler_waits_out_a_redis_outage_and_reaps_meanwhile(app, monkeyp
     schedule.run(app)
     assert Cron.runs == 4 and pauses == [1.0, 2.0, 4.0]
     assert ticks   # the reaper ticked in its own thread
+
+
+def test_an_export_job_taken_by_a_worker_that_died_before_starting_it_is_reaped(app, session, road, drain,
+                                                                              monkeypatch):
+    """RQ moves a job to its intermediate list and registers it as started before it marks it so:
+    a worker killed in between leaves it "queued" there for good. Once its registration lapses,
+    the sweep fails it and the reaper queues the export again."""
+    (inv, erp), = sent_invoices(session, road, 1)
+
+    class Dropped:
+        def export_many(self, items):
+            pass
+    services.accept(session, road[2], erp.id, get_type(INVOICE).export_defaults(inv), Dropped())
+    with app.app_context():
+        queue = default_queue()
+        job = queue.enqueue("portal.jobs.export_item", erp.id, 1, job_id=redis_job_id(erp.job_id))
+        queue.connection.lmove(queue.key, queue.intermediate_queue_key)   # taken by a worker...
+        queue.connection.zadd(StartedJobRegistry(queue=queue).key, {f"{job.id}:gone": 1})   # ...that died
+        monkeypatch.setitem(app.config, "EXPORT_REAP_SECONDS", 0)
+        assert jobs.reap().exports >= 1
+        assert job.id not in queue.intermediate_queue.get_job_ids()
+    drain()
+    session.expire_all()
+    assert session.get(ErpItem, erp.id).state == State.SYNCED
