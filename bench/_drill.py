@@ -358,12 +358,17 @@ def stuck_jobs(app, erp_ids) -> Counter:
         wip = {}
         for member, score in conn.zrange(StartedJobRegistry(queue=queue).key, 0, -1, withscores=True):
             wip[member.decode().split(":")[0]] = score
+        expiring: dict[str, list[float]] = {}
         for job_id in dict.fromkeys(r.job_id or "" for r in rows if not r.retry_at):
             rid = redis_job_id(job_id)
-            where = ("queue list" if rid in listed else "intermediate list" if rid in middle
-                     else f"started registry, expires in {wip[rid] - time.time():.0f}s" if rid in wip
-                     else "nowhere")
-            out[f"job {statuses.get(job_id)} ({where})"] += 1
+            where = " and ".join(name for name, keys in (("queue list", listed), ("intermediate list", middle),
+                                                         ("started registry", wip)) if rid in keys) or "nowhere"
+            key = f"job {statuses.get(job_id)} ({where})"
+            out[key] += 1
+            if rid in wip:
+                expiring.setdefault(key, []).append(wip[rid] - time.time())
+        for key, left in expiring.items():   # when RQ's cleanup would first see them abandoned
+            out[f"{key[:-1]}, entry expires in {min(left):.0f}-{max(left):.0f} s)"] = out.pop(key)
         db.session.remove()
     n_retry = sum(1 for r in rows if r.retry_at)
     if n_retry:

@@ -69,9 +69,8 @@ def worker_kills(args) -> None:
         t_kills = time.perf_counter()
         stopped = "?"
         try:
-            for _ in range(3 * args.kills):
-                if kills >= args.kills:
-                    break
+            give_up = time.perf_counter() + 60 + 5 * args.kills * args.max_gap
+            while kills < args.kills and time.perf_counter() < give_up:
                 time.sleep(rng.uniform(args.min_gap, args.max_gap))
                 exporting = states(app, accepted_ids)["exporting"]
                 if exporting < 2 * 20 and drill.reserve:   # keep exports running under the kills
@@ -81,7 +80,7 @@ def worker_kills(args) -> None:
                     batches += 1
                 pids = drill.serve.pids("worker")
                 seen.update(pids)
-                if not pids:
+                if not pids:   # both being restarted by supervisord
                     continue
                 busy = [p for p in drill.serve.busy_workers() if p in pids]
                 target = rng.choice(busy or pids)
