@@ -100,11 +100,13 @@ class Serve:
         deadline, web = time.perf_counter() + timeout, False
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"flask serve exited ({self.proc.returncode}):\n{self.tail()}")
             web = web or self.http_ok()
             if web and self.pids("scheduler") and len(self.registered_workers()) >= workers:
                 return time.perf_counter() - t0
             time.sleep(0.5)
+        self.stop()   # never leave a half-started process set behind
         raise RuntimeError(f"flask serve not ready within {timeout}s:\n{self.tail()}")
 
     def http_ok(self) -> bool:
