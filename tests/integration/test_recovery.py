@@ -12,13 +12,15 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
 from portal import jobs, schedule
-from portal.domain import services
+from portal.domain import recovery, services, sync
 from portal.domain.backoff import Backoff
 from portal.domain.lifecycle import Action, State
-from portal.domain.models import ErpAudit, ErpItem, MailStatus, OutboxMail, utcnow
+from portal.domain.models import ErpAudit, ErpItem, MailStatus, OutboxMail, SyncStatus, utcnow
 from portal.exporters.sage300.simulator import RATE_LIMITED
 from portal.queue import RQJobQueue, default_queue, redis_job_id
+from tests import factories as f
 from tests.conftest import login
+from tests.fake_sage import FakeSage, RecordingQueue
 from tests.types import get_type
 
 INVOICE = "subcontractor_invoice"
@@ -186,3 +188,20 @@ def test_an_export_job_taken_by_a_worker_that_died_before_starting_it_is_reaped(
     drain()
     session.expire_all()
     assert session.get(ErpItem, erp.id).state == State.SYNCED
+
+
+def test_a_sync_started_while_the_queue_is_down_waits_queued_and_the_reaper_queues_it_once_it_is_back(session):
+    waiting = sync.start(session, f.approver(session), "cost_codes", RecordingQueue(fail=True))
+    assert waiting.status == SyncStatus.QUEUED and "cannot be reached" in waiting.message
+    assert sync.active_run(session, "cost_codes").id == waiting.id
+
+    class Back(RecordingQueue):
+        def statuses(self, job_ids):
+            return dict.fromkeys(job_ids)   # Redis has no such job
+    back = Back()
+    recovery.reap_syncs(session, back, timedelta(minutes=1))
+    assert waiting.id not in back.queued   # too recent to tell
+    assert recovery.reap_syncs(session, back, timedelta(0), now=utcnow() + timedelta(seconds=1)) >= 1
+    assert back.queued.count(waiting.id) == 1
+    done = sync.execute(session, waiting.id, FakeSage())
+    assert done.status == SyncStatus.DONE

@@ -551,24 +551,6 @@ def test_the_file_drop_connector_cannot_import(session):
     assert done.status == SyncStatus.FAILED and "file-drop" in done.message
 
 
-def test_queue_down_leaves_the_run_queued_and_the_reaper_queues_it_once_the_queue_is_back(session):
-    from portal.domain import recovery
-    waiting = sync.start(session, approver(session), "cost_codes", RecordingQueue(fail=True))
-    assert waiting.status == SyncStatus.QUEUED and "cannot be reached" in waiting.message
-    assert sync.active_run(session, "cost_codes").id == waiting.id
-
-    class Back(RecordingQueue):
-        def statuses(self, job_ids):
-            return dict.fromkeys(job_ids)   # Redis has no such job
-    back = Back()
-    recovery.reap_syncs(session, back, timedelta(minutes=1))
-    assert waiting.id not in back.queued   # too recent to tell
-    assert recovery.reap_syncs(session, back, timedelta(0), now=utcnow() + timedelta(seconds=1)) >= 1
-    assert back.queued.count(waiting.id) == 1
-    done = sync.execute(session, waiting.id, FakeSage())
-    assert done.status == SyncStatus.DONE
-
-
 def test_permissions_and_scope_checks(session):
     with pytest.raises(PermissionDenied):
         sync.start(session, make_user(session, erp_level=ToolLevel.STANDARD), "vendors", RecordingQueue())
