@@ -1,15 +1,18 @@
-"""Web plumbing shared by every blueprint: page-or-fragment rendering, errors, login."""
+"""Web plumbing shared by every blueprint: page-or-fragment rendering, errors, login, the ids and
+pages a URL may name, where a `next` may send the browser."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, make_response, redirect, render_template, request, url_for
+from flask import Flask, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter
 
 from portal.domain import health, policy
 from portal.domain.errors import DomainError, Invalid
@@ -20,6 +23,69 @@ from portal.domain.values import mmddyyyy, money
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 from portal.health_probe import RQHealthProbe
+
+# The largest id or page number a URL may name: PostgreSQL's integer (SQLite's is 2^63-1; one
+# bound for both, so both stacks answer the same 404).
+MAX_ID = 2**31 - 1
+API_PREFIX = "/api/"
+
+
+class BoundedInt(IntegerConverter):
+    """Flask's `int` for every route: ASCII digits only, at most MAX_ID, so an id the database
+    cannot hold is a 404 rather than an overflow (500) in the query. A 404 straight away: a
+    ValidationError would let Werkzeug answer 405 where a sibling rule takes another method."""
+
+    regex = r"[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        digits = value.lstrip("0")
+        if len(digits) > len(str(MAX_ID)) or int(digits or "0") > MAX_ID:  # int() refuses 4,300+ digits
+            raise NotFound()
+        return super().to_python(value)
+
+
+def page_arg() -> int:
+    """The `page` query parameter: 1 when absent, not a number or below 1; a page beyond MAX_ID
+    is a 404, like an id beyond it (it must not reach SQL as an OFFSET that overflows)."""
+    page = request.args.get("page", 1, type=int)
+    if page > MAX_ID:
+        abort(404)
+    return max(1, page)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site ("/x?y"), else None: no scheme or host, no
+    "//" or backslash (browsers read "/\\host" as "//host"), no control character (browsers drop a
+    tab or newline, so "/<tab>/host" is "//host"; a CR LF would break the Location header)."""
+    if not target or not target.startswith("/") or "\\" in target:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
+
+
+def json_error(status: int, message: str, fields: dict | None = None):
+    """The JSON API's error body: {"error": ..., "fields": {field: what is wrong}}."""
+    body: dict[str, object] = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify(body), status
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def error_answer(status: int, text: str, fields: dict | None = None):
+    """An error as the client reads it: JSON under /api/, a message for htmx, else the error page."""
+    if is_api_request():
+        return json_error(status, text, fields)
+    if htmx:
+        return message_fragment(text, status)
+    return make_response(render_template("error.html", status=status, text=text), status)
 
 
 def wants_fragment() -> bool:
@@ -79,6 +145,8 @@ def forbidden(text: str = "You do not have permission to do that."):
 
 
 def init_app(app: Flask) -> None:
+    # before any blueprint adds its rules: every <int:...> of the app is bounded
+    app.url_map.converters["int"] = BoundedInt
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
 
@@ -108,32 +176,28 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        text = exc.message or "That could not be done."
-        if htmx:
-            return message_fragment(text, exc.status)
-        return make_response(render_template("error.html", status=exc.status, text=text),
-                             exc.status)
+        return error_answer(exc.status, exc.message or "That could not be done.", exc.fields)
 
     @app.errorhandler(ConnectorUnavailable)
     def sage_unavailable(exc: ConnectorUnavailable):
         """Sage (the simulator's database, the drop folder) cannot be reached: say so, change nothing."""
-        text = f"Sage 300 CRE cannot be reached right now ({exc}). Nothing was changed; try again later."
-        if htmx:
-            return message_fragment(text, 503)
-        return make_response(render_template("error.html", status=503, text=text), 503)
+        return error_answer(503, f"Sage 300 CRE cannot be reached right now ({exc}). Nothing was changed; "
+                                 "try again later.")
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        text = "The form had expired. Reload the page and try again."
-        if htmx:
-            return message_fragment(text, 400)
-        return make_response(render_template("error.html", status=400, text=text), 400)
+        return error_answer(400, "The form had expired. Reload the page and try again.")
 
     @app.errorhandler(404)
     def not_found(_exc):
-        if htmx:
-            return message_fragment("Not found.", 404)
-        return make_response(render_template("error.html", status=404, text="Not found."), 404)
+        return error_answer(404, "Not found.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        """Any other HTTP error, and an unexpected exception (a 500): JSON under /api/, Werkzeug's page elsewhere."""
+        if is_api_request():
+            return json_error(exc.code or 500, exc.description or exc.name)
+        return exc
 
     @app.after_request
     def vary(response):

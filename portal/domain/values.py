@@ -1,8 +1,9 @@
 """Values as people type and read them: dates, amounts, money and US dates."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from portal.domain.errors import Invalid
 
@@ -21,17 +22,34 @@ def parse_date(value: str | date | None, field: str) -> date:
                   fields={field: "Enter a date as MM/DD/YYYY." if text else "This field is required."})
 
 
+# An amount as people type it, once "$" is dropped: ASCII digits only (Decimal would also read
+# Arabic-Indic and other Unicode digits, "NaN", "Infinity" and "1E+9"), an optional sign, thousands
+# commas in groups of three, one decimal point.
+_AMOUNT = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]*)?")
+MONEY_LIMIT = Decimal("1000000000")
+
+
 def parse_money(value: object, field: str, places: str = "0.01") -> Decimal:
-    """An amount typed by a person ($ and thousands separators allowed), to cents by default."""
-    text = str(value if value is not None else "").replace(",", "").replace("$", "").strip() or "0"
-    try:
-        amount = Decimal(text).quantize(Decimal(places))
-    except InvalidOperation:
-        raise Invalid("Please correct the highlighted fields.",
-                      fields={field: f"'{value}' is not an amount."}) from None
-    if abs(amount) >= Decimal("1000000000"):
+    """An amount typed by a person ($ and thousands separators allowed) with at most `places`
+    decimals (cents by default), finite and under a billion; else Invalid naming `field`."""
+    step = Decimal(places)
+    if isinstance(value, Decimal):
+        amount = value
+    else:
+        text = str(value if value is not None else "").strip().replace("$", "", 1).strip() or "0"
+        if not _AMOUNT.fullmatch(text) or not any(c.isdigit() for c in text):
+            raise Invalid("Please correct the highlighted fields.",
+                          fields={field: f"'{value}' is not an amount."})
+        amount = Decimal(text.replace(",", ""))
+    if not amount.is_finite():
+        raise Invalid("Please correct the highlighted fields.", fields={field: f"'{value}' is not an amount."})
+    if abs(amount) >= MONEY_LIMIT:
         raise Invalid("Please correct the highlighted fields.", fields={field: "Amount is too large."})
-    return amount
+    rounded = amount.quantize(step)
+    if rounded != amount:
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={field: f"Use at most {len(places.partition('.')[2])} decimal places."})
+    return rounded
 
 
 def money(value: Decimal | None) -> str:

@@ -1,10 +1,13 @@
-"""The JSON API: token auth, the same gate, 4xx answers naming the failing field."""
+"""The JSON API: token auth, the same gate, 4xx answers naming the failing field, every error JSON."""
 import pytest
 
+from portal.domain import items
 from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceStatus, ToolLevel
 from portal.domain.users import create_token
+from portal.exporters.sage300.records import ConnectorUnavailable
 from tests import factories as f
+from tests.rows import check_rows
 
 
 @pytest.fixture
@@ -65,3 +68,40 @@ def test_openapi_is_served(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1") and "/company/items/{type_key}" in doc["paths"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def _boom(*_args, **_kwargs):
+    raise RuntimeError("a bug")
+
+
+def _sage_down(*_args, **_kwargs):
+    raise ConnectorUnavailable("the drop folder is gone")
+
+
+def test_every_error_under_api_is_json_with_its_status(api, app, monkeypatch):
+    """Not only the gate's own refusals: a URL matching no route, a method the route does not take,
+    an id beyond the database's integers, Sage unreachable and an unexpected exception (a 500) too."""
+    client, auth, _, ids = api
+    item = f"/api/v1/projects/{ids['project']}/items/subcontractor_invoice"
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # a bug answers 500, as in production
+    rows = {
+        "no such route": ("GET", "/api/v1/nothing-here", None, 404),
+        "no such route, deeper": ("POST", f"{item}/{ids['invoice']}/send/again", None, 404),
+        "method the route does not take": ("DELETE", f"{item}/{ids['invoice']}", None, 405),
+        "GET of a POST-only route": ("GET", f"{item}/{ids['invoice']}/send", None, 405),
+        "id beyond the database's integers": ("GET", f"{item}/99999999999999999999", None, 404),
+        "project id beyond 2^31-1": ("GET", f"/api/v1/projects/{2**31}/items/subcontractor_invoice", None, 404),
+        "Sage unreachable": ("GET", item, (items, "list_items", _sage_down), 503),
+        "an unexpected exception": ("GET", item, (items, "list_items", _boom), 500),
+    }
+
+    def check(method, url, patch, status):
+        with monkeypatch.context() as m:
+            if patch:
+                m.setattr(*patch)
+            response = client.open(url, method=method, headers=auth)
+        assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:200])
+        assert response.mimetype == "application/json", response.get_data(as_text=True)[:200]
+        assert set(response.get_json()) == {"error"} and response.get_json()["error"], response.get_json()
+
+    check_rows(rows, check)

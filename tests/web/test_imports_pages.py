@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from portal.domain import sync
 from portal.domain.models import ImportStatus, Project, SageRecord, SyncRun, SyncSchedule, SyncStatus, Vendor
 from tests import factories as f
+from tests.rows import check_rows
 from tests.web import roles
 
 HX = {"HX-Request": "true"}
@@ -99,6 +100,21 @@ def test_link_archive_and_unarchive(app, clients, sim):
     assert status_of(app, other_id) == ImportStatus.PENDING
     offsite = client.post(f"/erp/import/vendors/{other_id}/archive", data={"next": "https://evil.example/"})
     assert urlsplit(offsite.location).netloc in ("", "localhost") and "evil" not in offsite.location
+
+
+def test_back_after_an_action_stays_on_site_whatever_next_says(app, clients, sim):
+    """The `next` a form posts goes through the login's check: anything but a plain path on this site
+    (a backslash, a tab or CR LF browsers drop, a host) sends the user back to the list instead."""
+    record_id, _ = stage_vendor(app, sim)
+    client = clients["approver"]
+
+    def check(target):
+        for action in ("archive", "unarchive"):
+            response = client.post(f"/erp/import/vendors/{record_id}/{action}", data={"next": target})
+            assert (response.status_code, response.location) == (303, "/erp/import/vendors"), response.location
+
+    check_rows({repr(t): t for t in ("/\\evil.example/x", "/\t/evil.example/x", "/\r\nSet-Cookie: x=y",
+                                     "//evil.example", "https://evil.example/")}, check)
 
 
 def test_link_exact_matches_from_the_page(app, clients, sim):

@@ -1,8 +1,9 @@
 """Pages and fragments through the test client, with the subcontractor invoice (the first type):
 one URL, the whole page or its block (boosted links and history restores get the page); Vary; a
 lost session; the invoice's own Accept fields and edit form, which answer 422 and change nothing;
-Sage's refusal with cause and solution; search, pages and counts; bulk accept; the project page's
-reasons; unlink without htmx; CSRF; signing in; all-or-nothing admin forms. What every type does is
+Sage's refusal with cause and solution; search, pages and counts; ids and pages beyond the
+database's integers; bulk accept; the project page's reasons; unlink without htmx; CSRF; signing
+in; all-or-nothing admin forms. What every type does is
 in test_item_pages.py; who may do it in test_access.py.
 
 Requests are made with no app context pushed (a context held across requests shares flask.g,
@@ -18,12 +19,16 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import url_for
 from sqlalchemy import func, select
+from werkzeug.routing import IntegerConverter
 
 from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceLine, InvoiceStatus, ProjectMember, SubcontractorInvoice, ToolLevel, User
+from portal.domain.types import REGISTRY
 from tests import factories as f, items as ti
 from tests.items import item_url, list_url, tab_url
+from tests.rows import check_rows
 from tests.web.pages import BOOSTED, HX, RESTORE, World, counts, is_fragment, is_page, path_of, tab_row_ids, text
 
 KEY = "subcontractor_invoice"
@@ -33,7 +38,9 @@ row_ids = tab_row_ids
 
 ROLE_USERS = {"approver": dict(erp_level=ToolLevel.STANDARD, push=True),
               "standard": dict(erp_level=ToolLevel.STANDARD), "project_admin": {},
-              "project_readonly": {}, "site_admin": dict(site_admin=True)}
+              "project_readonly": {}, "site_admin": dict(site_admin=True),
+              # reaches every route's query: what an id beyond the database's integers must not
+              "everything": dict(site_admin=True, erp_level=ToolLevel.ADMIN, push=True)}
 
 
 @pytest.fixture
@@ -278,6 +285,60 @@ def test_pagination_uses_page_size_and_shows_page_n_of_m(app, clients, world):
     assert sorted(row_ids(first) + row_ids(second)) == sorted(i.erp for i in made)
 
 
+# ids and pages beyond PostgreSQL's integer (SQLite's ends at 2^63-1): 404, on both stacks, not an
+# overflow in the query (500)
+TOO_BIG = (str(2**31), "99999999999999999999", "9" * 5000)
+
+
+def _too_big_urls(app, number: str) -> dict[str, tuple[str, str]]:
+    """Every rule with an <int:...> (the route map, not a copy of it), each method: the URL with
+    each int `number` and a type of the rule's scope."""
+    placeholder = 7654321
+    keys = {scope: next(k for k, t in REGISTRY.items() if t.scope == scope) for scope in ("project", "company")}
+    urls = {}
+    for rule in app.url_map.iter_rules():
+        ints = [name for name, conv in rule._converters.items() if isinstance(conv, IntegerConverter)]
+        if not ints:
+            continue
+        values: dict = {name: placeholder for name in ints}
+        if "type_key" in rule.arguments:
+            values["type_key"] = keys["company" if "/company/" in rule.rule else "project"]
+        if "list_key" in rule.arguments:
+            values["list_key"] = "vendors"
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **values).replace(str(placeholder), number)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            urls[f"{method} {rule.rule}"] = (method, url)
+    return urls
+
+
+@pytest.mark.parametrize("number", TOO_BIG, ids=["2^31", "10^20", "5000 digits"])
+def test_an_id_beyond_the_databases_integers_is_404_on_every_route(app, clients, number):
+    urls = _too_big_urls(app, number)
+    assert len(urls) > 40, sorted(urls)
+
+    def check(method, url):
+        response = clients["everything"].open(url, method=method)
+        assert response.status_code == 404, (response.status_code, text(response)[:200])
+
+    check_rows(urls, check)
+
+
+def test_a_page_beyond_the_databases_integers_is_404_and_a_page_within_them_answers(app, clients, world):
+    pid = world.home.pid
+    lists = {"ERP tab": TAB, "Ready to Import": "/erp/import/vendors", "Mail": "/admin/mail",
+             "direct costs": f"/projects/{pid}/direct-costs"}
+
+    def check(url, page, expected):
+        for headers in (None, HX):
+            response = clients["everything"].get(url, query_string={"page": page}, headers=headers)
+            assert response.status_code == expected, (page, headers, response.status_code, text(response)[:200])
+
+    check_rows({f"{name} page={page}": (url, page, expected) for name, url in lists.items()
+                for page, expected in ((2**31 - 1, 200), (2**31, 404), (99999999999999999999, 404),
+                                       (-99999999999999999999, 200), ("x", 200))}, check)
+
+
 def test_bulk_accept_without_htmx_redirects_and_reports_what_was_not_accepted(clients, world, drain):
     ok, synced = world.item(KEY, State.READY), world.item(KEY, State.SYNCED)
     response = clients["approver"].post(f"{TAB}/bulk-accept", data={"ids": [str(ok.erp), str(synced.erp)]})
@@ -332,12 +393,13 @@ def test_retrieve_of_an_invoice_never_sent_is_422(clients, world):
 
 @pytest.mark.parametrize("change, message", [
     ({"line-FIRST-work_completed": "12abc"}, "'12abc' is not an amount."),
-    ({"line-FIRST-retainage": "1e12"}, "Amount is too large."),
+    ({"line-FIRST-retainage": "1,000,000,000,000"}, "Amount is too large."),
+    ({"line-FIRST-retainage": "1e3"}, "'1e3' is not an amount."),
     ({"number": ""}, "Invoice # is required."),
     ({"billing_date": "13/45/2026"}, "Enter a date as MM/DD/YYYY."),
     ({"period_start": "2026-11-01"}, "The billing period must end after it starts."),
     ({"status": "Paid"}, "Choose a status from the list."),
-], ids=["bad amount", "huge amount", "no number", "bad date", "period backwards", "bad status"])
+], ids=["bad amount", "huge amount", "exponent", "no number", "bad date", "period backwards", "bad status"])
 def test_edit_rejected_invoice_with_bad_input_is_422_and_changes_nothing(clients, world, change, message):
     inv = world.item(KEY, State.REJECTED)
     before = invoice_state(world, inv.id)
@@ -453,16 +515,21 @@ def test_login_goes_to_next_or_home(app, people):
     assert response.status_code == 303 and response.location == "/"
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "http://evil.example/x", "/\\evil.example/x",
-                                    "\\\\evil.example/x"])
-def test_login_never_redirects_off_site(app, people, target):
-    response = app.test_client().post("/login", query_string={"next": target},
-                                      data={"username": people["project_admin"].username, "password": f.PASSWORD})
-    assert response.status_code == 303
-    location = response.location
-    # browsers read a backslash as a slash: "/\\host" would leave the site like "//host"
-    assert "\\" not in location and not location.startswith("//"), location
-    assert urlsplit(location).netloc == "", location
+# browsers read a backslash as a slash ("/\\host" leaves the site like "//host") and drop a tab or
+# newline ("/\t/host" is "//host"); a CR LF would split the Location header
+OFF_SITE = ["//evil.example/x", "http://evil.example/x", "/\\evil.example/x", "\\\\evil.example/x",
+            "/\t/evil.example/x", "/\n/evil.example/x", "/\r\nSet-Cookie: x=y", "/projects/\x00",
+            " //evil.example/x", "https:/evil.example", "javascript:alert(1)"]
+
+
+def test_login_never_redirects_off_site(app, people):
+    """A `next` that is not a plain path on this site: home instead, never off site, never a 500."""
+    def check(target):
+        response = app.test_client().post("/login", query_string={"next": target}, data={
+            "username": people["project_admin"].username, "password": f.PASSWORD})
+        assert (response.status_code, response.location) == (303, "/"), (response.status_code, response.location)
+
+    check_rows({repr(t): t for t in OFF_SITE}, check)
 
 
 # ---- admin forms are all or nothing -------------------------------------------------------

@@ -11,7 +11,7 @@ from portal.domain.errors import Invalid
 from portal.domain.models import ToolLevel
 from portal.extensions import db
 from portal.queue import RQJobQueue
-from portal.web import render, require
+from portal.web import page_arg, render, require
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -101,7 +101,7 @@ def user_token(user_id: int):
 @require(policy.READ_MAIL)
 def mail_list():
     """Mail the portal sent over SMTP or kept here (no SMTP configured), newest first."""
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     mails, more = outbox.mail_page(db.session(), page)
     return render("admin/mail.html", mails=mails, page=page, more=more)
 

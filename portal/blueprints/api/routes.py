@@ -1,7 +1,9 @@
 """The JSON API: another project-management system sends items through the same gate.
 
 Token auth per user (`Authorization: Bearer <token>`), the same prerequisites, permissions
-and lifecycle as the web pages, and 4xx answers that name the failing field."""
+and lifecycle as the web pages, and 4xx answers that name the failing field. Every error under
+/api/ is JSON with its status (404, 405 and 500 included): portal.web's app-level handlers answer
+so, since a blueprint's own handlers never see a URL that matches none of its routes."""
 from __future__ import annotations
 
 from functools import wraps
@@ -9,37 +11,16 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request, url_for
 
 from portal.domain import items, services
-from portal.domain.errors import DomainError, Invalid
+from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
 from portal.domain.types import REGISTRY, get_type
 from portal.domain.users import user_for_token
 from portal.extensions import csrf, db
 from portal.queue import RQJobQueue
+from portal.web import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-
-
-def error(status: int, message: str, fields: dict | None = None):
-    body: dict[str, object] = {"error": message}
-    if fields:
-        body["fields"] = fields
-    return jsonify(body), status
-
-
-@bp.errorhandler(DomainError)
-def domain_error(exc: DomainError):
-    return error(exc.status, exc.message or "That could not be done.", exc.fields)
-
-
-@bp.errorhandler(404)
-def not_found(_exc):
-    return error(404, "Not found.")
-
-
-@bp.errorhandler(405)
-def not_allowed(_exc):
-    return error(405, "Method not allowed.")
 
 
 def token_required(view):
@@ -48,10 +29,10 @@ def token_required(view):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return error(401, "Send your API token as 'Authorization: Bearer <token>'.")
+            return json_error(401, "Send your API token as 'Authorization: Bearer <token>'.")
         user = user_for_token(db.session(), token.strip())
         if user is None:
-            return error(401, "That API token is not valid (revoked, or its user is inactive).")
+            return json_error(401, "That API token is not valid (revoked, or its user is inactive).")
         g.api_user = user
         return view(*args, **kwargs)
     return wrapped

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired
 from portal.domain import policy
 from portal.domain.users import authenticate
 from portal.extensions import db
-from portal.web import render
+from portal.web import render, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -16,12 +16,6 @@ bp = Blueprint("auth", __name__)
 class LoginForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired()])
     password = PasswordField("Password", validators=[DataRequired()])
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
 
 
 @bp.route("/")
@@ -43,7 +37,7 @@ def login():
         user = authenticate(db.session(), form.username.data, form.password.data)
         if user:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"), code=303)
+            return redirect(safe_next(request.args.get("next")) or url_for("auth.home"), code=303)
         error = "Wrong username or password."
     status = 422 if request.method == "POST" else 200
     return render("auth/login.html", form=form, error=error, status=status)

@@ -19,7 +19,7 @@ from portal.domain.unlink import unlink as unlink_item
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, render, require, wants_fragment, worker_notice
+from portal.web import forbidden, page_arg, render, require, wants_fragment, worker_notice
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
 
@@ -68,7 +68,7 @@ def settings():
 def tab(type_key: str):
     """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
     view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
-                    request.args.get("q", ""), request.args.get("page", 1, type=int),
+                    request.args.get("q", ""), page_arg(),
                     current_app.config["PAGE_SIZE"], _watch())
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view))
 

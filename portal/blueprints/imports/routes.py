@@ -15,7 +15,7 @@ from portal.domain.types import REGISTRY
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, render
+from portal.web import forbidden, page_arg, render, safe_next
 
 bp = Blueprint("imports", __name__, url_prefix="/erp")
 
@@ -54,17 +54,10 @@ def _needs_reader():
     return reader
 
 
-def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int))
-
-
 def _back(default: str):
     """303 to the page the form came from (its `next`, same site only), keeping its query: a
     boosted form follows it and swaps in the whole page, flash message included."""
-    target = request.form.get("next") or default
-    if not target.startswith("/") or target.startswith("//"):
-        target = default
-    return redirect(target, code=303)
+    return redirect(safe_next(request.form.get("next")) or default, code=303)
 
 
 def _back_to(list_key: str):
@@ -82,7 +75,7 @@ def ready(list_key: str):
     status = request.args.get("status", "pending")
     q = (request.args.get("q") or "").strip()
     size = current_app.config["PAGE_SIZE"]
-    page = rti.records_page(db.session(), record_kind, status, q, (_page() - 1) * size, size)
+    page = rti.records_page(db.session(), record_kind, status, q, (page_arg() - 1) * size, size)
     suggestions, options, blockers = {}, [], {}
     if list_key == "vendors" and status == "pending":
         suggestions = rti.vendor_suggestions(db.session(), page.records)
@@ -95,7 +88,7 @@ def ready(list_key: str):
                   view=page, suggestions=suggestions, options=options, blockers=blockers, tab=tab,
                   sync_kind=sync_kind, latest=sync.latest_run(db.session(), sync_kind),
                   active=sync.active_run(db.session(), sync_kind),
-                  pages=max(1, -(-page.total // size)), page_number=_page(), active_tab=tab)
+                  pages=max(1, -(-page.total // size)), page_number=page_arg(), active_tab=tab)
 
 
 @bp.route("/import/vendors/<int:record_id>/add", methods=["POST"])

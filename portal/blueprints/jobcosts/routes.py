@@ -8,7 +8,7 @@ from markupsafe import Markup
 from portal.domain import job_costs
 from portal.domain.values import money
 from portal.extensions import db
-from portal.web import render, see_other
+from portal.web import page_arg, render, see_other
 
 bp = Blueprint("jobcosts", __name__, url_prefix="/projects")
 
@@ -60,7 +60,7 @@ def report_csv(project_id: int):
 def direct_costs(project_id: int):
     """The posted Sage transactions imported as direct costs, a page at a time."""
     view = job_costs.direct_costs(db.session(), current_user, project_id,
-                                  request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"])
+                                  page_arg(), current_app.config["PAGE_SIZE"])
     return render("jobcosts/direct_costs.html", "direct_cost_list", view=view, project=view.project,
                   **_helpers())
 
