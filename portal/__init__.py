@@ -33,7 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("DATABASE_SCHEMA")))
 
-    from portal.extensions import csrf, db, htmx, login_manager, mail, migrate, rq
+    from portal.extensions import CONTENT_SECURITY_POLICY, csrf, db, htmx, login_manager, mail, migrate, rq, talisman
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"), render_as_batch=True)
     login_manager.init_app(app)
@@ -41,6 +41,12 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     mail.init_app(app)
     rq.init_app(app)
+    # Security headers on every response; HTTPS itself is the proxy's (or gunicorn's) to do:
+    # HSTS is sent on HTTPS requests only, and the session cookie is Secure when configured.
+    talisman.init_app(app, force_https=False, content_security_policy=CONTENT_SECURITY_POLICY,
+                      frame_options="DENY", referrer_policy="strict-origin-when-cross-origin",
+                      session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+                      session_cookie_http_only=True)
 
     from portal import web
     web.init_app(app)

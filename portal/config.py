@@ -66,6 +66,8 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "SYNC_TICK_SECONDS": int(env.get("SYNC_TICK_SECONDS", "60")),
         "SYNC_STALL_SECONDS": int(env.get("SYNC_STALL_SECONDS", "600")),
         "SESSION_COOKIE_HTTPONLY": True,
+        # on when the portal is served over HTTPS (the cookie is then never sent in clear)
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE")),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
     }

@@ -113,13 +113,18 @@ def base_url(live_server):
 
 @pytest.fixture
 def open_as(new_context, base_url):
-    """open_as(user) -> a Page in a fresh browser context, signed in through the login form."""
+    """open_as(user) -> a Page in a fresh browser context, signed in through the login form.
+    Anything the Content-Security-Policy blocks on the way (an inline script or style, a
+    foreign source) fails the test at its end."""
     from playwright.sync_api import expect
+    blocked: list[str] = []
 
     def open_(user, password: str = PASSWORD):
         context = new_context()
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
+        page.on("console", lambda message: blocked.append(message.text)
+                if "Content Security Policy" in message.text else None)
         page.goto("/login")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(password)
@@ -129,7 +134,8 @@ def open_as(new_context, base_url):
         page.wait_for_load_state("load")
         page.wait_for_function("() => window.htmx !== undefined")  # clicks are htmx's from here
         return page
-    return open_
+    yield open_
+    assert not blocked, f"blocked by the Content-Security-Policy: {blocked}"
 
 
 @pytest.fixture(autouse=True, scope="session")

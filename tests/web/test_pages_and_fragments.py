@@ -547,3 +547,18 @@ def test_user_edit_with_a_bad_project_level_saves_nothing(app, clients, world):
         assert (user.name, user.erp_level) == ("Before Name", ToolLevel.NONE)
         assert s.scalar(select(func.count()).select_from(ProjectMember).where(
             ProjectMember.user_id == target_id)) == 0
+
+
+def test_every_response_carries_the_security_headers(app):
+    """A strict Content-Security-Policy (only the portal's own scripts and styles, no framing),
+    X-Frame-Options, Referrer-Policy; HSTS on HTTPS only."""
+    client = app.test_client()
+    plain = client.get("/login")
+    csp = dict(part.strip().split(" ", 1) for part in plain.headers["Content-Security-Policy"].split(";"))
+    assert (csp["script-src"], csp["style-src"], csp["frame-ancestors"], csp["object-src"]) == (
+        "'self'", "'self'", "'none'", "'none'")
+    assert (plain.headers["X-Frame-Options"], plain.headers["Referrer-Policy"],
+            plain.headers["X-Content-Type-Options"]) == ("DENY", "strict-origin-when-cross-origin", "nosniff")
+    assert "Strict-Transport-Security" not in plain.headers
+    secure = client.get("/login", base_url="https://portal.example")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
