@@ -444,7 +444,7 @@ class Drill:
         with self.app.app_context():
             t0 = time.perf_counter()
             accepted, _errors = services.accept_many(db.session, db.session.get(User, self.approver_id),
-                                                     ids, RQJobQueue())
+                                                     "subcontractor_invoice", ids, RQJobQueue())
             elapsed = time.perf_counter() - t0
             db.session.remove()
         return len(accepted), elapsed

@@ -200,7 +200,7 @@ def profile_export(app, stack, approver_id, erp_ids):
     with app.app_context():
         db_engine = db.engine
         approver = db.session.get(User, approver_id)
-        services.accept_many(db.session, approver, erp_ids, rec)
+        services.accept_many(db.session, approver, ITEM_TYPE, erp_ids, rec)
         db.session.remove()
     per_job = []
     event.listen(Engine, "before_cursor_execute", count)
@@ -327,7 +327,7 @@ def batch_accept(app, stack, queue, approver_id, erp_ids, n_workers, timeout=240
             t_wall0 = now_utc()
             t0 = time.perf_counter()
             cpu = CpuBusy()
-            accepted, errors = services.accept_many(db.session, approver, list(erp_ids), RQJobQueue())
+            accepted, errors = services.accept_many(db.session, approver, ITEM_TYPE, list(erp_ids), RQJobQueue())
             t_accept = time.perf_counter() - t0
             job_ids = list(dict.fromkeys(rq_job_id(app, e.job_id) for e in accepted))  # a job per group
             stack.job_ids.update(job_ids)
@@ -406,7 +406,7 @@ def interleaved(app, stack, queue, approver_id, blocks, n_noop):
                 try:
                     with app.app_context():
                         accepted, _ = services.accept_many(db.session(), db.session.get(User, approver_id),
-                                                           list(block), RQJobQueue())
+                                                           ITEM_TYPE, list(block), RQJobQueue())
                         job_ids = list(dict.fromkeys(rq_job_id(app, e.job_id) for e in accepted))
                         stack.job_ids.update(job_ids)
                         db.session.remove()

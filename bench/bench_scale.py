@@ -290,8 +290,8 @@ def run_config(key: str, round_no: int, args, progress) -> dict:
                 wall0 = now_utc()
                 t0 = time.perf_counter()
                 for start in range(0, len(erp_ids), args.chunk):
-                    done, errs = services.accept_many(db.session(), approver, erp_ids[start:start + args.chunk],
-                                                      RQJobQueue())
+                    done, errs = services.accept_many(db.session(), approver, ITEM_TYPE,
+                                                      erp_ids[start:start + args.chunk], RQJobQueue())
                     accepted += len(done)
                     errors.update(errs)
                 result["accept_s"] = time.perf_counter() - t0

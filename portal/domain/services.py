@@ -31,6 +31,7 @@ from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageRe
 log = logging.getLogger(__name__)
 
 REASON_MAX = 2000
+NOT_IN_TAB = "That item is not in this tab."
 # Exports accepted together run up to this many in a row in one job: a bulk accept pays the
 # queue's own round trip (about as long as an export) once per group, not once per item.
 EXPORT_JOB_SIZE = 20
@@ -160,21 +161,21 @@ def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
 
 
 @transactional
-def accept_many(session: Session, actor: User, erp_item_ids: list[int],
+def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list[int],
                 queue: ExportQueue) -> tuple[list[ErpItem], dict[int, str]]:
-    """Accept several items with their default export fields; returns (accepted, errors by id)."""
+    """Accept several items of one tab's type with their default export fields; returns
+    (accepted, errors by id). An item of another type is reported, never accepted."""
     require(actor, policy.DECIDE, "Only accounting approvers can accept items for export.")
+    item_type = get_type(type_key)
     if not erp_item_ids:
         raise Invalid("Tick at least one item to export.")
     erps = session.scalars(select(ErpItem).where(ErpItem.id.in_(erp_item_ids))).all()
     errors: dict[int, str] = {i: "That item is not in ERP Integrations." for i in
                               set(erp_item_ids) - {e.id for e in erps}}
+    errors.update((e.id, NOT_IN_TAB) for e in erps if e.item_type != item_type.key)
+    group = [e for e in erps if e.item_type == item_type.key]
     accepted: list[ErpItem] = []
-    by_type: dict[str, list[ErpItem]] = {}
-    for erp in erps:
-        by_type.setdefault(erp.item_type, []).append(erp)
-    for key, group in by_type.items():
-        item_type = get_type(key)
+    if group:
         items = item_type.load_many(session, [e.item_id for e in group])
         for erp in group:
             if erp.state not in (State.READY, State.FAILED):

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, joinedload
 from portal.domain import policy
 from portal.domain.errors import NotFound, PermissionDenied
 from portal.domain.exports import ExportWatch
-from portal.domain.lifecycle import State
-from portal.domain.models import ErpItem, User
+from portal.domain.lifecycle import Action, State
+from portal.domain.models import ErpAudit, ErpItem, User, utcnow
 from portal.domain.types import ItemType, get_type
 
 FILTERS = {
@@ -33,6 +33,11 @@ class TabRow:
     item: Any
     values: dict = field(default_factory=dict)
     stalled: bool = False      # Exporting, but its job will not finish: offer Retry
+
+    @property
+    def title(self) -> str:
+        """What people call the item in its tab: its number, else its name, else its id."""
+        return str(self.values.get("number") or self.values.get("name") or self.erp.item_id)
 
 
 @dataclass
@@ -109,3 +114,32 @@ def tab_row(session: Session, type_key: str, erp_item_id: int, watch: ExportWatc
     if not rows:
         raise NotFound("That item is not in ERP Integrations.")
     return rows[0]
+
+
+# How the move that put an item where it is reads in a sentence ("accepted by Avery at 10:41").
+DONE_BY = {
+    Action.ACCEPT: "accepted", Action.REJECT: "rejected", Action.RETRIEVE: "taken back",
+    Action.SEND: "sent", Action.RESEND: "sent again", Action.EXPORT_OK: "synced",
+    Action.EXPORT_FAILED: "refused by Sage", Action.UNLINK: "unlinked", Action.LINK: "linked to Sage",
+}
+
+
+def what_happened(session: Session, row: TabRow) -> str:
+    """For a decision that lost the race (or came too late): the item as it now is, and who
+    moved it there and when, from its latest audit row into its current state. E.g.
+    "INV-1002 is already Exporting (accepted by Avery Approver at 10:41)." """
+    erp = row.erp
+    label = State.LABELS.get(erp.state, erp.state)
+    last = session.scalars(
+        select(ErpAudit).where(ErpAudit.erp_item_id == erp.id, ErpAudit.to_state == erp.state,
+                               ErpAudit.from_state != ErpAudit.to_state)
+        .options(joinedload(ErpAudit.actor)).order_by(ErpAudit.id.desc()).limit(1)).first()
+    if last is None:
+        return f"{row.title} is {label}."
+    done = DONE_BY.get(last.action, last.action.replace("_", " "))
+    by = f" by {last.actor.name}" if last.actor else ""
+    when = f"at {last.at:%H:%M}" if last.at.date() == utcnow().date() else f"on {last.at:%m/%d/%Y at %H:%M}"
+    if erp.state == State.REJECTED:
+        return f"{row.title} was rejected{by} {when}."
+    already = "now" if erp.state in (State.DRAFT, State.READY) else "already"
+    return f"{row.title} is {already} {label} ({done}{by} {when})."

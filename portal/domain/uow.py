@@ -3,7 +3,9 @@
 A service runs its work inside `unit_of_work(session)`: whatever goes wrong (a domain error,
 a database error, a bug) rolls back everything it did, so no caller ever calls rollback().
 The service says when its work is done with `commit(session)`, which turns a lost race (a
-stale version, a unique key taken meanwhile) into a Conflict the user can read.
+stale version, a unique key taken meanwhile) into a Conflict the user can read. A stale
+version can also surface before the commit, in a flush (an autoflush before a query the
+service runs after changing a row): the unit of work turns that into the same Conflict.
 """
 from __future__ import annotations
 
@@ -27,9 +29,14 @@ RACE_LOST = ("Someone else changed this item at the same moment. "
 
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
-    """Roll back on any error; the work inside commits with commit(session) when it is done."""
+    """Roll back on any error; the work inside commits with commit(session) when it is done.
+    A row changed by someone else meanwhile (a stale version found by any flush, not only the
+    commit's) is a lost race: a Conflict, never a server error."""
     try:
         yield session
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(RACE_LOST) from None
     except BaseException:
         session.rollback()
         raise

@@ -72,7 +72,7 @@ def test_a_bulk_accept_exports_in_one_job_and_a_bug_in_one_item_fails_that_item_
             raise RuntimeError("a bug in the mapping")
         return real(data, batch_id)
     monkeypatch.setattr(module, "map_subcontractor_invoice", mapping)
-    accepted, _ = services.accept_many(session, approver, [e.id for e in erps], RQJobQueue())
+    accepted, _ = services.accept_many(session, approver, "subcontractor_invoice", [e.id for e in erps], RQJobQueue())
     assert len({e.job_id for e in accepted}) == 1
     drain()
     session.expire_all()

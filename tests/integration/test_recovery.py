@@ -52,7 +52,8 @@ def test_fifteen_accepts_under_a_limit_of_five_all_sync_once_without_anyone(
         app, session, sim, road, rate_limited, drain):
     setup, _, approver = road
     erps = sent_invoices(session, road, 15)
-    accepted, errors = services.accept_many(session, approver, [erp.id for _, erp in erps], RQJobQueue())
+    accepted, errors = services.accept_many(session, approver, "subcontractor_invoice",
+                                            [erp.id for _, erp in erps], RQJobQueue())
     assert len(accepted) == 15 and not errors
     drain()
     assert states(session, erps).count(State.SYNCED) == 5

@@ -255,7 +255,7 @@ def test_bulk_accept_with_defaults(session, sim, who, drain, key, accepted):
     for _ in range(2):
         item_id, creator, sender = make(session, sim, who)
         erps.append(services.send(session, sender, key, item_id, RQJobQueue()).id)
-    done, errors = services.accept_many(session, who.approver, erps, RQJobQueue())
+    done, errors = services.accept_many(session, who.approver, key, erps, RQJobQueue())
     if accepted:
         assert errors == {} and sorted(e.id for e in done) == sorted(erps)
         drain()

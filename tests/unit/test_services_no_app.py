@@ -385,6 +385,41 @@ def test_a_concurrent_decision_is_a_conflict_not_a_second_export(session, road):
     assert fresh(session, erp).state == State.READY
 
 
+def test_a_race_lost_in_a_flush_before_the_commit_is_a_conflict_too(session, road):
+    """Reject reads the mail's recipients after the transition: that query's autoflush is where
+    the stale version shows, before any commit. Still a Conflict (409), never a server error."""
+    _inv, erp = road.sent()
+    erp = services.get_erp_item(session, erp.id)
+    session.execute(update(ErpItem).where(ErpItem.id == erp.id).values(version=ErpItem.version + 1)
+                    .execution_options(synchronize_session=False))
+    queue = FakeQueue()
+    with pytest.raises(Conflict):
+        services.reject(session, road.approver, erp.id, "no", queue, "TB", lambda e: "x")
+    assert queue.mails == []
+    assert fresh(session, erp).state == State.READY
+    assert session.scalar(select(func.count()).select_from(OutboxMail).where(OutboxMail.erp_item_id == erp.id)) == 0
+
+
+def test_what_happened_names_the_decision_who_made_it_and_when(session, road):
+    """What the loser of a race is told: the item's latest move into where it now is."""
+    def told(inv, erp):
+        return tabs.what_happened(session, tabs.TabRow(fresh(session, erp), inv, {"number": inv.number}))
+
+    inv, erp = road.accepted()
+    at = session.scalars(select(ErpAudit.at).where(ErpAudit.erp_item_id == erp.id, ErpAudit.action == "accept")).one()
+    assert told(inv, erp) == (f"{inv.number} is already Exporting "
+                              f"(accepted by {road.approver.name} at {at:%H:%M}).")
+    services.record_export_result(session, erp.id, 1, SageResult(ok=True, reference="R"))
+    assert told(inv, erp).startswith(f"{inv.number} is already Synced (synced at ")
+
+    inv, erp = road.sent()
+    services.reject(session, road.approver, erp.id, "no", FakeQueue(), "TB", lambda e: "x")
+    session.execute(update(ErpAudit).where(ErpAudit.erp_item_id == erp.id, ErpAudit.action == "reject")
+                    .values(at=utcnow() - timedelta(days=2)))
+    at = session.scalars(select(ErpAudit.at).where(ErpAudit.erp_item_id == erp.id, ErpAudit.action == "reject")).one()
+    assert told(inv, erp) == f"{inv.number} was rejected by {road.approver.name} on {at:%m/%d/%Y at %H:%M}."
+
+
 def test_a_queue_that_raises_leaves_the_item_exporting_and_accept_still_returns(session, road):
     inv, erp = road.sent()
     queue = FakeQueue(fail=True)
@@ -420,7 +455,7 @@ def test_accept_many_takes_the_defaults_and_reports_the_rest(session, road):
     (one, e1), (_two, e2) = road.sent(), road.sent()
     _, e3 = road.accepted()
     queue = FakeQueue()
-    accepted, errors = services.accept_many(session, road.approver, [e1.id, e2.id, e3.id, 999999], queue)
+    accepted, errors = services.accept_many(session, road.approver, KEY, [e1.id, e2.id, e3.id, 999999], queue)
     assert sorted(e.id for e in accepted) == sorted([e1.id, e2.id])
     assert errors == {e3.id: "It is Exporting.", 999999: "That item is not in ERP Integrations."}
     # accepted together, exported by one job: the id of the first one's
@@ -433,15 +468,28 @@ def test_accept_many_groups_the_exports_in_jobs_of_a_bounded_size(session, road,
     monkeypatch.setattr(services, "EXPORT_JOB_SIZE", 2)
     ids = [road.sent()[1].id for _ in range(5)]
     queue = FakeQueue()
-    accepted, _ = services.accept_many(session, road.approver, ids, queue)
+    accepted, _ = services.accept_many(session, road.approver, KEY, ids, queue)
     jobs = [job_id for _, _, job_id in queue.exports]
     assert [jobs.count(j) for j in dict.fromkeys(jobs)] == [2, 2, 1]
     assert jobs[0] == f"export-{accepted[0].id}-1" and jobs[4] == f"export-{accepted[4].id}-1"
 
 
+def test_accept_many_accepts_only_the_items_of_its_own_tab(session, road):
+    """A bulk accept on another type's tab (ids=15 posted to the vendor tab) exports nothing of
+    this type: each such item is reported, and stays where it was."""
+    (_one, e1), (_two, e2) = road.sent(), road.sent()
+    queue = FakeQueue()
+    accepted, errors = services.accept_many(session, road.approver, "vendor", [e1.id, e2.id], queue)
+    assert accepted == [] and queue.exports == []
+    assert errors == {e1.id: "That item is not in this tab.", e2.id: "That item is not in this tab."}
+    assert fresh(session, e1).state == fresh(session, e2).state == State.READY
+    with pytest.raises(NotFound):
+        services.accept_many(session, road.approver, "no_such_type", [e1.id], queue)
+
+
 def test_accept_many_with_nothing_ticked_is_invalid(session, road):
     with pytest.raises(Invalid):
-        services.accept_many(session, road.approver, [], FakeQueue())
+        services.accept_many(session, road.approver, KEY, [], FakeQueue())
 
 
 # ---- reject ------------------------------------------------------------------------------------

@@ -191,16 +191,30 @@ def test_reject_without_reason_is_422_and_changes_nothing(clients, world, reason
     assert world.erp(inv.erp) == before and before.mails == 0
 
 
-def test_accepting_an_item_that_is_already_exporting_is_a_409_message(clients, world, drain):
+def test_a_decision_that_comes_too_late_shows_the_row_as_it_is_and_who_decided(clients, people, world, drain):
+    """The loser of two Accepts (or an Accept and a Reject) gets 409 with the row as it now is, in
+    place, and who decided it when: never the form left open, nor a bare "someone changed it"."""
     inv = world.item(KEY, State.READY)
     form = {"erp_id": inv.number, "accounting_date": "2026-10-31"}
     assert clients["approver"].post(rowurl(inv.erp, "accept"), data=form, headers=HX).status_code == 200
     before = world.erp(inv.erp)
-    again = clients["approver"].post(rowurl(inv.erp, "accept"), data=form, headers=HX)
-    assert again.status_code == 409 and again.headers.get("HX-Retarget") == "#messages"
-    assert "Exporting" in text(again)
+    told = f"{inv.number} is already Exporting (accepted by {people['approver'].name} at "
+    for late in (clients["approver"].post(rowurl(inv.erp, "accept"), data=form, headers=HX),
+                 clients["approver"].post(rowurl(inv.erp, "reject"), data={"reason": "No"}, headers=HX),
+                 clients["approver"].get(rowurl(inv.erp, "reject"), headers=HX)):
+        body = text(late)
+        assert late.status_code == 409 and "HX-Retarget" not in late.headers
+        assert is_fragment(body) and f'<tbody id="item-{inv.erp}"' in body and 'data-state="exporting"' in body
+        assert told in body and "<form" not in body
+    page = clients["approver"].post(rowurl(inv.erp, "accept"), data=form)  # no htmx: the item's page
+    assert page.status_code == 409 and is_page(text(page)) and told in text(page)
     assert world.erp(inv.erp) == before
     drain()
+
+    rejected = world.item(KEY, State.REJECTED)
+    late = clients["approver"].post(rowurl(rejected.erp, "accept"), data=form, headers=HX)
+    assert late.status_code == 409
+    assert f"{rejected.number} was rejected by {people['approver'].name} at " in text(late)
 
 
 def test_a_row_of_another_type_or_a_missing_row_is_404(clients, world):
@@ -349,6 +363,17 @@ def test_bulk_accept_without_htmx_redirects_and_reports_what_was_not_accepted(cl
     assert world.erp(synced.erp).state == State.SYNCED
     drain()
     assert world.erp(ok.erp).state == State.SYNCED
+
+
+def test_bulk_accept_on_another_types_tab_accepts_nothing_of_this_type(clients, world):
+    """ids of subcontractor invoices posted to the vendor tab's bulk accept: reported, not exported."""
+    inv = world.item(KEY, State.READY)
+    before = world.erp(inv.erp)
+    response = clients["approver"].post("/erp/vendor/bulk-accept", data={"ids": [str(inv.erp)]}, headers=HX)
+    body = text(response)
+    assert response.status_code == 200 and "0 item(s) accepted" in body
+    assert f"#{inv.erp}: That item is not in this tab." in body
+    assert world.erp(inv.erp) == before
 
 
 def test_bulk_accept_with_nothing_ticked_is_422(clients, world):

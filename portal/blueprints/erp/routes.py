@@ -9,11 +9,11 @@ from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
 from portal.domain import policy, services, settings as settings_service
-from portal.domain.errors import Invalid
+from portal.domain.errors import Conflict, Invalid
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State, next_state
 from portal.domain.projects import audit_history
-from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view
+from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
 from portal.exporters.sage300.connectors import make_connector
@@ -79,15 +79,22 @@ def _notice(view) -> str | None:
 
 def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
                   errors: dict | None = None, values: dict | None = None, status: int = 200,
-                  notice: str | None = None, row: TabRow | None = None):
+                  notice: str | None = None, row: TabRow | None = None, conflict: str | None = None):
     row = row or tab_row(db.session(), type_key, erp_item_id, _watch())
     context: dict[str, Any] = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
-                                   item_type=get_type(type_key))
+                                   conflict=conflict, item_type=get_type(type_key))
     if wants_fragment():
         return make_response(render_template("erp/_row.html", **context), status)
     # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
     context["history"] = audit_history(db.session(), row.erp)
     return make_response(render_template("erp/item_page.html", **context), status)
+
+
+def _too_late(type_key: str, erp_item_id: int):
+    """A decision someone else made first (or a form on a row that moved on): 409 with the row
+    as it now is, saying who moved it and when."""
+    row = tab_row(db.session(), type_key, erp_item_id, _watch())
+    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row))
 
 
 @bp.route("/<type_key>/<int:erp_item_id>/row")
@@ -112,7 +119,10 @@ def accept_form(type_key: str, erp_item_id: int):
     """The Accept form, prefilled with the type's export defaults."""
     item_type = get_type(type_key)
     erp = services.get_erp_item(db.session(), erp_item_id, type_key)
-    next_state(Action.ACCEPT, erp.state)  # Conflict when it is no longer acceptable
+    try:
+        next_state(Action.ACCEPT, erp.state)
+    except Conflict:
+        return _too_late(type_key, erp_item_id)
     values = erp.export_fields or item_type.export_defaults(item_type.load(db.session(), erp.item_id))
     return _row_response(type_key, erp_item_id, form="accept", values=values)
 
@@ -127,6 +137,8 @@ def accept(type_key: str, erp_item_id: int):
     except Invalid as exc:
         return _row_response(type_key, erp_item_id, form="accept", errors=exc.fields,
                              values=request.form.to_dict(), status=422)
+    except Conflict:
+        return _too_late(type_key, erp_item_id)
     return _done(type_key, erp_item_id)
 
 
@@ -135,7 +147,10 @@ def accept(type_key: str, erp_item_id: int):
 def reject_form(type_key: str, erp_item_id: int):
     """The Reject form: a reason is required."""
     erp = services.get_erp_item(db.session(), erp_item_id, type_key)
-    next_state(Action.REJECT, erp.state)
+    try:
+        next_state(Action.REJECT, erp.state)
+    except Conflict:
+        return _too_late(type_key, erp_item_id)
     return _row_response(type_key, erp_item_id, form="reject")
 
 
@@ -150,6 +165,8 @@ def reject(type_key: str, erp_item_id: int):
     except Invalid as exc:
         return _row_response(type_key, erp_item_id, form="reject", errors=exc.fields,
                              values=request.form.to_dict(), status=422)
+    except Conflict:
+        return _too_late(type_key, erp_item_id)
     return _done(type_key, erp_item_id, notice=rejected.notice)
 
 
@@ -177,9 +194,8 @@ def unlink(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def bulk_accept(type_key: str):
     """Export every ticked item with its default export fields."""
-    get_type(type_key)
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
-    accepted, errors = services.accept_many(db.session(), current_user, ids, RQJobQueue())
+    accepted, errors = services.accept_many(db.session(), current_user, type_key, ids, RQJobQueue())
     message = f"{len(accepted)} item(s) accepted and queued for export."
     if errors:
         message += f" {len(errors)} not accepted: " + "; ".join(
