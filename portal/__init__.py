@@ -51,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal import web
     web.init_app(app)
 
+    from portal.blueprints.account.routes import bp as account_bp
     from portal.blueprints.admin.routes import bp as admin_bp
     from portal.blueprints.api.routes import bp as api_bp
     from portal.blueprints.auth.routes import bp as auth_bp
@@ -62,7 +63,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.projects.routes import bp as projects_bp
     from portal.blueprints.sage.routes import bp as sage_bp
     for bp in (auth_bp, erp_bp, projects_bp, admin_bp, items_bp, api_bp, jobcosts_bp, imports_bp, sage_bp,
-               health_bp):
+               health_bp, account_bp):
         app.register_blueprint(bp)
 
     from portal import cli

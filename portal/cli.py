@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from werkzeug.local import LocalProxy
 
-from portal.domain import services, users as user_service
+from portal.domain import api_tokens, services, users as user_service
 from portal.domain.errors import DomainError
 from portal.domain.models import ToolLevel
 from portal.extensions import db
@@ -101,14 +101,17 @@ def users_project(username, project_number, level):
 @users_cli.command("token")
 @click.argument("username")
 @click.option("--name", default="API token", show_default=True)
-def users_token(username, name):
+@click.option("--days", default=api_tokens.DEFAULT_DAYS, show_default=True, type=int,
+              help="Days until the token expires.")
+def users_token(username, name, days):
     """Create an API token for a user (printed once; only its hash is kept)."""
     try:
         user = user_service.find_user(db.session(), username)
-        token = user_service.create_token(db.session(), user.id, name)
+        token = api_tokens.create_token(db.session(), user.id, name, days=days)
     except DomainError as exc:
         _fail(exc)
     click.echo(token)
+    click.echo(f"Copy it now: it is not shown again. It expires in {days} days.", err=True)
 
 
 @exports_cli.command("requeue-stalled")

@@ -100,17 +100,31 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A user's token for the JSON API; only its SHA-256 is stored."""
+    """A user's token for the JSON API; only its SHA-256 is stored. It works until `expires_at`
+    or until it is revoked (`revoked_at`); portal.domain.api_tokens holds the rules."""
     __tablename__ = "api_token"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship(lazy="raise")
+
+
+class ApiTokenAudit(Base):
+    """Who created or revoked which API token, and when (no actor: the command line)."""
+    __tablename__ = "api_token_audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    action: Mapped[str] = mapped_column(String(20))   # "create" | "revoke"
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="raise")
 
 
 class Project(Base):

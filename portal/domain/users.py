@@ -143,39 +143,3 @@ def set_project_level(session: Session, user_id: int, project_id: int, level: st
 def memberships(session: Session, user_id: int) -> dict[int, str]:
     return {m.project_id: m.level for m in session.scalars(
         select(ProjectMember).where(ProjectMember.user_id == user_id))}
-
-
-@transactional
-def create_token(session: Session, user_id: int, name: str) -> str:
-    """A new API token for the user; the plain token is returned once and never stored."""
-    import hashlib
-
-    from portal.domain.models import ApiToken
-    user = get_user(session, user_id)
-    name = (name or "").strip() or "API token"
-    if len(name) > 80:
-        raise Invalid("The token name is too long.", fields={"name": "At most 80 characters."})
-    token = "erp_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name,
-                         token_hash=hashlib.sha256(token.encode()).hexdigest()))
-    session.commit()
-    return token
-
-
-def user_for_token(session: Session, token: str) -> User | None:
-    import hashlib
-
-    from portal.domain.models import ApiToken, utcnow
-    if not token:
-        return None
-    row = session.scalars(select(ApiToken).where(
-        ApiToken.token_hash == hashlib.sha256(token.encode()).hexdigest(),
-        ApiToken.revoked.is_(False))).first()
-    if row is None:
-        return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
-        return None
-    row.last_used_at = utcnow()
-    session.commit()
-    return user

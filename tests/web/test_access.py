@@ -23,7 +23,7 @@ from functools import cached_property
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import settings, users
+from portal.domain import api_tokens, settings
 from portal.domain.lifecycle import State
 from portal.domain.models import (
     ApiToken,
@@ -81,7 +81,7 @@ SWITCHERS = frozenset({"erp_admin_no_push", "project_admin", "site_admin"})
 def tokens(app, people) -> dict:
     """An API token per signed-in role."""
     with dbs(app) as s:
-        return {role: users.create_token(s, people[role].id, "matrix") for role in LOGGED_IN}
+        return {role: api_tokens.create_token(s, people[role].id, "matrix") for role in LOGGED_IN}
 
 
 # ---- the data a request needs, made on first use -------------------------------------------------
@@ -166,6 +166,12 @@ class World(pages.World):
     def target_user(self) -> int:
         with dbs(self.app) as s:
             return f.make_user(s, name="Target Person", email="target@example.com").id
+
+    @cached_property
+    def target_token(self) -> int:
+        with dbs(self.app) as s:
+            api_tokens.create_token(s, self.target_user, f"target {self.token}")
+            return api_tokens.tokens_of(s, self.target_user)[0].id
 
     @cached_property
     def new_username(self) -> str:
@@ -509,6 +515,10 @@ def token_count(s, w):
     return s.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == w.target_user))
 
 
+def token_revoked(s, w):
+    return s.get(ApiToken, w.target_token).revoked_at is not None
+
+
 def mail_row(s, w):
     m = s.get(OutboxMail, w.mail)
     return (m.status, m.attempts)
@@ -745,9 +755,16 @@ ROUTES: dict[tuple[str, str], Case] = {
                         "active": "on"},
         snapshot=user_row, ok_check=lambda s, w, before: expect(user_row(s, w)[0] == "Renamed Person")),
     ("/admin/users/<int:user_id>/tokens", "POST"): Case(
-        "POST", lambda w: f"/admin/users/{w.target_user}/tokens", SITE_ADMINS, (303,),
-        lambda w, r: f"/admin/users/{w.target_user}", data=lambda w: {"name": "pm-system"},
+        "POST", lambda w: f"/admin/users/{w.target_user}/tokens", SITE_ADMINS, (200,),
+        data=lambda w: {"name": "pm-system", "days": "30"},
         snapshot=token_count, ok_check=counted(token_count)),
+    # my account: every signed-in user; a token is revoked by its user (tests/web/test_api.py) or
+    # a site administrator, so here (another user's token) by site administrators only
+    ("/account", "GET"): Case("GET", lambda w: "/account", LOGGED_IN),
+    ("/account/tokens/<int:token_id>/revoke", "POST"): Case(
+        "POST", lambda w: f"/account/tokens/{w.target_token}/revoke", SITE_ADMINS, (303,),
+        lambda w, r: f"/admin/users/{w.target_user}",
+        snapshot=token_revoked, ok_check=lambda s, w, before: expect(token_revoked(s, w))),
     ("/admin/mail", "GET"): Case("GET", lambda w: "/admin/mail", SITE_ADMINS),
     ("/admin/mail/<int:mail_id>", "GET"): Case("GET", lambda w: f"/admin/mail/{w.mail}", SITE_ADMINS),
     ("/admin/mail/<int:mail_id>/retry", "POST"): Case(

@@ -1,10 +1,12 @@
 """The JSON API: token auth, the same gate, 4xx answers naming the failing field, every error JSON."""
+from types import SimpleNamespace
+
 import pytest
 
 from portal.domain import items
+from portal.domain.api_tokens import create_token
 from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceStatus, ToolLevel
-from portal.domain.users import create_token
 from portal.exporters.sage300.records import ConnectorUnavailable
 from tests import factories as f
 from tests.rows import check_rows
@@ -68,6 +70,8 @@ def test_openapi_is_served(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1") and "/company/items/{type_key}" in doc["paths"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert "expired or revoked" in doc["components"]["securitySchemes"]["bearer"]["description"]
+    assert "expired" in doc["paths"]["/types"]["get"]["responses"]["401"]["description"]
 
 
 def _boom(*_args, **_kwargs):
@@ -105,3 +109,118 @@ def test_every_error_under_api_is_json_with_its_status(api, app, monkeypatch):
         assert set(response.get_json()) == {"error"} and response.get_json()["error"], response.get_json()
 
     check_rows(rows, check)
+
+
+# ---- tokens: expiry, revocation, last use, the list, the secret shown once ----------------------
+
+def _token_row(app, name: str):
+    """The token named so (each test names its tokens with a suffix of its own)."""
+    from sqlalchemy import select
+
+    from portal.domain.models import ApiToken
+    with f.app_session(app) as s:
+        return s.scalars(select(ApiToken).where(ApiToken.name == name)).one()
+
+
+def _person(s, **kw) -> SimpleNamespace:
+    """A new user, as plain values that outlive the session."""
+    u = f.make_user(s, **kw)
+    return SimpleNamespace(id=u.id, username=u.username)
+
+
+def test_expired_and_revoked_tokens_are_a_json_401_saying_so(app, client):
+    from datetime import timedelta
+
+    from portal.domain import api_tokens
+    from portal.domain.models import utcnow
+    with f.app_session(app) as s:
+        user = f.make_user(s)
+        gone_name = f"gone {f.suffix(8)}"
+        old = create_token(s, user.id, "old one", days=1, now=utcnow() - timedelta(days=2))
+        gone = create_token(s, user.id, gone_name)
+        api_tokens.revoke_token(s, user, _token_row(app, gone_name).id)
+    r = client.get("/api/v1/types", headers={"Authorization": f"Bearer {old}"})
+    assert r.status_code == 401 and "expired on" in r.get_json()["error"]
+    r = client.get("/api/v1/types", headers={"Authorization": f"Bearer {gone}"})
+    assert r.status_code == 401 and "revoked on" in r.get_json()["error"]
+
+
+def test_a_request_notes_the_tokens_last_use(app, client):
+    name = f"used {f.suffix(8)}"
+    with f.app_session(app) as s:
+        secret = create_token(s, _person(s).id, name)
+    assert _token_row(app, name).last_used_at is None
+    assert client.get("/api/v1/types", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert _token_row(app, name).last_used_at is not None
+
+
+def _session_of(app, client) -> str:
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    if cookie is None:
+        return ""
+    return str(app.session_interface.get_signing_serializer(app).loads(cookie.value))
+
+
+def test_an_admin_creates_a_token_shown_once_never_in_the_session(app):
+    from tests.conftest import login
+    with f.app_session(app) as s:
+        admin, user = _person(s, site_admin=True), _person(s)
+    client = login(app.test_client(), admin)
+    name = f"shown-once-{f.suffix(8)}"
+    r = client.post(f"/admin/users/{user.id}/tokens", data={"name": name, "days": "30"})
+    page = r.get_data(as_text=True)
+    secret = page.split("<code>", 1)[1].split("</code>", 1)[0]
+    assert r.status_code == 200 and secret.startswith("erp_") and "will not be shown again" in page
+    assert r.headers["Cache-Control"] == "no-store"
+    assert secret not in _session_of(app, client) and "erp_" not in _session_of(app, client)
+    again = client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert name in again and secret not in again
+    assert client.get("/api/v1/types", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    bad = client.post(f"/admin/users/{user.id}/tokens", data={"name": "x", "expires_on": "2000-01-01"})
+    assert bad.status_code == 422 and "Choose a date after today." in bad.get_data(as_text=True)
+
+
+def test_my_account_lists_my_tokens_and_i_revoke_them_but_not_anothers(app):
+    from portal.domain.models import ApiTokenAudit
+    from tests.conftest import login
+    with f.app_session(app) as s:
+        user, other, admin = _person(s), _person(s), _person(s, site_admin=True)
+        mine, keep = f"mine-to-revoke-{f.suffix(8)}", f"theirs-to-keep-{f.suffix(8)}"
+        secret = create_token(s, user.id, mine, days=30)
+        theirs = create_token(s, other.id, keep)
+    mine_id, theirs_id = _token_row(app, mine).id, _token_row(app, keep).id
+    client = login(app.test_client(), user)
+    page = client.get("/account").get_data(as_text=True)
+    assert mine in page and "never" in page and "theirs-to-keep" not in page
+    assert secret not in page and _token_row(app, mine).token_hash not in page
+    assert client.post(f"/account/tokens/{theirs_id}/revoke").status_code == 403
+    assert _token_row(app, keep).revoked_at is None
+    r = client.post(f"/account/tokens/{mine_id}/revoke")
+    assert r.status_code == 303 and r.location.endswith("/account")
+    assert "Revoked" in client.get("/account").get_data(as_text=True)
+    assert client.get("/api/v1/types", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    admin_client = login(app.test_client(), admin)
+    r = admin_client.post(f"/account/tokens/{theirs_id}/revoke")
+    assert r.status_code == 303 and r.location.endswith(f"/admin/users/{other.id}")
+    assert admin_client.get("/api/v1/types", headers={"Authorization": f"Bearer {theirs}"}).status_code == 401
+    with f.app_session(app) as s:
+        audit = {(a.token_id, a.action, a.actor_id) for a in s.query(ApiTokenAudit).filter(
+            ApiTokenAudit.token_id.in_([mine_id, theirs_id]))}
+    assert audit == {(mine_id, "create", None), (theirs_id, "create", None),
+                     (mine_id, "revoke", user.id), (theirs_id, "revoke", admin.id)}
+
+
+def test_the_cli_prints_a_new_token_once(app):
+    name = f"cli-made-{f.suffix(8)}"
+    with f.app_session(app) as s:
+        user = _person(s)
+    result = app.test_cli_runner().invoke(args=["users", "token", user.username, "--name", name,
+                                                "--days", "7"])
+    assert result.exit_code == 0, result.output
+    secrets_printed = [w for w in result.stdout.split() if w.startswith("erp_")]
+    assert len(secrets_printed) == 1 and result.stdout.count(secrets_printed[0]) == 1
+    assert "not shown again" in result.stderr
+    row = _token_row(app, name)
+    assert (row.expires_at - row.created_at).days == 7
+    assert app.test_client().get("/api/v1/types", headers={
+        "Authorization": f"Bearer {secrets_printed[0]}"}).status_code == 200

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from portal.domain import outbox, policy, users
+from portal.domain import api_tokens, outbox, policy, users
 from portal.domain.errors import Invalid
 from portal.domain.models import ToolLevel
 from portal.extensions import db
@@ -56,15 +56,19 @@ def user_new():
                   levels=ToolLevel, projects=[], memberships={}, status=422 if errors else 200)
 
 
+def _values(user) -> dict[str, Any]:
+    return {"name": user.name, "email": user.email, "erp_level": user.erp_level,
+            "can_push_to_accounting": user.can_push_to_accounting,
+            "is_site_admin": user.is_site_admin, "active": user.active}
+
+
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @require(policy.MANAGE_USERS)
 def user_edit(user_id: int):
     """Edit a user's details, ERP level, Can Push to Accounting and project levels."""
     user = users.get_user(db.session(), user_id)
     errors = {}
-    values: dict[str, Any] = {"name": user.name, "email": user.email, "erp_level": user.erp_level,
-                              "can_push_to_accounting": user.can_push_to_accounting,
-                              "is_site_admin": user.is_site_admin, "active": user.active}
+    values = _values(user)
     if request.method == "POST":
         values = request.form.to_dict()
         try:
@@ -81,20 +85,38 @@ def user_edit(user_id: int):
         else:
             flash(f"User {user.username} saved.", "info")
             return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
-    projects = users.all_projects(db.session())
-    return render("admin/user_form.html", user=user, errors=errors, values=values,
-                  levels=ToolLevel, projects=projects,
-                  memberships=users.memberships(db.session(), user_id),
-                  status=422 if errors else 200)
+    return _user_form(user, values, errors)
+
+
+def _user_form(user, values: dict, errors: dict, new_token: str | None = None,
+               token_errors: dict | None = None):
+    """The user's form, with their API tokens (and a token just created, shown this once)."""
+    response = render("admin/user_form.html", user=user, errors=errors, values=values,
+                      levels=ToolLevel, projects=users.all_projects(db.session()),
+                      memberships=users.memberships(db.session(), user.id),
+                      tokens=api_tokens.tokens_of(db.session(), user.id),
+                      expiry_choices=api_tokens.EXPIRY_CHOICES, default_days=api_tokens.DEFAULT_DAYS,
+                      new_token=new_token, token_errors=token_errors or {},
+                      status=422 if errors or token_errors else 200)
+    if new_token:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/users/<int:user_id>/tokens", methods=["POST"])
 @require(policy.MANAGE_USERS)
 def user_token(user_id: int):
-    """Create an API token for the user; it is shown once."""
-    token = users.create_token(db.session(), user_id, request.form.get("name", ""))
-    flash(f"API token created; copy it now, it is not shown again: {token}", "info")
-    return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
+    """Create an API token for the user: the page that answers shows it, once (no redirect, so
+    the secret never travels in the session cookie)."""
+    user = users.get_user(db.session(), user_id)
+    values = _values(user)
+    try:
+        token = api_tokens.create_token(db.session(), user_id, request.form.get("name", ""),
+                                        days=request.form.get("days"),
+                                        expires_on=request.form.get("expires_on"), actor=current_user)
+    except Invalid as exc:
+        return _user_form(user, values, {}, token_errors=exc.fields)
+    return _user_form(user, values, {}, new_token=token)
 
 
 @bp.route("/mail")

@@ -20,10 +20,22 @@ def _item_schema() -> dict:
         "prerequisites": {"type": "array", "items": {"type": "string"}}}}
 
 
+TOKEN_DESCRIPTION = (
+    "A user's API token, acting with that user's permissions. A site administrator creates it "
+    "(the Users page, or `flask users token USERNAME --name NAME --days N`) with a name and an "
+    "expiry (90 days unless chosen); the secret is shown once. The user (My account) or a site "
+    "administrator revokes it. An expired or revoked token is answered 401 saying so.")
+
+
 def document(server: str) -> dict:
     error = {"description": "An error naming the failing field",
              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    errors = {"401": error, "403": error, "404": error, "409": error, "422": error}
+    unauthorized = {
+        "description": "No token, or a token that is not valid, has expired or was revoked; "
+                       "`error` says which (for instance \"That API token expired on 2027-03-31 "
+                       "12:00 UTC; ask for a new one.\" or \"That API token was revoked on ...\").",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    errors = {"401": unauthorized, "403": error, "404": error, "409": error, "422": error}
     item = {"description": "The item with its ERP state",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}
     type_keys = [k.key for k in REGISTRY.values()]
@@ -60,7 +72,7 @@ def document(server: str) -> dict:
             "responses": {"200": item, **errors}}}
     paths["/types"] = {"get": {"summary": "The item types", "responses": {"200": {
         "description": "Types", "content": {"application/json": {"schema": {"type": "array"}}}},
-        "401": error}}}
+        "401": unauthorized}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "ERP Integrations portal API", "version": "1",
@@ -71,7 +83,7 @@ def document(server: str) -> dict:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "A user's API token"}},
+                                           "description": TOKEN_DESCRIPTION}},
             "schemas": {"Item": _item_schema(), "Error": {"type": "object", "properties": {
                 "error": {"type": "string"},
                 "fields": {"type": "object", "additionalProperties": {"type": "string"},

@@ -11,10 +11,10 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request, url_for
 
 from portal.domain import items, services
+from portal.domain.api_tokens import TokenRefused, user_for_token
 from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
 from portal.domain.types import REGISTRY, get_type
-from portal.domain.users import user_for_token
 from portal.extensions import csrf, db
 from portal.queue import RQJobQueue
 from portal.web import json_error
@@ -30,9 +30,10 @@ def token_required(view):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return json_error(401, "Send your API token as 'Authorization: Bearer <token>'.")
-        user = user_for_token(db.session(), token.strip())
-        if user is None:
-            return json_error(401, "That API token is not valid (revoked, or its user is inactive).")
+        try:
+            user = user_for_token(db.session(), token.strip())
+        except TokenRefused as exc:  # unknown, expired, revoked, or its user inactive: it says which
+            return json_error(401, exc.message)
         g.api_user = user
         return view(*args, **kwargs)
     return wrapped
