@@ -62,6 +62,11 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         # how often the scheduler runs the reaper (exports and mails due again, jobs lost)
         "REAPER_TICK_SECONDS": int(env.get("REAPER_TICK_SECONDS", "10")),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", "50")),
+        # the largest request body (forms, JSON) the portal reads; beyond it a 413, nothing read
+        "MAX_CONTENT_LENGTH": int(float(env.get("MAX_CONTENT_LENGTH_MB") or "5") * 1024 * 1024),
+        # one form field's largest text, and the most fields a form may post
+        "MAX_FORM_MEMORY_SIZE": 500_000,
+        "MAX_FORM_PARTS": 1000,
         # how often the scheduler looks at the sync schedule; a sync stuck this long is stalled
         "SYNC_TICK_SECONDS": int(env.get("SYNC_TICK_SECONDS", "60")),
         "SYNC_STALL_SECONDS": int(env.get("SYNC_STALL_SECONDS", "600")),

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from portal.domain import health, policy
@@ -19,7 +19,7 @@ from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
 from portal.domain.types import REGISTRY
-from portal.domain.values import mmddyyyy, money
+from portal.domain.values import mmddyyyy, money, refuse_unstorable
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 from portal.health_probe import RQHealthProbe
@@ -188,6 +188,23 @@ def init_app(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         return error_answer(400, "The form had expired. Reload the page and try again.")
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        size = f" (at most {limit / (1024 * 1024):g} MB)" if limit else ""
+        return error_answer(413, f"That request is too large{size}. Nothing was changed.")
+
+    @app.before_request
+    def refuse_control_characters():
+        """One discipline for every text a client posts (form fields, JSON strings): a control
+        character (a NUL byte...) is a 422 naming the field, before any view reads it."""
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if request.is_json:
+            refuse_unstorable(_json_texts(request.get_json(silent=True)))
+        else:
+            refuse_unstorable({key: "".join(values) for key, values in request.form.lists()})
+
     @app.errorhandler(404)
     def not_found(_exc):
         return error_answer(404, "Not found.")
@@ -219,6 +236,17 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["setting_value"] = setting_value
     app.jinja_env.filters["mmddyyyy"] = mmddyyyy
     app.jinja_env.filters["datetime"] = lambda d: d.strftime("%m/%d/%Y %H:%M") if d else ""
+
+
+def _json_texts(value, path: str = "") -> dict[str, str]:
+    """Every string of a JSON body by where it sits ("lines.0.description")."""
+    if isinstance(value, str):
+        return {path or "body": value}
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    texts: dict[str, str] = {}
+    for key, inner in items:
+        texts.update(_json_texts(inner, f"{path}.{key}" if path else str(key)))
+    return texts
 
 
 def setting_value(value) -> str:

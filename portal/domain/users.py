@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -14,6 +14,15 @@ from portal.domain.uow import transactional
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{2,80}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+# as long as the columns hold (PostgreSQL refuses a longer value: a 500, not a message)
+def _length(column) -> int:
+    assert isinstance(column.type, String) and column.type.length
+    return column.type.length
+
+
+NAME_MAX = _length(User.__table__.c.name)
+EMAIL_MAX = _length(User.__table__.c.email)
+PASSWORD_MAX = 1000  # hashing a megabyte "password" is work for nothing
 
 
 def authenticate(session: Session, username: str | None, password: str | None) -> User | None:
@@ -27,15 +36,22 @@ def _check(fields: dict, creating: bool) -> dict:
     errors = {}
     if creating and not USERNAME_RE.match(fields.get("username", "")):
         errors["username"] = "2-80 characters: lowercase letters, digits, dot, dash, underscore."
-    if not (fields.get("name") or "").strip():
+    name, email = (fields.get("name") or "").strip(), (fields.get("email") or "").strip()
+    if not name:
         errors["name"] = "Name is required."
-    if not EMAIL_RE.match((fields.get("email") or "").strip()):
+    elif len(name) > NAME_MAX:
+        errors["name"] = f"At most {NAME_MAX} characters."
+    if len(email) > EMAIL_MAX:
+        errors["email"] = f"At most {EMAIL_MAX} characters."
+    elif not EMAIL_RE.match(email):
         errors["email"] = "Enter an email address."
     if fields.get("erp_level", ToolLevel.NONE) not in ToolLevel.ORDER:
         errors["erp_level"] = "Choose a level."
     password = fields.get("password") or ""
     if (creating or password) and len(password) < 8:
         errors["password"] = "At least 8 characters."
+    elif len(password) > PASSWORD_MAX:
+        errors["password"] = f"At most {PASSWORD_MAX} characters."
     return errors
 
 

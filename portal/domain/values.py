@@ -68,7 +68,56 @@ def refuse_unstorable(raw: dict) -> None:
     PostgreSQL refuses NUL in text, and none of them belongs in a Sage field. Refused at the
     form, not later in the export job."""
     bad = {key: "Remove the control character (such as a NUL byte) from this field." for key, value in raw.items()
-           if isinstance(value, str) and any(ord(c) < 32 and c not in "\t\r\n" for c in value)}
+           if isinstance(value, str) and any((ord(c) < 32 or ord(c) == 127) and c not in "\t\r\n" for c in value)}
     if bad:
         raise Invalid("Some fields hold characters that cannot be stored: " + ", ".join(sorted(bad)) + ".",
                       fields=bad)
+
+
+# The largest id a form may name: PostgreSQL's integer (portal.web.MAX_ID bounds URL ids the same).
+MAX_ID = 2**31 - 1
+_ID = re.compile(r"[0-9]{1,10}")
+
+
+def parse_id(value: object, field: str) -> int:
+    """An id posted in a form field: ASCII digits only ("²" and "٣" are digits to int()), 1 to
+    MAX_ID (a larger one would overflow the query); else Invalid naming `field`."""
+    text = (value if isinstance(value, str) else "" if value is None else str(value)).strip()
+    if not text:
+        raise Invalid("Please correct the highlighted fields.", fields={field: "Choose one."})
+    if not _ID.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
+        shown = text if len(text) <= 20 else text[:20] + "…"
+        raise Invalid("Please correct the highlighted fields.", fields={field: f"'{shown}' is not a valid choice."})
+    return int(text)
+
+
+def as_id(value: object) -> int | None:
+    """The id a form field names, or None when it names none (empty, not ASCII digits, out of
+    range): for a choice whose own message ("Choose the contract company.") says what is wrong."""
+    try:
+        return parse_id(value, "id")
+    except Invalid:
+        return None
+
+
+def optional_id(value: object, field: str) -> int | None:
+    """parse_id, or None when the field is empty (an optional choice left blank)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_id(value, field)
+
+
+def parse_ids(values: list[str], field: str = "ids") -> list[int]:
+    """The ids of a bulk action (ticked boxes): every one must be an id, else Invalid naming
+    `field` and the first bad value; duplicates dropped, order kept."""
+    ids: list[int] = []
+    for value in values:
+        try:
+            number = parse_id(value, field)
+        except Invalid:
+            shown = value if len(value) <= 20 else value[:20] + "…"
+            raise Invalid(f"'{shown}' is not an item id: nothing was done.",
+                          fields={field: f"'{shown}' is not an item id."}) from None
+        if number not in ids:
+            ids.append(number)
+    return ids

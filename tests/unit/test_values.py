@@ -61,3 +61,44 @@ def test_amounts_are_read_to_their_places_and_the_rest_refused_naming_the_field(
 
     check_rows({**{f"read: {k}": v for k, v in READ.items()}, **{f"refused: {k}": v for k, v in REFUSED.items()}},
                check)
+
+
+def test_ids_from_forms_are_ascii_digits_within_the_integer_column_else_invalid_naming_the_field():
+    from portal.domain.values import MAX_ID, as_id, optional_id, parse_id, parse_ids
+    read = {"one": ("1", 1), "padded": (" 42 ", 42), "largest": (str(MAX_ID), MAX_ID), "an int": (7, 7)}
+    refused = {"superscript two": "²", "Arabic-Indic three": "٣", "10^20": "1" + "0" * 20, "2^31": str(2**31),
+               "zero": "0", "negative": "-1", "plus": "+1", "decimal": "1.0", "letters": "x1", "empty": "",
+               "None": None, "4,301 digits": "9" * 4301, "NUL": "1\x00", "underscore": "1_000"}
+
+    def reads(raw, expected):
+        assert parse_id(raw, "vendor_id") == expected and as_id(raw) == expected
+
+    def refuses(raw):
+        with pytest.raises(Invalid) as caught:
+            parse_id(raw, "vendor_id")
+        assert list(caught.value.fields) == ["vendor_id"]
+        assert as_id(raw) is None
+
+    check_rows({**{f"read: {k}": v for k, v in read.items()}, **{f"refused: {k}": (v,) for k, v in refused.items()}},
+               lambda *row: reads(*row) if len(row) == 2 else refuses(*row))
+    assert optional_id("", "project_id") is None and optional_id(" 3", "project_id") == 3
+    assert parse_ids(["3", "1", "3"]) == [3, 1]
+    for bad in ("²", "1" * 20, ""):
+        with pytest.raises(Invalid) as caught:
+            parse_ids(["1", bad])
+        assert list(caught.value.fields) == ["ids"] and "nothing was done" in caught.value.message
+
+
+def test_texts_with_a_control_character_are_refused_naming_each_field():
+    from portal.domain.values import refuse_unstorable
+    refused = {"NUL": "a\x00b", "bell": "\x07", "escape": "\x1b[31m", "delete": "x\x7f", "vertical tab": "\x0b"}
+    allowed = {"tab": "a\tb", "newlines": "a\r\nb", "accents": "Café – №5", "empty": ""}
+
+    def refuses(value):
+        with pytest.raises(Invalid) as caught:
+            refuse_unstorable({"title": value, "number": "ok"})
+        assert list(caught.value.fields) == ["title"] and "title" in caught.value.message
+
+    check_rows({**{f"refused: {k}": (v, True) for k, v in refused.items()},
+                **{f"allowed: {k}": (v, False) for k, v in allowed.items()}},
+               lambda value, bad: refuses(value) if bad else refuse_unstorable({"title": value}))

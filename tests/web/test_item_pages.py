@@ -21,6 +21,7 @@ from portal.domain.lifecycle import State
 from portal.domain.models import ErpAudit, OutboxMail, ToolLevel
 from tests import factories as f, items as it
 from tests.factories import app_session as dbs
+from tests.rows import check_rows
 from tests.types import get_type, type_keys
 from tests.web.pages import (
     BOOSTED,
@@ -395,3 +396,89 @@ def test_every_registered_type_has_a_builder():
     assert not stale, f"Builders of types that are not registered: {stale}"
     for key in type_keys():
         assert get_type(key).key == key
+
+
+# ---- one input discipline (issue 10) -------------------------------------------------------------
+
+UNLINKABLE = "subcontractor_invoice"
+
+
+def test_bulk_accept_refuses_ids_that_are_not_ids_and_accepts_nothing(clients, world):
+    item = world.item(UNLINKABLE, State.READY)
+    before = world.erp(item.erp)
+
+    def refused(bad):
+        response = clients["approver"].post(f"/erp/{UNLINKABLE}/bulk-accept", headers=HX,
+                                            data={"ids": [str(item.erp), bad], "filter": "ready"})
+        assert response.status_code == 422, response.status_code
+        assert "is not an item id: nothing was done" in text(response)
+        assert world.erp(item.erp) == before
+
+    check_rows({"superscript two": "²", "10^20": "1" + "0" * 20, "2^31": str(2**31), "negative": "-1",
+                "letters": "abc", "Arabic-Indic": "٣"}, refused)
+
+
+def test_user_fields_beyond_their_columns_or_with_control_characters_are_refused_naming_the_field(clients, people):
+    admin = clients["site_admin"]
+    good = {"username": "newcomer", "name": "New Comer", "email": "new@example.com", "password": "long enough 1",
+            "erp_level": ToolLevel.NONE}
+
+    def refused(field, value, says):
+        response = admin.post("/admin/users/new", data={**good, field: value})
+        body = text(response)
+        assert response.status_code == 422 and says in body, (response.status_code, body[:300])
+        assert "newcomer" not in text(admin.get("/admin/users"))
+
+    check_rows({"10,000-character name": ("name", "n" * 10_000, "At most 120 characters."),
+                "312-character email": ("email", "e" * 300 + "@example.com", "At most 254 characters."),
+                "NUL in the name": ("name", "New\x00Comer", "name"),
+                "escape in the email": ("email", "new\x1b@example.com", "email")}, refused)
+    user_id = people["project_admin"].id
+    for key in ("project-²", "project-" + "9" * 20):  # a project level posted for a project id no column holds
+        response = admin.post(f"/admin/users/{user_id}", data={"name": "X", "email": "x@example.com",
+                                                               "erp_level": ToolLevel.NONE, key: "admin"})
+        assert response.status_code == 422, key  # the old code: int("²") raised, a 500
+
+
+def test_a_control_character_in_a_posted_field_is_a_422_naming_it_and_nothing_changes(clients, world):
+    item = world.item(UNLINKABLE, State.READY)
+    before = world.erp(item.erp)
+    for reason in ("Wrong\x00amount", "bell\x07"):
+        response = clients["approver"].post(it.tab_url(UNLINKABLE, item.erp, "reject"), headers=HX,
+                                            data={"reason": reason})
+        assert response.status_code == 422 and "reason" in text(response), reason
+        assert world.erp(item.erp) == before
+
+
+def test_a_request_beyond_max_content_length_is_a_413_saying_so(app, clients, world):
+    item = world.item(UNLINKABLE, State.READY)
+    before = world.erp(item.erp)
+    big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    url = it.tab_url(UNLINKABLE, item.erp, "reject")
+    for headers in (HX, {}):
+        response = clients["approver"].post(url, headers=headers, data={"reason": big})
+        assert response.status_code == 413 and "too large (at most 5 MB)" in text(response), response.status_code
+    api = clients["approver"].post("/api/v1/anything", data=big, content_type="application/json")
+    assert api.status_code == 413 and api.get_json()["error"].startswith("That request is too large")
+    assert world.erp(item.erp) == before
+
+
+def test_retry_export_too_late_answers_409_with_the_row_as_it_is_and_what_happened(clients, world):
+    item = world.item(UNLINKABLE, State.SYNCED)  # its export finished before the click arrived
+    response = clients["approver"].post(it.tab_url(UNLINKABLE, item.erp, "requeue"), headers=HX)
+    body = text(response)
+    assert response.status_code == 409 and "HX-Retarget" not in response.headers, body[:300]
+    assert f'id="item-{item.erp}"' in body and 'data-state="synced"' in body
+    assert "is already Synced (synced" in body and "Someone else changed" not in body
+
+
+def test_an_unlink_someone_else_made_first_answers_409_with_the_row_and_who_unlinked_it(sim, clients, world):
+    b = it.builder(UNLINKABLE)
+    item = world.item(UNLINKABLE, State.SYNCED)
+    b.sage_delete(sim, item)
+    url = it.tab_url(UNLINKABLE, item.erp, "unlink")
+    assert clients["approver"].post(url, headers=HX).status_code == 200
+    late = clients["approver"].post(url, headers=HX)
+    body = text(late)
+    assert late.status_code == 409 and f'id="item-{item.erp}"' in body and 'data-state="draft"' in body, body[:300]
+    assert "is now Draft (unlinked by" in body

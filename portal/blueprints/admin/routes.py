@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from portal.domain import api_tokens, outbox, policy, users
 from portal.domain.errors import Invalid
 from portal.domain.models import ToolLevel
+from portal.domain.values import parse_id
 from portal.extensions import db
 from portal.queue import RQJobQueue
 from portal.web import page_arg, render, require
@@ -78,8 +79,8 @@ def user_edit(user_id: int):
                               can_push_to_accounting=_checked("can_push_to_accounting"),
                               is_site_admin=_checked("is_site_admin"), active=_checked("active"),
                               password=values.get("password", ""),
-                              project_levels={int(k[8:]): v for k, v in request.form.items()
-                                              if k.startswith("project-") and k[8:].isdigit()})
+                              project_levels={parse_id(k[8:], k): v for k, v in request.form.items()
+                                              if k.startswith("project-")})
         except Invalid as exc:
             errors = exc.fields
         else:

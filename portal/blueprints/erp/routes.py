@@ -11,11 +11,13 @@ from flask_login import current_user, login_required
 from portal.domain import policy, services, settings as settings_service
 from portal.domain.errors import Conflict, Invalid
 from portal.domain.exports import ExportWatch
-from portal.domain.lifecycle import Action, State, next_state
+from portal.domain.lifecycle import Action, State, allowed, next_state
 from portal.domain.projects import audit_history
 from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
+from portal.domain.uow import RACE_LOST
+from portal.domain.values import parse_ids
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
@@ -97,6 +99,16 @@ def _too_late(type_key: str, erp_item_id: int):
     return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row))
 
 
+def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
+    """A Retry or Unlink refused: 409 with the row as it now is. When the row moved on (someone
+    else acted first, the export finished) what happened and who did it; else the reason why
+    (Sage still holds the record, the queue is out of reach) as a message, the row untouched."""
+    row = tab_row(db.session(), type_key, erp_item_id, _watch())
+    if exc.message != RACE_LOST and allowed(action, row.erp.state):
+        raise exc
+    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row))
+
+
 @bp.route("/<type_key>/<int:erp_item_id>/row")
 def row(type_key: str, erp_item_id: int):
     """One row, as it is now (Cancel on a form)."""
@@ -175,7 +187,10 @@ def reject(type_key: str, erp_item_id: int):
 def requeue(type_key: str, erp_item_id: int):
     """Retry a stalled export (same attempt: Sage imports it at most once)."""
     services.get_erp_item(db.session(), erp_item_id, type_key)
-    services.requeue(db.session(), current_user, erp_item_id, RQJobQueue())
+    try:
+        services.requeue(db.session(), current_user, erp_item_id, RQJobQueue())
+    except Conflict as exc:
+        return _refused(type_key, erp_item_id, Action.REQUEUE, exc)
     return _done(type_key, erp_item_id)
 
 
@@ -184,7 +199,10 @@ def requeue(type_key: str, erp_item_id: int):
 def unlink(type_key: str, erp_item_id: int):
     """Unlink a synced item once Sage no longer holds its record: back to draft, link kept in history."""
     services.get_erp_item(db.session(), erp_item_id, type_key)
-    unlink_item(db.session(), current_user, erp_item_id, make_connector(current_app.config))
+    try:
+        unlink_item(db.session(), current_user, erp_item_id, make_connector(current_app.config))
+    except Conflict as exc:
+        return _refused(type_key, erp_item_id, Action.UNLINK, exc)
     if not htmx:
         flash("Unlinked from Sage 300 CRE: the item is back in draft.", "info")
     return _done(type_key, erp_item_id, notice="Unlinked – back in draft")
@@ -194,7 +212,7 @@ def unlink(type_key: str, erp_item_id: int):
 @require(policy.DECIDE)
 def bulk_accept(type_key: str):
     """Export every ticked item with its default export fields."""
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = parse_ids(request.form.getlist("ids"))
     accepted, errors = services.accept_many(db.session(), current_user, type_key, ids, RQJobQueue())
     message = f"{len(accepted)} item(s) accepted and queued for export."
     if errors:

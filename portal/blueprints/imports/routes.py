@@ -12,6 +12,7 @@ from portal.domain import policy, ready_to_import as rti, sync
 from portal.domain.errors import Invalid
 from portal.domain.models import SyncStatus
 from portal.domain.types import REGISTRY
+from portal.domain.values import optional_id, parse_id
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
@@ -110,8 +111,9 @@ def companies():
 @bp.route("/import/vendors/<int:record_id>/link", methods=["POST"])
 def link_vendor(record_id: int):
     """Link a Sage vendor to an existing company (a suggestion, or one found by name)."""
-    picked = re.search(r"\[#(\d+)\]\s*$", request.form.get("company") or "")
-    vendor_id = int(picked.group(1)) if picked else request.form.get("vendor_id", 0, type=int)
+    picked = re.search(r"\[#([^\]]+)\]\s*$", request.form.get("company") or "")
+    vendor_id = parse_id(picked.group(1), "company") if picked else parse_id(request.form.get("vendor_id"),
+                                                                             "vendor_id")
     vendor = rti.link_vendor(db.session(), current_user, record_id, vendor_id)
     flash(f"{vendor.name} linked to vendor {vendor.erp_vendor_id}.", "info")
     return _back_to("vendors")
@@ -155,8 +157,8 @@ def add_job(record_id: int):
 @bp.route("/import/jobs/<int:record_id>/link", methods=["POST"])
 def link_job(record_id: int):
     """Link a Sage job to a project that was never exported."""
-    project = rti.link_job(db.session(), current_user, record_id, request.form.get("project_id", 0, type=int),
-                           _needs_reader())
+    project_id = parse_id(request.form.get("project_id"), "project_id")
+    project = rti.link_job(db.session(), current_user, record_id, project_id, _needs_reader())
     flash(f"{project.name} linked to job {project.sage_job_id}.", "info")
     return _back_to("jobs")
 
@@ -219,7 +221,7 @@ def refresh_project(project_id: int):
 @bp.route("/sync/<kind>", methods=["POST"])
 def start_sync(kind: str):
     """Start an on-demand sync; htmx gets its progress fragment."""
-    project_id = request.form.get("project_id", type=int)
+    project_id = optional_id(request.form.get("project_id"), "project_id")
     run = sync.start(db.session(), current_user, kind, RQJobQueue(), project_id=project_id,
                      stall_after=timedelta(seconds=current_app.config["SYNC_STALL_SECONDS"]))
     if htmx and not htmx.boosted:

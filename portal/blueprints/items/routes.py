@@ -7,11 +7,14 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from portal.domain import items, policy, services
-from portal.domain.errors import Invalid
+from portal.domain.errors import Conflict, Invalid
+from portal.domain.lifecycle import State
+from portal.domain.tabs import TabRow, what_happened
 from portal.domain.types import get_type
+from portal.domain.uow import RACE_LOST
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import render, worker_notice
+from portal.web import error_answer, render, worker_notice
 
 bp = Blueprint("items", __name__)
 
@@ -89,11 +92,27 @@ def _after(item_type, project_id, item_id, message):
     return redirect(_list_url(item_type, project_id), code=303)
 
 
+def _too_late(item_type, project_id, item_id, exc: Conflict):
+    """A Send, Resend or Retrieve someone else overtook: 409 with the row as it now is and who
+    moved it there and when (as the ERP tab answers a late Accept)."""
+    item_type, project, row = items.item_row(db.session(), current_user, item_type.key, project_id, item_id)
+    if row.erp is None or exc.message != RACE_LOST and row.state in (State.DRAFT, State.REJECTED, State.READY):
+        raise exc  # not overtaken: the reason itself, as a message
+    text = what_happened(db.session(), TabRow(row.erp, row.item, item_type.row_values(row.item)))
+    if htmx:
+        return make_response(render_template("items/_row.html", item_type=item_type, project=project, row=row,
+                                             conflict=text), 409)
+    return error_answer(409, text)
+
+
 @_route("/<int:item_id>/send", methods=["POST"])
 def send(type_key: str, project_id: int | None, item_id: int):
     """Send to ERP (or Resend after a rejection)."""
     item_type, _, _ = items.item_row(db.session(), current_user, type_key, project_id, item_id)
-    services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue())
+    try:
+        services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue())
+    except Conflict as exc:
+        return _too_late(item_type, project_id, item_id, exc)
     return _after(item_type, project_id, item_id, "Sent to ERP Integrations for accounting acceptance.")
 
 
@@ -103,7 +122,10 @@ def retrieve(type_key: str, project_id: int | None, item_id: int):
     item_type, _, row = items.item_row(db.session(), current_user, type_key, project_id, item_id)
     if row.erp is None:
         raise Invalid("This item was never sent to ERP.")
-    services.retrieve(db.session(), current_user, row.erp.id)
+    try:
+        services.retrieve(db.session(), current_user, row.erp.id)
+    except Conflict as exc:
+        return _too_late(item_type, project_id, item_id, exc)
     return _after(item_type, project_id, item_id, "Retrieved: it is a draft again.")
 
 

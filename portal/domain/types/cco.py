@@ -20,7 +20,7 @@ from portal.domain.models import (
 )
 from portal.domain.search import like
 from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
-from portal.domain.values import money, parse_money
+from portal.domain.values import as_id, money, parse_money
 from portal.exporters.sage300.mapping import map_cco
 from portal.exporters.sage300.records import CCOData, CCOLineData, CommitmentItemData
 
@@ -122,8 +122,9 @@ class CCOType(ItemType):
         if status is None:
             errors["status"] = "Choose a status."
         commitment = None
-        if (form.get("commitment_id") or "").isdigit():
-            commitment = session.get(Commitment, int(form["commitment_id"]))
+        commitment_id = as_id(form.get("commitment_id"))
+        if commitment_id is not None:
+            commitment = session.get(Commitment, commitment_id)
         if commitment is None or commitment.project_id != project_id or not commitment.erp_commitment_id:
             errors["commitment_id"] = "Change orders can only be created from synced commitments."
             commitment = None
@@ -142,14 +143,14 @@ class CCOType(ItemType):
             if existing:
                 if existing not in own_lines:
                     errors[p + "commitment_line_id"] = "Choose a line of the chosen commitment."
-                line["commitment_line_id"] = int(existing) if existing.isdigit() else None
+                line["commitment_line_id"] = as_id(existing)
             else:
                 if not line["description"]:
                     errors[p + "description"] = "Pick an existing line, or describe the new line."
                 if form.get(p + "category_id") not in categories:
                     errors[p + "category_id"] = "A new line needs a cost code and category."
                 else:
-                    line["category_id"] = int(form[p + "category_id"])
+                    line["category_id"] = as_id(form[p + "category_id"])
             try:
                 line["amount"] = parse_money(form.get(p + "amount"), p + "amount")
             except Invalid as exc:

@@ -12,7 +12,7 @@ from portal.domain.errors import Invalid
 from portal.domain.models import Category, Commitment, CommitmentLine, CostCode, Project, Vendor, utcnow
 from portal.domain.search import like
 from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
-from portal.domain.values import money, parse_money
+from portal.domain.values import as_id, money, parse_money
 from portal.exporters.sage300.mapping import map_commitment
 from portal.exporters.sage300.records import CommitmentData, CommitmentItemData
 
@@ -116,7 +116,7 @@ class CommitmentType(ItemType):
         status = form.get("status") if form.get("status") in STATUSES else None
         if status is None:
             errors["status"] = "Choose a status."
-        vendor_id = int(form["vendor_id"]) if (form.get("vendor_id") or "").isdigit() else None
+        vendor_id = as_id(form.get("vendor_id"))
         if vendor_id is None or session.get(Vendor, vendor_id) is None:
             errors["vendor_id"] = "Choose the contract company."
         try:

@@ -14,7 +14,7 @@ from portal.domain.models import (
     PrimeContract,
     PrimeContractItem,
 )
-from portal.domain.values import parse_money
+from portal.domain.values import as_id, parse_money
 from portal.exporters.sage300.records import CategoryData, CostCodeData
 
 
@@ -79,9 +79,9 @@ def contracts(session, project_id):
 
 
 def contract_of(session, project_id, form, errors) -> PrimeContract | None:
-    raw = form.get("contract_id") or ""
-    contract = session.scalars(select(PrimeContract).where(PrimeContract.id == int(raw))
-                               .options(selectinload(PrimeContract.items))).first() if raw.isdigit() else None
+    contract_id = as_id(form.get("contract_id"))
+    contract = session.scalars(select(PrimeContract).where(PrimeContract.id == contract_id)
+                               .options(selectinload(PrimeContract.items))).first() if contract_id else None
     if contract is None or contract.project_id != project_id:
         errors["contract_id"] = "Choose the project's prime contract."
         return None

@@ -8,6 +8,7 @@ from portal.domain.models import Category, CostCode, Project, StandardCategory, 
 from portal.domain.search import like
 from portal.domain.types.base import Column, Field, ItemSummary, ItemType, invalid_if
 from portal.domain.types.common import cost_code_data
+from portal.domain.values import as_id
 from portal.exporters.sage300.mapping import map_cost_codes
 from portal.exporters.sage300.records import CostCodesData
 
@@ -73,7 +74,7 @@ class CostCodeType(ItemType):
             code = (form.get("standard_code") or "").strip()
             standard = session.scalars(select(StandardCostCode).where(
                 StandardCostCode.code == code, StandardCostCode.active)).first()
-            sub_job_id = int(form["sub_job_id"]) if (form.get("sub_job_id") or "").isdigit() else None
+            sub_job_id = as_id(form.get("sub_job_id"))
             if standard is None:
                 errors["standard_code"] = ("Choose a cost code from the company's standard list "
                                            "(new codes are created in Sage).")
