@@ -17,12 +17,14 @@ def create_app(config: dict | None = None) -> Flask:
                 static_folder=os.path.join(root, "static"))
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from portal.config import from_env
+    from portal.config import from_env, limiter_storage_uri
     app.config.update(from_env(app.instance_path))
     if config:
         app.config.update(config)
         if "REDIS_URL" in config and "RQ_CONNECTION" not in config:
             app.config["RQ_CONNECTION"] = config["REDIS_URL"]
+        if "REDIS_URL" in config and "RATELIMIT_STORAGE_URI" not in config:
+            app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(config["REDIS_URL"])
     from portal.domain.backoff import EXPORT_RETRY, MAIL_RETRY, Backoff
     # bad waits stop the start with the variable named, not every export later
     for key, default in (("EXPORT_RETRY_DELAYS", EXPORT_RETRY), ("MAIL_RETRY_DELAYS", MAIL_RETRY)):
@@ -33,7 +35,18 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("DATABASE_SCHEMA")))
 
-    from portal.extensions import CONTENT_SECURITY_POLICY, csrf, db, htmx, login_manager, mail, migrate, rq, talisman
+    from portal.extensions import (
+        CONTENT_SECURITY_POLICY,
+        csrf,
+        db,
+        htmx,
+        limiter,
+        login_manager,
+        mail,
+        migrate,
+        rq,
+        talisman,
+    )
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"), render_as_batch=True)
     login_manager.init_app(app)
@@ -41,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     mail.init_app(app)
     rq.init_app(app)
+    limiter.init_app(app)
     # Security headers on every response; HTTPS itself is the proxy's (or gunicorn's) to do:
     # HSTS is sent on HTTPS requests only, and the session cookie is Secure when configured.
     talisman.init_app(app, force_https=False, content_security_policy=CONTENT_SECURITY_POLICY,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -74,8 +75,25 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         # on when the portal is served over HTTPS (the cookie is then never sent in clear)
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE")),
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # a session ends this long after sign-in, and after this long without a request
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(env.get("SESSION_LIFETIME_HOURS", "12"))),
+        "SESSION_IDLE_MINUTES": float(env.get("SESSION_IDLE_MINUTES", "60")),
+        # failed sign-ins allowed per account and per address within the window; then 429 until it ends
+        "LOGIN_ATTEMPTS_PER_ACCOUNT": int(env.get("LOGIN_ATTEMPTS_PER_ACCOUNT", "10")),
+        "LOGIN_ATTEMPTS_PER_ADDRESS": int(env.get("LOGIN_ATTEMPTS_PER_ADDRESS", "50")),
+        "LOGIN_ATTEMPT_WINDOW_MINUTES": int(env.get("LOGIN_ATTEMPT_WINDOW_MINUTES", "15")),
+        # Flask-Limiter counts them in the app's Redis, under the queue's name
+        "RATELIMIT_STORAGE_URI": limiter_storage_uri(redis_url),
+        "RATELIMIT_KEY_PREFIX": f"portal-{env.get('RQ_QUEUE', 'default')}",
         "WTF_CSRF_TIME_LIMIT": None,
     }
+
+
+def limiter_storage_uri(redis_url: str) -> str:
+    """The limits library's name for a Redis URL: a Unix socket is redis+unix://."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
 
 
 def _instance_secret(instance_path: str) -> str:

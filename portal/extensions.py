@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in create_app()."""
 from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -21,6 +23,8 @@ csrf = CSRFProtect()
 mail = Mail()
 rq = RQ()
 talisman = Talisman()
+# No default limits: only the sign-in form is limited (portal/blueprints/auth/routes.py).
+limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
 
 # Only the portal's own files: no inline script or style (htmx's indicator style is off in
 # base.html's htmx-config), no framing, forms post only here.

@@ -2,13 +2,26 @@
 pages a URL may name, where a `next` may send the browser."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_htmx.responses import HTMXResponseClientRedirect
-from flask_login import current_user
+from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
@@ -28,6 +41,9 @@ from portal.health_probe import RQHealthProbe
 # bound for both, so both stacks answer the same 404).
 MAX_ID = 2**31 - 1
 API_PREFIX = "/api/"
+# the session's sign-in time and last request (seconds since the epoch)
+SESSION_STARTED = "started"
+SESSION_SEEN = "seen"
 
 
 class BoundedInt(IntegerConverter):
@@ -159,6 +175,25 @@ def init_app(app: Flask) -> None:
         if user is None or not user.active or user.session_token != session_token:
             return None
         return user
+
+    @app.before_request
+    def session_expiry():
+        """Sign out a session idle longer than SESSION_IDLE_MINUTES or older than
+        PERMANENT_SESSION_LIFETIME; the request then goes on as anonymous."""
+        if "_user_id" not in session:
+            return
+        now = int(time.time())
+        idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+        lifetime = current_app.permanent_session_lifetime.total_seconds()
+        seen, started = session.get(SESSION_SEEN), session.get(SESSION_STARTED)
+        if (not isinstance(seen, int) or not isinstance(started, int)
+                or now - seen > idle or now - started > lifetime):
+            logout_user()
+            session.clear()
+            flash("Your session has ended; please sign in again.", "info")
+            return
+        if now - seen >= 30:  # not every request rewrites the cookie
+            session[SESSION_SEEN] = now
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import cache
+from importlib import resources
 
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
@@ -23,16 +25,64 @@ def _length(column) -> int:
 NAME_MAX = _length(User.__table__.c.name)
 EMAIL_MAX = _length(User.__table__.c.email)
 PASSWORD_MAX = 1000  # hashing a megabyte "password" is work for nothing
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MIN_DISTINCT = 5
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of passwords too common to allow (lowercased)."""
+    text = resources.files("portal.domain").joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """What is wrong with a new password, naming the rule; None when it may be used."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"At least {PASSWORD_MIN_LENGTH} characters."
+    lowered = password.strip().lower()
+    if username and lowered == username.strip().lower():
+        return "The password must not be the username."
+    if lowered in common_passwords():
+        return "That password is one of the most common passwords; choose another."
+    if len(set(password)) < PASSWORD_MIN_DISTINCT:
+        return f"Use at least {PASSWORD_MIN_DISTINCT} different characters."
+    return None
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made like a real user's, checked when the username is unknown."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def authenticate(session: Session, username: str | None, password: str | None) -> User | None:
+    """The active user with this username and password, else None. A password hash is checked
+    whether or not the user exists, so the answer's timing does not tell which usernames do."""
     user = session.scalars(select(User).where(User.username == (username or "").strip().lower())).first()
-    if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
+    if user is None:
+        check_password_hash(_dummy_hash(), password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or "") or not user.active:
         return None
     return user
 
 
-def _check(fields: dict, creating: bool) -> dict:
+def new_session_token() -> str:
+    return secrets.token_hex(16)
+
+
+@transactional
+def sign_out_everywhere(session: Session, user_id: int) -> None:
+    """A new session token: every session (every copy of its cookie) of the user stops working."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_token = new_session_token()
+        session.commit()
+
+
+def _check(fields: dict, creating: bool, username: str = "") -> dict:
     errors = {}
     if creating and not USERNAME_RE.match(fields.get("username", "")):
         errors["username"] = "2-80 characters: lowercase letters, digits, dot, dash, underscore."
@@ -48,10 +98,12 @@ def _check(fields: dict, creating: bool) -> dict:
     if fields.get("erp_level", ToolLevel.NONE) not in ToolLevel.ORDER:
         errors["erp_level"] = "Choose a level."
     password = fields.get("password") or ""
-    if (creating or password) and len(password) < 8:
-        errors["password"] = "At least 8 characters."
-    elif len(password) > PASSWORD_MAX:
+    if len(password) > PASSWORD_MAX:
         errors["password"] = f"At most {PASSWORD_MAX} characters."
+    elif creating or password:
+        problem = password_problem(password, username or fields.get("username", ""))
+        if problem:
+            errors["password"] = problem
     return errors
 
 
@@ -69,7 +121,7 @@ def create_user(session: Session, *, username: str, name: str, email: str, passw
     user = User(username=fields["username"], name=name.strip(), email=email.strip(),
                 password_hash=generate_password_hash(password), erp_level=erp_level,
                 can_push_to_accounting=can_push_to_accounting, is_site_admin=is_site_admin,
-                active=True, session_token=secrets.token_hex(8))
+                active=True, session_token=new_session_token())
     session.add(user)
     session.commit()
     return user
@@ -83,7 +135,7 @@ def update_user(session: Session, user_id: int, *, name: str, email: str, erp_le
     user = get_user(session, user_id)
     project_levels = project_levels or {}
     errors = _check(dict(name=name, email=email, erp_level=erp_level, password=password),
-                    creating=False)
+                    creating=False, username=user.username)
     known = set(session.scalars(select(Project.id).where(Project.id.in_(list(project_levels)))))
     for project_id, level in project_levels.items():
         if project_id not in known:
@@ -103,7 +155,7 @@ def update_user(session: Session, user_id: int, *, name: str, email: str, erp_le
     user.name, user.email, user.erp_level = name.strip(), email.strip(), erp_level
     user.can_push_to_accounting, user.is_site_admin = can_push_to_accounting, is_site_admin
     if password or user.active != active:
-        user.session_token = secrets.token_hex(8)  # signs out existing sessions
+        user.session_token = new_session_token()  # signs out existing sessions
     user.active = active
     if password:
         user.password_hash = generate_password_hash(password)

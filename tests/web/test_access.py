@@ -19,6 +19,7 @@ role that failed, with what it got.
 from __future__ import annotations
 
 from functools import cached_property
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -806,9 +807,14 @@ def test_every_route_has_an_entry(app):
 
 
 @pytest.fixture
-def signed_in(app, people):
-    """A client of its own signed in as the role (a route that signs it out must not sign out the module's)."""
-    return lambda role: login(app.test_client(), people[role])
+def signed_in(app):
+    """A client of its own signed in as a new user of the role: signing out ends every session of
+    the user, so a route that signs it out must not sign out the module's clients."""
+    def sign_in(role):
+        with f.app_session(app) as s:
+            user = SimpleNamespace(username=f.make_user(s, **ROLE_USERS[role]).username)
+        return login(app.test_client(), user)  # no request inside the session's app context
+    return sign_in
 
 
 @pytest.mark.parametrize("rule_method", list(ROUTES), ids=route_id)
