@@ -62,6 +62,13 @@ def create_app(config: dict | None = None) -> Flask:
                       session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
                       session_cookie_http_only=True)
 
+    if app.config["TRUSTED_PROXIES"]:
+        # behind that many reverse proxies: the client's address (sign-in limits) and the
+        # scheme (HSTS, secure cookies) come from their X-Forwarded-* headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
     from portal import web
     web.init_app(app)
 

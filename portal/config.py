@@ -72,6 +72,8 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "SYNC_TICK_SECONDS": int(env.get("SYNC_TICK_SECONDS", "60")),
         "SYNC_STALL_SECONDS": int(env.get("SYNC_STALL_SECONDS", "600")),
         "SESSION_COOKIE_HTTPONLY": True,
+        # reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host are trusted
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         # on when the portal is served over HTTPS (the cookie is then never sent in clear)
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE")),
         "SESSION_COOKIE_SAMESITE": "Lax",

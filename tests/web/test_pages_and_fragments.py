@@ -19,7 +19,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import url_for
+from flask import request, url_for
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
@@ -587,3 +587,23 @@ def test_every_response_carries_the_security_headers(app):
     assert "Strict-Transport-Security" not in plain.headers
     secure = client.get("/login", base_url="https://portal.example")
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_the_forwarded_headers_count_only_behind_trusted_proxies(app):
+    """TRUSTED_PROXIES=1: the client's address and scheme come from the proxy's X-Forwarded-*
+    headers (one hop); with none trusted, the app reads the connection itself."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from portal import create_app
+    from portal.extensions import db
+    proxied = create_app({"TESTING": True, "TRUSTED_PROXIES": 1})
+    try:
+        assert isinstance(proxied.wsgi_app, ProxyFix) and not isinstance(app.wsgi_app, ProxyFix)
+        assert (proxied.wsgi_app.x_for, proxied.wsgi_app.x_proto, proxied.wsgi_app.x_host) == (1, 1, 1)
+        seen = {}
+        proxied.before_request(lambda: seen.update(addr=request.remote_addr, secure=request.is_secure) and None)
+        proxied.test_client().get("/login", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+        assert seen == {"addr": "203.0.113.9", "secure": True}
+    finally:
+        with proxied.app_context():
+            db.engine.dispose()
