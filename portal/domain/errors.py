@@ -24,3 +24,12 @@ class Invalid(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+class RaceLost(Conflict):
+    """Someone else changed the row at the same moment (a stale version, a key taken meanwhile):
+    the caller may show the row as it now is rather than a reason."""
+
+    def __init__(self, message: str = ("Someone else changed this item at the same moment. "
+                                       "Reload the page to see where it is now."), fields=None):
+        super().__init__(message, fields)

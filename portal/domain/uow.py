@@ -18,13 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.domain.errors import Conflict
+from portal.domain.errors import Conflict, RaceLost
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-RACE_LOST = ("Someone else changed this item at the same moment. "
-             "Reload the page to see where it is now.")
 
 
 @contextmanager
@@ -36,19 +33,20 @@ def unit_of_work(session: Session) -> Iterator[Session]:
         yield session
     except StaleDataError:
         session.rollback()
-        raise Conflict(RACE_LOST) from None
+        raise RaceLost() from None
     except BaseException:
         session.rollback()
         raise
 
 
-def commit(session: Session, conflict: str = RACE_LOST) -> None:
-    """Commit; a concurrent change that won the race becomes a Conflict (and is rolled back)."""
+def commit(session: Session, conflict: str | None = None) -> None:
+    """Commit; a concurrent change that won the race becomes RaceLost (and is rolled back), or
+    Conflict(conflict) when the caller says what a refused commit means instead."""
     try:
         session.commit()
     except (StaleDataError, IntegrityError):
         session.rollback()
-        raise Conflict(conflict) from None
+        raise (RaceLost() if conflict is None else Conflict(conflict)) from None
 
 
 def transactional(service: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:

@@ -9,14 +9,13 @@ from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
 from portal.domain import policy, services, settings as settings_service
-from portal.domain.errors import Conflict, Invalid
+from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State, allowed, next_state
 from portal.domain.projects import audit_history
 from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
-from portal.domain.uow import RACE_LOST
 from portal.domain.values import parse_ids
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
@@ -104,7 +103,7 @@ def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
     else acted first, the export finished) what happened and who did it; else the reason why
     (Sage still holds the record, the queue is out of reach) as a message, the row untouched."""
     row = tab_row(db.session(), type_key, erp_item_id, _watch())
-    if exc.message != RACE_LOST and allowed(action, row.erp.state):
+    if not isinstance(exc, RaceLost) and allowed(action, row.erp.state):
         raise exc
     return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row))
 

@@ -7,11 +7,10 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from portal.domain import items, policy, services
-from portal.domain.errors import Conflict, Invalid
+from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.lifecycle import State
 from portal.domain.tabs import TabRow, what_happened
 from portal.domain.types import get_type
-from portal.domain.uow import RACE_LOST
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import error_answer, render, worker_notice
@@ -96,7 +95,7 @@ def _too_late(item_type, project_id, item_id, exc: Conflict):
     """A Send, Resend or Retrieve someone else overtook: 409 with the row as it now is and who
     moved it there and when (as the ERP tab answers a late Accept)."""
     item_type, project, row = items.item_row(db.session(), current_user, item_type.key, project_id, item_id)
-    if row.erp is None or exc.message != RACE_LOST and row.state in (State.DRAFT, State.REJECTED, State.READY):
+    if row.erp is None or not isinstance(exc, RaceLost) and row.state in (State.DRAFT, State.REJECTED, State.READY):
         raise exc  # not overtaken: the reason itself, as a message
     text = what_happened(db.session(), TabRow(row.erp, row.item, item_type.row_values(row.item)))
     if htmx:
