@@ -82,6 +82,36 @@ def sign_out_everywhere(session: Session, user_id: int) -> None:
         session.commit()
 
 
+WRONG_CURRENT_PASSWORD = "That is not your current password."
+
+
+@transactional
+def change_password(session: Session, user_id: int, current: str, new: str, confirm: str) -> User:
+    """The user's own password change: the current password, then the new one twice, checked by
+    the rules of a new password. On success the session token is rotated in the same commit, so
+    every session of the user ends; the caller signs its own browser in again with the new one.
+    A wrong current password is an Invalid whose fields name `current_password`."""
+    user = get_user(session, user_id)
+    current, new, confirm = current or "", new or "", confirm or ""
+    errors = {}
+    if len(current) > PASSWORD_MAX or not check_password_hash(user.password_hash, current):
+        errors["current_password"] = WRONG_CURRENT_PASSWORD
+    if len(new) > PASSWORD_MAX:
+        errors["new_password"] = f"At most {PASSWORD_MAX} characters."
+    elif problem := password_problem(new, user.username):
+        errors["new_password"] = problem
+    elif new == current and "current_password" not in errors:
+        errors["new_password"] = "The new password must differ from the current one."
+    if "new_password" not in errors and confirm != new:
+        errors["confirm_password"] = "The two new passwords differ."
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", fields=errors)
+    user.password_hash = generate_password_hash(new)
+    user.session_token = new_session_token()  # every other session (every copy of the cookie) ends
+    session.commit()
+    return user
+
+
 def _check(fields: dict, creating: bool, username: str = "") -> dict:
     errors = {}
     if creating and not USERNAME_RE.match(fields.get("username", "")):

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from portal.domain.models import ToolLevel
-from tests.factories import app_session
+from tests.conftest import login
+from tests.factories import app_session, make_user
 
 ANON = "anonymous"
 ROLES = [ANON, "none", "readonly", "standard", "approver", "erp_admin_no_push", "project_admin",
@@ -42,6 +44,19 @@ PROJECT_ADMINS = frozenset({"project_admin", "site_admin"})
 SITE_ADMINS = frozenset({"site_admin"})
 
 HX = {"HX-Request": "true"}
+
+
+def make_people(app, role_users: dict) -> dict[str, SimpleNamespace]:
+    """One new user per role (role -> factories.make_user kwargs), as ids and names."""
+    with app_session(app) as s:
+        made = {role: make_user(s, **kw) for role, kw in role_users.items()}
+        return {role: SimpleNamespace(id=u.id, username=u.username, email=u.email, name=u.name)
+                for role, u in made.items()}
+
+
+def signed_in_clients(app, people: dict) -> dict:
+    """An anonymous test client under ANON and one signed in per role of `people`."""
+    return {ANON: app.test_client(), **{role: login(app.test_client(), p) for role, p in people.items()}}
 
 
 def members(people) -> dict:

@@ -762,6 +762,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     # my account: every signed-in user; a token is revoked by its user (tests/web/test_api.py) or
     # a site administrator, so here (another user's token) by site administrators only
     ("/account", "GET"): Case("GET", lambda w: "/account", LOGGED_IN),
+    ("/account/password", "POST"): Case(  # each role's own password: a user (client) of its own
+        "POST", lambda w: "/account/password", LOGGED_IN, (303,), lambda w, r: "/account", own_client=True,
+        data=lambda w: {"current_password": f.PASSWORD, "new_password": "changed-by-myself-8",
+                        "confirm_password": "changed-by-myself-8"}),
     ("/account/tokens/<int:token_id>/revoke", "POST"): Case(
         "POST", lambda w: f"/account/tokens/{w.target_token}/revoke", SITE_ADMINS, (303,),
         lambda w, r: f"/admin/users/{w.target_user}",

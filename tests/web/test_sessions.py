@@ -1,5 +1,6 @@
-"""Sessions and sign-in: every copy of a session ends at sign-out and at a password change, idle
-and old sessions end, unknown usernames cost a hash check, refused sign-ins are limited."""
+"""Sessions and sign-in: every copy of a session ends at sign-out and at a password change (by an
+administrator, or the user's own on My account, which keeps the browser that made it signed in),
+idle and old sessions end, unknown usernames cost a hash check, refused sign-ins are limited."""
 from __future__ import annotations
 
 import re
@@ -7,10 +8,13 @@ import secrets
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from portal.domain import users
-from portal.domain.models import ToolLevel
+from portal.domain.models import ToolLevel, User
 from tests import factories as f
 from tests.conftest import login
+from tests.web.pages import has_field_error, text
 
 PAGE = "/projects/"
 
@@ -123,3 +127,80 @@ def test_the_cli_refuses_a_weak_password(app):
                                                 "--password", "qwertyuiop"])
     assert result.exit_code != 0
     assert "one of the most common passwords" in result.output
+
+
+# ---- my own password (My account) -----------------------------------------------------------------
+
+NEW_PASSWORD = "a-fresh-long-one-42"
+
+
+def _change(client, current=f.PASSWORD, new=NEW_PASSWORD, confirm=None, environ=None):
+    form = {"current_password": current, "new_password": new,
+            "confirm_password": new if confirm is None else confirm}
+    return client.post("/account/password", data=form, environ_base=environ or _address())
+
+
+def _secrets(app, user_id):
+    with f.app_session(app) as s:
+        user = s.get(User, user_id)
+        return user.password_hash, user.session_token
+
+
+def test_changing_my_password_keeps_this_session_and_ends_every_other(app):
+    user_id, username = _user(app)
+    client = login(app.test_client(), SimpleNamespace(username=username))
+    copy = _copy(app, client)
+    elsewhere = login(app.test_client(), SimpleNamespace(username=username))
+
+    response = _change(client)
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
+    page = client.get("/account")
+    assert page.status_code == 200
+    assert "Password changed; you were signed out everywhere else." in text(page)
+    assert client.get(PAGE).status_code == 200
+    for other in (copy, elsewhere):
+        response = other.get(PAGE)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    old = app.test_client().post("/login", data={"username": username, "password": f.PASSWORD},
+                                 environ_base=_address())
+    assert old.status_code == 422
+    login(app.test_client(), SimpleNamespace(username=username), password=NEW_PASSWORD)
+
+
+@pytest.mark.parametrize("form, field, message", [
+    ({"current": "not-my-password-9"}, "current_password", users.WRONG_CURRENT_PASSWORD),
+    ({"confirm": NEW_PASSWORD + "x"}, "confirm_password", "The two new passwords differ."),
+    ({"new": "password123"}, "new_password", "That password is one of the most common passwords"),
+    ({"new": "short-1"}, "new_password", f"At least {users.PASSWORD_MIN_LENGTH} characters."),
+    ({"new": f.PASSWORD}, "new_password", "The new password must differ from the current one."),
+    ({"new": "x" * (users.PASSWORD_MAX + 1)}, "new_password", f"At most {users.PASSWORD_MAX} characters."),
+], ids=["wrong current", "mismatch", "common", "short", "unchanged", "too long"])
+def test_a_refused_password_change_names_the_field_and_changes_nothing(app, form, field, message):
+    user_id, username = _user(app)
+    client = login(app.test_client(), SimpleNamespace(username=username))
+    copy = _copy(app, client)
+    before = _secrets(app, user_id)
+
+    response = _change(client, **form)
+    body = text(response)
+    assert response.status_code == 422, body[:500]
+    assert has_field_error(body, field, message), body[body.find("<h2>Password"):][:1500]
+    assert _secrets(app, user_id) == before
+    assert client.get(PAGE).status_code == 200 and copy.get(PAGE).status_code == 200
+
+
+def test_wrong_current_passwords_count_towards_the_sign_in_limit(app):
+    _, username = _user(app)
+    client = login(app.test_client(), SimpleNamespace(username=username))
+    for _ in range(app.config["LOGIN_ATTEMPTS_PER_ACCOUNT"] - 1):
+        assert _change(client, current="not-my-password-9").status_code == 422
+    assert _change(client, confirm="differs-from-the-new").status_code == 422  # only wrong passwords count
+    assert _change(client, current="not-my-password-9").status_code == 422
+    refused = _change(client)  # even the right one, for a while
+    assert refused.status_code == 429
+    assert re.search(r"Too many sign-in attempts for this account; try again in 1?\d minutes?\.", text(refused))
+    assert int(refused.headers["Retry-After"]) <= 15 * 60
+    signin = app.test_client().post("/login", data={"username": username, "password": f.PASSWORD},
+                                    environ_base=_address())
+    assert signin.status_code == 429  # the same counter as the sign-in form's
+

@@ -1,18 +1,17 @@
 """Sign in and out."""
-import math
 import time
 
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_limiter import RequestLimit
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from portal.blueprints.auth.limits import account_key, password_guesses, refused_guess, wait_message
 from portal.domain import policy
 from portal.domain.users import authenticate, sign_out_everywhere
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.web import SESSION_SEEN, SESSION_STARTED, render, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -34,35 +33,18 @@ def home():
 
 
 def _posted_account() -> str:
-    return "account:" + (request.form.get("username") or "").strip().lower()
+    return account_key(request.form.get("username") or "")
 
 
-def _failed(response) -> bool:
-    """Only refused sign-ins count towards the limits."""
-    return response.status_code == 422
-
-
-def _window() -> str:
-    return f"{current_app.config['LOGIN_ATTEMPT_WINDOW_MINUTES']} minutes"
-
-
-def _too_many(what: str):
-    def answer(limit: RequestLimit):
-        minutes = max(1, math.ceil((limit.reset_at - time.time()) / 60))
-        error = f"Too many sign-in attempts {what}; try again in {minutes} minute{'s' if minutes != 1 else ''}."
-        response = render("auth/login.html", form=LoginForm(), error=error, status=429)
-        response.headers["Retry-After"] = str(max(1, int(limit.reset_at - time.time())))
-        return response
-    return answer
+def _too_many(limit: RequestLimit, what: str):
+    error, retry_after = wait_message(limit, what)
+    response = render("auth/login.html", form=LoginForm(), error=error, status=429)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: f"{current_app.config['LOGIN_ATTEMPTS_PER_ACCOUNT']} per {_window()}",
-               key_func=_posted_account, methods=["POST"], deduct_when=_failed,
-               on_breach=_too_many("for this account"), scope="login-account")
-@limiter.limit(lambda: f"{current_app.config['LOGIN_ATTEMPTS_PER_ADDRESS']} per {_window()}",
-               key_func=get_remote_address, methods=["POST"], deduct_when=_failed,
-               on_breach=_too_many("from this address"), scope="login-address")
+@password_guesses(_posted_account, _too_many)
 def login():
     """Show the sign-in form and sign in; refused attempts are limited per account and per address."""
     form = LoginForm()
@@ -77,6 +59,8 @@ def login():
             return redirect(safe_next(request.args.get("next")) or url_for("auth.home"), code=303)
         error = "Wrong username or password."
     status = 422 if request.method == "POST" else 200
+    if status == 422:
+        refused_guess()
     return render("auth/login.html", form=form, error=error, status=status)
 
 
