@@ -146,7 +146,8 @@ LABELS = {"vendor": "Vendor", "name": "Name", "address_1": "Address 1", "address
           "transaction_type": "Transaction type", "amount": "Amount", "units": "Units",
           "unit_cost": "Unit cost", "amount_paid": "Amount paid", "date": "Date",
           "cost_code_description": "Cost code description",
-          "category_description": "Category description"}
+          "category_description": "Category description", "action": "Action", "period": "Period",
+          "cco": "Change order", "tolerance_pct": "Tolerance", "hourly_limit": "Hourly request limit"}
 
 
 class SageInputError(ValueError):
