@@ -61,6 +61,7 @@ ZIP = "[AddressZip] is too long, maximum length is 10 characters."
 STATE_ = "[AddressState] is too long, maximum length is 4 characters."
 CLOSED, INACTIVE = JOB_CLOSED, VENDOR_INACTIVE
 GL_CLOSED = "Ap Invoice Api import failed with error message: GL period closed.  Entry not allowed. (01\\31\\2026)."
+AR_GL_CLOSED = GL_CLOSED.replace("Ap Invoice", "Ar Invoice")  # the owner invoice's AR import
 
 
 def ap_duplicate(number):
@@ -115,7 +116,7 @@ PLANTED = {
     ("pcco", "24-011 PCO-001", State.READY): (PCCO, CLOSED),
     ("pcco", "24-101 PCO-007", State.FAILED): (PCCO_400, ITEM_EXISTS),
     ("owner_invoice", "OI-24-101-06 2026-10-31", State.READY): (None, AR_DUPLICATE),
-    ("owner_invoice", "OI-24-101-01 2026-01-31", State.READY): (None, GL_CLOSED),
+    ("owner_invoice", "OI-24-101-01 2026-01-31", State.READY): (None, AR_GL_CLOSED),
     ("owner_invoice", "OI-24-101-10 2026-10-31", State.READY): (None, NO_DISTRIBUTIONS),
     ("owner_invoice", "OI-24-101-05 2026-09-30", State.FAILED): (None, AR_DUPLICATE),
     ("subcontractor_invoice", "AP-0131 2026-01-31", State.READY): (None, GL_CLOSED),
