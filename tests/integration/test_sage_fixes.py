@@ -23,11 +23,11 @@ from tests.integration.test_sage_simulator_financial import (
 )
 from tests.rows import check_rows
 from tests.sage_db import simulator
-from tests.sage_texts import ARCHIVED, JOB_CLOSED, RATE_LIMITED, VENDOR_INACTIVE
+from tests.sage_texts import AP_FAILED, AR_FAILED, ARCHIVED, JOB_CLOSED, RATE_LIMITED, VENDOR_INACTIVE
 
-AP_PERIOD_CLOSED = "Ap Invoice Api import failed with error message: GL period closed.  Entry not allowed. (10\\01\\2026)."
-AR_PERIOD_CLOSED = "Ar Invoice Api import failed with error message: GL period closed.  Entry not allowed. (10\\31\\2026)."
-OVER = "Ap Invoice Api import failed with error message: Commitment C-NEW - amount invoiced exceeds approved amount plus tolerance."
+AP_PERIOD_CLOSED = AP_FAILED + "GL period closed.  Entry not allowed. (10\\01\\2026)."
+AR_PERIOD_CLOSED = AR_FAILED + "GL period closed.  Entry not allowed. (10\\31\\2026)."
+OVER = AP_FAILED + "Commitment C-NEW - amount invoiced exceeds approved amount plus tolerance."
 
 
 @pytest.fixture
