@@ -186,28 +186,20 @@ def add_cost(job, cost_code, category, transaction_type, amount, extra, on, desc
 
 # ---- fixing in Sage what an export ran into, and voiding or deleting before an unlink ----------
 
-@sage_cli.command("job-status")
-@click.argument("job")
-@click.argument("status", type=click.Choice(JOB_STATUSES))
-def job_status(job, status):
-    """Open or close a job."""
-    _enter("change_job_status", None, job=job, status=status)
+def _status_command(name: str, method: str, key: str, statuses: tuple[str, ...], doc: str) -> None:
+    """`NAME KEY STATUS`: the simulator's change_*_status (or change_gl_period) method."""
+    def command(**arguments):
+        _enter(method, None, **arguments)
+    command.__doc__ = doc
+    command = click.argument("status", type=click.Choice(statuses))(command)
+    sage_cli.command(name)(click.argument(key)(command))
 
 
-@sage_cli.command("gl-period")
-@click.argument("period")
-@click.argument("status", type=click.Choice(PERIOD_STATUSES))
-def gl_period(period, status):
-    """Open or close a GL period (PERIOD: 2026-10 or 10/2026)."""
-    _enter("change_gl_period", None, period=period, status=status)
-
-
-@sage_cli.command("vendor-status")
-@click.argument("vendor")
-@click.argument("status", type=click.Choice(VENDOR_STATUSES))
-def vendor_status(vendor, status):
-    """Activate or deactivate a vendor."""
-    _enter("change_vendor_status", None, vendor=vendor, status=status)
+_status_command("job-status", "change_job_status", "job", JOB_STATUSES, "Open or close a job.")
+_status_command("gl-period", "change_gl_period", "period", PERIOD_STATUSES,
+                "Open or close a GL period (PERIOD: 2026-10 or 10/2026).")
+_status_command("vendor-status", "change_vendor_status", "vendor", VENDOR_STATUSES,
+                "Activate or deactivate a vendor.")
 
 
 @sage_cli.command("set-limits")

@@ -91,17 +91,24 @@ class SageUserMixin(EntryMixin):
 
     # ---- jobs, GL periods, vendors, settings -------------------------------------------------
 
+    def _change_status(self, table, key: str, code: str, status: str, statuses: tuple[str, ...],
+                       noun: str, done: tuple[str, str]) -> str:
+        """Set a job's or a vendor's Status (statuses[0] is the open / active one); `done`: the
+        confirmation's verb for statuses[0] and for the other."""
+        check_choice("status", status, statuses)
+        field = key.lower()
+        with self.engine.begin() as conn:
+            current = conn.scalar(select(table.c.Status).where(table.c[key] == code))
+            if current is None:
+                raise SageInputError(field, f"No {noun.lower()} {code} in Sage 300 CRE.")
+            if current == status:
+                raise SageInputError("status", f"{noun} {code} is already {status.lower()}.")
+            conn.execute(update(table).where(table.c[key] == code).values(Status=status))
+        return f"{noun} {code} {done[0] if status == statuses[0] else done[1]}."
+
     def change_job_status(self, job: str, status: str) -> str:
         """Open or close a job (a closed job takes no export: "Job has been closed.")."""
-        check_choice("status", status, JOB_STATUSES)
-        with self.engine.begin() as conn:
-            current = conn.scalar(select(job_t.c.Status).where(job_t.c.Job == job))
-            if current is None:
-                raise SageInputError("job", f"No job {job} in Sage 300 CRE.")
-            if current == status:
-                raise SageInputError("status", f"Job {job} is already {status.lower()}.")
-            conn.execute(update(job_t).where(job_t.c.Job == job).values(Status=status))
-        return f"Job {job} {'reopened' if status == 'Open' else 'closed'}."
+        return self._change_status(job_t, "Job", job, status, JOB_STATUSES, "Job", ("reopened", "closed"))
 
     def change_gl_period(self, period: str, status: str) -> str:
         """Open or close a GL period (an invoice dated in a closed one is refused)."""
@@ -115,15 +122,8 @@ class SageUserMixin(EntryMixin):
 
     def change_vendor_status(self, vendor: str, status: str) -> str:
         """Activate or deactivate a vendor (an inactive one takes no invoice or commitment)."""
-        check_choice("status", status, VENDOR_STATUSES)
-        with self.engine.begin() as conn:
-            current = conn.scalar(select(vendor_t.c.Status).where(vendor_t.c.Vendor == vendor))
-            if current is None:
-                raise SageInputError("vendor", f"No vendor {vendor} in Sage 300 CRE.")
-            if current == status:
-                raise SageInputError("status", f"Vendor {vendor} is already {status.lower()}.")
-            conn.execute(update(vendor_t).where(vendor_t.c.Vendor == vendor).values(Status=status))
-        return f"Vendor {vendor} {'activated' if status == 'Active' else 'deactivated'}."
+        return self._change_status(vendor_t, "Vendor", vendor, status, VENDOR_STATUSES, "Vendor",
+                                   ("activated", "deactivated"))
 
     def change_limits(self, tolerance_pct: str | None = None, hourly_limit: str | None = None) -> str:
         """Set the AP commitment tolerance (a percentage) and the hourly request limit (0: none);
