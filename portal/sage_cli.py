@@ -12,15 +12,21 @@ from portal.exporters.sage300.simulator import (
     BILLING_LEVELS,
     BILLING_METHODS,
     COST_TYPES,
+    DELETE,
     JOB_STATUSES,
+    PERIOD_STATUSES,
     STANDARD_CODE_STATUSES,
     USE_CONTRACTS,
     VENDOR_STATUSES,
+    VOID,
     SageInputError,
 )
 
 sage_cli = AppGroup("sage", help="Enter and list data in the Sage 300 CRE simulator.")
 LISTINGS = ("vendors", "jobs", "contracts", "costs")
+# what the portal exported (the simulator's exported() listings), and the settings
+EXPORTED = {"ap-invoices": "ap_invoices", "ar-invoices": "ar_invoices", "commitments": "commitments",
+            "commitment-items": "commitment_items", "change-orders": "change_orders"}
 
 
 def _sim():
@@ -32,12 +38,13 @@ def _sim():
     return make_connector(config).sim
 
 
-def _enter(method: str, done: str, **arguments) -> None:
+def _enter(method: str, done: str | None, **arguments) -> None:
+    """Call the simulator method; echo `done`, or what the method said when done is None."""
     try:
-        getattr(_sim(), method)(**arguments)
+        said = getattr(_sim(), method)(**arguments)
     except SageInputError as exc:
         raise click.ClickException(f"{exc.field}: {exc}") from exc
-    click.echo(done)
+    click.echo(said if done is None else done)
 
 
 @sage_cli.command("add-vendor")
@@ -177,12 +184,72 @@ def add_cost(job, cost_code, category, transaction_type, amount, extra, on, desc
            posted=not unposted)
 
 
+# ---- fixing in Sage what an export ran into, and voiding or deleting before an unlink ----------
+
+def _status_command(name: str, method: str, key: str, statuses: tuple[str, ...], doc: str) -> None:
+    """`NAME KEY STATUS`: the simulator's change_*_status (or change_gl_period) method."""
+    def command(**arguments):
+        _enter(method, None, **arguments)
+    command.__doc__ = doc
+    command = click.argument("status", type=click.Choice(statuses))(command)
+    sage_cli.command(name)(click.argument(key)(command))
+
+
+_status_command("job-status", "change_job_status", "job", JOB_STATUSES, "Open or close a job.")
+_status_command("gl-period", "change_gl_period", "period", PERIOD_STATUSES,
+                "Open or close a GL period (PERIOD: 2026-10 or 10/2026).")
+_status_command("vendor-status", "change_vendor_status", "vendor", VENDOR_STATUSES,
+                "Activate or deactivate a vendor.")
+
+
+@sage_cli.command("set-limits")
+@click.option("--tolerance", "tolerance_pct", default="", help="AP commitment tolerance, a percentage.")
+@click.option("--hourly-limit", default="", help="Requests an hour the connection takes (0: no limit).")
+def set_limits(tolerance_pct, hourly_limit):
+    """Set the AP tolerance and/or the hourly request limit."""
+    _enter("change_limits", None, tolerance_pct=tolerance_pct, hourly_limit=hourly_limit)
+
+
+def _record_commands(name: str, method: str, keys: tuple[str, ...], what: str) -> None:
+    """`void-NAME KEYS...` and `delete-NAME KEYS...`: the simulator's void_or_delete_* method."""
+    for action in (VOID, DELETE):
+        def command(action=action, **keyed):
+            _enter(method, None, action=action, **keyed)
+        command.__doc__ = f"{action} {what} (Sage refuses what it would refuse)."
+        for key in reversed(keys):
+            command = click.argument(key)(command)
+        sage_cli.command(f"{action.lower()}-{name}")(command)
+
+
+_record_commands("ap-invoice", "void_or_delete_ap_invoice", ("vendor", "invoice"), "an AP invoice")
+_record_commands("ar-invoice", "void_or_delete_ar_invoice", ("invoice",), "an AR (owner) invoice")
+_record_commands("commitment", "void_or_delete_commitment", ("commitment",), "a commitment")
+_record_commands("change-order", "void_or_delete_change_order", ("commitment", "cco"),
+                 "a commitment change order")
+
+
 @sage_cli.command("list")
-@click.argument("listing", type=click.Choice(LISTINGS))
+@click.argument("listing", type=click.Choice(LISTINGS + tuple(EXPORTED) + ("settings",)))
 @click.argument("job", required=False)
 def list_cmd(listing, job):
-    """List vendors, jobs, contracts (of JOB when given) or posted costs of JOB."""
+    """List vendors, jobs, contracts (of JOB when given), posted costs of JOB, what the portal
+    exported (AP/AR invoices, commitments and their items, change orders) or the settings."""
     sim = _sim()
+    if listing in EXPORTED or listing == "settings":
+        exported = sim.exported()
+        if listing == "settings":
+            for name, value in exported["settings"].items():
+                click.echo(f"{name}: {value}")
+            return
+        table = exported[EXPORTED[listing]]
+        rows = [list(table["columns"]), *table["rows"]]
+        widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            click.echo("  ".join(str(c).rjust(w) if i in table["numeric"] else str(c).ljust(w)
+                                 for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+        if len(table["rows"]) < table["total"]:
+            click.echo(f"(the latest {len(table['rows'])} of {table['total']})")
+        return
     if listing == "vendors":
         for v in sim.list_vendors():
             click.echo(f"{v['Vendor']:10} {v['Name']:30} {v['Status']}")

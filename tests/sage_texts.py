@@ -15,6 +15,8 @@ CCO_EXISTS = "A commitment change order already exists with the specified id."
 ITEM_EXISTS = "A contract item already exists on this contract with the specified code."
 AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
 NO_DISTRIBUTIONS = "The document's codings are incomplete: The document has no distributions."
+AP_FAILED = "Ap Invoice Api import failed with error message: "
+AR_FAILED = "Ar Invoice Api import failed with error message: "  # the AR import's (not in the guide)
 RATE_LIMITED = ("Unknown Error => You have surpassed the max number of requests for an hour. "
                 "Please wait until your limit resets.")
 

@@ -13,7 +13,11 @@ READ_MAIL = "read_mail"
 ERP_ADMIN = "erp_admin"          # settings, sync schedule
 VIEW_JOB_COSTS = "view_job_costs"  # a project's Job Costs report: ERP Integrations users, members
 SET_TRANSACTION_SYNC = "set_transaction_sync"  # a project's transaction sync: project / ERP Admins
-IMPORT = "import_from_sage"      # sync from Sage, link / add / archive what it found: approvers, ERP Admins
+IMPORT = "import_from_sage"      # sync from Sage, link what it found, import jobs: approvers, ERP Admins
+# the guide's "Add an ERP Company to the Procore Company Directory" and "Archive an ERP Company":
+# Standard and Admin on the ERP Integrations tool
+MANAGE_COMPANIES = "manage_sage_companies"
+COMPANY_JOB_COSTS = "company_job_costs"  # the company-level Job Costs tab: ERP Admins (the guide)
 VIEW_HEALTH = "view_health"      # the health page: site admins and ERP Admins
 
 
@@ -30,6 +34,10 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
         return user.erp_level == ToolLevel.ADMIN
     if action == IMPORT:
         return can(user, DECIDE) or can(user, ERP_ADMIN)
+    if action == MANAGE_COMPANIES:
+        return ToolLevel.at_least(user.erp_level, ToolLevel.STANDARD)
+    if action == COMPANY_JOB_COSTS:
+        return can(user, ERP_ADMIN)
     if action == VIEW_HEALTH:
         return user.is_site_admin or can(user, ERP_ADMIN)
     if action == VIEW_JOB_COSTS:

@@ -54,6 +54,12 @@ def _require(actor: User) -> None:
         raise PermissionDenied("Importing from Sage needs an accounting approver or an ERP Admin.")
 
 
+def _require_companies(actor: User) -> None:
+    if not policy.can(actor, policy.MANAGE_COMPANIES):
+        raise PermissionDenied("Adding or archiving Sage vendors needs Standard or Admin on the ERP "
+                               "Integrations tool.")
+
+
 def _record(session: Session, record_id: int, kind: str) -> SageRecord:
     record = session.get(SageRecord, record_id)
     if record is None or record.kind != kind:
@@ -248,7 +254,7 @@ def linkable_projects(session: Session) -> list[Project]:
 @transactional
 def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
     """Add a Sage vendor to the company directory, linked to it."""
-    _require(actor)
+    _require_companies(actor)
     record = _record(session, record_id, "vendor")
     _pending(record)
     values = imports.vendor(record.data)
@@ -313,7 +319,7 @@ def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
 @transactional
 def archive(session: Session, actor: User, record_id: int, archived: bool = True) -> SageRecord:
     """Archive a Sage vendor the company will not use (or bring it back to Ready to Import)."""
-    _require(actor)
+    _require_companies(actor)
     record = _record(session, record_id, "vendor")
     if archived:
         _pending(record)

@@ -265,7 +265,7 @@ def test_approver_adds_a_sage_only_job_as_a_project_once(session, sim, open_as):
 
 # ---- 3. job costs -------------------------------------------------------------------------------
 
-def test_approver_syncs_job_costs_and_reads_the_report_with_its_chart(session, sim, open_as):
+def test_erp_admin_syncs_job_costs_and_reads_the_report_with_its_chart(session, sim, open_as):
     s = f.suffix()
     job_id, name = f"C{s}", f"Job cost journey {s}"
     project = Project(name=name, number=f"JC-{s}", sage_job_id=job_id)
@@ -283,9 +283,9 @@ def test_approver_syncs_job_costs_and_reads_the_report_with_its_chart(session, s
     sim.add_cost(job_id, "01-100", "LAB", PR_COST, "1200.50")
     sim.add_cost(job_id, "02-200", "MAT", AP_COST, "800")
     sim.add_cost(job_id, "02-200", "SUB", AP_COST, "999", posted=False)  # not posted: not a job cost yet
-    approver = f.approver(session)
+    admin = f.make_user(session, erp_level=ToolLevel.ADMIN, push=True)  # the company Job Costs tab: ERP Admins
 
-    page = open_as(approver)
+    page = open_as(admin)
     erp_tab(page, "Job Costs")
     expect(page.get_by_role("heading", name="Job Costs", exact=True)).to_be_visible()
     added, _updated, _unchanged, errors = sync_now(page, "Job Costs")

@@ -61,6 +61,7 @@ ZIP = "[AddressZip] is too long, maximum length is 10 characters."
 STATE_ = "[AddressState] is too long, maximum length is 4 characters."
 CLOSED, INACTIVE = JOB_CLOSED, VENDOR_INACTIVE
 GL_CLOSED = "Ap Invoice Api import failed with error message: GL period closed.  Entry not allowed. (01\\31\\2026)."
+AR_GL_CLOSED = GL_CLOSED.replace("Ap Invoice", "Ar Invoice")  # the owner invoice's AR import
 
 
 def ap_duplicate(number):
@@ -115,7 +116,7 @@ PLANTED = {
     ("pcco", "24-011 PCO-001", State.READY): (PCCO, CLOSED),
     ("pcco", "24-101 PCO-007", State.FAILED): (PCCO_400, ITEM_EXISTS),
     ("owner_invoice", "OI-24-101-06 2026-10-31", State.READY): (None, AR_DUPLICATE),
-    ("owner_invoice", "OI-24-101-01 2026-01-31", State.READY): (None, GL_CLOSED),
+    ("owner_invoice", "OI-24-101-01 2026-01-31", State.READY): (None, AR_GL_CLOSED),
     ("owner_invoice", "OI-24-101-10 2026-10-31", State.READY): (None, NO_DISTRIBUTIONS),
     ("owner_invoice", "OI-24-101-05 2026-09-30", State.FAILED): (None, AR_DUPLICATE),
     ("subcontractor_invoice", "AP-0131 2026-01-31", State.READY): (None, GL_CLOSED),
@@ -294,6 +295,32 @@ def test_each_planted_item_is_refused_by_sage_with_its_text(demo_app, session):
         erp = services.get_erp_item(session, erp_id)
         assert (erp.state, erp.sage_message) == (State.FAILED, text), (type_key, key)
         assert explain(erp.sage_message) is not None, (type_key, key)
+
+
+# The README's hints for accepting demo items that are not planted refusals: (type, key) -> (the hint as
+# the README words it, the export fields with its ID)
+README_HINTS = {
+    ("vendor", "Granite Peak Roofing"): ("`GRANIT01` for Granite Peak Roofing", vendor_id("GRANIT01")),
+    ("pcco", "24-101 PCO-002"): ("`500` for\nPCO-002", {"transaction_date": "2026-11-20", "new_item_code": "500"}),
+}
+
+
+def test_the_readme_hints_name_ids_that_sync_against_the_demo(demo_app, session):
+    from pathlib import Path
+
+    from portal.queue import RQJobQueue
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    worker = burst_worker(demo_app.app)
+    approver = session.scalars(select(User).where(User.username == "approver")).one()
+    for (type_key, key), (hint, fields) in README_HINTS.items():
+        assert hint in readme, hint
+        erp = services.find_erp_item(session, type_key, keyed(session, type_key)[key])
+        assert erp.state == State.READY, (type_key, key)
+        services.accept(session, approver, erp.id, fields, RQJobQueue())
+        worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
+        session.expire_all()
+        erp = services.get_erp_item(session, erp.id)
+        assert (erp.state, erp.sage_message) == (State.SYNCED, None), (type_key, key, erp.sage_message)
 
 
 def test_the_demo_has_data_back_from_sage_and_every_sync_ran_once(demo_app, session):

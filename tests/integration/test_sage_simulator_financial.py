@@ -681,7 +681,7 @@ def test_owner_invoice_without_distributions(sim):
 
 def test_owner_invoice_closed_gl_period(sim):
     sim.set_setting("closed_periods", "2026-10")
-    refused(sim, ar_batch("p-1"), "Ap Invoice Api import failed with error message: GL period closed.  "
+    refused(sim, ar_batch("p-1"), "Ar Invoice Api import failed with error message: GL period closed.  "
                                   "Entry not allowed. (10\\31\\2026).")
     assert sim.submit(ar_batch("p-2", accounting_date=date(2026, 11, 2))).ok
 
@@ -699,7 +699,7 @@ def test_owner_invoice_rules_apply_in_order(sim):
     refused(sim, ar_batch("o-1", customer="NOBODY", contract="CN-404"), NOT_FOUND)
     refused(sim, ar_batch("o-2", lines=[]), NO_DISTRIBUTIONS)
     refused(sim, ar_batch("o-3"), AR_DUPLICATE)  # the duplicate before the period
-    refused(sim, ar_batch("o-4", invoice="AR-2"), "Ap Invoice Api import failed with error message: GL period "
+    refused(sim, ar_batch("o-4", invoice="AR-2"), "Ar Invoice Api import failed with error message: GL period "
                                                   "closed.  Entry not allowed. (10\\31\\2026).")
 
 

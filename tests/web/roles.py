@@ -39,6 +39,8 @@ ERP_USERS = frozenset({"readonly", "standard", "approver", "erp_admin_no_push"})
 ERP_ADMINS = frozenset({"erp_admin_no_push"})
 APPROVERS = frozenset({"approver"})
 IMPORTERS = frozenset({"approver", "erp_admin_no_push"})     # accounting approvers and ERP Admins
+# Standard and Admin on ERP Integrations: add or archive Sage vendors (the guide's permissions table)
+COMPANY_MANAGERS = frozenset({"standard", "approver", "erp_admin_no_push"})
 PROJECT_VIEWERS = frozenset({"project_admin", "project_readonly", "site_admin"})
 PROJECT_ADMINS = frozenset({"project_admin", "site_admin"})
 SITE_ADMINS = frozenset({"site_admin"})

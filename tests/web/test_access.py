@@ -55,6 +55,7 @@ from tests.web import pages, roles
 from tests.web.pages import settings_form
 from tests.web.roles import (
     APPROVERS,
+    COMPANY_MANAGERS,
     ERP_ADMINS,
     ERP_USERS,
     EVERYONE,
@@ -681,20 +682,20 @@ ROUTES: dict[tuple[str, str], Case] = {
     (f"{imp}/<list_key>", "GET"): Case("GET", lambda w: f"{imp}/vendors?q={w.token}", ERP_USERS),
     (f"{imp}/companies", "GET"): Case("GET", lambda w: f"{imp}/companies?company=Directory", ERP_USERS),
     (f"{imp}/cost-codes", "GET"): Case("GET", lambda w: f"{imp}/cost-codes", ERP_USERS),
-    ("/erp/job-costs", "GET"): Case("GET", lambda w: "/erp/job-costs", ERP_USERS),
+    ("/erp/job-costs", "GET"): Case("GET", lambda w: "/erp/job-costs", ERP_ADMINS),  # the company-level tab
     (f"{imp}/vendors/<int:record_id>/add", "POST"): Case(
-        "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/add", IMPORTERS, (303,),
+        "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/add", COMPANY_MANAGERS, (303,),
         lambda w, r: f"{imp}/vendors", snapshot=record_status("vendor_record"), ok_check=vendor_added),
     (f"{imp}/vendors/<int:record_id>/link", "POST"): Case(
         "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/link", IMPORTERS, (303,),
         lambda w, r: f"{imp}/vendors", data=lambda w: {"vendor_id": str(w.company)},
         snapshot=record_status("vendor_record"), ok_check=vendor_linked),
     (f"{imp}/vendors/<int:record_id>/archive", "POST"): Case(
-        "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/archive", IMPORTERS, (303,),
+        "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/archive", COMPANY_MANAGERS, (303,),
         lambda w, r: f"{imp}/vendors", snapshot=record_status("vendor_record"),
         ok_check=status_is("vendor_record", ImportStatus.ARCHIVED)),
     (f"{imp}/vendors/<int:record_id>/unarchive", "POST"): Case(
-        "POST", lambda w: f"{imp}/vendors/{w.archived_record[0]}/unarchive", IMPORTERS, (303,),
+        "POST", lambda w: f"{imp}/vendors/{w.archived_record[0]}/unarchive", COMPANY_MANAGERS, (303,),
         lambda w, r: f"{imp}/vendors", snapshot=record_status("archived_record"),
         ok_check=status_is("archived_record", ImportStatus.PENDING)),
     (f"{imp}/vendors/link-exact", "POST"): Case(

@@ -18,7 +18,7 @@ ROLE_USERS = {**{k: roles.ROLE_USERS[k] for k in ("none", "readonly", "standard"
               "erp_admin": roles.ROLE_USERS["erp_admin_no_push"]}
 PAGES = ["/erp/import/vendors", "/erp/import/vendors?status=archived", "/erp/import/vendors?status=done",
          "/erp/import/jobs", "/erp/import/sub-jobs", "/erp/import/prime-contracts",
-         "/erp/import/prime-contracts?status=done", "/erp/import/cost-codes", "/erp/job-costs",
+         "/erp/import/prime-contracts?status=done", "/erp/import/cost-codes",
          "/erp/sync/schedule", "/erp/sync/bar/vendor", "/erp/sync/bar/cost_code"]
 
 
@@ -52,6 +52,40 @@ def test_list_page_and_fragment(app, clients, sim):
     assert "<html" not in fragment and 'id="import-list"' in fragment and vendor_id in fragment
     readonly = clients["readonly"].get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
     assert vendor_id in readonly and "Add to directory" not in readonly and "Link all" not in readonly
+
+
+def test_a_standard_user_adds_and_archives_sage_vendors_but_links_nothing(app, clients, sim):
+    """The guide: Standard may add an ERP company to the directory and archive one; linking stays
+    with accounting approvers and ERP Admins."""
+    record_id, vendor_id = stage_vendor(app, sim, name=f"Standard Co {f.suffix()}")
+    other_id, other_vendor = stage_vendor(app, sim, name=f"Archived Co {f.suffix()}")
+    client = clients["standard"]
+    page = client.get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
+    row = page.split(f'id="record-{record_id}"')[1].split("</tr>")[0]
+    assert "Add to directory" in row and "Archive" in row and "Link</button>" not in row
+    assert "Link all exact matches" not in page
+    assert client.post(f"/erp/import/vendors/{record_id}/add").status_code == 303
+    assert status_of(app, record_id) == ImportStatus.ADDED
+    assert client.post(f"/erp/import/vendors/{other_id}/archive").status_code == 303
+    assert status_of(app, other_id) == ImportStatus.ARCHIVED
+    archived = client.get(f"/erp/import/vendors?status=archived&q={other_vendor}").get_data(as_text=True)
+    assert "Back to Ready to Import" in archived
+    assert client.post(f"/erp/import/vendors/{other_id}/unarchive").status_code == 303
+    assert status_of(app, other_id) == ImportStatus.PENDING
+    readonly = clients["readonly"].get(f"/erp/import/vendors?q={other_vendor}").get_data(as_text=True)
+    assert "Add to directory" not in readonly and "Archive</button>" not in readonly
+
+
+def test_company_job_costs_tab_is_for_erp_admins_only(clients):
+    """The guide: the company-level Job Costs report needs Admin on ERP Integrations."""
+    def sees(role):
+        tabs = clients[role].get("/erp/import/cost-codes").get_data(as_text=True).split('aria-label="Item types"')[1]
+        return 'href="/erp/job-costs"' in tabs.split("</nav>")[0]
+    assert {role: sees(role) for role in ("readonly", "standard", "approver", "erp_admin")} == \
+        {"readonly": False, "standard": False, "approver": False, "erp_admin": True}
+    assert clients["erp_admin"].get("/erp/job-costs").status_code == 200
+    refused = clients["standard"].get("/erp/job-costs")
+    assert refused.status_code == 403 and "for ERP Admins" in refused.get_data(as_text=True)
 
 
 def test_unknown_list_is_404(app, clients):

@@ -303,3 +303,243 @@ def test_cli_errors_exit_1_and_add_nothing(app, sim, args, message):
     result = cli(app, *[a.format(s=s) for a in args])
     assert result.exit_code == (2 if "Invalid value" in message else 1) and message in result.output, result.output
     assert held(sim) == before
+
+
+# ---- fixing in Sage: the "Fix in Sage" forms ------------------------------------------------------
+# The session's simulator is shared: a test that changes a setting (a GL period, the tolerance) puts it
+# back, and uses a period no export uses.
+
+FAR_PERIOD = "2031-07"
+
+
+def exported_invoice(sim, w: dict, amount: str = "234.5") -> str:
+    """An AP invoice the portal exported on the world's commitment; its number."""
+    from datetime import date
+
+    from portal.exporters.sage300.records import APDistribution, APInvoice, Batch
+    invoice = f"I{f.suffix()}"
+    head = APInvoice(vendor=w["vendor"], invoice=invoice, description="Pay app", invoice_date=date(2026, 10, 1),
+                     accounting_date=date(2026, 10, 1), amount=D(amount), retainage=D("0"))
+    line = APDistribution(commitment=w["commitment"], commitment_item="", job=w["job"], extra="", cost_code="01-100",
+                          category="LAB", description="Labor", amount=D(amount), retainage=D("0"))
+    assert sim.submit(Batch(batch_id=f"b-{invoice}", kind="ap_invoice", records=(head, line))).ok
+    return invoice
+
+
+def exported_ar_invoice(sim, w: dict) -> str:
+    """An AR invoice the portal exported on a contract of the world's job; its number."""
+    from datetime import date
+
+    from portal.exporters.sage300.mapping import map_owner_invoice
+    from portal.exporters.sage300.records import OwnerInvoiceData, OwnerInvoiceLineData
+    s = f.suffix()
+    sim.add_customer(f"O{s}"[:10], "Owner")
+    sim.add_contract(f"CN-{s}", w["job"], "Prime", items=[("010", "Base", "1000")])
+    data = OwnerInvoiceData(customer=f"O{s}"[:10], contract=f"CN-{s}", job=w["job"], invoice=f"A{s}",
+                            description="Pay app 1", invoice_date=date(2026, 10, 1), accounting_date=date(2026, 10, 1),
+                            lines=(OwnerInvoiceLineData("010", "Base", D("500"), D("50")),))
+    assert sim.submit(map_owner_invoice(data, f"ar-{s}")).ok
+    return f"A{s}"
+
+
+def fix(section: str, sim, w: dict) -> tuple[dict, str, callable, callable]:
+    """A fix Sage takes: (form, the notice, a check that Sage changed, putting a shared setting back)."""
+    def nothing():
+        return None
+    if section == "job_status":
+        return ({"job": w["job"], "status": "Closed"}, f"Job {w['job']} closed.",
+                lambda: sim.get_job(w["job"])["Status"] == "Closed", nothing)
+    if section == "gl_period":
+        return ({"period": FAR_PERIOD, "status": "Closed"}, "GL period 07/2031 closed.",
+                lambda: FAR_PERIOD in sim.settings()["closed_periods"],
+                lambda: sim.change_gl_period(FAR_PERIOD, "Open"))
+    if section == "vendor_status":
+        return ({"vendor": w["vendor"], "status": "Inactive"}, f"Vendor {w['vendor']} deactivated.",
+                lambda: sim.get_vendor(w["vendor"])["Status"] == "Inactive", nothing)
+    if section == "limits":
+        before = sim.settings()["tolerance_pct"]
+        return ({"tolerance_pct": "7.5", "hourly_limit": ""}, "Saved: tolerance 7.5%.",
+                lambda: sim.settings()["tolerance_pct"] == D("7.5"),
+                lambda: sim.set_setting("tolerance_pct", before))
+    if section == "ap_invoice":
+        invoice = exported_invoice(sim, w)
+        return ({"vendor": w["vendor"], "invoice": invoice, "action": "Delete"},
+                f"AP invoice {invoice} of vendor {w['vendor']} deleted.",
+                lambda: sim.get_invoice(w["vendor"], invoice) is None, nothing)
+    if section == "ar_invoice":
+        invoice = exported_ar_invoice(sim, w)
+        return ({"invoice": invoice, "action": "Void"}, f"AR invoice {invoice} voided.",
+                lambda: sim.get_ar_invoice(invoice)["Status"] == "Void", nothing)
+    if section == "commitment":
+        return ({"commitment": w["commitment"], "action": "Delete"}, f"Commitment {w['commitment']} deleted.",
+                lambda: sim.get_commitment(w["commitment"]) is None, nothing)
+    cco = f"K{f.suffix()}"[:10]
+    sim.add_commitment_co(w["commitment"], cco)  # Approved
+    return ({"commitment": w["commitment"], "cco": cco, "action": "Void"},
+            f"Change order {cco} on commitment {w['commitment']} voided.",
+            lambda: sim.get_cco(w["commitment"], cco)["Status"] == "Void", nothing)
+
+
+FIXES = ("job_status", "gl_period", "vendor_status", "limits", "ap_invoice", "ar_invoice", "commitment",
+         "change_order")
+
+
+def test_the_page_has_every_fix_form(admin):
+    body = text(admin.get("/sage/"))
+    for section in FIXES:
+        assert f'id="sage-{section}"' in body and f'action="/sage/{section}"' in body
+    assert ">Fix in Sage</h2>" in body and "What the portal exported" in body
+
+
+@pytest.mark.parametrize("hx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("section", FIXES)
+def test_each_fix_changes_sage_and_says_so(admin, sim, world, section, hx):
+    data, notice, changed, put_back = fix(section, sim, world)
+    try:
+        response = admin.post(f"/sage/{section}", data=data, headers=HX if hx else {})
+        assert response.status_code == 303, text(response).split("Nothing was changed")[-1][:600]
+        assert changed()
+        if hx:
+            assert urlsplit(response.location).path == f"/sage/{section}"
+            body = text(admin.get(f"/sage/{section}", headers=HX))
+            assert body.lstrip().startswith(f'<section id="sage-{section}"') and notice in body
+            assert 'id="sage-holdings" hx-swap-oob="true"' in body
+        else:
+            assert response.location.endswith(f"#sage-{section}")
+            assert notice in text(admin.get("/sage/")).split('id="messages"')[1].split("</div>")[0]
+    finally:
+        put_back()
+
+
+BAD_FIXES = [
+    ("job_status", {"job": "NOSUCHJOB", "status": "Closed"}, "No job NOSUCHJOB in Sage 300 CRE."),
+    ("job_status", {"job": "{job}", "status": "Open"}, "Job {job} is already open."),
+    ("job_status", {"job": "{job}", "status": "Shut"}, "Status: Not a valid choice"),
+    ("gl_period", {"period": "October", "status": "Closed"}, "Period must be a month like 2026-10 (or 10/2026)."),
+    ("gl_period", {"period": "", "status": "Closed"}, "Period is required."),
+    ("gl_period", {"period": FAR_PERIOD, "status": "Open"}, "GL period 07/2031 is already open."),
+    ("vendor_status", {"vendor": "{vendor}", "status": "Active"}, "Vendor {vendor} is already active."),
+    ("vendor_status", {"vendor": "ABCDEFGHIJK", "status": "Active"}, "Vendor is too long"),
+    ("limits", {"tolerance_pct": "ten", "hourly_limit": ""}, "Tolerance must be a percentage from 0 to 100"),
+    ("limits", {"tolerance_pct": "", "hourly_limit": "-1"}, "Hourly request limit must be a whole number"),
+    ("limits", {"tolerance_pct": "", "hourly_limit": ""}, "Give a tolerance, an hourly request limit or both."),
+    ("ap_invoice", {"vendor": "{vendor}", "invoice": "NOSUCH", "action": "Delete"},
+     "No AP invoice NOSUCH of vendor {vendor} in Sage 300 CRE."),
+    ("ap_invoice", {"vendor": "{vendor}", "invoice": "NOSUCH", "action": "Shred"}, "Action: Not a valid choice"),
+    ("ar_invoice", {"invoice": "NOSUCH", "action": "Void"}, "No AR invoice NOSUCH in Sage 300 CRE."),
+    ("commitment", {"commitment": "{invoiced}", "action": "Delete"},
+     "Commitment {invoiced} has invoices ({vendor}/{invoice}): a commitment with invoices cannot be deleted."),
+    ("commitment", {"commitment": "", "action": "Delete"}, "Commitment is required."),
+    ("change_order", {"commitment": "{commitment}", "cco": "{cco}", "action": "Delete"},
+     "Change order {cco} is Approved: an Approved change order cannot be deleted; void it first."),
+]
+
+
+@pytest.mark.parametrize("section", sorted({s for s, _, _ in BAD_FIXES}))
+def test_a_refused_fix_is_422_naming_the_field_and_changes_nothing(admin, sim, world, section):
+    """Every refused fix of the section (BAD_FIXES), as a page and as htmx: Sage's refusal named, nothing changed."""
+    from tests.integration.test_sage_fixes import snapshot
+    w = dict(world, invoiced=world["commitment"], cco=f"K{f.suffix()}"[:10])
+    if section == "commitment":
+        w["invoice"] = exported_invoice(sim, world, "10")
+    if section == "change_order":
+        sim.add_commitment_co(world["commitment"], w["cco"])
+
+    def check(data, message, hx):
+        message = message.format(**w)
+        before = snapshot(sim)
+        response = admin.post(f"/sage/{section}", data={k: v.format(**w) for k, v in data.items()},
+                              headers=HX if hx else {})
+        body = text(response)
+        assert response.status_code == 422, response.status_code
+        assert message in body, body[body.find('id="sage-' + section):][:1500]
+        assert "Nothing was changed in Sage 300 CRE" in body
+        assert body.lstrip().startswith(f'<section id="sage-{section}"') if hx else "<!doctype html>" in body.lower()
+        assert snapshot(sim) == before
+    check_rows({f"{message[:40]} ({'htmx' if hx else 'page'})": (data, message, hx)
+                for s, data, message in BAD_FIXES if s == section for hx in (False, True)}, check)
+
+
+def test_the_page_lists_what_the_portal_exported_as_sage_prints_it(admin, sim, world):
+    sim.add_commitment_item(world["commitment"], "7", world["job"], "01-100", "LAB", "1000", "Studs",
+                            units="40", unit_cost="25")
+    sim.add_cost(world["job"], "01-100", "LAB", "PR cost", "400", units="40", description="Units shown")
+    invoice = exported_invoice(sim, world)
+    body = text(admin.get("/sage/"))
+    exported = body.split("What the portal exported")[1]
+    items = exported.split('id="sage-exported-commitment-items"')[1].split("</details>")[0]
+    assert f"<td>{world['commitment']}</td><td>7</td><td>Studs</td>" in items
+    assert '<td class="num">40.0000</td><td class="num">25.0000</td><td class="num">1,000.00</td>' in items
+    invoices = exported.split('id="sage-exported-ap-invoices"')[1].split("</details>")[0]
+    assert f"<td>{invoice}</td>" in invoices and '<td class="num">234.50</td>' in invoices
+    assert "<td>10/01/2026</td>" in invoices
+    costs = body.split("posted cost transactions")[1].split("</details>")[0]
+    assert '<td class="num">40.0000</td>' in costs and "4E+1" not in body
+    assert 'id="sage-settings"' in body and "Hourly request limit" in body
+
+
+# ---- fixing in Sage from the CLI ----------------------------------------------------------------
+
+def test_cli_fixes_and_lists_what_was_exported(app, sim, world):
+    w = world
+    invoice = exported_invoice(sim, w)
+    cco = f"K{f.suffix()}"[:10]
+    sim.add_commitment_co(w["commitment"], cco)
+    tolerance = sim.settings()["tolerance_pct"]
+    steps = [
+        (["job-status", w["job"], "Closed"], f"Job {w['job']} closed."),
+        (["job-status", w["job"], "Open"], f"Job {w['job']} reopened."),
+        (["gl-period", FAR_PERIOD, "Closed"], "GL period 07/2031 closed."),
+        (["gl-period", "07/2031", "Open"], "GL period 07/2031 reopened."),
+        (["vendor-status", w["vendor"], "Inactive"], f"Vendor {w['vendor']} deactivated."),
+        (["vendor-status", w["vendor"], "Active"], f"Vendor {w['vendor']} activated."),
+        (["set-limits", "--tolerance", "3"], "Saved: tolerance 3%."),
+        (["void-ap-invoice", w["vendor"], invoice], f"AP invoice {invoice} of vendor {w['vendor']} voided."),
+        (["delete-ap-invoice", w["vendor"], invoice], f"AP invoice {invoice} of vendor {w['vendor']} deleted."),
+        (["void-change-order", w["commitment"], cco], f"Change order {cco} on commitment {w['commitment']} voided."),
+        (["delete-change-order", w["commitment"], cco], f"Change order {cco} on commitment {w['commitment']} deleted."),
+        (["void-commitment", w["commitment"]], f"Commitment {w['commitment']} voided."),
+        (["delete-commitment", w["commitment"]], f"Commitment {w['commitment']} deleted."),
+    ]
+    try:
+        for args, expected in steps:
+            result = cli(app, *args)
+            assert result.exit_code == 0 and expected in result.output, (args, result.output)
+        assert "Tolerance: 3%" in cli(app, "list", "settings").output
+    finally:
+        sim.set_setting("tolerance_pct", tolerance)
+    assert sim.get_commitment(w["commitment"]) is None and sim.get_invoice(w["vendor"], invoice) is None
+
+
+def test_cli_lists_exported_records_with_sage_numbers(app, sim, world):
+    sim.add_commitment_item(world["commitment"], "7", world["job"], "01-100", "LAB", "1000", "Studs",
+                            units="40", unit_cost="25")
+    invoice = exported_invoice(sim, world)
+    items = cli(app, "list", "commitment-items").output
+    line = next(row for row in items.splitlines() if row.startswith(world["commitment"]))
+    assert "40.0000" in line and "25.0000" in line and "1,000.00" in line
+    invoices = cli(app, "list", "ap-invoices")
+    assert invoices.exit_code == 0 and invoices.output.splitlines()[0].split()[:2] == ["Vendor", "Invoice"]
+    assert any(invoice in row and "234.50" in row and "10/01/2026" in row for row in invoices.output.splitlines())
+    for listing in ("ar-invoices", "commitments", "change-orders"):
+        assert cli(app, "list", listing).exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["job-status", "NOSUCHJOB", "Closed"], "job: No job NOSUCHJOB in Sage 300 CRE."),
+    (["gl-period", "October", "Closed"], "period: Period must be a month like 2026-10"),
+    (["vendor-status", "NOSUCH", "Inactive"], "vendor: No vendor NOSUCH in Sage 300 CRE."),
+    (["set-limits"], "tolerance_pct: Give a tolerance, an hourly request limit or both."),
+    (["set-limits", "--hourly-limit", "lots"], "hourly_limit: Hourly request limit must be a whole number"),
+    (["delete-ap-invoice", "NOSUCH", "INV"], "invoice: No AP invoice INV of vendor NOSUCH in Sage 300 CRE."),
+    (["void-ar-invoice", "NOSUCH"], "invoice: No AR invoice NOSUCH in Sage 300 CRE."),
+    (["delete-commitment", "NOSUCH"], "commitment: No commitment NOSUCH in Sage 300 CRE."),
+    (["delete-change-order", "NOSUCH", "K1"], "cco: No change order K1 on commitment NOSUCH in Sage 300 CRE."),
+    (["job-status", "J1", "Shut"], "Invalid value"),  # click's usage error: 2
+])
+def test_cli_fix_errors_exit_1_and_change_nothing(app, sim, args, message):
+    from tests.integration.test_sage_fixes import snapshot
+    before = snapshot(sim)
+    result = cli(app, *args)
+    assert result.exit_code == (2 if "Invalid value" in message else 1) and message in result.output, result.output
+    assert snapshot(sim) == before

@@ -201,7 +201,10 @@ def cost_codes():
 
 @bp.route("/job-costs")
 def job_costs():
-    """Job costs: every synced project, its cost lines and when they were last read from Sage."""
+    """Job costs: every synced project, its cost lines and when they were last read from Sage (ERP Admins)."""
+    if not policy.can(current_user, policy.COMPANY_JOB_COSTS):
+        return forbidden("The company's Job Costs are for ERP Admins; a project's Job Costs report is on the "
+                         "project.")
     return render("imports/job_costs.html", rows=rti.job_cost_projects(db.session()), sync_kind="job_costs",
                   latest=sync.latest_run(db.session(), "job_costs"), active=sync.active_run(db.session(), "job_costs"),
                   active_tab="job_costs")

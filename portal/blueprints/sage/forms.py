@@ -1,6 +1,6 @@
 """The Sage user's forms: one per thing a Sage 300 CRE user enters, with Sage's field limits.
 
-Each form names the simulator method it feeds (`action`) and builds its arguments; field names
+Each form names the simulator method it feeds (`method`) and builds its arguments; field names
 are the method's argument names, so a SageInputError's field lands on the right input."""
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from portal.exporters.sage300.simulator import (
     EXTRA_INPUT,
     JOB_INPUT,
     JOB_STATUSES,
+    PERIOD_STATUSES,
+    RECORD_ACTIONS,
     SCHEDULE_VALUE_INPUT,
     STANDARD_CATEGORY_INPUT,
     STANDARD_CODE_STATUSES,
@@ -53,18 +55,21 @@ def choice(label: str, choices, default=None) -> SelectField:
 
 class SageForm(FlaskForm):
     """A form feeding one simulator method."""
-    action = ""
+    method = ""
+    button = "Add"
+    refused = "Nothing was added to Sage 300 CRE"  # the heading over a refused form's messages
 
     def arguments(self) -> dict:
         """The method's keyword arguments (every field by default)."""
         return {name: field.data or "" for name, field in self._fields.items() if name != "csrf_token"}
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
+        """The notice after Sage took it (`said`: what the simulator method returned)."""
         return "Added to Sage 300 CRE."
 
 
 class VendorForm(SageForm):
-    action = "add_vendor"
+    method = "add_vendor"
     L = dict(VENDOR_INPUT)
     vendor = text("Vendor", L["vendor"], required=True)
     name = text("Name", L["name"], required=True)
@@ -76,12 +81,12 @@ class VendorForm(SageForm):
     fax = text("Fax", L["fax"])
     status = choice("Status", VENDOR_STATUSES, "Active")
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         return f"Vendor {self.vendor.data} added to Sage 300 CRE."
 
 
 class JobForm(SageForm):
-    action = "add_job"
+    method = "add_job"
     L = dict(JOB_INPUT)
     job = text("Job", L["job"], required=True)
     description = text("Description", L["description"], required=True)
@@ -93,23 +98,23 @@ class JobForm(SageForm):
     billing_method = choice("Billing method", BILLING_METHODS, BILLING_METHODS[0])
     billing_level = choice("Billing level", ("",) + BILLING_LEVELS, "")
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         return f"Job {self.job.data} added to Sage 300 CRE."
 
 
 class ExtraForm(SageForm):
-    action = "add_extra"
+    method = "add_extra"
     L = dict(EXTRA_INPUT)
     job = text("Job", L["job"], required=True)
     extra = text("Extra", L["extra"], required=True)
     description = text("Description", L["description"])
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         return f"Extra {self.extra.data} added to job {self.job.data}."
 
 
 class CodingForm(SageForm):
-    action = "add_coding"
+    method = "add_coding"
     L = dict(CATEGORY_INPUT)
     job = text("Job", L["job"], required=True)
     extra = text("Extra", L["extra"])
@@ -118,29 +123,29 @@ class CodingForm(SageForm):
     category = text("Category", L["category"], required=True)
     category_description = text("Category description", 30)
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         where = f"{self.job.data}/{self.extra.data}" if self.extra.data else self.job.data
         return f"Category {self.category.data} of cost code {self.cost_code.data} added to {where}."
 
 
 class StandardCostCodeForm(SageForm):
-    action = "add_standard_cost_code"
+    method = "add_standard_cost_code"
     L = dict(STANDARD_COST_CODE_INPUT)
     code = text("Code", L["code"], required=True)
     description = text("Description", L["description"], required=True)
     status = choice("Status", STANDARD_CODE_STATUSES, "Active")
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         return f"Standard cost code {self.code.data} added to Sage 300 CRE."
 
 
 class StandardCategoryForm(SageForm):
-    action = "add_standard_category"
+    method = "add_standard_category"
     L = dict(STANDARD_CATEGORY_INPUT)
     code = text("Code", L["code"], required=True)
     description = text("Description", L["description"], required=True)
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         return f"Standard category {self.code.data} added to Sage 300 CRE."
 
 
@@ -151,7 +156,7 @@ class ContractItemForm(Form):
 
 
 class ContractForm(SageForm):
-    action = "add_contract"
+    method = "add_contract"
     L = dict(CONTRACT_INPUT)
     contract = text("Contract", required=True)
     job = text("Job", L["job"], required=True)
@@ -183,12 +188,13 @@ class ContractForm(SageForm):
         if field.data and self.work_started.data and field.data < self.work_started.data:
             raise ValidationError("Work completed cannot be before work started.")
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         return f"Contract {self.contract.data} added to job {self.job.data}."
 
 
 class ScheduleValueForm(SageForm):
-    action = "set_schedule_value"
+    method = "set_schedule_value"
+    button = "Save"
     L = dict(SCHEDULE_VALUE_INPUT)
     job = text("Job", L["job"], required=True)
     level_code = text("Level code", L["level_code"],
@@ -196,13 +202,14 @@ class ScheduleValueForm(SageForm):
     description = text("Description", L["description"])
     amount = text("Original contract amount", required=True)
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         level = f" {self.level_code.data}" if self.level_code.data else ""
         return f"Schedule value{level} of job {self.job.data} saved."
 
 
 class CostForm(SageForm):
-    action = "add_cost"
+    method = "add_cost"
+    button = "Post"
     L = dict(COST_INPUT)
     transaction_type = choice("Transaction type", COST_TYPES, COST_TYPES[0])
     job = text("Job", L["job"], required=True)
@@ -234,12 +241,74 @@ class CostForm(SageForm):
         values["amount_paid"] = values["amount_paid"] or 0
         return values
 
-    def done(self) -> str:
+    def done(self, said=None) -> str:
         return f"{self.transaction_type.data} of {self.amount.data} posted to job {self.job.data}."
 
 
-# section key -> (title, form class), in the page's order
-SECTIONS = {
+# ---- what a Sage user changes to fix a refused export, or deletes before an unlink ----------------
+
+class FixForm(SageForm):
+    """A change to what Sage holds; the notice is the simulator's confirmation."""
+    button = "Apply"
+    refused = "Nothing was changed in Sage 300 CRE"
+
+    def done(self, said=None) -> str:
+        return str(said)
+
+
+class JobStatusForm(FixForm):
+    method = "change_job_status"
+    job = text("Job", dict(JOB_INPUT)["job"], required=True)
+    status = choice("Status", JOB_STATUSES, "Open")
+
+
+class PeriodForm(FixForm):
+    method = "change_gl_period"
+    period = text("Period", 7, required=True, description="YYYY-MM, e.g. 2026-10")
+    status = choice("Status", PERIOD_STATUSES, "Open")
+
+
+class VendorStatusForm(FixForm):
+    method = "change_vendor_status"
+    vendor = text("Vendor", dict(VENDOR_INPUT)["vendor"], required=True)
+    status = choice("Status", VENDOR_STATUSES, "Active")
+
+
+class LimitsForm(FixForm):
+    method = "change_limits"
+    button = "Save"
+    tolerance_pct = text("Tolerance %", 10, description="blank: unchanged")
+    hourly_limit = text("Hourly request limit", 10, description="0: no limit; blank: unchanged")
+
+
+class ApInvoiceForm(FixForm):
+    method = "void_or_delete_ap_invoice"
+    vendor = text("Vendor", dict(VENDOR_INPUT)["vendor"], required=True)
+    invoice = text("Invoice", dict(COST_INPUT)["invoice"], required=True)
+    action = choice("Action", RECORD_ACTIONS, RECORD_ACTIONS[0])
+
+
+class ArInvoiceForm(FixForm):
+    method = "void_or_delete_ar_invoice"
+    invoice = text("Invoice", dict(COST_INPUT)["invoice"], required=True)
+    action = choice("Action", RECORD_ACTIONS, RECORD_ACTIONS[0])
+
+
+class CommitmentRecordForm(FixForm):
+    method = "void_or_delete_commitment"
+    commitment = text("Commitment", dict(COST_INPUT)["commitment"], required=True)
+    action = choice("Action", RECORD_ACTIONS, RECORD_ACTIONS[0])
+
+
+class ChangeOrderForm(FixForm):
+    method = "void_or_delete_change_order"
+    commitment = text("Commitment", dict(COST_INPUT)["commitment"], required=True)
+    cco = text("Change order", 10, required=True)
+    action = choice("Action", RECORD_ACTIONS, RECORD_ACTIONS[0])
+
+
+# section key -> (title, form class), in the page's order: what a Sage user enters, then fixes
+ENTRY_SECTIONS = {
     "vendor": ("Vendor", VendorForm),
     "job": ("Job", JobForm),
     "extra": ("Extra", ExtraForm),
@@ -250,3 +319,14 @@ SECTIONS = {
     "schedule_value": ("Schedule value (Use Quickbill)", ScheduleValueForm),
     "cost": ("Posted cost transaction", CostForm),
 }
+FIX_SECTIONS = {
+    "job_status": ("Open or close a job", JobStatusForm),
+    "gl_period": ("Open or close a GL period", PeriodForm),
+    "vendor_status": ("Activate or deactivate a vendor", VendorStatusForm),
+    "limits": ("AP tolerance and hourly request limit", LimitsForm),
+    "ap_invoice": ("Void or delete an AP invoice", ApInvoiceForm),
+    "ar_invoice": ("Void or delete an AR invoice", ArInvoiceForm),
+    "commitment": ("Void or delete a commitment", CommitmentRecordForm),
+    "change_order": ("Void or delete a commitment change order", ChangeOrderForm),
+}
+SECTIONS = {**ENTRY_SECTIONS, **FIX_SECTIONS}

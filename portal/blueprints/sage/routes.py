@@ -1,7 +1,8 @@
 """The Sage user's page: what the Sage 300 CRE simulator holds, and forms to enter in it what
 accounting enters in Sage (vendors, jobs, contracts, schedules of values, posted costs...), so
-the portal's imports have real data to pull. Site admins and ERP Admins only; the page exists
-only when the simulator is the configured connector."""
+the portal's imports have real data to pull, and to fix (or void, or delete) what its exports met.
+Site admins and ERP Admins only; the page exists only when the simulator is the configured
+connector. The rules (and Sage's refusals) are the simulator's; this view parses and renders."""
 from __future__ import annotations
 
 from flask import (
@@ -21,7 +22,7 @@ from jinja2_fragments.flask import render_block
 from portal.blueprints.sage.forms import SECTIONS
 from portal.domain import policy
 from portal.exporters.sage300.connectors import make_connector
-from portal.exporters.sage300.simulator import SageInputError
+from portal.exporters.sage300.simulator import SageInputError, sage_units
 from portal.extensions import htmx, login_manager
 from portal.web import forbidden, message_fragment, wants_fragment
 
@@ -70,7 +71,9 @@ def _page(section: str | None = None, posted=None, status: int = 200):
     """The page, or for htmx one section's block plus the holdings (out of band)."""
     forms = {key: (posted if posted is not None and key == section else form_class(formdata=None))
              for key, (_title, form_class) in SECTIONS.items()}
-    context = dict(forms=forms, sections=SECTIONS, held=_sim().overview(), fragment=False, notices=[])
+    sim = _sim()
+    context = dict(forms=forms, sections=SECTIONS, held=sim.overview(), exported=sim.exported(), fragment=False,
+                   notices=[], sage_units=sage_units)
     if section and wants_fragment():
         context["fragment"] = True
         if posted is None:  # the section after an add: its notice goes inside it (no #messages swap)
@@ -94,12 +97,13 @@ def section(section: str):
 
 @bp.post("/<section>")
 def add(section: str):
-    """Enter the section's form in Sage; 422 naming the field (nothing added) when Sage would not take it."""
+    """Enter (or change) the section's form in Sage; 422 naming the field (nothing changed) when Sage would
+    not take it."""
     key = _section_key(section)
     form = SECTIONS[key][1]()
     if form.validate_on_submit():
         try:
-            getattr(_sim(), form.action)(**form.arguments())
+            said = getattr(_sim(), form.method)(**form.arguments())
         except SageInputError as exc:
             field = form._fields.get(exc.field)
             if field is not None:
@@ -107,7 +111,7 @@ def add(section: str):
             else:
                 form.form_errors.append(str(exc))
         else:
-            flash(form.done(), "info")
+            flash(form.done(said), "info")
             if htmx:
                 return redirect(url_for("sage.section", section=key), code=303)
             return redirect(url_for("sage.index", _anchor=f"sage-{key}"), code=303)

@@ -100,6 +100,11 @@ ROWS: tuple[Row, ...] = (
                     "(MM\\DD\\YYYY).",
         "Invoices will not post to a closed GL period in Sage 300 CRE.",
         "Re-open the GL period and contact ERP Support to reset the failed export attempt."),
+    # not in the guide: its AP text as the AR (owner invoice) import words it
+    Row("Invoices", "Ar Invoice Api import failed with error message: GL period closed.  Entry not allowed. "
+                    "(MM\\DD\\YYYY).",
+        "Owner invoices will not post to a closed GL period in Sage 300 CRE.",
+        "Re-open the GL period in Sage 300 CRE, then retry the export."),
     Row("Invoices", "The document's codings are incomplete: The document has no distributions.",
         "Usually a zero-dollar invoice: Work Completed and New Materials Stored net to zero, and the "
         "integration sends no lines for $0, so there is nothing to export.",

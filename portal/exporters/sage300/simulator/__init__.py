@@ -27,6 +27,7 @@ The package, one facade (Sage300Simulator) over its parts:
     schema.py     tables, engine, locking, create_all (+ missing columns), settings
     rules.py      field limits, required fields, Sage's error texts, input checks
     entry.py      data entry as a Sage user makes it (add_*, set_*, update_*, delete_*)
+    sage_user.py  a Sage user's fixes and undos with Sage's refusals, the exported records listed
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
     importers.py  submit and the per-kind importers
     lookups.py    what a batch refers to, read with one query per table (statements built once)
@@ -44,9 +45,6 @@ from ..mapping import (
     ORIGINAL_ESTIMATE,
     SCHEDULE_VALUE_CHANGE,
 )
-from .entry import (
-    EntryMixin,
-)
 from .importers import (
     ImportersMixin,
 )
@@ -59,6 +57,7 @@ from .rules import (
     AR_DISTRIBUTION_LIMITS,
     AR_DISTRIBUTION_REQUIRED,
     AR_DUPLICATE,
+    AR_FAILED,
     AR_INVOICE_LIMITS,
     AR_INVOICE_REQUIRED,
     ARCHIVED_STATUSES,
@@ -133,6 +132,7 @@ from .rules import (
     VENDOR_LIMITS,
     VENDOR_REQUIRED,
     VENDOR_STATUSES,
+    VOID,
     SageInputError,
     change_order_exists,
     commitment_exists,
@@ -143,6 +143,15 @@ from .rules import (
     record_exists,
     too_long,
     too_long_for,
+)
+from .sage_user import (
+    DELETE,
+    PERIOD_STATUSES,
+    RECORD_ACTIONS,
+    SageUserMixin,
+    sage_amount,
+    sage_date,
+    sage_units,
 )
 from .schema import (
     Money,
@@ -176,7 +185,7 @@ from .schema import (
 )
 
 
-class Sage300Simulator(EntryMixin, ReadersMixin, ImportersMixin):
+class Sage300Simulator(SageUserMixin, ReadersMixin, ImportersMixin):
     """Sage 300 CRE as seen through the hh2 connection, in a database of its own.
 
     Sage300Simulator(url, schema=None, drop_folder=None, closed_periods=(), tolerance_pct=0,
@@ -184,7 +193,8 @@ class Sage300Simulator(EntryMixin, ReadersMixin, ImportersMixin):
 
 
 __all__ = [
-    "Sage300Simulator", "APPROVED_COMMITMENT_CHANGE", "APPROVED_ESTIMATE_CHANGE", "CCO_STATUS",
+    "Sage300Simulator", "AR_FAILED", "DELETE", "PERIOD_STATUSES", "RECORD_ACTIONS", "VOID", "sage_amount",
+    "sage_date", "sage_units", "APPROVED_COMMITMENT_CHANGE", "APPROVED_ESTIMATE_CHANGE", "CCO_STATUS",
     "COMMITTED_COST", "MISC_WORKSHEET_1", "MISC_WORKSHEET_2", "ORIGINAL_ESTIMATE", "SCHEDULE_VALUE_CHANGE",
     "AP_COST", "AP_FAILED", "ARCHIVED_STATUSES", "AR_DISTRIBUTION_LIMITS", "AR_DISTRIBUTION_REQUIRED",
     "AR_DUPLICATE", "AR_INVOICE_LIMITS", "AR_INVOICE_REQUIRED", "BILLING_LEVELS", "BILLING_METHODS",

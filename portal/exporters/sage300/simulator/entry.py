@@ -428,9 +428,10 @@ class EntryMixin(SimulatorBase):
                 conn.execute(table.delete().where(table.c.Commitment == commitment))
             return conn.execute(commitment_t.delete().where(commitment_t.c.Commitment == commitment)).rowcount > 0
 
-    def delete_cco(self, commitment: str, cco: str) -> bool:
+    def delete_cco(self, commitment: str, cco: str, take_off_amount: bool = True) -> bool:
         """Delete a commitment change order: its items, its transactions, the $0 items it added
-        to the commitment (when nothing else uses them), and its change to the approved amount."""
+        to the commitment (when nothing else uses them), and its change to the approved amount
+        (unless take_off_amount is false: a void change order's is off already)."""
         co_items = (commitment_co_item_t.c.Commitment == commitment, commitment_co_item_t.c.CCO == cco)
         with self.engine.begin() as conn:
             self._serialise(conn)
@@ -455,7 +456,7 @@ class EntryMixin(SimulatorBase):
                                                           transaction_t.c.Commitment_Item.in_(added)))
                 conn.execute(commitment_item_t.delete().where(commitment_item_t.c.Commitment == commitment,
                                                               commitment_item_t.c.Item.in_(added)))
-            if deleted and change:
+            if deleted and change and take_off_amount:
                 conn.execute(update(commitment_t).where(commitment_t.c.Commitment == commitment)
                              .values(Amount=commitment_t.c.Amount - change))
             return deleted

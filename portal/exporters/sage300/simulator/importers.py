@@ -72,6 +72,7 @@ from .lookups import (
 )
 from .rules import (
     AR_DUPLICATE,
+    AR_FAILED,
     ARCHIVED_STATUSES,
     BUDGET_CHANGE_TYPES,
     BUDGET_TYPES,
@@ -88,6 +89,7 @@ from .rules import (
     RATE_LIMITED,
     VENDOR_EXISTS,
     VENDOR_INACTIVE,
+    VOID,
     Refused,
     change_order_exists,
     check_fields,
@@ -138,7 +140,10 @@ AP_HEADER = select(VENDOR_STATUS, exists().where(invoice_t.c.Vendor == bindparam
 COMMITMENTS_INVOICED = select(
     commitment_t.c.Commitment, commitment_t.c.Amount,
     select(func.coalesce(func.sum(distribution_t.c.Amount), 0))
-    .where(distribution_t.c.Commitment == commitment_t.c.Commitment).scalar_subquery().label("Invoiced"),
+    .select_from(distribution_t.join(invoice_t, (invoice_t.c.Vendor == distribution_t.c.Vendor)
+                                     & (invoice_t.c.Invoice == distribution_t.c.Invoice)))
+    .where(distribution_t.c.Commitment == commitment_t.c.Commitment, invoice_t.c.Status != VOID)
+    .scalar_subquery().label("Invoiced"),  # a void invoice no longer counts against the commitment
 ).where(commitment_t.c.Commitment.in_(bindparam("commitments", expanding=True)))
 COMMITMENT_HEADER = select(VENDOR_STATUS, exists().where(commitment_t.c.Commitment == bindparam("commitment")))
 AR_HEADER = select(exists().where(customer_t.c.Customer == bindparam("customer")),
@@ -549,7 +554,7 @@ class ImportersMixin(GenericMixin):
         if duplicate:
             raise Refused(AR_DUPLICATE)
         if f"{inv.accounting_date:%Y-%m}" in settings["closed_periods"]:
-            raise Refused(period_closed(inv.accounting_date))
+            raise Refused(period_closed(inv.accounting_date, AR_FAILED))
 
         conn.execute(insert(ar_invoice_t), dict(
             Invoice=inv.invoice, Customer=inv.customer, Contract=inv.contract, Job=inv.job or "",

@@ -72,7 +72,8 @@ AR_DISTRIBUTION_REQUIRED = required(ARDistribution.SAGE_FIELDS)
 BUDGET_TYPES = (ORIGINAL_ESTIMATE, MISC_WORKSHEET_1, MISC_WORKSHEET_2)
 BUDGET_CHANGE_TYPES = (APPROVED_ESTIMATE_CHANGE, MISC_WORKSHEET_1, MISC_WORKSHEET_2)
 PCCO_TYPES = (APPROVED_ESTIMATE_CHANGE, SCHEDULE_VALUE_CHANGE)
-ARCHIVED_STATUSES = ("Closed", "Archived")  # a commitment in either takes no change order
+VOID = "Void"  # a voided AP or AR invoice, commitment or commitment change order
+ARCHIVED_STATUSES = ("Closed", "Archived", VOID)  # a commitment in any takes no change order
 
 # an amount or quantity as a Sage user (or a test) enters it: "1,000.50", 1000, Decimal(...)
 Amount = Decimal | int | float | str
@@ -86,6 +87,8 @@ NO_DISTRIBUTIONS = "The document's codings are incomplete: The document has no d
 JOB_CLOSED = "Job has been closed."
 NO_CATEGORY = "No entities could be found of type [Category] with given where clause."
 AP_FAILED = "Ap Invoice Api import failed with error message: "
+# not in the guide: its AP text, worded for the AR (owner invoice) import
+AR_FAILED = "Ar Invoice Api import failed with error message: "
 JOB_EXISTS = "A job with that code already exists."
 # not in the guide: worded like its "A job already exists with the specified id."
 VENDOR_EXISTS = "A vendor already exists with the specified id."
@@ -143,7 +146,8 @@ LABELS = {"vendor": "Vendor", "name": "Name", "address_1": "Address 1", "address
           "transaction_type": "Transaction type", "amount": "Amount", "units": "Units",
           "unit_cost": "Unit cost", "amount_paid": "Amount paid", "date": "Date",
           "cost_code_description": "Cost code description",
-          "category_description": "Category description"}
+          "category_description": "Category description", "action": "Action", "period": "Period",
+          "cco": "Change order", "tolerance_pct": "Tolerance", "hourly_limit": "Hourly request limit"}
 
 
 class SageInputError(ValueError):
@@ -194,9 +198,10 @@ def duplicate_invoice(invoice: str) -> str:
             f"Document already exists for specified vendor and code [{invoice}].")
 
 
-def period_closed(accounting_date: date) -> str:
+def period_closed(accounting_date: date, failed: str = AP_FAILED) -> str:
+    """Sage's closed-period text; `failed` is the import's prefix (AP_FAILED or AR_FAILED)."""
     d = accounting_date
-    return f"{AP_FAILED}GL period closed.  Entry not allowed. ({d:%m}\\{d:%d}\\{d:%Y})."
+    return f"{failed}GL period closed.  Entry not allowed. ({d:%m}\\{d:%d}\\{d:%Y})."
 
 
 def commitment_exists(commitment: str) -> str:

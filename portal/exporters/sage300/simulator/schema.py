@@ -126,6 +126,7 @@ invoice_t = Table(
     Column("Retainage", Money, nullable=False),
     Column("Batch_ID", String, nullable=False),
     Column("Created_At", DateTime, nullable=False),
+    Column("Status", String(10), nullable=False, default="Open", server_default="Open"),  # Open / Void
 )
 distribution_t = Table(
     "APM_MASTER__DISTRIBUTION", metadata,
@@ -268,6 +269,7 @@ ar_invoice_t = Table(
     Column("Retainage", Money, nullable=False),
     Column("Batch_ID", String, nullable=False),
     Column("Created_At", DateTime, nullable=False),
+    Column("Status", String(10), nullable=False, default="Open", server_default="Open"),  # Open / Void
 )
 ar_distribution_t = Table(
     "ART_DISTRIBUTION", metadata,
