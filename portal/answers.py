@@ -43,7 +43,9 @@ def row_answer(template: str, message: str | None = None, history=None, status: 
     if message:
         body += render_template("_oob_message.html", text=message)
     if history is not None:
-        body += render_template("_history.html", history=history, oob=True)
+        # in a <template>: after a row's <tbody> the parser would take a <table> apart (htmx swaps
+        # the out-of-band elements a template holds)
+        body += "<template>" + render_template("_history.html", history=history, oob=True) + "</template>"
     return make_response(body, status)
 
 
