@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel
 from tests import factories as f, items as it
-from tests.e2e.helpers import navigate, open_tab, search, tab_row
+from tests.e2e.helpers import confirm_click, navigate, open_tab, search, tab_row
 
 pytestmark = pytest.mark.e2e
 
@@ -25,8 +25,6 @@ def test_a_fixed_rejection_is_resent_with_what_changed(session, sim, open_as):
     session.commit()
 
     page = open_as(admin)
-    confirms: list[str] = []
-    page.on("dialog", lambda dialog: (confirms.append(dialog.message), dialog.accept()))
     page.goto(it.item_url(invoice))
     row = page.locator(f"#invoice-{invoice.id}")
     expect(row.locator(".status")).to_contain_text("Retainage on the rebar is 10%")
@@ -39,7 +37,7 @@ def test_a_fixed_rejection_is_resent_with_what_changed(session, sim, open_as):
     expect(history.locator("tr.edit")).to_contain_text(CHANGE)
 
     page.evaluate("document.querySelector('main').dataset.e2eSamePage = 'yes'")  # gone if the page reloads
-    row.get_by_role("button", name="Resend to ERP").click()
+    confirms = confirm_click(page, row.get_by_role("button", name="Resend to ERP"))
     expect(page.locator("#messages")).to_have_text(
         f"Invoice {invoice.number} sent again to accounting, with what changed since the rejection.")
     expect(row.locator(".status .badge")).to_have_text("Ready to Export")
