@@ -70,10 +70,10 @@ def test_an_edit_after_a_rejection_is_history_and_the_resent_row_says_what_chang
         form, _ = it.edit_data(s, item)
     assert client.post(it.item_url(item, "edit"), data=form).status_code == 303
 
-    # the approver's item page (and the invoice's own page) list the edit among the transitions
-    pages = [clients["approver"].get(it.tab_url(key, item.erp, "row"))]
-    if it.builder(key).own_pages:
-        pages.append(client.get(it.item_url(item)))
+    # the approver's item page and the project side (the invoice's page, another type's edit page)
+    # list the edit among the transitions
+    pages = [clients["approver"].get(it.tab_url(key, item.erp, "row")),
+             client.get(it.item_url(item, "" if it.builder(key).own_pages else "edit"))]
     for page in pages:
         body = text(page)
         assert page.status_code == 200 and '<tr class="edit">' in body, body[-1500:]

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from portal import answers
-from portal.domain import items, policy, services
+from portal.domain import edits, items, policy, services
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.lifecycle import State
 from portal.domain.tabs import TabRow, what_happened
@@ -81,7 +81,8 @@ def _form(type_key, project_id, item_id):
             return redirect(_list_url(form.item_type, project_id), code=303)
     return render("items/form.html", item_type=form.item_type, project=form.project, row=form.row,
                   fields=form.fields, values=form.values, errors=errors, line_fields=form.line_fields,
-                  line_count=form.line_count, status=422 if errors else 200)
+                  line_count=form.line_count, history=edits.history(db.session(), form.row.erp if form.row else None),
+                  status=422 if errors else 200)
 
 
 def _after(item_type, project_id, item_id, message):
