@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import policy
+from portal.domain import edits, policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import ErpItem, Project, ProjectMember, ToolLevel, User
@@ -174,6 +174,11 @@ def save_item(session: Session, user: User, type_key: str, project_id: int | Non
     if row is not None and not row.editable:
         raise Conflict(f"It is {State.LABELS[row.state]} in ERP Integrations and cannot be "
                        "edited; retrieve it first.")
-    item = item_type.save(session, user, project.id if project else None, row.item if row else None, form)
+    pid = project.id if project else None
+    if row is None:
+        item = item_type.save(session, user, pid, None, form)
+    else:
+        with edits.recording(session, user, item_type, row.item, row.erp):
+            item = item_type.save(session, user, pid, row.item, form)
     commit(session)
     return item

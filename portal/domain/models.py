@@ -390,6 +390,9 @@ class ErpItem(Base):
     # the next try is due (None: not waiting to retry); the reaper queues it then.
     retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     retry_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Sent again after a rejection: what was edited since (None: never rejected before), so
+    # the tab row shows it without a query of its own.
+    resend_note: Mapped[str | None] = mapped_column(Text)
     # Optimistic locking: two approvers deciding the same item cannot both win.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -409,6 +412,19 @@ class ErpAudit(Base):
     from_state: Mapped[str] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship(lazy="raise")
+
+
+class ErpEdit(Base):
+    """One edit of an item after it was first sent: who, when, and each field or line it
+    changed (old -> new), as portal.domain.edits records them."""
+    __tablename__ = "erp_edit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    erp_item_id: Mapped[int] = mapped_column(ForeignKey("erp_item.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    changes: Mapped[list] = mapped_column(JSON)
 
     actor: Mapped[User | None] = relationship(lazy="raise")
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from portal.domain import policy
+from portal.domain import edits, policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import (
-    ErpAudit,
     ErpItem,
     InvoiceStatus,
     Project,
@@ -86,14 +85,6 @@ def invoice_row(session: Session, user: User, project_id: int, invoice_id: int):
     return project, level, InvoiceRow(invoice, erp, _invoices().prerequisites(session, invoice))
 
 
-def audit_history(session: Session, erp: ErpItem | None) -> list[ErpAudit]:
-    """An item's audit rows (its transitions), oldest first."""
-    if erp is None:
-        return []
-    return list(session.scalars(select(ErpAudit).where(ErpAudit.erp_item_id == erp.id)
-                                .options(selectinload(ErpAudit.actor)).order_by(ErpAudit.id)))
-
-
 @transactional
 def update_invoice(session: Session, actor: User, project_id: int, invoice_id: int,
                    form: dict) -> SubcontractorInvoice:
@@ -132,13 +123,14 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
                 errors.update(exc.fields)
     if errors:
         raise Invalid("Please correct the highlighted fields.", fields=errors)
-    invoice.number, invoice.status = number, status
-    invoice.billing_date = dates["billing_date"]
-    invoice.period_start, invoice.period_end = dates["period_start"], dates["period_end"]
-    for line in invoice.lines:
-        for part in ("work_completed", "materials_stored", "retainage"):
-            setattr(line, part, amounts[f"line-{line.id}-{part}"])
-    invoice.recompute_totals()
+    with edits.recording(session, actor, _invoices(), invoice, row.erp):
+        invoice.number, invoice.status = number, status
+        invoice.billing_date = dates["billing_date"]
+        invoice.period_start, invoice.period_end = dates["period_start"], dates["period_end"]
+        for line in invoice.lines:
+            for part in ("work_completed", "materials_stored", "retainage"):
+                setattr(line, part, amounts[f"line-{line.id}-{part}"])
+        invoice.recompute_totals()
     commit(session)
     return invoice
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from portal.domain import outbox, policy, settings, values
+from portal.domain import edits, outbox, policy, settings, values
 from portal.domain.backoff import EXPORT_RETRY, Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.exports import stalled_exports
@@ -118,7 +118,8 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
                           f"exported with its defaults: {why} An ERP Admin can turn Direct Export "
                           "off (or the contract-number setting on) in Settings.",
                           fields={"prerequisites": why}) from None
-    transition(session, erp, action, actor.id)
+    changed = edits.note_resend(session, erp)
+    transition(session, erp, action, actor.id, detail=None if changed is None else {"changes": changed})
     erp.sent_by_id, erp.sent_at = actor.id, utcnow()
     erp.sage_message = None
     if fields is not None:

@@ -33,6 +33,7 @@ from portal.domain.models import (
 from tests import factories as f, items as it
 from tests.e2e.helpers import (
     accept_on_tab,
+    confirm_click,
     erp_of,
     fresh,
     header_select,
@@ -404,7 +405,7 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
 
     expect(admin_page.get_by_text("Commitment saved.")).to_be_visible()
     row = admin_page.locator(f"#commitment-{commitment_pk}")
-    row.get_by_role("button", name="Resend to ERP").click()
+    confirm_click(admin_page, row.get_by_role("button", name="Resend to ERP"))
     expect(row.locator(".status .badge")).to_have_text("Ready to Export")
     expect(row.get_by_role("button", name="Resend to ERP")).to_have_count(0)
 
@@ -412,4 +413,5 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     assert erp.state == State.READY and erp.sent_by_id == creator.id
     assert session.get(Commitment, commitment_pk).retainage_pct == Decimal("5")
     page.reload()
-    expect(tab_row(page, erp_id).locator(".status")).to_have_text("Ready to Export")
+    expect(tab_row(page, erp_id).locator(".status .badge.ready")).to_have_text("Ready to Export")
+    expect(tab_row(page, erp_id).locator(".status .badge.resent")).to_have_text("Resent")  # with what changed

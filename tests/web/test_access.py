@@ -414,6 +414,9 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
         "retrieve": Case("POST", item_url("retrieve", State.READY), admins, (303,), back_ready,
                          snapshot=erp_snapshot(ready), ok_check=erp_state_is(ready, State.DRAFT)),
         "edit GET": Case("GET", item_url("edit"), admins, (200,) if b.editable else (409,)),
+        # a Direct Export's row polls it: 200 while it exports, 286 (stop) once it stalled
+        "status": Case("GET", item_url("status", State.EXPORTING), LOGGED_IN if b.viewers == "everyone"
+                       else PROJECT_VIEWERS, (200, 286)),
         # a type never edited once created (budget changes) refuses with 409 and changes nothing
         "edit POST": Case("POST", item_url("edit"), admins, (303,) if b.editable else (409,),
                           back if b.editable else None, data=lambda w: w.edit(key)[0],
@@ -429,6 +432,7 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
             (f"{base}/<int:{b.own_pages[:-1]}_id>/retrieve", "POST"): side["retrieve"],
             (f"{base}/<int:{b.own_pages[:-1]}_id>/edit", "GET"): side["edit GET"],
             (f"{base}/<int:{b.own_pages[:-1]}_id>/edit", "POST"): side["edit POST"],
+            (f"{base}/<int:{b.own_pages[:-1]}_id>/status", "GET"): side["status"],
         })
     else:
         cases.update(generic_pages(key, side, viewers, creators, admins, new_url, item_url))
@@ -450,6 +454,7 @@ def generic_pages(key, side, viewers, creators, admins, new_url, item_url) -> di
         (f"{base}/<int:item_id>/retrieve", "POST"): side["retrieve"],
         (f"{base}/<int:item_id>/edit", "GET"): side["edit GET"],
         (f"{base}/<int:item_id>/edit", "POST"): side["edit POST"],
+        (f"{base}/<int:item_id>/status", "GET"): side["status"],
         # only some types can be deleted; the others tell an admin so (409)
         (f"{base}/<int:item_id>/delete", "POST"): Case(
             "POST", item_url("delete"), admins, (303,) if b.deletable else (409,),

@@ -9,10 +9,10 @@ from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
 from portal.domain import policy, services, settings as settings_service
+from portal.domain.edits import history
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State, allowed, next_state
-from portal.domain.projects import audit_history
 from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
@@ -87,7 +87,7 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
     if wants_fragment():
         return make_response(render_template("erp/_row.html", **context), status)
     # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
-    context["history"] = audit_history(db.session(), row.erp)
+    context["history"] = history(db.session(), row.erp)
     return make_response(render_template("erp/item_page.html", **context), status)
 
 

@@ -44,6 +44,23 @@ class Field:
 
 
 @dataclass(frozen=True)
+class EditedValues:
+    """What an edit may change of an item, as people read it: its fields and its lines. An
+    edit record is the difference between these before and after the edit (portal/domain/edits.py)."""
+    fields: dict[str, tuple[str, str]]      # field name -> (label, value as shown)
+    # line key (stable across the edit) -> (how people name the line: "line 2", {part: (label, value)})
+    lines: dict[str, tuple[str, dict[str, tuple[str, str]]]]
+
+
+def shown(field: Field, value: Any) -> str:
+    """A form value as people read it: a choice's label, a checkbox's yes or no."""
+    if field.widget == "checkbox":
+        return "yes" if value not in (None, "", False, "0", "off") else "no"
+    text = "" if value is None else str(value)
+    return dict(field.choices).get(text, text) if field.choices else text
+
+
+@dataclass(frozen=True)
 class Column:
     """One column of a tab or a project-side list: its label and the key in row values."""
     label: str
@@ -224,6 +241,22 @@ class ItemType:
 
     def form_values(self, item: Any) -> dict:
         return {}
+
+    def edited_values(self, session: Session, item: Any) -> EditedValues:
+        """The item's editable fields and lines as an edit record shows them. By default, the
+        project-side form: its fields and its line columns with the item's form values (a
+        line is named by its place: "line 2"); a type with pages of its own overrides this."""
+        pid = None if self.scope == "company" else self.project_id(item)
+        values = self.form_values(item)
+        fields = {f.name: (f.label, shown(f, values.get(f.name))) for f in self.form_fields(session, pid, item)}
+        parts = self.line_fields(session, pid)
+        lines: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
+        n = 0
+        while parts and any(f"line-{n}-{p.name}" in values for p in parts):
+            lines[str(n)] = (f"line {n + 1}", {p.name: (p.label, shown(p, values.get(f"line-{n}-{p.name}")))
+                                               for p in parts})
+            n += 1
+        return EditedValues(fields, lines)
 
     def save(self, session: Session, actor: User, project_id: int | None, item: Any | None,
              form: dict) -> Any:

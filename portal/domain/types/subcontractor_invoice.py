@@ -21,7 +21,7 @@ from portal.domain.models import (
     Vendor,
 )
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, Mapped
+from portal.domain.types.base import Column, EditedValues, Field, ItemSummary, ItemType, Mapped
 from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import Batch, InvoiceLineData, SubcontractorInvoiceData
@@ -191,6 +191,20 @@ class SubcontractorInvoiceType(ItemType):
             except Exception as exc:  # noqa: BLE001 - this invoice's; the caller decides what it means
                 out.append(exc)
         return out
+
+    def edited_values(self, session: Session, item: SubcontractorInvoice) -> EditedValues:
+        """The invoice page's edit form: its head and each line's amounts (a line named by its
+        commitment item's number, as the page shows it)."""
+        return EditedValues(
+            {"number": ("Invoice #", item.number), "status": ("Status", item.status),
+             "period_start": ("Billing period start", mmddyyyy(item.period_start)),
+             "period_end": ("Billing period end", mmddyyyy(item.period_end)),
+             "billing_date": ("Billing date", mmddyyyy(item.billing_date))},
+            {str(line.id): (f"line {line.commitment_line.line_no}",
+                            {"work_completed": ("Work completed", money(line.work_completed)),
+                             "materials_stored": ("Materials stored", money(line.materials_stored)),
+                             "retainage": ("Retainage", money(line.retainage))})
+             for line in item.lines})
 
     def project_page(self, project_id: int) -> tuple[str, dict]:
         return "projects.invoices", {"project_id": project_id}
