@@ -415,7 +415,7 @@ def _carry_out(demo: _Demo, connector, config) -> None:
     urls = current_app.url_map.bind("localhost")
 
     def link(erp):
-        endpoint, args = get_type(erp.item_type).link(erp)
+        endpoint, args = get_type(erp.item_type).edit_page(erp)
         return base + urls.build(endpoint, args)
 
     for st in demo.steps:
