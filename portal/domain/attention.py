@@ -167,12 +167,13 @@ def failed_note(erp: ErpItem, why: Explanation | None) -> str:
 def _check_filters(project_id: int | None, type_key: str | None, scope: list[int] | None,
                    session: Session) -> None:
     if type_key is not None and type_key not in REGISTRY:
-        raise Invalid("Choose an item type from the list.", fields={"type": f"No such item type: {type_key}."})
+        why = f"there is no item type {type_key[:40]!r}; choose one from the list."
+        raise Invalid(f"Type: {why}", fields={"type": why})
     if project_id is not None:
         known = session.get(Project, project_id) is not None
         if not known or (scope is not None and project_id not in scope):
-            raise Invalid("Choose one of your projects.",
-                          fields={"project": "You are not an Admin on that project."})
+            why = "you are not an Admin on that project; choose one of yours."
+            raise Invalid(f"Project: {why}", fields={"project": why})
 
 
 def desk(session: Session, user: User, rule: StuckRule, *, project_id: int | None = None,
