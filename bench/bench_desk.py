@@ -20,7 +20,8 @@ from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._stack import PASSWORD, Seeder, Stack, machine, make_users, median, pct, table, verdict  # noqa: E402
+from bench._stack import PASSWORD, Seeder, Stack, machine, make_users, table, verdict  # noqa: E402
+from bench.bench_job_costs import measure  # noqa: E402
 from bench.bench_tab import SqlCounter, Timed, analyze  # noqa: E402
 
 QUERY_TARGET = 10          # SQL statements per desk request, whatever the number of items
@@ -69,23 +70,6 @@ def invoice_admin(app) -> tuple[str, list[int]]:
         name = user.username
         db.session.remove()
     return name, admin_on
-
-
-def measure(client, timed, sql, url, headers, n, warmup=3):
-    for _ in range(warmup):
-        r = client.get(url, headers=headers)
-        assert r.status_code == 200, (url, r.status_code, r.get_data(as_text=True)[:300])
-    server, queries, sql_ms, sizes = [], [], [], []
-    for _ in range(n):
-        sql.clear()
-        r = client.get(url, headers=headers)
-        server.append(timed.last)
-        queries.append(len(sql.statements))
-        sql_ms.append(sum(sql.times))
-        sizes.append(len(r.get_data()))
-    return dict(median=median(server) * 1000, p95=pct(server, 95) * 1000, queries=median(queries),
-                qmax=max(queries), sql=median(sql_ms) * 1000, kb=median(sizes) / 1024,
-                statements=[s for s, _ in sql.statements])
 
 
 def run(client, timed, sql, n_requests, project_id):
