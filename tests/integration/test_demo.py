@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import services
+from portal.domain import attention, services
 from portal.domain.lifecycle import State
 from portal.domain.models import (
     Budget,
@@ -334,3 +334,14 @@ def test_seeding_again_changes_nothing_and_force_adds_another_whole_demo(demo_ap
     assert {k: n for k, n in added.items() if n} == demo_app.baseline
     # the new load's users, with their tag, can sign in
     assert session.scalar(select(func.count(User.id)).where(User.username.like("approver-%"))) == 1
+
+
+def test_the_invoice_administrator_s_desk_has_something_of_every_kind(demo_app, session):
+    """Needs attention has content for the demo's invoice administrator: rejected, failed and stuck."""
+    user = session.scalars(select(User).where(User.username == "invoiceadmin")).one()
+    config = demo_app.app.config
+    rule = attention.StuckRule.from_settings(config["EXPORT_STALL_SECONDS"], config["EXPORT_REAP_SECONDS"],
+                                             config["ATTENTION_READY_HOURS"])
+    desk = attention.desk(session, user, rule)
+    assert all(desk.kinds[kind] for kind in attention.KINDS), desk.kinds
+    assert len({row.project.id for row in desk.rows if row.project}) >= 2
