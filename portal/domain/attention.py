@@ -150,7 +150,6 @@ class Desk:
     type_key: str | None = None
     page: int = 1
     pages: int = 1
-    company_items: int = 0           # site administrators: the company's own items (no project)
     filters: dict = field(default_factory=dict)   # the query string of the current filters
 
 
@@ -216,8 +215,7 @@ def desk(session: Session, user: User, rule: StuckRule, *, project_id: int | Non
                 projects=sorted(((named[pid], n) for pid, n in by_project.items() if pid in named),
                                 key=lambda pn: (pn[0].number, pn[0].id)),
                 types=[(t, by_type[k]) for k, t in REGISTRY.items() if by_type.get(k)],
-                project_id=project_id, type_key=type_key, page=page, pages=pages,
-                company_items=by_project.get(None, 0), filters=filters)
+                project_id=project_id, type_key=type_key, page=page, pages=pages, filters=filters)
 
 
 def _rows(session: Session, erps: list[ErpItem], projects: dict[int, Project], rule: StuckRule) -> list[AttentionRow]:

@@ -158,13 +158,19 @@ def test_stuck_items_by_the_documented_rule(app, clients, world):
     waiting = world.item("commitment", State.READY)
     fresh = world.item("commitment", State.READY)
     exporting = world.item("cco", State.EXPORTING)
+    just_queued = world.item("cco", State.EXPORTING)
+    overdue = world.item("commitment", State.EXPORTING)
+    not_due = world.item("commitment", State.EXPORTING)
     age(app, waiting.erp, sent_at=timedelta(hours=80))          # past ATTENTION_READY_HOURS (72)
     age(app, exporting.erp, queued_at=timedelta(minutes=30))     # past stall + reap seconds
+    age(app, overdue.erp, queued_at=timedelta(minutes=30), retry_at=timedelta(minutes=5))  # due, not run
+    age(app, not_due.erp, queued_at=timedelta(minutes=30), retry_at=-timedelta(minutes=5))  # waiting its turn
     _, body = desk(clients["project_admin"], project=world.home.pid)
     listed = rows(body)
-    assert fresh.erp not in listed and count(body, "stuck") == 2
+    assert not {fresh.erp, just_queued.erp, not_due.erp} & set(listed) and count(body, "stuck") == 3
     assert "Waiting for accounting since" in listed[waiting.erp]
     assert "Exporting since" in listed[exporting.erp]
+    assert "Its automatic retry was due at" in listed[overdue.erp]
 
 
 def test_the_project_panel_lists_the_project_s_items_for_its_admins(clients, world):

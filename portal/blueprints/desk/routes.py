@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, request
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.domain import attention
 from portal.extensions import db
@@ -40,7 +41,11 @@ def _attention_count():
     """The navigation's count, read once per page and only when a page's header asks for it."""
     def count() -> int | None:
         if "attention_count" not in g:
-            g.attention_count = (attention.nav_count(db.session(), current_user, _rule())
-                                 if current_user.is_authenticated else None)
+            g.attention_count = None
+            if current_user.is_authenticated:
+                try:
+                    g.attention_count = attention.nav_count(db.session(), current_user, _rule())
+                except SQLAlchemyError:  # an error page about the database still renders, without it
+                    db.session.rollback()
         return g.attention_count
     return {"attention_count": count}
