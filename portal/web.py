@@ -267,6 +267,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["explain"] = explain
     # The shared macros (POST buttons with their CSRF token) in every template and fragment.
     app.jinja_env.globals["ui"] = app.jinja_env.get_template("_macros.html").module
+    # Sage's words on a failed export (its text, cause and solution), wherever one is shown.
+    app.jinja_env.globals["sage"] = app.jinja_env.get_template("_sage.html").module
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["setting_value"] = setting_value
     app.jinja_env.filters["mmddyyyy"] = mmddyyyy

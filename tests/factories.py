@@ -230,3 +230,9 @@ def sage_contract(session, sim, job: str, items=(("100", "Sitework", 1000), ("20
     sim.add_contract(number, job, "Owner contract", items=list(items))
     data = imports.prime_contract(sim.get_job(job), sim.get_contract(number), sim.list_contract_items(number), [])
     return sage_record(session, "contract", f"contract:{number}", data["title"], {**data, "job": job}).id, number
+
+
+def subject(message) -> str:
+    """A parsed mail's Subject as a mailbox shows it: the folded lines joined by one space (the
+    parser keeps the fold's space next to an encoded word, e.g. the dash before the item)."""
+    return " ".join(str(message["Subject"]).split())

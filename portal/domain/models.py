@@ -368,6 +368,8 @@ class ErpItem(Base):
         UniqueConstraint("item_type", "item_id"),
         # A tab page reads (type, state) newest first straight from this index.
         Index("ix_erp_item_tab_order", "item_type", "state", "sent_at", "id"),
+        # The Needs attention desk reads (state, project) across every type.
+        Index("ix_erp_item_attention", "state", "project_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     item_type: Mapped[str] = mapped_column(String(40))
@@ -441,6 +443,8 @@ class OutboxMail(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipients: Mapped[str] = mapped_column(Text)  # comma separated
     subject: Mapped[str] = mapped_column(String(255))
+    # who a reply goes to: the approver who rejected the item (None: the sender address)
+    reply_to: Mapped[str | None] = mapped_column(String(254))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default=MailStatus.PENDING, index=True)

@@ -284,7 +284,7 @@ def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: 
     transition(session, erp, Action.REJECT, actor.id, detail={"reason": reason})
     erp.reject_reason = reason
     erp.decided_by_id, erp.decided_at = actor.id, utcnow()
-    mail = outbox.rejection(session, item_type.label, item_type.summary(item), erp, actor.name, reason,
+    mail = outbox.rejection(session, item_type.label, item_type.summary(item), erp, actor, reason,
                             company_name, link_for(erp))
     commit(session)
     if mail is None:

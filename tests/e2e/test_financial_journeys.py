@@ -380,7 +380,7 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     assert len(got) == 1, f"expected one mail to the creator, got {len(got)}"
     assert sorted(a.lower() for a in got[0].rcpt_tos) == sorted([creator_email, sender_email])
     message = email.message_from_bytes(got[0].content, policy=email.policy.default)
-    assert message["Subject"] == COMMITMENT_SUBJECT
+    assert f.subject(message) == f"{COMMITMENT_SUBJECT} — {number}, {project_name}"
     body = message.get_body(("plain",)).get_content()
     assert "Retainage is 5% on this job e2e" in body and number in body
     assert f"http://portal.test/projects/{project_pk}/items/commitment" in body

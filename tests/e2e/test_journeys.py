@@ -258,7 +258,7 @@ def test_reject_needs_a_reason_then_mails_creator_and_sender_once(session, sim, 
     assert sorted(a.lower() for a in got[0].rcpt_tos) == sorted([creator_email, sender_email])
     assert len(smtp.to(sender_email)) == 1
     message = email.message_from_bytes(got[0].content, policy=email.policy.default)
-    assert message["Subject"] == SUBJECT
+    assert f.subject(message).startswith(f"{SUBJECT} — {number}, ")
     text = message.get_body(("plain",)).get_content()
     assert "Wrong billing period e2e" in text and number in text
 

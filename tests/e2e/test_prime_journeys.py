@@ -164,7 +164,7 @@ def test_owner_invoice_rejected_mailed_edited_resent_and_accepted(session, sim, 
     got = wait_for_mail(smtp, admin_email)
     assert len(got) == 1, f"expected one mail to the creator, got {len(got)}"
     message = email.message_from_bytes(got[0].content, policy=email.policy.default)
-    assert message["Subject"] == INVOICE_SUBJECT
+    assert f.subject(message).startswith(f"{INVOICE_SUBJECT} — {number}, ")
     body = message.get_body(("plain",)).get_content()
     assert "Retainage is 10% e2e" in body
     fresh(session)

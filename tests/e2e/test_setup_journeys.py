@@ -261,7 +261,7 @@ def test_rejected_project_mails_its_admin_who_edits_and_resends_it(session, sim,
     assert len(got) == 1, f"expected one mail to the project admin, got {len(got)}"
     assert [a.lower() for a in got[0].rcpt_tos] == [admin_email]
     message = email.message_from_bytes(got[0].content, policy=email.policy.default)
-    assert message["Subject"] == JOB_SUBJECT
+    assert f.subject(message) == f"{JOB_SUBJECT} — {number}, {project.name}"
     text = message.get_body(("plain",)).get_content()
     assert "Use the street address e2e" in text and f"Project {number}" in text
     assert "http://portal.test/company/job" in text

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import services
+from portal.domain import attention, services
 from portal.domain.lifecycle import State
 from portal.domain.models import (
     Budget,
@@ -247,8 +247,9 @@ def test_every_type_has_every_state(demo_app, session, type_key):
         elif erp.state == State.REJECTED:
             assert erp.reject_reason, (type_key, erp.item_id)
             mails = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).all()
-            assert [(m.status, m.subject) for m in mails] == [
-                (MailStatus.KEPT, f"Test Builders: ERP {kind.label} Rejection Notification")]
+            assert [m.status for m in mails] == [MailStatus.KEPT]
+            assert mails[0].subject.startswith(f"Test Builders: ERP {kind.label} Rejection Notification — ")
+            assert mails[0].reply_to, "answered to the approver who rejected it"
             assert erp.reject_reason in mails[0].text_body
 
 
@@ -360,3 +361,14 @@ def test_seeding_again_changes_nothing_and_force_adds_another_whole_demo(demo_ap
     assert {k: n for k, n in added.items() if n} == demo_app.baseline
     # the new load's users, with their tag, can sign in
     assert session.scalar(select(func.count(User.id)).where(User.username.like("approver-%"))) == 1
+
+
+def test_the_invoice_administrator_s_desk_has_something_of_every_kind(demo_app, session):
+    """Needs attention has content for the demo's invoice administrator: rejected, failed and stuck."""
+    user = session.scalars(select(User).where(User.username == "invoiceadmin")).one()
+    config = demo_app.app.config
+    rule = attention.StuckRule.from_settings(config["EXPORT_STALL_SECONDS"], config["EXPORT_REAP_SECONDS"],
+                                             config["ATTENTION_READY_HOURS"])
+    desk = attention.desk(session, user, rule)
+    assert all(desk.kinds[kind] for kind in attention.KINDS), desk.kinds
+    assert len({row.project.id for row in desk.rows if row.project}) >= 2

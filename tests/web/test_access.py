@@ -662,13 +662,22 @@ def expect(condition: bool) -> None:
 
 
 def home_location(w, role) -> str:
-    return "/erp/" if role in ERP_USERS else "/projects/"
+    """ERP Integrations for accounting, Needs attention for an Admin on a project, else the projects."""
+    if role in ERP_USERS:
+        return "/erp/"
+    return "/attention/" if role in PROJECT_ADMINS else "/projects/"
+
+
+def signed_in_home(w) -> str:
+    """"/", once the world's project (with its members, project_admin an Admin) exists."""
+    assert w.home.pid
+    return "/"
 
 
 imp = "/erp/import"
 ROUTES: dict[tuple[str, str], Case] = {
     # sign in and out
-    ("/", "GET"): Case("GET", lambda w: "/", LOGGED_IN, (302,), home_location, hx_anon=False),
+    ("/", "GET"): Case("GET", signed_in_home, LOGGED_IN, (302,), home_location, hx_anon=False),
     ("/login", "GET"): Case("GET", lambda w: "/login", EVERYONE, anon=None),
     ("/login", "POST"): Case("POST", lambda w: "/login", EVERYONE, (422,), anon=None,
                              data=lambda w: {"username": w.people["sender"].username, "password": "wrong"}),
@@ -677,6 +686,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("/projects/", "GET"): Case("GET", lambda w: "/projects/", LOGGED_IN),
     ("/projects/<int:project_id>", "GET"): Case(
         "GET", lambda w: f"/projects/{w.home.pid}", LOGGED_IN, (302,), lambda w, r: f"/projects/{w.home.pid}/invoices"),
+    # Needs attention: anyone signed in (an empty desk without Admin projects), a project's panel its members
+    ("/attention/", "GET"): Case("GET", lambda w: "/attention/", LOGGED_IN),
+    ("/projects/<int:project_id>/attention", "GET"): Case(
+        "GET", lambda w: f"/projects/{w.home.pid}/attention", PROJECT_VIEWERS),
     # ERP Integrations
     ("/erp/", "GET"): Case("GET", lambda w: "/erp/", ERP_USERS, (302,), lambda w, r: f"/erp/{type_keys()[0]}"),
     ("/erp/settings", "GET"): Case("GET", lambda w: "/erp/settings", ERP_ADMINS),

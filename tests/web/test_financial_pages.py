@@ -748,7 +748,7 @@ def test_a_sage_refusal_is_failed_to_export_with_sages_text_cause_and_solution(c
     assert tab_row_ids(failed_tab) == [it.erp] and counts(failed_tab)["failed"] == 1
     assert "<th>Sage's message</th>" in failed_tab and why.cause in failed_tab
     row = list_row(clients, key, it.pid, it.id)
-    assert 'data-state="failed"' in row and "Sage refused the export; accounting will retry or reject it." in row
+    assert 'data-state="failed"' in row and f"Sage:</strong> {message}" in row and why.cause in row
     with dbs(world.app) as s:  # nothing written back
         if key == "commitment":
             assert s.get(Commitment, it.id).erp_commitment_id is None

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpAudit, OutboxMail, ToolLevel
+from portal.domain.models import ErpAudit, OutboxMail, Project, ToolLevel
 from tests import factories as f, items as it
 from tests.factories import app_session as dbs
 from tests.rows import check_rows
@@ -199,10 +199,16 @@ def test_reject_mails_the_creator_and_the_sender_and_the_item_is_resent(app, peo
     assert (after.state, after.reject_reason, after.mails) == (State.REJECTED, "Wrong cost code", 1)
     with dbs(app) as s:
         mail = s.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == item.erp)).one()
-        assert mail.subject == f"Test Builders: ERP {b.label} Rejection Notification"
+        # the item's number (else its name) and project in the subject, answered to the approver
+        place = s.get(Project, item.pid).name if item.pid else "Company Directory"
+        assert mail.subject == (f"Test Builders: ERP {b.label} Rejection Notification — "
+                                f"{item.number or item.title}, {place}")
+        assert mail.reply_to == people["approver"].email
         assert sorted(mail.recipients.split(",")) == sorted({people[b.admin].email.lower(),
                                                              people["sender"].email.lower()})
-        assert "Wrong cost code" in mail.text_body and f"http://portal.test{it.back_url(item)}" in mail.text_body
+        # the link opens the item ready to edit (its page, for a type that is never edited)
+        fix = it.item_url(item, "edit") if b.editable else it.back_url(item)
+        assert "Wrong cost code" in mail.text_body and f"http://portal.test{fix}\n" in mail.text_body
     drain()
 
     shown = row(clients, key, item)

@@ -235,8 +235,8 @@ def _done(type_key: str, erp_item_id: int, notice: str | None = None):
 
 
 def _item_link(erp) -> str:
-    """The absolute link in emails to the item on its project page."""
-    endpoint, args = get_type(erp.item_type).link(erp)
+    """The absolute link in emails to the item's edit form on the project side (ready to edit)."""
+    endpoint, args = get_type(erp.item_type).edit_page(erp)
     path = url_for(endpoint, **args)
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
     return base.rstrip("/") + path

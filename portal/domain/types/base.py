@@ -29,6 +29,10 @@ class ItemSummary:
     vendor: str
     amount: str
     creator_id: int | None
+    # what a mailbox's subject names it by: its number or code ("DD-4001"), and its project's
+    # name alone ("Oak Street Lofts"; the directory for a company's own items)
+    number: str = ""
+    project_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -277,6 +281,15 @@ class ItemType:
         if self.scope == "company" or erp.project_id is None:
             return "items.company_index", {"type_key": self.key}
         return self.project_page(erp.project_id)
+
+    def edit_page(self, erp: ErpItem) -> tuple[str, dict]:
+        """Where the project team fixes the item: its edit form, ready to edit (a rejection's
+        mail and the Needs attention desk link there); its page when it has no edit form."""
+        if not (self.generic_pages and self.editable_after_create):
+            return self.link(erp)
+        if self.scope == "company" or erp.project_id is None:
+            return "items.company_edit", {"type_key": self.key, "item_id": erp.item_id}
+        return "items.edit", {"project_id": erp.project_id, "type_key": self.key, "item_id": erp.item_id}
 
 
 # ---- helpers the types' forms share ------------------------------------------------------

@@ -269,4 +269,5 @@ class CCOType(ItemType):
                            title=f"CCO {item.number} on {item.commitment.number}",
                            vendor=item.commitment.vendor.name,
                            amount=money(sum((ln.amount for ln in item.lines), ZERO)),
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

@@ -244,4 +244,5 @@ class CommitmentType(ItemType):
     def summary(self, item: Commitment) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Commitment {item.number} {item.title}", vendor=item.vendor.name,
-                           amount=money(item.total), creator_id=item.created_by_id)
+                           amount=money(item.total), creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

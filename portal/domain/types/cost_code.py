@@ -128,4 +128,5 @@ class CostCodeType(ItemType):
     def summary(self, item: CostCode) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Cost code {item.code}", vendor="—", amount="—",
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.code,
+                           project_name=item.project.name)

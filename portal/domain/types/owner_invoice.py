@@ -184,4 +184,5 @@ class OwnerInvoiceType(ItemType):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Owner invoice #{item.number}", vendor=item.contract.customer or "—",
                            amount=money(sum((ln.amount for ln in item.lines), ZERO)),
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

@@ -226,4 +226,5 @@ class PCCOType(ItemType):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"PCCO {item.number} {item.title[:60]}", vendor="—",
                            amount=money(sum((ln.amount for ln in item.lines), ZERO)),
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

@@ -212,6 +212,9 @@ class SubcontractorInvoiceType(ItemType):
     def link(self, erp) -> tuple[str, dict]:
         return "projects.invoice", {"project_id": erp.project_id, "invoice_id": erp.item_id}
 
+    def edit_page(self, erp) -> tuple[str, dict]:
+        return "projects.edit", {"project_id": erp.project_id, "invoice_id": erp.item_id}
+
     def unlink_reference(self, erp, item: SubcontractorInvoice) -> dict:
         return {"vendor": item.commitment.vendor.erp_vendor_id or "",
                 "invoice": (erp.export_fields or {}).get("erp_id") or erp.erp_ref or ""}
@@ -221,4 +224,5 @@ class SubcontractorInvoiceType(ItemType):
                            title=f"Invoice #{item.number} on {item.commitment.number}",
                            vendor=item.commitment.vendor.name,
                            amount=f"${item.total_amount:,.2f}",
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)
