@@ -2,7 +2,7 @@
 the index the Needs attention desk reads (erp_item state, project_id).
 
 Revision ID: c3a91f5d7e20
-Revises: 72d88b7bd591
+Revises: 14ce9ccb5351
 Create Date: 2026-12-07 19:40:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c3a91f5d7e20'
-down_revision = '72d88b7bd591'
+down_revision = '14ce9ccb5351'
 branch_labels = None
 depends_on = None
 
