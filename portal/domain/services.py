@@ -111,7 +111,7 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
     fields = None
     if direct:
         try:
-            fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
+            fields = item_type.parse_export_fields(session, item, item_type.export_defaults(item))
         except Invalid as exc:
             why = "; ".join(exc.fields.values()) or exc.message
             raise Invalid(f"Direct Export is on for {item_type.plural.lower()}, but this one cannot be "
@@ -154,7 +154,7 @@ def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
     item = item_type.load(session, erp.item_id)
     next_state(Action.ACCEPT, erp.state)  # a clear Conflict before field errors
     values.refuse_unstorable(raw_fields)
-    fields = item_type.clean_export_fields(session, item, raw_fields)
+    fields = item_type.parse_export_fields(session, item, raw_fields)
     mark_accepted(session, erp, actor, fields)
     commit(session)
     enqueue_exports([erp], queue)
@@ -184,7 +184,7 @@ def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list
                 continue
             item = items[erp.item_id]
             try:
-                fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
+                fields = item_type.parse_export_fields(session, item, item_type.export_defaults(item))
             except Invalid as exc:
                 errors[erp.id] = "Accept it on its own: " + "; ".join(exc.fields.values())
                 continue

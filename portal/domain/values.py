@@ -121,3 +121,44 @@ def parse_ids(values: list[str], field: str = "ids") -> list[int]:
         if number not in ids:
             ids.append(number)
     return ids
+
+
+# ---- text that goes to Sage ----------------------------------------------------------------
+# Sage 300 CRE reads its import files as Windows-1252 (ANSI) text: a character outside it would
+# reach Sage as "?" while the portal keeps the original, so the two disagree. Refused at the form.
+SAGE_ENCODING = "cp1252"
+# Invisible characters that reorder how text is shown (bidi embeddings, overrides, isolates and
+# marks): in an ID they make two different IDs look the same. None is in Windows-1252 either; they
+# get their own message because they cannot be seen.
+BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def sage_character_problem(value: str, label: str) -> str | None:
+    """What keeps `value` out of Sage, naming the field and the first character at fault, e.g.
+    "Vendor ID: '😀' (U+1F600) cannot be stored in Sage (Windows-1252 characters only)."; None
+    when Sage can store every character."""
+    try:
+        value.encode(SAGE_ENCODING)
+        return None
+    except UnicodeEncodeError as exc:
+        char = value[exc.start]
+    if char in BIDI_CONTROLS:
+        return (f"{label}: the invisible text-direction control U+{ord(char):04X} cannot be stored in Sage; "
+                "remove it (retype the value rather than pasting it).")
+    return f"{label}: '{char}' (U+{ord(char):04X}) cannot be stored in Sage (Windows-1252 characters only)."
+
+
+def too_long(label: str, limit: int, sage: bool = False) -> str:
+    """The message for a text over its limit (`sage`: a field that goes to Sage)."""
+    whose = " (Sage's limit)" if sage else ""
+    return f"{label} must be {limit} characters or less{whose}."
+
+
+def text_problem(value: object, label: str, limit: int | None, sage: bool = True) -> str | None:
+    """What is wrong with a typed text: longer than `limit` (counted as typed, spaces around
+    included, so nothing is silently cut) or, `sage`, a character Sage cannot store; else None."""
+    if not isinstance(value, str):
+        return None
+    if limit is not None and len(value.strip()) > limit:
+        return too_long(label, limit, sage)
+    return sage_character_problem(value, label) if sage else None
