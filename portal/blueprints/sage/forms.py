@@ -194,7 +194,8 @@ class ContractForm(SageForm):
                 problem = (too_long_for(label, limit) if len(value) > limit
                            else sage_character_problem(value, label))
                 if problem:
-                    raise ValidationError(f"Items: line {n}: {problem}")
+                    which = f"item {row.item.data}" if label != "Item" else f"line {n}"
+                    raise ValidationError(f"Items: {which}: {problem}")
 
     def arguments(self) -> dict:
         items = [(e.form.item.data, e.form.description.data or "", e.form.amount.data)

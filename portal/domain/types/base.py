@@ -308,11 +308,17 @@ _LINE_KEY = re.compile(r"line-([0-9]{1,4})-(.+)")
 
 def text_errors(fields: Iterable[Field], raw: dict, line_fields: Iterable[Field] = ()) -> dict[str, str]:
     """Errors (by form key) of the text inputs among `fields` and, on each line-<n>-<name> key,
-    `line_fields`: longer than the field's maxlength, or holding a character Sage cannot store
-    (every item field goes to Sage). Checked on what was typed, before a type reads it."""
+    `line_fields`: required and blank, longer than the field's maxlength, or holding a character
+    Sage cannot store (every item field goes to Sage). Checked on what was typed, before a type
+    reads it."""
     errors: dict[str, str] = {}
     for f in fields:
-        if f.widget in TEXT_WIDGETS and (problem := text_problem(raw.get(f.name), f.label, f.maxlength)):
+        if f.widget not in TEXT_WIDGETS:
+            continue
+        value = raw.get(f.name)
+        if f.required and not (value or "").strip():
+            errors[f.name] = f"{f.label} is required."  # named with the others: every bad field at once
+        elif problem := text_problem(value, f.label, f.maxlength):
             errors[f.name] = problem
     by_name = {f.name: f for f in line_fields if f.widget in TEXT_WIDGETS}
     for key, value in raw.items():
