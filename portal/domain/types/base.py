@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.errors import Conflict, Invalid, NotFound
 from portal.domain.models import ErpItem, User
-from portal.domain.values import text_problem, too_long
+from portal.domain.values import sage_character_problem, text_problem, too_long
 from portal.exporters.sage300.records import Batch
 
 # What an export job gets for each item: its import files, or the error that kept it from being mapped.
@@ -172,8 +172,12 @@ class ItemType:
         errors = text_errors(self.accept_fields(item), raw)
         try:
             fields = self.clean_export_fields(session, item, raw)
-        except Invalid as exc:  # the type's own words first, every bad field named
-            raise Invalid(exc.message, fields={**errors, **exc.fields}) from None
+        except Invalid as exc:
+            # every bad field named; the type's own words first, but for a character Sage cannot
+            # store (its mask or lookup would only say the value is wrong, not why)
+            unstorable = {key: message for key, message in errors.items()
+                          if sage_character_problem(str(raw.get(key) or ""), "")}
+            raise Invalid(exc.message, fields={**errors, **exc.fields, **unstorable}) from None
         invalid_if(errors)
         return fields
 
