@@ -20,7 +20,7 @@ from portal.domain import edits, outbox, policy, settings, values
 from portal.domain.backoff import EXPORT_RETRY, Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.exports import stalled_exports
-from portal.domain.lifecycle import Action, State, next_state, transition
+from portal.domain.lifecycle import Action, State, new_erp_item, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
 from portal.domain.ports import ExportQueue, MailQueue
 from portal.domain.types import REGISTRY, get_type
@@ -102,10 +102,7 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
                       fields={"prerequisites": " ".join(reasons)})
     erp = find_erp_item(session, type_key, item_id)
     if erp is None:
-        erp = ErpItem(item_type=type_key, item_id=item_id, project_id=item_type.project_id(item),
-                      state=State.DRAFT, attempt=0)
-        session.add(erp)
-        session.flush()
+        erp = new_erp_item(session, type_key, item_id, item_type.project_id(item))
     action = Action.RESEND if erp.state == State.REJECTED else Action.SEND
     direct = queue is not None and settings.load(session).direct(item_type.direct_export_setting)
     fields = None
