@@ -39,10 +39,11 @@ def parse_money(value: object, field: str, places: str = "0.01") -> Decimal:
         text = str(value if value is not None else "").strip().replace("$", "", 1).strip() or "0"
         if not _AMOUNT.fullmatch(text) or not any(c.isdigit() for c in text):
             raise Invalid("Please correct the highlighted fields.",
-                          fields={field: f"'{value}' is not an amount."})
+                          fields={field: f"'{shortened(str(value))}' is not an amount."})
         amount = Decimal(text.replace(",", ""))
     if not amount.is_finite():
-        raise Invalid("Please correct the highlighted fields.", fields={field: f"'{value}' is not an amount."})
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={field: f"'{shortened(str(value))}' is not an amount."})
     if abs(amount) >= MONEY_LIMIT:
         raise Invalid("Please correct the highlighted fields.", fields={field: "Amount is too large."})
     rounded = amount.quantize(step)
@@ -50,6 +51,11 @@ def parse_money(value: object, field: str, places: str = "0.01") -> Decimal:
         raise Invalid("Please correct the highlighted fields.",
                       fields={field: f"Use at most {len(places.partition('.')[2])} decimal places."})
     return rounded
+
+
+def shortened(text: str, limit: int = 20) -> str:
+    """A typed value quoted back in a message: its first `limit` characters and "…" when longer."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def money(value: Decimal | None) -> str:
@@ -61,6 +67,19 @@ def money(value: Decimal | None) -> str:
 
 def mmddyyyy(value: date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else ""
+
+
+SEARCH_MAX = 100  # longer than any name or number a search looks for
+
+
+def parse_search(value: object, field: str = "q") -> str:
+    """A search as typed (stripped), at most SEARCH_MAX characters; else Invalid naming `field`
+    (never cut short: a search for less than was typed would answer another question)."""
+    text = (value if isinstance(value, str) else "").strip()
+    if len(text) > SEARCH_MAX:
+        raise Invalid(f"Search must be {SEARCH_MAX} characters or less.",
+                      fields={field: f"Search must be {SEARCH_MAX} characters or less."})
+    return text
 
 
 def refuse_unstorable(raw: dict) -> None:
@@ -86,8 +105,8 @@ def parse_id(value: object, field: str) -> int:
     if not text:
         raise Invalid("Please correct the highlighted fields.", fields={field: "Choose one."})
     if not _ID.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
-        shown = text if len(text) <= 20 else text[:20] + "…"
-        raise Invalid("Please correct the highlighted fields.", fields={field: f"'{shown}' is not a valid choice."})
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={field: f"'{shortened(text)}' is not a valid choice."})
     return int(text)
 
 
@@ -115,7 +134,7 @@ def parse_ids(values: list[str], field: str = "ids") -> list[int]:
         try:
             number = parse_id(value, field)
         except Invalid:
-            shown = value if len(value) <= 20 else value[:20] + "…"
+            shown = shortened(value)
             raise Invalid(f"'{shown}' is not an item id: nothing was done.",
                           fields={field: f"'{shown}' is not an item id."}) from None
         if number not in ids:

@@ -16,9 +16,10 @@ from portal.domain.values import optional_id, parse_id
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, page_arg, render, safe_next, wants_fragment
+from portal.web import forbidden, page_arg, render, safe_next, search_arg, wants_fragment
 
 bp = Blueprint("imports", __name__, url_prefix="/erp")
+COMPANY_CHOICE_MAX = 140  # "Name [#id]" of a company: its name (120) and id
 
 # list key -> (SageRecord kind, sync kind, title, the ERP tab it belongs to)
 LISTS = {
@@ -72,7 +73,7 @@ def ready(list_key: str):
     """A Ready to Import list (or its archived / done list) with suggestions and actions."""
     if list_key not in LISTS:
         abort(404)
-    return _list_page(list_key, request.args.get("status", "pending"), (request.args.get("q") or "").strip(),
+    return _list_page(list_key, request.args.get("status", "pending"), search_arg(),
                       page_arg())
 
 
@@ -125,7 +126,7 @@ def add_vendor(record_id: int):
 @bp.route("/import/companies")
 def companies():
     """The Link field's type-ahead: companies not linked to Sage whose name contains the text."""
-    q = (request.args.get("company") or request.args.get("q") or "").strip()
+    q = search_arg("company") or search_arg()
     found = rti.search_companies(db.session(), q) if len(q) >= 2 else []
     return render("imports/_companies.html", companies=found)
 
@@ -133,7 +134,12 @@ def companies():
 @bp.route("/import/vendors/<int:record_id>/link", methods=["POST"])
 def link_vendor(record_id: int):
     """Link a Sage vendor to an existing company (a suggestion, or one found by name)."""
-    picked = re.search(r"\[#([^\]]+)\]\s*$", request.form.get("company") or "")
+    # the type-ahead's choice, "Name [#id]": a company name is at most 120 characters (Vendor.name)
+    company = request.form.get("company") or ""
+    if len(company) > COMPANY_CHOICE_MAX:
+        said = f"Company must be {COMPANY_CHOICE_MAX} characters or less."
+        raise Invalid(said, fields={"company": said})
+    picked = re.search(r"\[#([^\]]+)\]\s*$", company)
     vendor_id = parse_id(picked.group(1), "company") if picked else parse_id(request.form.get("vendor_id"),
                                                                              "vendor_id")
     try:

@@ -188,12 +188,13 @@ class ContractForm(SageForm):
                 raise ValidationError(f"Items: line {n} needs an item code.")
             if not row.amount.data:
                 raise ValidationError(f"Items: item {row.item.data} needs an original amount.")
-            for value, label, limit in ((row.item.data, "Item", ITEM_MAX), (row.description.data, "Description", 30),
-                                        (row.amount.data, "Original amount", AMOUNT_MAX)):
-                value = value or ""
+            for sub, label, limit in ((row.item, "Item", ITEM_MAX), (row.description, "Description", 30),
+                                      (row.amount, "Original amount", AMOUNT_MAX)):
+                value = sub.data or ""
                 problem = (too_long_for(label, limit) if len(value) > limit
                            else sage_character_problem(value, label))
                 if problem:
+                    sub.errors = [*sub.errors, problem]  # shown at the input too
                     which = f"item {row.item.data}" if label != "Item" else f"line {n}"
                     raise ValidationError(f"Items: {which}: {problem}")
 
