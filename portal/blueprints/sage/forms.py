@@ -54,7 +54,8 @@ def text(label: str, limit: int | None = None, required: bool = False, **kw) -> 
     validators: list = [DataRequired(f"{label} is required.")] if required else [Optional()]
     validators.append(sage_characters)
     if limit:
-        validators.append(Length(max=limit, message=too_long_for(label, limit)))
+        # WTForms formats the message with %: a label such as "Tolerance %" must not read as a placeholder
+        validators.append(Length(max=limit, message=too_long_for(label, limit).replace("%", "%%")))
         # as templates/_field.html: the browser lets a longer value through, the server names the limit
         kw["render_kw"] = {"maxlength": limit * 4, "data-max": limit}
     return StringField(label, validators=validators, filters=[_strip], **kw)
