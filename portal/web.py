@@ -32,7 +32,7 @@ from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
 from portal.domain.types import REGISTRY
-from portal.domain.values import mmddyyyy, money, refuse_unstorable
+from portal.domain.values import mmddyyyy, money, parse_search, refuse_unstorable
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 from portal.health_probe import RQHealthProbe
@@ -67,6 +67,11 @@ def page_arg() -> int:
     if page > MAX_ID:
         abort(404)
     return max(1, page)
+
+
+def search_arg(name: str = "q") -> str:
+    """A search query parameter (values.parse_search: at most SEARCH_MAX characters, else a 422)."""
+    return parse_search(request.args.get(name), name)
 
 
 def safe_next(target: str | None) -> str | None:

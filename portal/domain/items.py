@@ -13,6 +13,7 @@ from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import ErpItem, Project, ProjectMember, ToolLevel, User
 from portal.domain.services import find_erp_item, project_level
 from portal.domain.types import Field, ItemType, get_type
+from portal.domain.types.base import invalid_if, text_errors
 from portal.domain.uow import commit, transactional
 
 
@@ -175,6 +176,9 @@ def save_item(session: Session, user: User, type_key: str, project_id: int | Non
         raise Conflict(f"It is {State.LABELS[row.state]} in ERP Integrations and cannot be "
                        "edited; retrieve it first.")
     pid = project.id if project else None
+    # every declared text within its length and Sage's characters before the type reads any
+    invalid_if(text_errors(item_type.form_fields(session, pid, row.item if row else None), form,
+                           item_type.line_fields(session, pid)))
     if row is None:
         item = item_type.save(session, user, pid, None, form)
     else:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain import policy
-from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied, RaceLost
 from portal.domain.lifecycle import IN_GATE, State
 from portal.domain.links import link_synced
 from portal.domain.models import (
@@ -43,6 +43,7 @@ from portal.domain.models import (
 )
 from portal.domain.search import like
 from portal.domain.sync import refresh_project_cost_codes
+from portal.domain.tabs import item_happened, said_when
 from portal.domain.uow import transactional
 from portal.exporters.sage300 import imports
 
@@ -72,6 +73,67 @@ def _pending(record: SageRecord) -> None:
         raise Conflict(f"{record.sage_key} is already {ImportStatus.LABELS[record.status].lower()}.")
     if not record.in_sage:
         raise Conflict(f"{record.sage_key} is no longer in Sage 300 CRE; sync again.")
+
+
+def _take(session: Session, record: SageRecord, actor: User, status: str) -> bool:
+    """Decide a pending record first come first served: an UPDATE conditional on it still being
+    pending, before anything else is written, so of two people deciding it at once (two Links, a
+    Link and an Add) the second finds it taken (False) and writes nothing."""
+    taken = session.execute(update(SageRecord).where(SageRecord.id == record.id,
+                                                     SageRecord.status == ImportStatus.PENDING)
+                            .values(status=status, decided_by_id=actor.id, decided_at=utcnow()))
+    return taken.rowcount == 1  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+
+
+def _claim(session: Session, record: SageRecord, actor: User, status: str) -> None:
+    """The record is pending and now taken by this decision; RaceLost when someone took it meanwhile."""
+    _pending(record)
+    if not _take(session, record, actor, status):
+        raise RaceLost()
+
+
+# what each decision on a record made of it, and the portal item it names
+DECIDED = {ImportStatus.LINKED: "linked", ImportStatus.ADDED: "added", ImportStatus.ARCHIVED: "archived"}
+PORTAL_ITEMS = {"vendor": Vendor, "job": Project, "extra": SubJob, "contract": PrimeContract}
+
+
+@dataclass(frozen=True)
+class TooLate:
+    """What a late decision on a record is told, and where the record's row now is."""
+    text: str
+    status: str          # the list it is in now: pending, done or archived
+    sage_key: str
+
+
+def too_late(session: Session, record_id: int, raced: bool, type_key: str | None = None,
+             item_id: int | None = None) -> TooLate | None:
+    """For a decision on a Sage record that came too late: who did what and when, e.g. "Vendor
+    V-100 was already linked to Northwind Supply by Avery Approver at 10:41." when someone decided
+    the record first, or what happened to the portal item it was to be linked to when that moved
+    on (sent, linked, exported meanwhile; `raced`: the decision lost a race on it). None when
+    neither moved on: the refusal's own reason stands."""
+    record = session.get(SageRecord, record_id)
+    if record is None:
+        return None
+    status = {ImportStatus.PENDING: "pending", ImportStatus.ARCHIVED: "archived"}.get(record.status, "done")
+    if record.status != ImportStatus.PENDING:
+        model = PORTAL_ITEMS.get(record.kind)
+        target = session.get(model, record.portal_id) if model is not None and record.portal_id else None
+        name = getattr(target, "name", None) or getattr(target, "number", None)
+        to = f" to {name}" if name and record.status == ImportStatus.LINKED else f" as {name}" if name else ""
+        actor = session.get(User, record.decided_by_id) if record.decided_by_id else None
+        by = f" by {actor.name}" if actor else ""
+        when = f" {said_when(record.decided_at)}" if record.decided_at else ""
+        what = DECIDED.get(record.status, ImportStatus.LABELS[record.status].lower())
+        return TooLate(f"{record.kind.capitalize()} {record.sage_key} was already {what}{to}{by}{when}.",
+                       status, record.sage_key)
+    if type_key is None or item_id is None:
+        return None
+    erp = session.scalars(select(ErpItem).where(ErpItem.item_type == type_key, ErpItem.item_id == item_id)).first()
+    if erp is None or not raced and erp.state in (State.DRAFT, State.REJECTED):
+        return None
+    text = item_happened(session, type_key, item_id)
+    return TooLate(text, status, record.sage_key) if text else None
 
 
 def _decide(record: SageRecord, actor: User, status: str, portal_id: int | None) -> None:
@@ -256,7 +318,7 @@ def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
     """Add a Sage vendor to the company directory, linked to it."""
     _require_companies(actor)
     record = _record(session, record_id, "vendor")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.ADDED)
     values = imports.vendor(record.data)
     if session.scalar(select(Vendor.id).where(Vendor.erp_vendor_id == values["erp_vendor_id"])):
         raise Conflict(f"A company is already linked to vendor {values['erp_vendor_id']}.")
@@ -274,7 +336,7 @@ def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -
     """Link a Sage vendor to an existing company (which then carries its ERP vendor ID)."""
     _require(actor)
     record = _record(session, record_id, "vendor")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.LINKED)
     vendor = session.get(Vendor, vendor_id)
     if vendor is None:
         raise Invalid("Choose the company to link.", fields={"vendor_id": "Choose a company."})
@@ -303,7 +365,7 @@ def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
     for record in records:
         key = normalise(imports.vendor(record.data)["name"])
         matches = [v for v in by_name.get(key, []) if v.id not in used] if key else []
-        if len(matches) == 1:
+        if len(matches) == 1 and _take(session, record, actor, ImportStatus.LINKED):  # not taken meanwhile
             vendor = matches[0]
             link_synced(session, "vendor", vendor.id, None, record.sage_key, actor.id, "linked (exact name match)")
             vendor.erp_vendor_id = record.sage_key
@@ -322,7 +384,7 @@ def archive(session: Session, actor: User, record_id: int, archived: bool = True
     _require_companies(actor)
     record = _record(session, record_id, "vendor")
     if archived:
-        _pending(record)
+        _claim(session, record, actor, ImportStatus.ARCHIVED)
         _decide(record, actor, ImportStatus.ARCHIVED, None)
     else:
         if record.status != ImportStatus.ARCHIVED:
@@ -339,7 +401,7 @@ def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
     """Add a Sage job as a project (its job ID fills the project number), with its cost codes."""
     _require(actor)
     record = _record(session, record_id, "job")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.ADDED)
     values = imports.job(record.data)
     if session.scalar(select(Project.id).where(Project.sage_job_id == values["sage_job_id"])):
         raise Conflict(f"A project is already linked to job {values['sage_job_id']}.")
@@ -359,7 +421,7 @@ def link_job(session: Session, actor: User, record_id: int, project_id: int, rea
     """Link a Sage job to a project that was never exported; its Sage cost codes are added."""
     _require(actor)
     record = _record(session, record_id, "job")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.LINKED)
     project = session.get(Project, project_id)
     if project is None:
         raise Invalid("Choose the project to link.", fields={"project_id": "Choose a project."})
@@ -380,7 +442,7 @@ def add_sub_job(session: Session, actor: User, record_id: int, reader) -> SubJob
     is linked instead of duplicated), with its cost codes."""
     _require(actor)
     record = _record(session, record_id, "extra")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.ADDED)
     job, extra = record.data["Job"], record.data["Extra"]
     project = session.scalars(select(Project).where(Project.sage_job_id == job)).first()
     if project is None:
@@ -458,7 +520,7 @@ def import_contract(session: Session, actor: User, record_id: int) -> PrimeContr
     """Import a Sage prime contract into its synced project."""
     _require(actor)
     record = _record(session, record_id, "contract")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.ADDED)
     data = record.data
     project = session.scalars(select(Project).where(Project.sage_job_id == data["job"])).first()
     if project is None:

@@ -20,7 +20,7 @@ from portal.domain import edits, outbox, policy, settings, values
 from portal.domain.backoff import EXPORT_RETRY, Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.exports import stalled_exports
-from portal.domain.lifecycle import Action, State, next_state, transition
+from portal.domain.lifecycle import Action, State, new_erp_item, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
 from portal.domain.ports import ExportQueue, MailQueue
 from portal.domain.types import REGISTRY, get_type
@@ -102,16 +102,13 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
                       fields={"prerequisites": " ".join(reasons)})
     erp = find_erp_item(session, type_key, item_id)
     if erp is None:
-        erp = ErpItem(item_type=type_key, item_id=item_id, project_id=item_type.project_id(item),
-                      state=State.DRAFT, attempt=0)
-        session.add(erp)
-        session.flush()
+        erp = new_erp_item(session, type_key, item_id, item_type.project_id(item))
     action = Action.RESEND if erp.state == State.REJECTED else Action.SEND
     direct = queue is not None and settings.load(session).direct(item_type.direct_export_setting)
     fields = None
     if direct:
         try:
-            fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
+            fields = item_type.parse_export_fields(session, item, item_type.export_defaults(item))
         except Invalid as exc:
             why = "; ".join(exc.fields.values()) or exc.message
             raise Invalid(f"Direct Export is on for {item_type.plural.lower()}, but this one cannot be "
@@ -154,7 +151,7 @@ def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
     item = item_type.load(session, erp.item_id)
     next_state(Action.ACCEPT, erp.state)  # a clear Conflict before field errors
     values.refuse_unstorable(raw_fields)
-    fields = item_type.clean_export_fields(session, item, raw_fields)
+    fields = item_type.parse_export_fields(session, item, raw_fields)
     mark_accepted(session, erp, actor, fields)
     commit(session)
     enqueue_exports([erp], queue)
@@ -184,7 +181,7 @@ def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list
                 continue
             item = items[erp.item_id]
             try:
-                fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
+                fields = item_type.parse_export_fields(session, item, item_type.export_defaults(item))
             except Invalid as exc:
                 errors[erp.id] = "Accept it on its own: " + "; ".join(exc.fields.values())
                 continue

@@ -106,8 +106,10 @@ def test_add_twice_is_a_clear_conflict_and_no_duplicate(app, clients, sim):
     client = clients["approver"]
     assert client.post(f"/erp/import/vendors/{record_id}/add").status_code == 303
     again = client.post(f"/erp/import/vendors/{record_id}/add", headers=HX)
-    assert again.status_code == 409 and "already added" in again.get_data(as_text=True)
-    assert again.headers["HX-Retarget"] == "#messages"
+    body = again.get_data(as_text=True)
+    # the record's row as it now is (in the list of added ones) and who added it, when
+    assert again.status_code == 409 and f"was already added as {sim.get_vendor(vendor_id)['Name']} by" in body, body
+    assert again.headers["HX-Retarget"] == "#import-list" and f'id="record-{record_id}"' in body
     with f.app_session(app) as session:
         assert session.scalar(select(func.count()).select_from(Vendor).where(Vendor.erp_vendor_id == vendor_id)) == 1
 

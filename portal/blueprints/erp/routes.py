@@ -16,11 +16,11 @@ from portal.domain.lifecycle import Action, State, allowed, next_state
 from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
-from portal.domain.values import parse_ids
+from portal.domain.values import parse_ids, parse_search
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, page_arg, render, require, wants_fragment, worker_notice
+from portal.web import forbidden, page_arg, render, require, search_arg, wants_fragment, worker_notice
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
 
@@ -69,7 +69,7 @@ def settings():
 def tab(type_key: str):
     """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
     view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
-                    request.args.get("q", ""), page_arg(),
+                    search_arg(), page_arg(),
                     current_app.config["PAGE_SIZE"], _watch())
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view))
 
@@ -218,9 +218,9 @@ def bulk_accept(type_key: str):
         message += f" {len(errors)} not accepted: " + "; ".join(
             f"#{k}: {v}" for k, v in sorted(errors.items())[:10])
     back: dict[str, Any] = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
-                            "q": request.form.get("q") or None}
+                            "q": parse_search(request.form.get("q")) or None}
     if htmx:
-        view = tab_view(db.session(), current_user, type_key, back["filter"], request.form.get("q", ""), 1,
+        view = tab_view(db.session(), current_user, type_key, back["filter"], back["q"] or "", 1,
                         current_app.config["PAGE_SIZE"], _watch())
         return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view),
                       bulk_message=message, bulk_errors=bool(errors))

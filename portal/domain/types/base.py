@@ -6,6 +6,8 @@ queue, mail, tabs and project pages are shared and ask the type only through the
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.errors import Conflict, Invalid, NotFound
 from portal.domain.models import ErpItem, User
+from portal.domain.values import sage_character_problem, text_problem, too_long
 from portal.exporters.sage300.records import Batch
 
 # What an export job gets for each item: its import files, or the error that kept it from being mapped.
@@ -166,6 +169,22 @@ class ItemType:
         """Validate the Accept form; raise Invalid(fields=...) on bad input."""
         return {}
 
+    def parse_export_fields(self, session: Session, item: Any, raw: dict) -> dict:
+        """The export fields of an Accept (typed, or the defaults of a bulk accept or Direct
+        Export): every declared text field within its length and Sage's characters, then the
+        type's own clean_export_fields. Invalid naming each bad field, nothing changed."""
+        errors = text_errors(self.accept_fields(item), raw)
+        try:
+            fields = self.clean_export_fields(session, item, raw)
+        except Invalid as exc:
+            # every bad field named; the type's own words first, but for a character Sage cannot
+            # store (its mask or lookup would only say the value is wrong, not why)
+            unstorable = {key: message for key, message in errors.items()
+                          if sage_character_problem(str(raw.get(key) or ""), "")}
+            raise Invalid(exc.message, fields={**errors, **exc.fields, **unstorable}) from None
+        invalid_if(errors)
+        return fields
+
     def export_batches(self, session: Session, item_id: int, fields: dict, batch_id: str) -> list[Batch]:
         """What the export job submits: the item read with load() and mapped by build_batches.
         A type exported in volume may read just what its mapping needs, in fewer queries."""
@@ -300,6 +319,34 @@ def invalid_if(errors: dict) -> None:
         raise Invalid("Please correct the highlighted fields.", fields=errors)
 
 
+TEXT_WIDGETS = ("text", "textarea")
+_LINE_KEY = re.compile(r"line-([0-9]{1,4})-(.+)")
+
+
+def text_errors(fields: Iterable[Field], raw: dict, line_fields: Iterable[Field] = ()) -> dict[str, str]:
+    """Errors (by form key) of the text inputs among `fields` and, on each line-<n>-<name> key,
+    `line_fields`: required and blank, longer than the field's maxlength, or holding a character
+    Sage cannot store (every item field goes to Sage). Checked on what was typed, before a type
+    reads it."""
+    errors: dict[str, str] = {}
+    for f in fields:
+        if f.widget not in TEXT_WIDGETS:
+            continue
+        value = raw.get(f.name)
+        if f.required and not (value or "").strip():
+            errors[f.name] = f"{f.label} is required."  # named with the others: every bad field at once
+        elif problem := text_problem(value, f.label, f.maxlength):
+            errors[f.name] = problem
+    by_name = {f.name: f for f in line_fields if f.widget in TEXT_WIDGETS}
+    for key, value in raw.items():
+        match = _LINE_KEY.fullmatch(key)
+        spec = by_name.get(match.group(2)) if match else None
+        if match and spec and (problem := text_problem(value, f"Line {int(match.group(1)) + 1} {spec.label}",
+                                                       spec.maxlength)):
+            errors[key] = problem
+    return errors
+
+
 def check_length(errors: dict, fields: dict, name: str, label: str, limit: int | None,
                  required: bool = False) -> str:
     """Strip a form value and record a clear error when it is missing or too long."""
@@ -307,7 +354,7 @@ def check_length(errors: dict, fields: dict, name: str, label: str, limit: int |
     if required and not value:
         errors[name] = f"{label} is required."
     elif limit is not None and len(value) > limit:
-        errors[name] = f"{label} must be {limit} characters or less (Sage's limit)."
+        errors[name] = too_long(label, limit, sage=True)
     return value
 
 

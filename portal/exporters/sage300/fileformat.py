@@ -217,6 +217,27 @@ def import_file(batch: Batch) -> str:
     return "".join(line + "\r\n" for line in lines)
 
 
+def encoding_problem(text: str) -> str | None:
+    """Why `text` cannot be written as an import file (a character outside Windows-1252, which
+    Sage would read as "?"), naming the line, the field and the character; None when it can."""
+    try:
+        text.encode(FILE_ENCODING)
+        return None
+    except UnicodeEncodeError as exc:
+        char = text[exc.start]
+    for number, row in enumerate(parse_import_file(text), start=1):
+        for position, value in enumerate(row, start=1):
+            if char in value:
+                return (f"'{char}' (U+{ord(char):04X}) cannot be written to Sage's import file (Windows-1252 "
+                        f"characters only): line {number}, field {position} (\"{value[:40]}\"). Nothing was "
+                        "imported; correct it in the portal and export again.")
+    return f"'{char}' (U+{ord(char):04X}) cannot be written to Sage's import file (Windows-1252 characters only)."
+
+
+class UnwritableCharacter(ValueError):
+    """A record holds a character the import file cannot carry (outside Windows-1252)."""
+
+
 def ap_import_file(batch: Batch) -> str:
     """The AP import file text for an "ap_invoice" batch."""
     if batch.kind != "ap_invoice":

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..dropfolder import write_import_file
-from ..fileformat import import_file
+from ..fileformat import encoding_problem, import_file
 from ..mapping import (
     APPROVED_COMMITMENT_CHANGE,
     APPROVED_ESTIMATE_CHANGE,
@@ -185,6 +185,14 @@ class ImportersMixin(GenericMixin):
                         # not logged as the batch's result: the limit resets, the batch must then go through
                         return SageResult(ok=False, message=RATE_LIMITED, transient=True)
                 try:
+                    # Sage reads its import files as Windows-1252: what they cannot carry is refused
+                    try:
+                        file_text: str | None = import_file(batch)
+                    except ValueError:
+                        file_text = None  # a malformed batch: its importer says what is wrong
+                    unwritable = encoding_problem(file_text) if file_text is not None else None
+                    if unwritable:
+                        raise Refused(unwritable)
                     reference = importer(self, conn, batch, settings, now)
                     result = SageResult(ok=True, reference=reference)
                 except Refused as refusal:
@@ -196,7 +204,7 @@ class ImportersMixin(GenericMixin):
                     # before commit: if the commit fails, the retry rewrites the same file
                     # a copy for people to read: the simulator's committed tables are what Sage
                     # holds, so the copy is not flushed to disk on every import
-                    write_import_file(self.drop_folder, batch.batch_id, import_file(batch), durable=False)
+                    write_import_file(self.drop_folder, batch.batch_id, file_text or import_file(batch), durable=False)
                 return result
         except IntegrityError:
             # the import log's primary key decided a race: return the winner's result
