@@ -38,7 +38,7 @@ from portal.domain.models import (
     utcnow,
 )
 from portal.domain.types import direct_export_keys
-from tests.factories import approver, make_user, suffix
+from tests.factories import approver, erp_admin, make_user, suffix
 from tests.fake_sage import FakeSage, RecordingQueue
 
 
@@ -155,7 +155,7 @@ def test_link_vendor_and_refusals(session):
     sage = FakeSage()
     row, other = sage.vendor(), sage.vendor()
     run(session, sage, "vendors")
-    actor = approver(session)
+    actor = erp_admin(session)
     company = Vendor(name=f"Target {suffix()}")
     taken = Vendor(name=f"Taken {suffix()}", erp_vendor_id=f"T{suffix()}"[:10])
     session.add_all([company, taken])
@@ -167,6 +167,8 @@ def test_link_vendor_and_refusals(session):
     with pytest.raises(PermissionDenied):
         rti.link_vendor(session, make_user(session, erp_level=ToolLevel.READ_ONLY),
                         record(session, "vendor", row["Vendor"]).id, company.id)
+    with pytest.raises(PermissionDenied, match="Admin on the ERP Integrations tool"):  # the guide: Admin only
+        rti.link_vendor(session, approver(session), record(session, "vendor", row["Vendor"]).id, company.id)
     rti.link_vendor(session, actor, record(session, "vendor", row["Vendor"]).id, company.id)
     session.refresh(company)
     assert company.erp_vendor_id == row["Vendor"]
@@ -184,7 +186,7 @@ def test_a_company_waiting_in_ready_to_export_cannot_be_linked(session):
     session.add(ErpItem(item_type="vendor", item_id=company.id, state=State.READY, attempt=0))
     session.commit()
     with pytest.raises(Conflict, match="Ready to Export"):
-        rti.link_vendor(session, approver(session), record(session, "vendor", row["Vendor"]).id, company.id)
+        rti.link_vendor(session, erp_admin(session), record(session, "vendor", row["Vendor"]).id, company.id)
     session.refresh(company)
     assert company.erp_vendor_id is None
 
@@ -199,7 +201,9 @@ def test_link_all_exact_matches_links_unique_matches_only(session):
     unique = sage.vendor(name=f"UNIQUE PAVING {s}")
     twin = sage.vendor(name=f"Twin Glass {s}")
     run(session, sage, "vendors")
-    linked, ambiguous = rti.link_exact_vendors(session, approver(session))
+    with pytest.raises(PermissionDenied):
+        rti.link_exact_vendors(session, approver(session))
+    linked, ambiguous = rti.link_exact_vendors(session, erp_admin(session))
     assert linked >= 1 and ambiguous >= 1
     session.refresh(one)
     assert one.erp_vendor_id == unique["Vendor"]
@@ -657,9 +661,10 @@ def test_refresh_project_imports_the_budget_only_while_unlocked(session):
     sage.code(job, "07-100", "Roofing", categories=("L", "M"))
     sage.cost_line(job, "07-100", "L", Original_Estimate="4000")
     sage.cost_line(job, "07-100", "M", Original_Estimate="6000")
-    actor = approver(session)
-    with pytest.raises(PermissionDenied):
-        rti.refresh_project(session, make_user(session, erp_level=ToolLevel.READ_ONLY), project.id, sage)
+    actor = erp_admin(session)
+    for refused in (make_user(session, erp_level=ToolLevel.READ_ONLY), approver(session)):
+        with pytest.raises(PermissionDenied):  # the guide: Admin on ERP Integrations only
+            rti.refresh_project(session, refused, project.id, sage)
     result = rti.refresh_project(session, actor, project.id, sage)
     assert (result.codes_added, result.budget_lines) == (2, 2)
     budget = session.scalars(select(Budget).where(Budget.project_id == project.id)).one()

@@ -687,7 +687,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/add", COMPANY_MANAGERS, (303,),
         lambda w, r: f"{imp}/vendors", snapshot=record_status("vendor_record"), ok_check=vendor_added),
     (f"{imp}/vendors/<int:record_id>/link", "POST"): Case(
-        "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/link", IMPORTERS, (303,),
+        "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/link", ERP_ADMINS, (303,),
         lambda w, r: f"{imp}/vendors", data=lambda w: {"vendor_id": str(w.company)},
         snapshot=record_status("vendor_record"), ok_check=vendor_linked),
     (f"{imp}/vendors/<int:record_id>/archive", "POST"): Case(
@@ -699,7 +699,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         lambda w, r: f"{imp}/vendors", snapshot=record_status("archived_record"),
         ok_check=status_is("archived_record", ImportStatus.PENDING)),
     (f"{imp}/vendors/link-exact", "POST"): Case(
-        "POST", lambda w: f"{imp}/vendors/link-exact", IMPORTERS, (303,), lambda w, r: f"{imp}/vendors",
+        "POST", lambda w: f"{imp}/vendors/link-exact", ERP_ADMINS, (303,), lambda w, r: f"{imp}/vendors",
         snapshot=record_status("exact"), ok_check=status_is("exact", ImportStatus.LINKED)),
     (f"{imp}/jobs/<int:record_id>/add", "POST"): Case(
         "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/add", IMPORTERS, (303,), lambda w, r: f"{imp}/jobs",
@@ -718,7 +718,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         "POST", lambda w: f"{imp}/prime-contracts/{w.imported_contract[0]}/reimport", IMPORTERS, (303,),
         lambda w, r: f"{imp}/prime-contracts", snapshot=contract_items, ok_check=counted(contract_items)),
     (f"{imp}/projects/<int:project_id>/refresh", "POST"): Case(
-        "POST", lambda w: f"{imp}/projects/{w.home.pid}/refresh", IMPORTERS, (303,), lambda w, r: "/erp/job-costs",
+        "POST", lambda w: f"{imp}/projects/{w.home.pid}/refresh", ERP_ADMINS, (303,), lambda w, r: "/erp/job-costs",
         snapshot=sage_codes, ok_check=counted(sage_codes)),
     ("/erp/sync/<kind>", "POST"): Case(
         "POST", lambda w: "/erp/sync/job_costs", IMPORTERS, (303,), lambda w, r: "/erp/sync/schedule",

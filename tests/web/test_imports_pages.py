@@ -45,9 +45,12 @@ def test_every_list_and_sync_page_renders_for_an_erp_user(clients):
 
 def test_list_page_and_fragment(app, clients, sim):
     record_id, vendor_id = stage_vendor(app, sim, name=f"Fragment Co {f.suffix()}")
-    client = clients["approver"]
+    client = clients["erp_admin"]
     page = client.get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
     assert "<html" in page and vendor_id in page and "Link all exact matches" in page
+    approver = clients["approver"].get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
+    row = approver.split(f'id="record-{record_id}"')[1].split("</tr>")[0]  # linking: ERP Admins only
+    assert "Add to directory" in row and "Link</button>" not in row and "Link all exact" not in approver
     fragment = client.get(f"/erp/import/vendors?q={vendor_id}", headers=HX).get_data(as_text=True)
     assert "<html" not in fragment and 'id="import-list"' in fragment and vendor_id in fragment
     readonly = clients["readonly"].get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
@@ -56,7 +59,7 @@ def test_list_page_and_fragment(app, clients, sim):
 
 def test_a_standard_user_adds_and_archives_sage_vendors_but_links_nothing(app, clients, sim):
     """The guide: Standard may add an ERP company to the directory and archive one; linking stays
-    with accounting approvers and ERP Admins."""
+    with ERP Admins (the guide's "Link ERP Companies to Procore Companies": Admin)."""
     record_id, vendor_id = stage_vendor(app, sim, name=f"Standard Co {f.suffix()}")
     other_id, other_vendor = stage_vendor(app, sim, name=f"Archived Co {f.suffix()}")
     client = clients["standard"]
@@ -120,7 +123,7 @@ def test_link_archive_and_unarchive(app, clients, sim):
         session.add(company)
         session.commit()
         company_id = company.id
-    client = clients["approver"]
+    client = clients["erp_admin"]
     bad = client.post(f"/erp/import/vendors/{record_id}/link", data={"vendor_id": "x"})
     assert bad.status_code == 422 and status_of(app, record_id) == ImportStatus.PENDING
     ok = client.post(f"/erp/import/vendors/{record_id}/link", data={"vendor_id": company_id,
@@ -159,7 +162,7 @@ def test_link_exact_matches_from_the_page(app, clients, sim):
         session.commit()
         company_id = company.id
     record_id, vendor_id = stage_vendor(app, sim, name=name)
-    response = clients["approver"].post("/erp/import/vendors/link-exact", follow_redirects=True)
+    response = clients["erp_admin"].post("/erp/import/vendors/link-exact", follow_redirects=True)
     assert "linked by exact name" in response.get_data(as_text=True)
     with f.app_session(app) as session:
         assert session.get(Vendor, company_id).erp_vendor_id == vendor_id
@@ -240,7 +243,7 @@ def test_find_a_company_by_name_and_link_it(app, clients, sim):
         session.add_all([company, linked])
         session.commit()
         company_id = company.id
-    client = clients["approver"]
+    client = clients["erp_admin"]
     options = client.get(f"/erp/import/companies?company={name[:-2]}", headers=HX).get_data(as_text=True)
     assert f'value="{name} [#{company_id}]"' in options and "linked [#" not in options
     assert client.get("/erp/import/companies?company=F", headers=HX).get_data(as_text=True).strip() == ""
