@@ -683,6 +683,15 @@ ROUTES: dict[tuple[str, str], Case] = {
     (f"{imp}/companies", "GET"): Case("GET", lambda w: f"{imp}/companies?company=Directory", ERP_USERS),
     (f"{imp}/cost-codes", "GET"): Case("GET", lambda w: f"{imp}/cost-codes", ERP_USERS),
     ("/erp/job-costs", "GET"): Case("GET", lambda w: "/erp/job-costs", ERP_ADMINS),  # the company-level tab
+    # the guide's reports: Accountant (ERP Admin), Unsyncable Direct Costs (Admin on the project, no ERP access)
+    ("/erp/reports/accountant", "GET"): Case("GET", lambda w: f"/erp/reports/accountant?project={w.home.pid}",
+                                             ERP_ADMINS),
+    ("/erp/reports/accountant.csv", "GET"): Case(
+        "GET", lambda w: f"/erp/reports/accountant.csv?project={w.home.pid}", ERP_ADMINS),
+    ("/erp/reports/unsyncable-direct-costs", "GET"): Case(
+        "GET", lambda w: f"/erp/reports/unsyncable-direct-costs?project={w.home.pid}", PROJECT_ADMINS),
+    ("/erp/reports/unsyncable-direct-costs.csv", "GET"): Case(
+        "GET", lambda w: f"/erp/reports/unsyncable-direct-costs.csv?project={w.home.pid}", PROJECT_ADMINS),
     (f"{imp}/vendors/<int:record_id>/add", "POST"): Case(
         "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/add", COMPANY_MANAGERS, (303,),
         lambda w, r: f"{imp}/vendors", snapshot=record_status("vendor_record"), ok_check=vendor_added),
