@@ -39,6 +39,8 @@ from portal.domain.models import (
     Project,
     SageRecord,
     SettingChange,
+    StandardCategory,
+    StandardCostCode,
     SubJob,
     SyncRun,
     SyncSchedule,
@@ -65,6 +67,7 @@ from tests.web.roles import (
     PROJECT_VIEWERS,
     ROLES,
     SITE_ADMINS,
+    STANDARD_UP,
     Case,
     check_route,
 )
@@ -206,6 +209,17 @@ class World(pages.World):
             s.add(Vendor(name=name))
             s.commit()
             return f.sage_vendor(s, self.sim, name=name)[0]
+
+    @cached_property
+    def standard_code(self) -> int:
+        """A standard cost code of the company's list, with no default cost type (MAT is a standard cost type)."""
+        with dbs(self.app) as s:
+            if s.scalars(select(StandardCategory).where(StandardCategory.code == "MAT")).first() is None:
+                s.add(StandardCategory(code="MAT", description="Material"))
+            code = StandardCostCode(code=f"S{self.token}"[:12], description="Standard code")
+            s.add(code)
+            s.commit()
+            return code.id
 
     @cached_property
     def job_record(self) -> tuple[int, str]:
@@ -595,6 +609,10 @@ def vendor_added(s, w, before):
     assert s.scalars(select(Vendor).where(Vendor.erp_vendor_id == w.vendor_record[1])).one().city == "Bend"
 
 
+def default_cost_type(s, w):
+    return s.get(StandardCostCode, w.standard_code).default_category
+
+
 def vendor_linked(s, w, before):
     assert s.get(Vendor, w.company).erp_vendor_id == w.vendor_record[1]
 
@@ -683,6 +701,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     (f"{imp}/companies", "GET"): Case("GET", lambda w: f"{imp}/companies?company=Directory", ERP_USERS),
     (f"{imp}/cost-codes", "GET"): Case("GET", lambda w: f"{imp}/cost-codes", ERP_USERS),
     ("/erp/job-costs", "GET"): Case("GET", lambda w: "/erp/job-costs", ERP_ADMINS),  # the company-level tab
+    (f"{imp}/cost-codes/<int:code_id>/default-cost-type", "POST"): Case(
+        "POST", lambda w: f"{imp}/cost-codes/{w.standard_code}/default-cost-type", STANDARD_UP, (303,),
+        lambda w, r: f"{imp}/cost-codes", data=lambda w: {"default_category": "MAT"},
+        snapshot=default_cost_type, ok_check=lambda s, w, before: expect(default_cost_type(s, w) == "MAT")),
     # the guide's reports: Accountant (ERP Admin), Unsyncable Direct Costs (Admin on the project, no ERP access)
     ("/erp/reports/accountant", "GET"): Case("GET", lambda w: f"/erp/reports/accountant?project={w.home.pid}",
                                              ERP_ADMINS),

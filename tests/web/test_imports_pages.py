@@ -8,10 +8,21 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from portal.domain import sync
-from portal.domain.models import ImportStatus, Project, SageRecord, SyncRun, SyncSchedule, SyncStatus, Vendor
+from portal.domain.models import (
+    ImportStatus,
+    Project,
+    SageRecord,
+    StandardCategory,
+    StandardCostCode,
+    SyncRun,
+    SyncSchedule,
+    SyncStatus,
+    Vendor,
+)
 from tests import factories as f
 from tests.rows import check_rows
 from tests.web import roles
+from tests.web.pages import text
 
 HX = {"HX-Request": "true"}
 ROLE_USERS = {**{k: roles.ROLE_USERS[k] for k in ("none", "readonly", "standard", "approver")},
@@ -274,3 +285,24 @@ def test_a_stalled_run_stops_polling_and_says_what_to_do(app, clients):
         assert fresh is not None and fresh.id != run_id and again.status_code == 200
         sync._finish(fresh, SyncStatus.FAILED, "test cleanup")
         session.commit()
+
+
+def test_standard_users_assign_default_cost_types_on_the_cost_codes_page(app, clients):
+    """The guide: Standard and Admin assign default cost types to standard cost codes; Read Only sees them."""
+    with f.app_session(app) as session:
+        if session.scalars(select(StandardCategory).where(StandardCategory.code == "MAT")).first() is None:
+            session.add(StandardCategory(code="MAT", description="Material"))
+        code = StandardCostCode(code=f"W{f.suffix(6)}"[:12], description="Web defaulted", active=True)
+        session.add(code)
+        session.commit()
+        code_id, code_name = code.id, code.code
+    url = f"/erp/import/cost-codes/{code_id}/default-cost-type"
+    page = text(clients["standard"].get("/erp/import/cost-codes"))
+    assert f'action="{url}"' in page and f'id="default-{code_id}"' in page
+    assert f'action="{url}"' not in text(clients["readonly"].get("/erp/import/cost-codes"))
+    bad = clients["standard"].post(url, data={"default_category": "=X"})
+    assert bad.status_code == 422 and "Default cost type" in text(bad)
+    ok = clients["standard"].post(url, data={"default_category": "MAT"}, follow_redirects=True)
+    assert f"Cost code {code_name}: default cost type MAT." in text(ok)
+    row = text(clients["readonly"].get("/erp/import/cost-codes")).split(f'id="standard-code-{code_id}"')[1]
+    assert row.split("</tr>")[0].rstrip().endswith("MAT</td>")
