@@ -18,6 +18,7 @@ IMPORT = "import_from_sage"      # sync from Sage, link what it found, import jo
 # Standard and Admin on the ERP Integrations tool
 MANAGE_COMPANIES = "manage_sage_companies"
 COMPANY_JOB_COSTS = "company_job_costs"  # the company-level Job Costs tab: ERP Admins (the guide)
+ADD_JOBS = "add_sage_jobs"              # the guide's "Add an ERP Job to Procore" (and linking one): ERP Admins
 LINK_COMPANIES = "link_sage_companies"   # the guide's "Link ERP Companies to Procore Companies": ERP Admins
 REFRESH_COST_CODES = "refresh_cost_codes"  # "Refresh the Cost Codes on an ERP Integrated Project": ERP Admins
 # "Assign Default Cost Types To ERP Standard Cost Codes": Standard and Admin on the ERP Integrations tool
@@ -44,7 +45,7 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
         return can(user, DECIDE) or can(user, ERP_ADMIN)
     if action in (MANAGE_COMPANIES, ASSIGN_COST_TYPES):
         return ToolLevel.at_least(user.erp_level, ToolLevel.STANDARD)
-    if action in (COMPANY_JOB_COSTS, LINK_COMPANIES, REFRESH_COST_CODES, ACCOUNTANT_REPORT):
+    if action in (COMPANY_JOB_COSTS, ADD_JOBS, LINK_COMPANIES, REFRESH_COST_CODES, ACCOUNTANT_REPORT):
         return can(user, ERP_ADMIN)
     if action == VIEW_HEALTH:
         return user.is_site_admin or can(user, ERP_ADMIN)

@@ -54,6 +54,11 @@ def _require(actor: User) -> None:
         raise PermissionDenied("Importing from Sage needs an accounting approver or an ERP Admin.")
 
 
+def _require_jobs(actor: User) -> None:
+    if not policy.can(actor, policy.ADD_JOBS):
+        raise PermissionDenied("Adding or linking Sage jobs needs Admin on the ERP Integrations tool.")
+
+
 def _require_link(actor: User) -> None:
     if not policy.can(actor, policy.LINK_COMPANIES):
         raise PermissionDenied("Linking Sage vendors to companies needs Admin on the ERP Integrations tool.")
@@ -342,7 +347,7 @@ def archive(session: Session, actor: User, record_id: int, archived: bool = True
 @transactional
 def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
     """Add a Sage job as a project (its job ID fills the project number), with its cost codes."""
-    _require(actor)
+    _require_jobs(actor)
     record = _record(session, record_id, "job")
     _pending(record)
     values = imports.job(record.data)
@@ -362,7 +367,7 @@ def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
 @transactional
 def link_job(session: Session, actor: User, record_id: int, project_id: int, reader) -> Project:
     """Link a Sage job to a project that was never exported; its Sage cost codes are added."""
-    _require(actor)
+    _require_jobs(actor)
     record = _record(session, record_id, "job")
     _pending(record)
     project = session.get(Project, project_id)

@@ -254,7 +254,9 @@ def test_add_job_as_project_with_its_cost_codes(session):
     row = sage.job(description="Harbor Tower", Address_1="5 Pier", City="Astoria", State="OR", ZIP="97103")
     sage.code(row["Job"], "01-100", "General Conditions")
     run(session, sage, "jobs")
-    actor = approver(session)
+    with pytest.raises(PermissionDenied):  # the guide's "Add an ERP Job to Procore": Admin only
+        rti.add_job(session, approver(session), record(session, "job", row["Job"]).id, sage)
+    actor = erp_admin(session)
     project = rti.add_job(session, actor, record(session, "job", row["Job"]).id, sage)
     # Sage Job ID and project number <== Job ID, Project Name <== Job Name, Address, City, State, ZIP
     assert (project.sage_job_id, project.number, project.name, project.address, project.city, project.state,
@@ -279,7 +281,7 @@ def test_link_job_only_to_a_project_never_exported(session):
     erp = ErpItem(item_type="job", item_id=exported.id, project_id=exported.id, state=State.READY, attempt=0)
     session.add(erp)
     session.commit()
-    actor = approver(session)
+    actor = erp_admin(session)
     rec = record(session, "job", row["Job"])
     suggestions = rti.job_suggestions(session, [rec])[rec.id]
     assert suggestions[0].target_id == fresh.id and suggestions[0].why == "same project number"
@@ -645,7 +647,7 @@ def test_vendors_and_jobs_from_the_simulator_never_duplicate(session, sim):
     sim.add_job(job, "Simulated Job", city="Eugene")
     run(session, sim, "vendors")
     run(session, sim, "jobs")
-    actor = approver(session)
+    actor = erp_admin(session)
     rti.add_vendor(session, actor, record(session, "vendor", vendor_id).id)
     rti.add_job(session, actor, record(session, "job", job).id, sim)
     for key in ("vendors", "jobs"):

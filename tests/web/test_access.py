@@ -733,10 +733,10 @@ ROUTES: dict[tuple[str, str], Case] = {
         "POST", lambda w: f"{imp}/vendors/link-exact", ERP_ADMINS, (303,), lambda w, r: f"{imp}/vendors",
         snapshot=record_status("exact"), ok_check=status_is("exact", ImportStatus.LINKED)),
     (f"{imp}/jobs/<int:record_id>/add", "POST"): Case(
-        "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/add", IMPORTERS, (303,), lambda w, r: f"{imp}/jobs",
+        "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/add", ERP_ADMINS, (303,), lambda w, r: f"{imp}/jobs",
         snapshot=record_status("job_record"), ok_check=job_added),
     (f"{imp}/jobs/<int:record_id>/link", "POST"): Case(
-        "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/link", IMPORTERS, (303,), lambda w, r: f"{imp}/jobs",
+        "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/link", ERP_ADMINS, (303,), lambda w, r: f"{imp}/jobs",
         data=lambda w: {"project_id": str(w.linkable_project)}, snapshot=record_status("job_record"),
         ok_check=job_linked),
     (f"{imp}/sub-jobs/<int:record_id>/add", "POST"): Case(

@@ -188,8 +188,11 @@ def test_add_job_from_the_page_fills_the_project_number(app, clients, sim):
         sync.execute(session, run.id, sim)
         record_id = session.scalars(select(SageRecord).where(SageRecord.kind == "job",
                                                              SageRecord.sage_key == job)).one().id
-    assert clients["standard"].post(f"/erp/import/jobs/{record_id}/add").status_code == 403
-    assert clients["approver"].post(f"/erp/import/jobs/{record_id}/add").status_code == 303
+    for refused in ("standard", "approver"):  # the guide: Admin on ERP Integrations only
+        assert clients[refused].post(f"/erp/import/jobs/{record_id}/add").status_code == 403
+        assert "Add as project" not in clients[refused].get(f"/erp/import/jobs?q={job}").get_data(as_text=True)
+    assert "Add as project" in clients["erp_admin"].get(f"/erp/import/jobs?q={job}").get_data(as_text=True)
+    assert clients["erp_admin"].post(f"/erp/import/jobs/{record_id}/add").status_code == 303
     with f.app_session(app) as session:
         project = session.scalars(select(Project).where(Project.sage_job_id == job)).one()
         assert project.number == job and project.name == "Web Job"
