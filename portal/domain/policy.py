@@ -13,7 +13,8 @@ READ_MAIL = "read_mail"
 ERP_ADMIN = "erp_admin"          # settings, sync schedule
 VIEW_JOB_COSTS = "view_job_costs"  # a project's Job Costs report: ERP Integrations users, members
 SET_TRANSACTION_SYNC = "set_transaction_sync"  # a project's transaction sync: project / ERP Admins
-IMPORT = "import_from_sage"      # sync from Sage, link what it found, import jobs: approvers, ERP Admins
+# on-demand syncs, importing sub jobs and prime contracts: approvers, ERP Admins (docs/permissions.md)
+IMPORT = "import_from_sage"
 # the guide's "Add an ERP Company to the Procore Company Directory" and "Archive an ERP Company":
 # Standard and Admin on the ERP Integrations tool
 MANAGE_COMPANIES = "manage_sage_companies"
