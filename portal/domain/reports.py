@@ -80,6 +80,15 @@ def _choice_arg(args: dict, name: str, label: str, choices: Iterable[str]) -> st
     return raw
 
 
+def _search_arg(args: dict, limit: int = 100) -> str:
+    """The search as typed, never cut short (a shorter search would answer another question)."""
+    q = (args.get("q") or "").strip()
+    if len(q) > limit:
+        raise Invalid(f"Search must be {limit} characters or less.",
+                      fields={"q": f"Search must be {limit} characters or less."})
+    return q
+
+
 def _range(args: dict) -> tuple[date | None, date | None]:
     start, end = _date_arg(args, "from", "From"), _date_arg(args, "to", "To")
     if start and end and end < start:
@@ -261,7 +270,7 @@ class UnsyncableFilters:
         return cls(project_id=_id_arg(args, "project", "Project"),
                    reason=_choice_arg(args, "reason", "Reason", REASONS),
                    cost_type=_choice_arg(args, "type", "Type", COST_TYPES), start=start, end=end,
-                   q=(args.get("q") or "").strip()[:100])
+                   q=_search_arg(args))
 
     def args(self) -> dict[str, str]:
         values = {"project": str(self.project_id or ""), "reason": self.reason, "type": self.cost_type,

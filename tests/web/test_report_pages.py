@@ -151,6 +151,11 @@ def test_unsyncable_filters(app, clients, costs, args, expected):
     assert row_ids(body, ids) == expected, args
 
 
+def test_a_search_too_long_is_named_not_cut_short(app, clients):
+    response = clients["site_admin"].get(f"{UNSYNCABLE}?q={'x' * 101}")
+    assert response.status_code == 422 and "Search must be 100 characters or less." in text(response)
+
+
 def test_unsyncable_csv_is_formula_safe(app, clients, costs):
     world, ids = costs
     rows = rows_of(clients["project_admin"].get(f"{UNSYNCABLE}.csv?project={world.home.pid}"))
