@@ -41,6 +41,11 @@ def approver(session) -> User:
     return make_user(session, erp_level=ToolLevel.STANDARD, push=True)
 
 
+def erp_admin(session) -> User:
+    """Admin on the ERP Integrations tool, without Can Push to Accounting."""
+    return make_user(session, erp_level=ToolLevel.ADMIN)
+
+
 def member(session, user: User, project: Project, level=ToolLevel.ADMIN) -> None:
     session.add(ProjectMember(user_id=user.id, project_id=project.id, level=level))
     session.commit()

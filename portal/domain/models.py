@@ -172,6 +172,9 @@ class StandardCostCode(Base):
     code: Mapped[str] = mapped_column(String(12), unique=True)
     description: Mapped[str] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The cost type (a StandardCategory code) a project cost code made from this one gets when it is
+    # created without one; set in the portal (the guide's "Assign Default Cost Types"), kept by syncs.
+    default_category: Mapped[str | None] = mapped_column(String(3))
 
 
 class StandardCategory(Base):

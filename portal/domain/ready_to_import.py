@@ -55,6 +55,16 @@ def _require(actor: User) -> None:
         raise PermissionDenied("Importing from Sage needs an accounting approver or an ERP Admin.")
 
 
+def _require_jobs(actor: User) -> None:
+    if not policy.can(actor, policy.ADD_JOBS):
+        raise PermissionDenied("Adding or linking Sage jobs needs Admin on the ERP Integrations tool.")
+
+
+def _require_link(actor: User) -> None:
+    if not policy.can(actor, policy.LINK_COMPANIES):
+        raise PermissionDenied("Linking Sage vendors to companies needs Admin on the ERP Integrations tool.")
+
+
 def _require_companies(actor: User) -> None:
     if not policy.can(actor, policy.MANAGE_COMPANIES):
         raise PermissionDenied("Adding or archiving Sage vendors needs Standard or Admin on the ERP "
@@ -334,7 +344,7 @@ def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
 @transactional
 def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -> Vendor:
     """Link a Sage vendor to an existing company (which then carries its ERP vendor ID)."""
-    _require(actor)
+    _require_link(actor)
     record = _record(session, record_id, "vendor")
     _claim(session, record, actor, ImportStatus.LINKED)
     vendor = session.get(Vendor, vendor_id)
@@ -353,7 +363,7 @@ def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -
 def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
     """Link every Ready to Import vendor whose name matches exactly one unlinked company;
     returns (linked, left because several companies match)."""
-    _require(actor)
+    _require_link(actor)
     records = list(session.scalars(select(SageRecord).where(SageRecord.kind == "vendor",
                                                             SageRecord.status == ImportStatus.PENDING,
                                                             SageRecord.in_sage.is_(True))))
@@ -399,7 +409,7 @@ def archive(session: Session, actor: User, record_id: int, archived: bool = True
 @transactional
 def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
     """Add a Sage job as a project (its job ID fills the project number), with its cost codes."""
-    _require(actor)
+    _require_jobs(actor)
     record = _record(session, record_id, "job")
     _claim(session, record, actor, ImportStatus.ADDED)
     values = imports.job(record.data)
@@ -419,7 +429,7 @@ def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
 @transactional
 def link_job(session: Session, actor: User, record_id: int, project_id: int, reader) -> Project:
     """Link a Sage job to a project that was never exported; its Sage cost codes are added."""
-    _require(actor)
+    _require_jobs(actor)
     record = _record(session, record_id, "job")
     _claim(session, record, actor, ImportStatus.LINKED)
     project = session.get(Project, project_id)
@@ -585,11 +595,9 @@ def refresh_project(session: Session, actor: User, project_id: int, reader) -> R
     project = session.get(Project, project_id)
     if project is None:
         raise NotFound("There is no such project.")
-    level = session.scalar(select(ProjectMember.level).where(ProjectMember.project_id == project_id,
-                                                             ProjectMember.user_id == actor.id))
-    if not (policy.can(actor, policy.IMPORT) or policy.can(actor, policy.SEND, project_level=level)):
-        raise PermissionDenied("Refreshing from Sage needs Admin on the project, an accounting approver "
-                               "or an ERP Admin.")
+    if not policy.can(actor, policy.REFRESH_COST_CODES):
+        raise PermissionDenied("Refreshing a project's cost codes from Sage needs Admin on the ERP "
+                               "Integrations tool.")
     if not project.sage_job_id:
         raise Invalid(f"{project.name} is not synced with a Sage job: there is nothing to refresh from.")
     added = refresh_project_cost_codes(session, reader, project)

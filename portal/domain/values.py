@@ -82,6 +82,13 @@ def parse_search(value: object, field: str = "q") -> str:
     return text
 
 
+def csv_cell(value: object) -> str:
+    """A CSV text cell a spreadsheet will not run as a formula: text starting with = + - @ (or a
+    tab or CR) gets a leading quote. Amounts are written as plain numbers, not through here."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def refuse_unstorable(raw: dict) -> None:
     """Invalid, naming each field, when a text holds a control character (a NUL byte...):
     PostgreSQL refuses NUL in text, and none of them belongs in a Sage field. Refused at the

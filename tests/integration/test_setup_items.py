@@ -648,7 +648,7 @@ def _inactive_code(session) -> str:
 
 
 @pytest.mark.parametrize("form, errors", [
-    ({"standard_code": "03-300"}, {"_": "Tick at least one category."}),
+    ({"standard_code": "03-300"}, {"_": "Tick at least one category. Cost code 03-300 has no default cost type."}),
     ({"standard_code": "NOT-A-CODE", "category_LAB": "on"},
      {"standard_code": "Choose a cost code from the company's standard list (new codes are created in Sage)."}),
     ({"standard_code": "INACTIVE", "category_LAB": "on"},

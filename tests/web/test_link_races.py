@@ -16,8 +16,8 @@ from tests.races import at_once
 from tests.web.pages import World, text
 
 TRIALS = 10  # per pairing
-ROLE_USERS = {"approver": dict(erp_level=ToolLevel.STANDARD, push=True),
-              "second_approver": dict(erp_level=ToolLevel.STANDARD, push=True),
+ROLE_USERS = {"approver": dict(erp_level=ToolLevel.ADMIN, push=True),
+              "second_approver": dict(erp_level=ToolLevel.ADMIN, push=True),
               "project_admin": {}, "site_admin": dict(site_admin=True)}
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
-from portal.domain import policy, ready_to_import as rti, sync
+from portal.domain import policy, ready_to_import as rti, standard_codes, sync
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.models import SyncStatus
 from portal.domain.types import REGISTRY
@@ -243,6 +243,16 @@ def cost_codes():
                   latest=sync.latest_run(db.session(), "cost_codes"),
                   active=sync.active_run(db.session(), "cost_codes"),
                   active_tab="cost_code")
+
+
+@bp.route("/import/cost-codes/<int:code_id>/default-cost-type", methods=["POST"])
+def default_cost_type(code_id: int):
+    """Set a standard cost code's default cost type (Standard and Admin on ERP Integrations)."""
+    standard = standard_codes.set_default_cost_type(db.session(), current_user, code_id,
+                                                    request.form.get("default_category"))
+    flash(f"Cost code {standard.code}: default cost type "
+          f"{standard.default_category or 'none'}.", "info")
+    return _back(url_for("imports.cost_codes"))
 
 
 @bp.route("/job-costs")
