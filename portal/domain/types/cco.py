@@ -21,7 +21,7 @@ from portal.domain.models import (
 from portal.domain.search import like
 from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
 from portal.domain.values import as_id, money, parse_money
-from portal.exporters.sage300.mapping import map_cco
+from portal.exporters.sage300.mapping import map_cco_imports
 from portal.exporters.sage300.records import CCOData, CCOLineData, CommitmentItemData
 
 STATUSES = ("Draft", "Pending", "Approved", "Void")
@@ -215,7 +215,8 @@ class CCOType(ItemType):
         return {line.id: str(last + n) for n, line in
                 enumerate((ln for ln in item.lines if ln.commitment_line_id is None), start=1)}
 
-    def build_batch(self, session, item, fields, batch_id):
+    def build_batches(self, session, item, fields, batch_id):
+        """The guide's 2 imports when a line is new (its commitment item, then the change order), else 1."""
         numbers = self._new_numbers(item)
         job = item.project.sage_job_id or ""
         lines = []
@@ -228,9 +229,9 @@ class CCOType(ItemType):
                     item=numbers[line.id], description=line.description[:30],
                     cost_code=line.category.cost_code.code, category=line.category.code,
                     amount=line.amount)))
-        return map_cco(CCOData(cco=fields["cco_id"], commitment=item.commitment.erp_commitment_id or "",
-                               job=job, description=fields.get("description", ""),
-                               date=utcnow().date(), lines=tuple(lines)), batch_id)
+        return map_cco_imports(CCOData(cco=fields["cco_id"], commitment=item.commitment.erp_commitment_id or "",
+                                       job=job, description=fields.get("description", ""),
+                                       date=utcnow().date(), lines=tuple(lines)), batch_id)
 
     def on_synced(self, session, item, fields, reference):
         """New lines become commitment lines, so invoices can bill them."""

@@ -42,10 +42,12 @@ Example (kind "jc_extra"):
 Financial imports: THE SIMULATOR'S LAYOUT as well (record ids and field order are ours,
 after the guide's data mapping tables and the facts page; check them against Sage's import
 setup). Amounts have 2 decimals, units and unit costs are written as given ("" when none),
-dates MM/DD/YYYY. The guide sends a CCO with a new line as 2 import files (the new
-commitment item, then the change order); here one batch is one file, in that order.
+dates MM/DD/YYYY. The guide sends a CCO with a new line as 2 import files: the new
+commitment item (kind "jc_commitment_item", CI records only), then the change order (kind
+"jc_commitment_co", CO and CC; the simulator still takes CI records before the CO).
 
-JC commitment import, kinds "jc_commitment" (CM, CI) and "jc_commitment_co" (CI, CO, CC):
+JC commitment import, kinds "jc_commitment" (CM, CI), "jc_commitment_item" (CI) and
+"jc_commitment_co" (CO, CC):
     CM (commitment):       "CM", Commitment, Commitment Type, Description, Vendor, Job, Date,
                            Retainage %
     CI (commitment item):  "CI", Commitment, Item, Description, Job, Extra, Cost Code, Category,
@@ -188,6 +190,7 @@ KIND_RECORDS = {
     "jc_extra": (JCExtra, JCCostCode, JCCategory),
     "jc_cost_codes": (JCCostCode, JCCategory),
     "jc_commitment": (JCCommitment, JCCommitmentItem),
+    "jc_commitment_item": (JCCommitmentItem,),
     "jc_commitment_co": (JCCommitmentItem, JCCommitmentCO, JCCommitmentCOItem),
     "jc_budget": (JCTransaction,),
     "jc_budget_change": (JCTransaction,),

@@ -48,6 +48,8 @@ Modifications, Cost Forecast Data and Prime Contract Change Orders tables:
     Commitment change orders (kind "jc_commitment_co"; Status is always "Approved")
     records: the new JCCommitmentItem(s) (a new SOV line: the item numbered new_item.item, with
     no amount of its own), then the JCCommitmentCO, then one JCCommitmentCOItem per changed item.
+    Exported as the guide's 2 import files (map_cco_imports): the new items alone first (kind
+    "jc_commitment_item"), then the change order without them.
     Several changes to one existing item are summed into ONE JCCommitmentCOItem (a Sage limit:
     an item is modified at most once per CCO). Description, Job, Cost Code, Category, Unit
     Cost and Unit Description are on the CO item only for a new line (footnote 4).
@@ -316,6 +318,23 @@ def map_cco(data: CCOData, batch_id: str) -> Batch:
     header = JCCommitmentCO(commitment=data.commitment, cco=data.cco, description=data.description,
                             date=data.date, status=CCO_STATUS)
     return Batch(batch_id=batch_id, kind="jc_commitment_co", records=(*new_items, header, *co_items))
+
+
+NEW_ITEMS_SUFFIX = "-items"   # the batch id of a CCO's new commitment items: the CCO's, plus this
+
+
+def map_cco_imports(data: CCOData, batch_id: str) -> list[Batch]:
+    """A commitment change order as the guide's import files, in order: with a new line, the
+    new commitment item(s) first (kind "jc_commitment_item", batch id + "-items"), then the
+    change order (kind "jc_commitment_co": the JCCommitmentCO and its JCCommitmentCOItems);
+    without one, the change order alone. Same checks (and ValueErrors) as map_cco."""
+    batch = map_cco(data, batch_id)
+    new_items = tuple(r for r in batch.records if isinstance(r, JCCommitmentItem))
+    if not new_items:
+        return [batch]
+    change_order = tuple(r for r in batch.records if not isinstance(r, JCCommitmentItem))
+    return [Batch(batch_id=batch_id + NEW_ITEMS_SUFFIX, kind="jc_commitment_item", records=new_items),
+            Batch(batch_id=batch_id, kind=batch.kind, records=change_order)]
 
 
 # ---- budgets, budget changes, prime contract change orders ------------------------------

@@ -377,6 +377,49 @@ class ImportersMixin(GenericMixin):
                                                       batch.batch_id, now) for i in items])
         return head.commitment
 
+    def _import_commitment_items(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
+        """New items on an existing commitment: a CCO's new line, the first of its 2 imports. An
+        item already there with the same coding and description is left as it is (a retry of a
+        CCO whose first import went through); another item of that number is refused."""
+        items = list(batch.records)
+        if not items or not all(isinstance(r, JCCommitmentItem) for r in items) or \
+                len({r.commitment for r in items}) != 1:
+            raise ValueError("a jc_commitment_item batch holds JCCommitmentItems (at least one), all on one commitment")
+        for record in items:
+            check_fields(record)
+        commitment = items[0].commitment
+        row = self._commitment_row(conn, commitment)
+        codings = Codings(conn)
+        codings.known_job(row.Job, row.Job_Status)
+        codings.load((i.job, i.extra, i.cost_code, i.category) for i in items)
+        for i in items:
+            codings.check(i.job, i.extra, i.cost_code, i.category)
+        existing = {r["Item"]: r for r in conn.execute(select(commitment_item_t).where(
+            commitment_item_t.c.Commitment == commitment)).mappings()}
+        if len({i.item for i in items}) != len(items):
+            raise Refused(ITEM_EXISTS)
+        new = []
+        for i in items:
+            there = existing.get(i.item)
+            if there is None:
+                new.append(i)
+            elif (there["Job"], there["Extra"], there["Cost_Code"], there["Category"], there["Description"]) != \
+                    (i.job, i.extra or "", i.cost_code, i.category, i.description or ""):
+                raise Refused(ITEM_EXISTS)
+        _add_commitment_items(conn, new)
+        return f"{commitment}: {len(new)} added"
+
+    def _commitment_row(self, conn: Connection, commitment: str):
+        """The commitment with its job's status; Refused when it is not in Sage or archived."""
+        row = conn.execute(select(commitment_t.c.Job, commitment_t.c.Status, job_t.c.Status.label("Job_Status"))
+                           .select_from(commitment_t.outerjoin(job_t, job_t.c.Job == commitment_t.c.Job))
+                           .where(commitment_t.c.Commitment == commitment)).first()
+        if row is None:
+            raise Refused(NOT_FOUND)
+        if row.Status in ARCHIVED_STATUSES:
+            raise Refused(COMMITMENT_ARCHIVED)
+        return row
+
     def _import_cco(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         records = batch.records
         heads = [n for n, r in enumerate(records) if isinstance(r, JCCommitmentCO)]
@@ -398,13 +441,7 @@ class ImportersMixin(GenericMixin):
             check_fields(record)
 
         # the commitment with its job's status, and the commitments already having this CO ID
-        row = conn.execute(select(commitment_t.c.Job, commitment_t.c.Status, job_t.c.Status.label("Job_Status"))
-                           .select_from(commitment_t.outerjoin(job_t, job_t.c.Job == commitment_t.c.Job))
-                           .where(commitment_t.c.Commitment == head.commitment)).first()
-        if row is None:
-            raise Refused(NOT_FOUND)
-        if row.Status in ARCHIVED_STATUSES:
-            raise Refused(COMMITMENT_ARCHIVED)
+        row = self._commitment_row(conn, head.commitment)
         codings = Codings(conn)
         codings.known_job(row.Job, row.Job_Status)
         codings.open_job(row.Job)
@@ -574,6 +611,7 @@ IMPORTERS: dict[str, Importer] = {
     "jc_extra": ImportersMixin._import_extra,
     "jc_cost_codes": ImportersMixin._import_cost_codes,
     "jc_commitment": ImportersMixin._import_commitment,
+    "jc_commitment_item": ImportersMixin._import_commitment_items,
     "jc_commitment_co": ImportersMixin._import_cco,
     "jc_budget": ImportersMixin._import_budget,
     "jc_budget_change": ImportersMixin._import_budget_change,
