@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -123,6 +124,7 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
     if not errors and dates["period_start"] > dates["period_end"]:
         errors["period_end"] = "The billing period must end after it starts."
     amounts = {}
+    unit_based = invoice.commitment.accounting_method == "unit"
     for line in invoice.lines:
         for part in ("work_completed", "materials_stored", "retainage"):
             key = f"line-{line.id}-{part}"
@@ -130,6 +132,8 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
                 amounts[key] = parse_money(form.get(key, getattr(line, part)), key)
             except Invalid as exc:
                 errors.update(exc.fields)
+        if unit_based:
+            quantity_of(errors, amounts, form, line)
     if errors:
         raise Invalid("Please correct the highlighted fields.", fields=errors)
     invoice.number, invoice.status = number, status
@@ -138,8 +142,27 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
     for line in invoice.lines:
         for part in ("work_completed", "materials_stored", "retainage"):
             setattr(line, part, amounts[f"line-{line.id}-{part}"])
+        if unit_based:
+            line.quantity = amounts[f"line-{line.id}-quantity"]
     invoice.recompute_totals()
     commit(session)
     return invoice
 
 
+
+
+def quantity_of(errors: dict, amounts: dict, form: dict, line) -> None:
+    """The quantity a line of a unit-based commitment bills this period (blank: none); the work
+    completed must then be that quantity at the line's unit cost, within a cent (Sage checks it)."""
+    key = f"line-{line.id}-quantity"
+    raw = form.get(key, "" if line.quantity is None else str(line.quantity))
+    try:
+        amounts[key] = parse_money(raw, key, "0.0001") if str(raw or "").strip() else None
+    except Invalid as exc:
+        errors.update(exc.fields)
+        return
+    cost, work = line.commitment_line.unit_cost, amounts.get(f"line-{line.id}-work_completed")
+    if amounts[key] is not None and cost is not None and work is not None and \
+            abs(amounts[key] * cost - work) > Decimal("0.01"):
+        errors[f"line-{line.id}-work_completed"] = (f"Work completed must be the quantity × the unit cost "
+                                                    f"({(amounts[key] * cost).quantize(Decimal('0.01')):,.2f}).")

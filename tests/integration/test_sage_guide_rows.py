@@ -3,16 +3,26 @@ simulator's tables and the import files: a CCO's new line as 2 imports in order,
 unit-based commitments and their invoices, distribution descriptions from the commitment line."""
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal as D
 
-from portal.domain import items, services
+import pytest
+
+from portal.domain import items, projects, services
+from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
-from portal.domain.models import CommitmentLine
+from portal.domain.models import Commitment, CommitmentLine, InvoiceLine, InvoiceStatus, SubcontractorInvoice
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
 from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_import_file
+from portal.exporters.sage300.mapping import map_commitment
+from portal.exporters.sage300.records import CommitmentData, CommitmentItemData
 from portal.exporters.sage300.simulator import CCO_EXISTS
+from portal.exporters.sage300.simulator.rules import UNITS_TIMES_COST
 from tests import factories as f, items as it
 from tests.types import get_type
+
+TODAY = date(2026, 10, 1)
 
 
 class Recording:
@@ -129,3 +139,209 @@ def test_an_item_number_taken_by_another_item_is_refused(session, sim, home):
     assert services.get_erp_item(session, erp.id).sage_message == \
         "A contract item already exists on this contract with the specified code."
     assert sim.import_log(services.batch_id(erp)) is None   # the change order was never sent
+
+
+# ---- what Sage holds after an export: the simulator's tables, or the file drop's import file -------
+
+CONNECTORS = ("simulator", "filedrop")
+
+
+def run(session, sim, erp, where: str, tmp_path) -> str:
+    """Run the accepted item's export through the simulator or a file drop in tmp_path; its state."""
+    connector = SimulatorConnector(sim) if where == "simulator" else FileDropConnector(str(tmp_path / "drop"))
+    return services.run_export(session, erp.id, erp.attempt, connector)
+
+
+def file_rows(tmp_path, batch_id: str, record: str) -> list[list[str]]:
+    text = (tmp_path / "drop" / drop_file_name(batch_id)).read_text(encoding=FILE_ENCODING)
+    return [row for row in parse_import_file(text) if row[0] == record]
+
+
+def number(text: str) -> D | None:
+    return D(text) if text else None
+
+
+def commitment_items(sim, tmp_path, where: str, commitment: str, batch_id: str) -> list[tuple]:
+    """(item, units, unit cost, amount) of each commitment item, as Sage holds it."""
+    if where == "simulator":
+        return [(i["Item"], i["Units"], i["Unit_Cost"], i["Amount"]) for i in sim.list_commitment_items(commitment)]
+    return [(r[2], number(r[8]), number(r[9]), D(r[11])) for r in file_rows(tmp_path, batch_id, "CI")]
+
+
+def distributions(sim, tmp_path, where: str, vendor: str, invoice: str, batch_id: str) -> list[tuple]:
+    """(commitment item, description, units, amount) of each AP distribution, as Sage holds it."""
+    if where == "simulator":
+        return [(d["Commitment_Item"], d["Description"], d["Units"], d["Amount"])
+                for d in sim.list_distributions(vendor, invoice)]
+    return [(r[2], r[7], number(r[11]), D(r[8])) for r in file_rows(tmp_path, batch_id, "APDF")]
+
+
+# ---- quantities: a unit-based commitment, and the quantity its invoices bill ------------------------
+
+def unit_commitment_form(session, sim, home, **over):
+    """A unit-based purchase order: 120 EA at 12.50 (amount left blank), 40 LF at 8.25 = 330.00."""
+    return it.form_data(session, sim, "commitment", home, **{
+        "commitment_type": "purchase_order", "accounting_method": "unit",
+        "line-0-units": "120", "line-0-unit_cost": "12.50", "line-0-unit_description": "EA", "line-0-amount": "",
+        "line-1-units": "40", "line-1-unit_cost": "8.25", "line-1-amount": "330", **over})
+
+
+@pytest.mark.parametrize("where", CONNECTORS)
+def test_a_unit_based_commitment_sends_units_and_unit_cost(session, sim, home, tmp_path, where):
+    home, admin = home
+    c = items.save_item(session, admin, "commitment", home.pid, None, unit_commitment_form(session, sim, home))
+    saved = get_type("commitment").load(session, c.id)
+    assert saved.accounting_method == "unit" and [ln.amount for ln in saved.lines] == [D("1500.00"), D("330.00")]
+    erp = services.send(session, admin, "commitment", c.id)
+    sage_id = f"PO{f.suffix(8)}"
+    erp = services.accept(session, f.approver(session), erp.id, {"sage_id": sage_id}, f.NullQueue())
+    assert run(session, sim, erp, where, tmp_path) == State.SYNCED
+    assert commitment_items(sim, tmp_path, where, sage_id, services.batch_id(erp)) == [
+        ("1", D("120"), D("12.50"), D("1500.00")), ("2", D("40"), D("8.25"), D("330.00"))]
+
+
+@pytest.mark.parametrize("over, field, message", [
+    ({"line-0-units": ""}, "line-0-units", "A unit-based commitment's line needs its Qty."),
+    ({"line-1-unit_cost": ""}, "line-1-unit_cost", "A unit-based commitment's line needs its Unit Cost."),
+    ({"line-1-amount": "330.02"}, "line-1-amount", "The amount must be Qty × Unit Cost (330.00)."),
+    ({"accounting_method": "weight"}, "accounting_method", "Choose Amount-based or Unit/Quantity-based."),
+], ids=["no qty", "no unit cost", "amount off by 2 cents", "unknown method"])
+def test_a_unit_based_commitment_form_names_the_bad_field(session, sim, home, over, field, message):
+    home, admin = home
+    with pytest.raises(Invalid) as refused:
+        items.save_item(session, admin, "commitment", home.pid, None, unit_commitment_form(session, sim, home, **over))
+    assert refused.value.fields[field] == message
+
+
+def test_the_simulator_refuses_a_commitment_item_whose_units_do_not_make_its_amount(sim, home):
+    home, _ = home
+    sage_id = f"PO{f.suffix(8)}"
+    batch = map_commitment(CommitmentData(
+        commitment=sage_id, commitment_type="Purchase Order", description="Pipe", vendor=home.vendor_erp,
+        job=home.job, date=TODAY, retainage_pct=D("0"), items=(CommitmentItemData(
+            item="1", description="Pipe", cost_code="03-300", category="MAT", amount=D("100.02"), units=D("10"),
+            unit_cost=D("10")),)), f"u-{sage_id}")
+    result = sim.submit(batch)
+    assert (result.ok, result.message) == (False, UNITS_TIMES_COST)
+    assert sim.get_commitment(sage_id) is None
+    within_a_cent = replace(batch, batch_id=batch.batch_id + "-b", records=(
+        batch.records[0], replace(batch.records[1], amount=D("100.01"))))
+    assert sim.submit(within_a_cent).ok
+
+
+def unit_home(session, sim, home):
+    """The home's commitment made unit-based: line 1 500 units at 100.00, line 2 1,000 at 50.00, in Sage too."""
+    c = session.get(Commitment, home.commitment)
+    c.accounting_method = "unit"
+    for line_id, units, cost in ((home.line1, D("500"), D("100")), (home.line2, D("1000"), D("50"))):
+        line = session.get(CommitmentLine, line_id)
+        line.units, line.unit_cost = units, cost
+    session.commit()
+    sim.delete_commitment(home.commitment_erp)
+    sim.add_commitment(home.commitment_erp, home.vendor_erp, home.job, D("100000"))
+    for item, category, units, cost in (("1", "SUB", 500, 100), ("2", "MAT", 1000, 50)):
+        sim.add_commitment_item(home.commitment_erp, item, home.job, "03-300", category, D(units * cost),
+                                units=units, unit_cost=cost)
+
+
+def unit_invoice(session, sim, home, quantities=("10", "12"), work=("1000", "600")):
+    """An invoice on the unit-based commitment: line 1 10 units (1,000.00), line 2 12 units (600.00)."""
+    unit_home(session, sim, home)
+    inv = SubcontractorInvoice(project_id=home.pid, commitment_id=home.commitment, number=f"INV-{f.suffix()}",
+                               period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
+                               billing_date=date(2026, 10, 31), status=InvoiceStatus.APPROVED)
+    session.add(inv)
+    session.flush()
+    for line_id, qty, amount in zip((home.line1, home.line2), quantities, work, strict=True):
+        session.add(InvoiceLine(invoice_id=inv.id, commitment_line_id=line_id, work_completed=D(amount),
+                                materials_stored=D("0"), retainage=D("0"), quantity=D(qty) if qty else None))
+    session.flush()
+    session.refresh(inv, ["lines"])
+    inv.recompute_totals()
+    session.commit()
+    return get_type("subcontractor_invoice").load(session, inv.id)
+
+
+def accepted_invoice(session, admin, inv):
+    erp = services.send(session, admin, "subcontractor_invoice", inv.id)
+    return services.accept(session, f.approver(session), erp.id,
+                           get_type("subcontractor_invoice").export_defaults(inv), f.NullQueue())
+
+
+@pytest.mark.parametrize("where", CONNECTORS)
+def test_an_invoice_on_a_unit_based_commitment_sends_the_quantity_this_period(session, sim, home, tmp_path, where):
+    home, admin = home
+    inv = unit_invoice(session, sim, home)
+    erp = accepted_invoice(session, admin, inv)
+    assert run(session, sim, erp, where, tmp_path) == State.SYNCED
+    rows = distributions(sim, tmp_path, where, home.vendor_erp, inv.number, services.batch_id(erp))
+    assert [(r[0], r[2], r[3]) for r in rows] == [("1", D("10"), D("1000.00")), ("2", D("12"), D("600.00"))]
+
+
+def test_an_amount_based_commitment_sends_no_quantity(session, sim, home, tmp_path):
+    home, admin = home
+    setup_inv = unit_invoice(session, sim, home)
+    c = session.get(Commitment, home.commitment)
+    c.accounting_method = "amount"
+    session.commit()
+    erp = accepted_invoice(session, admin, setup_inv)
+    assert run(session, sim, erp, "simulator", tmp_path) == State.SYNCED
+    assert [d["Units"] for d in sim.list_distributions(home.vendor_erp, setup_inv.number)] == [None, None]
+
+
+def test_the_simulator_refuses_units_that_do_not_make_the_amount_invoiced(session, sim, home, tmp_path):
+    home, admin = home
+    inv = unit_invoice(session, sim, home, quantities=("10", "13"))   # 13 x 50.00 is not 600.00
+    erp = accepted_invoice(session, admin, inv)
+    assert run(session, sim, erp, "simulator", tmp_path) == State.FAILED
+    session.expire_all()
+    assert services.get_erp_item(session, erp.id).sage_message == (
+        f"Ap Invoice Api import failed with error message: Commitment {home.commitment_erp} - line item 2: "
+        "amount invoiced does not equal units invoiced times unit cost.")
+    assert sim.get_invoice(home.vendor_erp, inv.number) is None
+
+
+def test_a_unit_based_invoice_line_needs_its_quantity_before_it_is_sent(session, sim, home):
+    home, admin = home
+    inv = unit_invoice(session, sim, home, quantities=("10", ""))
+    kind = get_type("subcontractor_invoice")
+    assert any("line(s) 2 need the quantity billed this period" in r
+               for r in kind.prerequisites(session, kind.load(session, inv.id)))
+
+
+def test_editing_a_unit_based_invoice_checks_the_quantity_against_the_unit_cost(session, sim, home):
+    home, admin = home
+    inv = unit_invoice(session, sim, home, quantities=("", ""))
+    line1, line2 = sorted(inv.lines, key=lambda ln: ln.commitment_line_id)
+    form = {"number": inv.number, "status": inv.status, "billing_date": "2026-10-31", "period_start": "2026-10-01",
+            "period_end": "2026-10-31", f"line-{line1.id}-quantity": "10", f"line-{line2.id}-quantity": "13"}
+    with pytest.raises(Invalid) as refused:
+        projects.update_invoice(session, admin, home.pid, inv.id, form)
+    assert refused.value.fields == {f"line-{line2.id}-work_completed": "Work completed must be the quantity × "
+                                                                        "the unit cost (650.00)."}
+    projects.update_invoice(session, admin, home.pid, inv.id, {**form, f"line-{line2.id}-quantity": "12"})
+    session.expire_all()
+    saved = get_type("subcontractor_invoice").load(session, inv.id)
+    assert sorted(ln.quantity for ln in saved.lines) == [D("10"), D("12")]
+
+
+# ---- a consolidated distribution is described as its commitment line ------------------------------
+
+@pytest.mark.parametrize("where", CONNECTORS)
+def test_a_consolidated_distribution_takes_its_commitment_lines_description(session, sim, road, tmp_path, where):
+    """Two sub-lines of commitment line 1 (Footings) make one distribution: described "Footings",
+    not as its first sub-line."""
+    setup, creator, approver = road
+    inv = setup.invoice(session, creator)
+    session.add(InvoiceLine(invoice_id=inv.id, commitment_line_id=setup.line1.id, description="Pour east footing",
+                            work_completed=D("200"), materials_stored=D("0"), retainage=D("20")))
+    for line in session.query(InvoiceLine).filter(InvoiceLine.invoice_id == inv.id,
+                                                  InvoiceLine.description.in_(("Footings", "Rebar"))):
+        line.description = f"Sub-line of {line.description}"
+    session.commit()
+    erp = services.send(session, creator, "subcontractor_invoice", inv.id)
+    erp = services.accept(session, approver, erp.id, get_type("subcontractor_invoice").export_defaults(inv),
+                          f.NullQueue())
+    assert run(session, sim, erp, where, tmp_path) == State.SYNCED
+    rows = distributions(sim, tmp_path, where, setup.vendor.erp_vendor_id, inv.number, services.batch_id(erp))
+    assert [(r[0], r[1], r[3]) for r in rows] == [("1", "Footings", D("1200.00")), ("2", "Rebar", D("600.00"))]

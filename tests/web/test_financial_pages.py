@@ -140,7 +140,8 @@ def test_list_row_shows_the_items_columns_and_totals(clients, world, key):
     assert "Not sent" in row and "Send to ERP" in row
 
 
-HEADER_FIELDS = {"commitment": {"number", "title", ti.COMMITMENT_TYPE, "vendor_id", "status", "retainage_pct"},
+HEADER_FIELDS = {"commitment": {"number", "title", ti.COMMITMENT_TYPE, "vendor_id", "status", "retainage_pct",
+                                "accounting_method"},
                  "cco": {"commitment_id", "number", "title", "status"},
                  "budget": set(),
                  "budget_change": {"number", "description"}}

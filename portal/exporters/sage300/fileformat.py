@@ -10,14 +10,17 @@ AP invoice import (Accounts Payable > Tools > Import Invoices), fixed format, ki
 APIF (invoice):      "APIF", Vendor, Invoice, Description, Amount, Tax, Discount Offered,
                      Misc Deduction, Invoice Date, Accounting Date, Retainage
 APDF (distribution): "APDF", Commitment, Commitment line item, Job, Extra, Cost Code,
-                     Category, Description, Amount, Retainage, Expense account
+                     Category, Description, Amount, Retainage, Expense account, Units
 
 Tax, Discount Offered, Misc Deduction and Expense account are always "" (the portal
-never exports tax; job distributions take the expense account from Sage's setup).
+never exports tax; job distributions take the expense account from Sage's setup). Units is
+the quantity invoiced this period on a Unit/Qty commitment ("" otherwise: the guide's
+Accounting Method note); the facts page does not list it, so it comes last, after the
+confirmed fields.
 
 Example:
     "APIF","V100","INV-7","Pay app 3","1500.00","","","","10/15/2026","10/31/2026","150.00"
-    "APDF","C-100","1","J-1","","01-100","SUB","Framing","1500.00","150.00",""
+    "APDF","C-100","1","J-1","","01-100","SUB","Framing","1500.00","150.00","",""
 
 Setup imports: THE SIMULATOR'S LAYOUT, inferred from the connector guide's data mapping
 tables (the job import file "contains 3 types of records": job, cost codes, categories),
@@ -141,7 +144,7 @@ def _record_line(r) -> str:
     if isinstance(r, APDistribution):
         return _line(["APDF", r.commitment, r.commitment_item, r.job, r.extra,
                       r.cost_code, r.category, r.description, _amount(r.amount),
-                      _amount(r.retainage), ""])
+                      _amount(r.retainage), "", _number(r.units)])
     if isinstance(r, APVendor):
         return _line(["V", r.vendor, r.name, r.address_1, r.city, r.state, r.zip,
                       r.telephone, r.fax, r.vendor_type])

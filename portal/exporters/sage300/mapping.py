@@ -10,6 +10,9 @@ Subcontractor invoice mapping, after the connector guide's data mapping table:
     Total Retainage         -> Retainage       Description of Work -> Description
     Accounting Date         -> Acct Date       Completed + Stored  -> Amount
                                                Work Retainage      -> Retainage
+                                               Qty this period     -> Units (Unit/Qty commitments)
+
+Consolidated, one distribution per commitment line, described as the commitment line.
 
 Tax is never exported. Lines netting to $0 (amount and retainage) are not sent.
 
@@ -129,7 +132,9 @@ def money(value: Decimal | int | str) -> Decimal:
 def map_subcontractor_invoice(data: SubcontractorInvoiceData, batch_id: str) -> Batch:
     """One AP invoice with its distributions, as a Batch of kind "ap_invoice"."""
     # Group by commitment item (consolidated) or keep one group per line; dicts keep
-    # first-seen order, and the first line of a group gives its codes and description.
+    # first-seen order. The first line of a group gives its codes; a consolidated distribution
+    # is described as its commitment line, a line of its own as the line. Quantities (Unit/Qty
+    # commitments) are summed like amounts.
     groups: dict = {}
     for n, line in enumerate(data.lines):
         key = line.commitment_item if data.consolidate else n
@@ -142,6 +147,7 @@ def map_subcontractor_invoice(data: SubcontractorInvoiceData, batch_id: str) -> 
         retainage = money(sum((money(ln.retainage) for ln in lines), Decimal(0)))
         if amount == 0 and retainage == 0:
             continue  # the integration sends no lines for $0
+        quantities = [Decimal(ln.quantity) for ln in lines if ln.quantity is not None]
         distributions.append(APDistribution(
             commitment=data.commitment,
             commitment_item=first.commitment_item,
@@ -149,9 +155,11 @@ def map_subcontractor_invoice(data: SubcontractorInvoiceData, batch_id: str) -> 
             extra=data.extra,
             cost_code=first.cost_code,
             category=first.category,
-            description=first.description,
+            description=(first.commitment_description or first.description) if data.consolidate
+            else first.description,
             amount=amount,
             retainage=retainage,
+            units=sum(quantities, Decimal(0)) if quantities else None,
         ))
 
     # Header totals are the distribution sums, so the import always balances.

@@ -87,6 +87,7 @@ from .rules import (
     NOT_FOUND,
     PCCO_TYPES,
     RATE_LIMITED,
+    UNITS_TIMES_COST,
     VENDOR_EXISTS,
     VENDOR_INACTIVE,
     VOID,
@@ -97,8 +98,10 @@ from .rules import (
     dec,
     duplicate_invoice,
     estimate_exists,
+    off_by_more_than_a_cent,
     over_tolerance,
     period_closed,
+    units_mismatch,
 )
 from .schema import (
     ar_distribution_t,
@@ -266,6 +269,8 @@ class ImportersMixin(GenericMixin):
                 if already + amount > limit * factor:
                     raise Refused(over_tolerance(commitment))
 
+        _check_invoiced_units(conn, dists)
+
         conn.execute(insert(invoice_t), dict(
             Vendor=inv.vendor, Invoice=inv.invoice, Description=inv.description or "",
             Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
@@ -274,7 +279,7 @@ class ImportersMixin(GenericMixin):
             Vendor=inv.vendor, Invoice=inv.invoice, Distribution_Seq=n, Commitment=d.commitment or "",
             Commitment_Item=d.commitment_item or "", Job=d.job, Extra=d.extra or "", Cost_Code=d.cost_code,
             Category=d.category, Description=d.description or "", Amount=d.amount, Retainage=d.retainage,
-        ) for n, d in enumerate(dists, start=1)])
+            Units=dec(d.units)) for n, d in enumerate(dists, start=1)])
         return f"{inv.vendor}/{inv.invoice}"
 
     # ---- setup kinds -------------------------------------------------------------
@@ -365,6 +370,7 @@ class ImportersMixin(GenericMixin):
             raise Refused(commitment_exists(head.commitment))
         if len({i.item for i in items}) != len(items):
             raise Refused(ITEM_EXISTS)
+        _check_units(items)
 
         # Date and Retainage % travel in the import file only (no columns on the existing table)
         conn.execute(insert(commitment_t), dict(
@@ -406,6 +412,7 @@ class ImportersMixin(GenericMixin):
             elif (there["Job"], there["Extra"], there["Cost_Code"], there["Category"], there["Description"]) != \
                     (i.job, i.extra or "", i.cost_code, i.category, i.description or ""):
                 raise Refused(ITEM_EXISTS)
+        _check_units(new)
         _add_commitment_items(conn, new)
         return f"{commitment}: {len(new)} added"
 
@@ -471,6 +478,7 @@ class ImportersMixin(GenericMixin):
         codings.load(checked)
         for coding in checked:
             codings.check(*coding)
+        _check_units([*new_items, *co_items])
 
         _add_commitment_items(conn, new_items)
         conn.execute(insert(commitment_co_t), dict(Commitment=head.commitment, CCO=head.cco,
@@ -748,6 +756,30 @@ def _insert_transactions(conn: Connection, rows: list[dict]) -> None:
     # one executemany: rows go in list order, so Transaction_ID follows the batch's order
     if rows:
         conn.execute(insert(transaction_t), rows)
+
+
+def _check_units(records) -> None:
+    """A commitment (or change order) item with units and a unit cost: its amount is their
+    product, within a cent."""
+    for r in records:
+        if r.units is not None and r.unit_cost is not None and \
+                off_by_more_than_a_cent(r.units, r.unit_cost, r.amount):
+            raise Refused(UNITS_TIMES_COST)
+
+
+def _check_invoiced_units(conn: Connection, dists) -> None:
+    """A distribution invoicing units of a Unit/Qty commitment item (one with a unit cost): its
+    amount is the units times the item's unit cost, within a cent."""
+    billed = [d for d in dists if d.units is not None and d.commitment]
+    if not billed:
+        return
+    costs = {(r.Commitment, r.Item): r.Unit_Cost for r in conn.execute(
+        select(commitment_item_t.c.Commitment, commitment_item_t.c.Item, commitment_item_t.c.Unit_Cost)
+        .where(commitment_item_t.c.Commitment.in_(sorted({d.commitment for d in billed}))))}
+    for d in billed:
+        cost = costs.get((d.commitment, d.commitment_item))
+        if cost is not None and off_by_more_than_a_cent(d.units, cost, d.amount):
+            raise Refused(units_mismatch(d.commitment, d.commitment_item))
 
 
 def _add_commitment_items(conn: Connection, items) -> None:

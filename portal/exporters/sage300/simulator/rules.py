@@ -217,6 +217,21 @@ def estimate_exists(cost_code: str, category: str) -> str:
     return f"An estimate already exists for cost code {cost_code} category {category}."
 
 
+# not in the guide or the facts page: the simulator's texts for quantities that do not add up,
+# worded like the guide's invoice texts (the AP one keeps its import's prefix)
+UNITS_TIMES_COST = "The commitment item's amount does not equal its units times its unit cost."
+
+
+def units_mismatch(commitment: str, item: str) -> str:
+    return (f"{AP_FAILED}Commitment {commitment} - line item {item}: amount invoiced does not equal "
+            "units invoiced times unit cost.")
+
+
+def off_by_more_than_a_cent(units, unit_cost, amount) -> bool:
+    """Whether units x unit cost misses the amount by more than a cent (both given)."""
+    return abs(Decimal(str(units)) * Decimal(str(unit_cost)) - Decimal(str(amount))) > Decimal("0.01")
+
+
 def over_tolerance(commitment: str) -> str:
     return f"{AP_FAILED}Commitment {commitment} - amount invoiced exceeds approved amount plus tolerance."
 

@@ -142,6 +142,7 @@ distribution_t = Table(
     Column("Description", String(30), nullable=False, default=""),
     Column("Amount", Money, nullable=False),
     Column("Retainage", Money, nullable=False),
+    Column("Units", Quantity, nullable=True),  # the quantity invoiced on a Unit/Qty commitment item
     ForeignKeyConstraint(["Vendor", "Invoice"],
                          ["APM_MASTER__INVOICE.Vendor", "APM_MASTER__INVOICE.Invoice"]),
 )
