@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -162,7 +162,9 @@ def quantity_of(errors: dict, amounts: dict, form: dict, line) -> None:
         errors.update(exc.fields)
         return
     cost, work = line.commitment_line.unit_cost, amounts.get(f"line-{line.id}-work_completed")
-    if amounts[key] is not None and cost is not None and work is not None and \
-            abs(amounts[key] * cost - work) > Decimal("0.01"):
-        errors[f"line-{line.id}-work_completed"] = (f"Work completed must be the quantity × the unit cost "
-                                                    f"({(amounts[key] * cost).quantize(Decimal('0.01')):,.2f}).")
+    if amounts[key] is None or cost is None or work is None:
+        return
+    product = (amounts[key] * cost).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if abs(product - work) > Decimal("0.01"):
+        errors[f"line-{line.id}-work_completed"] = \
+            f"Work completed must be the quantity × the unit cost ({product:,.2f})."

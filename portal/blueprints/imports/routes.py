@@ -77,7 +77,7 @@ def ready(list_key: str):
     q = (request.args.get("q") or "").strip()
     size = current_app.config["PAGE_SIZE"]
     page = rti.records_page(db.session(), record_kind, status, q, (page_arg() - 1) * size, size)
-    suggestions, options, blockers = {}, [], {}
+    suggestions, options, blockers, targets, designate = {}, [], {}, {}, False
     if list_key == "vendors" and status == "pending":
         suggestions = rti.vendor_suggestions(db.session(), page.records)
     elif list_key == "jobs" and status == "pending":
@@ -85,8 +85,12 @@ def ready(list_key: str):
         options = [(p.id, f"{p.number} {p.name}") for p in rti.linkable_projects(db.session())[:500]]
     elif list_key == "prime-contracts" and status == "done":
         blockers = rti.reimport_blockers_many(db.session(), page.records)
+    elif list_key == "prime-contracts":
+        targets = rti.contract_targets(db.session(), page.records)
+        designate = rti.may_designate(db.session(), current_user)
     return render("imports/list.html", "list_body", list_key=list_key, title=title, list_status=status, q=q,
                   view=page, suggestions=suggestions, options=options, blockers=blockers, tab=tab,
+                  targets=targets, designate=designate, methods=rti.ACCOUNTING_METHODS,
                   sync_kind=sync_kind, latest=sync.latest_run(db.session(), sync_kind),
                   active=sync.active_run(db.session(), sync_kind),
                   pages=max(1, -(-page.total // size)), page_number=page_arg(), active_tab=tab)
@@ -173,9 +177,12 @@ def add_sub_job(record_id: int):
 
 @bp.route("/import/prime-contracts/<int:record_id>/import", methods=["POST"])
 def import_contract(record_id: int):
-    """Import a Sage prime contract into its synced project."""
-    contract = rti.import_contract(db.session(), current_user, record_id)
-    flash(f"Prime contract {contract.number} imported with its schedule of values.", "info")
+    """Import a Sage prime contract into its synced project (as its own, or into one there)."""
+    into = optional_id(request.form.get("into_contract_id"), "into_contract_id")
+    contract = rti.import_contract(db.session(), current_user, record_id,
+                                   request.form.get("accounting_method") or None, into)
+    flash(f"Prime contract {contract.number} imported with its schedule of values."
+          if into is None else f"Sage contract imported into prime contract {contract.number}.", "info")
     return _back_to("prime-contracts")
 
 

@@ -1,7 +1,7 @@
 """Commitments: subcontracts and purchase orders with their schedule of values lines."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -272,8 +272,8 @@ def unit_line_errors(errors: dict, prefix: str, line: dict) -> None:
         errors[prefix + "unit_cost"] = "A unit-based commitment's line needs its Unit Cost."
     if units is None or cost is None:
         return
-    product = (units * cost).quantize(CENT)
+    product = (units * cost).quantize(CENT, rounding=ROUND_HALF_UP)
     if line.get("amount") is None:
         line["amount"] = product
-    elif abs(units * cost - line["amount"]) > CENT:
+    elif abs(product - line["amount"]) > CENT:
         errors[prefix + "amount"] = f"The amount must be Qty × Unit Cost ({product:,.2f})."

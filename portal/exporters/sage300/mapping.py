@@ -65,7 +65,8 @@ Modifications, Cost Forecast Data and Prime Contract Change Orders tables:
     Ref 1 = the budget change number), plus the same worksheets when export_forecast.
     Prime contract change orders (kind "jc_pcco"): a CNContractItem per new schedule line first,
     then per estimate line "Approved est chng" (description = the category description), then
-    per schedule line "Approved Schedule Value Change" (Contract, Contract Item); every
+    per schedule line "Approved Schedule Value Change" (Contract, Contract Item: the item's own
+    Sage contract when the prime contract holds several); every
     transaction has Chg Mgmt Ref 1 = the PCCO number and Ref 2 = "HH2".
 
     Owner invoices (kind "ar_invoice": ARInvoice, then ARDistribution per contract item line):
@@ -406,7 +407,8 @@ def map_pcco(data: PCCOData, batch_id: str) -> Batch:
     schedule = tuple(JCTransaction(
         job=data.job, extra="", cost_code="", category="", transaction_type=SCHEDULE_VALUE_CHANGE,
         date=data.date, description=s.description, amount=money(s.amount), ref_1=data.number,
-        ref_2=PCCO_REF_2, contract=data.contract, contract_item=s.contract_item) for s in data.schedule_lines)
+        ref_2=PCCO_REF_2, contract=s.contract or data.contract, contract_item=s.contract_item)
+        for s in data.schedule_lines)
     return Batch(batch_id=batch_id, kind="jc_pcco", records=(*new_items, *estimates, *schedule))
 
 

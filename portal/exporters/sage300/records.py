@@ -414,6 +414,7 @@ class PCCOScheduleLineData:
     amount: Decimal
     new_item: bool = False
     description: str = ""
+    contract: str = ""            # the item's Sage contract, when not the PCCO's (several in one prime contract)
 
 
 @dataclass(frozen=True)

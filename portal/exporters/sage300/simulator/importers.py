@@ -537,9 +537,8 @@ class ImportersMixin(GenericMixin):
         txns = _transactions(Batch(batch.batch_id, batch.kind, tuple(rest)), PCCO_TYPES)
         estimates = [t for t in txns if t.transaction_type == APPROVED_ESTIMATE_CHANGE]
         changes = [t for t in txns if t.transaction_type == SCHEDULE_VALUE_CHANGE]
+        # several contracts: a prime contract may hold several Sage contracts of the job
         contracts = {r.contract for r in new_items} | {t.contract for t in changes}
-        if len(contracts) > 1:
-            raise ValueError("a jc_pcco batch is on one contract")
 
         for t in estimates:
             check_fields(t, JCTransaction.PCCO_FIELDS)
@@ -550,17 +549,18 @@ class ImportersMixin(GenericMixin):
         job = txns[0].job
         codings = Codings(conn).load(((t.job, t.extra, t.cost_code, t.category) for t in estimates), jobs=[job])
         codings.open_job(job)
-        contract = next(iter(contracts), "")
-        if contracts and not conn.execute(select(contract_t.c.Contract).where(contract_t.c.Contract == contract)
-                                          ).first():
+        if len(set(conn.scalars(select(contract_t.c.Contract).where(contract_t.c.Contract.in_(sorted(contracts)))))) \
+                != len(contracts):
             raise Refused(NOT_FOUND)
         for t in estimates:
             codings.check(t.job, t.extra, t.cost_code, t.category)
-        on_contract = set(conn.scalars(select(contract_item_t.c.Item).where(contract_item_t.c.Contract == contract)))
-        added = {r.item for r in new_items}
+        on_contract = {(r.Contract, r.Item) for r in conn.execute(
+            select(contract_item_t.c.Contract, contract_item_t.c.Item)
+            .where(contract_item_t.c.Contract.in_(sorted(contracts))))}
+        added = {(r.contract, r.item) for r in new_items}
         if len(added) != len(new_items) or added & on_contract:
             raise Refused(ITEM_EXISTS)
-        if any(t.contract_item not in on_contract | added for t in changes):
+        if any((t.contract, t.contract_item) not in on_contract | added for t in changes):
             raise Refused(NOT_FOUND)
 
         if new_items:

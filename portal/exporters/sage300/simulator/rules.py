@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..mapping import (
@@ -228,8 +228,9 @@ def units_mismatch(commitment: str, item: str) -> str:
 
 
 def off_by_more_than_a_cent(units, unit_cost, amount) -> bool:
-    """Whether units x unit cost misses the amount by more than a cent (both given)."""
-    return abs(Decimal(str(units)) * Decimal(str(unit_cost)) - Decimal(str(amount))) > Decimal("0.01")
+    """Whether units x unit cost, in cents, misses the amount by more than a cent."""
+    product = (Decimal(str(units)) * Decimal(str(unit_cost))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return abs(product - Decimal(str(amount))) > Decimal("0.01")
 
 
 def over_tolerance(commitment: str) -> str:

@@ -229,6 +229,9 @@ contract_item_t = Table(
     Column("Description", String(30), nullable=False, default=""),
     Column("Original_Amount", Money, nullable=False, default=0),
     Column("Approved_Changes", Money, nullable=False, default=0),
+    # a unit-priced contract item: its original units and unit price (None: priced by amount)
+    Column("Units", Quantity, nullable=True),
+    Column("Unit_Cost", Quantity, nullable=True),
 )
 # ---- data back from Sage: company standards and the Quickbill schedule of values ----
 standard_cost_code_t = Table(
