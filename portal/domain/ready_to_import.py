@@ -426,7 +426,8 @@ def contract_targets(session: Session, records: list[SageRecord]) -> dict[int, l
     rows = session.execute(select(PrimeContract.id, PrimeContract.number, PrimeContract.title, Project.sage_job_id)
                            .join(Project, Project.id == PrimeContract.project_id)
                            .where(Project.sage_job_id.in_(jobs),
-                                  PrimeContract.billing_method == imports.USE_CONTRACTS)
+                                  PrimeContract.billing_method.in_((imports.USE_CONTRACTS, "")),
+                                  PrimeContract.sage_contract_id.is_not(None))
                            .order_by(PrimeContract.number)).all()
     return {r.id: [(cid, f"{number} {title}") for cid, number, title, job in rows if job == r.data.get("job")]
             for r in records if r.data.get("billing_method") == imports.USE_CONTRACTS}
@@ -559,7 +560,7 @@ def _import_into(session: Session, actor: User, record: SageRecord, project: Pro
     if contract is None or contract.project_id != project.id:
         raise Invalid("Please correct the highlighted fields.",
                       fields={"into_contract_id": f"Choose a prime contract of {project.name}."})
-    if contract.billing_method != data["billing_method"] or not contract.sage_contract_id:
+    if contract.billing_method not in (data["billing_method"], "") or not contract.sage_contract_id:
         raise Conflict(f"Prime contract {contract.number} was not imported from a Sage contract: "
                        f"{data['number']} cannot be added to it.")
     contract.items.extend(_sov_items(data, contract.accounting_method, data["sage_contract_id"][:20]))

@@ -8,11 +8,24 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy import select
 
-from portal.domain import items, projects, services
-from portal.domain.errors import Invalid
+from portal.domain import items, projects, ready_to_import as rti, services, settings, sync
+from portal.domain.errors import Conflict, Invalid, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.models import Commitment, CommitmentLine, InvoiceLine, InvoiceStatus, SubcontractorInvoice
+from portal.domain.models import (
+    Commitment,
+    CommitmentLine,
+    ImportStatus,
+    InvoiceLine,
+    InvoiceStatus,
+    PrimeContract,
+    PrimeContractItem,
+    Project,
+    SageRecord,
+    SubcontractorInvoice,
+    ToolLevel,
+)
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
 from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_import_file
 from portal.exporters.sage300.mapping import map_commitment
@@ -20,7 +33,8 @@ from portal.exporters.sage300.records import CommitmentData, CommitmentItemData
 from portal.exporters.sage300.simulator import CCO_EXISTS
 from portal.exporters.sage300.simulator.rules import UNITS_TIMES_COST
 from tests import factories as f, items as it
-from tests.types import get_type
+from tests.fake_sage import FakeSage, RecordingQueue
+from tests.types import direct_export_keys, get_type
 
 TODAY = date(2026, 10, 1)
 
@@ -345,3 +359,143 @@ def test_a_consolidated_distribution_takes_its_commitment_lines_description(sess
     assert run(session, sim, erp, where, tmp_path) == State.SYNCED
     rows = distributions(sim, tmp_path, where, setup.vendor.erp_vendor_id, inv.number, services.batch_id(erp))
     assert [(r[0], r[1], r[3]) for r in rows] == [("1", "Footings", D("1200.00")), ("2", "Rebar", D("600.00"))]
+
+
+# ---- prime contracts: Unit- or Amount-based before import, several Sage contracts in one -------------
+
+def designate(session, on: bool) -> None:
+    """Turn the ERP setting "designate prime contracts Unit- or Amount-based" on or off (an ERP Admin)."""
+    current = settings.load(session)
+    settings.update(session, f.make_user(session, erp_level=ToolLevel.ADMIN),
+                    f.settings_form(current, designate_prime_contract_method="on" if on else False),
+                    direct_export_keys())
+
+
+@pytest.fixture
+def designating(session):
+    designate(session, True)
+    yield
+    designate(session, False)
+
+
+PRICED = (("100", "Sitework", 1000, 10, 100), ("200", "Shell", 2500, 50, 50))
+
+
+def test_an_erp_admin_imports_a_prime_contract_unit_based(session, sim, home, designating):
+    record_id, number = f.sage_contract(session, sim, home[0].job, items=PRICED)
+    contract = rti.import_contract(session, f.make_user(session, erp_level=ToolLevel.ADMIN), record_id, "unit")
+    session.expire_all()
+    saved = session.get(PrimeContract, contract.id)
+    assert (saved.accounting_method, saved.sage_contract_id) == ("unit", number)
+    items_ = session.query(PrimeContractItem).filter_by(contract_id=contract.id).order_by(PrimeContractItem.code)
+    assert [(i.code, i.units, i.unit_cost, i.amount) for i in items_] == [
+        ("100", D("10"), D("100"), D("1000.00")), ("200", D("50"), D("50"), D("2500.00"))]
+
+
+@pytest.mark.parametrize("on, erp_admin, items_, refusal, text", [
+    (False, True, PRICED, Conflict, "turned off in the ERP Integrations settings"),
+    (True, False, PRICED, PermissionDenied, "Only an ERP Admin designates"),
+    (True, True, (("100", "Sitework", 1000),), Conflict, "item(s) 100 have no units and unit price"),
+], ids=["setting off", "an approver, not an ERP Admin", "an item without units"])
+def test_a_unit_based_import_is_refused(session, sim, home, on, erp_admin, items_, refusal, text):
+    record_id, _ = f.sage_contract(session, sim, home[0].job, items=items_)
+    actor = f.make_user(session, erp_level=ToolLevel.ADMIN) if erp_admin else f.approver(session)
+    designate(session, on)
+    try:
+        with pytest.raises(refusal) as refused:
+            rti.import_contract(session, actor, record_id, "unit")
+    finally:
+        designate(session, False)
+    assert text in str(refused.value)
+    assert rti.import_contract(session, actor, record_id).accounting_method == "amount"   # the default needs neither
+
+
+def sync_contracts(session, sage):
+    queue = RecordingQueue()
+    started = sync.start(session, f.approver(session), "prime_contracts", queue)
+    return sync.execute(session, started.id, sage)
+
+
+def contract_record(session, number: str) -> SageRecord:
+    return session.scalars(select(SageRecord).where(SageRecord.kind == "contract",
+                                                    SageRecord.sage_key == f"contract:{number}")).one()
+
+
+def test_several_sage_contracts_of_a_job_import_into_one_prime_contract(session):
+    sage = FakeSage()
+    row = sage.job()
+    session.add(Project(name=row["Description"], number=row["Job"], sage_job_id=row["Job"]))
+    session.commit()
+    main, extra = f"CN{f.suffix()}", f"CN{f.suffix()}"
+    for number, items_ in ((main, [("1", "Foundations", "100000")]), (extra, [("1", "Canopy", "5000"),
+                                                                              ("2", "Paving", "7000")])):
+        sage.contracts.append({"Contract": number, "Job": row["Job"], "Description": number, "Status": "Open",
+                               "Billing_Method": "Use Contracts"})
+        sage.contract_items[number] = [{"Item": i, "Description": d, "Original_Amount": D(a)} for i, d, a in items_]
+    sync_contracts(session, sage)
+    actor = f.approver(session)
+    prime = rti.import_contract(session, actor, contract_record(session, main).id)
+    assert rti.contract_targets(session, [contract_record(session, extra)]) == {
+        contract_record(session, extra).id: [(prime.id, f"{main} {main}")]}
+    rti.import_contract(session, actor, contract_record(session, extra).id, into_contract_id=prime.id)
+    items_ = session.query(PrimeContractItem).filter_by(contract_id=prime.id).order_by(PrimeContractItem.id).all()
+    assert [(i.sage_contract_id, i.code, i.description) for i in items_] == [
+        (None, "1", "Foundations"), (extra, "1", "Canopy"), (extra, "2", "Paving")]
+
+    sync_contracts(session, sage)   # the next sync keeps it linked to the prime contract it went into
+    rec = contract_record(session, extra)
+    assert (rec.status, rec.portal_id) == (ImportStatus.LINKED, prime.id)
+    assert any("no new un-synced line items" in r for r in rti.reimport_blockers(session, rec))
+    sage.contract_items[extra].append({"Item": "3", "Description": "Fence", "Original_Amount": D("900")})
+    sync_contracts(session, sage)
+    rec = contract_record(session, extra)
+    assert rti.reimport_blockers(session, rec) == []
+    assert rti.reimport_contract(session, actor, rec.id) == 1
+    assert session.query(PrimeContractItem).filter_by(contract_id=prime.id, sage_contract_id=extra,
+                                                      code="3").count() == 1
+
+
+def merged_item(session, sim, home) -> tuple[str, int]:
+    """A second Sage contract of the home's job imported into its prime contract: (its number, its item 100's id)."""
+    it.with_contract(session, sim, home)
+    record_id, number = f.sage_contract(session, sim, home.job, items=(("100", "Canopy", 5000),))
+    rti.import_contract(session, f.approver(session), record_id, into_contract_id=home.contract)
+    return number, session.query(PrimeContractItem).filter_by(contract_id=home.contract, sage_contract_id=number
+                                                               ).one().id
+
+
+@pytest.mark.parametrize("where", CONNECTORS)
+def test_a_pcco_names_the_sage_contract_of_each_item(session, sim, home, tmp_path, where):
+    home, admin = home
+    number, item_id = merged_item(session, sim, home)
+    form = it.form_data(session, sim, "pcco", home, **{"line-1-contract_item_id": str(item_id),
+                                                       "line-1-category_id": str(home.mat), "line-1-amount": "300"})
+    pcco = items.save_item(session, admin, "pcco", home.pid, None, form)
+    erp = services.send(session, admin, "pcco", pcco.id)
+    erp = services.accept(session, f.approver(session), erp.id, {"transaction_date": "2026-11-20"}, f.NullQueue())
+    assert run(session, sim, erp, where, tmp_path) == State.SYNCED
+    if where == "simulator":
+        changes = [(t["Contract"], t["Contract_Item"], t["Amount"]) for t in sim.list_transactions(
+            home.job, "Approved Schedule Value Change") if t["Ref_1"] == pcco.number]
+        assert [i["Approved_Changes"] for i in sim.list_contract_items(number)] == [D("300.00")]
+    else:
+        changes = [(r[11], r[12], D(r[8])) for r in file_rows(tmp_path, services.batch_id(erp), "JCT")
+                   if r[5] == "Approved Schedule Value Change"]
+    assert changes == [(home.contract_number, "100", D("12000.00")), (number, "100", D("300.00"))]
+
+
+def test_an_owner_invoice_bills_the_sage_contract_of_its_items(session, sim, home):
+    home, admin = home
+    number, item_id = merged_item(session, sim, home)
+    both = items.save_item(session, admin, "owner_invoice", home.pid, None, it.form_data(
+        session, sim, "owner_invoice", home, **{"line-1-contract_item_id": str(item_id), "line-1-amount": "100"}))
+    kind = get_type("owner_invoice")
+    assert any(f"Sage contracts {', '.join(sorted([home.contract_number, number]))}" in r
+               for r in kind.prerequisites(session, kind.load(session, both.id)))
+    alone = items.save_item(session, admin, "owner_invoice", home.pid, None, it.form_data(
+        session, sim, "owner_invoice", home, **{"line-0-contract_item_id": str(item_id)}))
+    erp = services.send(session, admin, "owner_invoice", alone.id)
+    erp = services.accept(session, f.approver(session), erp.id, {"erp_id": alone.number,
+                                                                 "accounting_date": "2026-10-31"}, f.NullQueue())
+    assert services.run_export(session, erp.id, erp.attempt, SimulatorConnector(sim)) == State.SYNCED
+    assert sim.get_ar_invoice(alone.number)["Contract"] == number
