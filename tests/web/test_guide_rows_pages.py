@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from portal.domain.api_tokens import create_token
 from portal.domain.models import (
     Commitment,
     CommitmentLine,
@@ -14,6 +15,7 @@ from portal.domain.models import (
     InvoiceStatus,
     PrimeContractItem,
     SubcontractorInvoice,
+    ToolLevel,
 )
 from tests import factories as f, items as it
 from tests.web.pages import HX, World, changed_settings, text
@@ -81,3 +83,19 @@ def test_a_unit_based_commitments_invoice_is_edited_with_its_quantity(app, clien
     assert "Work completed must be the quantity × the unit cost (900.00)." in text(refused)
     assert admin.post(url, data={**form, f"line-{line_id}-quantity": "10"}).status_code == 303
     assert "(Qty 10)" in text(admin.get(f"/projects/{home.pid}/invoices/{inv_id}"))
+
+
+def test_the_api_creates_a_unit_based_commitment_and_names_a_bad_line(app, sim):
+    with f.app_session(app) as s:
+        user = f.make_user(s)
+        home = it.make_home(s, sim, {user.id: ToolLevel.ADMIN})
+        token = create_token(s, user.id, "pm-system")
+        form = it.form_data(s, sim, "commitment", home, accounting_method="unit", **{
+            "line-0-units": "100", "line-0-unit_cost": "240", "line-1-units": "10", "line-1-unit_cost": "600.05"})
+    client, auth = app.test_client(), {"Authorization": f"Bearer {token}"}
+    url = f"/api/v1/projects/{home.pid}/items/commitment"
+    bad = client.post(url, headers=auth, json={**form, "line-1-unit_cost": "600"})
+    assert bad.status_code == 422 and bad.get_json()["fields"] == {
+        "line-1-amount": "The amount must be Qty × Unit Cost (6,000.00)."}
+    made = client.post(url, headers=auth, json=form)
+    assert made.status_code == 201 and made.get_json()["values"]["accounting_method"] == "Unit/Quantity-based"
