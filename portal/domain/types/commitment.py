@@ -94,9 +94,9 @@ class CommitmentType(ItemType):
                 Field("category_id", "Cost Code / Category", widget="select",
                       choices=tuple((str(i), f"{cc} {cat} {desc}") for i, cc, cat, desc in categories)),
                 Field("amount", "Amount", widget="number"),
-                Field("units", "Qty (PO)", widget="number"),
-                Field("unit_cost", "Unit Cost (PO)", widget="number"),
-                Field("unit_description", "Units (PO)", maxlength=20)]
+                Field("units", "Qty", widget="number"),
+                Field("unit_cost", "Unit Cost", widget="number"),
+                Field("unit_description", "Units (UOM)", maxlength=20)]
 
     def form_values(self, item: Commitment):
         values = {"number": item.number, "title": item.title, "commitment_type": item.commitment_type,
