@@ -518,6 +518,10 @@ class CCOLine(Base):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     description: Mapped[str] = mapped_column(String(120), default="")
     amount: Mapped[Decimal] = mapped_column(Money)
+    # a unit-based commitment's change: its Qty, and for a new line its Unit Cost (an existing
+    # line keeps its own)
+    units: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
 
     commitment_line: Mapped[CommitmentLine | None] = relationship(lazy="raise")
     category: Mapped[Category | None] = relationship(lazy="raise")

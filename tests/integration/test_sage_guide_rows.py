@@ -339,6 +339,41 @@ def test_editing_a_unit_based_invoice_checks_the_quantity_against_the_unit_cost(
     assert sorted(ln.quantity for ln in saved.lines) == [D("10"), D("12")]
 
 
+UNIT_CCO = {"line-0-units": "10", "line-1-units": "5", "line-2-units": "15", "line-2-unit_cost": "50"}
+
+
+@pytest.mark.parametrize("where", CONNECTORS)
+def test_a_cco_on_a_unit_based_commitment_sends_its_quantities(session, sim, home, tmp_path, where):
+    """Line 1 changed by 10 and 5 units (at its 100.00), a new line of 15 units at 50.00."""
+    home, admin = home
+    unit_home(session, sim, home)
+    cco = items.save_item(session, admin, "cco", home.pid, None, it.form_data(session, sim, "cco", home, **UNIT_CCO))
+    erp = services.send(session, admin, "cco", cco.id)
+    cco_id = f"C{f.suffix(6)}"
+    erp = services.accept(session, f.approver(session), erp.id, {"cco_id": cco_id}, f.NullQueue())
+    assert run(session, sim, erp, where, tmp_path) == State.SYNCED
+    if where == "simulator":
+        rows = [(r["Item"], r["Units"], r["Unit_Cost"], r["Amount"]) for r in sim.list_cco_items(
+            home.commitment_erp, cco_id)]
+    else:
+        rows = [(r[3], number(r[5]), number(r[10]), D(r[4])) for r in file_rows(tmp_path, services.batch_id(erp), "CC")]
+    assert rows == [("1", D("15"), None, D("1500.00")), ("3", D("15"), D("50"), D("750.00"))]
+
+
+@pytest.mark.parametrize("over, field, message", [
+    ({"line-2-unit_cost": ""}, "line-2-unit_cost", "A unit-based commitment's line needs its Unit Cost."),
+    ({"line-0-units": "11"}, "line-0-amount", "The amount must be Qty × Unit Cost (1,100.00)."),
+    ({"line-1-units": ""}, "line-1-units", "A unit-based commitment's line needs its Qty."),
+], ids=["new line without unit cost", "qty at the line's unit cost is not the amount", "no qty"])
+def test_a_unit_based_ccos_form_names_the_bad_field(session, sim, home, over, field, message):
+    home, admin = home
+    unit_home(session, sim, home)
+    with pytest.raises(Invalid) as refused:
+        items.save_item(session, admin, "cco", home.pid, None,
+                        it.form_data(session, sim, "cco", home, **{**UNIT_CCO, **over}))
+    assert refused.value.fields == {field: message}
+
+
 # ---- a consolidated distribution is described as its commitment line ------------------------------
 
 @pytest.mark.parametrize("where", CONNECTORS)

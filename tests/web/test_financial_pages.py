@@ -146,7 +146,7 @@ HEADER_FIELDS = {"commitment": {"number", "title", ti.COMMITMENT_TYPE, "vendor_i
                  "budget": set(),
                  "budget_change": {"number", "description"}}
 LINE_FIELDS = {"commitment": ["description", "category_id", "amount", "units", "unit_cost", "unit_description"],
-               "cco": ["commitment_line_id", "description", "category_id", "amount"],
+               "cco": ["commitment_line_id", "description", "category_id", "amount", "units", "unit_cost"],
                "budget": ["category_id", "original", "estimated_cost_at_completion", "forecast_to_complete"],
                "budget_change": ["category_id", "amount"]}
 
