@@ -604,6 +604,12 @@ def _seed_financial_items(demo: _Demo, commitments, new_projects) -> None:
                                status="Out for Signature" if outcome == "draft" else "Approved")
         demo.step("commitment", c, outcome, {"sage_id": c.number},
                   reason="Use the unit-price purchase order for the handrails instead.")
+    # the unit-price purchase order: Unit/Quantity-based, 320 LF of handrail at 48.75 (Sage gets units and unit cost)
+    c, (handrail,) = demo.commitment(p3, steel_co, f"PO-{p3.number}-12", "Handrails (unit price)",
+                                     [("05-120", "SUB", "Handrail", D("15600"))])
+    c.commitment_type, c.accounting_method = "purchase_order", "unit"
+    handrail.units, handrail.unit_cost, handrail.unit_description = D("320"), D("48.75"), "LF"
+    demo.step("commitment", c, "ready", {"sage_id": c.number})
 
     # ---- commitment change orders, on synced commitments, accepted with their # as CCO ID
     footings, rough_in, steel, lighting, slab, temporary = (commitments[i] for i in (0, 1, 2, 5, 7, 8))

@@ -264,6 +264,9 @@ class Commitment(Base):
     number: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(120))
     commitment_type: Mapped[str] = mapped_column(String(20), default="subcontract")  # or purchase_order
+    # "amount": invoices bill dollars per line; "unit": lines have units and a unit cost, and
+    # invoices send the quantity billed (the guide's Accounting Method)
+    accounting_method: Mapped[str] = mapped_column(String(10), default="amount", server_default="amount")
     status: Mapped[str] = mapped_column(String(30), default="Approved")
     erp_commitment_id: Mapped[str | None] = mapped_column(String(12))
     retainage_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("10"))
@@ -353,6 +356,7 @@ class InvoiceLine(Base):
     work_completed: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     materials_stored: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     retainage: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    quantity: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))   # this period; unit-based commitments
 
     invoice: Mapped[SubcontractorInvoice] = relationship(back_populates="lines", lazy="raise")
     commitment_line: Mapped[CommitmentLine] = relationship(lazy="raise")
@@ -537,6 +541,10 @@ class CCOLine(Base):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     description: Mapped[str] = mapped_column(String(120), default="")
     amount: Mapped[Decimal] = mapped_column(Money)
+    # a unit-based commitment's change: its Qty, and for a new line its Unit Cost (an existing
+    # line keeps its own)
+    units: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
 
     commitment_line: Mapped[CommitmentLine | None] = relationship(lazy="raise")
     category: Mapped[Category | None] = relationship(lazy="raise")
@@ -559,6 +567,8 @@ class PrimeContract(Base):
     billing_method: Mapped[str] = mapped_column(String(20), default="", server_default="")
     billing_level: Mapped[str] = mapped_column(String(10), default="", server_default="")
     imported_at: Mapped[datetime | None] = mapped_column(DateTime)  # Date Created
+    # "amount" or "unit": chosen by an ERP Admin before import (the guide's prime contract notes)
+    accounting_method: Mapped[str] = mapped_column(String(10), default="amount", server_default="amount")
 
     project: Mapped[Project] = relationship(lazy="raise")
     items: Mapped[list[PrimeContractItem]] = relationship(
@@ -573,6 +583,11 @@ class PrimeContractItem(Base):
     code: Mapped[str] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(String(120))
     amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # the Sage contract the item is on (None: the prime contract's own): several Sage contracts
+    # of a job can be imported into one prime contract
+    sage_contract_id: Mapped[str | None] = mapped_column(String(20))
+    units: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))       # unit-based prime contracts
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
 
 
 class PrimeChangeOrder(Base):

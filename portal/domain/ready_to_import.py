@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Row, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import policy
+from portal.domain import policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied, RaceLost
 from portal.domain.lifecycle import IN_GATE, State
 from portal.domain.links import link_synced
@@ -477,10 +477,66 @@ def add_sub_job(session: Session, actor: User, record_id: int, reader) -> SubJob
 
 # ---- prime contracts ---------------------------------------------------------------------------
 
+ACCOUNTING_METHODS = (("amount", "Amount-based"), ("unit", "Unit-based"))
+
+
 def _contract_projects(session: Session, record: SageRecord) -> list[PrimeContract]:
+    """The prime contracts holding the record's Sage contract: as their own, or imported into them."""
+    sage_id = record.data["sage_contract_id"]
+    merged = select(PrimeContractItem.contract_id).where(PrimeContractItem.sage_contract_id == sage_id)
     return list(session.scalars(select(PrimeContract).where(
-        PrimeContract.sage_contract_id == record.data["sage_contract_id"],
+        or_(PrimeContract.sage_contract_id == sage_id, PrimeContract.id.in_(merged)),
         PrimeContract.billing_method.in_((record.data["billing_method"], "")))))
+
+
+def contract_targets(session: Session, records: list[SageRecord]) -> dict[int, list[tuple[int, str]]]:
+    """The prime contracts each Use Contracts record could be imported into (the guide: several
+    Sage contracts of a job into one synced prime contract): those of its job's project."""
+    jobs = {r.data.get("job") for r in records if r.data.get("billing_method") == imports.USE_CONTRACTS}
+    if not jobs:
+        return {}
+    rows = session.execute(select(PrimeContract.id, PrimeContract.number, PrimeContract.title, Project.sage_job_id)
+                           .join(Project, Project.id == PrimeContract.project_id)
+                           .where(Project.sage_job_id.in_(jobs),
+                                  PrimeContract.billing_method.in_((imports.USE_CONTRACTS, "")),
+                                  PrimeContract.sage_contract_id.is_not(None))
+                           .order_by(PrimeContract.number)).all()
+    return {r.id: [(cid, f"{number} {title}") for cid, number, title, job in rows if job == r.data.get("job")]
+            for r in records if r.data.get("billing_method") == imports.USE_CONTRACTS}
+
+
+def may_designate(session: Session, actor: User) -> bool:
+    """Whether the actor picks a prime contract's accounting method on import (ERP Admin, setting on)."""
+    return policy.can(actor, policy.ERP_ADMIN) and settings.load(session).designate_prime_contract_method
+
+
+def _accounting_method(session: Session, actor: User, method: str | None) -> str:
+    """The method an import takes: Amount-based unless an ERP Admin, with the setting on, chose Unit-based."""
+    method = method or "amount"
+    if method not in dict(ACCOUNTING_METHODS):
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={"accounting_method": "Choose Amount-based or Unit-based."})
+    if method != "amount":
+        if not settings.load(session).designate_prime_contract_method:
+            raise Conflict("Designating a prime contract Unit-based is turned off in the ERP Integrations settings.")
+        if not policy.can(actor, policy.ERP_ADMIN):
+            raise PermissionDenied("Only an ERP Admin designates a prime contract Unit-based.")
+    return method
+
+
+def _sov_items(data: dict, method: str, sage_contract_id: str | None) -> list[PrimeContractItem]:
+    """The record's contract items as schedule of values lines; a unit-based contract takes each
+    item's units and unit price, which every item must then have."""
+    if method == "unit":
+        unpriced = [i["code"] for i in data["items"] if "units" not in i]
+        if unpriced:
+            raise Conflict(f"Prime contract {data['number']} cannot be imported Unit-based: Sage contract item(s) "
+                           f"{', '.join(unpriced)} have no units and unit price.")
+    return [PrimeContractItem(code=i["code"][:20], description=i["description"][:120], amount=Decimal(i["amount"]),
+                              sage_contract_id=sage_contract_id,
+                              units=Decimal(i["units"]) if method == "unit" else None,
+                              unit_cost=Decimal(i["unit_cost"]) if method == "unit" else None)
+            for i in data["items"]]
 
 
 def reimport_blockers(session: Session, record: SageRecord) -> list[str]:
@@ -491,22 +547,28 @@ def reimport_blockers(session: Session, record: SageRecord) -> list[str]:
 def reimport_blockers_many(session: Session, records: list[SageRecord]) -> dict[int, list[str]]:
     """reimport_blockers for a page of records, in three queries whatever the page's size."""
     ids = {r.data["sage_contract_id"] for r in records}
-    contracts = list(session.scalars(select(PrimeContract).where(PrimeContract.sage_contract_id.in_(ids)))) \
-        if ids else []
+    merged = select(PrimeContractItem.contract_id).where(PrimeContractItem.sage_contract_id.in_(ids))
+    contracts = list(session.scalars(select(PrimeContract).where(
+        or_(PrimeContract.sage_contract_id.in_(ids), PrimeContract.id.in_(merged))))) if ids else []
     jobs = dict(session.execute(select(Project.id, Project.sage_job_id).where(
         Project.id.in_({c.project_id for c in contracts}))).all()) if contracts else {}
-    items: dict[int, set[str]] = {c.id: set() for c in contracts}
+    # each prime contract's items by the Sage contract they are on (an item's own, else the contract's)
+    items: dict[tuple[int, str], set[str]] = {}
     if contracts:
-        for contract_id, code in session.execute(select(PrimeContractItem.contract_id, PrimeContractItem.code)
-                                                 .where(PrimeContractItem.contract_id.in_(list(items)))):
-            items[contract_id].add(code)
-    return {r.id: _blockers(r, [c for c in contracts if c.sage_contract_id == r.data["sage_contract_id"]
+        own = {c.id: c.sage_contract_id or "" for c in contracts}
+        for contract_id, sage_id, code in session.execute(
+                select(PrimeContractItem.contract_id, PrimeContractItem.sage_contract_id, PrimeContractItem.code)
+                .where(PrimeContractItem.contract_id.in_(list(own)))):
+            items.setdefault((contract_id, sage_id or own[contract_id]), set()).add(code)
+    holding = {c.id: {sage_id for (cid, sage_id) in items if cid == c.id} | {c.sage_contract_id or ""}
+               for c in contracts}
+    return {r.id: _blockers(r, [c for c in contracts if r.data["sage_contract_id"] in holding[c.id]
                                 and c.billing_method in (r.data["billing_method"], "")], jobs, items)
             for r in records}
 
 
 def _blockers(record: SageRecord, contracts: list[PrimeContract], jobs: dict[int, str | None],
-              items: dict[int, set[str]]) -> list[str]:
+              items: dict[tuple[int, str], set[str]]) -> list[str]:
     if record.status not in (ImportStatus.LINKED, ImportStatus.ADDED):
         return ["The prime contract has not been imported yet."]
     reasons = []
@@ -520,14 +582,17 @@ def _blockers(record: SageRecord, contracts: list[PrimeContract], jobs: dict[int
     job = jobs.get(contract.project_id)
     if not job or job != record.data.get("job"):
         reasons.append("The prime contract does not belong to a synced job.")
-    if not [line for line in record.data["items"] if line["code"] not in items.get(contract.id, set())]:
+    have = items.get((contract.id, record.data["sage_contract_id"]), set())
+    if not [line for line in record.data["items"] if line["code"] not in have]:
         reasons.append("The prime contract has been synced and has no new un-synced line items.")
     return reasons
 
 
 @transactional
-def import_contract(session: Session, actor: User, record_id: int) -> PrimeContract:
-    """Import a Sage prime contract into its synced project."""
+def import_contract(session: Session, actor: User, record_id: int, accounting_method: str | None = None,
+                    into_contract_id: int | None = None) -> PrimeContract:
+    """Import a Sage prime contract into its synced project: as a prime contract of its own
+    (Amount-based, or as an ERP Admin designated it), or into a prime contract of that project."""
     _require(actor)
     record = _record(session, record_id, "contract")
     _claim(session, record, actor, ImportStatus.ADDED)
@@ -537,19 +602,42 @@ def import_contract(session: Session, actor: User, record_id: int) -> PrimeContr
         raise Conflict(f"Job {data['job']} is not synced with a project.")
     if _contract_projects(session, record):
         raise Conflict(f"Prime contract {data['number']} is already in the portal.")
+    if into_contract_id is not None:
+        return _import_into(session, actor, record, project, into_contract_id)
+    method = _accounting_method(session, actor, accounting_method)
     from datetime import date
-    contract = PrimeContract(project_id=project.id, number=data["number"][:40], title=data["title"][:255],
+    contract = PrimeContract(accounting_method=method, project_id=project.id, number=data["number"][:40],
+                             title=data["title"][:255],
                              status=data["status"], sage_contract_id=data["sage_contract_id"][:20],
                              description=data["description"], billing_method=data["billing_method"],
                              billing_level=data["billing_level"], imported_at=utcnow(),
                              start_date=date.fromisoformat(data["start_date"]) if data["start_date"] else None,
                              completion_date=(date.fromisoformat(data["completion_date"])
                                               if data["completion_date"] else None))
-    contract.items = [PrimeContractItem(code=i["code"][:20], description=i["description"][:120],
-                                        amount=Decimal(i["amount"])) for i in data["items"]]
+    contract.items = _sov_items(data, method, None)
     session.add(contract)
     session.flush()
     _decide(record, actor, ImportStatus.ADDED, contract.id)
+    session.commit()
+    return contract
+
+
+def _import_into(session: Session, actor: User, record: SageRecord, project: Project,
+                 contract_id: int) -> PrimeContract:
+    """Another Sage contract of the job into an imported prime contract: its items join the
+    schedule of values, each remembering its Sage contract (PCCOs and owner invoices name it)."""
+    data = record.data
+    contract = session.scalars(select(PrimeContract).where(PrimeContract.id == contract_id)
+                               .options(selectinload(PrimeContract.items))).first()
+    if contract is None or contract.project_id != project.id:
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={"into_contract_id": f"Choose a prime contract of {project.name}."})
+    if contract.billing_method not in (data["billing_method"], "") or not contract.sage_contract_id:
+        raise Conflict(f"Prime contract {contract.number} was not imported from a Sage contract: "
+                       f"{data['number']} cannot be added to it.")
+    contract.items.extend(_sov_items(data, contract.accounting_method, data["sage_contract_id"][:20]))
+    session.flush()
+    _decide(record, actor, ImportStatus.LINKED, contract.id)
     session.commit()
     return contract
 
@@ -566,13 +654,18 @@ def reimport_contract(session: Session, actor: User, record_id: int) -> int:
     contract = session.get(PrimeContract, record.portal_id)
     if contract is None:  # the blockers may have judged another contract of the same Sage ID
         raise Conflict("Re-Import is unavailable: The imported prime contract no longer exists in the portal.")
-    have = set(session.scalars(select(PrimeContractItem.code).where(PrimeContractItem.contract_id == contract.id)))
+    # the items of this Sage contract: the prime contract's own, or those imported into it
+    sage_id = record.data["sage_contract_id"]
+    merged = None if contract.sage_contract_id == sage_id else sage_id[:20]
+    have = set(session.scalars(select(PrimeContractItem.code).where(
+        PrimeContractItem.contract_id == contract.id,
+        PrimeContractItem.sage_contract_id == merged if merged else PrimeContractItem.sage_contract_id.is_(None))))
     added = 0
-    for line in record.data["items"]:
-        if line["code"] not in have:
-            session.add(PrimeContractItem(contract_id=contract.id, code=line["code"][:20],
-                                          description=line["description"][:120], amount=Decimal(line["amount"])))
-            added += 1
+    for item in _sov_items({**record.data, "items": [i for i in record.data["items"] if i["code"] not in have]},
+                           contract.accounting_method, merged):
+        item.contract_id = contract.id
+        session.add(item)
+        added += 1
     record.decided_by_id, record.decided_at = actor.id, utcnow()
     session.commit()
     return added

@@ -31,6 +31,7 @@ class Settings:
     job_number_mask: str           # "#" a digit, "A" a letter, anything else literal; "" = any
     vendor_auto_update: bool       # linked companies follow Sage's address and phone
     auto_add_budget_lines: bool    # new Sage cost code/category combos become budget lines
+    designate_prime_contract_method: bool  # an ERP Admin picks Unit- or Amount-based before importing
 
     def direct(self, key: str | None) -> bool:
         return bool(key and self.direct_export.get(key))
@@ -44,6 +45,7 @@ DEFAULTS = {
     "job_number_mask": "##-###",
     "vendor_auto_update": False,
     "auto_add_budget_lines": False,
+    "designate_prime_contract_method": False,
 }
 
 
@@ -93,6 +95,7 @@ def update(session: Session, actor: User, form: dict, direct_export_keys: Iterab
         "job_number_mask": mask,
         "vendor_auto_update": _on(form.get("vendor_auto_update")),
         "auto_add_budget_lines": _on(form.get("auto_add_budget_lines")),
+        "designate_prime_contract_method": _on(form.get("designate_prime_contract_method")),
     }
     current = load(session)
     for key, value in new.items():

@@ -8,6 +8,7 @@ adds Failed to Export rows, and the counting ones compare before and after.
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -322,6 +323,21 @@ def test_the_readme_hints_name_ids_that_sync_against_the_demo(demo_app, session)
         session.expire_all()
         erp = services.get_erp_item(session, erp.id)
         assert (erp.state, erp.sage_message) == (State.SYNCED, None), (type_key, key, erp.sage_message)
+
+
+def test_the_demos_unit_price_purchase_order_exports_its_units(demo_app, session):
+    from portal.queue import RQJobQueue
+    c = session.scalars(select(Commitment).where(Commitment.title == "Handrails (unit price)")).one()
+    assert (c.commitment_type, c.accounting_method) == ("purchase_order", "unit")
+    erp = services.find_erp_item(session, "commitment", c.id)
+    approver = session.scalars(select(User).where(User.username == "approver")).one()
+    services.accept(session, approver, erp.id, {"sage_id": c.number}, RQJobQueue())
+    burst_worker(demo_app.app).work(burst=True, with_scheduler=False, logging_level="ERROR")
+    session.expire_all()
+    assert services.get_erp_item(session, erp.id).state == State.SYNCED
+    [item] = demo_app.sim.list_commitment_items(c.number)
+    assert (item["Units"], item["Unit_Cost"], item["Unit_Description"], item["Amount"]) == (
+        Decimal("320"), Decimal("48.75"), "LF", Decimal("15600.00"))
 
 
 def test_the_demo_has_data_back_from_sage_and_every_sync_ran_once(demo_app, session):

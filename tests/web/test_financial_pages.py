@@ -140,12 +140,13 @@ def test_list_row_shows_the_items_columns_and_totals(clients, world, key):
     assert "Not sent" in row and "Send to ERP" in row
 
 
-HEADER_FIELDS = {"commitment": {"number", "title", ti.COMMITMENT_TYPE, "vendor_id", "status", "retainage_pct"},
+HEADER_FIELDS = {"commitment": {"number", "title", ti.COMMITMENT_TYPE, "vendor_id", "status", "retainage_pct",
+                                "accounting_method"},
                  "cco": {"commitment_id", "number", "title", "status"},
                  "budget": set(),
                  "budget_change": {"number", "description"}}
 LINE_FIELDS = {"commitment": ["description", "category_id", "amount", "units", "unit_cost", "unit_description"],
-               "cco": ["commitment_line_id", "description", "category_id", "amount"],
+               "cco": ["commitment_line_id", "description", "category_id", "amount", "units", "unit_cost"],
                "budget": ["category_id", "original", "estimated_cost_at_completion", "forecast_to_complete"],
                "budget_change": ["category_id", "amount"]}
 

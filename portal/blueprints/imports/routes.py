@@ -82,7 +82,7 @@ def _list_page(list_key: str, status: str, q: str, page_number: int, http_status
     record_kind, sync_kind, title, tab = LISTS[list_key]
     size = current_app.config["PAGE_SIZE"]
     page = rti.records_page(db.session(), record_kind, status, q, (page_number - 1) * size, size)
-    suggestions, options, blockers = {}, [], {}
+    suggestions, options, blockers, targets, designate = {}, [], {}, {}, False
     if list_key == "vendors" and status == "pending":
         suggestions = rti.vendor_suggestions(db.session(), page.records)
     elif list_key == "jobs" and status == "pending":
@@ -90,8 +90,12 @@ def _list_page(list_key: str, status: str, q: str, page_number: int, http_status
         options = [(p.id, f"{p.number} {p.name}") for p in rti.linkable_projects(db.session())[:500]]
     elif list_key == "prime-contracts" and status == "done":
         blockers = rti.reimport_blockers_many(db.session(), page.records)
+    elif list_key == "prime-contracts":
+        targets = rti.contract_targets(db.session(), page.records)
+        designate = rti.may_designate(db.session(), current_user)
     return render("imports/list.html", "list_body", list_key=list_key, title=title, list_status=status, q=q,
                   view=page, suggestions=suggestions, options=options, blockers=blockers, tab=tab,
+                  targets=targets, designate=designate, methods=rti.ACCOUNTING_METHODS,
                   sync_kind=sync_kind, latest=sync.latest_run(db.session(), sync_kind),
                   active=sync.active_run(db.session(), sync_kind),
                   pages=max(1, -(-page.total // size)), page_number=page_number, active_tab=tab, status=http_status,
@@ -216,12 +220,15 @@ def add_sub_job(record_id: int):
 
 @bp.route("/import/prime-contracts/<int:record_id>/import", methods=["POST"])
 def import_contract(record_id: int):
-    """Import a Sage prime contract into its synced project."""
+    """Import a Sage prime contract into its synced project (as its own, or into one there)."""
+    into = optional_id(request.form.get("into_contract_id"), "into_contract_id")
     try:
-        contract = rti.import_contract(db.session(), current_user, record_id)
+        contract = rti.import_contract(db.session(), current_user, record_id,
+                                       request.form.get("accounting_method") or None, into)
     except Conflict as exc:
         return _too_late("prime-contracts", record_id, exc)
-    flash(f"Prime contract {contract.number} imported with its schedule of values.", "info")
+    flash(f"Prime contract {contract.number} imported with its schedule of values."
+          if into is None else f"Sage contract imported into prime contract {contract.number}.", "info")
     return _back_to("prime-contracts")
 
 

@@ -46,7 +46,8 @@ def invoice_load_options():
 # reuses their compiled form as is).
 _EXPORT_HEAD = (
     select(SubcontractorInvoice.id, SubcontractorInvoice.billing_date, Vendor.erp_vendor_id,
-           Commitment.erp_commitment_id, Project.sage_job_id, SubJob.sage_extra_id, settings.stored(CONSOLIDATE))
+           Commitment.erp_commitment_id, Project.sage_job_id, SubJob.sage_extra_id, settings.stored(CONSOLIDATE),
+           Commitment.accounting_method)
     .join(Commitment, Commitment.id == SubcontractorInvoice.commitment_id)
     .join(Vendor, Vendor.id == Commitment.vendor_id)
     .join(Project, Project.id == SubcontractorInvoice.project_id)
@@ -54,7 +55,8 @@ _EXPORT_HEAD = (
     .where(SubcontractorInvoice.id.in_(bindparam("item_ids", expanding=True))))
 _EXPORT_LINES = (
     select(InvoiceLine.invoice_id, CommitmentLine.line_no, CostCode.code, Category.code, InvoiceLine.description,
-           CommitmentLine.description, InvoiceLine.work_completed, InvoiceLine.materials_stored, InvoiceLine.retainage)
+           CommitmentLine.description, InvoiceLine.work_completed, InvoiceLine.materials_stored, InvoiceLine.retainage,
+           InvoiceLine.quantity)
     .join(CommitmentLine, CommitmentLine.id == InvoiceLine.commitment_line_id)
     .join(Category, Category.id == CommitmentLine.category_id)
     .join(CostCode, CostCode.id == Category.cost_code_id)
@@ -129,6 +131,11 @@ class SubcontractorInvoiceType(ItemType):
                            "link it to a Sage vendor first.")
         if not item.lines:
             reasons.append("The invoice has no lines.")
+        if item.commitment.accounting_method == "unit":
+            missing = [str(ln.commitment_line.line_no) for ln in item.lines if ln.quantity is None and ln.amount]
+            if missing:
+                reasons.append(f"Commitment {item.commitment.number} is unit-based: line(s) {', '.join(missing)} "
+                               "need the quantity billed this period.")
         return reasons
 
     def export_defaults(self, item: SubcontractorInvoice) -> dict:
@@ -169,18 +176,21 @@ class SubcontractorInvoiceType(ItemType):
         ids = sorted({item_id for item_id, _, _ in items})
         heads = {row[0]: row[1:] for row in session.execute(_EXPORT_HEAD, {"item_ids": ids})}
         lines: dict[int, list[InvoiceLineData]] = {}
-        for invoice_id, line_no, cost_code, category, description, item_description, work, stored, retainage \
-                in session.execute(_EXPORT_LINES, {"item_ids": ids}):
+        for invoice_id, line_no, cost_code, category, description, item_description, work, stored, retainage, \
+                quantity in session.execute(_EXPORT_LINES, {"item_ids": ids}):
+            # the quantity goes to Sage only on a Unit/Qty commitment (the guide's Accounting Method)
+            unit_based = invoice_id in heads and heads[invoice_id][-1] == "unit"
             lines.setdefault(invoice_id, []).append(InvoiceLineData(
                 commitment_item=str(line_no), cost_code=cost_code, category=category,
                 description=description or item_description, work_completed=work, materials_stored=stored,
-                retainage=retainage))
+                retainage=retainage, commitment_description=item_description,
+                quantity=quantity if unit_based else None))
         out: list[Mapped] = []
         for item_id, fields, batch_id in items:
             if item_id not in heads:
                 out.append(NotFound(f"That {self.label.lower()} does not exist."))
                 continue
-            billing_date, vendor, commitment, job, extra, consolidate = heads[item_id]
+            billing_date, vendor, commitment, job, extra, consolidate, _method = heads[item_id]
             try:
                 data = SubcontractorInvoiceData(
                     vendor=vendor or "", commitment=commitment or "", job=job or "", extra=extra or "",
@@ -203,7 +213,8 @@ class SubcontractorInvoiceType(ItemType):
             {str(line.id): (f"line {line.commitment_line.line_no}",
                             {"work_completed": ("Work completed", money(line.work_completed)),
                              "materials_stored": ("Materials stored", money(line.materials_stored)),
-                             "retainage": ("Retainage", money(line.retainage))})
+                             "retainage": ("Retainage", money(line.retainage)),
+                             **({} if line.quantity is None else {"quantity": ("Quantity", f"{line.quantity:,}")})})
              for line in item.lines})
 
     def project_page(self, project_id: int) -> tuple[str, dict]:

@@ -10,14 +10,17 @@ AP invoice import (Accounts Payable > Tools > Import Invoices), fixed format, ki
 APIF (invoice):      "APIF", Vendor, Invoice, Description, Amount, Tax, Discount Offered,
                      Misc Deduction, Invoice Date, Accounting Date, Retainage
 APDF (distribution): "APDF", Commitment, Commitment line item, Job, Extra, Cost Code,
-                     Category, Description, Amount, Retainage, Expense account
+                     Category, Description, Amount, Retainage, Expense account, Units
 
 Tax, Discount Offered, Misc Deduction and Expense account are always "" (the portal
-never exports tax; job distributions take the expense account from Sage's setup).
+never exports tax; job distributions take the expense account from Sage's setup). Units is
+the quantity invoiced this period on a Unit/Qty commitment ("" otherwise: the guide's
+Accounting Method note); the facts page does not list it, so it comes last, after the
+confirmed fields.
 
 Example:
     "APIF","V100","INV-7","Pay app 3","1500.00","","","","10/15/2026","10/31/2026","150.00"
-    "APDF","C-100","1","J-1","","01-100","SUB","Framing","1500.00","150.00",""
+    "APDF","C-100","1","J-1","","01-100","SUB","Framing","1500.00","150.00","",""
 
 Setup imports: THE SIMULATOR'S LAYOUT, inferred from the connector guide's data mapping
 tables (the job import file "contains 3 types of records": job, cost codes, categories),
@@ -42,10 +45,12 @@ Example (kind "jc_extra"):
 Financial imports: THE SIMULATOR'S LAYOUT as well (record ids and field order are ours,
 after the guide's data mapping tables and the facts page; check them against Sage's import
 setup). Amounts have 2 decimals, units and unit costs are written as given ("" when none),
-dates MM/DD/YYYY. The guide sends a CCO with a new line as 2 import files (the new
-commitment item, then the change order); here one batch is one file, in that order.
+dates MM/DD/YYYY. The guide sends a CCO with a new line as 2 import files: the new
+commitment item (kind "jc_commitment_item", CI records only), then the change order (kind
+"jc_commitment_co", CO and CC; the simulator still takes CI records before the CO).
 
-JC commitment import, kinds "jc_commitment" (CM, CI) and "jc_commitment_co" (CI, CO, CC):
+JC commitment import, kinds "jc_commitment" (CM, CI), "jc_commitment_item" (CI) and
+"jc_commitment_co" (CO, CC):
     CM (commitment):       "CM", Commitment, Commitment Type, Description, Vendor, Job, Date,
                            Retainage %
     CI (commitment item):  "CI", Commitment, Item, Description, Job, Extra, Cost Code, Category,
@@ -139,7 +144,7 @@ def _record_line(r) -> str:
     if isinstance(r, APDistribution):
         return _line(["APDF", r.commitment, r.commitment_item, r.job, r.extra,
                       r.cost_code, r.category, r.description, _amount(r.amount),
-                      _amount(r.retainage), ""])
+                      _amount(r.retainage), "", _number(r.units)])
     if isinstance(r, APVendor):
         return _line(["V", r.vendor, r.name, r.address_1, r.city, r.state, r.zip,
                       r.telephone, r.fax, r.vendor_type])
@@ -188,6 +193,7 @@ KIND_RECORDS = {
     "jc_extra": (JCExtra, JCCostCode, JCCategory),
     "jc_cost_codes": (JCCostCode, JCCategory),
     "jc_commitment": (JCCommitment, JCCommitmentItem),
+    "jc_commitment_item": (JCCommitmentItem,),
     "jc_commitment_co": (JCCommitmentItem, JCCommitmentCO, JCCommitmentCOItem),
     "jc_budget": (JCTransaction,),
     "jc_budget_change": (JCTransaction,),
