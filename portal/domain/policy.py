@@ -19,6 +19,7 @@ IMPORT = "import_from_sage"      # sync from Sage, link what it found, import jo
 MANAGE_COMPANIES = "manage_sage_companies"
 COMPANY_JOB_COSTS = "company_job_costs"  # the company-level Job Costs tab: ERP Admins (the guide)
 VIEW_HEALTH = "view_health"      # the health page: site admins and ERP Admins
+VIEW_AUDIT = "view_audit_log"    # the company's audit log: ERP Admins and accounting approvers
 
 
 def can(user: User | None, action: str, *, project_level: str | None = None,
@@ -32,7 +33,7 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
         return user.is_accounting_approver
     if action == ERP_ADMIN:
         return user.erp_level == ToolLevel.ADMIN
-    if action == IMPORT:
+    if action in (IMPORT, VIEW_AUDIT):
         return can(user, DECIDE) or can(user, ERP_ADMIN)
     if action == MANAGE_COMPANIES:
         return ToolLevel.at_least(user.erp_level, ToolLevel.STANDARD)

@@ -121,3 +121,10 @@ def parse_ids(values: list[str], field: str = "ids") -> list[int]:
         if number not in ids:
             ids.append(number)
     return ids
+
+
+def csv_safe(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting with = + - @ (or a tab or carriage
+    return) would be run as a formula, so it is written with a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
