@@ -31,6 +31,7 @@ from portal.domain import health, policy
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
+from portal.domain.notifications import Notices
 from portal.domain.types import REGISTRY
 from portal.domain.values import mmddyyyy, money, refuse_unstorable
 from portal.exporters.sage300.records import ConnectorUnavailable
@@ -291,6 +292,13 @@ def setting_value(value) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
     return "" if value is None else str(value)
+
+
+def notices() -> Notices:
+    """What the approvers' notices need from this request: the company, the portal's address, the queue."""
+    from portal.queue import RQJobQueue
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return Notices(company=current_app.config["COMPANY_NAME"], base_url=base.rstrip("/"), queue=RQJobQueue())
 
 
 def form_errors(exc: Invalid) -> dict:

@@ -771,6 +771,9 @@ ROUTES: dict[tuple[str, str], Case] = {
         "POST", lambda w: f"/account/tokens/{w.target_token}/revoke", SITE_ADMINS, (303,),
         lambda w, r: f"/admin/users/{w.target_user}",
         snapshot=token_revoked, ok_check=lambda s, w, before: expect(token_revoked(s, w))),
+    ("/account/notices", "POST"): Case(  # each user's own choices
+        "POST", lambda w: "/account/notices", LOGGED_IN, (303,), lambda w, r: "/account",
+        data=lambda w: {"daily_summary": "on", "resent_notice": "email"}),
     ("/admin/mail", "GET"): Case("GET", lambda w: f"/admin/mail?q={w.token}", SITE_ADMINS),
     ("/admin/mail/<int:mail_id>", "GET"): Case("GET", lambda w: f"/admin/mail/{w.mail}", SITE_ADMINS),
     ("/admin/mail/<int:mail_id>/retry", "POST"): Case(

@@ -13,7 +13,7 @@ from portal.domain.tabs import TabRow, what_happened
 from portal.domain.types import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import error_answer, render, worker_notice
+from portal.web import error_answer, notices, render, worker_notice
 
 bp = Blueprint("items", __name__)
 
@@ -109,7 +109,7 @@ def send(type_key: str, project_id: int | None, item_id: int):
     """Send to ERP (or Resend after a rejection)."""
     item_type, _, _ = items.item_row(db.session(), current_user, type_key, project_id, item_id)
     try:
-        services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue())
+        services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue(), notices())
     except Conflict as exc:
         return _too_late(item_type, project_id, item_id, exc)
     return _after(item_type, project_id, item_id, "Sent to ERP Integrations for accounting acceptance.")

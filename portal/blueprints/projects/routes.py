@@ -9,7 +9,7 @@ from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.models import InvoiceStatus
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import render, worker_notice
+from portal.web import notices, render, worker_notice
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -67,7 +67,7 @@ def _after(project_id: int, invoice_id: int, message: str):
 def send(project_id: int, invoice_id: int):
     """Send to ERP (or Resend after a rejection)."""
     projects.invoice_row(db.session(), current_user, project_id, invoice_id)
-    services.send(db.session(), current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue())
+    services.send(db.session(), current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue(), notices())
     return _after(project_id, invoice_id, "Sent to ERP Integrations for accounting acceptance.")
 
 
