@@ -30,10 +30,11 @@ INDEXES = [
 def upgrade():
     for table, name, columns in INDEXES:
         op.create_index(name, table, columns, unique=False)
-    with op.batch_alter_table('user_account') as batch_op:
-        batch_op.add_column(sa.Column('daily_summary', sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch_op.add_column(sa.Column('resent_notice', sa.String(length=10), nullable=False,
-                                      server_default='email'))
+    # plain ADD COLUMN, never a batch copy: on SQLite that drops user_account, and with foreign
+    # keys on the drop would cascade to every user's tokens and project memberships
+    op.add_column('user_account', sa.Column('daily_summary', sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column('user_account', sa.Column('resent_notice', sa.String(length=10), nullable=False,
+                                            server_default='email'))
     op.create_table(
         'daily_summary_run',
         sa.Column('day', sa.Date(), nullable=False),
@@ -60,8 +61,7 @@ def downgrade():
     op.drop_index('ix_digest_note_pending', table_name='digest_note')
     op.drop_table('digest_note')
     op.drop_table('daily_summary_run')
-    with op.batch_alter_table('user_account') as batch_op:
-        batch_op.drop_column('resent_notice')
-        batch_op.drop_column('daily_summary')
+    op.drop_column('user_account', 'resent_notice')   # SQLite 3.35+ drops a column in place
+    op.drop_column('user_account', 'daily_summary')
     for table, name, _columns in reversed(INDEXES):
         op.drop_index(name, table_name=table)

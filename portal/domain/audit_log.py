@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Integer, String, Text, and_, case, cast, func, literal_column, null, or_, select, union_all
+from sqlalchemy import DateTime, Integer, String, Text, and_, case, cast, func, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import CompoundSelect, Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -162,8 +162,9 @@ def _const(value: str | int | None, type_) -> ColumnElement:
     return literal_column(repr(value) if isinstance(value, str) else str(int(value)), type_)
 
 
-COLUMNS = ("k", "id", "at", "actor_id", "item_type", "erp_item_id", "project_id", "action", "outcome",
-           "subject", "detail")
+COLUMN_TYPES = {"k": Integer(), "id": Integer(), "at": DateTime(), "actor_id": Integer(), "item_type": String(),
+                "erp_item_id": Integer(), "project_id": Integer(), "action": String(), "outcome": String(),
+                "subject": Text(), "detail": Text()}
 
 
 def _arm(kind: str, entry_id, at, actor_id, item_type, erp_item_id, project_id, action, outcome,
@@ -224,7 +225,13 @@ def _wanted(kind: str, f: Filters) -> bool:
     return True
 
 
-def _transitions(f: Filters, limit: int) -> Select:
+# the transitions whose detail holds words a search may look for: reasons and Sage's messages
+TEXT_ACTIONS = (Action.REJECT, Action.EXPORT_FAILED, Action.RETRY_LATER)
+
+
+def _transitions(f: Filters, limit: int, by_text: bool = False) -> Select:
+    """The transitions arm; with a search, the item's own matches (read by erp_item_id), or with
+    by_text those of other items whose reason or Sage message matches (read by action)."""
     outcome = case(*[(ErpAudit.action == a, _const(o, String)) for a, o in TRANSITION_OUTCOME.items()],
                    else_=_const(OK, String))
     arm = _arm(TRANSITION, ErpAudit.id, ErpAudit.at, ErpAudit.actor_id, ErpItem.item_type, ErpAudit.erp_item_id,
@@ -243,8 +250,11 @@ def _transitions(f: Filters, limit: int) -> Select:
         where.append(ErpAudit.action.not_in(list(TRANSITION_OUTCOME)))
     elif f.outcome:
         where.append(ErpAudit.action.in_([a for a, o in TRANSITION_OUTCOME.items() if o == f.outcome]))
-    if f.q:
-        where.append(or_(ErpAudit.erp_item_id.in_(matching_items(f.q)), like(cast(ErpAudit.detail, Text), f.q)))
+    if f.q and not by_text:
+        where.append(ErpAudit.erp_item_id.in_(matching_items(f.q)))
+    elif f.q:
+        where += [ErpAudit.action.in_(TEXT_ACTIONS), ErpAudit.erp_item_id.not_in(matching_items(f.q)),
+                  like(cast(ErpAudit.detail, Text), f.q)]
     return arm.where(*where).order_by(ErpAudit.at.desc(), ErpAudit.id.desc()).limit(limit)
 
 
@@ -319,12 +329,20 @@ ARMS = {TRANSITION: _transitions, SETTING: _settings, SYNC: _syncs, MAIL: _mails
 
 
 def entries_query(f: Filters, limit: int) -> Select | None:
-    """The newest `limit` entries under the filters (after f.after), or None when no arm can match."""
-    arms = [select(*fn(f, limit).subquery().c) for kind, fn in ARMS.items() if _wanted(kind, f)]
+    """The newest `limit` entries under the filters (after f.after), or None when no arm can match.
+    Each arm is wrapped as a subquery (SQLite takes ORDER BY ... LIMIT in a compound's arms only
+    so) and selected by name: building SQLAlchemy's column proxies for five arms would cost more
+    than the query itself."""
+    arms = [select(literal_column("*")).select_from(fn(f, limit).subquery(f"arm_{kind}"))
+            for kind, fn in ARMS.items() if _wanted(kind, f)]
+    if f.q and _wanted(TRANSITION, f) and (not f.action or f.action in TEXT_ACTIONS):
+        arms.append(select(literal_column("*")).select_from(_transitions(f, limit, by_text=True).subquery("arm_text")))
     if not arms:
         return None
     merged = union_all(*arms).subquery("entries")
-    return select(merged).order_by(merged.c.at.desc(), merged.c.k.desc(), merged.c.id.desc()).limit(limit)
+    return (select(*[literal_column(name, type_) for name, type_ in COLUMN_TYPES.items()]).select_from(merged)
+            .order_by(literal_column("at").desc(), literal_column("k").desc(), literal_column("id").desc())
+            .limit(limit))
 
 
 # ---- the rows as the page shows them ----------------------------------------------------------

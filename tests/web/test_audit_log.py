@@ -179,3 +179,13 @@ def test_the_tabs_link_to_the_log_for_those_who_may_read_it(clients):
     for role, shown in (("approver", True), ("erp_admin_no_push", True), ("readonly", False), ("standard", False)):
         body = text(clients[role].get("/erp/vendor"))
         assert (f'href="{URL}"' in body) is shown, role
+
+
+def test_search_matches_reason_text(clients, people, world):
+    """Words of a rejection reason find the rejection (and nothing else of the item)."""
+    word = f"Retainage{world.token}x".lower()
+    item = world.item("commitment", State.REJECTED, reason=f"Wrong {word} on line 2")
+    _, body = get(clients, {"q": word.upper()})
+    found = rows(body)
+    assert len(found) == 1 and f"Wrong {word} on line 2" in found[0] and item.number in found[0], body[-2000:]
+    assert 'data-action="reject"' in found[0]
