@@ -88,7 +88,8 @@ VIEWS = {
                          '<table class="grid" id="invoice-table">'),
     "projects": (lambda w: "/projects/", "project_admin", None),
     "users": (lambda w: "/admin/users", "site_admin", None),
-    "mail": (lambda w: "/admin/mail", "site_admin", None),
+    "mail": (lambda w: "/admin/mail", "site_admin", '<div id="mail-list">'),
+    "audit log": (lambda w: f"/erp/audit-log?q={w.token}", "approver", '<div id="results">'),
 }
 
 
