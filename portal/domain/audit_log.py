@@ -15,10 +15,25 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, String, Text, and_, case, cast, func, literal_column, null, or_, select, union_all
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import CompoundSelect, Select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
 from portal.domain import policy
 from portal.domain.errors import Invalid, PermissionDenied
@@ -162,9 +177,10 @@ def _const(value: str | int | None, type_) -> ColumnElement:
     return literal_column(repr(value) if isinstance(value, str) else str(int(value)), type_)
 
 
-COLUMN_TYPES = {"k": Integer(), "id": Integer(), "at": DateTime(), "actor_id": Integer(), "item_type": String(),
-                "erp_item_id": Integer(), "project_id": Integer(), "action": String(), "outcome": String(),
-                "subject": Text(), "detail": Text()}
+COLUMN_TYPES: dict[str, TypeEngine] = {
+    "k": Integer(), "id": Integer(), "at": DateTime(), "actor_id": Integer(), "item_type": String(),
+    "erp_item_id": Integer(), "project_id": Integer(), "action": String(), "outcome": String(),
+    "subject": Text(), "detail": Text()}
 
 
 def _arm(kind: str, entry_id, at, actor_id, item_type, erp_item_id, project_id, action, outcome,
@@ -333,7 +349,7 @@ def entries_query(f: Filters, limit: int) -> Select | None:
     Each arm is wrapped as a subquery (SQLite takes ORDER BY ... LIMIT in a compound's arms only
     so) and selected by name: building SQLAlchemy's column proxies for five arms would cost more
     than the query itself."""
-    arms = [select(literal_column("*")).select_from(fn(f, limit).subquery(f"arm_{kind}"))
+    arms: list[Select] = [select(literal_column("*")).select_from(fn(f, limit).subquery(f"arm_{kind}"))
             for kind, fn in ARMS.items() if _wanted(kind, f)]
     if f.q and _wanted(TRANSITION, f) and (not f.action or f.action in TEXT_ACTIONS):
         arms.append(select(literal_column("*")).select_from(_transitions(f, limit, by_text=True).subquery("arm_text")))
