@@ -93,6 +93,8 @@ class Filters:
     date_to: date | None = None
     q: str = ""
     after: tuple[datetime, int, int] | None = None
+    # the ERP items whose own record matches q, read once per page (None: not read yet)
+    items: tuple[int, ...] | None = None
 
     def args(self) -> dict[str, str]:
         """The filter as URL query arguments (empty ones left out), without the page's keyset."""
@@ -213,6 +215,21 @@ def _dates(at, f: Filters) -> list[ColumnElement[bool]]:
     return where
 
 
+ITEMS_READ_MAX = 1000   # more matching items than this: the arms ask the database themselves
+
+
+def with_items(session: Session, f: Filters) -> Filters:
+    """The filters with the ids of the items matching q, read once (not once per arm)."""
+    if not f.q or f.items is not None:
+        return f
+    ids = session.scalars(matching_items(f.q).limit(ITEMS_READ_MAX + 1)).all()
+    return f if len(ids) > ITEMS_READ_MAX else replace(f, items=tuple(ids))
+
+
+def _items(f: Filters):
+    return matching_items(f.q) if f.items is None else list(f.items)
+
+
 def matching_items(q: str) -> CompoundSelect:
     """The ERP items whose own record matches q (its number, title, vendor, project...)."""
     return union_all(*[select(ErpItem.id).where(ErpItem.item_type == key, ErpItem.item_id.in_(t.search_ids(q)))
@@ -242,12 +259,13 @@ def _wanted(kind: str, f: Filters) -> bool:
 
 
 # the transitions whose detail holds words a search may look for: reasons and Sage's messages
-TEXT_ACTIONS = (Action.REJECT, Action.EXPORT_FAILED, Action.RETRY_LATER)
+TEXT_ACTIONS = (Action.REJECT, Action.EXPORT_FAILED)
 
 
-def _transitions(f: Filters, limit: int, by_text: bool = False) -> Select:
-    """The transitions arm; with a search, the item's own matches (read by erp_item_id), or with
-    by_text those of other items whose reason or Sage message matches (read by action)."""
+def _transitions(f: Filters, limit: int, by_text: str | None = None) -> Select:
+    """The transitions arm; with a search, the matching items' own rows (read by erp_item_id), or
+    with by_text (an action) the rows of that action of other items whose reason or Sage message
+    matches (read newest first from the action's index)."""
     outcome = case(*[(ErpAudit.action == a, _const(o, String)) for a, o in TRANSITION_OUTCOME.items()],
                    else_=_const(OK, String))
     arm = _arm(TRANSITION, ErpAudit.id, ErpAudit.at, ErpAudit.actor_id, ErpItem.item_type, ErpAudit.erp_item_id,
@@ -267,9 +285,9 @@ def _transitions(f: Filters, limit: int, by_text: bool = False) -> Select:
     elif f.outcome:
         where.append(ErpAudit.action.in_([a for a, o in TRANSITION_OUTCOME.items() if o == f.outcome]))
     if f.q and not by_text:
-        where.append(ErpAudit.erp_item_id.in_(matching_items(f.q)))
+        where.append(ErpAudit.erp_item_id.in_(_items(f)))
     elif f.q:
-        where += [ErpAudit.action.in_(TEXT_ACTIONS), ErpAudit.erp_item_id.not_in(matching_items(f.q)),
+        where += [ErpAudit.action == by_text, ErpAudit.erp_item_id.not_in(_items(f)),
                   like(cast(ErpAudit.detail, Text), f.q)]
     return arm.where(*where).order_by(ErpAudit.at.desc(), ErpAudit.id.desc()).limit(limit)
 
@@ -322,7 +340,7 @@ def _mails(f: Filters, limit: int) -> Select:
         where.append(outcome == f.outcome)
     if f.q:
         where.append(or_(like(OutboxMail.subject, f.q), like(OutboxMail.recipients, f.q),
-                         OutboxMail.erp_item_id.in_(matching_items(f.q))))
+                         OutboxMail.erp_item_id.in_(_items(f))))
     return arm.where(*where).order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()).limit(limit)
 
 
@@ -351,8 +369,10 @@ def entries_query(f: Filters, limit: int) -> Select | None:
     than the query itself."""
     arms: list[Select] = [select(literal_column("*")).select_from(fn(f, limit).subquery(f"arm_{kind}"))
             for kind, fn in ARMS.items() if _wanted(kind, f)]
-    if f.q and _wanted(TRANSITION, f) and (not f.action or f.action in TEXT_ACTIONS):
-        arms.append(select(literal_column("*")).select_from(_transitions(f, limit, by_text=True).subquery("arm_text")))
+    if f.q and _wanted(TRANSITION, f):
+        arms += [select(literal_column("*")).select_from(
+                     _transitions(f, limit, by_text=action).subquery(f"arm_{action}"))
+                 for action in TEXT_ACTIONS if not f.action or f.action == action]
     if not arms:
         return None
     merged = union_all(*arms).subquery("entries")
@@ -451,7 +471,7 @@ def _setting(value) -> str:
 
 
 def _entries(session: Session, f: Filters, limit: int) -> list[Entry]:
-    query = entries_query(f, limit)
+    query = entries_query(with_items(session, f), limit)
     if query is None:
         return []
     return [Entry(ORDER_KIND[r.k], r.id, r.at, r.actor_id, r.item_type, r.erp_item_id, r.project_id, r.action,
