@@ -23,8 +23,8 @@ from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._stack import PASSWORD, Seeder, Stack, machine, make_users, median, pct, table, verdict  # noqa: E402
-from bench.bench_tab import SqlCounter, Timed, explain  # noqa: E402
+from bench._stack import Seeder, Stack, machine, make_users, median, pct, table, verdict  # noqa: E402
+from bench.bench_tab import explain, instrumented  # noqa: E402
 
 URL = "/erp/audit-log"
 ACTIONS = [("send", "draft", "ready"), ("accept", "ready", "exporting"), ("export_ok", "exporting", "synced"),
@@ -95,7 +95,6 @@ def main() -> int:
 
     with Stack("audit") as stack:
         app = stack.make_app()
-        from sqlalchemy import event
 
         from portal.domain import audit_log
         from portal.exporters.sage300.connectors import make_connector
@@ -123,15 +122,7 @@ def main() -> int:
             cursor = deep.next_after
             db.session.remove()
 
-        timed = Timed(app.wsgi_app)
-        app.wsgi_app = timed
-        sql = SqlCounter()
-        with app.app_context():
-            event.listen(db.engine, "before_cursor_execute", sql.before)
-            event.listen(db.engine, "after_cursor_execute", sql.after)
-        client = app.test_client()
-        r = client.post("/login", data={"username": approver_name, "password": PASSWORD})
-        assert r.status_code == 303, r.get_data(as_text=True)[:300]
+        timed, sql, client = instrumented(app, approver_name)
 
         hx = {"HX-Request": "true"}
         variants = [

@@ -65,6 +65,24 @@ class SqlCounter:
         self.times.append(time.perf_counter() - self._t0)
 
 
+def instrumented(app, username: str):
+    """(Timed, SqlCounter, a test client signed in as `username`): server time of each request
+    and the statements it ran on the portal's engine."""
+    from sqlalchemy import event
+
+    from portal.extensions import db
+    timed = Timed(app.wsgi_app)
+    app.wsgi_app = timed
+    sql = SqlCounter()
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", sql.before)
+        event.listen(db.engine, "after_cursor_execute", sql.after)
+    client = app.test_client()
+    r = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 303, r.get_data(as_text=True)[:300]
+    return timed, sql, client
+
+
 class RedisCounter:
     """Counts Redis commands sent by this process (the tab asks RQ about stalled rows)."""
 

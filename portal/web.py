@@ -33,7 +33,7 @@ from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
 from portal.domain.notifications import Notices
 from portal.domain.types import REGISTRY
-from portal.domain.values import mmddyyyy, money, refuse_unstorable
+from portal.domain.values import mmddyyyy, money, refuse_unstorable, setting_value
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 from portal.health_probe import RQHealthProbe
@@ -283,15 +283,6 @@ def _json_texts(value, path: str = "") -> dict[str, str]:
     for key, inner in items:
         texts.update(_json_texts(inner, f"{path}.{key}" if path else str(key)))
     return texts
-
-
-def setting_value(value) -> str:
-    """A setting as people read it: on/off, and one entry per item of a group."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
-    return "" if value is None else str(value)
 
 
 def notices() -> Notices:

@@ -51,7 +51,7 @@ from portal.domain.models import (
 )
 from portal.domain.search import like
 from portal.domain.types import REGISTRY
-from portal.domain.values import csv_safe
+from portal.domain.values import csv_safe, setting_value
 
 PAGE = 50
 Q_MAX = 200
@@ -443,7 +443,7 @@ class Entry:
                       if k not in SHOWN and v is not None and v != "" and v is not False]
             return " · ".join(p for p in parts if p)
         if self.kind == SETTING:
-            return f"{self.subject}: {_setting(_json(self.detail))}"
+            return f"{self.subject}: {setting_value(_json(self.detail))}"
         if self.kind == SYNC:
             return f"{(self.subject or '').replace('_', ' ')}: {self.detail or ''}".strip(": ")
         if self.kind == MAIL:
@@ -460,14 +460,6 @@ def _json(raw: str | None):
         return json.loads(raw)
     except (TypeError, ValueError):
         return raw
-
-
-def _setting(value) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')}: {_setting(v)}" for k, v in value.items())
-    return "" if value is None else str(value)
 
 
 def _entries(session: Session, f: Filters, limit: int) -> list[Entry]:

@@ -128,3 +128,12 @@ def csv_safe(value: object) -> str:
     return) would be run as a formula, so it is written with a leading quote."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def setting_value(value: object) -> str:
+    """A setting as people read it: on/off, and one entry per item of a group."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
