@@ -163,3 +163,28 @@ def test_preferences_are_checked(session, people):
     assert "resent_notice" in caught.value.fields
     session.expire_all()
     assert session.get(type(user), user.id).resent_notice == DIGEST
+
+
+def test_the_scheduler_asks_for_the_summary_every_tick(app):
+    """The summary is one of the scheduler's cron jobs (each run sends at most once a day)."""
+    from portal import jobs, schedule
+    cron = schedule.cron_scheduler(app, 45)
+    names = {job.func_name: job for job in cron.get_jobs()}
+    assert f"{jobs.daily_summary.__module__}.daily_summary" in names
+    assert names["portal.jobs.daily_summary"].interval == 45
+
+
+def test_the_summary_job_reads_the_hour_and_zone_from_the_config(app, monkeypatch):
+    from portal import jobs
+    asked = {}
+
+    def fake(session, now, hour, tz, notices):
+        asked.update(hour=hour, tz=str(tz), company=notices.company)
+        return None
+
+    monkeypatch.setattr(notifications, "send_daily_summary", fake)
+    monkeypatch.setitem(app.config, "DAILY_SUMMARY_HOUR", 9)
+    monkeypatch.setitem(app.config, "COMPANY_TIME_ZONE", "America/Chicago")
+    with app.app_context():
+        assert jobs.daily_summary() == "not due"
+    assert asked == {"hour": 9, "tz": "America/Chicago", "company": app.config["COMPANY_NAME"]}
