@@ -488,7 +488,8 @@ def _describe(session: Session, entries: list[Entry]) -> None:
             by_type.setdefault(erp.item_type, []).append(erp)
     for key, group in by_type.items():
         item_type = REGISTRY[key]
-        items = item_type.load_many(session, [erp.item_id for erp in group])
+        # what a tab row loads names the item too: far less than an export's load
+        items = item_type.load_many(session, [erp.item_id for erp in group], item_type.tab_options())
         for erp in group:
             item = items.get(erp.item_id)
             titles[erp.id] = item_type.summary(item).title if item is not None else f"{item_type.label} (deleted)"

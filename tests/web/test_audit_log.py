@@ -14,6 +14,7 @@ import pytest
 
 from portal.domain.lifecycle import Action, State
 from portal.domain.models import ErpAudit, SettingChange, utcnow
+from portal.domain.types import REGISTRY
 from tests.factories import app_session
 from tests.web.pages import HX, World, is_fragment, is_page, text
 
@@ -189,3 +190,14 @@ def test_search_matches_reason_text(clients, people, world):
     found = rows(body)
     assert len(found) == 1 and f"Wrong {word} on line 2" in found[0] and item.number in found[0], body[-2000:]
     assert 'data-action="reject"' in found[0]
+
+
+@pytest.mark.parametrize("key", list(REGISTRY))
+def test_every_type_is_named_in_the_log(clients, world, key):
+    """An item of each type, just sent, is listed under its type with its name (as its tab loads it)."""
+    item = world.item(key, State.READY)
+    response, body = get(clients, {"type": key, "action": Action.SEND})
+    assert response.status_code == 200, body[-1500:]
+    assert 'data-action="send"' in body and REGISTRY[key].label in body
+    name = item.number or item.title
+    assert any(name in row for row in rows(body)), (name, [r.replace("\n", " ") for r in rows(body)[:1]])
