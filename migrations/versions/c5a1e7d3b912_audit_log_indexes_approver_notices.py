@@ -24,6 +24,7 @@ INDEXES = [
     ('sync_run', 'ix_sync_run_created_id', ['created_at', 'id']),
     ('outbox_mail', 'ix_outbox_mail_created_id', ['created_at', 'id']),
     ('api_token_audit', 'ix_api_token_audit_at_id', ['at', 'id']),
+    ('sage_record', 'ix_sage_record_decided_id', ['decided_at', 'id']),
 ]
 
 

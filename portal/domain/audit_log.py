@@ -1,5 +1,6 @@
 """The company's audit log: every lifecycle transition (link and unlink included), setting
-change, sync run, mail and API token change, as one list, newest first.
+change, sync run, mail, API token change and decision on a record read from Sage, as one
+list, newest first.
 
 One UNION ALL of the audited tables. Every filter and the keyset ("after this row") goes into
 each arm, and each arm is read newest first from its (time, id) index with the page's limit,
@@ -43,8 +44,10 @@ from portal.domain.models import (
     ApiTokenAudit,
     ErpAudit,
     ErpItem,
+    ImportStatus,
     OutboxMail,
     Project,
+    SageRecord,
     SettingChange,
     SyncRun,
     User,
@@ -57,15 +60,17 @@ PAGE = 50
 Q_MAX = 200
 
 # kinds of entry: their sort order (the tie-break) and what the Type filter calls them
-TRANSITION, SETTING, SYNC, MAIL, TOKEN = "transition", "setting", "sync", "mail", "api_token"
-KIND_ORDER = {TRANSITION: 1, SETTING: 2, SYNC: 3, MAIL: 4, TOKEN: 5}
+TRANSITION, SETTING, SYNC, MAIL, TOKEN, SAGE = "transition", "setting", "sync", "mail", "api_token", "sage_record"
+KIND_ORDER = {TRANSITION: 1, SETTING: 2, SYNC: 3, MAIL: 4, TOKEN: 5, SAGE: 6}
 ORDER_KIND = {v: k for k, v in KIND_ORDER.items()}
-KIND_LABELS = {SETTING: "Setting", SYNC: "Sync from Sage", MAIL: "Mail", TOKEN: "API token"}
+KIND_LABELS = {SETTING: "Setting", SYNC: "Sync from Sage", MAIL: "Mail", TOKEN: "API token",
+               SAGE: "Sage record (Ready to Import)"}
 
 OK, FAILED, PENDING = "ok", "failed", "pending"
 OUTCOMES = {OK: "Succeeded", FAILED: "Failed", PENDING: "Pending"}
 
 # the actions of the kinds that are not transitions
+SAGE_PREFIX = "sage_"
 SETTING_CHANGE, SYNC_RUN, MAIL_SENT, TOKEN_CREATE, TOKEN_REVOKE = (
     "setting_change", "sync", "mail", "token_create", "token_revoke")
 ACTION_LABELS = {
@@ -75,6 +80,11 @@ ACTION_LABELS = {
     Action.RETRY_LATER: "Retry later", Action.LINK: "Linked",
     SETTING_CHANGE: "Setting changed", SYNC_RUN: "Sync", MAIL_SENT: "Mail",
     TOKEN_CREATE: "API token created", TOKEN_REVOKE: "API token revoked",
+    # what was last decided on a record read from Sage (Ready to Import): its status, prefixed
+    **{SAGE_PREFIX + status: label for status, label in {
+        ImportStatus.LINKED: "Sage record linked", ImportStatus.ADDED: "Added from Sage",
+        ImportStatus.ARCHIVED: "Sage record archived",
+        ImportStatus.PENDING: "Sage record back to Ready to Import"}.items()},
 }
 # a transition's outcome follows from its action (so the filter reads the action index)
 TRANSITION_OUTCOME = {Action.EXPORT_FAILED: FAILED, Action.RETRY_LATER: PENDING}
@@ -242,7 +252,10 @@ def _wanted(kind: str, f: Filters) -> bool:
         return False
     if f.action:
         if kind == TRANSITION:
-            fits = f.action not in FIXED_ACTION.values() and f.action not in (TOKEN_CREATE, TOKEN_REVOKE)
+            fits = (f.action not in FIXED_ACTION.values() and f.action not in (TOKEN_CREATE, TOKEN_REVOKE)
+                    and not f.action.startswith(SAGE_PREFIX))
+        elif kind == SAGE:
+            fits = f.action.startswith(SAGE_PREFIX)
         elif kind == TOKEN:
             fits = f.action in (TOKEN_CREATE, TOKEN_REVOKE)
         else:
@@ -251,9 +264,9 @@ def _wanted(kind: str, f: Filters) -> bool:
             return False
     if f.user is not None and kind == MAIL:
         return False
-    if f.project is not None and kind in (SETTING, TOKEN):
+    if f.project is not None and kind in (SETTING, TOKEN, SAGE):
         return False
-    if f.outcome and kind in (SETTING, TOKEN) and f.outcome != OK:
+    if f.outcome and kind in (SETTING, TOKEN, SAGE) and f.outcome != OK:
         return False
     return True
 
@@ -359,7 +372,25 @@ def _tokens(f: Filters, limit: int) -> Select:
     return arm.where(*where).order_by(ApiTokenAudit.at.desc(), ApiTokenAudit.id.desc()).limit(limit)
 
 
-ARMS = {TRANSITION: _transitions, SETTING: _settings, SYNC: _syncs, MAIL: _mails, TOKEN: _tokens}
+def _sage_records(f: Filters, limit: int) -> Select:
+    """The last decision on each record read from Sage (linked, added, archived, back to Ready to
+    Import): the record keeps only its latest, so that is what the log shows."""
+    at = SageRecord.decided_at
+    arm = _arm(SAGE, SageRecord.id, at, SageRecord.decided_by_id, _const(None, String), _const(None, Integer),
+               _const(None, Integer), _const(SAGE_PREFIX, String) + SageRecord.status, _const(OK, String),
+               SageRecord.kind + _const(" ", String) + SageRecord.sage_key, SageRecord.name)
+    where = [at.is_not(None)] + _keyset(SAGE, at, SageRecord.id, f.after) + _dates(at, f)
+    if f.user is not None:
+        where.append(SageRecord.decided_by_id == f.user)
+    if f.action:
+        where.append(SageRecord.status == f.action.removeprefix(SAGE_PREFIX))
+    if f.q:
+        where.append(or_(like(SageRecord.sage_key, f.q), like(SageRecord.name, f.q)))
+    return arm.where(*where).order_by(at.desc(), SageRecord.id.desc()).limit(limit)
+
+
+ARMS = {TRANSITION: _transitions, SETTING: _settings, SYNC: _syncs, MAIL: _mails, TOKEN: _tokens,
+        SAGE: _sage_records}
 
 
 def entries_query(f: Filters, limit: int) -> Select | None:
@@ -448,6 +479,8 @@ class Entry:
             return f"{(self.subject or '').replace('_', ' ')}: {self.detail or ''}".strip(": ")
         if self.kind == MAIL:
             return f"{self.subject} (to {self.detail})"
+        if self.kind == SAGE:
+            return f"{self.subject}: {self.detail}" if self.detail else f"{self.subject}"
         if self.kind == TOKEN:
             return f"{self.subject}" + (f" of {self.extra['owner']}" if self.extra.get("owner") else "")
         return ""

@@ -718,6 +718,7 @@ class SageRecord(Base):
     __table_args__ = (
         UniqueConstraint("kind", "sage_key"),
         Index("ix_sage_record_list", "kind", "status", "sage_key"),
+        Index("ix_sage_record_decided_id", "decided_at", "id"),   # the audit log, newest first
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))          # vendor, job, extra, contract

@@ -201,3 +201,18 @@ def test_every_type_is_named_in_the_log(clients, world, key):
     assert 'data-action="send"' in body and REGISTRY[key].label in body
     name = item.number or item.title
     assert any(name in row for row in rows(body)), (name, [r.replace("\n", " ") for r in rows(body)[:1]])
+
+
+def test_a_sage_record_archived_is_in_the_log(app, clients, people, world):
+    """Archiving a vendor read from Sage (Ready to Import) is listed with who did it."""
+    from tests.factories import sage_vendor
+    with app_session(app) as s:
+        record_id, vendor_id = sage_vendor(s, world.sim)
+    response = clients["approver"].post(f"/erp/import/vendors/{record_id}/archive")
+    assert response.status_code == 303
+    _, body = get(clients, {"type": "sage_record", "q": vendor_id})
+    found = rows(body)
+    assert len(found) == 1 and 'data-action="sage_archived"' in found[0], body[-2000:]
+    assert people["approver"].name in found[0] and vendor_id in found[0] and "Sage record archived" in found[0]
+    _, by_action = get(clients, {"action": "sage_archived", "q": vendor_id, "user": people["approver"].id})
+    assert len(rows(by_action)) == 1
