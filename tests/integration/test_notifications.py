@@ -6,6 +6,8 @@ The database is shared by the session's tests: every summary here is for a day o
 random far date), and assertions look at this test's people and items only."""
 from __future__ import annotations
 
+import email
+import email.policy
 import random
 import threading
 from datetime import datetime
@@ -39,9 +41,17 @@ def approver(session, *, summary: bool = True, resent: str = EMAIL):
     return user
 
 
+def readable(envelope) -> str:
+    """A received mail's subject and text body, decoded (a body with a non-ASCII character travels
+    encoded), with runs of white space as one space."""
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    return " ".join(f"{message['Subject']} {body.get_content() if body else ''}".split())
+
+
 def mails_to(smtp, user, *parts: str) -> list:
     """What the SMTP server received for the user with every one of `parts` in it (subject or body)."""
-    return [m for m in smtp.to(user.email) if all(p.encode() in b" ".join(m.content.split()) for p in parts)]
+    return [m for m in smtp.to(user.email) if all(p in readable(m) for p in parts)]
 
 
 @pytest.fixture
@@ -53,10 +63,13 @@ def people(session):
                 admin_no_push=f.make_user(session, erp_level=ToolLevel.ADMIN))
 
 
+LONG_REASON = "Wrong retainage " + "on every line of the schedule of values " * 40   # 1,615 characters
+
+
 def rejected_item(session, sim, people, key: str = "commitment") -> it.Item:
     home = it.make_home(session, sim)
     return it.make_item(session, sim, key, State.REJECTED, home=home, sender=people["sender"],
-                        approver=people["decider"], reason="Wrong retainage")
+                        approver=people["decider"], reason=LONG_REASON)
 
 
 def test_a_resent_item_is_emailed_or_noted_as_each_approver_chose(session, sim, people, drain, smtp):
@@ -73,7 +86,7 @@ def test_a_resent_item_is_emailed_or_noted_as_each_approver_chose(session, sim, 
     for who in ("emailed", "digest_no_summary", "decider", "opted_out"):
         got = mails_to(smtp, people[who], "ERP Commitment Resent:", "has been sent to ERP again", item.number)
         assert len(got) == 1, who
-        body = got[0].content.decode()
+        body = readable(got[0])
         assert "Wrong retainage" in body and f"{BASE}/erp/commitment?filter=ready" in body
     for who in ("digest", "plain", "admin_no_push", "sender"):
         assert mails_to(smtp, people[who], "has been sent to ERP again", item.number) == [], who
@@ -105,12 +118,16 @@ def test_the_daily_summary_goes_to_approvers_who_want_it(session, sim, people, d
     for who in ("digest", "emailed", "decider"):
         got = mails_to(smtp, people[who], subject)
         assert len(got) == 1, who
-        body = got[0].content.decode()
+        body = readable(got[0])
         assert "Commitments:" in body and "waiting" in body and "failed to export" in body
         assert f"{BASE}/erp/commitment?filter=ready" in body and "Oldest waiting:" in body
         assert ("Sent to ERP again since your last summary" in body) is (who == "digest"), who
     for who in ("opted_out", "digest_no_summary", "plain", "admin_no_push", "sender"):
         assert mails_to(smtp, people[who], subject) == [], who
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.subject == subject,
+                                                    OutboxMail.recipients == people["digest"].email.lower())).one()
+    # SMTP refuses a line over 1,000 characters: every row and line of the summary has its own
+    assert max(len(line) for line in (mail.text_body + mail.html_body).splitlines()) < 500
     note = session.scalars(select(DigestNote).where(DigestNote.user_id == people["digest"].id)).one()
     assert note.summary_day == now.date()   # carried once: the next summary does not repeat it
 
