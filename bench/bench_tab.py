@@ -186,7 +186,7 @@ def main() -> int:
     clock = Clock()
     with Stack("tab") as stack:
         app = stack.make_app()
-        from sqlalchemy import event, update
+        from sqlalchemy import update
 
         from portal.domain.models import ErpItem
         from portal.exporters.sage300.connectors import make_connector
@@ -199,16 +199,8 @@ def main() -> int:
                         erp_id_base=None)
         seeder.base()
 
-        timed = Timed(app.wsgi_app)
-        app.wsgi_app = timed
-        sql = SqlCounter()
-        with app.app_context():
-            event.listen(db.engine, "before_cursor_execute", sql.before)
-            event.listen(db.engine, "after_cursor_execute", sql.after)
+        timed, sql, client = instrumented(app, approver_name)
         redis_counter = RedisCounter()
-        client = app.test_client()
-        r = client.post("/login", data={"username": approver_name, "password": PASSWORD})
-        assert r.status_code == 303, r.get_data(as_text=True)[:300]
         page_size = app.config["PAGE_SIZE"]
 
         results = {}
