@@ -15,6 +15,7 @@ import pytest
 
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpItem, ToolLevel, utcnow
+from portal.domain.services import REASON_MAX
 from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f, items as it
 from tests.factories import app_session as dbs
@@ -234,3 +235,20 @@ def test_the_rejection_mail_names_the_item_and_answers_to_the_approver(app, clie
     assert f"http://portal.test{it.item_url(item, 'edit')}" in message.get_body(("plain",)).get_content()
     with dbs(app) as s:
         assert s.get(ErpItem, item.erp).state == State.REJECTED
+
+
+def test_a_rejection_with_the_longest_reason_is_delivered(app, clients, people, world, smtp, drain):
+    """A reason of REASON_MAX characters in one word: SMTP refuses lines over 1,000 characters, so
+    the mail wraps it; every word of it arrives."""
+    item = world.item("subcontractor_invoice", State.READY)
+    reason = "Long" + "x" * (REASON_MAX - 8) + "end."
+    response = clients["approver"].post(it.tab_url(item.key, item.erp, "reject"), data={"reason": reason},
+                                        headers=HX)
+    assert response.status_code == 200
+    drain()
+    got = [m for m in smtp.to(people["project_admin"].email) if item.number.encode() in m.content]
+    assert len(got) == 1
+    message = email.message_from_bytes(got[0].content, policy=email.policy.default)
+    plain = message.get_body(("plain",)).get_content()
+    assert "".join(plain.split()).count(reason) == 1
+    assert max(len(line) for line in got[0].content.splitlines()) <= 998
