@@ -66,6 +66,9 @@ class FakeSage:
         return row
 
     # -- the reader API ------------------------------------------------------------------------
+    def list_vendor_insurance(self, vendor=None):
+        return []  # no AP Vendor Insurance (tests/integration/test_vendor_insurance.py uses the simulator)
+
     def list_vendors(self):
         self.reads += 1
         return sorted(self.vendors, key=lambda r: r["Vendor"])

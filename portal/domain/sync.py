@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import policy, settings
+from portal.domain import compliance, policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.links import link_cost_codes
 from portal.domain.models import (
@@ -42,6 +42,7 @@ from portal.domain.models import (
     SyncStatus,
     User,
     Vendor,
+    VendorInsurance,
     utcnow,
 )
 from portal.domain.ports import SyncQueue
@@ -433,6 +434,45 @@ def sync_vendors(session: Session, reader, tally: Tally, _project_id=None) -> No
                     changed = True
             if changed:
                 tally.add("updated")
+    tally.progress(0)
+
+
+@kind("insurance", "Vendor Insurance")
+def sync_insurance(session: Session, reader, tally: Tally, _project_id=None) -> None:
+    """Each linked company's certificates from Sage's AP Vendor Insurance (the guide's Company
+    Insurance: synced companies only, Sage's default types): added, updated or removed as Sage has them."""
+    sage = reader.list_vendor_insurance()
+    linked = cast(dict[str, int], dict(session.execute(select(Vendor.erp_vendor_id, Vendor.id)
+                                                       .where(Vendor.erp_vendor_id.is_not(None))).all()))
+    wanted: dict[tuple[int, str], dict] = {}
+    for row in sage:
+        vendor_id, key = linked.get(row["Vendor"]), compliance.SAGE_TYPES.get(row["Insurance_Type"])
+        if vendor_id is not None and key is not None:
+            wanted[(vendor_id, key)] = dict(
+                policy_number=row["Policy_Number"] or "", carrier=row["Insurance_Company"] or "",
+                limit_amount=row["Limit_Amount"], effective_date=row["Effective_Date"],
+                expiration_date=row["Expiration_Date"])
+    tally.total(len(wanted))
+    have = {(c.vendor_id, c.insurance_type): c for c in session.scalars(
+        select(VendorInsurance).where(VendorInsurance.vendor_id.in_(list(linked.values()))))}
+    now = utcnow()
+    for (vendor_id, key), values in wanted.items():
+        cert = have.get((vendor_id, key))
+        if cert is None:
+            session.add(VendorInsurance(vendor_id=vendor_id, insurance_type=key, synced_at=now, **values))
+            tally.add("added")
+        elif any(getattr(cert, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(cert, name, value)
+            cert.synced_at = now
+            tally.add("updated")
+        else:
+            tally.add("unchanged")
+        tally.step()
+    for held, cert in have.items():
+        if held not in wanted:  # no longer in Sage: a certificate Sage dropped is missing
+            session.delete(cert)
+            tally.add("updated")
     tally.progress(0)
 
 

@@ -94,6 +94,7 @@ from .rules import (
     change_order_exists,
     check_fields,
     commitment_exists,
+    date_required,
     dec,
     duplicate_invoice,
     estimate_exists,
@@ -240,6 +241,9 @@ class ImportersMixin(GenericMixin):
             raise Refused(VENDOR_INACTIVE)
         if not dists:
             raise Refused(NO_DISTRIBUTIONS)
+        for name, setting in (("Date Received", "date_received_usage"), ("Payment Date", "payment_date_usage")):
+            if settings[setting] == "Required":
+                raise Refused(date_required(name))
 
         codings = Codings(conn).load((d.job, d.extra, d.cost_code, d.category) for d in dists)
         for d in dists:
@@ -269,7 +273,7 @@ class ImportersMixin(GenericMixin):
         conn.execute(insert(invoice_t), dict(
             Vendor=inv.vendor, Invoice=inv.invoice, Description=inv.description or "",
             Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
-            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now))
+            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now, Hold=inv.hold))
         conn.execute(insert(distribution_t), [dict(
             Vendor=inv.vendor, Invoice=inv.invoice, Distribution_Seq=n, Commitment=d.commitment or "",
             Commitment_Item=d.commitment_item or "", Job=d.job, Extra=d.extra or "", Cost_Code=d.cost_code,
@@ -548,6 +552,9 @@ class ImportersMixin(GenericMixin):
             raise Refused(NOT_FOUND)
         if not dists:
             raise Refused(NO_DISTRIBUTIONS)
+        for name, setting in (("Date Received", "date_received_usage"), ("Payment Date", "payment_date_usage")):
+            if settings[setting] == "Required":
+                raise Refused(date_required(name))
         items = CONTRACT_ITEMS(conn, [(d.contract, d.contract_item) for d in dists])
         if any((d.contract, d.contract_item) not in items for d in dists):
             raise Refused(NOT_FOUND)
@@ -559,7 +566,7 @@ class ImportersMixin(GenericMixin):
         conn.execute(insert(ar_invoice_t), dict(
             Invoice=inv.invoice, Customer=inv.customer, Contract=inv.contract, Job=inv.job or "",
             Description=inv.description or "", Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
-            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now))
+            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now, Hold=inv.hold))
         conn.execute(insert(ar_distribution_t), [dict(
             Invoice=inv.invoice, Distribution_Seq=n, Contract=d.contract, Contract_Item=d.contract_item,
             Description=d.description or "", Amount=d.amount, Retainage=d.retainage,
