@@ -566,7 +566,7 @@ class ImportersMixin(GenericMixin):
         conn.execute(insert(ar_invoice_t), dict(
             Invoice=inv.invoice, Customer=inv.customer, Contract=inv.contract, Job=inv.job or "",
             Description=inv.description or "", Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
-            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now, Hold=inv.hold))
+            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now))
         conn.execute(insert(ar_distribution_t), [dict(
             Invoice=inv.invoice, Distribution_Seq=n, Contract=d.contract, Contract_Item=d.contract_item,
             Description=d.description or "", Amount=d.amount, Retainage=d.retainage,
