@@ -143,7 +143,8 @@ def test_vendor_insurance_entered_changed_and_removed_as_a_sage_user(own_sim):
     own_sim.set_vendor_insurance("ACME", "Workers Compensation", "WC-1", "State Fund", "", "", "2026-03-31")
     rows = own_sim.list_vendor_insurance("ACME")
     assert [(r["Insurance_Type"], r["Policy_Number"], r["Limit_Amount"], r["Expiration_Date"]) for r in rows] == [
-        ("General Liability", "GL-2", None, date(2027, 6, 30)), ("Workers Compensation", "WC-1", None, date(2026, 3, 31))]
+        ("General Liability", "GL-2", None, date(2027, 6, 30)),
+        ("Workers Compensation", "WC-1", None, date(2026, 3, 31))]
     assert own_sim.overview()["insurance"] == rows
     assert own_sim.delete_vendor_insurance("ACME", "Workers Compensation") == \
         "Workers Compensation insurance of vendor ACME removed."
@@ -257,7 +258,8 @@ def insured(session, sim, setup, gl_expires: date):
     """The vendor's General Liability (expiring then) and Workers Compensation (valid) synced from Sage."""
     code = setup.vendor.erp_vendor_id
     sim.set_vendor_insurance(code, "General Liability", "GL-1", "Fidelity", None, None, gl_expires)
-    sim.set_vendor_insurance(code, "Workers Compensation", "WC-1", "State Fund", None, None, TODAY + timedelta(days=400))
+    sim.set_vendor_insurance(code, "Workers Compensation", "WC-1", "State Fund", None, None,
+                             TODAY + timedelta(days=400))
     run_sync(session, sim)
 
 
