@@ -402,6 +402,30 @@ def _keyed(sage_rows, key_field: str, name_field: str) -> dict[str, tuple[str, d
     return rows
 
 
+def mirror(session: Session, tally: Tally, have: dict, wanted: dict, make: Callable) -> None:
+    """Keep the portal's rows (`have`, by key) equal to Sage's (`wanted`: key -> column values): a new
+    key is added (make(key, values, now)), a changed row updated, a key no longer in Sage deleted;
+    each counted. Rows carry synced_at."""
+    now = utcnow()
+    for key, values in wanted.items():
+        row = have.get(key)
+        if row is None:
+            session.add(make(key, values, now))
+            tally.add("added")
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.synced_at = now
+            tally.add("updated")
+        else:
+            tally.add("unchanged")
+        tally.step()
+    for key, row in have.items():
+        if key not in wanted:
+            session.delete(row)
+            tally.add("updated")
+
+
 def synced_projects(session: Session, project_id: int | None = None) -> list[Project]:
     query = select(Project).where(Project.sage_job_id.is_not(None)).order_by(Project.sage_job_id)
     if project_id is not None:
@@ -455,24 +479,9 @@ def sync_insurance(session: Session, reader, tally: Tally, _project_id=None) -> 
     tally.total(len(wanted))
     have = {(c.vendor_id, c.insurance_type): c for c in session.scalars(
         select(VendorInsurance).where(VendorInsurance.vendor_id.in_(list(linked.values()))))}
-    now = utcnow()
-    for (vendor_id, key), values in wanted.items():
-        cert = have.get((vendor_id, key))
-        if cert is None:
-            session.add(VendorInsurance(vendor_id=vendor_id, insurance_type=key, synced_at=now, **values))
-            tally.add("added")
-        elif any(getattr(cert, name) != value for name, value in values.items()):
-            for name, value in values.items():
-                setattr(cert, name, value)
-            cert.synced_at = now
-            tally.add("updated")
-        else:
-            tally.add("unchanged")
-        tally.step()
-    for held, cert in have.items():
-        if held not in wanted:  # no longer in Sage: a certificate Sage dropped is missing
-            session.delete(cert)
-            tally.add("updated")
+    # a certificate no longer in Sage is removed: the gate then counts it missing
+    mirror(session, tally, have, wanted,
+           lambda key, values, now: VendorInsurance(vendor_id=key[0], insurance_type=key[1], synced_at=now, **values))
     tally.progress(0)
 
 
@@ -658,33 +667,15 @@ def sync_project_job_costs(session: Session, reader, project: Project, tally: Ta
     tally.total(len(rows))
     have = {(line.extra, line.cost_code, line.category): line for line in
             session.scalars(select(JobCostLine).where(JobCostLine.project_id == project.id))}
-    now = utcnow()
-    seen = set()
-    for values in rows:
-        key = (values["extra"], values["cost_code"], values["category"])
-        seen.add(key)
-        line = have.get(key)
-        if line is None:
-            session.add(JobCostLine(project_id=project.id, synced_at=now, **values))
-            tally.add("added")
-        elif any(getattr(line, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(line, k, v)
-            line.synced_at = now
-            tally.add("updated")
-        else:
-            tally.add("unchanged")
-        tally.step()
-    for key, line in have.items():
-        if key not in seen:
-            session.delete(line)
-            tally.add("updated")
+    mirror(session, tally, have, {(v["extra"], v["cost_code"], v["category"]): v for v in rows},
+           lambda _key, values, now: JobCostLine(project_id=project.id, synced_at=now, **values))
     if not project.transaction_sync:
         return
     txns = [imports.direct_cost(r) for r in reader.list_cost_transactions(project.sage_job_id)]
     tally.total(len(txns))
     have_costs = {c.sage_transaction_id: c for c in
                   session.scalars(select(DirectCost).where(DirectCost.project_id == project.id))}
+    now = utcnow()
     for values in txns:
         cost = have_costs.get(values["sage_transaction_id"])
         if cost is None:

@@ -44,7 +44,7 @@ def snapshot(s) -> dict:
     """Every table a Sage user's action may change, whole, and the settings."""
     tables = (simmod.job_t, simmod.vendor_t, simmod.invoice_t, simmod.distribution_t, simmod.ar_invoice_t,
               simmod.ar_distribution_t, simmod.commitment_t, simmod.commitment_item_t, simmod.commitment_co_t,
-              simmod.commitment_co_item_t, simmod.transaction_t)
+              simmod.commitment_co_item_t, simmod.transaction_t, simmod.vendor_insurance_t)
     with s.engine.connect() as conn:
         rows = {t.name: sorted(map(tuple, conn.execute(select(t)).all()), key=repr) for t in tables}
     return dict(rows, settings=s.settings())

@@ -15,14 +15,13 @@ from portal.domain import compliance, services, settings, sync
 from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpAudit, SyncStatus, ToolLevel, VendorInsurance
-from portal.exporters.sage300 import simulator as simmod
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
 from portal.exporters.sage300.fileformat import import_file, parse_import_file
 from portal.exporters.sage300.records import APDistribution, APInvoice, Batch
-from portal.exporters.sage300.simulator import SageInputError
 from portal.queue import RQJobQueue
 from tests import factories as f
 from tests.fake_sage import RecordingQueue
+from tests.integration.test_sage_fixes import refuses
 from tests.integration.test_sage_simulator_financial import seed
 from tests.sage_db import simulator
 from tests.types import direct_export_keys, get_type
@@ -63,20 +62,6 @@ def gate(session):
         settings.update(session, admin, f.settings_form(settings.load(session), **changes), direct_export_keys())
     yield put
     settings.update(session, admin, f.settings_form(before), direct_export_keys())
-
-
-def snapshot(s) -> tuple:
-    with s.engine.connect() as conn:
-        insurance = sorted(map(tuple, conn.execute(select(simmod.vendor_insurance_t)).all()), key=repr)
-    return insurance, s.settings()
-
-
-def refuses(s, call, field: str, message: str) -> None:
-    before = snapshot(s)
-    with pytest.raises(SageInputError) as exc:
-        call()
-    assert (exc.value.field, str(exc.value)) == (field, message)
-    assert snapshot(s) == before
 
 
 def ap_batch(batch_id: str, invoice: str, hold: bool = False) -> Batch:
