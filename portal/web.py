@@ -290,6 +290,8 @@ def setting_value(value) -> str:
         return "on" if value else "off"
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v).replace("_", " ") for v in value) or "none"
     return "" if value is None else str(value)
 
 
