@@ -108,7 +108,8 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
         session.flush()
     action = Action.RESEND if erp.state == State.REJECTED else Action.SEND
     direct = queue is not None and settings.load(session).direct(item_type.direct_export_setting)
-    fields = None
+    fields: dict | None = None
+    gate: compliance.Gate | None = None
     if direct:
         try:
             fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
@@ -118,11 +119,15 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
                           f"exported with its defaults: {why} An ERP Admin can turn Direct Export "
                           "off (or the contract-number setting on) in Settings.",
                           fields={"prerequisites": why}) from None
+        try:
+            fields, gate = compliance.checked_fields(session, item_type, item, fields)
+        except Invalid:
+            fields = gate = None  # the insurance gate blocks it: it waits in Ready to Export, saying why
     transition(session, erp, action, actor.id)
     erp.sent_by_id, erp.sent_at = actor.id, utcnow()
     erp.sage_message = None
     if fields is not None:
-        mark_accepted(session, erp, actor, fields, detail={"fields": fields, "direct_export": True})
+        mark_accepted(session, erp, actor, fields, detail={**accept_detail(fields, gate), "direct_export": True})
     commit(session)
     if fields is not None and queue is not None:
         enqueue_exports([erp], queue)

@@ -310,3 +310,21 @@ def test_expiring_lists_the_certificates_that_expire_within_30_days(session, sim
     everyone = compliance.expiring(session)
     assert any(c.vendor_id == setup.vendor.id for c in everyone)
     assert [c.status for c in compliance.certificates(session, setup.vendor.id)] == ["expiring", "valid"]
+
+
+def test_direct_export_does_not_pass_a_blocking_gate_the_item_waits_in_ready_to_export(session, sim, road, drain,
+                                                                                          gate):
+    setup, creator, _ = road
+    insured(session, sim, setup, EXPIRED)
+    gate(direct_export_invoices="on", insurance_gate_subcontract="block", insurance_hold_subcontract=False,
+         insurance_required_general_liability="on")
+    blocked = services.send(session, creator, "subcontractor_invoice", setup.invoice(session, creator).id,
+                            RQJobQueue())
+    assert blocked.state == State.READY
+    gate(insurance_hold_subcontract="on")  # allowed on hold: exported at once, held in Sage AP
+    held = setup.invoice(session, creator)
+    erp = services.send(session, creator, "subcontractor_invoice", held.id, RQJobQueue())
+    drain()
+    session.expire_all()
+    assert services.get_erp_item(session, erp.id).state == State.SYNCED
+    assert sim.get_invoice(setup.vendor.erp_vendor_id, held.number)["Hold"] is True
