@@ -198,10 +198,14 @@ def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list
             item = items[erp.item_id]
             try:
                 fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
-                gate = gates.get(item.id)
-                fields = compliance.decide(item_type, gate, fields)
             except Invalid as exc:
                 errors[erp.id] = "Accept it on its own: " + "; ".join(exc.fields.values())
+                continue
+            gate = gates.get(item.id)
+            try:
+                fields = compliance.decide(item_type, gate, fields)
+            except Invalid as exc:
+                errors[erp.id] = exc.message
                 continue
             mark_accepted(session, erp, actor, fields, accept_detail(fields, gate))
             accepted.append(erp)

@@ -282,6 +282,17 @@ def test_the_gate_per_setting(session, sim, road, drain, gate, mode, hold, outco
                                                                           f"{EXPIRED:%m/%d/%Y}"])
 
 
+def test_bulk_accept_refuses_a_blocked_invoice_with_the_list(session, sim, road, gate):
+    setup, inv, erp, approver = sent_invoice(session, road)
+    insured(session, sim, setup, EXPIRED)
+    gate(insurance_gate_subcontract="block", insurance_hold_subcontract=False,
+         insurance_required_general_liability="on")
+    accepted, errors = services.accept_many(session, approver, "subcontractor_invoice", [erp.id], RQJobQueue(),
+                                            SimulatorConnector(sim))
+    assert accepted == [] and errors[erp.id].startswith(
+        f"Accept refused: {setup.vendor.name}'s insurance: General Liability expired {EXPIRED:%m/%d/%Y}")
+
+
 def test_a_missing_certificate_blocks_and_a_purchase_order_follows_its_own_setting(session, sim, road, gate):
     setup, inv, erp, approver = sent_invoice(session, road)
     insured(session, sim, setup, TODAY + timedelta(days=90))
