@@ -218,10 +218,15 @@ def bump_sequences(conn, tables) -> None:
             f"(SELECT COALESCE(MAX(id), 1) FROM {conn.dialect.identifier_preparer.quote(table.name)}))"))
 
 
+RESENT_EVERY = 3
+RESENT_NOTE = "Retainage $100.00 → $110.00 on line 1; Billing date 01/28/2026 → 01/30/2026"
+
+
 class Seeder:
     """Bulk-inserts a realistic portal: projects with cost codes, vendors, commitments with two
     lines, invoices with two lines, and an erp_item per invoice in "ready" (sent by a project
-    user), plus the Sage simulator's mirror (jobs, cost codes, categories, vendors, commitments)
+    user; one in RESENT_EVERY sent again after a rejection, so its tab row shows "Resent" and
+    what changed), plus the Sage simulator's mirror (jobs, cost codes, categories, vendors, commitments)
     so that every seeded invoice exports cleanly.
 
     On a shared Redis, erp_item ids start at a random offset: trees before commit a4d0ca3
@@ -349,6 +354,7 @@ class Seeder:
                         erps.append(dict(id=eid + j, item_type="subcontractor_invoice", item_id=inv_id,
                                          project_id=p_id, state="ready", sent_by_id=self.sender_id,
                                          sent_at=self.t0 + timedelta(seconds=seq),
+                                         resend_note=RESENT_NOTE if seq % RESENT_EVERY == 0 else None,
                                          attempt=0, version=1))
                         erp_ids.append(eid + j)
                     conn.execute(insert(INV), invs)

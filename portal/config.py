@@ -62,6 +62,8 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "WORKER_HEARTBEAT_SECONDS": int(env.get("WORKER_HEARTBEAT_SECONDS", "60")),
         # how often the scheduler runs the reaper (exports and mails due again, jobs lost)
         "REAPER_TICK_SECONDS": int(env.get("REAPER_TICK_SECONDS", "10")),
+        # Needs attention: an item Ready to Export this long, undecided by accounting, is stuck
+        "ATTENTION_READY_HOURS": int(env.get("ATTENTION_READY_HOURS", "72")),
         "PAGE_SIZE": int(env.get("PAGE_SIZE", "50")),
         # the largest request body (forms, JSON) the portal reads; beyond it a 413, nothing read
         "MAX_CONTENT_LENGTH": int(float(env.get("MAX_CONTENT_LENGTH_MB") or "5") * 1024 * 1024),

@@ -56,7 +56,7 @@ def send_mail(mail_id: int) -> str:
 def _smtp_transport(message_row) -> None:
     from flask_mail import Message
     message = Message(subject=message_row.subject, recipients=message_row.recipients.split(","),
-                      body=message_row.text_body, html=message_row.html_body)
+                      body=message_row.text_body, html=message_row.html_body, reply_to=message_row.reply_to)
     mail.send(message)
 
 

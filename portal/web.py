@@ -32,7 +32,7 @@ from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
 from portal.domain.types import REGISTRY
-from portal.domain.values import mmddyyyy, money, refuse_unstorable
+from portal.domain.values import mmddyyyy, money, parse_search, refuse_unstorable
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 from portal.health_probe import RQHealthProbe
@@ -67,6 +67,11 @@ def page_arg() -> int:
     if page > MAX_ID:
         abort(404)
     return max(1, page)
+
+
+def search_arg(name: str = "q") -> str:
+    """A search query parameter (values.parse_search: at most SEARCH_MAX characters, else a 422)."""
+    return parse_search(request.args.get(name), name)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -267,6 +272,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["explain"] = explain
     # The shared macros (POST buttons with their CSRF token) in every template and fragment.
     app.jinja_env.globals["ui"] = app.jinja_env.get_template("_macros.html").module
+    # Sage's words on a failed export (its text, cause and solution), wherever one is shown.
+    app.jinja_env.globals["sage"] = app.jinja_env.get_template("_sage.html").module
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["setting_value"] = setting_value
     app.jinja_env.filters["mmddyyyy"] = mmddyyyy

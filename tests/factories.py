@@ -41,6 +41,11 @@ def approver(session) -> User:
     return make_user(session, erp_level=ToolLevel.STANDARD, push=True)
 
 
+def erp_admin(session) -> User:
+    """Admin on the ERP Integrations tool, without Can Push to Accounting."""
+    return make_user(session, erp_level=ToolLevel.ADMIN)
+
+
 def member(session, user: User, project: Project, level=ToolLevel.ADMIN) -> None:
     session.add(ProjectMember(user_id=user.id, project_id=project.id, level=level))
     session.commit()
@@ -235,3 +240,9 @@ def sage_contract(session, sim, job: str, items=(("100", "Sitework", 1000), ("20
     sim.add_contract(number, job, "Owner contract", items=list(items))
     data = imports.prime_contract(sim.get_job(job), sim.get_contract(number), sim.list_contract_items(number), [])
     return sage_record(session, "contract", f"contract:{number}", data["title"], {**data, "job": job}).id, number
+
+
+def subject(message) -> str:
+    """A parsed mail's Subject as a mailbox shows it: the folded lines joined by one space (the
+    parser keeps the fold's space next to an encoded word, e.g. the dash before the item)."""
+    return " ".join(str(message["Subject"]).split())

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, inspect, select
 
-from portal.domain import items, services
+from portal.domain import items, projects, services
 from portal.domain.lifecycle import State
 from portal.domain.models import (
     Budget,
@@ -541,6 +541,14 @@ def accept_data(session, sim, item: Item) -> dict:
 def edit_data(session, item: Item) -> tuple[dict, object]:
     """A valid edit form for the item, and a value the edited item then holds (see snapshot)."""
     return builder(item.key).edit(session, item)
+
+
+def save_edit(session, actor, item: Item, form: dict):
+    """Edit the item through the service its project-side edit page calls (the invoice page's own)."""
+    if builder(item.key).own_pages:
+        return projects.update_invoice(session, actor, item.pid, item.id, form)
+    return items.save_item(session, actor, item.key, None if get_type(item.key).scope == "company" else item.pid,
+                           item.id, form)
 
 
 def target_home(session, sim, key: str, home: Home) -> Home:

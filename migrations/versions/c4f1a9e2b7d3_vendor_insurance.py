@@ -2,7 +2,7 @@
 the compliance gate on subcontractor invoices and commitments.
 
 Revision ID: c4f1a9e2b7d3
-Revises: 72d88b7bd591
+Revises: b41c7e9d2a13
 Create Date: 2026-12-07 20:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c4f1a9e2b7d3'
-down_revision = '72d88b7bd591'
+down_revision = 'b41c7e9d2a13'
 branch_labels = None
 depends_on = None
 

@@ -15,11 +15,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from portal.demo.sage_side import seed_sage_side
 from portal.domain import outbox, services, sync
+from portal.domain.lifecycle import State
 from portal.domain.models import (
     Budget,
     BudgetChange,
@@ -32,6 +33,7 @@ from portal.domain.models import (
     CommitmentLine,
     Company,
     CostCode,
+    ErpItem,
     InvoiceLine,
     InvoiceStatus,
     OwnerInvoice,
@@ -374,10 +376,23 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
     _seed_prime_contracts(demo)
     session.commit()
     _carry_out(demo, connector, config)
+    _waiting_for_accounting(session, people["invoiceadmin"])
     _seed_data_from_sage(session, sim, people["admin"], projects[0])
     return {"invoices": len(invoices), "projects": len(projects) + len(new_projects),
             "not_sent": len(not_sent), "items": sum(isinstance(st, _Step) for st in demo.steps),
             "password": password}
+
+
+def _waiting_for_accounting(session: Session, invoice_admin) -> None:
+    """Needs attention lists something stuck too: the invoice administrator's oldest Ready to
+    Export item was sent five days ago and accounting has not decided (ATTENTION_READY_HOURS)."""
+    erp = session.scalars(select(ErpItem).join(ProjectMember, and_(
+        ProjectMember.project_id == ErpItem.project_id, ProjectMember.user_id == invoice_admin.id,
+        ProjectMember.level == ToolLevel.ADMIN)).where(ErpItem.state == State.READY)
+        .order_by(ErpItem.id).limit(1)).first()
+    if erp is not None:
+        erp.sent_at = utcnow() - timedelta(days=5)
+        session.commit()
 
 
 class _NoQueue:
@@ -430,7 +445,7 @@ def _carry_out(demo: _Demo, connector, config) -> None:
     urls = current_app.url_map.bind("localhost")
 
     def link(erp):
-        endpoint, args = get_type(erp.item_type).link(erp)
+        endpoint, args = get_type(erp.item_type).edit_page(erp)
         return base + urls.build(endpoint, args)
 
     for st in demo.steps:
@@ -604,6 +619,12 @@ def _seed_financial_items(demo: _Demo, commitments, new_projects) -> None:
                                status="Out for Signature" if outcome == "draft" else "Approved")
         demo.step("commitment", c, outcome, {"sage_id": c.number},
                   reason="Use the unit-price purchase order for the handrails instead.")
+    # the unit-price purchase order: Unit/Quantity-based, 320 LF of handrail at 48.75 (Sage gets units and unit cost)
+    c, (handrail,) = demo.commitment(p3, steel_co, f"PO-{p3.number}-12", "Handrails (unit price)",
+                                     [("05-120", "SUB", "Handrail", D("15600"))])
+    c.commitment_type, c.accounting_method = "purchase_order", "unit"
+    handrail.units, handrail.unit_cost, handrail.unit_description = D("320"), D("48.75"), "LF"
+    demo.step("commitment", c, "ready", {"sage_id": c.number})
 
     # ---- commitment change orders, on synced commitments, accepted with their # as CCO ID
     footings, rough_in, steel, lighting, slab, temporary = (commitments[i] for i in (0, 1, 2, 5, 7, 8))

@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import policy
+from portal.domain import edits, policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import ErpItem, Project, ProjectMember, ToolLevel, User
 from portal.domain.services import find_erp_item, project_level
 from portal.domain.types import Field, ItemType, get_type
+from portal.domain.types.base import invalid_if, text_errors
 from portal.domain.uow import commit, transactional
 
 
@@ -174,6 +175,14 @@ def save_item(session: Session, user: User, type_key: str, project_id: int | Non
     if row is not None and not row.editable:
         raise Conflict(f"It is {State.LABELS[row.state]} in ERP Integrations and cannot be "
                        "edited; retrieve it first.")
-    item = item_type.save(session, user, project.id if project else None, row.item if row else None, form)
+    pid = project.id if project else None
+    # every declared text within its length and Sage's characters before the type reads any
+    invalid_if(text_errors(item_type.form_fields(session, pid, row.item if row else None), form,
+                           item_type.line_fields(session, pid)))
+    if row is None:
+        item = item_type.save(session, user, pid, None, form)
+    else:
+        with edits.recording(session, user, item_type, row.item, row.erp):
+            item = item_type.save(session, user, pid, row.item, form)
     commit(session)
     return item

@@ -17,6 +17,7 @@ from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.models import CostCode, DirectCost, JobCostLine, Project, SettingChange, SubJob, User, utcnow
 from portal.domain.services import project_level
 from portal.domain.uow import transactional
+from portal.domain.values import csv_cell
 
 MONEY, UNITS = "money", "units"
 
@@ -232,11 +233,6 @@ def _csv_number(value: Decimal, measure: str) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def _csv_text_cell(value: str) -> str:
-    """Text a spreadsheet would run as a formula is written with a leading quote."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def csv_text(report: Report) -> str:
     """The report as CSV: the guide's column names, one row per line, then a Totals row."""
     if not report.synced:
@@ -245,8 +241,8 @@ def csv_text(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for row in report.lines:
-        writer.writerow([_csv_text_cell(row.label), _csv_text_cell(row.line.category),
-                         _csv_text_cell(row.description)]
+        writer.writerow([csv_cell(row.label), csv_cell(row.line.category),
+                         csv_cell(row.description)]
                         + [_csv_number(row.value(c.attr), c.measure) for c in COLUMNS])
     writer.writerow(["Totals", "", ""] + [_csv_number(report.totals[c.attr], c.measure) for c in COLUMNS])
     return out.getvalue()

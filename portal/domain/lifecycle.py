@@ -2,9 +2,10 @@
 function that moves an item and writes its audit row."""
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.domain.errors import Conflict
+from portal.domain.errors import Conflict, RaceLost
 from portal.domain.models import ErpAudit, ErpItem, utcnow
 
 
@@ -72,6 +73,18 @@ def next_state(action: str, current: str) -> str:
         raise Conflict(f"Cannot {action.replace('_', ' ')} an item that is "
                        f"{State.LABELS.get(current, current)}.")
     return target
+
+
+def new_erp_item(session: Session, type_key: str, item_id: int, project_id: int | None) -> ErpItem:
+    """The item's place in the gate, made (Draft) on its first Send or Link; RaceLost when
+    someone else made it at the same moment (one row per item: the second insert is refused)."""
+    erp = ErpItem(item_type=type_key, item_id=item_id, project_id=project_id, state=State.DRAFT, attempt=0)
+    session.add(erp)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise RaceLost() from None
+    return erp
 
 
 def transition(session: Session, erp: ErpItem, action: str, actor_id: int | None,

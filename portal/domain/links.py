@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.errors import Conflict
-from portal.domain.lifecycle import Action, State, allowed, transition
+from portal.domain.lifecycle import Action, State, allowed, new_erp_item, transition
 from portal.domain.models import CostCode, ErpItem, utcnow
 
 
@@ -23,9 +23,7 @@ def link_synced(session: Session, type_key: str, item_id: int, project_id: int |
 def _link(session: Session, erp: ErpItem | None, type_key: str, item_id: int, project_id: int | None,
           sage_id: str, actor_id: int | None, how: str, strict: bool) -> ErpItem | None:
     if erp is None:
-        erp = ErpItem(item_type=type_key, item_id=item_id, project_id=project_id, state=State.DRAFT, attempt=0)
-        session.add(erp)
-        session.flush()
+        erp = new_erp_item(session, type_key, item_id, project_id)
     elif not allowed(Action.LINK, erp.state):
         if not strict:
             return None

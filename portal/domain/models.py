@@ -172,6 +172,9 @@ class StandardCostCode(Base):
     code: Mapped[str] = mapped_column(String(12), unique=True)
     description: Mapped[str] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The cost type (a StandardCategory code) a project cost code made from this one gets when it is
+    # created without one; set in the portal (the guide's "Assign Default Cost Types"), kept by syncs.
+    default_category: Mapped[str | None] = mapped_column(String(3))
 
 
 class StandardCategory(Base):
@@ -276,6 +279,9 @@ class Commitment(Base):
     number: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(120))
     commitment_type: Mapped[str] = mapped_column(String(20), default="subcontract")  # or purchase_order
+    # "amount": invoices bill dollars per line; "unit": lines have units and a unit cost, and
+    # invoices send the quantity billed (the guide's Accounting Method)
+    accounting_method: Mapped[str] = mapped_column(String(10), default="amount", server_default="amount")
     status: Mapped[str] = mapped_column(String(30), default="Approved")
     erp_commitment_id: Mapped[str | None] = mapped_column(String(12))
     retainage_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("10"))
@@ -365,6 +371,7 @@ class InvoiceLine(Base):
     work_completed: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     materials_stored: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     retainage: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    quantity: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))   # this period; unit-based commitments
 
     invoice: Mapped[SubcontractorInvoice] = relationship(back_populates="lines", lazy="raise")
     commitment_line: Mapped[CommitmentLine] = relationship(lazy="raise")
@@ -383,6 +390,8 @@ class ErpItem(Base):
         UniqueConstraint("item_type", "item_id"),
         # A tab page reads (type, state) newest first straight from this index.
         Index("ix_erp_item_tab_order", "item_type", "state", "sent_at", "id"),
+        # The Needs attention desk reads (state, project) across every type.
+        Index("ix_erp_item_attention", "state", "project_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     item_type: Mapped[str] = mapped_column(String(40))
@@ -405,6 +414,9 @@ class ErpItem(Base):
     # the next try is due (None: not waiting to retry); the reaper queues it then.
     retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     retry_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Sent again after a rejection: what was edited since (None: never rejected before), so
+    # the tab row shows it without a query of its own.
+    resend_note: Mapped[str | None] = mapped_column(Text)
     # Optimistic locking: two approvers deciding the same item cannot both win.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -428,6 +440,19 @@ class ErpAudit(Base):
     actor: Mapped[User | None] = relationship(lazy="raise")
 
 
+class ErpEdit(Base):
+    """One edit of an item after it was first sent: who, when, and each field or line it
+    changed (old -> new), as portal.domain.edits records them."""
+    __tablename__ = "erp_edit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    erp_item_id: Mapped[int] = mapped_column(ForeignKey("erp_item.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    changes: Mapped[list] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship(lazy="raise")
+
+
 class MailStatus:
     PENDING, SENT, FAILED, KEPT = "pending", "sent", "failed", "kept"
     SENDING = "sending"   # a worker holds it until next_attempt_at (its lease)
@@ -440,6 +465,8 @@ class OutboxMail(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipients: Mapped[str] = mapped_column(Text)  # comma separated
     subject: Mapped[str] = mapped_column(String(255))
+    # who a reply goes to: the approver who rejected the item (None: the sender address)
+    reply_to: Mapped[str | None] = mapped_column(String(254))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default=MailStatus.PENDING, index=True)
@@ -529,6 +556,10 @@ class CCOLine(Base):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     description: Mapped[str] = mapped_column(String(120), default="")
     amount: Mapped[Decimal] = mapped_column(Money)
+    # a unit-based commitment's change: its Qty, and for a new line its Unit Cost (an existing
+    # line keeps its own)
+    units: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
 
     commitment_line: Mapped[CommitmentLine | None] = relationship(lazy="raise")
     category: Mapped[Category | None] = relationship(lazy="raise")
@@ -551,6 +582,8 @@ class PrimeContract(Base):
     billing_method: Mapped[str] = mapped_column(String(20), default="", server_default="")
     billing_level: Mapped[str] = mapped_column(String(10), default="", server_default="")
     imported_at: Mapped[datetime | None] = mapped_column(DateTime)  # Date Created
+    # "amount" or "unit": chosen by an ERP Admin before import (the guide's prime contract notes)
+    accounting_method: Mapped[str] = mapped_column(String(10), default="amount", server_default="amount")
 
     project: Mapped[Project] = relationship(lazy="raise")
     items: Mapped[list[PrimeContractItem]] = relationship(
@@ -565,6 +598,11 @@ class PrimeContractItem(Base):
     code: Mapped[str] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(String(120))
     amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # the Sage contract the item is on (None: the prime contract's own): several Sage contracts
+    # of a job can be imported into one prime contract
+    sage_contract_id: Mapped[str | None] = mapped_column(String(20))
+    units: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))       # unit-based prime contracts
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
 
 
 class PrimeChangeOrder(Base):

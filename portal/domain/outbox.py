@@ -36,19 +36,28 @@ def render(name: str, **context) -> tuple[str, str]:
             _env.get_template(f"{name}.html").render(**context))
 
 
-def rejection(session: Session, type_label: str, summary: ItemSummary, erp: ErpItem, approver: str,
+def rejection_subject(company: str, type_label: str, summary: ItemSummary) -> str:
+    """"<Company>: ERP <Type> Rejection Notification — DD-4001, Oak Street Lofts": the item's
+    number and project in the subject, so a mailbox's rejections tell themselves apart."""
+    names = ", ".join(part for part in (summary.number, summary.project_name) if part)
+    return f"{company}: ERP {type_label} Rejection Notification" + (f" — {names}" if names else "")
+
+
+def rejection(session: Session, type_label: str, summary: ItemSummary, erp: ErpItem, approver: User,
               reason: str, company: str, link: str) -> OutboxMail | None:
-    """"<Company>: ERP <Type> Rejection Notification" to the item's creator and sender, added
-    to the session (None when neither has an email address)."""
+    """The rejection notification to the item's creator and sender, answered to the approver who
+    rejected it, added to the session (None when neither has an email address). `link` opens
+    the item ready to edit."""
     ids = {i for i in (summary.creator_id, erp.sent_by_id) if i}
     emails = session.scalars(select(User.email).where(User.id.in_(ids))).all() if ids else []
     recipients = sorted({e.strip().lower() for e in emails if e and e.strip()})
     if not recipients:
         return None
     facts = [("Project", summary.project), (type_label, summary.title), ("Vendor", summary.vendor),
-             ("Amount", summary.amount), ("Rejected by", approver), ("Reason", reason)]
+             ("Amount", summary.amount), ("Rejected by", approver.name), ("Reason", reason)]
     text, html = render("rejection", type_label=type_label, facts=facts, link=link)
-    mail = OutboxMail(recipients=",".join(recipients), subject=f"{company}: ERP {type_label} Rejection Notification",
+    mail = OutboxMail(recipients=",".join(recipients), subject=rejection_subject(company, type_label, summary)[:255],
+                      reply_to=(approver.email or "").strip() or None,
                       text_body=text, html_body=html, status=MailStatus.PENDING, erp_item_id=erp.id,
                       next_attempt_at=utcnow())
     session.add(mail)

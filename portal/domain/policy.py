@@ -13,11 +13,21 @@ READ_MAIL = "read_mail"
 ERP_ADMIN = "erp_admin"          # settings, sync schedule
 VIEW_JOB_COSTS = "view_job_costs"  # a project's Job Costs report: ERP Integrations users, members
 SET_TRANSACTION_SYNC = "set_transaction_sync"  # a project's transaction sync: project / ERP Admins
-IMPORT = "import_from_sage"      # sync from Sage, link what it found, import jobs: approvers, ERP Admins
+# on-demand syncs, importing sub jobs and prime contracts: approvers, ERP Admins (docs/permissions.md)
+IMPORT = "import_from_sage"
 # the guide's "Add an ERP Company to the Procore Company Directory" and "Archive an ERP Company":
 # Standard and Admin on the ERP Integrations tool
 MANAGE_COMPANIES = "manage_sage_companies"
 COMPANY_JOB_COSTS = "company_job_costs"  # the company-level Job Costs tab: ERP Admins (the guide)
+ADD_JOBS = "add_sage_jobs"              # the guide's "Add an ERP Job to Procore" (and linking one): ERP Admins
+LINK_COMPANIES = "link_sage_companies"   # the guide's "Link ERP Companies to Procore Companies": ERP Admins
+REFRESH_COST_CODES = "refresh_cost_codes"  # "Refresh the Cost Codes on an ERP Integrated Project": ERP Admins
+# "Assign Default Cost Types To ERP Standard Cost Codes": Standard and Admin on the ERP Integrations tool
+ASSIGN_COST_TYPES = "assign_default_cost_types"
+ACCOUNTANT_REPORT = "accountant_report"  # "View an Accountant Report for ERP": ERP Admins
+# "View an ERP Unsyncable Direct Costs Report": no ERP Integrations permission; on the project, Read Only on
+# Reports and Admin on Budgets or Prime Contract - here one level per project, so Admin on the project
+UNSYNCABLE_REPORT = "unsyncable_direct_costs"
 VIEW_HEALTH = "view_health"      # the health page: site admins and ERP Admins
 
 
@@ -34,9 +44,9 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
         return user.erp_level == ToolLevel.ADMIN
     if action == IMPORT:
         return can(user, DECIDE) or can(user, ERP_ADMIN)
-    if action == MANAGE_COMPANIES:
+    if action in (MANAGE_COMPANIES, ASSIGN_COST_TYPES):
         return ToolLevel.at_least(user.erp_level, ToolLevel.STANDARD)
-    if action == COMPANY_JOB_COSTS:
+    if action in (COMPANY_JOB_COSTS, ADD_JOBS, LINK_COMPANIES, REFRESH_COST_CODES, ACCOUNTANT_REPORT):
         return can(user, ERP_ADMIN)
     if action == VIEW_HEALTH:
         return user.is_site_admin or can(user, ERP_ADMIN)
@@ -49,7 +59,7 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
     level = ToolLevel.ADMIN if user.is_site_admin else (project_level or ToolLevel.NONE)
     if action == VIEW_PROJECT:
         return ToolLevel.at_least(level, ToolLevel.READ_ONLY)
-    if action == SEND:
+    if action in (SEND, UNSYNCABLE_REPORT):
         return level == ToolLevel.ADMIN
     if action == RETRIEVE:
         return level == ToolLevel.ADMIN or (sent_by_id is not None and sent_by_id == user.id

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from portal.domain import policy
+from portal.domain import edits, policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import (
-    ErpAudit,
     ErpItem,
     InvoiceStatus,
     Project,
@@ -86,14 +86,6 @@ def invoice_row(session: Session, user: User, project_id: int, invoice_id: int):
     return project, level, InvoiceRow(invoice, erp, _invoices().prerequisites(session, invoice))
 
 
-def audit_history(session: Session, erp: ErpItem | None) -> list[ErpAudit]:
-    """An item's audit rows (its transitions), oldest first."""
-    if erp is None:
-        return []
-    return list(session.scalars(select(ErpAudit).where(ErpAudit.erp_item_id == erp.id)
-                                .options(selectinload(ErpAudit.actor)).order_by(ErpAudit.id)))
-
-
 @transactional
 def update_invoice(session: Session, actor: User, project_id: int, invoice_id: int,
                    form: dict) -> SubcontractorInvoice:
@@ -123,6 +115,7 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
     if not errors and dates["period_start"] > dates["period_end"]:
         errors["period_end"] = "The billing period must end after it starts."
     amounts = {}
+    unit_based = invoice.commitment.accounting_method == "unit"
     for line in invoice.lines:
         for part in ("work_completed", "materials_stored", "retainage"):
             key = f"line-{line.id}-{part}"
@@ -130,16 +123,40 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
                 amounts[key] = parse_money(form.get(key, getattr(line, part)), key)
             except Invalid as exc:
                 errors.update(exc.fields)
+        if unit_based:
+            quantity_of(errors, amounts, form, line)
     if errors:
         raise Invalid("Please correct the highlighted fields.", fields=errors)
-    invoice.number, invoice.status = number, status
-    invoice.billing_date = dates["billing_date"]
-    invoice.period_start, invoice.period_end = dates["period_start"], dates["period_end"]
-    for line in invoice.lines:
-        for part in ("work_completed", "materials_stored", "retainage"):
-            setattr(line, part, amounts[f"line-{line.id}-{part}"])
-    invoice.recompute_totals()
+    with edits.recording(session, actor, _invoices(), invoice, row.erp):
+        invoice.number, invoice.status = number, status
+        invoice.billing_date = dates["billing_date"]
+        invoice.period_start, invoice.period_end = dates["period_start"], dates["period_end"]
+        for line in invoice.lines:
+            for part in ("work_completed", "materials_stored", "retainage"):
+                setattr(line, part, amounts[f"line-{line.id}-{part}"])
+            if unit_based:
+                line.quantity = amounts[f"line-{line.id}-quantity"]
+        invoice.recompute_totals()
     commit(session)
     return invoice
 
 
+
+
+def quantity_of(errors: dict, amounts: dict, form: dict, line) -> None:
+    """The quantity a line of a unit-based commitment bills this period (blank: none); the work
+    completed must then be that quantity at the line's unit cost, within a cent (Sage checks it)."""
+    key = f"line-{line.id}-quantity"
+    raw = form.get(key, "" if line.quantity is None else str(line.quantity))
+    try:
+        amounts[key] = parse_money(raw, key, "0.0001") if str(raw or "").strip() else None
+    except Invalid as exc:
+        errors.update(exc.fields)
+        return
+    cost, work = line.commitment_line.unit_cost, amounts.get(f"line-{line.id}-work_completed")
+    if amounts[key] is None or cost is None or work is None:
+        return
+    product = (amounts[key] * cost).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if abs(product - work) > Decimal("0.01"):
+        errors[f"line-{line.id}-work_completed"] = \
+            f"Work completed must be the quantity × the unit cost ({product:,.2f})."

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Row, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import policy
-from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain import policy, settings
+from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied, RaceLost
 from portal.domain.lifecycle import IN_GATE, State
 from portal.domain.links import link_synced
 from portal.domain.models import (
@@ -43,6 +43,7 @@ from portal.domain.models import (
 )
 from portal.domain.search import like
 from portal.domain.sync import refresh_project_cost_codes
+from portal.domain.tabs import item_happened, said_when
 from portal.domain.uow import transactional
 from portal.exporters.sage300 import imports
 
@@ -52,6 +53,16 @@ LIST_KINDS = {"vendors": "vendor", "jobs": "job", "sub-jobs": "extra", "prime-co
 def _require(actor: User) -> None:
     if not policy.can(actor, policy.IMPORT):
         raise PermissionDenied("Importing from Sage needs an accounting approver or an ERP Admin.")
+
+
+def _require_jobs(actor: User) -> None:
+    if not policy.can(actor, policy.ADD_JOBS):
+        raise PermissionDenied("Adding or linking Sage jobs needs Admin on the ERP Integrations tool.")
+
+
+def _require_link(actor: User) -> None:
+    if not policy.can(actor, policy.LINK_COMPANIES):
+        raise PermissionDenied("Linking Sage vendors to companies needs Admin on the ERP Integrations tool.")
 
 
 def _require_companies(actor: User) -> None:
@@ -72,6 +83,67 @@ def _pending(record: SageRecord) -> None:
         raise Conflict(f"{record.sage_key} is already {ImportStatus.LABELS[record.status].lower()}.")
     if not record.in_sage:
         raise Conflict(f"{record.sage_key} is no longer in Sage 300 CRE; sync again.")
+
+
+def _take(session: Session, record: SageRecord, actor: User, status: str) -> bool:
+    """Decide a pending record first come first served: an UPDATE conditional on it still being
+    pending, before anything else is written, so of two people deciding it at once (two Links, a
+    Link and an Add) the second finds it taken (False) and writes nothing."""
+    taken = session.execute(update(SageRecord).where(SageRecord.id == record.id,
+                                                     SageRecord.status == ImportStatus.PENDING)
+                            .values(status=status, decided_by_id=actor.id, decided_at=utcnow()))
+    return taken.rowcount == 1  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+
+
+def _claim(session: Session, record: SageRecord, actor: User, status: str) -> None:
+    """The record is pending and now taken by this decision; RaceLost when someone took it meanwhile."""
+    _pending(record)
+    if not _take(session, record, actor, status):
+        raise RaceLost()
+
+
+# what each decision on a record made of it, and the portal item it names
+DECIDED = {ImportStatus.LINKED: "linked", ImportStatus.ADDED: "added", ImportStatus.ARCHIVED: "archived"}
+PORTAL_ITEMS = {"vendor": Vendor, "job": Project, "extra": SubJob, "contract": PrimeContract}
+
+
+@dataclass(frozen=True)
+class TooLate:
+    """What a late decision on a record is told, and where the record's row now is."""
+    text: str
+    status: str          # the list it is in now: pending, done or archived
+    sage_key: str
+
+
+def too_late(session: Session, record_id: int, raced: bool, type_key: str | None = None,
+             item_id: int | None = None) -> TooLate | None:
+    """For a decision on a Sage record that came too late: who did what and when, e.g. "Vendor
+    V-100 was already linked to Northwind Supply by Avery Approver at 10:41." when someone decided
+    the record first, or what happened to the portal item it was to be linked to when that moved
+    on (sent, linked, exported meanwhile; `raced`: the decision lost a race on it). None when
+    neither moved on: the refusal's own reason stands."""
+    record = session.get(SageRecord, record_id)
+    if record is None:
+        return None
+    status = {ImportStatus.PENDING: "pending", ImportStatus.ARCHIVED: "archived"}.get(record.status, "done")
+    if record.status != ImportStatus.PENDING:
+        model = PORTAL_ITEMS.get(record.kind)
+        target = session.get(model, record.portal_id) if model is not None and record.portal_id else None
+        name = getattr(target, "name", None) or getattr(target, "number", None)
+        to = f" to {name}" if name and record.status == ImportStatus.LINKED else f" as {name}" if name else ""
+        actor = session.get(User, record.decided_by_id) if record.decided_by_id else None
+        by = f" by {actor.name}" if actor else ""
+        when = f" {said_when(record.decided_at)}" if record.decided_at else ""
+        what = DECIDED.get(record.status, ImportStatus.LABELS[record.status].lower())
+        return TooLate(f"{record.kind.capitalize()} {record.sage_key} was already {what}{to}{by}{when}.",
+                       status, record.sage_key)
+    if type_key is None or item_id is None:
+        return None
+    erp = session.scalars(select(ErpItem).where(ErpItem.item_type == type_key, ErpItem.item_id == item_id)).first()
+    if erp is None or not raced and erp.state in (State.DRAFT, State.REJECTED):
+        return None
+    text = item_happened(session, type_key, item_id)
+    return TooLate(text, status, record.sage_key) if text else None
 
 
 def _decide(record: SageRecord, actor: User, status: str, portal_id: int | None) -> None:
@@ -256,7 +328,7 @@ def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
     """Add a Sage vendor to the company directory, linked to it."""
     _require_companies(actor)
     record = _record(session, record_id, "vendor")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.ADDED)
     values = imports.vendor(record.data)
     if session.scalar(select(Vendor.id).where(Vendor.erp_vendor_id == values["erp_vendor_id"])):
         raise Conflict(f"A company is already linked to vendor {values['erp_vendor_id']}.")
@@ -272,9 +344,9 @@ def add_vendor(session: Session, actor: User, record_id: int) -> Vendor:
 @transactional
 def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -> Vendor:
     """Link a Sage vendor to an existing company (which then carries its ERP vendor ID)."""
-    _require(actor)
+    _require_link(actor)
     record = _record(session, record_id, "vendor")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.LINKED)
     vendor = session.get(Vendor, vendor_id)
     if vendor is None:
         raise Invalid("Choose the company to link.", fields={"vendor_id": "Choose a company."})
@@ -291,7 +363,7 @@ def link_vendor(session: Session, actor: User, record_id: int, vendor_id: int) -
 def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
     """Link every Ready to Import vendor whose name matches exactly one unlinked company;
     returns (linked, left because several companies match)."""
-    _require(actor)
+    _require_link(actor)
     records = list(session.scalars(select(SageRecord).where(SageRecord.kind == "vendor",
                                                             SageRecord.status == ImportStatus.PENDING,
                                                             SageRecord.in_sage.is_(True))))
@@ -303,7 +375,7 @@ def link_exact_vendors(session: Session, actor: User) -> tuple[int, int]:
     for record in records:
         key = normalise(imports.vendor(record.data)["name"])
         matches = [v for v in by_name.get(key, []) if v.id not in used] if key else []
-        if len(matches) == 1:
+        if len(matches) == 1 and _take(session, record, actor, ImportStatus.LINKED):  # not taken meanwhile
             vendor = matches[0]
             link_synced(session, "vendor", vendor.id, None, record.sage_key, actor.id, "linked (exact name match)")
             vendor.erp_vendor_id = record.sage_key
@@ -322,7 +394,7 @@ def archive(session: Session, actor: User, record_id: int, archived: bool = True
     _require_companies(actor)
     record = _record(session, record_id, "vendor")
     if archived:
-        _pending(record)
+        _claim(session, record, actor, ImportStatus.ARCHIVED)
         _decide(record, actor, ImportStatus.ARCHIVED, None)
     else:
         if record.status != ImportStatus.ARCHIVED:
@@ -337,9 +409,9 @@ def archive(session: Session, actor: User, record_id: int, archived: bool = True
 @transactional
 def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
     """Add a Sage job as a project (its job ID fills the project number), with its cost codes."""
-    _require(actor)
+    _require_jobs(actor)
     record = _record(session, record_id, "job")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.ADDED)
     values = imports.job(record.data)
     if session.scalar(select(Project.id).where(Project.sage_job_id == values["sage_job_id"])):
         raise Conflict(f"A project is already linked to job {values['sage_job_id']}.")
@@ -357,9 +429,9 @@ def add_job(session: Session, actor: User, record_id: int, reader) -> Project:
 @transactional
 def link_job(session: Session, actor: User, record_id: int, project_id: int, reader) -> Project:
     """Link a Sage job to a project that was never exported; its Sage cost codes are added."""
-    _require(actor)
+    _require_jobs(actor)
     record = _record(session, record_id, "job")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.LINKED)
     project = session.get(Project, project_id)
     if project is None:
         raise Invalid("Choose the project to link.", fields={"project_id": "Choose a project."})
@@ -380,7 +452,7 @@ def add_sub_job(session: Session, actor: User, record_id: int, reader) -> SubJob
     is linked instead of duplicated), with its cost codes."""
     _require(actor)
     record = _record(session, record_id, "extra")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.ADDED)
     job, extra = record.data["Job"], record.data["Extra"]
     project = session.scalars(select(Project).where(Project.sage_job_id == job)).first()
     if project is None:
@@ -405,10 +477,66 @@ def add_sub_job(session: Session, actor: User, record_id: int, reader) -> SubJob
 
 # ---- prime contracts ---------------------------------------------------------------------------
 
+ACCOUNTING_METHODS = (("amount", "Amount-based"), ("unit", "Unit-based"))
+
+
 def _contract_projects(session: Session, record: SageRecord) -> list[PrimeContract]:
+    """The prime contracts holding the record's Sage contract: as their own, or imported into them."""
+    sage_id = record.data["sage_contract_id"]
+    merged = select(PrimeContractItem.contract_id).where(PrimeContractItem.sage_contract_id == sage_id)
     return list(session.scalars(select(PrimeContract).where(
-        PrimeContract.sage_contract_id == record.data["sage_contract_id"],
+        or_(PrimeContract.sage_contract_id == sage_id, PrimeContract.id.in_(merged)),
         PrimeContract.billing_method.in_((record.data["billing_method"], "")))))
+
+
+def contract_targets(session: Session, records: list[SageRecord]) -> dict[int, list[tuple[int, str]]]:
+    """The prime contracts each Use Contracts record could be imported into (the guide: several
+    Sage contracts of a job into one synced prime contract): those of its job's project."""
+    jobs = {r.data.get("job") for r in records if r.data.get("billing_method") == imports.USE_CONTRACTS}
+    if not jobs:
+        return {}
+    rows = session.execute(select(PrimeContract.id, PrimeContract.number, PrimeContract.title, Project.sage_job_id)
+                           .join(Project, Project.id == PrimeContract.project_id)
+                           .where(Project.sage_job_id.in_(jobs),
+                                  PrimeContract.billing_method.in_((imports.USE_CONTRACTS, "")),
+                                  PrimeContract.sage_contract_id.is_not(None))
+                           .order_by(PrimeContract.number)).all()
+    return {r.id: [(cid, f"{number} {title}") for cid, number, title, job in rows if job == r.data.get("job")]
+            for r in records if r.data.get("billing_method") == imports.USE_CONTRACTS}
+
+
+def may_designate(session: Session, actor: User) -> bool:
+    """Whether the actor picks a prime contract's accounting method on import (ERP Admin, setting on)."""
+    return policy.can(actor, policy.ERP_ADMIN) and settings.load(session).designate_prime_contract_method
+
+
+def _accounting_method(session: Session, actor: User, method: str | None) -> str:
+    """The method an import takes: Amount-based unless an ERP Admin, with the setting on, chose Unit-based."""
+    method = method or "amount"
+    if method not in dict(ACCOUNTING_METHODS):
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={"accounting_method": "Choose Amount-based or Unit-based."})
+    if method != "amount":
+        if not settings.load(session).designate_prime_contract_method:
+            raise Conflict("Designating a prime contract Unit-based is turned off in the ERP Integrations settings.")
+        if not policy.can(actor, policy.ERP_ADMIN):
+            raise PermissionDenied("Only an ERP Admin designates a prime contract Unit-based.")
+    return method
+
+
+def _sov_items(data: dict, method: str, sage_contract_id: str | None) -> list[PrimeContractItem]:
+    """The record's contract items as schedule of values lines; a unit-based contract takes each
+    item's units and unit price, which every item must then have."""
+    if method == "unit":
+        unpriced = [i["code"] for i in data["items"] if "units" not in i]
+        if unpriced:
+            raise Conflict(f"Prime contract {data['number']} cannot be imported Unit-based: Sage contract item(s) "
+                           f"{', '.join(unpriced)} have no units and unit price.")
+    return [PrimeContractItem(code=i["code"][:20], description=i["description"][:120], amount=Decimal(i["amount"]),
+                              sage_contract_id=sage_contract_id,
+                              units=Decimal(i["units"]) if method == "unit" else None,
+                              unit_cost=Decimal(i["unit_cost"]) if method == "unit" else None)
+            for i in data["items"]]
 
 
 def reimport_blockers(session: Session, record: SageRecord) -> list[str]:
@@ -419,22 +547,28 @@ def reimport_blockers(session: Session, record: SageRecord) -> list[str]:
 def reimport_blockers_many(session: Session, records: list[SageRecord]) -> dict[int, list[str]]:
     """reimport_blockers for a page of records, in three queries whatever the page's size."""
     ids = {r.data["sage_contract_id"] for r in records}
-    contracts = list(session.scalars(select(PrimeContract).where(PrimeContract.sage_contract_id.in_(ids)))) \
-        if ids else []
+    merged = select(PrimeContractItem.contract_id).where(PrimeContractItem.sage_contract_id.in_(ids))
+    contracts = list(session.scalars(select(PrimeContract).where(
+        or_(PrimeContract.sage_contract_id.in_(ids), PrimeContract.id.in_(merged))))) if ids else []
     jobs = dict(session.execute(select(Project.id, Project.sage_job_id).where(
         Project.id.in_({c.project_id for c in contracts}))).all()) if contracts else {}
-    items: dict[int, set[str]] = {c.id: set() for c in contracts}
+    # each prime contract's items by the Sage contract they are on (an item's own, else the contract's)
+    items: dict[tuple[int, str], set[str]] = {}
     if contracts:
-        for contract_id, code in session.execute(select(PrimeContractItem.contract_id, PrimeContractItem.code)
-                                                 .where(PrimeContractItem.contract_id.in_(list(items)))):
-            items[contract_id].add(code)
-    return {r.id: _blockers(r, [c for c in contracts if c.sage_contract_id == r.data["sage_contract_id"]
+        own = {c.id: c.sage_contract_id or "" for c in contracts}
+        for contract_id, sage_id, code in session.execute(
+                select(PrimeContractItem.contract_id, PrimeContractItem.sage_contract_id, PrimeContractItem.code)
+                .where(PrimeContractItem.contract_id.in_(list(own)))):
+            items.setdefault((contract_id, sage_id or own[contract_id]), set()).add(code)
+    holding = {c.id: {sage_id for (cid, sage_id) in items if cid == c.id} | {c.sage_contract_id or ""}
+               for c in contracts}
+    return {r.id: _blockers(r, [c for c in contracts if r.data["sage_contract_id"] in holding[c.id]
                                 and c.billing_method in (r.data["billing_method"], "")], jobs, items)
             for r in records}
 
 
 def _blockers(record: SageRecord, contracts: list[PrimeContract], jobs: dict[int, str | None],
-              items: dict[int, set[str]]) -> list[str]:
+              items: dict[tuple[int, str], set[str]]) -> list[str]:
     if record.status not in (ImportStatus.LINKED, ImportStatus.ADDED):
         return ["The prime contract has not been imported yet."]
     reasons = []
@@ -448,36 +582,62 @@ def _blockers(record: SageRecord, contracts: list[PrimeContract], jobs: dict[int
     job = jobs.get(contract.project_id)
     if not job or job != record.data.get("job"):
         reasons.append("The prime contract does not belong to a synced job.")
-    if not [line for line in record.data["items"] if line["code"] not in items.get(contract.id, set())]:
+    have = items.get((contract.id, record.data["sage_contract_id"]), set())
+    if not [line for line in record.data["items"] if line["code"] not in have]:
         reasons.append("The prime contract has been synced and has no new un-synced line items.")
     return reasons
 
 
 @transactional
-def import_contract(session: Session, actor: User, record_id: int) -> PrimeContract:
-    """Import a Sage prime contract into its synced project."""
+def import_contract(session: Session, actor: User, record_id: int, accounting_method: str | None = None,
+                    into_contract_id: int | None = None) -> PrimeContract:
+    """Import a Sage prime contract into its synced project: as a prime contract of its own
+    (Amount-based, or as an ERP Admin designated it), or into a prime contract of that project."""
     _require(actor)
     record = _record(session, record_id, "contract")
-    _pending(record)
+    _claim(session, record, actor, ImportStatus.ADDED)
     data = record.data
     project = session.scalars(select(Project).where(Project.sage_job_id == data["job"])).first()
     if project is None:
         raise Conflict(f"Job {data['job']} is not synced with a project.")
     if _contract_projects(session, record):
         raise Conflict(f"Prime contract {data['number']} is already in the portal.")
+    if into_contract_id is not None:
+        return _import_into(session, actor, record, project, into_contract_id)
+    method = _accounting_method(session, actor, accounting_method)
     from datetime import date
-    contract = PrimeContract(project_id=project.id, number=data["number"][:40], title=data["title"][:255],
+    contract = PrimeContract(accounting_method=method, project_id=project.id, number=data["number"][:40],
+                             title=data["title"][:255],
                              status=data["status"], sage_contract_id=data["sage_contract_id"][:20],
                              description=data["description"], billing_method=data["billing_method"],
                              billing_level=data["billing_level"], imported_at=utcnow(),
                              start_date=date.fromisoformat(data["start_date"]) if data["start_date"] else None,
                              completion_date=(date.fromisoformat(data["completion_date"])
                                               if data["completion_date"] else None))
-    contract.items = [PrimeContractItem(code=i["code"][:20], description=i["description"][:120],
-                                        amount=Decimal(i["amount"])) for i in data["items"]]
+    contract.items = _sov_items(data, method, None)
     session.add(contract)
     session.flush()
     _decide(record, actor, ImportStatus.ADDED, contract.id)
+    session.commit()
+    return contract
+
+
+def _import_into(session: Session, actor: User, record: SageRecord, project: Project,
+                 contract_id: int) -> PrimeContract:
+    """Another Sage contract of the job into an imported prime contract: its items join the
+    schedule of values, each remembering its Sage contract (PCCOs and owner invoices name it)."""
+    data = record.data
+    contract = session.scalars(select(PrimeContract).where(PrimeContract.id == contract_id)
+                               .options(selectinload(PrimeContract.items))).first()
+    if contract is None or contract.project_id != project.id:
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={"into_contract_id": f"Choose a prime contract of {project.name}."})
+    if contract.billing_method not in (data["billing_method"], "") or not contract.sage_contract_id:
+        raise Conflict(f"Prime contract {contract.number} was not imported from a Sage contract: "
+                       f"{data['number']} cannot be added to it.")
+    contract.items.extend(_sov_items(data, contract.accounting_method, data["sage_contract_id"][:20]))
+    session.flush()
+    _decide(record, actor, ImportStatus.LINKED, contract.id)
     session.commit()
     return contract
 
@@ -494,13 +654,18 @@ def reimport_contract(session: Session, actor: User, record_id: int) -> int:
     contract = session.get(PrimeContract, record.portal_id)
     if contract is None:  # the blockers may have judged another contract of the same Sage ID
         raise Conflict("Re-Import is unavailable: The imported prime contract no longer exists in the portal.")
-    have = set(session.scalars(select(PrimeContractItem.code).where(PrimeContractItem.contract_id == contract.id)))
+    # the items of this Sage contract: the prime contract's own, or those imported into it
+    sage_id = record.data["sage_contract_id"]
+    merged = None if contract.sage_contract_id == sage_id else sage_id[:20]
+    have = set(session.scalars(select(PrimeContractItem.code).where(
+        PrimeContractItem.contract_id == contract.id,
+        PrimeContractItem.sage_contract_id == merged if merged else PrimeContractItem.sage_contract_id.is_(None))))
     added = 0
-    for line in record.data["items"]:
-        if line["code"] not in have:
-            session.add(PrimeContractItem(contract_id=contract.id, code=line["code"][:20],
-                                          description=line["description"][:120], amount=Decimal(line["amount"])))
-            added += 1
+    for item in _sov_items({**record.data, "items": [i for i in record.data["items"] if i["code"] not in have]},
+                           contract.accounting_method, merged):
+        item.contract_id = contract.id
+        session.add(item)
+        added += 1
     record.decided_by_id, record.decided_at = actor.id, utcnow()
     session.commit()
     return added
@@ -523,11 +688,9 @@ def refresh_project(session: Session, actor: User, project_id: int, reader) -> R
     project = session.get(Project, project_id)
     if project is None:
         raise NotFound("There is no such project.")
-    level = session.scalar(select(ProjectMember.level).where(ProjectMember.project_id == project_id,
-                                                             ProjectMember.user_id == actor.id))
-    if not (policy.can(actor, policy.IMPORT) or policy.can(actor, policy.SEND, project_level=level)):
-        raise PermissionDenied("Refreshing from Sage needs Admin on the project, an accounting approver "
-                               "or an ERP Admin.")
+    if not policy.can(actor, policy.REFRESH_COST_CODES):
+        raise PermissionDenied("Refreshing a project's cost codes from Sage needs Admin on the ERP "
+                               "Integrations tool.")
     if not project.sage_job_id:
         raise Invalid(f"{project.name} is not synced with a Sage job: there is nothing to refresh from.")
     added = refresh_project_cost_codes(session, reader, project)

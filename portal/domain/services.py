@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from portal.domain import compliance, outbox, policy, settings, setup, values
+from portal.domain import compliance, edits, outbox, policy, settings, setup, values
 from portal.domain.backoff import EXPORT_RETRY, Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.exports import stalled_exports
-from portal.domain.lifecycle import Action, State, next_state, transition
+from portal.domain.lifecycle import Action, State, new_erp_item, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
 from portal.domain.ports import ExportQueue, MailQueue, SageSetup
 from portal.domain.types import REGISTRY, get_type
@@ -102,17 +102,14 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
                       fields={"prerequisites": " ".join(reasons)})
     erp = find_erp_item(session, type_key, item_id)
     if erp is None:
-        erp = ErpItem(item_type=type_key, item_id=item_id, project_id=item_type.project_id(item),
-                      state=State.DRAFT, attempt=0)
-        session.add(erp)
-        session.flush()
+        erp = new_erp_item(session, type_key, item_id, item_type.project_id(item))
     action = Action.RESEND if erp.state == State.REJECTED else Action.SEND
     direct = queue is not None and settings.load(session).direct(item_type.direct_export_setting)
     fields: dict | None = None
     gate: compliance.Gate | None = None
     if direct:
         try:
-            fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
+            fields = item_type.parse_export_fields(session, item, item_type.export_defaults(item))
         except Invalid as exc:
             why = "; ".join(exc.fields.values()) or exc.message
             raise Invalid(f"Direct Export is on for {item_type.plural.lower()}, but this one cannot be "
@@ -123,7 +120,8 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
             fields, gate = compliance.checked_fields(session, item_type, item, fields)
         except Invalid:
             fields = gate = None  # the insurance gate blocks it: it waits in Ready to Export, saying why
-    transition(session, erp, action, actor.id)
+    changed = edits.note_resend(session, erp)
+    transition(session, erp, action, actor.id, detail=None if changed is None else {"changes": changed})
     erp.sent_by_id, erp.sent_at = actor.id, utcnow()
     erp.sage_message = None
     if fields is not None:
@@ -160,7 +158,7 @@ def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
     next_state(Action.ACCEPT, erp.state)  # a clear Conflict before field errors
     setup.refuse_unless_ready(item_type, sage)
     values.refuse_unstorable(raw_fields)
-    fields = item_type.clean_export_fields(session, item, raw_fields)
+    fields = item_type.parse_export_fields(session, item, raw_fields)
     fields, gate = compliance.checked_fields(session, item_type, item, fields)
     mark_accepted(session, erp, actor, fields, accept_detail(fields, gate))
     commit(session)
@@ -197,7 +195,7 @@ def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list
                 continue
             item = items[erp.item_id]
             try:
-                fields = item_type.clean_export_fields(session, item, item_type.export_defaults(item))
+                fields = item_type.parse_export_fields(session, item, item_type.export_defaults(item))
             except Invalid as exc:
                 errors[erp.id] = "Accept it on its own: " + "; ".join(exc.fields.values())
                 continue
@@ -310,7 +308,7 @@ def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: 
     transition(session, erp, Action.REJECT, actor.id, detail={"reason": reason})
     erp.reject_reason = reason
     erp.decided_by_id, erp.decided_at = actor.id, utcnow()
-    mail = outbox.rejection(session, item_type.label, item_type.summary(item), erp, actor.name, reason,
+    mail = outbox.rejection(session, item_type.label, item_type.summary(item), erp, actor, reason,
                             company_name, link_for(erp))
     commit(session)
     if mail is None:

@@ -31,6 +31,7 @@ class Settings:
     job_number_mask: str           # "#" a digit, "A" a letter, anything else literal; "" = any
     vendor_auto_update: bool       # linked companies follow Sage's address and phone
     auto_add_budget_lines: bool    # new Sage cost code/category combos become budget lines
+    designate_prime_contract_method: bool  # an ERP Admin picks Unit- or Amount-based before importing
     # the insurance compliance gate, per commitment type (subcontract, purchase_order):
     insurance_gate: dict           # "not_required" | "warn" | "block"
     insurance_hold: dict           # with block: export invoices on hold in Sage AP instead of refusing
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "job_number_mask": "##-###",
     "vendor_auto_update": False,
     "auto_add_budget_lines": False,
+    "designate_prime_contract_method": False,
     "insurance_gate": {"subcontract": "not_required", "purchase_order": "not_required"},
     "insurance_hold": {"subcontract": False, "purchase_order": False},
     "insurance_required": ["general_liability", "workers_compensation"],
@@ -108,6 +110,7 @@ def update(session: Session, actor: User, form: dict, direct_export_keys: Iterab
         "job_number_mask": mask,
         "vendor_auto_update": _on(form.get("vendor_auto_update")),
         "auto_add_budget_lines": _on(form.get("auto_add_budget_lines")),
+        "designate_prime_contract_method": _on(form.get("designate_prime_contract_method")),
         "insurance_gate": gate,
         "insurance_hold": {kind: _on(form.get(f"insurance_hold_{kind}")) for kind, _ in COMMITMENT_TYPES},
         "insurance_required": [key for key, _ in INSURANCE_TYPES if _on(form.get(f"insurance_required_{key}"))],

@@ -32,6 +32,7 @@ from portal.domain.models import (
     ImportStatus,
     JobCostLine,
     PrimeContract,
+    PrimeContractItem,
     Project,
     SageRecord,
     StandardCategory,
@@ -649,6 +650,11 @@ def sync_prime_contracts(session: Session, reader, tally: Tally, _project_id=Non
     for contract in session.scalars(select(PrimeContract).where(PrimeContract.sage_contract_id.is_not(None))):
         prefix = "quickbill" if contract.billing_method == imports.USE_QUICKBILL else "contract"
         linked.setdefault(f"{prefix}:{contract.sage_contract_id}", contract.id)
+    # Sage contracts imported into another prime contract (its items remember them)
+    for sage_id, contract_id in session.execute(select(PrimeContractItem.sage_contract_id,
+                                                       PrimeContractItem.contract_id).distinct()
+                                                .where(PrimeContractItem.sage_contract_id.is_not(None))):
+        linked.setdefault(f"contract:{sage_id}", contract_id)
     _stage(session, tally, "contract", rows, linked)
     tally.progress(0)
 

@@ -7,6 +7,7 @@ options, then the row values the type needs for the page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, union_all
@@ -128,6 +129,22 @@ DONE_BY = {
 }
 
 
+def said_when(at: datetime) -> str:
+    """When something happened, as a message says it: "at 10:41" today, else "on 10/05/2026 at 10:41"."""
+    return f"at {at:%H:%M}" if at.date() == utcnow().date() else f"on {at:%m/%d/%Y at %H:%M}"
+
+
+def item_happened(session: Session, type_key: str, item_id: int) -> str | None:
+    """what_happened to an item that lost a race outside its tab (a Link on a Ready to Import
+    list); None when the item was never in the gate."""
+    erp = session.scalars(select(ErpItem).where(ErpItem.item_type == type_key, ErpItem.item_id == item_id)).first()
+    if erp is None:
+        return None
+    item_type = get_type(type_key)
+    item = item_type.load(session, item_id)
+    return what_happened(session, TabRow(erp, item, item_type.row_values(item)))
+
+
 def what_happened(session: Session, row: TabRow) -> str:
     """For a decision that lost the race (or came too late): the item as it now is, and who
     moved it there and when, from its latest audit row into its current state. E.g.
@@ -142,7 +159,7 @@ def what_happened(session: Session, row: TabRow) -> str:
         return f"{row.title} is {label}."
     done = DONE_BY.get(last.action, last.action.replace("_", " "))
     by = f" by {last.actor.name}" if last.actor else ""
-    when = f"at {last.at:%H:%M}" if last.at.date() == utcnow().date() else f"on {last.at:%m/%d/%Y at %H:%M}"
+    when = said_when(last.at)
     if erp.state == State.REJECTED:
         return f"{row.title} was rejected{by} {when}."
     already = "now" if erp.state in (State.DRAFT, State.READY) else "already"

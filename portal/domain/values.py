@@ -39,10 +39,11 @@ def parse_money(value: object, field: str, places: str = "0.01") -> Decimal:
         text = str(value if value is not None else "").strip().replace("$", "", 1).strip() or "0"
         if not _AMOUNT.fullmatch(text) or not any(c.isdigit() for c in text):
             raise Invalid("Please correct the highlighted fields.",
-                          fields={field: f"'{value}' is not an amount."})
+                          fields={field: f"'{shortened(str(value))}' is not an amount."})
         amount = Decimal(text.replace(",", ""))
     if not amount.is_finite():
-        raise Invalid("Please correct the highlighted fields.", fields={field: f"'{value}' is not an amount."})
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={field: f"'{shortened(str(value))}' is not an amount."})
     if abs(amount) >= MONEY_LIMIT:
         raise Invalid("Please correct the highlighted fields.", fields={field: "Amount is too large."})
     rounded = amount.quantize(step)
@@ -50,6 +51,11 @@ def parse_money(value: object, field: str, places: str = "0.01") -> Decimal:
         raise Invalid("Please correct the highlighted fields.",
                       fields={field: f"Use at most {len(places.partition('.')[2])} decimal places."})
     return rounded
+
+
+def shortened(text: str, limit: int = 20) -> str:
+    """A typed value quoted back in a message: its first `limit` characters and "…" when longer."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def money(value: Decimal | None) -> str:
@@ -61,6 +67,26 @@ def money(value: Decimal | None) -> str:
 
 def mmddyyyy(value: date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else ""
+
+
+SEARCH_MAX = 100  # longer than any name or number a search looks for
+
+
+def parse_search(value: object, field: str = "q") -> str:
+    """A search as typed (stripped), at most SEARCH_MAX characters; else Invalid naming `field`
+    (never cut short: a search for less than was typed would answer another question)."""
+    text = (value if isinstance(value, str) else "").strip()
+    if len(text) > SEARCH_MAX:
+        raise Invalid(f"Search must be {SEARCH_MAX} characters or less.",
+                      fields={field: f"Search must be {SEARCH_MAX} characters or less."})
+    return text
+
+
+def csv_cell(value: object) -> str:
+    """A CSV text cell a spreadsheet will not run as a formula: text starting with = + - @ (or a
+    tab or CR) gets a leading quote. Amounts are written as plain numbers, not through here."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def refuse_unstorable(raw: dict) -> None:
@@ -86,8 +112,8 @@ def parse_id(value: object, field: str) -> int:
     if not text:
         raise Invalid("Please correct the highlighted fields.", fields={field: "Choose one."})
     if not _ID.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
-        shown = text if len(text) <= 20 else text[:20] + "…"
-        raise Invalid("Please correct the highlighted fields.", fields={field: f"'{shown}' is not a valid choice."})
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={field: f"'{shortened(text)}' is not a valid choice."})
     return int(text)
 
 
@@ -115,9 +141,50 @@ def parse_ids(values: list[str], field: str = "ids") -> list[int]:
         try:
             number = parse_id(value, field)
         except Invalid:
-            shown = value if len(value) <= 20 else value[:20] + "…"
+            shown = shortened(value)
             raise Invalid(f"'{shown}' is not an item id: nothing was done.",
                           fields={field: f"'{shown}' is not an item id."}) from None
         if number not in ids:
             ids.append(number)
     return ids
+
+
+# ---- text that goes to Sage ----------------------------------------------------------------
+# Sage 300 CRE reads its import files as Windows-1252 (ANSI) text: a character outside it would
+# reach Sage as "?" while the portal keeps the original, so the two disagree. Refused at the form.
+SAGE_ENCODING = "cp1252"
+# Invisible characters that reorder how text is shown (bidi embeddings, overrides, isolates and
+# marks): in an ID they make two different IDs look the same. None is in Windows-1252 either; they
+# get their own message because they cannot be seen.
+BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def sage_character_problem(value: str, label: str) -> str | None:
+    """What keeps `value` out of Sage, naming the field and the first character at fault, e.g.
+    "Vendor ID: '😀' (U+1F600) cannot be stored in Sage (Windows-1252 characters only)."; None
+    when Sage can store every character."""
+    try:
+        value.encode(SAGE_ENCODING)
+        return None
+    except UnicodeEncodeError as exc:
+        char = value[exc.start]
+    if char in BIDI_CONTROLS:
+        return (f"{label}: the invisible text-direction control U+{ord(char):04X} cannot be stored in Sage; "
+                "remove it (retype the value rather than pasting it).")
+    return f"{label}: '{char}' (U+{ord(char):04X}) cannot be stored in Sage (Windows-1252 characters only)."
+
+
+def too_long(label: str, limit: int, sage: bool = False) -> str:
+    """The message for a text over its limit (`sage`: a field that goes to Sage)."""
+    whose = " (Sage's limit)" if sage else ""
+    return f"{label} must be {limit} characters or less{whose}."
+
+
+def text_problem(value: object, label: str, limit: int | None, sage: bool = True) -> str | None:
+    """What is wrong with a typed text: longer than `limit` (counted as typed, spaces around
+    included, so nothing is silently cut) or, `sage`, a character Sage cannot store; else None."""
+    if not isinstance(value, str):
+        return None
+    if limit is not None and len(value.strip()) > limit:
+        return too_long(label, limit, sage)
+    return sage_character_problem(value, label) if sage else None

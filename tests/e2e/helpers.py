@@ -116,6 +116,19 @@ def header_select(page: Page, label: str):
     return page.get_by_label(re.compile(rf"^{re.escape(label)}(\s|$)"))
 
 
+def confirm_click(page: Page, target) -> list[str]:
+    """Click a control that asks to confirm first (hx-confirm: Resend, Retrieve, Delete, Unlink) and
+    accept; the list then holds what it asked."""
+    asked: list[str] = []
+
+    def accept(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+    page.once("dialog", accept)
+    target.click()
+    return asked
+
+
 # ---- the two halves of every journey ---------------------------------------------------
 
 def send_row(page: Page, session, key: str, item_id: int) -> int:

@@ -33,6 +33,7 @@ from portal.domain.models import (
 from tests import factories as f, items as it
 from tests.e2e.helpers import (
     accept_on_tab,
+    confirm_click,
     erp_of,
     fresh,
     header_select,
@@ -97,9 +98,9 @@ def test_project_admin_creates_a_purchase_order_and_approver_exports_it_with_uni
     line(page, "Description", 1).fill("Ready-mix concrete")
     line(page, "Cost Code / Category", 1).select_option(str(mat))
     line(page, "Amount", 1).fill("12,000")
-    line(page, "Qty (PO)", 1).fill("100")
-    line(page, "Unit Cost (PO)", 1).fill("120")
-    line(page, "Units (PO)", 1).fill("CY")
+    line(page, "Qty", 1).fill("100")
+    line(page, "Unit Cost", 1).fill("120")
+    line(page, "Units (UOM)", 1).fill("CY")
     line(page, "Description", 2).fill("Pump truck")
     line(page, "Cost Code / Category", 2).select_option(str(sub))
     line(page, "Amount", 2).fill("800")
@@ -379,7 +380,7 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     assert len(got) == 1, f"expected one mail to the creator, got {len(got)}"
     assert sorted(a.lower() for a in got[0].rcpt_tos) == sorted([creator_email, sender_email])
     message = email.message_from_bytes(got[0].content, policy=email.policy.default)
-    assert message["Subject"] == COMMITMENT_SUBJECT
+    assert f.subject(message) == f"{COMMITMENT_SUBJECT} — {number}, {project_name}"
     body = message.get_body(("plain",)).get_content()
     assert "Retainage is 5% on this job e2e" in body and number in body
     assert f"http://portal.test/projects/{project_pk}/items/commitment" in body
@@ -404,7 +405,7 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
 
     expect(admin_page.get_by_text("Commitment saved.")).to_be_visible()
     row = admin_page.locator(f"#commitment-{commitment_pk}")
-    row.get_by_role("button", name="Resend to ERP").click()
+    confirm_click(admin_page, row.get_by_role("button", name="Resend to ERP"))
     expect(row.locator(".status .badge")).to_have_text("Ready to Export")
     expect(row.get_by_role("button", name="Resend to ERP")).to_have_count(0)
 
@@ -412,4 +413,5 @@ def test_rejected_commitment_mails_creator_and_sender_who_fix_and_resend_it(sess
     assert erp.state == State.READY and erp.sent_by_id == creator.id
     assert session.get(Commitment, commitment_pk).retainage_pct == Decimal("5")
     page.reload()
-    expect(tab_row(page, erp_id).locator(".status")).to_have_text("Ready to Export")
+    expect(tab_row(page, erp_id).locator(".status .badge.ready")).to_have_text("Ready to Export")
+    expect(tab_row(page, erp_id).locator(".status .badge.resent")).to_have_text("Resent")  # with what changed

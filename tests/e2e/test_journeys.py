@@ -20,7 +20,7 @@ from portal.domain.lifecycle import State
 from portal.domain.models import ErpItem, InvoiceStatus, OutboxMail, ToolLevel
 from portal.queue import RQJobQueue
 from tests import factories as f
-from tests.e2e.helpers import navigate, tab_row as row, wait_for_mail
+from tests.e2e.helpers import confirm_click, navigate, tab_row as row, wait_for_mail
 
 pytestmark = pytest.mark.e2e
 
@@ -258,7 +258,7 @@ def test_reject_needs_a_reason_then_mails_creator_and_sender_once(session, sim, 
     assert sorted(a.lower() for a in got[0].rcpt_tos) == sorted([creator_email, sender_email])
     assert len(smtp.to(sender_email)) == 1
     message = email.message_from_bytes(got[0].content, policy=email.policy.default)
-    assert message["Subject"] == SUBJECT
+    assert f.subject(message).startswith(f"{SUBJECT} — {number}, ")
     text = message.get_body(("plain",)).get_content()
     assert "Wrong billing period e2e" in text and number in text
 
@@ -301,7 +301,7 @@ def test_invoice_admin_sees_reason_edits_and_resends_and_approver_sees_it_again(
     expect(page.get_by_role("heading", name=f"Invoice #{number}")).to_be_visible()
     summary = page.locator(f"#invoice-{invoice_id}")
     expect(summary).to_contain_text("$2,600.00")
-    summary.get_by_role("button", name="Resend to ERP").click()
+    confirm_click(page, summary.get_by_role("button", name="Resend to ERP"))
     expect(summary.locator(".status .badge")).to_have_text("Ready to Export")
     expect(summary.get_by_role("button", name="Resend to ERP")).to_have_count(0)
     expect(summary.get_by_role("button", name="Retrieve")).to_be_visible()
@@ -313,7 +313,8 @@ def test_invoice_admin_sees_reason_edits_and_resends_and_approver_sees_it_again(
     open_tab(approver_page)
     search(approver_page, number)
     item = row(approver_page, erp_id)
-    expect(item.locator(".status")).to_have_text("Ready to Export")
+    expect(item.locator(".status .badge.ready")).to_have_text("Ready to Export")
+    expect(item.locator(".status .badge.resent")).to_have_text("Resent")  # with what changed
     expect(item).to_contain_text("$2,450.00")  # current payment due: 2,600 - 150 retainage
     expect(item.get_by_role("link", name="Accept")).to_be_visible()
 

@@ -30,6 +30,7 @@ from portal.domain.models import (
 from tests import factories as f, items as it
 from tests.e2e.helpers import (
     accept_on_tab,
+    confirm_click,
     erp_of,
     fresh,
     header_select,
@@ -163,7 +164,7 @@ def test_owner_invoice_rejected_mailed_edited_resent_and_accepted(session, sim, 
     got = wait_for_mail(smtp, admin_email)
     assert len(got) == 1, f"expected one mail to the creator, got {len(got)}"
     message = email.message_from_bytes(got[0].content, policy=email.policy.default)
-    assert message["Subject"] == INVOICE_SUBJECT
+    assert f.subject(message).startswith(f"{INVOICE_SUBJECT} — {number}, ")
     body = message.get_body(("plain",)).get_content()
     assert "Retainage is 10% e2e" in body
     fresh(session)
@@ -182,12 +183,13 @@ def test_owner_invoice_rejected_mailed_edited_resent_and_accepted(session, sim, 
     navigate(page, page.get_by_role("button", name="Save"))
     expect(page.get_by_text("Owner Invoice saved.")).to_be_visible()
     row = page.locator(f"#owner_invoice-{invoice_pk}")
-    row.get_by_role("button", name="Resend to ERP").click()
+    confirm_click(page, row.get_by_role("button", name="Resend to ERP"))
     expect(row.locator(".status .badge")).to_have_text("Ready to Export")
 
     approver_page.reload()
     item = tab_row(approver_page, erp_id)
-    expect(item.locator(".status")).to_have_text("Ready to Export")
+    expect(item.locator(".status .badge.ready")).to_have_text("Ready to Export")
+    expect(item.locator(".status .badge.resent")).to_have_text("Resent")  # with what changed
     item.get_by_role("link", name="Accept").click()
     form = approver_page.get_by_role("form", name=f"Accept owner invoice {number}")
     expect(form.get_by_label("Invoice (ERP ID)")).to_have_value(number)

@@ -1,7 +1,7 @@
-"""End-to-end in Chromium: data back from Sage (issue 4). An approver pulls vendors and jobs from
-Sage, links or adds them without duplicates, syncs job costs and reads the report with its chart;
-an ERP Admin re-enables a scheduled sync and watches it run by itself. Every re-run of a sync
-changes nothing.
+"""End-to-end in Chromium: data back from Sage (issue 4). An ERP Admin (the guide: Admin links ERP
+companies and adds ERP jobs) pulls vendors and jobs from Sage, links or adds them without
+duplicates, syncs job costs and reads the report with its chart; an ERP Admin re-enables a
+scheduled sync and watches it run by itself. Every re-run of a sync changes nothing.
 
 Like the other e2e modules: each test makes its own data (random suffixes), signs in through the
 real login form (CSRF on), and the syncs run in the real RQ worker against the Sage simulator.
@@ -123,7 +123,7 @@ def pending_count(page: Page) -> int:
 
 # ---- 1. vendors --------------------------------------------------------------------------------
 
-def test_approver_pulls_vendors_links_the_same_name_company_adds_another_and_a_resync_changes_nothing(
+def test_erp_admin_pulls_vendors_links_the_same_name_company_adds_another_and_a_resync_changes_nothing(
         session, sim, open_as):
     s = f.suffix()
     same_name, same_id = f"Harbor Steel {s} Inc.", f"HS{s}"
@@ -134,7 +134,7 @@ def test_approver_pulls_vendors_links_the_same_name_company_adds_another_and_a_r
     company_pk = company.id
     sim.add_vendor(new_id, new_name, city="Joliet", state="IL", telephone="815-555-0142")
     sage_user = f.make_user(session, site_admin=True)
-    approver = f.approver(session)
+    erp_admin = f.erp_admin(session)
 
     # Accounting enters the other vendor in Sage through the simulator's Sage page.
     sage_page = open_as(sage_user)
@@ -148,8 +148,8 @@ def test_approver_pulls_vendors_links_the_same_name_company_adds_another_and_a_r
     expect(sage_page.locator("#sage-vendor")).to_contain_text(f"Vendor {same_id} added to Sage 300 CRE.")
     assert sim.get_vendor(same_id)["Name"] == same_name
 
-    # The approver: Vendors tab -> Ready to Import -> Sync from Sage now.
-    page = open_as(approver)
+    # The ERP Admin: Vendors tab -> Ready to Import -> Sync from Sage now.
+    page = open_as(erp_admin)
     erp_tab(page, "Vendors")
     ready = page.locator("#sync-bar").get_by_role("link", name=re.compile("Ready to Import"))
     navigate(page, ready)
@@ -220,15 +220,14 @@ def test_an_action_keeps_the_ready_to_import_page(session, sim, open_as):
 
 # ---- 2. jobs ------------------------------------------------------------------------------------
 
-def test_approver_adds_a_sage_only_job_as_a_project_once(session, sim, open_as):
+def test_erp_admin_adds_a_sage_only_job_as_a_project_once(session, sim, open_as):
     s = f.suffix()
     job_id, name = f"J{s}", f"Harbor Point {s}"
     sim.add_job(job_id, name, address_1="400 Dock St", city="Peoria", state="IL", zip="61602")
     sim.add_cost_code(job_id, "01-100", "General Conditions")
     sim.add_category(job_id, "01-100", "LAB", "Labor")
-    approver = f.approver(session)
 
-    page = open_as(approver)
+    page = open_as(f.erp_admin(session))
     erp_tab(page, "Jobs")
     navigate(page, page.locator("#sync-bar").get_by_role("link", name=re.compile("Ready to Import")))
     expect(page.get_by_role("heading", name="Jobs only in Sage")).to_be_visible()

@@ -32,6 +32,7 @@ from portal.domain.types import direct_export_keys
 from tests import factories as f, items as it
 from tests.e2e.helpers import (
     accept_on_tab,
+    confirm_click,
     erp_of,
     fresh,
     main_nav,
@@ -260,7 +261,7 @@ def test_rejected_project_mails_its_admin_who_edits_and_resends_it(session, sim,
     assert len(got) == 1, f"expected one mail to the project admin, got {len(got)}"
     assert [a.lower() for a in got[0].rcpt_tos] == [admin_email]
     message = email.message_from_bytes(got[0].content, policy=email.policy.default)
-    assert message["Subject"] == JOB_SUBJECT
+    assert f.subject(message) == f"{JOB_SUBJECT} — {number}, {project.name}"
     text = message.get_body(("plain",)).get_content()
     assert "Use the street address e2e" in text and f"Project {number}" in text
     assert "http://portal.test/company/job" in text
@@ -286,7 +287,7 @@ def test_rejected_project_mails_its_admin_who_edits_and_resends_it(session, sim,
     expect(admin_page.get_by_text("Job saved.")).to_be_visible()
     job = admin_page.locator(f"#job-{project_pk}")
     expect(job).to_contain_text("100 Main Street")
-    job.get_by_role("button", name="Resend to ERP").click()
+    confirm_click(admin_page, job.get_by_role("button", name="Resend to ERP"))
     expect(job.locator(".status .badge")).to_have_text("Ready to Export")
     expect(job.get_by_role("button", name="Resend to ERP")).to_have_count(0)
 
@@ -295,7 +296,8 @@ def test_rejected_project_mails_its_admin_who_edits_and_resends_it(session, sim,
     assert session.get(Project, project_pk).address == "100 Main Street"
     page.reload()
     item = tab_row(page, erp_id)
-    expect(item.locator(".status")).to_have_text("Ready to Export")
+    expect(item.locator(".status .badge.ready")).to_have_text("Ready to Export")
+    expect(item.locator(".status .badge.resent")).to_have_text("Resent")  # with what changed
     expect(item).to_contain_text("100 Main Street")
 
 

@@ -17,9 +17,11 @@ def test_cco_sums_changes_to_one_line_and_adds_a_new_line(session, sim, home, ex
     # line 1 changed twice (1,000 + 500), a new Sealant line of 750
     cco = items.save_item(session, admin, "cco", home.pid, None, it.form_data(session, sim, "cco", home))
     kind = get_type("cco")
-    batch = kind.build_batch(session, kind.load(session, cco.id), {"cco_id": "CO1", "description": "x"}, "b1")
+    new_item, batch = kind.build_batches(session, kind.load(session, cco.id), {"cco_id": "CO1", "description": "x"},
+                                         "b1")
+    assert [type(r).__name__ for r in new_item.records] == ["JCCommitmentItem"]
     kinds = [type(r).__name__ for r in batch.records]
-    assert kinds == ["JCCommitmentItem", "JCCommitmentCO", "JCCommitmentCOItem", "JCCommitmentCOItem"]
+    assert kinds == ["JCCommitmentCO", "JCCommitmentCOItem", "JCCommitmentCOItem"]
     summed = [r for r in batch.records if type(r).__name__ == "JCCommitmentCOItem" and r.item == "1"]
     assert len(summed) == 1 and summed[0].amount == Decimal("1500.00")
 

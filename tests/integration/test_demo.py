@@ -8,12 +8,13 @@ adds Failed to Export rows, and the counting ones compare before and after.
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import services
+from portal.domain import attention, services
 from portal.domain.lifecycle import State
 from portal.domain.models import (
     Budget,
@@ -247,8 +248,9 @@ def test_every_type_has_every_state(demo_app, session, type_key):
         elif erp.state == State.REJECTED:
             assert erp.reject_reason, (type_key, erp.item_id)
             mails = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).all()
-            assert [(m.status, m.subject) for m in mails] == [
-                (MailStatus.KEPT, f"Test Builders: ERP {kind.label} Rejection Notification")]
+            assert [m.status for m in mails] == [MailStatus.KEPT]
+            assert mails[0].subject.startswith(f"Test Builders: ERP {kind.label} Rejection Notification — ")
+            assert mails[0].reply_to, "answered to the approver who rejected it"
             assert erp.reject_reason in mails[0].text_body
 
 
@@ -323,6 +325,21 @@ def test_the_readme_hints_name_ids_that_sync_against_the_demo(demo_app, session)
         assert (erp.state, erp.sage_message) == (State.SYNCED, None), (type_key, key, erp.sage_message)
 
 
+def test_the_demos_unit_price_purchase_order_exports_its_units(demo_app, session):
+    from portal.queue import RQJobQueue
+    c = session.scalars(select(Commitment).where(Commitment.title == "Handrails (unit price)")).one()
+    assert (c.commitment_type, c.accounting_method) == ("purchase_order", "unit")
+    erp = services.find_erp_item(session, "commitment", c.id)
+    approver = session.scalars(select(User).where(User.username == "approver")).one()
+    services.accept(session, approver, erp.id, {"sage_id": c.number}, RQJobQueue())
+    burst_worker(demo_app.app).work(burst=True, with_scheduler=False, logging_level="ERROR")
+    session.expire_all()
+    assert services.get_erp_item(session, erp.id).state == State.SYNCED
+    [item] = demo_app.sim.list_commitment_items(c.number)
+    assert (item["Units"], item["Unit_Cost"], item["Unit_Description"], item["Amount"]) == (
+        Decimal("320"), Decimal("48.75"), "LF", Decimal("15600.00"))
+
+
 def test_the_demo_has_data_back_from_sage_and_every_sync_ran_once(demo_app, session):
     from portal.domain import sync
     from portal.domain.models import (
@@ -372,3 +389,14 @@ def test_seeding_again_changes_nothing_and_force_adds_another_whole_demo(demo_ap
     assert {k: n for k, n in added.items() if n} == demo_app.baseline
     # the new load's users, with their tag, can sign in
     assert session.scalar(select(func.count(User.id)).where(User.username.like("approver-%"))) == 1
+
+
+def test_the_invoice_administrator_s_desk_has_something_of_every_kind(demo_app, session):
+    """Needs attention has content for the demo's invoice administrator: rejected, failed and stuck."""
+    user = session.scalars(select(User).where(User.username == "invoiceadmin")).one()
+    config = demo_app.app.config
+    rule = attention.StuckRule.from_settings(config["EXPORT_STALL_SECONDS"], config["EXPORT_REAP_SECONDS"],
+                                             config["ATTENTION_READY_HOURS"])
+    desk = attention.desk(session, user, rule)
+    assert all(desk.kinds[kind] for kind in attention.KINDS), desk.kinds
+    assert len({row.project.id for row in desk.rows if row.project}) >= 2

@@ -1,4 +1,5 @@
 """The whole road through real services, a real RQ worker, the simulator and SMTP."""
+import email.policy
 from decimal import Decimal
 
 import pytest
@@ -108,7 +109,10 @@ def test_reject_writes_mail_in_same_transaction_and_smtp_receives_it(session, ro
     got = smtp.to(creator.email)
     assert len(got) == 1 and sender.email in got[0].rcpt_tos
     body = got[0].content.decode()
-    assert "Test Builders: ERP Subcontractor Invoice Rejection Notification" in body
+    message = email.message_from_bytes(got[0].content, policy=email.policy.default)
+    assert f.subject(message) == ("Test Builders: ERP Subcontractor Invoice Rejection Notification — "
+                                  f"{inv.number}, {setup.project.name}")
+    assert message["Reply-To"] == approver.email
     assert "Wrong billing period" in body and inv.number in body
 
 

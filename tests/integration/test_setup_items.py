@@ -8,6 +8,7 @@ and every setting a test changes is put back in a finally.
 """
 from __future__ import annotations
 
+import email.policy
 from datetime import date
 from types import SimpleNamespace
 
@@ -210,13 +211,15 @@ def test_reject_emails_creator_and_sender_and_resend_makes_it_ready(session, sim
 
     mail = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).one()
     assert sorted(mail.recipients.split(",")) == sorted([creator.email.lower(), sender.email.lower()])
-    assert mail.subject == f"{COMPANY}: ERP {label} Rejection Notification"
+    assert mail.subject.startswith(f"{COMPANY}: ERP {label} Rejection Notification — ")
+    assert mail.reply_to == who.approver.email
     drain()
     session.expire_all()
     assert session.get(OutboxMail, mail.id).status == MailStatus.SENT
     got = [m for m in smtp.to(creator.email) if reason.encode() in m.content]
     assert len(got) == 1 and sender.email in got[0].rcpt_tos
-    assert f"{COMPANY}: ERP {label} Rejection Notification" in got[0].content.decode()
+    message = email.message_from_bytes(got[0].content, policy=email.policy.default)
+    assert (f.subject(message), message["Reply-To"]) == (mail.subject, who.approver.email)
 
     # Rejected items are editable again and go back to Ready to Export on Resend.
     again = services.send(session, sender, key, item_id, RQJobQueue())
@@ -645,7 +648,7 @@ def _inactive_code(session) -> str:
 
 
 @pytest.mark.parametrize("form, errors", [
-    ({"standard_code": "03-300"}, {"_": "Tick at least one category."}),
+    ({"standard_code": "03-300"}, {"_": "Tick at least one category. Cost code 03-300 has no default cost type."}),
     ({"standard_code": "NOT-A-CODE", "category_LAB": "on"},
      {"standard_code": "Choose a cost code from the company's standard list (new codes are created in Sage)."}),
     ({"standard_code": "INACTIVE", "category_LAB": "on"},

@@ -38,7 +38,7 @@ from portal.domain.models import (
     utcnow,
 )
 from portal.domain.types import direct_export_keys
-from tests.factories import approver, make_user, suffix
+from tests.factories import approver, erp_admin, make_user, suffix
 from tests.fake_sage import FakeSage, RecordingQueue
 
 
@@ -155,7 +155,7 @@ def test_link_vendor_and_refusals(session):
     sage = FakeSage()
     row, other = sage.vendor(), sage.vendor()
     run(session, sage, "vendors")
-    actor = approver(session)
+    actor = erp_admin(session)
     company = Vendor(name=f"Target {suffix()}")
     taken = Vendor(name=f"Taken {suffix()}", erp_vendor_id=f"T{suffix()}"[:10])
     session.add_all([company, taken])
@@ -167,6 +167,8 @@ def test_link_vendor_and_refusals(session):
     with pytest.raises(PermissionDenied):
         rti.link_vendor(session, make_user(session, erp_level=ToolLevel.READ_ONLY),
                         record(session, "vendor", row["Vendor"]).id, company.id)
+    with pytest.raises(PermissionDenied, match="Admin on the ERP Integrations tool"):  # the guide: Admin only
+        rti.link_vendor(session, approver(session), record(session, "vendor", row["Vendor"]).id, company.id)
     rti.link_vendor(session, actor, record(session, "vendor", row["Vendor"]).id, company.id)
     session.refresh(company)
     assert company.erp_vendor_id == row["Vendor"]
@@ -184,7 +186,7 @@ def test_a_company_waiting_in_ready_to_export_cannot_be_linked(session):
     session.add(ErpItem(item_type="vendor", item_id=company.id, state=State.READY, attempt=0))
     session.commit()
     with pytest.raises(Conflict, match="Ready to Export"):
-        rti.link_vendor(session, approver(session), record(session, "vendor", row["Vendor"]).id, company.id)
+        rti.link_vendor(session, erp_admin(session), record(session, "vendor", row["Vendor"]).id, company.id)
     session.refresh(company)
     assert company.erp_vendor_id is None
 
@@ -199,7 +201,9 @@ def test_link_all_exact_matches_links_unique_matches_only(session):
     unique = sage.vendor(name=f"UNIQUE PAVING {s}")
     twin = sage.vendor(name=f"Twin Glass {s}")
     run(session, sage, "vendors")
-    linked, ambiguous = rti.link_exact_vendors(session, approver(session))
+    with pytest.raises(PermissionDenied):
+        rti.link_exact_vendors(session, approver(session))
+    linked, ambiguous = rti.link_exact_vendors(session, erp_admin(session))
     assert linked >= 1 and ambiguous >= 1
     session.refresh(one)
     assert one.erp_vendor_id == unique["Vendor"]
@@ -250,7 +254,9 @@ def test_add_job_as_project_with_its_cost_codes(session):
     row = sage.job(description="Harbor Tower", Address_1="5 Pier", City="Astoria", State="OR", ZIP="97103")
     sage.code(row["Job"], "01-100", "General Conditions")
     run(session, sage, "jobs")
-    actor = approver(session)
+    with pytest.raises(PermissionDenied):  # the guide's "Add an ERP Job to Procore": Admin only
+        rti.add_job(session, approver(session), record(session, "job", row["Job"]).id, sage)
+    actor = erp_admin(session)
     project = rti.add_job(session, actor, record(session, "job", row["Job"]).id, sage)
     # Sage Job ID and project number <== Job ID, Project Name <== Job Name, Address, City, State, ZIP
     assert (project.sage_job_id, project.number, project.name, project.address, project.city, project.state,
@@ -275,7 +281,7 @@ def test_link_job_only_to_a_project_never_exported(session):
     erp = ErpItem(item_type="job", item_id=exported.id, project_id=exported.id, state=State.READY, attempt=0)
     session.add(erp)
     session.commit()
-    actor = approver(session)
+    actor = erp_admin(session)
     rec = record(session, "job", row["Job"])
     suggestions = rti.job_suggestions(session, [rec])[rec.id]
     assert suggestions[0].target_id == fresh.id and suggestions[0].why == "same project number"
@@ -641,7 +647,7 @@ def test_vendors_and_jobs_from_the_simulator_never_duplicate(session, sim):
     sim.add_job(job, "Simulated Job", city="Eugene")
     run(session, sim, "vendors")
     run(session, sim, "jobs")
-    actor = approver(session)
+    actor = erp_admin(session)
     rti.add_vendor(session, actor, record(session, "vendor", vendor_id).id)
     rti.add_job(session, actor, record(session, "job", job).id, sim)
     for key in ("vendors", "jobs"):
@@ -657,9 +663,10 @@ def test_refresh_project_imports_the_budget_only_while_unlocked(session):
     sage.code(job, "07-100", "Roofing", categories=("L", "M"))
     sage.cost_line(job, "07-100", "L", Original_Estimate="4000")
     sage.cost_line(job, "07-100", "M", Original_Estimate="6000")
-    actor = approver(session)
-    with pytest.raises(PermissionDenied):
-        rti.refresh_project(session, make_user(session, erp_level=ToolLevel.READ_ONLY), project.id, sage)
+    actor = erp_admin(session)
+    for refused in (make_user(session, erp_level=ToolLevel.READ_ONLY), approver(session)):
+        with pytest.raises(PermissionDenied):  # the guide: Admin on ERP Integrations only
+            rti.refresh_project(session, refused, project.id, sage)
     result = rti.refresh_project(session, actor, project.id, sage)
     assert (result.codes_added, result.budget_lines) == (2, 2)
     budget = session.scalars(select(Budget).where(Budget.project_id == project.id)).one()

@@ -43,6 +43,14 @@ GLOBAL = {
     policy.DECIDE: {"approver", "erp_admin_approver"},
     policy.ERP_ADMIN: {"erp_admin_no_push", "erp_admin_approver"},
     policy.IMPORT: {"approver", "erp_admin_no_push", "erp_admin_approver"},
+    # the guide's permissions table (docs/permissions.md): Admin on ERP Integrations, push or not
+    policy.LINK_COMPANIES: {"erp_admin_no_push", "erp_admin_approver"},
+    policy.ADD_JOBS: {"erp_admin_no_push", "erp_admin_approver"},
+    policy.REFRESH_COST_CODES: {"erp_admin_no_push", "erp_admin_approver"},
+    policy.ACCOUNTANT_REPORT: {"erp_admin_no_push", "erp_admin_approver"},
+    # Standard and Admin on ERP Integrations
+    policy.ASSIGN_COST_TYPES: {"standard", "approver", "erp_admin_no_push", "erp_admin_approver"},
+    policy.MANAGE_COMPANIES: {"standard", "approver", "erp_admin_no_push", "erp_admin_approver"},
     policy.MANAGE_USERS: {"site_admin"},
     policy.READ_MAIL: {"site_admin"},
     policy.VIEW_HEALTH: {"site_admin", "erp_admin_no_push", "erp_admin_approver"},
@@ -84,6 +92,15 @@ def test_send_resend_and_edit_need_admin_on_the_project():
     def check(level):
         assert policy.can(ROLES["none"], policy.SEND, project_level=level) is (level == ToolLevel.ADMIN)
         assert policy.can(ROLES["erp_admin_approver"], policy.SEND, project_level=level) is (level == ToolLevel.ADMIN)
+    check_rows(LEVELS, check)
+
+
+def test_unsyncable_direct_costs_need_admin_on_the_project_not_erp_access():
+    """The guide: no ERP Integrations permission; Admin on the project's budgets or prime contract."""
+    def check(level):
+        for role in ("none", "approver", "erp_admin_approver"):
+            assert policy.can(ROLES[role], policy.UNSYNCABLE_REPORT, project_level=level) is (level == ToolLevel.ADMIN)
+        assert policy.can(ROLES["site_admin"], policy.UNSYNCABLE_REPORT, project_level=level)
     check_rows(LEVELS, check)
 
 

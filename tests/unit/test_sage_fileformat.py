@@ -29,7 +29,7 @@ def test_invoice_record_fields_in_order():
 
 def test_distribution_record_fields_in_order():
     rows = parse_ap_import_file(ap_import_file(batch(dists=2)))
-    assert rows[1] == ["APDF", "C-100", "1", "J-1", "E1", "01-100", "SUB", "Framing", "1500.00", "-150.50", ""]
+    assert rows[1] == ["APDF", "C-100", "1", "J-1", "E1", "01-100", "SUB", "Framing", "1500.00", "-150.50", "", ""]
     assert [r[0] for r in rows] == ["APIF", "APDF", "APDF"] and rows[2][2] == "2"
 
 
@@ -38,7 +38,7 @@ def test_every_field_quoted_quotes_doubled_and_crlf():
     assert text.endswith("\r\n") and text.count("\r\n") == 2 and "\n" not in text.replace("\r\n", "")
     assert text.split("\r\n")[:2] == [
         '"APIF","ACME","INV-7","Pay app ""3"", October","1500.00","","","","10/05/2026","10/31/2026","150.50"',
-        '"APDF","C-100","1","J-1","E1","01-100","SUB","Framing","1500.00","-150.50",""',
+        '"APDF","C-100","1","J-1","E1","01-100","SUB","Framing","1500.00","-150.50","",""',
     ]
 
 

@@ -16,6 +16,7 @@ from portal.exporters.sage300.mapping import (
     map_budget,
     map_budget_change,
     map_cco,
+    map_cco_imports,
     map_commitment,
     map_owner_invoice,
     map_pcco,
@@ -223,6 +224,17 @@ def test_cco_several_new_lines_in_order():
     assert [(type(r).__name__, getattr(r, "item", "")) for r in records] == [
         ("JCCommitmentItem", "7"), ("JCCommitmentItem", "6"), ("JCCommitmentCO", ""),
         ("JCCommitmentCOItem", "7"), ("JCCommitmentCOItem", "6")]
+
+
+def test_a_cco_new_line_is_two_imports_the_new_item_first():
+    data = cco(CCOLineData(amount=D("100"), existing_item="1"), CCOLineData(amount=D("450"), new_item=item("4")))
+    items_import, change_order = map_cco_imports(data, "co-7")
+    assert (items_import.batch_id, items_import.kind) == ("co-7-items", "jc_commitment_item")
+    assert [(type(r).__name__, r.item) for r in items_import.records] == [("JCCommitmentItem", "4")]
+    assert (change_order.batch_id, change_order.kind) == ("co-7", "jc_commitment_co")
+    assert [type(r).__name__ for r in change_order.records] == ["JCCommitmentCO", "JCCommitmentCOItem",
+                                                                "JCCommitmentCOItem"]
+    assert [b.kind for b in map_cco_imports(cco(), "co-8")] == ["jc_commitment_co"]
 
 
 @pytest.mark.parametrize("lines", [

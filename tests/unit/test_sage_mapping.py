@@ -141,3 +141,24 @@ def test_amounts_are_cents_and_header_equals_distribution_sums():
 def test_tax_is_never_exported():
     head, dists = header_and_lines(invoice())
     assert not hasattr(head, "tax") and not any(hasattr(d, "tax") for d in dists)
+
+
+def sub_line(description, quantity=None, work="100.00", item="1"):
+    return InvoiceLineData(commitment_item=item, cost_code="01-100", category="SUB", description=description,
+                           work_completed=D(work), materials_stored=D("0"), retainage=D("0"),
+                           commitment_description="Framing labor", quantity=quantity)
+
+
+def test_a_consolidated_distribution_is_described_as_its_commitment_line_and_sums_its_quantities():
+    _, [dist] = header_and_lines(invoice(sub_line("East wall", D("2.5")), sub_line("West wall", D("1.5"))))
+    assert (dist.description, dist.units, dist.amount) == ("Framing labor", D("4.0"), D("200.00"))
+
+
+def test_a_line_of_its_own_keeps_its_description_and_quantity():
+    _, dists = header_and_lines(invoice(sub_line("East wall", D("2.5")), sub_line("West wall"), consolidate=False))
+    assert [(d.description, d.units) for d in dists] == [("East wall", D("2.5")), ("West wall", None)]
+
+
+def test_an_amount_based_line_sends_no_units():
+    _, [dist] = header_and_lines(invoice(sub_line("East wall")))
+    assert dist.units is None

@@ -22,7 +22,8 @@ def test_every_simulator_message_is_explained():
 def test_every_guide_row_explains_its_own_text():
     def check(row):
         found = explain(row.error)
-        assert (found.area, found.cause, found.solution) == (row.area, row.cause, row.solution), found
+        assert (found.area, found.cause, found.solution, found.project_team) == (
+            row.area, row.cause, row.solution, row.project_team), found
     check_rows({row.error[:60]: row for row in ROWS}, check)
 
 
@@ -65,3 +66,23 @@ def test_message_inside_longer_text_and_whitespace():
 def test_unknown_message():
     assert explain("Something else went wrong.") is None
     assert explain("") is None
+
+
+# What the project team (an invoice administrator, a project admin) can act on, and what needs
+# ERP Support or accounting: the project side marks the first kind.
+PROJECT_TEAM = {
+    sim.JOB_CLOSED: True, sim.VENDOR_INACTIVE: True, sim.duplicate_invoice("INV-7"): True,
+    sim.NO_DISTRIBUTIONS: True, sim.too_long("Name", 30): True, sim.too_long("Invoice", 15): True,
+    "A vendor already exists with the specified id.": True,
+    "A commitment change order already exists with the specified id.": True,
+    "Duplicate Invoice encountered. Invoice # must be unique.": True,
+    sim.period_closed(date(2026, 10, 31)): False, sim.over_tolerance("C-100"): False, sim.RATE_LIMITED: False,
+    sim.NOT_FOUND: False, sim.NO_CATEGORY: False, "Commitment has been archived.": False,
+    "A job with that code already exists.": False,
+}
+
+
+def test_the_causes_the_project_team_can_act_on_are_marked():
+    def check(message, expected):
+        assert explain(message).project_team is expected
+    check_rows({message[:60]: (message, expected) for message, expected in PROJECT_TEAM.items()}, check)

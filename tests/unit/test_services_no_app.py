@@ -519,7 +519,8 @@ def test_reject_writes_the_outbox_mail_in_the_same_commit_as_the_decision(sessio
     assert (erp.state, erp.reject_reason, erp.decided_by_id) == (State.REJECTED, "Retainage should be 10%",
                                                                  road.approver.id)
     assert mail.status == MailStatus.PENDING and mail.attempts == 0
-    assert mail.subject == "Test Builders: ERP Subcontractor Invoice Rejection Notification"
+    assert mail.subject.startswith("Test Builders: ERP Subcontractor Invoice Rejection Notification — ")
+    assert mail.reply_to == road.approver.email
     assert "Retainage should be 10%" in mail.text_body and f"http://portal.test/items/{erp.id}" in mail.text_body
     assert queue.mails == [(mail.id, f"mail-{mail.id}-0")]
     assert audits(session, erp)[-1] == ("reject", State.READY, State.REJECTED)

@@ -41,6 +41,7 @@ APPROVERS = frozenset({"approver"})
 IMPORTERS = frozenset({"approver", "erp_admin_no_push"})     # accounting approvers and ERP Admins
 # Standard and Admin on ERP Integrations: add or archive Sage vendors (the guide's permissions table)
 COMPANY_MANAGERS = frozenset({"standard", "approver", "erp_admin_no_push"})
+STANDARD_UP = COMPANY_MANAGERS  # Standard and Admin on ERP Integrations: assign default cost types
 PROJECT_VIEWERS = frozenset({"project_admin", "project_readonly", "site_admin"})
 PROJECT_ADMINS = frozenset({"project_admin", "site_admin"})
 SITE_ADMINS = frozenset({"site_admin"})

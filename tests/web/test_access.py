@@ -39,6 +39,8 @@ from portal.domain.models import (
     Project,
     SageRecord,
     SettingChange,
+    StandardCategory,
+    StandardCostCode,
     SubJob,
     SyncRun,
     SyncSchedule,
@@ -65,6 +67,7 @@ from tests.web.roles import (
     PROJECT_VIEWERS,
     ROLES,
     SITE_ADMINS,
+    STANDARD_UP,
     Case,
     check_route,
 )
@@ -206,6 +209,17 @@ class World(pages.World):
             s.add(Vendor(name=name))
             s.commit()
             return f.sage_vendor(s, self.sim, name=name)[0]
+
+    @cached_property
+    def standard_code(self) -> int:
+        """A standard cost code of the company's list, with no default cost type (MAT is a standard cost type)."""
+        with dbs(self.app) as s:
+            if s.scalars(select(StandardCategory).where(StandardCategory.code == "MAT")).first() is None:
+                s.add(StandardCategory(code="MAT", description="Material"))
+            code = StandardCostCode(code=f"S{self.token}"[:12], description="Standard code")
+            s.add(code)
+            s.commit()
+            return code.id
 
     @cached_property
     def job_record(self) -> tuple[int, str]:
@@ -414,6 +428,9 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
         "retrieve": Case("POST", item_url("retrieve", State.READY), admins, (303,), back_ready,
                          snapshot=erp_snapshot(ready), ok_check=erp_state_is(ready, State.DRAFT)),
         "edit GET": Case("GET", item_url("edit"), admins, (200,) if b.editable else (409,)),
+        # a Direct Export's row polls it: 200 while it exports, 286 (stop) once it stalled
+        "status": Case("GET", item_url("status", State.EXPORTING), LOGGED_IN if b.viewers == "everyone"
+                       else PROJECT_VIEWERS, (200, 286)),
         # a type never edited once created (budget changes) refuses with 409 and changes nothing
         "edit POST": Case("POST", item_url("edit"), admins, (303,) if b.editable else (409,),
                           back if b.editable else None, data=lambda w: w.edit(key)[0],
@@ -429,6 +446,7 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
             (f"{base}/<int:{b.own_pages[:-1]}_id>/retrieve", "POST"): side["retrieve"],
             (f"{base}/<int:{b.own_pages[:-1]}_id>/edit", "GET"): side["edit GET"],
             (f"{base}/<int:{b.own_pages[:-1]}_id>/edit", "POST"): side["edit POST"],
+            (f"{base}/<int:{b.own_pages[:-1]}_id>/status", "GET"): side["status"],
         })
     else:
         cases.update(generic_pages(key, side, viewers, creators, admins, new_url, item_url))
@@ -450,6 +468,7 @@ def generic_pages(key, side, viewers, creators, admins, new_url, item_url) -> di
         (f"{base}/<int:item_id>/retrieve", "POST"): side["retrieve"],
         (f"{base}/<int:item_id>/edit", "GET"): side["edit GET"],
         (f"{base}/<int:item_id>/edit", "POST"): side["edit POST"],
+        (f"{base}/<int:item_id>/status", "GET"): side["status"],
         # only some types can be deleted; the others tell an admin so (409)
         (f"{base}/<int:item_id>/delete", "POST"): Case(
             "POST", item_url("delete"), admins, (303,) if b.deletable else (409,),
@@ -595,6 +614,10 @@ def vendor_added(s, w, before):
     assert s.scalars(select(Vendor).where(Vendor.erp_vendor_id == w.vendor_record[1])).one().city == "Bend"
 
 
+def default_cost_type(s, w):
+    return s.get(StandardCostCode, w.standard_code).default_category
+
+
 def vendor_linked(s, w, before):
     assert s.get(Vendor, w.company).erp_vendor_id == w.vendor_record[1]
 
@@ -657,13 +680,22 @@ def expect(condition: bool) -> None:
 
 
 def home_location(w, role) -> str:
-    return "/erp/" if role in ERP_USERS else "/projects/"
+    """ERP Integrations for accounting, Needs attention for an Admin on a project, else the projects."""
+    if role in ERP_USERS:
+        return "/erp/"
+    return "/attention/" if role in PROJECT_ADMINS else "/projects/"
+
+
+def signed_in_home(w) -> str:
+    """"/", once the world's project (with its members, project_admin an Admin) exists."""
+    assert w.home.pid
+    return "/"
 
 
 imp = "/erp/import"
 ROUTES: dict[tuple[str, str], Case] = {
     # sign in and out
-    ("/", "GET"): Case("GET", lambda w: "/", LOGGED_IN, (302,), home_location, hx_anon=False),
+    ("/", "GET"): Case("GET", signed_in_home, LOGGED_IN, (302,), home_location, hx_anon=False),
     ("/login", "GET"): Case("GET", lambda w: "/login", EVERYONE, anon=None),
     ("/login", "POST"): Case("POST", lambda w: "/login", EVERYONE, (422,), anon=None,
                              data=lambda w: {"username": w.people["sender"].username, "password": "wrong"}),
@@ -672,6 +704,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("/projects/", "GET"): Case("GET", lambda w: "/projects/", LOGGED_IN),
     ("/projects/<int:project_id>", "GET"): Case(
         "GET", lambda w: f"/projects/{w.home.pid}", LOGGED_IN, (302,), lambda w, r: f"/projects/{w.home.pid}/invoices"),
+    # Needs attention: anyone signed in (an empty desk without Admin projects), a project's panel its members
+    ("/attention/", "GET"): Case("GET", lambda w: "/attention/", LOGGED_IN),
+    ("/projects/<int:project_id>/attention", "GET"): Case(
+        "GET", lambda w: f"/projects/{w.home.pid}/attention", PROJECT_VIEWERS),
     # ERP Integrations
     ("/erp/", "GET"): Case("GET", lambda w: "/erp/", ERP_USERS, (302,), lambda w, r: f"/erp/{type_keys()[0]}"),
     ("/erp/settings", "GET"): Case("GET", lambda w: "/erp/settings", ERP_ADMINS),
@@ -685,11 +721,24 @@ ROUTES: dict[tuple[str, str], Case] = {
     (f"{imp}/cost-codes", "GET"): Case("GET", lambda w: f"{imp}/cost-codes", ERP_USERS),
     ("/erp/companies/<int:vendor_id>", "GET"): Case("GET", lambda w: f"/erp/companies/{w.company}", ERP_USERS),
     ("/erp/job-costs", "GET"): Case("GET", lambda w: "/erp/job-costs", ERP_ADMINS),  # the company-level tab
+    (f"{imp}/cost-codes/<int:code_id>/default-cost-type", "POST"): Case(
+        "POST", lambda w: f"{imp}/cost-codes/{w.standard_code}/default-cost-type", STANDARD_UP, (303,),
+        lambda w, r: f"{imp}/cost-codes", data=lambda w: {"default_category": "MAT"},
+        snapshot=default_cost_type, ok_check=lambda s, w, before: expect(default_cost_type(s, w) == "MAT")),
+    # the guide's reports: Accountant (ERP Admin), Unsyncable Direct Costs (Admin on the project, no ERP access)
+    ("/erp/reports/accountant", "GET"): Case("GET", lambda w: f"/erp/reports/accountant?project={w.home.pid}",
+                                             ERP_ADMINS),
+    ("/erp/reports/accountant.csv", "GET"): Case(
+        "GET", lambda w: f"/erp/reports/accountant.csv?project={w.home.pid}", ERP_ADMINS),
+    ("/erp/reports/unsyncable-direct-costs", "GET"): Case(
+        "GET", lambda w: f"/erp/reports/unsyncable-direct-costs?project={w.home.pid}", PROJECT_ADMINS),
+    ("/erp/reports/unsyncable-direct-costs.csv", "GET"): Case(
+        "GET", lambda w: f"/erp/reports/unsyncable-direct-costs.csv?project={w.home.pid}", PROJECT_ADMINS),
     (f"{imp}/vendors/<int:record_id>/add", "POST"): Case(
         "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/add", COMPANY_MANAGERS, (303,),
         lambda w, r: f"{imp}/vendors", snapshot=record_status("vendor_record"), ok_check=vendor_added),
     (f"{imp}/vendors/<int:record_id>/link", "POST"): Case(
-        "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/link", IMPORTERS, (303,),
+        "POST", lambda w: f"{imp}/vendors/{w.vendor_record[0]}/link", ERP_ADMINS, (303,),
         lambda w, r: f"{imp}/vendors", data=lambda w: {"vendor_id": str(w.company)},
         snapshot=record_status("vendor_record"), ok_check=vendor_linked),
     (f"{imp}/vendors/<int:record_id>/archive", "POST"): Case(
@@ -701,13 +750,13 @@ ROUTES: dict[tuple[str, str], Case] = {
         lambda w, r: f"{imp}/vendors", snapshot=record_status("archived_record"),
         ok_check=status_is("archived_record", ImportStatus.PENDING)),
     (f"{imp}/vendors/link-exact", "POST"): Case(
-        "POST", lambda w: f"{imp}/vendors/link-exact", IMPORTERS, (303,), lambda w, r: f"{imp}/vendors",
+        "POST", lambda w: f"{imp}/vendors/link-exact", ERP_ADMINS, (303,), lambda w, r: f"{imp}/vendors",
         snapshot=record_status("exact"), ok_check=status_is("exact", ImportStatus.LINKED)),
     (f"{imp}/jobs/<int:record_id>/add", "POST"): Case(
-        "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/add", IMPORTERS, (303,), lambda w, r: f"{imp}/jobs",
+        "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/add", ERP_ADMINS, (303,), lambda w, r: f"{imp}/jobs",
         snapshot=record_status("job_record"), ok_check=job_added),
     (f"{imp}/jobs/<int:record_id>/link", "POST"): Case(
-        "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/link", IMPORTERS, (303,), lambda w, r: f"{imp}/jobs",
+        "POST", lambda w: f"{imp}/jobs/{w.job_record[0]}/link", ERP_ADMINS, (303,), lambda w, r: f"{imp}/jobs",
         data=lambda w: {"project_id": str(w.linkable_project)}, snapshot=record_status("job_record"),
         ok_check=job_linked),
     (f"{imp}/sub-jobs/<int:record_id>/add", "POST"): Case(
@@ -720,7 +769,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         "POST", lambda w: f"{imp}/prime-contracts/{w.imported_contract[0]}/reimport", IMPORTERS, (303,),
         lambda w, r: f"{imp}/prime-contracts", snapshot=contract_items, ok_check=counted(contract_items)),
     (f"{imp}/projects/<int:project_id>/refresh", "POST"): Case(
-        "POST", lambda w: f"{imp}/projects/{w.home.pid}/refresh", IMPORTERS, (303,), lambda w, r: "/erp/job-costs",
+        "POST", lambda w: f"{imp}/projects/{w.home.pid}/refresh", ERP_ADMINS, (303,), lambda w, r: "/erp/job-costs",
         snapshot=sage_codes, ok_check=counted(sage_codes)),
     ("/erp/sync/<kind>", "POST"): Case(
         "POST", lambda w: "/erp/sync/job_costs", IMPORTERS, (303,), lambda w, r: "/erp/sync/schedule",

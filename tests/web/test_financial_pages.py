@@ -140,12 +140,13 @@ def test_list_row_shows_the_items_columns_and_totals(clients, world, key):
     assert "Not sent" in row and "Send to ERP" in row
 
 
-HEADER_FIELDS = {"commitment": {"number", "title", ti.COMMITMENT_TYPE, "vendor_id", "status", "retainage_pct"},
+HEADER_FIELDS = {"commitment": {"number", "title", ti.COMMITMENT_TYPE, "vendor_id", "status", "retainage_pct",
+                                "accounting_method"},
                  "cco": {"commitment_id", "number", "title", "status"},
                  "budget": set(),
                  "budget_change": {"number", "description"}}
 LINE_FIELDS = {"commitment": ["description", "category_id", "amount", "units", "unit_cost", "unit_description"],
-               "cco": ["commitment_line_id", "description", "category_id", "amount"],
+               "cco": ["commitment_line_id", "description", "category_id", "amount", "units", "unit_cost"],
                "budget": ["category_id", "original", "estimated_cost_at_completion", "forecast_to_complete"],
                "budget_change": ["category_id", "amount"]}
 
@@ -748,7 +749,7 @@ def test_a_sage_refusal_is_failed_to_export_with_sages_text_cause_and_solution(c
     assert tab_row_ids(failed_tab) == [it.erp] and counts(failed_tab)["failed"] == 1
     assert "<th>Sage's message</th>" in failed_tab and why.cause in failed_tab
     row = list_row(clients, key, it.pid, it.id)
-    assert 'data-state="failed"' in row and "Sage refused the export; accounting will retry or reject it." in row
+    assert 'data-state="failed"' in row and f"Sage:</strong> {message}" in row and why.cause in row
     with dbs(world.app) as s:  # nothing written back
         if key == "commitment":
             assert s.get(Commitment, it.id).erp_commitment_id is None

@@ -8,10 +8,21 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from portal.domain import sync
-from portal.domain.models import ImportStatus, Project, SageRecord, SyncRun, SyncSchedule, SyncStatus, Vendor
+from portal.domain.models import (
+    ImportStatus,
+    Project,
+    SageRecord,
+    StandardCategory,
+    StandardCostCode,
+    SyncRun,
+    SyncSchedule,
+    SyncStatus,
+    Vendor,
+)
 from tests import factories as f
 from tests.rows import check_rows
 from tests.web import roles
+from tests.web.pages import text
 
 HX = {"HX-Request": "true"}
 ROLE_USERS = {**{k: roles.ROLE_USERS[k] for k in ("none", "readonly", "standard", "approver")},
@@ -45,9 +56,12 @@ def test_every_list_and_sync_page_renders_for_an_erp_user(clients):
 
 def test_list_page_and_fragment(app, clients, sim):
     record_id, vendor_id = stage_vendor(app, sim, name=f"Fragment Co {f.suffix()}")
-    client = clients["approver"]
+    client = clients["erp_admin"]
     page = client.get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
     assert "<html" in page and vendor_id in page and "Link all exact matches" in page
+    approver = clients["approver"].get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
+    row = approver.split(f'id="record-{record_id}"')[1].split("</tr>")[0]  # linking: ERP Admins only
+    assert "Add to directory" in row and "Link</button>" not in row and "Link all exact" not in approver
     fragment = client.get(f"/erp/import/vendors?q={vendor_id}", headers=HX).get_data(as_text=True)
     assert "<html" not in fragment and 'id="import-list"' in fragment and vendor_id in fragment
     readonly = clients["readonly"].get(f"/erp/import/vendors?q={vendor_id}").get_data(as_text=True)
@@ -56,7 +70,7 @@ def test_list_page_and_fragment(app, clients, sim):
 
 def test_a_standard_user_adds_and_archives_sage_vendors_but_links_nothing(app, clients, sim):
     """The guide: Standard may add an ERP company to the directory and archive one; linking stays
-    with accounting approvers and ERP Admins."""
+    with ERP Admins (the guide's "Link ERP Companies to Procore Companies": Admin)."""
     record_id, vendor_id = stage_vendor(app, sim, name=f"Standard Co {f.suffix()}")
     other_id, other_vendor = stage_vendor(app, sim, name=f"Archived Co {f.suffix()}")
     client = clients["standard"]
@@ -106,8 +120,10 @@ def test_add_twice_is_a_clear_conflict_and_no_duplicate(app, clients, sim):
     client = clients["approver"]
     assert client.post(f"/erp/import/vendors/{record_id}/add").status_code == 303
     again = client.post(f"/erp/import/vendors/{record_id}/add", headers=HX)
-    assert again.status_code == 409 and "already added" in again.get_data(as_text=True)
-    assert again.headers["HX-Retarget"] == "#messages"
+    body = again.get_data(as_text=True)
+    # the record's row as it now is (in the list of added ones) and who added it, when
+    assert again.status_code == 409 and f"was already added as {sim.get_vendor(vendor_id)['Name']} by" in body, body
+    assert again.headers["HX-Retarget"] == "#import-list" and f'id="record-{record_id}"' in body
     with f.app_session(app) as session:
         assert session.scalar(select(func.count()).select_from(Vendor).where(Vendor.erp_vendor_id == vendor_id)) == 1
 
@@ -120,7 +136,7 @@ def test_link_archive_and_unarchive(app, clients, sim):
         session.add(company)
         session.commit()
         company_id = company.id
-    client = clients["approver"]
+    client = clients["erp_admin"]
     bad = client.post(f"/erp/import/vendors/{record_id}/link", data={"vendor_id": "x"})
     assert bad.status_code == 422 and status_of(app, record_id) == ImportStatus.PENDING
     ok = client.post(f"/erp/import/vendors/{record_id}/link", data={"vendor_id": company_id,
@@ -159,7 +175,7 @@ def test_link_exact_matches_from_the_page(app, clients, sim):
         session.commit()
         company_id = company.id
     record_id, vendor_id = stage_vendor(app, sim, name=name)
-    response = clients["approver"].post("/erp/import/vendors/link-exact", follow_redirects=True)
+    response = clients["erp_admin"].post("/erp/import/vendors/link-exact", follow_redirects=True)
     assert "linked by exact name" in response.get_data(as_text=True)
     with f.app_session(app) as session:
         assert session.get(Vendor, company_id).erp_vendor_id == vendor_id
@@ -174,8 +190,11 @@ def test_add_job_from_the_page_fills_the_project_number(app, clients, sim):
         sync.execute(session, run.id, sim)
         record_id = session.scalars(select(SageRecord).where(SageRecord.kind == "job",
                                                              SageRecord.sage_key == job)).one().id
-    assert clients["standard"].post(f"/erp/import/jobs/{record_id}/add").status_code == 403
-    assert clients["approver"].post(f"/erp/import/jobs/{record_id}/add").status_code == 303
+    for refused in ("standard", "approver"):  # the guide: Admin on ERP Integrations only
+        assert clients[refused].post(f"/erp/import/jobs/{record_id}/add").status_code == 403
+        assert "Add as project" not in clients[refused].get(f"/erp/import/jobs?q={job}").get_data(as_text=True)
+    assert "Add as project" in clients["erp_admin"].get(f"/erp/import/jobs?q={job}").get_data(as_text=True)
+    assert clients["erp_admin"].post(f"/erp/import/jobs/{record_id}/add").status_code == 303
     with f.app_session(app) as session:
         project = session.scalars(select(Project).where(Project.sage_job_id == job)).one()
         assert project.number == job and project.name == "Web Job"
@@ -240,7 +259,7 @@ def test_find_a_company_by_name_and_link_it(app, clients, sim):
         session.add_all([company, linked])
         session.commit()
         company_id = company.id
-    client = clients["approver"]
+    client = clients["erp_admin"]
     options = client.get(f"/erp/import/companies?company={name[:-2]}", headers=HX).get_data(as_text=True)
     assert f'value="{name} [#{company_id}]"' in options and "linked [#" not in options
     assert client.get("/erp/import/companies?company=F", headers=HX).get_data(as_text=True).strip() == ""
@@ -271,3 +290,24 @@ def test_a_stalled_run_stops_polling_and_says_what_to_do(app, clients):
         assert fresh is not None and fresh.id != run_id and again.status_code == 200
         sync._finish(fresh, SyncStatus.FAILED, "test cleanup")
         session.commit()
+
+
+def test_standard_users_assign_default_cost_types_on_the_cost_codes_page(app, clients):
+    """The guide: Standard and Admin assign default cost types to standard cost codes; Read Only sees them."""
+    with f.app_session(app) as session:
+        if session.scalars(select(StandardCategory).where(StandardCategory.code == "MAT")).first() is None:
+            session.add(StandardCategory(code="MAT", description="Material"))
+        code = StandardCostCode(code=f"W{f.suffix(6)}"[:12], description="Web defaulted", active=True)
+        session.add(code)
+        session.commit()
+        code_id, code_name = code.id, code.code
+    url = f"/erp/import/cost-codes/{code_id}/default-cost-type"
+    page = text(clients["standard"].get("/erp/import/cost-codes"))
+    assert f'action="{url}"' in page and f'id="default-{code_id}"' in page
+    assert f'action="{url}"' not in text(clients["readonly"].get("/erp/import/cost-codes"))
+    bad = clients["standard"].post(url, data={"default_category": "=X"})
+    assert bad.status_code == 422 and "Default cost type" in text(bad)
+    ok = clients["standard"].post(url, data={"default_category": "MAT"}, follow_redirects=True)
+    assert f"Cost code {code_name}: default cost type MAT." in text(ok)
+    row = text(clients["readonly"].get("/erp/import/cost-codes")).split(f'id="standard-code-{code_id}"')[1]
+    assert row.split("</tr>")[0].rstrip().endswith("MAT</td>")

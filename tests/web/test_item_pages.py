@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpAudit, OutboxMail, ToolLevel
+from portal.domain.models import ErpAudit, OutboxMail, Project, ToolLevel
 from tests import factories as f, items as it
 from tests.factories import app_session as dbs
 from tests.rows import check_rows
@@ -177,13 +177,13 @@ def test_send_and_retrieve_with_and_without_htmx(clients, world, key):
     sent = client.post(it.item_url(item, "send"))
     assert sent.status_code == 303 and path_of(sent.location) == it.back_url(item)
     page = text(client.get(sent.location))
-    assert is_page(page) and "Sent to ERP Integrations for accounting acceptance." in page
+    assert is_page(page) and "sent to ERP Integrations for accounting acceptance." in page
     assert "Ready to Export" in page
     if it.builder(key).own_pages:  # the item's own page, with its history
         assert "ERP history" in page
     back = client.post(it.item_url(item, "retrieve"))
     assert back.status_code == 303 and path_of(back.location) == it.back_url(item)
-    assert "Retrieved:" in text(client.get(back.location))
+    assert "retrieved:" in text(client.get(back.location))
     assert world.erp_of(key, item.id).state == State.DRAFT
 
 
@@ -199,10 +199,16 @@ def test_reject_mails_the_creator_and_the_sender_and_the_item_is_resent(app, peo
     assert (after.state, after.reject_reason, after.mails) == (State.REJECTED, "Wrong cost code", 1)
     with dbs(app) as s:
         mail = s.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == item.erp)).one()
-        assert mail.subject == f"Test Builders: ERP {b.label} Rejection Notification"
+        # the item's number (else its name) and project in the subject, answered to the approver
+        place = s.get(Project, item.pid).name if item.pid else "Company Directory"
+        assert mail.subject == (f"Test Builders: ERP {b.label} Rejection Notification — "
+                                f"{item.number or item.title}, {place}")
+        assert mail.reply_to == people["approver"].email
         assert sorted(mail.recipients.split(",")) == sorted({people[b.admin].email.lower(),
                                                              people["sender"].email.lower()})
-        assert "Wrong cost code" in mail.text_body and f"http://portal.test{it.back_url(item)}" in mail.text_body
+        # the link opens the item ready to edit (its page, for a type that is never edited)
+        fix = it.item_url(item, "edit") if b.editable else it.back_url(item)
+        assert "Wrong cost code" in mail.text_body and f"http://portal.test{fix}\n" in mail.text_body
     drain()
 
     shown = row(clients, key, item)
@@ -225,7 +231,7 @@ def test_delete_only_where_the_type_allows_it(clients, world, key):
     response = client.post(it.item_url(item, "delete"))
     if it.builder(key).deletable:
         assert response.status_code == 303 and path_of(response.location) == it.list_url(key, item.pid)
-        assert f"{it.builder(key).label} deleted." in text(client.get(response.location))
+        assert re.search(rf"{it.builder(key).label} .+ deleted\.", text(client.get(response.location)))
         assert world.count(key) == before - 1
     else:
         assert response.status_code == 409 and "cannot be deleted here" in text(response)

@@ -87,6 +87,9 @@ VIEWS = {
     "project invoices": (lambda w: list_url(KEY, w.home.pid), "project_admin",
                          '<table class="grid" id="invoice-table">'),
     "projects": (lambda w: "/projects/", "project_admin", None),
+    "needs attention": (lambda w: "/attention/", "project_admin", '<p class="counts" id="attention-counts">'),
+    "a project's attention panel": (lambda w: f"/projects/{w.home.pid}/attention", "project_admin",
+                                    '<section class="attention-panel"'),
     "users": (lambda w: "/admin/users", "site_admin", None),
     "mail": (lambda w: "/admin/mail", "site_admin", None),
 }

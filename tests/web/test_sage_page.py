@@ -192,6 +192,12 @@ BAD = [
     ("cost", {"category": "MAT"}, "No category MAT on cost code {job}/01-100"),
     ("cost", {"invoice": "INVOICE-1234567890"}, "Invoice is too long: Sage 300 CRE allows at most 15 characters."),
     ("cost", {"amount": ""}, "Amount is required."),
+    # characters Sage cannot store (outside Windows-1252; invisible text-direction controls)
+    ("vendor", {"name": "Caf\u00e9 \U0001F600"}, "Name: '\U0001F600' (U+1F600) cannot be stored in Sage"),
+    ("vendor", {"vendor": "V\u202e01"}, "Vendor: the invisible text-direction control U+202E cannot be stored"),
+    ("job", {"description": "\u0645\u0634\u0631\u0648\u0639"}, "Description: '\u0645' (U+0645) cannot be stored"),
+    ("contract", {"items-2-description": "\u4e2d"}, "Items: item 200: Description: '\u4e2d' (U+4E2D) cannot be stored"),
+    ("contract", {"contract": "C" * 10_000}, "Contract is too long: Sage 300 CRE allows at most 20 characters."),
 ]
 
 

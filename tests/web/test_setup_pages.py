@@ -160,7 +160,8 @@ BAD_NEW = {
     "sub job, no description": ("sub_job", {"code": "PH2", "name": ""}, "name", "Description is required."),
     "cost code, not in the list": ("cost_code", {"standard_code": "77-777", "category_LAB": "on"},
                                    "standard_code", "Choose a cost code from the company's standard list"),
-    "cost code, no category": ("cost_code", {"standard_code": "05-500"}, None, "Tick at least one category."),
+    "cost code, no category": ("cost_code", {"standard_code": "05-500"}, None,
+                               "Tick at least one category. Cost code 05-500 has no default cost type."),
 }
 
 
@@ -192,8 +193,9 @@ def test_the_new_cost_code_form_offers_the_standard_list_categories_and_sub_jobs
     with dbs(world.app) as s:
         active = s.scalars(select(StandardCostCode).where(StandardCostCode.active)).all()
         cats = s.scalars(select(StandardCategory)).all()
-    for code in active:
-        assert f'<option value="{code.code}" >{code.code} {code.description}</option>' in body
+    for code in active:  # a code with a default cost type names it (tests/integration/test_default_cost_types.py)
+        default = f" (default cost type {code.default_category})" if code.default_category else ""
+        assert f'<option value="{code.code}" >{code.code} {code.description}{default}</option>' in body
     for cat in cats:
         assert f'<input type="checkbox" name="category_{cat.code}"' in body
     assert '<select name="sub_job_id"' in body and f'<option value="{sub.id}" ' in body

@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired
 
 from portal.blueprints.auth.limits import account_key, password_guesses, refused_guess, wait_message
 from portal.domain import policy
+from portal.domain.attention import is_admin_anywhere
 from portal.domain.users import authenticate, sign_out_everywhere
 from portal.extensions import db
 from portal.web import SESSION_SEEN, SESSION_STARTED, render, safe_next
@@ -24,11 +25,14 @@ class LoginForm(FlaskForm):
 
 @bp.route("/")
 def home():
-    """Start where the user works: ERP Integrations for accounting, projects otherwise."""
+    """Start where the user works: ERP Integrations for accounting, Needs attention for an Admin
+    on a project (the invoice administrator), the projects otherwise."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if policy.can(current_user, policy.VIEW_ERP):
         return redirect(url_for("erp.index"))
+    if is_admin_anywhere(db.session(), current_user):
+        return redirect(url_for("desk.index"))
     return redirect(url_for("projects.index"))
 
 

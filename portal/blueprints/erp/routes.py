@@ -9,19 +9,19 @@ from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
 from portal.domain import policy, services, settings as settings_service, setup
+from portal.domain.edits import history
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State, allowed, next_state
-from portal.domain.projects import audit_history
 from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
-from portal.domain.values import parse_ids
+from portal.domain.values import parse_ids, parse_search
 from portal.exporters.sage300.connectors import make_connector
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, page_arg, render, require, wants_fragment, worker_notice
+from portal.web import forbidden, page_arg, render, require, search_arg, wants_fragment, worker_notice
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
 
@@ -90,7 +90,7 @@ def setup_page():
 def tab(type_key: str):
     """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
     view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
-                    request.args.get("q", ""), page_arg(),
+                    search_arg(), page_arg(),
                     current_app.config["PAGE_SIZE"], _watch())
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view))
 
@@ -108,7 +108,7 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
     if wants_fragment():
         return make_response(render_template("erp/_row.html", **context), status)
     # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
-    context["history"] = audit_history(db.session(), row.erp)
+    context["history"] = history(db.session(), row.erp)
     return make_response(render_template("erp/item_page.html", **context), status)
 
 
@@ -246,9 +246,9 @@ def bulk_accept(type_key: str):
         message += f" {len(errors)} not accepted: " + "; ".join(
             f"#{k}: {v}" for k, v in sorted(errors.items())[:10])
     back: dict[str, Any] = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
-                            "q": request.form.get("q") or None}
+                            "q": parse_search(request.form.get("q")) or None}
     if htmx:
-        view = tab_view(db.session(), current_user, type_key, back["filter"], request.form.get("q", ""), 1,
+        view = tab_view(db.session(), current_user, type_key, back["filter"], back["q"] or "", 1,
                         current_app.config["PAGE_SIZE"], _watch())
         return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view),
                       bulk_message=message, bulk_errors=bool(errors))
@@ -263,8 +263,8 @@ def _done(type_key: str, erp_item_id: int, notice: str | None = None):
 
 
 def _item_link(erp) -> str:
-    """The absolute link in emails to the item on its project page."""
-    endpoint, args = get_type(erp.item_type).link(erp)
+    """The absolute link in emails to the item's edit form on the project side (ready to edit)."""
+    endpoint, args = get_type(erp.item_type).edit_page(erp)
     path = url_for(endpoint, **args)
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
     return base.rstrip("/") + path

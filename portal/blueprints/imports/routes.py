@@ -8,17 +8,18 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
-from portal.domain import compliance, policy, ready_to_import as rti, sync
-from portal.domain.errors import Invalid
+from portal.domain import compliance, policy, ready_to_import as rti, standard_codes, sync
+from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.models import SyncStatus
 from portal.domain.types import REGISTRY
 from portal.domain.values import optional_id, parse_id
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, page_arg, render, safe_next
+from portal.web import forbidden, page_arg, render, safe_next, search_arg, wants_fragment
 
 bp = Blueprint("imports", __name__, url_prefix="/erp")
+COMPANY_CHOICE_MAX = 140  # "Name [#id]" of a company: its name (120) and id
 
 # list key -> (SageRecord kind, sync kind, title, the ERP tab it belongs to)
 LISTS = {
@@ -72,12 +73,16 @@ def ready(list_key: str):
     """A Ready to Import list (or its archived / done list) with suggestions and actions."""
     if list_key not in LISTS:
         abort(404)
+    return _list_page(list_key, request.args.get("status", "pending"), search_arg(),
+                      page_arg())
+
+
+def _list_page(list_key: str, status: str, q: str, page_number: int, http_status: int = 200,
+               conflict: str | None = None):
     record_kind, sync_kind, title, tab = LISTS[list_key]
-    status = request.args.get("status", "pending")
-    q = (request.args.get("q") or "").strip()
     size = current_app.config["PAGE_SIZE"]
-    page = rti.records_page(db.session(), record_kind, status, q, (page_arg() - 1) * size, size)
-    suggestions, options, blockers = {}, [], {}
+    page = rti.records_page(db.session(), record_kind, status, q, (page_number - 1) * size, size)
+    suggestions, options, blockers, targets, designate = {}, [], {}, {}, False
     if list_key == "vendors" and status == "pending":
         suggestions = rti.vendor_suggestions(db.session(), page.records)
     elif list_key == "jobs" and status == "pending":
@@ -85,17 +90,39 @@ def ready(list_key: str):
         options = [(p.id, f"{p.number} {p.name}") for p in rti.linkable_projects(db.session())[:500]]
     elif list_key == "prime-contracts" and status == "done":
         blockers = rti.reimport_blockers_many(db.session(), page.records)
+    elif list_key == "prime-contracts":
+        targets = rti.contract_targets(db.session(), page.records)
+        designate = rti.may_designate(db.session(), current_user)
     return render("imports/list.html", "list_body", list_key=list_key, title=title, list_status=status, q=q,
                   view=page, suggestions=suggestions, options=options, blockers=blockers, tab=tab,
+                  targets=targets, designate=designate, methods=rti.ACCOUNTING_METHODS,
                   sync_kind=sync_kind, latest=sync.latest_run(db.session(), sync_kind),
                   active=sync.active_run(db.session(), sync_kind),
-                  pages=max(1, -(-page.total // size)), page_number=page_arg(), active_tab=tab)
+                  pages=max(1, -(-page.total // size)), page_number=page_number, active_tab=tab, status=http_status,
+                  conflict=conflict)
+
+
+def _too_late(list_key: str, record_id: int, exc: Conflict, type_key: str | None = None,
+              item_id: int | None = None):
+    """A decision on a record that someone else overtook (took the record, or moved the item it
+    was to be linked to): 409 with the record's row as it now is, in the list it is now in, and
+    who did what and when. Not overtaken: the refusal's own reason, as any Conflict."""
+    late = rti.too_late(db.session(), record_id, isinstance(exc, RaceLost), type_key, item_id)
+    if late is None:
+        raise exc
+    response = _list_page(list_key, late.status, late.sage_key, 1, 409, conflict=late.text)
+    if wants_fragment():  # a form inside the list (the page's own are boosted: they get the page)
+        response.headers["HX-Retarget"], response.headers["HX-Reswap"] = "#import-list", "outerHTML"
+    return response
 
 
 @bp.route("/import/vendors/<int:record_id>/add", methods=["POST"])
 def add_vendor(record_id: int):
     """Add a Sage vendor to the company directory."""
-    vendor = rti.add_vendor(db.session(), current_user, record_id)
+    try:
+        vendor = rti.add_vendor(db.session(), current_user, record_id)
+    except Conflict as exc:
+        return _too_late("vendors", record_id, exc)
     flash(f"{vendor.name} added to the directory, linked to vendor {vendor.erp_vendor_id}.", "info")
     return _back_to("vendors")
 
@@ -103,7 +130,7 @@ def add_vendor(record_id: int):
 @bp.route("/import/companies")
 def companies():
     """The Link field's type-ahead: companies not linked to Sage whose name contains the text."""
-    q = (request.args.get("company") or request.args.get("q") or "").strip()
+    q = search_arg("company") or search_arg()
     found = rti.search_companies(db.session(), q) if len(q) >= 2 else []
     return render("imports/_companies.html", companies=found)
 
@@ -111,10 +138,18 @@ def companies():
 @bp.route("/import/vendors/<int:record_id>/link", methods=["POST"])
 def link_vendor(record_id: int):
     """Link a Sage vendor to an existing company (a suggestion, or one found by name)."""
-    picked = re.search(r"\[#([^\]]+)\]\s*$", request.form.get("company") or "")
+    # the type-ahead's choice, "Name [#id]": a company name is at most 120 characters (Vendor.name)
+    company = request.form.get("company") or ""
+    if len(company) > COMPANY_CHOICE_MAX:
+        said = f"Company must be {COMPANY_CHOICE_MAX} characters or less."
+        raise Invalid(said, fields={"company": said})
+    picked = re.search(r"\[#([^\]]+)\]\s*$", company)
     vendor_id = parse_id(picked.group(1), "company") if picked else parse_id(request.form.get("vendor_id"),
                                                                              "vendor_id")
-    vendor = rti.link_vendor(db.session(), current_user, record_id, vendor_id)
+    try:
+        vendor = rti.link_vendor(db.session(), current_user, record_id, vendor_id)
+    except Conflict as exc:
+        return _too_late("vendors", record_id, exc, "vendor", vendor_id)
     flash(f"{vendor.name} linked to vendor {vendor.erp_vendor_id}.", "info")
     return _back_to("vendors")
 
@@ -133,7 +168,10 @@ def link_exact():
 @bp.route("/import/vendors/<int:record_id>/archive", methods=["POST"])
 def archive_vendor(record_id: int):
     """Archive a Sage vendor the company will not use."""
-    record = rti.archive(db.session(), current_user, record_id, True)
+    try:
+        record = rti.archive(db.session(), current_user, record_id, True)
+    except Conflict as exc:
+        return _too_late("vendors", record_id, exc)
     flash(f"Vendor {record.sage_key} archived.", "info")
     return _back_to("vendors")
 
@@ -149,7 +187,10 @@ def unarchive_vendor(record_id: int):
 @bp.route("/import/jobs/<int:record_id>/add", methods=["POST"])
 def add_job(record_id: int):
     """Add a Sage job as a project."""
-    project = rti.add_job(db.session(), current_user, record_id, _needs_reader())
+    try:
+        project = rti.add_job(db.session(), current_user, record_id, _needs_reader())
+    except Conflict as exc:
+        return _too_late("jobs", record_id, exc)
     flash(f"Project {project.number} {project.name} added, synced with job {project.sage_job_id}.", "info")
     return _back_to("jobs")
 
@@ -158,7 +199,10 @@ def add_job(record_id: int):
 def link_job(record_id: int):
     """Link a Sage job to a project that was never exported."""
     project_id = parse_id(request.form.get("project_id"), "project_id")
-    project = rti.link_job(db.session(), current_user, record_id, project_id, _needs_reader())
+    try:
+        project = rti.link_job(db.session(), current_user, record_id, project_id, _needs_reader())
+    except Conflict as exc:
+        return _too_late("jobs", record_id, exc, "job", project_id)
     flash(f"{project.name} linked to job {project.sage_job_id}.", "info")
     return _back_to("jobs")
 
@@ -166,16 +210,25 @@ def link_job(record_id: int):
 @bp.route("/import/sub-jobs/<int:record_id>/add", methods=["POST"])
 def add_sub_job(record_id: int):
     """Import a Sage extra as a sub job."""
-    sub_job = rti.add_sub_job(db.session(), current_user, record_id, _needs_reader())
+    try:
+        sub_job = rti.add_sub_job(db.session(), current_user, record_id, _needs_reader())
+    except Conflict as exc:
+        return _too_late("sub-jobs", record_id, exc)
     flash(f"Sub job {sub_job.code} {sub_job.name} imported.", "info")
     return _back_to("sub-jobs")
 
 
 @bp.route("/import/prime-contracts/<int:record_id>/import", methods=["POST"])
 def import_contract(record_id: int):
-    """Import a Sage prime contract into its synced project."""
-    contract = rti.import_contract(db.session(), current_user, record_id)
-    flash(f"Prime contract {contract.number} imported with its schedule of values.", "info")
+    """Import a Sage prime contract into its synced project (as its own, or into one there)."""
+    into = optional_id(request.form.get("into_contract_id"), "into_contract_id")
+    try:
+        contract = rti.import_contract(db.session(), current_user, record_id,
+                                       request.form.get("accounting_method") or None, into)
+    except Conflict as exc:
+        return _too_late("prime-contracts", record_id, exc)
+    flash(f"Prime contract {contract.number} imported with its schedule of values."
+          if into is None else f"Sage contract imported into prime contract {contract.number}.", "info")
     return _back_to("prime-contracts")
 
 
@@ -197,6 +250,16 @@ def cost_codes():
                   latest=sync.latest_run(db.session(), "cost_codes"),
                   active=sync.active_run(db.session(), "cost_codes"),
                   active_tab="cost_code")
+
+
+@bp.route("/import/cost-codes/<int:code_id>/default-cost-type", methods=["POST"])
+def default_cost_type(code_id: int):
+    """Set a standard cost code's default cost type (Standard and Admin on ERP Integrations)."""
+    standard = standard_codes.set_default_cost_type(db.session(), current_user, code_id,
+                                                    request.form.get("default_category"))
+    flash(f"Cost code {standard.code}: default cost type "
+          f"{standard.default_category or 'none'}.", "info")
+    return _back(url_for("imports.cost_codes"))
 
 
 @bp.route("/job-costs")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from portal.domain import items, policy, services
+from portal import answers
+from portal.domain import edits, items, policy, services
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.lifecycle import State
 from portal.domain.tabs import TabRow, what_happened
@@ -80,15 +81,23 @@ def _form(type_key, project_id, item_id):
             return redirect(_list_url(form.item_type, project_id), code=303)
     return render("items/form.html", item_type=form.item_type, project=form.project, row=form.row,
                   fields=form.fields, values=form.values, errors=errors, line_fields=form.line_fields,
-                  line_count=form.line_count, status=422 if errors else 200)
+                  line_count=form.line_count, history=edits.history(db.session(), form.row.erp if form.row else None),
+                  status=422 if errors else 200)
 
 
 def _after(item_type, project_id, item_id, message):
+    """The row and the message for htmx (answers.row_answer); else a 303 to the list."""
     if htmx:
         item_type, project, row = items.item_row(db.session(), current_user, item_type.key, project_id, item_id)
-        return make_response(render_template("items/_row.html", item_type=item_type, project=project, row=row))
+        return answers.row_answer("items/_row.html", message, item_type=item_type, project=project, row=row)
     flash(message, "info")
     return redirect(_list_url(item_type, project_id), code=303)
+
+
+def _named(item_type, row) -> str:
+    """How a message names the item: "Commitment SC-1"."""
+    values = item_type.row_values(row.item)
+    return f"{item_type.label} {values.get('number') or values.get('name') or row.item.id}"
 
 
 def _too_late(item_type, project_id, item_id, exc: Conflict):
@@ -107,12 +116,13 @@ def _too_late(item_type, project_id, item_id, exc: Conflict):
 @_route("/<int:item_id>/send", methods=["POST"])
 def send(type_key: str, project_id: int | None, item_id: int):
     """Send to ERP (or Resend after a rejection)."""
-    item_type, _, _ = items.item_row(db.session(), current_user, type_key, project_id, item_id)
+    item_type, _, row = items.item_row(db.session(), current_user, type_key, project_id, item_id)
+    name = _named(item_type, row)  # read before the service commits (and expires the item)
     try:
-        services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue())
+        erp = services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue())
     except Conflict as exc:
         return _too_late(item_type, project_id, item_id, exc)
-    return _after(item_type, project_id, item_id, "Sent to ERP Integrations for accounting acceptance.")
+    return _after(item_type, project_id, item_id, answers.sent_message(name, erp))
 
 
 @_route("/<int:item_id>/retrieve", methods=["POST"])
@@ -121,16 +131,31 @@ def retrieve(type_key: str, project_id: int | None, item_id: int):
     item_type, _, row = items.item_row(db.session(), current_user, type_key, project_id, item_id)
     if row.erp is None:
         raise Invalid("This item was never sent to ERP.")
+    name = _named(item_type, row)
     try:
         services.retrieve(db.session(), current_user, row.erp.id)
     except Conflict as exc:
         return _too_late(item_type, project_id, item_id, exc)
-    return _after(item_type, project_id, item_id, "Retrieved: it is a draft again.")
+    return _after(item_type, project_id, item_id, f"{name} retrieved: it is a draft again.")
+
+
+@_route("/<int:item_id>/status")
+def status(type_key: str, project_id: int | None, item_id: int):
+    """The polling row of a Direct Export: the row while it exports; 286 (stop) once it settles."""
+    item_type, project, row = items.item_row(db.session(), current_user, type_key, project_id, item_id)
+    stalled = bool(row.erp and answers.export_watch().stalled([row.erp]))
+    return answers.polling_answer(answers.row_answer("items/_row.html", item_type=item_type, project=project,
+                                                     row=row, stalled=stalled), row.erp, stalled)
 
 
 @_route("/<int:item_id>/delete", methods=["POST"])
 def delete(type_key: str, project_id: int | None, item_id: int):
-    """Delete an item the type allows to delete (e.g. a sub job without cost codes)."""
+    """Delete an item the type allows to delete (e.g. a sub job without cost codes): with htmx its
+    row goes and a message says so."""
+    item_type, _, row = items.item_row(db.session(), current_user, type_key, project_id, item_id)
+    message = f"{_named(item_type, row)} deleted."
     item_type = items.delete_item(db.session(), current_user, type_key, project_id, item_id)
-    flash(f"{item_type.label} deleted.", "info")
+    if htmx:
+        return make_response(render_template("_oob_message.html", text=message))
+    flash(message, "info")
     return redirect(_list_url(item_type, project_id), code=303)

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from portal.domain import job_costs
 from portal.domain.values import money
 from portal.extensions import db
-from portal.web import page_arg, render, see_other
+from portal.web import page_arg, render, search_arg, see_other
 
 bp = Blueprint("jobcosts", __name__, url_prefix="/projects")
 
@@ -41,7 +41,7 @@ def _helpers() -> dict:
 @bp.route("/<int:project_id>/job-costs")
 def report(project_id: int):
     """The Job Costs report: the guide's columns, totals and a chart; htmx gets the report block."""
-    view = job_costs.report(db.session(), current_user, project_id, request.args.get("q", ""))
+    view = job_costs.report(db.session(), current_user, project_id, search_arg())
     return render("jobcosts/report.html", "report_body", report=view, project=view.project,
                   **_helpers())
 
@@ -49,7 +49,7 @@ def report(project_id: int):
 @bp.route("/<int:project_id>/job-costs.csv")
 def report_csv(project_id: int):
     """The report (narrowed by the same search) as a CSV download named after the Sage Job ID."""
-    view = job_costs.report(db.session(), current_user, project_id, request.args.get("q", ""))
+    view = job_costs.report(db.session(), current_user, project_id, search_arg())
     response = make_response(job_costs.csv_text(view))
     response.mimetype = "text/csv"
     response.headers.set("Content-Disposition", "attachment", filename=job_costs.csv_filename(view))

@@ -1,11 +1,13 @@
 """The project side: a project's subcontractor invoices, Send to ERP / Retrieve / Resend, edit."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from portal.domain import policy, projects, services
+from portal import answers
+from portal.domain import edits, policy, projects, services
 from portal.domain.errors import Invalid, PermissionDenied
+from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceStatus
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
@@ -41,34 +43,30 @@ def invoices(project_id: int):
 
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>")
 def invoice(project_id: int, invoice_id: int):
-    """One invoice: lines, totals, ERP state and its history."""
+    """One invoice: lines, totals, ERP state and its history (transitions and edits)."""
     project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
-    history = projects.audit_history(db.session(), row.erp)
-    return render("projects/invoice.html", project=project, level=level, row=row, history=history,
-                  worker_notice=worker_notice([row.state]))
-
-
-def _row(project_id: int, invoice_id: int, status: int = 200, error: str | None = None):
-    project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
-    body = render_template("projects/_invoice_row.html", project=project, level=level, row=row,
-                           error=error)
-    return make_response(body, status)
+    return render("projects/invoice.html", project=project, level=level, row=row,
+                  history=edits.history(db.session(), row.erp), worker_notice=worker_notice([row.state]))
 
 
 def _after(project_id: int, invoice_id: int, message: str):
-    if htmx:
-        return _row(project_id, invoice_id)
-    flash(message, "info")
-    return redirect(url_for("projects.invoice", project_id=project_id, invoice_id=invoice_id),
-                    code=303)
+    """The row, the message and (on the invoice's page) its history for htmx; else a 303 to the page."""
+    if not htmx:
+        flash(message, "info")
+        return redirect(url_for("projects.invoice", project_id=project_id, invoice_id=invoice_id), code=303)
+    project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
+    return answers.row_answer("projects/_invoice_row.html", message,
+                              edits.history(db.session(), row.erp) if answers.on_page() else None,
+                              project=project, level=level, row=row)
 
 
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>/send", methods=["POST"])
 def send(project_id: int, invoice_id: int):
     """Send to ERP (or Resend after a rejection)."""
-    projects.invoice_row(db.session(), current_user, project_id, invoice_id)
-    services.send(db.session(), current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue())
-    return _after(project_id, invoice_id, "Sent to ERP Integrations for accounting acceptance.")
+    _, _, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
+    name = f"Invoice {row.invoice.number}"  # read before the service commits (and expires it)
+    erp = services.send(db.session(), current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue())
+    return _after(project_id, invoice_id, answers.sent_message(name, erp))
 
 
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>/retrieve", methods=["POST"])
@@ -77,8 +75,23 @@ def retrieve(project_id: int, invoice_id: int):
     _, _, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
     if row.erp is None:
         raise Invalid("This invoice was never sent to ERP.")
+    message = f"Invoice {row.invoice.number} retrieved: it is a draft in the project again."
     services.retrieve(db.session(), current_user, row.erp.id)
-    return _after(project_id, invoice_id, "Retrieved: the invoice is a draft in the project again.")
+    return _after(project_id, invoice_id, message)
+
+
+@bp.route("/<int:project_id>/invoices/<int:invoice_id>/status")
+def status(project_id: int, invoice_id: int):
+    """The polling row of a Direct Export: the row while it exports; 286 (stop) once it settles."""
+    project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
+    stalled = bool(row.erp and answers.export_watch().stalled([row.erp]))
+    history = edits.history(db.session(), row.erp) if answers.on_page() and not _exporting(row, stalled) else None
+    return answers.polling_answer(answers.row_answer("projects/_invoice_row.html", None, history, project=project,
+                                                     level=level, row=row, stalled=stalled), row.erp, stalled)
+
+
+def _exporting(row, stalled: bool) -> bool:
+    return row.state == State.EXPORTING and not stalled
 
 
 @bp.route("/<int:project_id>/invoices/<int:invoice_id>/edit", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from wtforms import DateField, FieldList, Form, FormField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3; types-WTForms 3.2 lacks it
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from portal.domain.values import sage_character_problem
 from portal.exporters.sage300.simulator import (
     BILLING_LEVELS,
     BILLING_METHODS,
@@ -35,17 +36,29 @@ from portal.exporters.sage300.simulator import (
     too_long_for,
 )
 
+AMOUNT_MAX = 20  # an amount as typed: "-1,234,567,890.1234" and some spaces
+ITEM_MAX = 20    # a contract's id and its item codes, as the portal keeps them (PrimeContract)
+
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def sage_characters(form, field) -> None:
+    """Only characters Sage can store (Windows-1252, no invisible text-direction controls)."""
+    problem = sage_character_problem(field.data, str(field.label.text)) if isinstance(field.data, str) else None
+    if problem:
+        raise ValidationError(problem)
+
+
 def text(label: str, limit: int | None = None, required: bool = False, **kw) -> StringField:
-    """A text input: required or optional, at most `limit` characters (Sage's length)."""
-    validators: list[DataRequired | Optional | Length] = (
-        [DataRequired(f"{label} is required.")] if required else [Optional()])
+    """A text input: required or optional, at most `limit` characters (Sage's length), only
+    characters Sage can store."""
+    validators: list = [DataRequired(f"{label} is required.")] if required else [Optional()]
+    validators.append(sage_characters)
     if limit:
-        validators.append(Length(max=limit, message=too_long_for(label, limit)))
+        # WTForms formats the message with %: a label such as "Tolerance %" must not read as a placeholder
+        validators.append(Length(max=limit, message=too_long_for(label, limit).replace("%", "%%")))
         # as templates/_field.html: the browser lets a longer value through, the server names the limit
         kw["render_kw"] = {"maxlength": limit * 4, "data-max": limit}
     return StringField(label, validators=validators, filters=[_strip], **kw)
@@ -153,6 +166,7 @@ class StandardCategoryForm(SageForm):
 
 
 class ContractItemForm(Form):
+    # checked by ContractForm.validate_items, whose messages the page shows (a FieldList's own are dicts)
     item = StringField("Item", filters=[_strip])
     description = StringField("Description", filters=[_strip])
     amount = StringField("Original amount", filters=[_strip])
@@ -161,7 +175,7 @@ class ContractItemForm(Form):
 class ContractForm(SageForm):
     method = "add_contract"
     L = dict(CONTRACT_INPUT)
-    contract = text("Contract", required=True)
+    contract = text("Contract", ITEM_MAX, required=True)
     job = text("Job", L["job"], required=True)
     description = text("Description", L["description"])
     work_started = DateField("Work started", validators=[Optional()])
@@ -178,8 +192,15 @@ class ContractForm(SageForm):
                 raise ValidationError(f"Items: line {n} needs an item code.")
             if not row.amount.data:
                 raise ValidationError(f"Items: item {row.item.data} needs an original amount.")
-            if len(row.description.data or "") > 30:
-                raise ValidationError(f"Items: item {row.item.data}: {too_long_for('Description', 30)}")
+            for sub, label, limit in ((row.item, "Item", ITEM_MAX), (row.description, "Description", 30),
+                                      (row.amount, "Original amount", AMOUNT_MAX)):
+                value = sub.data or ""
+                problem = (too_long_for(label, limit) if len(value) > limit
+                           else sage_character_problem(value, label))
+                if problem:
+                    sub.errors = [*sub.errors, problem]  # shown at the input too
+                    which = f"item {row.item.data}" if label != "Item" else f"line {n}"
+                    raise ValidationError(f"Items: {which}: {problem}")
 
     def arguments(self) -> dict:
         items = [(e.form.item.data, e.form.description.data or "", e.form.amount.data)
@@ -203,7 +224,7 @@ class ScheduleValueForm(SageForm):
     level_code = text("Level code", L["level_code"],
                       description="blank at Job level; the division or cost code otherwise")
     description = text("Description", L["description"])
-    amount = text("Original contract amount", required=True)
+    amount = text("Original contract amount", AMOUNT_MAX, required=True)
 
     def done(self, said=None) -> str:
         level = f" {self.level_code.data}" if self.level_code.data else ""
@@ -219,15 +240,15 @@ class CostForm(SageForm):
     extra = text("Extra", L["extra"])
     cost_code = text("Cost code", L["cost_code"], required=True)
     category = text("Category", L["category"], required=True)
-    date = text("Date", description="YYYY-MM-DD; today when blank")
+    date = text("Date", 10, description="YYYY-MM-DD; today when blank")
     description = text("Description", L["description"])
-    amount = text("Amount", required=True)
-    units = text("Units")
-    unit_cost = text("Unit cost")
+    amount = text("Amount", AMOUNT_MAX, required=True)
+    units = text("Units", AMOUNT_MAX)
+    unit_cost = text("Unit cost", AMOUNT_MAX)
     vendor = text("Vendor", L["vendor"], description="AP cost only")
     invoice = text("Invoice", L["invoice"], description="AP cost only")
     commitment = text("Commitment", L["commitment"], description="AP cost only")
-    amount_paid = text("Amount paid")
+    amount_paid = text("Amount paid", AMOUNT_MAX)
 
     def validate_date(self, field):
         if field.data:

@@ -6,6 +6,8 @@ queue, mail, tabs and project pages are shared and ask the type only through the
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.errors import Conflict, Invalid, NotFound
 from portal.domain.models import ErpItem, User
+from portal.domain.values import sage_character_problem, text_problem, too_long
 from portal.exporters.sage300.records import Batch
 
 # What an export job gets for each item: its import files, or the error that kept it from being mapped.
@@ -29,6 +32,10 @@ class ItemSummary:
     vendor: str
     amount: str
     creator_id: int | None
+    # what a mailbox's subject names it by: its number or code ("DD-4001"), and its project's
+    # name alone ("Oak Street Lofts"; the directory for a company's own items)
+    number: str = ""
+    project_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,23 @@ class Field:
     required: bool = False
     choices: tuple = ()           # ((value, label), ...) for select
     help: str = ""
+
+
+@dataclass(frozen=True)
+class EditedValues:
+    """What an edit may change of an item, as people read it: its fields and its lines. An
+    edit record is the difference between these before and after the edit (portal/domain/edits.py)."""
+    fields: dict[str, tuple[str, str]]      # field name -> (label, value as shown)
+    # line key (stable across the edit) -> (how people name the line: "line 2", {part: (label, value)})
+    lines: dict[str, tuple[str, dict[str, tuple[str, str]]]]
+
+
+def shown(field: Field, value: Any) -> str:
+    """A form value as people read it: a choice's label, a checkbox's yes or no."""
+    if field.widget == "checkbox":
+        return "yes" if value not in (None, "", False, "0", "off") else "no"
+    text = "" if value is None else str(value)
+    return dict(field.choices).get(text, text) if field.choices else text
 
 
 @dataclass(frozen=True)
@@ -154,6 +178,22 @@ class ItemType:
         """Validate the Accept form; raise Invalid(fields=...) on bad input."""
         return {}
 
+    def parse_export_fields(self, session: Session, item: Any, raw: dict) -> dict:
+        """The export fields of an Accept (typed, or the defaults of a bulk accept or Direct
+        Export): every declared text field within its length and Sage's characters, then the
+        type's own clean_export_fields. Invalid naming each bad field, nothing changed."""
+        errors = text_errors(self.accept_fields(item), raw)
+        try:
+            fields = self.clean_export_fields(session, item, raw)
+        except Invalid as exc:
+            # every bad field named; the type's own words first, but for a character Sage cannot
+            # store (its mask or lookup would only say the value is wrong, not why)
+            unstorable = {key: message for key, message in errors.items()
+                          if sage_character_problem(str(raw.get(key) or ""), "")}
+            raise Invalid(exc.message, fields={**errors, **exc.fields, **unstorable}) from None
+        invalid_if(errors)
+        return fields
+
     def export_batches(self, session: Session, item_id: int, fields: dict, batch_id: str) -> list[Batch]:
         """What the export job submits: the item read with load() and mapped by build_batches.
         A type exported in volume may read just what its mapping needs, in fewer queries."""
@@ -234,6 +274,22 @@ class ItemType:
     def form_values(self, item: Any) -> dict:
         return {}
 
+    def edited_values(self, session: Session, item: Any) -> EditedValues:
+        """The item's editable fields and lines as an edit record shows them. By default, the
+        project-side form: its fields and its line columns with the item's form values (a
+        line is named by its place: "line 2"); a type with pages of its own overrides this."""
+        pid = None if self.scope == "company" else self.project_id(item)
+        values = self.form_values(item)
+        fields = {f.name: (f.label, shown(f, values.get(f.name))) for f in self.form_fields(session, pid, item)}
+        parts = self.line_fields(session, pid)
+        lines: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
+        n = 0
+        while parts and any(f"line-{n}-{p.name}" in values for p in parts):
+            lines[str(n)] = (f"line {n + 1}", {p.name: (p.label, shown(p, values.get(f"line-{n}-{p.name}")))
+                                               for p in parts})
+            n += 1
+        return EditedValues(fields, lines)
+
     def save(self, session: Session, actor: User, project_id: int | None, item: Any | None,
              form: dict) -> Any:
         """Create (item None) or update an item from the form; raise Invalid on bad input.
@@ -258,6 +314,15 @@ class ItemType:
             return "items.company_index", {"type_key": self.key}
         return self.project_page(erp.project_id)
 
+    def edit_page(self, erp: ErpItem) -> tuple[str, dict]:
+        """Where the project team fixes the item: its edit form, ready to edit (a rejection's
+        mail and the Needs attention desk link there); its page when it has no edit form."""
+        if not (self.generic_pages and self.editable_after_create):
+            return self.link(erp)
+        if self.scope == "company" or erp.project_id is None:
+            return "items.company_edit", {"type_key": self.key, "item_id": erp.item_id}
+        return "items.edit", {"project_id": erp.project_id, "type_key": self.key, "item_id": erp.item_id}
+
 
 # ---- helpers the types' forms share ------------------------------------------------------
 
@@ -267,6 +332,34 @@ def invalid_if(errors: dict) -> None:
         raise Invalid("Please correct the highlighted fields.", fields=errors)
 
 
+TEXT_WIDGETS = ("text", "textarea")
+_LINE_KEY = re.compile(r"line-([0-9]{1,4})-(.+)")
+
+
+def text_errors(fields: Iterable[Field], raw: dict, line_fields: Iterable[Field] = ()) -> dict[str, str]:
+    """Errors (by form key) of the text inputs among `fields` and, on each line-<n>-<name> key,
+    `line_fields`: required and blank, longer than the field's maxlength, or holding a character
+    Sage cannot store (every item field goes to Sage). Checked on what was typed, before a type
+    reads it."""
+    errors: dict[str, str] = {}
+    for f in fields:
+        if f.widget not in TEXT_WIDGETS:
+            continue
+        value = raw.get(f.name)
+        if f.required and not (value or "").strip():
+            errors[f.name] = f"{f.label} is required."  # named with the others: every bad field at once
+        elif problem := text_problem(value, f.label, f.maxlength):
+            errors[f.name] = problem
+    by_name = {f.name: f for f in line_fields if f.widget in TEXT_WIDGETS}
+    for key, value in raw.items():
+        match = _LINE_KEY.fullmatch(key)
+        spec = by_name.get(match.group(2)) if match else None
+        if match and spec and (problem := text_problem(value, f"Line {int(match.group(1)) + 1} {spec.label}",
+                                                       spec.maxlength)):
+            errors[key] = problem
+    return errors
+
+
 def check_length(errors: dict, fields: dict, name: str, label: str, limit: int | None,
                  required: bool = False) -> str:
     """Strip a form value and record a clear error when it is missing or too long."""
@@ -274,7 +367,7 @@ def check_length(errors: dict, fields: dict, name: str, label: str, limit: int |
     if required and not value:
         errors[name] = f"{label} is required."
     elif limit is not None and len(value) > limit:
-        errors[name] = f"{label} must be {limit} characters or less (Sage's limit)."
+        errors[name] = too_long(label, limit, sage=True)
     return value
 
 

@@ -186,4 +186,5 @@ class BudgetType(ItemType):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Budget of {item.project.number}", vendor="—",
                            amount=money(sum((ln.original for ln in item.lines), ZERO)),
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.project.number,
+                           project_name=item.project.name)

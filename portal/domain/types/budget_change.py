@@ -116,4 +116,5 @@ class BudgetChangeType(ItemType):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Budget change {item.number}", vendor="—",
                            amount=money(sum((ln.amount for ln in item.lines), ZERO)),
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

@@ -20,8 +20,9 @@ from portal.domain.models import (
 )
 from portal.domain.search import like
 from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
+from portal.domain.types.commitment import unit_line_errors
 from portal.domain.values import as_id, money, parse_money
-from portal.exporters.sage300.mapping import map_cco
+from portal.exporters.sage300.mapping import map_cco_imports
 from portal.exporters.sage300.records import CCOData, CCOLineData, CommitmentItemData
 
 STATUSES = ("Draft", "Pending", "Approved", "Void")
@@ -99,7 +100,9 @@ class CCOType(ItemType):
                 Field("description", "or New line: description", maxlength=120),
                 Field("category_id", "New line: cost code / category", widget="select",
                       choices=tuple((str(i), f"{cc} {cat}") for i, cc, cat in cats)),
-                Field("amount", "Amount", widget="number")]
+                Field("amount", "Amount", widget="number"),
+                Field("units", "Qty (unit-based)", widget="number"),
+                Field("unit_cost", "New line: Unit Cost (unit-based)", widget="number")]
 
     def line_count(self, item):
         return (len(item.lines) if item else 0) + 3
@@ -111,7 +114,9 @@ class CCOType(ItemType):
             values.update({f"line-{n}-commitment_line_id": str(line.commitment_line_id or ""),
                            f"line-{n}-description": line.description,
                            f"line-{n}-category_id": str(line.category_id or ""),
-                           f"line-{n}-amount": str(line.amount)})
+                           f"line-{n}-amount": str(line.amount),
+                           f"line-{n}-units": "" if line.units is None else str(line.units),
+                           f"line-{n}-unit_cost": "" if line.unit_cost is None else str(line.unit_cost)})
         return values
 
     def save(self, session, actor, project_id, item, form):
@@ -128,14 +133,17 @@ class CCOType(ItemType):
         if commitment is None or commitment.project_id != project_id or not commitment.erp_commitment_id:
             errors["commitment_id"] = "Change orders can only be created from synced commitments."
             commitment = None
-        own_lines = {str(i) for i in session.scalars(select(CommitmentLine.id).where(
-            CommitmentLine.commitment_id == commitment.id))} if commitment else set()
+        unit_costs = {str(i): cost for i, cost in session.execute(select(CommitmentLine.id, CommitmentLine.unit_cost)
+                                                                  .where(CommitmentLine.commitment_id == commitment.id))
+                      } if commitment else {}
+        own_lines = set(unit_costs)
         categories = {str(i) for i in session.scalars(select(Category.id).join(CostCode).where(
             CostCode.project_id == project_id))}
         lines = []
         for n in range(self.line_count(item) + 20):
             p = f"line-{n}-"
-            if not any(form.get(p + k) for k in ("commitment_line_id", "description", "category_id", "amount")):
+            if not any(form.get(p + k) for k in ("commitment_line_id", "description", "category_id", "amount",
+                                                  "units")):
                 continue
             existing = form.get(p + "commitment_line_id") or ""
             line = {"commitment_line_id": None, "category_id": None,
@@ -151,10 +159,23 @@ class CCOType(ItemType):
                     errors[p + "category_id"] = "A new line needs a cost code and category."
                 else:
                     line["category_id"] = as_id(form[p + "category_id"])
-            try:
-                line["amount"] = parse_money(form.get(p + "amount"), p + "amount")
-            except Invalid as exc:
-                errors.update(exc.fields)
+            unit_based = commitment is not None and commitment.accounting_method == "unit"
+            for part in ("amount", "units", "unit_cost"):
+                raw = form.get(p + part)
+                try:
+                    needed = part == "amount" and not unit_based   # Qty x Unit Cost fills it in
+                    line[part] = parse_money(raw, p + part, "0.01" if part == "amount" else "0.0001") \
+                        if (raw or needed) else None
+                except Invalid as exc:
+                    errors.update(exc.fields)
+            if unit_based:
+                if existing:   # an existing line's change is priced at that line's unit cost
+                    line["unit_cost"] = unit_costs.get(existing)
+                unit_line_errors(errors, p, line)
+                if existing:
+                    line["unit_cost"] = None   # Sage takes a unit cost on a new line only
+            else:
+                line["units"] = line["unit_cost"] = None
             lines.append(line)
         if not lines and not errors:
             errors["_"] = "Add at least one line."
@@ -173,7 +194,8 @@ class CCOType(ItemType):
         for line in lines:
             item.lines.append(CCOLine(commitment_line_id=line["commitment_line_id"],
                                       category_id=line["category_id"],
-                                      description=line["description"], amount=line["amount"]))
+                                      description=line["description"], amount=line["amount"],
+                                      units=line["units"], unit_cost=line["unit_cost"]))
         session.flush()
         return item
 
@@ -215,22 +237,23 @@ class CCOType(ItemType):
         return {line.id: str(last + n) for n, line in
                 enumerate((ln for ln in item.lines if ln.commitment_line_id is None), start=1)}
 
-    def build_batch(self, session, item, fields, batch_id):
+    def build_batches(self, session, item, fields, batch_id):
+        """The guide's 2 imports when a line is new (its commitment item, then the change order), else 1."""
         numbers = self._new_numbers(item)
         job = item.project.sage_job_id or ""
         lines = []
         for line in item.lines:
             if line.commitment_line_id is not None:
-                lines.append(CCOLineData(amount=line.amount,
+                lines.append(CCOLineData(amount=line.amount, units=line.units,
                                          existing_item=str(line.commitment_line.line_no)))
             else:
-                lines.append(CCOLineData(amount=line.amount, new_item=CommitmentItemData(
+                lines.append(CCOLineData(amount=line.amount, units=line.units, new_item=CommitmentItemData(
                     item=numbers[line.id], description=line.description[:30],
                     cost_code=line.category.cost_code.code, category=line.category.code,
-                    amount=line.amount)))
-        return map_cco(CCOData(cco=fields["cco_id"], commitment=item.commitment.erp_commitment_id or "",
-                               job=job, description=fields.get("description", ""),
-                               date=utcnow().date(), lines=tuple(lines)), batch_id)
+                    amount=line.amount, unit_cost=line.unit_cost)))
+        return map_cco_imports(CCOData(cco=fields["cco_id"], commitment=item.commitment.erp_commitment_id or "",
+                                       job=job, description=fields.get("description", ""),
+                                       date=utcnow().date(), lines=tuple(lines)), batch_id)
 
     def on_synced(self, session, item, fields, reference):
         """New lines become commitment lines, so invoices can bill them."""
@@ -240,7 +263,8 @@ class CCOType(ItemType):
                 session.add(CommitmentLine(commitment_id=item.commitment_id,
                                            line_no=int(numbers[line.id]),
                                            description=line.description,
-                                           category_id=line.category_id, amount=line.amount))
+                                           category_id=line.category_id, amount=line.amount,
+                                           units=line.units, unit_cost=line.unit_cost))
 
     def on_unlinked(self, session, item):
         """The commitment lines on_synced added for the CCO's new lines go too (a resend adds them again)."""
@@ -269,4 +293,5 @@ class CCOType(ItemType):
                            title=f"CCO {item.number} on {item.commitment.number}",
                            vendor=item.commitment.vendor.name,
                            amount=money(sum((ln.amount for ln in item.lines), ZERO)),
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

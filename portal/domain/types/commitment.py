@@ -1,7 +1,7 @@
 """Commitments: subcontracts and purchase orders with their schedule of values lines."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -19,6 +19,9 @@ from portal.exporters.sage300.records import CommitmentData, CommitmentItemData
 SAGE_ID_MAX = 12
 TITLE_MAX = 30
 COMMITMENT_TYPES = (("subcontract", "Subcontract"), ("purchase_order", "Purchase Order"))
+# the guide's Accounting Method: dollars per line, or units at a unit cost (invoices send the quantity)
+ACCOUNTING_METHODS = (("amount", "Amount-based"), ("unit", "Unit/Quantity-based"))
+CENT = Decimal("0.01")
 STATUSES = ("Draft", "Out for Bid", "Out for Signature", "Approved", "Complete", "Terminated", "Void")
 SENDABLE = {"subcontract": {"Approved", "Complete"}, "purchase_order": {"Approved"}}
 BLANK_LINES = 3
@@ -57,6 +60,7 @@ class CommitmentType(ItemType):
                 "title": item.title,
                 "commitment_type": dict(COMMITMENT_TYPES).get(item.commitment_type, item.commitment_type),
                 "vendor": item.vendor.name, "status": item.status, "amount": money(item.total),
+                "accounting_method": dict(ACCOUNTING_METHODS)[item.accounting_method],
                 "sage_id": item.erp_commitment_id or ""}
 
     def search_ids(self, q):
@@ -77,7 +81,11 @@ class CommitmentType(ItemType):
                                     for v in vendors)),
                 Field("status", "Status", widget="select", required=True,
                       choices=tuple((s, s) for s in STATUSES)),
-                Field("retainage_pct", "Default Retainage %", widget="number", maxlength=6)]
+                Field("retainage_pct", "Default Retainage %", widget="number", maxlength=6),
+                Field("accounting_method", "Accounting Method", widget="select", required=True,
+                      choices=ACCOUNTING_METHODS,
+                      help="Unit/Quantity-based: every line has a Qty and a Unit Cost, and invoices "
+                           "send the quantity billed.")]
 
     def line_fields(self, session, project_id) -> list[Field]:
         """The columns of one schedule-of-values line (a blank line is ignored)."""
@@ -89,14 +97,14 @@ class CommitmentType(ItemType):
                 Field("category_id", "Cost Code / Category", widget="select",
                       choices=tuple((str(i), f"{cc} {cat} {desc}") for i, cc, cat, desc in categories)),
                 Field("amount", "Amount", widget="number"),
-                Field("units", "Qty (PO)", widget="number"),
-                Field("unit_cost", "Unit Cost (PO)", widget="number"),
-                Field("unit_description", "Units (PO)", maxlength=20)]
+                Field("units", "Qty", widget="number"),
+                Field("unit_cost", "Unit Cost", widget="number"),
+                Field("unit_description", "Units (UOM)", maxlength=20)]
 
     def form_values(self, item: Commitment):
         values = {"number": item.number, "title": item.title, "commitment_type": item.commitment_type,
                   "vendor_id": str(item.vendor_id), "status": item.status,
-                  "retainage_pct": str(item.retainage_pct)}
+                  "retainage_pct": str(item.retainage_pct), "accounting_method": item.accounting_method}
         for n, line in enumerate(item.lines):
             values.update({f"line-{n}-description": line.description,
                            f"line-{n}-category_id": str(line.category_id),
@@ -129,12 +137,15 @@ class CommitmentType(ItemType):
         except Invalid as exc:
             errors.update(exc.fields)
             retainage = Decimal("0")
+        method = form.get("accounting_method") or "amount"
+        if method not in dict(ACCOUNTING_METHODS):
+            errors["accounting_method"] = "Choose Amount-based or Unit/Quantity-based."
         valid_categories = {str(i) for i in session.scalars(
             select(Category.id).join(CostCode).where(CostCode.project_id == project_id))}
         lines = []
         for n in range(self.line_count(item) + 20):
             prefix = f"line-{n}-"
-            if not any(form.get(prefix + f) for f in ("description", "category_id", "amount")):
+            if not any(form.get(prefix + f) for f in ("description", "category_id", "amount", "units")):
                 continue
             line: dict[str, Any] = {"description": (form.get(prefix + "description") or "").strip()}
             if not line["description"]:
@@ -145,9 +156,12 @@ class CommitmentType(ItemType):
                 raw = form.get(prefix + part)
                 places = "0.01" if part == "amount" else "0.0001"  # quantities and unit costs: 4 places
                 try:
-                    line[part] = parse_money(raw, prefix + part, places) if (raw or part == "amount") else None
+                    needed = part == "amount" and method != "unit"  # a unit line's amount may be left to Qty x cost
+                    line[part] = parse_money(raw, prefix + part, places) if (raw or needed) else None
                 except Invalid as exc:
                     errors.update(exc.fields)
+            if method == "unit":
+                unit_line_errors(errors, prefix, line)
             line["category_id"] = form.get(prefix + "category_id")
             line["unit_description"] = (form.get(prefix + "unit_description") or "").strip()[:20]
             lines.append(line)
@@ -160,7 +174,7 @@ class CommitmentType(ItemType):
             session.flush()
             session.refresh(item, ["lines"])
         item.number, item.title, item.commitment_type, item.status = number, title, commitment_type, status
-        item.vendor_id, item.retainage_pct = vendor_id, retainage
+        item.vendor_id, item.retainage_pct, item.accounting_method = vendor_id, retainage, method
         for old in list(item.lines):
             item.lines.remove(old)
         session.flush()
@@ -221,7 +235,8 @@ class CommitmentType(ItemType):
         return {"sage_id": sage_id}
 
     def build_batch(self, session, item: Commitment, fields, batch_id):
-        po = item.commitment_type == "purchase_order"
+        # units travel for purchase orders (the guide: "typically") and every unit-based commitment
+        po = item.commitment_type == "purchase_order" or item.accounting_method == "unit"
         items = tuple(CommitmentItemData(
             item=str(line.line_no), description=line.description,
             cost_code=line.category.cost_code.code, category=line.category.code,
@@ -247,4 +262,22 @@ class CommitmentType(ItemType):
     def summary(self, item: Commitment) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Commitment {item.number} {item.title}", vendor=item.vendor.name,
-                           amount=money(item.total), creator_id=item.created_by_id)
+                           amount=money(item.total), creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)
+
+
+def unit_line_errors(errors: dict, prefix: str, line: dict) -> None:
+    """A unit-based line: Qty and Unit Cost required, its amount Qty x Unit Cost (within a cent,
+    as Sage checks it); a blank amount is filled in from them."""
+    units, cost = line.get("units"), line.get("unit_cost")
+    if units is None:
+        errors[prefix + "units"] = "A unit-based commitment's line needs its Qty."
+    if cost is None:
+        errors[prefix + "unit_cost"] = "A unit-based commitment's line needs its Unit Cost."
+    if units is None or cost is None:
+        return
+    product = (units * cost).quantize(CENT, rounding=ROUND_HALF_UP)
+    if line.get("amount") is None:
+        line["amount"] = product
+    elif abs(product - line["amount"]) > CENT:
+        errors[prefix + "amount"] = f"The amount must be Qty × Unit Cost ({product:,.2f})."

@@ -53,7 +53,9 @@ class CostCodeType(ItemType):
                                        .order_by(SubJob.code)).all()
             fields.append(Field("standard_code", "Cost Code (from the standard list)", widget="select",
                                 required=True,
-                                choices=tuple((s.code, f"{s.code} {s.description}") for s in standard)))
+                                choices=tuple((s.code, f"{s.code} {s.description}"
+                                               + (f" (default cost type {s.default_category})"
+                                                  if s.default_category else "")) for s in standard)))
             if sub_jobs:
                 fields.append(Field("sub_job_id", "Sub Job", widget="select",
                                     choices=tuple((str(s.id), f"{s.code} {s.name}") for s in sub_jobs)))
@@ -68,13 +70,16 @@ class CostCodeType(ItemType):
         errors = {}
         standard_cats = {c.code: c for c in session.scalars(select(StandardCategory))}
         chosen = [code for code in standard_cats if form.get(f"category_{code}") in ("on", "1", "y", True)]
-        if not chosen:
-            errors["_"] = "Tick at least one category."
         if item is None:
             code = (form.get("standard_code") or "").strip()
             standard = session.scalars(select(StandardCostCode).where(
                 StandardCostCode.code == code, StandardCostCode.active)).first()
             sub_job_id = as_id(form.get("sub_job_id"))
+            if not chosen and standard is not None and standard.default_category in standard_cats:
+                chosen = [standard.default_category]  # created without a cost type: the code's default
+            elif not chosen:
+                errors["_"] = "Tick at least one category." + (
+                    f" Cost code {standard.code} has no default cost type." if standard is not None else "")
             if standard is None:
                 errors["standard_code"] = ("Choose a cost code from the company's standard list "
                                            "(new codes are created in Sage).")
@@ -92,6 +97,8 @@ class CostCodeType(ItemType):
             session.flush()
             existing = {}
         else:
+            if not chosen:
+                errors["_"] = "Tick at least one category."
             invalid_if(errors)
             existing = {c.code: c for c in item.categories}
         for code in chosen:
@@ -128,4 +135,5 @@ class CostCodeType(ItemType):
     def summary(self, item: CostCode) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Cost code {item.code}", vendor="—", amount="—",
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.code,
+                           project_name=item.project.name)

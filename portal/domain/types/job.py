@@ -130,4 +130,5 @@ class JobType(ItemType):
 
     def summary(self, item: Project) -> ItemSummary:
         return ItemSummary(project=f"{item.number} {item.name}", title=f"Project {item.number}",
-                           vendor="—", amount="—", creator_id=item.created_by_id)
+                           vendor="—", amount="—", creator_id=item.created_by_id, number=item.number,
+                           project_name=item.name)

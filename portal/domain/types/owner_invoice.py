@@ -143,7 +143,15 @@ class OwnerInvoiceType(ItemType):
             reasons.append("The prime contract is not synced with Sage: import it from Sage first.")
         if not item.lines:
             reasons.append("The invoice has no lines.")
+        contracts = self._sage_contracts(item)
+        if len(contracts) > 1:
+            reasons.append(f"The lines are on items of Sage contracts {', '.join(sorted(contracts))}: an AR invoice "
+                           "bills one Sage contract, so invoice each contract's items separately.")
         return reasons
+
+    def _sage_contracts(self, item) -> set[str]:
+        """The Sage contracts the lines bill (a prime contract may hold several)."""
+        return {ln.contract_item.sage_contract_id or item.contract.sage_contract_id or "" for ln in item.lines}
 
     def accept_fields(self, item):
         return [Field("erp_id", "Invoice (ERP ID)", maxlength=15, required=True),
@@ -168,7 +176,8 @@ class OwnerInvoiceType(ItemType):
 
     def build_batch(self, session, item, fields, batch_id):
         return map_owner_invoice(OwnerInvoiceData(
-            customer=item.contract.customer, contract=item.contract.sage_contract_id or "",
+            customer=item.contract.customer,
+            contract=min(self._sage_contracts(item), default=item.contract.sage_contract_id or ""),
             job=item.project.sage_job_id or "", invoice=fields["erp_id"],
             description=fields.get("description", ""), invoice_date=item.billing_date,
             accounting_date=date.fromisoformat(fields["accounting_date"]),
@@ -184,4 +193,5 @@ class OwnerInvoiceType(ItemType):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Owner invoice #{item.number}", vendor=item.contract.customer or "—",
                            amount=money(sum((ln.amount for ln in item.lines), ZERO)),
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

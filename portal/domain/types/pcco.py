@@ -202,7 +202,10 @@ class PCCOType(ItemType):
                 category_description=ln.category.description, amount=ln.amount) for ln in item.lines),
             schedule_lines=tuple(PCCOScheduleLineData(
                 contract_item=ln.contract_item.code if ln.contract_item else code, amount=ln.amount,
-                new_item=ln.contract_item is None, description=ln.description[:30]) for ln in item.lines)),
+                new_item=ln.contract_item is None, description=ln.description[:30],
+                # an item of another Sage contract imported into this prime contract: that contract's
+                contract=(ln.contract_item.sage_contract_id or "") if ln.contract_item else "")
+                for ln in item.lines)),
             batch_id)
 
     def on_synced(self, session, item, fields, reference):
@@ -226,4 +229,5 @@ class PCCOType(ItemType):
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"PCCO {item.number} {item.title[:60]}", vendor="—",
                            amount=money(sum((ln.amount for ln in item.lines), ZERO)),
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

@@ -124,4 +124,5 @@ class SubJobType(ItemType):
     def summary(self, item: SubJob) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",
                            title=f"Sub job {item.code}", vendor="—", amount="—",
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.code,
+                           project_name=item.project.name)

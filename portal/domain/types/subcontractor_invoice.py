@@ -21,7 +21,7 @@ from portal.domain.models import (
     Vendor,
 )
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, Mapped
+from portal.domain.types.base import Column, EditedValues, Field, ItemSummary, ItemType, Mapped
 from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import (
@@ -53,7 +53,8 @@ def invoice_load_options():
 # reuses their compiled form as is).
 _EXPORT_HEAD = (
     select(SubcontractorInvoice.id, SubcontractorInvoice.billing_date, Vendor.erp_vendor_id,
-           Commitment.erp_commitment_id, Project.sage_job_id, SubJob.sage_extra_id, settings.stored(CONSOLIDATE))
+           Commitment.erp_commitment_id, Project.sage_job_id, SubJob.sage_extra_id, settings.stored(CONSOLIDATE),
+           Commitment.accounting_method)
     .join(Commitment, Commitment.id == SubcontractorInvoice.commitment_id)
     .join(Vendor, Vendor.id == Commitment.vendor_id)
     .join(Project, Project.id == SubcontractorInvoice.project_id)
@@ -61,7 +62,8 @@ _EXPORT_HEAD = (
     .where(SubcontractorInvoice.id.in_(bindparam("item_ids", expanding=True))))
 _EXPORT_LINES = (
     select(InvoiceLine.invoice_id, CommitmentLine.line_no, CostCode.code, Category.code, InvoiceLine.description,
-           CommitmentLine.description, InvoiceLine.work_completed, InvoiceLine.materials_stored, InvoiceLine.retainage)
+           CommitmentLine.description, InvoiceLine.work_completed, InvoiceLine.materials_stored, InvoiceLine.retainage,
+           InvoiceLine.quantity)
     .join(CommitmentLine, CommitmentLine.id == InvoiceLine.commitment_line_id)
     .join(Category, Category.id == CommitmentLine.category_id)
     .join(CostCode, CostCode.id == Category.cost_code_id)
@@ -142,6 +144,11 @@ class SubcontractorInvoiceType(ItemType):
                            "link it to a Sage vendor first.")
         if not item.lines:
             reasons.append("The invoice has no lines.")
+        if item.commitment.accounting_method == "unit":
+            missing = [str(ln.commitment_line.line_no) for ln in item.lines if ln.quantity is None and ln.amount]
+            if missing:
+                reasons.append(f"Commitment {item.commitment.number} is unit-based: line(s) {', '.join(missing)} "
+                               "need the quantity billed this period.")
         return reasons
 
     def export_defaults(self, item: SubcontractorInvoice) -> dict:
@@ -182,18 +189,21 @@ class SubcontractorInvoiceType(ItemType):
         ids = sorted({item_id for item_id, _, _ in items})
         heads = {row[0]: row[1:] for row in session.execute(_EXPORT_HEAD, {"item_ids": ids})}
         lines: dict[int, list[InvoiceLineData]] = {}
-        for invoice_id, line_no, cost_code, category, description, item_description, work, stored, retainage \
-                in session.execute(_EXPORT_LINES, {"item_ids": ids}):
+        for invoice_id, line_no, cost_code, category, description, item_description, work, stored, retainage, \
+                quantity in session.execute(_EXPORT_LINES, {"item_ids": ids}):
+            # the quantity goes to Sage only on a Unit/Qty commitment (the guide's Accounting Method)
+            unit_based = invoice_id in heads and heads[invoice_id][-1] == "unit"
             lines.setdefault(invoice_id, []).append(InvoiceLineData(
                 commitment_item=str(line_no), cost_code=cost_code, category=category,
                 description=description or item_description, work_completed=work, materials_stored=stored,
-                retainage=retainage))
+                retainage=retainage, commitment_description=item_description,
+                quantity=quantity if unit_based else None))
         out: list[Mapped] = []
         for item_id, fields, batch_id in items:
             if item_id not in heads:
                 out.append(NotFound(f"That {self.label.lower()} does not exist."))
                 continue
-            billing_date, vendor, commitment, job, extra, consolidate = heads[item_id]
+            billing_date, vendor, commitment, job, extra, consolidate, _method = heads[item_id]
             try:
                 data = SubcontractorInvoiceData(
                     vendor=vendor or "", commitment=commitment or "", job=job or "", extra=extra or "",
@@ -206,11 +216,29 @@ class SubcontractorInvoiceType(ItemType):
                 out.append(exc)
         return out
 
+    def edited_values(self, session: Session, item: SubcontractorInvoice) -> EditedValues:
+        """The invoice page's edit form: its head and each line's amounts (a line named by its
+        commitment item's number, as the page shows it)."""
+        return EditedValues(
+            {"number": ("Invoice #", item.number), "status": ("Status", item.status),
+             "period_start": ("Billing period start", mmddyyyy(item.period_start)),
+             "period_end": ("Billing period end", mmddyyyy(item.period_end)),
+             "billing_date": ("Billing date", mmddyyyy(item.billing_date))},
+            {str(line.id): (f"line {line.commitment_line.line_no}",
+                            {"work_completed": ("Work completed", money(line.work_completed)),
+                             "materials_stored": ("Materials stored", money(line.materials_stored)),
+                             "retainage": ("Retainage", money(line.retainage)),
+                             **({} if line.quantity is None else {"quantity": ("Quantity", f"{line.quantity:,}")})})
+             for line in item.lines})
+
     def project_page(self, project_id: int) -> tuple[str, dict]:
         return "projects.invoices", {"project_id": project_id}
 
     def link(self, erp) -> tuple[str, dict]:
         return "projects.invoice", {"project_id": erp.project_id, "invoice_id": erp.item_id}
+
+    def edit_page(self, erp) -> tuple[str, dict]:
+        return "projects.edit", {"project_id": erp.project_id, "invoice_id": erp.item_id}
 
     def unlink_reference(self, erp, item: SubcontractorInvoice) -> dict:
         return {"vendor": item.commitment.vendor.erp_vendor_id or "",
@@ -221,4 +249,5 @@ class SubcontractorInvoiceType(ItemType):
                            title=f"Invoice #{item.number} on {item.commitment.number}",
                            vendor=item.commitment.vendor.name,
                            amount=f"${item.total_amount:,.2f}",
-                           creator_id=item.created_by_id)
+                           creator_id=item.created_by_id, number=item.number,
+                           project_name=item.project.name)

@@ -123,4 +123,5 @@ class VendorType(ItemType):
 
     def summary(self, item: Vendor) -> ItemSummary:
         return ItemSummary(project="Company Directory", title=f"Company {item.name}",
-                           vendor=item.name, amount="—", creator_id=item.created_by_id)
+                           vendor=item.name, amount="—", creator_id=item.created_by_id,
+                           number=item.name, project_name="Company Directory")

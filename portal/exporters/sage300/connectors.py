@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from .dropfolder import write_import_file
-from .fileformat import import_file
+from .fileformat import UnwritableCharacter, import_file
 from .records import TAX_GROUPS, Batch, ConnectorUnavailable, SageResult, SageUnreadable, SetupCheck
 from .simulator import Sage300Simulator, make_engine
 from .simulator.sage_setup import AP_USAGES, TAX_GROUPS_LABEL
@@ -105,6 +105,8 @@ class FileDropConnector:
     def submit(self, batch: Batch) -> SageResult:
         try:
             name = write_import_file(self.folder, batch.batch_id, import_file(batch))
+        except UnwritableCharacter as exc:  # a refusal of the data, as Sage's own: Failed to Export
+            return SageResult(ok=False, message=str(exc))
         except OSError as exc:
             raise ConnectorUnavailable(f"cannot write to {self.folder}: {exc}") from exc
         return SageResult(ok=True, reference=name)

@@ -10,17 +10,20 @@ AP invoice import (Accounts Payable > Tools > Import Invoices), fixed format, ki
 APIF (invoice):      "APIF", Vendor, Invoice, Description, Amount, Tax, Discount Offered,
                      Misc Deduction, Invoice Date, Accounting Date, Retainage
 APDF (distribution): "APDF", Commitment, Commitment line item, Job, Extra, Cost Code,
-                     Category, Description, Amount, Retainage, Expense account
+                     Category, Description, Amount, Retainage, Expense account, Units
 
 Tax, Discount Offered, Misc Deduction and Expense account are always "" (the portal
-never exports tax; job distributions take the expense account from Sage's setup).
+never exports tax; job distributions take the expense account from Sage's setup). Units is
+the quantity invoiced this period on a Unit/Qty commitment ("" otherwise: the guide's
+Accounting Method note); the facts page does not list it, so it comes last, after the
+confirmed fields.
 An invoice exported on hold (the portal's insurance gate with "export on hold") has a 12th
 APIF field, Hold = "Y" (the simulator's layout: the invoice is held for payment in AP);
 an invoice not on hold has none, so its line is as above.
 
 Example:
     "APIF","V100","INV-7","Pay app 3","1500.00","","","","10/15/2026","10/31/2026","150.00"
-    "APDF","C-100","1","J-1","","01-100","SUB","Framing","1500.00","150.00",""
+    "APDF","C-100","1","J-1","","01-100","SUB","Framing","1500.00","150.00","",""
 
 Setup imports: THE SIMULATOR'S LAYOUT, inferred from the connector guide's data mapping
 tables (the job import file "contains 3 types of records": job, cost codes, categories),
@@ -45,10 +48,12 @@ Example (kind "jc_extra"):
 Financial imports: THE SIMULATOR'S LAYOUT as well (record ids and field order are ours,
 after the guide's data mapping tables and the facts page; check them against Sage's import
 setup). Amounts have 2 decimals, units and unit costs are written as given ("" when none),
-dates MM/DD/YYYY. The guide sends a CCO with a new line as 2 import files (the new
-commitment item, then the change order); here one batch is one file, in that order.
+dates MM/DD/YYYY. The guide sends a CCO with a new line as 2 import files: the new
+commitment item (kind "jc_commitment_item", CI records only), then the change order (kind
+"jc_commitment_co", CO and CC; the simulator still takes CI records before the CO).
 
-JC commitment import, kinds "jc_commitment" (CM, CI) and "jc_commitment_co" (CI, CO, CC):
+JC commitment import, kinds "jc_commitment" (CM, CI), "jc_commitment_item" (CI) and
+"jc_commitment_co" (CO, CC):
     CM (commitment):       "CM", Commitment, Commitment Type, Description, Vendor, Job, Date,
                            Retainage %
     CI (commitment item):  "CI", Commitment, Item, Description, Job, Extra, Cost Code, Category,
@@ -142,7 +147,7 @@ def _record_line(r) -> str:
     if isinstance(r, APDistribution):
         return _line(["APDF", r.commitment, r.commitment_item, r.job, r.extra,
                       r.cost_code, r.category, r.description, _amount(r.amount),
-                      _amount(r.retainage), ""])
+                      _amount(r.retainage), "", _number(r.units)])
     if isinstance(r, APVendor):
         return _line(["V", r.vendor, r.name, r.address_1, r.city, r.state, r.zip,
                       r.telephone, r.fax, r.vendor_type])
@@ -191,6 +196,7 @@ KIND_RECORDS = {
     "jc_extra": (JCExtra, JCCostCode, JCCategory),
     "jc_cost_codes": (JCCostCode, JCCategory),
     "jc_commitment": (JCCommitment, JCCommitmentItem),
+    "jc_commitment_item": (JCCommitmentItem,),
     "jc_commitment_co": (JCCommitmentItem, JCCommitmentCO, JCCommitmentCOItem),
     "jc_budget": (JCTransaction,),
     "jc_budget_change": (JCTransaction,),
@@ -218,6 +224,27 @@ def import_file(batch: Batch) -> str:
             raise ValueError(f"unexpected record {type(r).__name__} in a {batch.kind} batch")
         lines.append(_record_line(r))
     return "".join(line + "\r\n" for line in lines)
+
+
+def encoding_problem(text: str) -> str | None:
+    """Why `text` cannot be written as an import file (a character outside Windows-1252, which
+    Sage would read as "?"), naming the line, the field and the character; None when it can."""
+    try:
+        text.encode(FILE_ENCODING)
+        return None
+    except UnicodeEncodeError as exc:
+        char = text[exc.start]
+    for number, row in enumerate(parse_import_file(text), start=1):
+        for position, value in enumerate(row, start=1):
+            if char in value:
+                return (f"'{char}' (U+{ord(char):04X}) cannot be written to Sage's import file (Windows-1252 "
+                        f"characters only): line {number}, field {position} (\"{value[:40]}\"). Nothing was "
+                        "imported; correct it in the portal and export again.")
+    return f"'{char}' (U+{ord(char):04X}) cannot be written to Sage's import file (Windows-1252 characters only)."
+
+
+class UnwritableCharacter(ValueError):
+    """A record holds a character the import file cannot carry (outside Windows-1252)."""
 
 
 def ap_import_file(batch: Batch) -> str:

@@ -147,7 +147,14 @@ def prime_contract(job_row: dict, contract_row: dict | None, items: list[dict],
             "completion_date": _date(contract.get("Work_Completed")),
             "billing_method": USE_CONTRACTS, "billing_level": "",
             "items": [{"code": _s(i, "Item"), "description": _s(i, "Description") or _s(i, "Item"),
-                       "amount": str(_d(i, "Original_Amount"))} for i in items]}
+                       "amount": str(_d(i, "Original_Amount")), **_priced(i)} for i in items]}
+
+
+def _priced(item: dict) -> dict:
+    """A unit-priced Sage contract item's units and unit price (for a unit-based prime contract)."""
+    if item.get("Units") is None or item.get("Unit_Cost") is None:
+        return {}
+    return {"units": str(Decimal(str(item["Units"]))), "unit_cost": str(Decimal(str(item["Unit_Cost"])))}
 
 
 # ---- Job costs and job cost transaction details ------------------------------------------

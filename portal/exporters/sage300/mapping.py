@@ -10,6 +10,9 @@ Subcontractor invoice mapping, after the connector guide's data mapping table:
     Total Retainage         -> Retainage       Description of Work -> Description
     Accounting Date         -> Acct Date       Completed + Stored  -> Amount
                                                Work Retainage      -> Retainage
+                                               Qty this period     -> Units (Unit/Qty commitments)
+
+Consolidated, one distribution per commitment line, described as the commitment line.
 
 Tax is never exported. Lines netting to $0 (amount and retainage) are not sent.
 
@@ -48,6 +51,8 @@ Modifications, Cost Forecast Data and Prime Contract Change Orders tables:
     Commitment change orders (kind "jc_commitment_co"; Status is always "Approved")
     records: the new JCCommitmentItem(s) (a new SOV line: the item numbered new_item.item, with
     no amount of its own), then the JCCommitmentCO, then one JCCommitmentCOItem per changed item.
+    Exported as the guide's 2 import files (map_cco_imports): the new items alone first (kind
+    "jc_commitment_item"), then the change order without them.
     Several changes to one existing item are summed into ONE JCCommitmentCOItem (a Sage limit:
     an item is modified at most once per CCO). Description, Job, Cost Code, Category, Unit
     Cost and Unit Description are on the CO item only for a new line (footnote 4).
@@ -60,7 +65,8 @@ Modifications, Cost Forecast Data and Prime Contract Change Orders tables:
     Ref 1 = the budget change number), plus the same worksheets when export_forecast.
     Prime contract change orders (kind "jc_pcco"): a CNContractItem per new schedule line first,
     then per estimate line "Approved est chng" (description = the category description), then
-    per schedule line "Approved Schedule Value Change" (Contract, Contract Item); every
+    per schedule line "Approved Schedule Value Change" (Contract, Contract Item: the item's own
+    Sage contract when the prime contract holds several); every
     transaction has Chg Mgmt Ref 1 = the PCCO number and Ref 2 = "HH2".
 
     Owner invoices (kind "ar_invoice": ARInvoice, then ARDistribution per contract item line):
@@ -127,7 +133,9 @@ def money(value: Decimal | int | str) -> Decimal:
 def map_subcontractor_invoice(data: SubcontractorInvoiceData, batch_id: str) -> Batch:
     """One AP invoice with its distributions, as a Batch of kind "ap_invoice"."""
     # Group by commitment item (consolidated) or keep one group per line; dicts keep
-    # first-seen order, and the first line of a group gives its codes and description.
+    # first-seen order. The first line of a group gives its codes; a consolidated distribution
+    # is described as its commitment line, a line of its own as the line. Quantities (Unit/Qty
+    # commitments) are summed like amounts.
     groups: dict = {}
     for n, line in enumerate(data.lines):
         key = line.commitment_item if data.consolidate else n
@@ -140,6 +148,7 @@ def map_subcontractor_invoice(data: SubcontractorInvoiceData, batch_id: str) -> 
         retainage = money(sum((money(ln.retainage) for ln in lines), Decimal(0)))
         if amount == 0 and retainage == 0:
             continue  # the integration sends no lines for $0
+        quantities = [Decimal(ln.quantity) for ln in lines if ln.quantity is not None]
         distributions.append(APDistribution(
             commitment=data.commitment,
             commitment_item=first.commitment_item,
@@ -147,9 +156,11 @@ def map_subcontractor_invoice(data: SubcontractorInvoiceData, batch_id: str) -> 
             extra=data.extra,
             cost_code=first.cost_code,
             category=first.category,
-            description=first.description,
+            description=(first.commitment_description or first.description) if data.consolidate
+            else first.description,
             amount=amount,
             retainage=retainage,
+            units=sum(quantities, Decimal(0)) if quantities else None,
         ))
 
     # Header totals are the distribution sums, so the import always balances.
@@ -319,6 +330,23 @@ def map_cco(data: CCOData, batch_id: str) -> Batch:
     return Batch(batch_id=batch_id, kind="jc_commitment_co", records=(*new_items, header, *co_items))
 
 
+NEW_ITEMS_SUFFIX = "-items"   # the batch id of a CCO's new commitment items: the CCO's, plus this
+
+
+def map_cco_imports(data: CCOData, batch_id: str) -> list[Batch]:
+    """A commitment change order as the guide's import files, in order: with a new line, the
+    new commitment item(s) first (kind "jc_commitment_item", batch id + "-items"), then the
+    change order (kind "jc_commitment_co": the JCCommitmentCO and its JCCommitmentCOItems);
+    without one, the change order alone. Same checks (and ValueErrors) as map_cco."""
+    batch = map_cco(data, batch_id)
+    new_items = tuple(r for r in batch.records if isinstance(r, JCCommitmentItem))
+    if not new_items:
+        return [batch]
+    change_order = tuple(r for r in batch.records if not isinstance(r, JCCommitmentItem))
+    return [Batch(batch_id=batch_id + NEW_ITEMS_SUFFIX, kind="jc_commitment_item", records=new_items),
+            Batch(batch_id=batch_id, kind=batch.kind, records=change_order)]
+
+
 # ---- budgets, budget changes, prime contract change orders ------------------------------
 
 def _forecast(job, date_, line) -> list:
@@ -380,7 +408,8 @@ def map_pcco(data: PCCOData, batch_id: str) -> Batch:
     schedule = tuple(JCTransaction(
         job=data.job, extra="", cost_code="", category="", transaction_type=SCHEDULE_VALUE_CHANGE,
         date=data.date, description=s.description, amount=money(s.amount), ref_1=data.number,
-        ref_2=PCCO_REF_2, contract=data.contract, contract_item=s.contract_item) for s in data.schedule_lines)
+        ref_2=PCCO_REF_2, contract=s.contract or data.contract, contract_item=s.contract_item)
+        for s in data.schedule_lines)
     return Batch(batch_id=batch_id, kind="jc_pcco", records=(*new_items, *estimates, *schedule))
 
 

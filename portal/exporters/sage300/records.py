@@ -91,6 +91,8 @@ class InvoiceLineData:
     work_completed: Decimal       # work completed this period
     materials_stored: Decimal     # materials presently stored, new this period
     retainage: Decimal            # retainage held this period
+    commitment_description: str = ""   # the commitment line's: a consolidated distribution's description
+    quantity: Decimal | None = None    # units billed this period (a Unit/Qty commitment), else None
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class APDistribution:
     description: str
     amount: Decimal
     retainage: Decimal
+    units: Decimal | None = None  # the quantity invoiced this period, on a Unit/Qty commitment
 
     SAGE_FIELDS: ClassVar[Fields] = (
         SageField("Commitment", "commitment", 12), SageField("Job", "job", 10, required=True),
@@ -436,6 +439,7 @@ class PCCOScheduleLineData:
     amount: Decimal
     new_item: bool = False
     description: str = ""
+    contract: str = ""            # the item's Sage contract, when not the PCCO's (several in one prime contract)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ wording and are marked in rules.py.
 Batch kinds: "ap_invoice" (AP invoice + distributions), "ap_vendor" (AP vendor), "jc_job"
 (JC job + cost codes + categories), "jc_extra" (extra of a job + its cost codes and
 categories), "jc_cost_codes" (cost codes and categories added to a job or an extra),
-"jc_commitment" (commitment + items, posted: Committed cost transactions), "jc_commitment_co"
+"jc_commitment" (commitment + items, posted: Committed cost transactions), "jc_commitment_item"
+(new items on a commitment: a CCO's new line, its first import), "jc_commitment_co"
 (commitment change order: new items, the CO, its items; Aprvd cmmtt cst chng transactions),
 "jc_budget" (Original estimate + Misc worksheet transactions), "jc_budget_change" (Approved est
 chng), "jc_pcco" (new contract items, Approved est chng + Approved Schedule Value Change) and

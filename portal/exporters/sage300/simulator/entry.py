@@ -39,6 +39,7 @@ from .rules import (
     coding_name,
     dec,
     money_input,
+    off_by_more_than_a_cent,
     quantity_input,
     renamed,
     too_long_for,
@@ -227,15 +228,16 @@ class EntryMixin(SimulatorBase):
                      Unit_Cost=dec(unit_cost))
 
     def add_contract(self, contract: str, job: str, description: str = "",
-                     items: Iterable[tuple[str, str, Amount]] = (), status: str = "Open",
+                     items: Iterable[tuple] = (), status: str = "Open",
                      billing_method: str = USE_CONTRACTS, work_started: date | None = None,
                      work_completed: date | None = None) -> None:
-        """A prime contract (CN) on a Use Contracts job, items as (item, description, original amount)."""
+        """A prime contract (CN) on a Use Contracts job, items as (item, description, original amount),
+        or (item, description, original amount, units, unit price) for a unit-priced item."""
         check_input(dict(contract=contract, job=job, description=description, status=status),
                      CONTRACT_INPUT, required=("contract", "job"))
         check_choice("billing_method", billing_method, (USE_CONTRACTS,))
         rows, seen = [], set()
-        for item, item_description, amount in items:
+        for item, item_description, amount, *priced in items:
             item = (item or "").strip()
             if not item:
                 raise SageInputError("items", "Each contract item needs an item code.")
@@ -249,8 +251,13 @@ class EntryMixin(SimulatorBase):
             except SageInputError as exc:
                 raise SageInputError("items", f"Contract item {item}: Original {str(exc)[0].lower()}{str(exc)[1:]}") \
                     from None
+            units, unit_cost = (quantity_input("units", priced[0]), quantity_input("unit_cost", priced[1])) \
+                if len(priced) == 2 else (None, None)
+            if units is not None and unit_cost is not None and off_by_more_than_a_cent(units, unit_cost, original):
+                raise SageInputError("items", f"Contract item {item}: the original amount must be units times "
+                                              "unit price.")
             rows.append(dict(Contract=contract, Item=item, Description=item_description or "",
-                             Original_Amount=original, Approved_Changes=Decimal(0)))
+                             Original_Amount=original, Approved_Changes=Decimal(0), Units=units, Unit_Cost=unit_cost))
         try:
             with self.engine.begin() as conn:
                 job_row = conn.execute(select(job_t.c.Billing_Method).where(job_t.c.Job == job)).first()

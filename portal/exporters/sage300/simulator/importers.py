@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..dropfolder import write_import_file
-from ..fileformat import import_file
+from ..fileformat import encoding_problem, import_file
 from ..mapping import (
     APPROVED_COMMITMENT_CHANGE,
     APPROVED_ESTIMATE_CHANGE,
@@ -87,6 +87,7 @@ from .rules import (
     NOT_FOUND,
     PCCO_TYPES,
     RATE_LIMITED,
+    UNITS_TIMES_COST,
     VENDOR_EXISTS,
     VENDOR_INACTIVE,
     VOID,
@@ -98,8 +99,10 @@ from .rules import (
     dec,
     duplicate_invoice,
     estimate_exists,
+    off_by_more_than_a_cent,
     over_tolerance,
     period_closed,
+    units_mismatch,
 )
 from .schema import (
     ar_distribution_t,
@@ -186,6 +189,14 @@ class ImportersMixin(GenericMixin):
                         # not logged as the batch's result: the limit resets, the batch must then go through
                         return SageResult(ok=False, message=RATE_LIMITED, transient=True)
                 try:
+                    # Sage reads its import files as Windows-1252: what they cannot carry is refused
+                    try:
+                        file_text: str | None = import_file(batch)
+                    except ValueError:
+                        file_text = None  # a malformed batch: its importer says what is wrong
+                    unwritable = encoding_problem(file_text) if file_text is not None else None
+                    if unwritable:
+                        raise Refused(unwritable)
                     reference = importer(self, conn, batch, settings, now)
                     result = SageResult(ok=True, reference=reference)
                 except Refused as refusal:
@@ -197,7 +208,7 @@ class ImportersMixin(GenericMixin):
                     # before commit: if the commit fails, the retry rewrites the same file
                     # a copy for people to read: the simulator's committed tables are what Sage
                     # holds, so the copy is not flushed to disk on every import
-                    write_import_file(self.drop_folder, batch.batch_id, import_file(batch), durable=False)
+                    write_import_file(self.drop_folder, batch.batch_id, file_text or import_file(batch), durable=False)
                 return result
         except IntegrityError:
             # the import log's primary key decided a race: return the winner's result
@@ -270,6 +281,8 @@ class ImportersMixin(GenericMixin):
                 if already + amount > limit * factor:
                     raise Refused(over_tolerance(commitment))
 
+        _check_invoiced_units(conn, dists)
+
         conn.execute(insert(invoice_t), dict(
             Vendor=inv.vendor, Invoice=inv.invoice, Description=inv.description or "",
             Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
@@ -278,7 +291,7 @@ class ImportersMixin(GenericMixin):
             Vendor=inv.vendor, Invoice=inv.invoice, Distribution_Seq=n, Commitment=d.commitment or "",
             Commitment_Item=d.commitment_item or "", Job=d.job, Extra=d.extra or "", Cost_Code=d.cost_code,
             Category=d.category, Description=d.description or "", Amount=d.amount, Retainage=d.retainage,
-        ) for n, d in enumerate(dists, start=1)])
+            Units=dec(d.units)) for n, d in enumerate(dists, start=1)])
         return f"{inv.vendor}/{inv.invoice}"
 
     # ---- setup kinds -------------------------------------------------------------
@@ -369,6 +382,7 @@ class ImportersMixin(GenericMixin):
             raise Refused(commitment_exists(head.commitment))
         if len({i.item for i in items}) != len(items):
             raise Refused(ITEM_EXISTS)
+        _check_units(items)
 
         # Date and Retainage % travel in the import file only (no columns on the existing table)
         conn.execute(insert(commitment_t), dict(
@@ -380,6 +394,50 @@ class ImportersMixin(GenericMixin):
         _insert_transactions(conn, [_item_transaction(i, COMMITTED_COST, head.date, i.description, i.amount,
                                                       batch.batch_id, now) for i in items])
         return head.commitment
+
+    def _import_commitment_items(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
+        """New items on an existing commitment: a CCO's new line, the first of its 2 imports. An
+        item already there with the same coding and description is left as it is (a retry of a
+        CCO whose first import went through); another item of that number is refused."""
+        items = list(batch.records)
+        if not items or not all(isinstance(r, JCCommitmentItem) for r in items) or \
+                len({r.commitment for r in items}) != 1:
+            raise ValueError("a jc_commitment_item batch holds JCCommitmentItems (at least one), all on one commitment")
+        for record in items:
+            check_fields(record)
+        commitment = items[0].commitment
+        row = self._commitment_row(conn, commitment)
+        codings = Codings(conn)
+        codings.known_job(row.Job, row.Job_Status)
+        codings.load((i.job, i.extra, i.cost_code, i.category) for i in items)
+        for i in items:
+            codings.check(i.job, i.extra, i.cost_code, i.category)
+        existing = {r["Item"]: r for r in conn.execute(select(commitment_item_t).where(
+            commitment_item_t.c.Commitment == commitment)).mappings()}
+        if len({i.item for i in items}) != len(items):
+            raise Refused(ITEM_EXISTS)
+        new = []
+        for i in items:
+            there = existing.get(i.item)
+            if there is None:
+                new.append(i)
+            elif (there["Job"], there["Extra"], there["Cost_Code"], there["Category"], there["Description"]) != \
+                    (i.job, i.extra or "", i.cost_code, i.category, i.description or ""):
+                raise Refused(ITEM_EXISTS)
+        _check_units(new)
+        _add_commitment_items(conn, new)
+        return f"{commitment}: {len(new)} added"
+
+    def _commitment_row(self, conn: Connection, commitment: str):
+        """The commitment with its job's status; Refused when it is not in Sage or archived."""
+        row = conn.execute(select(commitment_t.c.Job, commitment_t.c.Status, job_t.c.Status.label("Job_Status"))
+                           .select_from(commitment_t.outerjoin(job_t, job_t.c.Job == commitment_t.c.Job))
+                           .where(commitment_t.c.Commitment == commitment)).first()
+        if row is None:
+            raise Refused(NOT_FOUND)
+        if row.Status in ARCHIVED_STATUSES:
+            raise Refused(COMMITMENT_ARCHIVED)
+        return row
 
     def _import_cco(self, conn: Connection, batch: Batch, settings: dict, now: datetime) -> str:
         records = batch.records
@@ -402,13 +460,7 @@ class ImportersMixin(GenericMixin):
             check_fields(record)
 
         # the commitment with its job's status, and the commitments already having this CO ID
-        row = conn.execute(select(commitment_t.c.Job, commitment_t.c.Status, job_t.c.Status.label("Job_Status"))
-                           .select_from(commitment_t.outerjoin(job_t, job_t.c.Job == commitment_t.c.Job))
-                           .where(commitment_t.c.Commitment == head.commitment)).first()
-        if row is None:
-            raise Refused(NOT_FOUND)
-        if row.Status in ARCHIVED_STATUSES:
-            raise Refused(COMMITMENT_ARCHIVED)
+        row = self._commitment_row(conn, head.commitment)
         codings = Codings(conn)
         codings.known_job(row.Job, row.Job_Status)
         codings.open_job(row.Job)
@@ -438,6 +490,7 @@ class ImportersMixin(GenericMixin):
         codings.load(checked)
         for coding in checked:
             codings.check(*coding)
+        _check_units([*new_items, *co_items])
 
         _add_commitment_items(conn, new_items)
         conn.execute(insert(commitment_co_t), dict(Commitment=head.commitment, CCO=head.cco,
@@ -496,9 +549,8 @@ class ImportersMixin(GenericMixin):
         txns = _transactions(Batch(batch.batch_id, batch.kind, tuple(rest)), PCCO_TYPES)
         estimates = [t for t in txns if t.transaction_type == APPROVED_ESTIMATE_CHANGE]
         changes = [t for t in txns if t.transaction_type == SCHEDULE_VALUE_CHANGE]
+        # several contracts: a prime contract may hold several Sage contracts of the job
         contracts = {r.contract for r in new_items} | {t.contract for t in changes}
-        if len(contracts) > 1:
-            raise ValueError("a jc_pcco batch is on one contract")
 
         for t in estimates:
             check_fields(t, JCTransaction.PCCO_FIELDS)
@@ -509,17 +561,18 @@ class ImportersMixin(GenericMixin):
         job = txns[0].job
         codings = Codings(conn).load(((t.job, t.extra, t.cost_code, t.category) for t in estimates), jobs=[job])
         codings.open_job(job)
-        contract = next(iter(contracts), "")
-        if contracts and not conn.execute(select(contract_t.c.Contract).where(contract_t.c.Contract == contract)
-                                          ).first():
+        if len(set(conn.scalars(select(contract_t.c.Contract).where(contract_t.c.Contract.in_(sorted(contracts)))))) \
+                != len(contracts):
             raise Refused(NOT_FOUND)
         for t in estimates:
             codings.check(t.job, t.extra, t.cost_code, t.category)
-        on_contract = set(conn.scalars(select(contract_item_t.c.Item).where(contract_item_t.c.Contract == contract)))
-        added = {r.item for r in new_items}
+        on_contract = {(r.Contract, r.Item) for r in conn.execute(
+            select(contract_item_t.c.Contract, contract_item_t.c.Item)
+            .where(contract_item_t.c.Contract.in_(sorted(contracts))))}
+        added = {(r.contract, r.item) for r in new_items}
         if len(added) != len(new_items) or added & on_contract:
             raise Refused(ITEM_EXISTS)
-        if any(t.contract_item not in on_contract | added for t in changes):
+        if any((t.contract, t.contract_item) not in on_contract | added for t in changes):
             raise Refused(NOT_FOUND)
 
         if new_items:
@@ -581,6 +634,7 @@ IMPORTERS: dict[str, Importer] = {
     "jc_extra": ImportersMixin._import_extra,
     "jc_cost_codes": ImportersMixin._import_cost_codes,
     "jc_commitment": ImportersMixin._import_commitment,
+    "jc_commitment_item": ImportersMixin._import_commitment_items,
     "jc_commitment_co": ImportersMixin._import_cco,
     "jc_budget": ImportersMixin._import_budget,
     "jc_budget_change": ImportersMixin._import_budget_change,
@@ -717,6 +771,30 @@ def _insert_transactions(conn: Connection, rows: list[dict]) -> None:
     # one executemany: rows go in list order, so Transaction_ID follows the batch's order
     if rows:
         conn.execute(insert(transaction_t), rows)
+
+
+def _check_units(records) -> None:
+    """A commitment (or change order) item with units and a unit cost: its amount is their
+    product, within a cent."""
+    for r in records:
+        if r.units is not None and r.unit_cost is not None and \
+                off_by_more_than_a_cent(r.units, r.unit_cost, r.amount):
+            raise Refused(UNITS_TIMES_COST)
+
+
+def _check_invoiced_units(conn: Connection, dists) -> None:
+    """A distribution invoicing units of a Unit/Qty commitment item (one with a unit cost): its
+    amount is the units times the item's unit cost, within a cent."""
+    billed = [d for d in dists if d.units is not None and d.commitment]
+    if not billed:
+        return
+    costs = {(r.Commitment, r.Item): r.Unit_Cost for r in conn.execute(
+        select(commitment_item_t.c.Commitment, commitment_item_t.c.Item, commitment_item_t.c.Unit_Cost)
+        .where(commitment_item_t.c.Commitment.in_(sorted({d.commitment for d in billed}))))}
+    for d in billed:
+        cost = costs.get((d.commitment, d.commitment_item))
+        if cost is not None and off_by_more_than_a_cent(d.units, cost, d.amount):
+            raise Refused(units_mismatch(d.commitment, d.commitment_item))
 
 
 def _add_commitment_items(conn: Connection, items) -> None:

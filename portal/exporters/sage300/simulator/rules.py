@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..mapping import (
@@ -234,6 +234,22 @@ def change_order_exists(cco: str) -> str:
 def estimate_exists(cost_code: str, category: str) -> str:
     # not in the guide: the simulator's text for a budget line that already has an estimate
     return f"An estimate already exists for cost code {cost_code} category {category}."
+
+
+# not in the guide or the facts page: the simulator's texts for quantities that do not add up,
+# worded like the guide's invoice texts (the AP one keeps its import's prefix)
+UNITS_TIMES_COST = "The commitment item's amount does not equal its units times its unit cost."
+
+
+def units_mismatch(commitment: str, item: str) -> str:
+    return (f"{AP_FAILED}Commitment {commitment} - line item {item}: amount invoiced does not equal "
+            "units invoiced times unit cost.")
+
+
+def off_by_more_than_a_cent(units, unit_cost, amount) -> bool:
+    """Whether units x unit cost, in cents, misses the amount by more than a cent."""
+    product = (Decimal(str(units)) * Decimal(str(unit_cost))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return abs(product - Decimal(str(amount))) > Decimal("0.01")
 
 
 def over_tolerance(commitment: str) -> str:

@@ -145,6 +145,7 @@ distribution_t = Table(
     Column("Description", String(30), nullable=False, default=""),
     Column("Amount", Money, nullable=False),
     Column("Retainage", Money, nullable=False),
+    Column("Units", Quantity, nullable=True),  # the quantity invoiced on a Unit/Qty commitment item
     ForeignKeyConstraint(["Vendor", "Invoice"],
                          ["APM_MASTER__INVOICE.Vendor", "APM_MASTER__INVOICE.Invoice"]),
 )
@@ -231,6 +232,9 @@ contract_item_t = Table(
     Column("Description", String(30), nullable=False, default=""),
     Column("Original_Amount", Money, nullable=False, default=0),
     Column("Approved_Changes", Money, nullable=False, default=0),
+    # a unit-priced contract item: its original units and unit price (None: priced by amount)
+    Column("Units", Quantity, nullable=True),
+    Column("Unit_Cost", Quantity, nullable=True),
 )
 # ---- data back from Sage: company standards and the Quickbill schedule of values ----
 standard_cost_code_t = Table(
