@@ -33,7 +33,6 @@ from decimal import Decimal
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._stack import (  # noqa: E402
-    PASSWORD,
     Clock,
     Stack,
     _next_id,
@@ -45,7 +44,7 @@ from bench._stack import (  # noqa: E402
     table,
     verdict,
 )
-from bench.bench_tab import SqlCounter, Timed  # noqa: E402
+from bench.bench_tab import instrumented  # noqa: E402
 
 CATEGORIES = ("LAB", "MAT", "SUB", "EQP")
 
@@ -174,7 +173,6 @@ def main() -> int:
     clock = Clock()
     with Stack("jobcosts") as stack:
         app = stack.make_app()
-        from sqlalchemy import event
 
         from portal.extensions import db
         print("bench_job_costs:", stack.describe())
@@ -183,15 +181,7 @@ def main() -> int:
         seeder = JobCostSeeder(app)
         pid, other = seeder.project("A"), seeder.project("B")
 
-        timed = Timed(app.wsgi_app)
-        app.wsgi_app = timed
-        sql = SqlCounter()
-        with app.app_context():
-            event.listen(db.engine, "before_cursor_execute", sql.before)
-            event.listen(db.engine, "after_cursor_execute", sql.after)
-        client = app.test_client()
-        r = client.post("/login", data={"username": approver_name, "password": PASSWORD})
-        assert r.status_code == 303, r.get_data(as_text=True)[:300]
+        timed, sql, client = instrumented(app, approver_name)
         page_size = app.config["PAGE_SIZE"]
 
         results = []

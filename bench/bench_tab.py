@@ -65,6 +65,24 @@ class SqlCounter:
         self.times.append(time.perf_counter() - self._t0)
 
 
+def instrumented(app, username: str):
+    """(Timed, SqlCounter, a test client signed in as `username`): server time of each request
+    and the statements it ran on the portal's engine."""
+    from sqlalchemy import event
+
+    from portal.extensions import db
+    timed = Timed(app.wsgi_app)
+    app.wsgi_app = timed
+    sql = SqlCounter()
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", sql.before)
+        event.listen(db.engine, "after_cursor_execute", sql.after)
+    client = app.test_client()
+    r = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 303, r.get_data(as_text=True)[:300]
+    return timed, sql, client
+
+
 class RedisCounter:
     """Counts Redis commands sent by this process (the tab asks RQ about stalled rows)."""
 
@@ -168,7 +186,7 @@ def main() -> int:
     clock = Clock()
     with Stack("tab") as stack:
         app = stack.make_app()
-        from sqlalchemy import event, update
+        from sqlalchemy import update
 
         from portal.domain.models import ErpItem
         from portal.exporters.sage300.connectors import make_connector
@@ -181,16 +199,8 @@ def main() -> int:
                         erp_id_base=None)
         seeder.base()
 
-        timed = Timed(app.wsgi_app)
-        app.wsgi_app = timed
-        sql = SqlCounter()
-        with app.app_context():
-            event.listen(db.engine, "before_cursor_execute", sql.before)
-            event.listen(db.engine, "after_cursor_execute", sql.after)
+        timed, sql, client = instrumented(app, approver_name)
         redis_counter = RedisCounter()
-        client = app.test_client()
-        r = client.post("/login", data={"username": approver_name, "password": PASSWORD})
-        assert r.status_code == 303, r.get_data(as_text=True)[:300]
         page_size = app.config["PAGE_SIZE"]
 
         results = {}

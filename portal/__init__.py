@@ -75,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.account.routes import bp as account_bp
     from portal.blueprints.admin.routes import bp as admin_bp
     from portal.blueprints.api.routes import bp as api_bp
+    from portal.blueprints.audit.routes import bp as audit_bp
     from portal.blueprints.auth.routes import bp as auth_bp
     from portal.blueprints.desk.routes import bp as desk_bp
     from portal.blueprints.erp.routes import bp as erp_bp
@@ -86,7 +87,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.reports.routes import bp as reports_bp
     from portal.blueprints.sage.routes import bp as sage_bp
     for bp in (auth_bp, erp_bp, projects_bp, admin_bp, items_bp, api_bp, jobcosts_bp, imports_bp, sage_bp,
-               health_bp, account_bp, desk_bp, reports_bp):
+               health_bp, account_bp, desk_bp, reports_bp, audit_bp):
         app.register_blueprint(bp)
 
     from portal import cli

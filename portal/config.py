@@ -30,6 +30,10 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "RQ_ASYNC": True,
         "COMPANY_NAME": env.get("COMPANY_NAME", "Summit Ridge Builders"),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", ""),
+        # the approvers' daily summary goes out once the company's clock reaches this hour (0-23)
+        "DAILY_SUMMARY_HOUR": int(env.get("DAILY_SUMMARY_HOUR", "7")),
+        # the company's time zone (an IANA name); UTC when unset
+        "COMPANY_TIME_ZONE": env.get("COMPANY_TIME_ZONE", "UTC"),
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),

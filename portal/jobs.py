@@ -11,8 +11,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from portal.domain import outbox, recovery, services, sync
+from portal.domain import notifications, outbox, recovery, services, sync
 from portal.domain.exports import ExportWatch
+from portal.domain.models import utcnow
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, mail
 from portal.health_probe import RQHealthProbe
@@ -75,6 +76,20 @@ def schedule_tick() -> int:
         return len(sync.run_due(db.session(), RQJobQueue()))
     finally:
         db.session.remove()
+
+
+def daily_summary() -> str:
+    """The approvers' daily summary (the scheduler asks every tick): sent once the company's clock
+    reaches DAILY_SUMMARY_HOUR, once a day however many schedulers and workers ask."""
+    config = current_app.config
+    base = config.get("PUBLIC_BASE_URL") or ""
+    try:
+        sent = notifications.send_daily_summary(
+            db.session(), utcnow(), config["DAILY_SUMMARY_HOUR"], notifications.zone(config["COMPANY_TIME_ZONE"]),
+            notifications.Notices(company=config["COMPANY_NAME"], base_url=base, queue=RQJobQueue()))
+    finally:
+        db.session.remove()
+    return "not due" if sent is None else f"{sent} mail(s)"
 
 
 def reap(scheduled: bool = True) -> recovery.Reaped:

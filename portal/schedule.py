@@ -1,6 +1,7 @@
 """`flask scheduler`: RQ's cron scheduler queues a look at the sync schedule every tick, and
 the reaper (portal.domain.recovery) runs in this process every REAPER_TICK_SECONDS, so
-what is due is queued on time even when the queue is long. Several schedulers may run (one
+what is due is queued on time even when the queue is long; it also asks for the approvers'
+daily summary every tick (portal.domain.notifications sends it once a day). Several schedulers may run (one
 per machine): each due sync still starts once, and reapers running together queue nothing
 twice that matters (exports keep their attempt; a mail is claimed before it is sent).
 
@@ -53,6 +54,9 @@ def cron_scheduler(app: Flask, tick: int | None) -> CronScheduler:
         queue = default_queue()
         cron = CronScheduler(connection=queue.connection, logging_level="WARNING")
         cron.register(jobs.schedule_tick, queue.name, interval=tick or app.config["SYNC_TICK_SECONDS"],
+                      job_timeout=300, result_ttl=600)
+        # the approvers' daily summary: asked every tick, sent once a day (its day's row is claimed)
+        cron.register(jobs.daily_summary, queue.name, interval=tick or app.config["SYNC_TICK_SECONDS"],
                       job_timeout=300, result_ttl=600)
     return cron
 

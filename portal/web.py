@@ -31,8 +31,9 @@ from portal.domain import health, policy
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
+from portal.domain.notifications import Notices
 from portal.domain.types import REGISTRY
-from portal.domain.values import mmddyyyy, money, parse_search, refuse_unstorable
+from portal.domain.values import mmddyyyy, money, parse_search, refuse_unstorable, setting_value
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 from portal.health_probe import RQHealthProbe
@@ -291,15 +292,11 @@ def _json_texts(value, path: str = "") -> dict[str, str]:
     return texts
 
 
-def setting_value(value) -> str:
-    """A setting as people read it: on/off, and one entry per item of a group."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(str(v).replace("_", " ") for v in value) or "none"
-    return "" if value is None else str(value)
+def notices() -> Notices:
+    """What the approvers' notices need from this request: the company, the portal's address, the queue."""
+    from portal.queue import RQJobQueue
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return Notices(company=current_app.config["COMPANY_NAME"], base_url=base.rstrip("/"), queue=RQJobQueue())
 
 
 def form_errors(exc: Invalid) -> dict:

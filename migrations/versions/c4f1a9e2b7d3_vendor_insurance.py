@@ -2,7 +2,7 @@
 the compliance gate on subcontractor invoices and commitments.
 
 Revision ID: c4f1a9e2b7d3
-Revises: b41c7e9d2a13
+Revises: c5a1e7d3b912
 Create Date: 2026-12-07 20:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c4f1a9e2b7d3'
-down_revision = 'b41c7e9d2a13'
+down_revision = 'c5a1e7d3b912'
 branch_labels = None
 depends_on = None
 

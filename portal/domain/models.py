@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -74,6 +75,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on password change or deactivation so old sessions stop working.
     session_token: Mapped[str] = mapped_column(String(64), default="")
+    # Approvers' notices (My account): the daily summary email, and how a rejected item sent
+    # again is told: "email" (a mail at once) or "digest" (a line in the next daily summary).
+    daily_summary: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    resent_notice: Mapped[str] = mapped_column(String(10), default="email", server_default="email")
 
     memberships: Mapped[list[ProjectMember]] = relationship(back_populates="user", lazy="raise")
 
@@ -118,6 +123,7 @@ class ApiToken(Base):
 class ApiTokenAudit(Base):
     """Who created or revoked which API token, and when (no actor: the command line)."""
     __tablename__ = "api_token_audit"
+    __table_args__ = (Index("ix_api_token_audit_at_id", "at", "id"),)   # the audit log, newest first
     id: Mapped[int] = mapped_column(primary_key=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -155,6 +161,7 @@ class Setting(Base):
 class SettingChange(Base):
     """The audit of settings: who changed what, from what, to what."""
     __tablename__ = "setting_change"
+    __table_args__ = (Index("ix_setting_change_at_id", "at", "id"),)   # the audit log, newest first
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(60))
     old: Mapped[dict | list | str | bool | None] = mapped_column(JSON)
@@ -428,6 +435,12 @@ class ErpItem(Base):
 class ErpAudit(Base):
     """One row per lifecycle transition: who, when, from, to, reason or fields."""
     __tablename__ = "erp_audit"
+    __table_args__ = (
+        # the audit log reads newest first straight from these (all, or one user's)
+        Index("ix_erp_audit_at_id", "at", "id"),
+        Index("ix_erp_audit_actor_at_id", "actor_id", "at", "id"),
+        Index("ix_erp_audit_action_at_id", "action", "at", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     erp_item_id: Mapped[int] = mapped_column(ForeignKey("erp_item.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -461,7 +474,8 @@ class MailStatus:
 class OutboxMail(Base):
     """Mail written in the same transaction as the decision that causes it."""
     __tablename__ = "outbox_mail"
-    __table_args__ = (Index("ix_outbox_mail_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_mail_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_mail_created_id", "created_at", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     recipients: Mapped[str] = mapped_column(Text)  # comma separated
     subject: Mapped[str] = mapped_column(String(255))
@@ -477,6 +491,29 @@ class OutboxMail(Base):
     erp_item_id: Mapped[int | None] = mapped_column(ForeignKey("erp_item.id"))
     # pending: when it is due (the reaper queues it then); sending: when the worker's hold ends
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DailySummaryRun(Base):
+    """The daily summary of one day: the scheduler that inserts this row first sends it, so
+    however many schedulers and workers run, it goes out once a day."""
+    __tablename__ = "daily_summary_run"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DigestNote(Base):
+    """A line for a user's next daily summary (a rejected item sent again, for a user who
+    chose the digest); summary_day is set once a summary carried it."""
+    __tablename__ = "digest_note"
+    __table_args__ = (Index("ix_digest_note_pending", "user_id", "summary_day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    erp_item_id: Mapped[int | None] = mapped_column(ForeignKey("erp_item.id"))
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    summary_day: Mapped[date | None] = mapped_column(Date)
 
 
 class Budget(Base):
@@ -684,6 +721,7 @@ class SyncRun(Base):
               sqlite_where=text("status IN ('queued', 'running')"),
               postgresql_where=text("status IN ('queued', 'running')")),
         Index("ix_sync_run_kind_id", "kind", "id"),
+        Index("ix_sync_run_created_id", "created_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
@@ -733,6 +771,7 @@ class SageRecord(Base):
     __table_args__ = (
         UniqueConstraint("kind", "sage_key"),
         Index("ix_sage_record_list", "kind", "status", "sage_key"),
+        Index("ix_sage_record_decided_id", "decided_at", "id"),   # the audit log, newest first
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))          # vendor, job, extra, contract

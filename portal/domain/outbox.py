@@ -20,6 +20,7 @@ from portal.domain.backoff import MAIL_RETRY, Backoff
 from portal.domain.errors import Conflict, NotFound, PermissionDenied
 from portal.domain.models import ErpItem, MailStatus, OutboxMail, User, utcnow
 from portal.domain.ports import JobStatuses, MailQueue
+from portal.domain.search import like
 from portal.domain.types.base import ItemSummary
 from portal.domain.uow import transactional
 
@@ -83,9 +84,15 @@ def enqueue(mail: OutboxMail, queue: MailQueue) -> bool:
 PAGE = 50
 
 
-def mail_page(session: Session, page: int) -> tuple[list[OutboxMail], bool]:
-    """One page of the Mail page, newest first, and whether there is another."""
-    rows = session.scalars(select(OutboxMail).order_by(OutboxMail.id.desc())
+def mail_page(session: Session, page: int, q: str = "") -> tuple[list[OutboxMail], bool]:
+    """One page of the Mail page, newest first, and whether there is another; q searches the
+    subject, the recipients and the text body."""
+    query = select(OutboxMail)
+    q = " ".join((q or "").split())
+    if q:
+        query = query.where(or_(like(OutboxMail.subject, q), like(OutboxMail.recipients, q),
+                                like(OutboxMail.text_body, q)))
+    rows = session.scalars(query.order_by(OutboxMail.id.desc())
                            .offset((max(1, page) - 1) * PAGE).limit(PAGE + 1)).all()
     return list(rows[:PAGE]), len(rows) > PAGE
 

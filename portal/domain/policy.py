@@ -29,6 +29,7 @@ ACCOUNTANT_REPORT = "accountant_report"  # "View an Accountant Report for ERP": 
 # Reports and Admin on Budgets or Prime Contract - here one level per project, so Admin on the project
 UNSYNCABLE_REPORT = "unsyncable_direct_costs"
 VIEW_HEALTH = "view_health"      # the health page: site admins and ERP Admins
+VIEW_AUDIT = "view_audit_log"    # the company's audit log: ERP Admins and accounting approvers
 
 
 def can(user: User | None, action: str, *, project_level: str | None = None,
@@ -42,7 +43,7 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
         return user.is_accounting_approver
     if action == ERP_ADMIN:
         return user.erp_level == ToolLevel.ADMIN
-    if action == IMPORT:
+    if action in (IMPORT, VIEW_AUDIT):
         return can(user, DECIDE) or can(user, ERP_ADMIN)
     if action in (MANAGE_COMPANIES, ASSIGN_COST_TYPES):
         return ToolLevel.at_least(user.erp_level, ToolLevel.STANDARD)

@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from portal.domain import compliance, edits, outbox, policy, settings, setup, values
+from portal.domain import compliance, edits, notifications, outbox, policy, settings, setup, values
 from portal.domain.backoff import EXPORT_RETRY, Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.exports import stalled_exports
 from portal.domain.lifecycle import Action, State, new_erp_item, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
+from portal.domain.notifications import Notices
 from portal.domain.ports import ExportQueue, MailQueue, SageSetup
 from portal.domain.types import REGISTRY, get_type
 from portal.domain.types.base import Mapped
@@ -89,9 +90,10 @@ def require(user: User, action: str, message: str, **kwargs) -> None:
 
 @transactional
 def send(session: Session, actor: User, type_key: str, item_id: int,
-         queue: ExportQueue | None = None) -> ErpItem:
+         queue: ExportQueue | None = None, notices: Notices | None = None) -> ErpItem:
     """Send (or resend after a rejection) an item to ERP Integrations for acceptance; with
-    Direct Export on for its type, straight to export with its default export fields."""
+    Direct Export on for its type, straight to export with its default export fields. A resend
+    tells the approvers (notifications.resent: a mail, or a line in their daily summary)."""
     item_type = get_type(type_key)
     item = item_type.load(session, item_id)
     level = project_level(session, actor, item_type.project_id(item))
@@ -124,9 +126,14 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
     transition(session, erp, action, actor.id, detail=None if changed is None else {"changes": changed})
     erp.sent_by_id, erp.sent_at = actor.id, utcnow()
     erp.sage_message = None
+    notes = []
+    if action == Action.RESEND:
+        notes = notifications.resent(session, erp, item_type.label, item_type.summary(item), actor,
+                                     erp.reject_reason, notices or Notices())
     if fields is not None:
         mark_accepted(session, erp, actor, fields, detail={**accept_detail(fields, gate), "direct_export": True})
     commit(session)
+    notifications.deliver_after_commit(notes, notices)
     if fields is not None and queue is not None:
         enqueue_exports([erp], queue)
     return erp

@@ -188,3 +188,14 @@ def text_problem(value: object, label: str, limit: int | None, sage: bool = True
     if limit is not None and len(value.strip()) > limit:
         return too_long(label, limit, sage)
     return sage_character_problem(value, label) if sage else None
+
+
+def setting_value(value: object) -> str:
+    """A setting as people read it: on/off, and one entry per item of a group."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v).replace("_", " ") for v in value) or "none"
+    return "" if value is None else str(value)

@@ -822,13 +822,19 @@ ROUTES: dict[tuple[str, str], Case] = {
         "POST", lambda w: f"/account/tokens/{w.target_token}/revoke", SITE_ADMINS, (303,),
         lambda w, r: f"/admin/users/{w.target_user}",
         snapshot=token_revoked, ok_check=lambda s, w, before: expect(token_revoked(s, w))),
-    ("/admin/mail", "GET"): Case("GET", lambda w: "/admin/mail", SITE_ADMINS),
+    ("/account/notices", "POST"): Case(  # each user's own choices
+        "POST", lambda w: "/account/notices", LOGGED_IN, (303,), lambda w, r: "/account",
+        data=lambda w: {"daily_summary": "on", "resent_notice": "email"}),
+    ("/admin/mail", "GET"): Case("GET", lambda w: f"/admin/mail?q={w.token}", SITE_ADMINS),
     ("/admin/mail/<int:mail_id>", "GET"): Case("GET", lambda w: f"/admin/mail/{w.mail}", SITE_ADMINS),
     ("/admin/mail/<int:mail_id>/retry", "POST"): Case(
         "POST", lambda w: f"/admin/mail/{w.mail}/retry", SITE_ADMINS, (303,), lambda w, r: f"/admin/mail/{w.mail}",
         snapshot=mail_row, ok_check=lambda s, w, before: expect(mail_row(s, w)[0] == MailStatus.PENDING),
         drain=True),
     # the portal's health: /healthz for load balancers (200, or 503 while a check is red: no worker runs here)
+    # the audit log: ERP Admins and accounting approvers
+    ("/erp/audit-log", "GET"): Case("GET", lambda w: f"/erp/audit-log?q={w.token}", IMPORTERS),
+    ("/erp/audit-log.csv", "GET"): Case("GET", lambda w: f"/erp/audit-log.csv?q={w.token}", IMPORTERS),
     ("/healthz", "GET"): Case("GET", lambda w: "/healthz", EVERYONE, (200, 503), anon=None),
     ("/admin/health", "GET"): Case("GET", lambda w: "/admin/health", HEALTH_VIEWERS),
     ("/health/worker-notice", "GET"): Case("GET", lambda w: "/health/worker-notice", LOGGED_IN, (200, 286)),

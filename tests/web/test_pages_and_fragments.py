@@ -91,7 +91,8 @@ VIEWS = {
     "a project's attention panel": (lambda w: f"/projects/{w.home.pid}/attention", "project_admin",
                                     '<section class="attention-panel"'),
     "users": (lambda w: "/admin/users", "site_admin", None),
-    "mail": (lambda w: "/admin/mail", "site_admin", None),
+    "mail": (lambda w: "/admin/mail", "site_admin", '<div id="mail-list">'),
+    "audit log": (lambda w: f"/erp/audit-log?q={w.token}", "approver", '<div id="results">'),
 }
 
 

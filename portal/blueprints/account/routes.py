@@ -2,14 +2,14 @@
 (its user or a site administrator; portal.domain.api_tokens decides)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_limiter import RequestLimit
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 
 from portal.blueprints.auth.limits import account_key, password_guesses, refused_guess, wait_message
-from portal.domain import api_tokens, users
+from portal.domain import api_tokens, notifications, users
 from portal.domain.errors import Invalid
 from portal.extensions import db
 from portal.web import render
@@ -33,6 +33,7 @@ def _signed_in():
 def _page(form: PasswordForm, errors: dict | None = None, status: int = 200, error: str | None = None):
     return render("account/page.html", tokens=api_tokens.tokens_of(db.session(), current_user.id),
                   form=form, errors=errors or {}, error=error, status=status,
+                  resent_choices=notifications.RESENT_CHOICES,
                   password_min=users.PASSWORD_MIN_LENGTH, password_max=users.PASSWORD_MAX)
 
 
@@ -68,6 +69,15 @@ def change_password():
         return _page(form, errors=exc.fields, status=422)
     login_user(user)  # the new session token: this session goes on, every other copy has ended
     flash("Password changed; you were signed out everywhere else.", "info")
+    return redirect(url_for("account.page"), code=303)
+
+
+@bp.route("/notices", methods=["POST"])
+def notices():
+    """My notices as an approver: the daily summary on or off, a resent item by email or in the summary."""
+    notifications.set_preferences(db.session(), current_user.id, request.form.get("daily_summary") in ("on", "1"),
+                                  request.form.get("resent_notice", ""))
+    flash("Your notice choices were saved.", "info")
     return redirect(url_for("account.page"), code=303)
 
 

@@ -123,10 +123,12 @@ def user_token(user_id: int):
 @bp.route("/mail")
 @require(policy.READ_MAIL)
 def mail_list():
-    """Mail the portal sent over SMTP or kept here (no SMTP configured), newest first."""
+    """Mail the portal sent over SMTP or kept here (no SMTP configured), newest first; searchable
+    by subject, recipient and body."""
     page = page_arg()
-    mails, more = outbox.mail_page(db.session(), page)
-    return render("admin/mail.html", mails=mails, page=page, more=more)
+    q = request.args.get("q", "")[:200]
+    mails, more = outbox.mail_page(db.session(), page, q)
+    return render("admin/mail.html", "mail_list", mails=mails, page=page, more=more, q=q)
 
 
 @bp.route("/mail/<int:mail_id>")

@@ -17,7 +17,7 @@ from portal.domain.lifecycle import State
 from portal.domain.types import REGISTRY, get_type
 from portal.extensions import csrf, db
 from portal.queue import RQJobQueue
-from portal.web import json_error
+from portal.web import json_error, notices
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -97,7 +97,7 @@ def member(type_key: str, project_id: int | None, item_id: int):
 def send(type_key: str, project_id: int | None, item_id: int):
     """Send (or resend) to ERP Integrations; 422 lists the prerequisites that fail."""
     items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
-    services.send(db.session(), g.api_user, get_type(type_key).key, item_id, RQJobQueue())
+    services.send(db.session(), g.api_user, get_type(type_key).key, item_id, RQJobQueue(), notices())
     item_type, _, row = items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
     return jsonify(_item_json(item_type, row))
 

@@ -14,7 +14,7 @@ from portal.domain.tabs import TabRow, what_happened
 from portal.domain.types import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import error_answer, render, worker_notice
+from portal.web import error_answer, notices, render, worker_notice
 
 bp = Blueprint("items", __name__)
 
@@ -119,7 +119,7 @@ def send(type_key: str, project_id: int | None, item_id: int):
     item_type, _, row = items.item_row(db.session(), current_user, type_key, project_id, item_id)
     name = _named(item_type, row)  # read before the service commits (and expires the item)
     try:
-        erp = services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue())
+        erp = services.send(db.session(), current_user, item_type.key, item_id, RQJobQueue(), notices())
     except Conflict as exc:
         return _too_late(item_type, project_id, item_id, exc)
     return _after(item_type, project_id, item_id, answers.sent_message(name, erp))

@@ -11,7 +11,7 @@ from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceStatus
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import render, worker_notice
+from portal.web import notices, render, worker_notice
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -65,7 +65,7 @@ def send(project_id: int, invoice_id: int):
     """Send to ERP (or Resend after a rejection)."""
     _, _, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
     name = f"Invoice {row.invoice.number}"  # read before the service commits (and expires it)
-    erp = services.send(db.session(), current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue())
+    erp = services.send(db.session(), current_user, projects.INVOICE_TYPE, invoice_id, RQJobQueue(), notices())
     return _after(project_id, invoice_id, answers.sent_message(name, erp))
 
 
