@@ -12,10 +12,13 @@ from portal.exporters.sage300.simulator import (
     BILLING_LEVELS,
     BILLING_METHODS,
     COST_TYPES,
+    DATE_USAGES,
     DELETE,
+    INSURANCE_TYPES,
     JOB_STATUSES,
     PERIOD_STATUSES,
     STANDARD_CODE_STATUSES,
+    TAX_GROUP_SYNC,
     USE_CONTRACTS,
     VENDOR_STATUSES,
     VOID,
@@ -23,7 +26,7 @@ from portal.exporters.sage300.simulator import (
 )
 
 sage_cli = AppGroup("sage", help="Enter and list data in the Sage 300 CRE simulator.")
-LISTINGS = ("vendors", "jobs", "contracts", "costs")
+LISTINGS = ("vendors", "jobs", "contracts", "costs", "insurance")
 # what the portal exported (the simulator's exported() listings), and the settings
 EXPORTED = {"ap-invoices": "ap_invoices", "ar-invoices": "ar_invoices", "commitments": "commitments",
             "commitment-items": "commitment_items", "change-orders": "change_orders"}
@@ -221,6 +224,47 @@ def _record_commands(name: str, method: str, keys: tuple[str, ...], what: str) -
         sage_cli.command(f"{action.lower()}-{name}")(command)
 
 
+@sage_cli.command("ap-settings")
+@click.option("--date-received-usage", type=click.Choice(DATE_USAGES), default=None)
+@click.option("--payment-date-usage", type=click.Choice(DATE_USAGES), default=None)
+def ap_settings(date_received_usage, payment_date_usage):
+    """AP Settings - Invoice Settings: set Date Received Usage and/or Payment Date Usage."""
+    _enter("change_ap_settings", None, date_received_usage=date_received_usage or "",
+           payment_date_usage=payment_date_usage or "")
+
+
+@sage_cli.command("tax-group-sync")
+@click.argument("status", type=click.Choice(TAX_GROUP_SYNC))
+def tax_group_sync(status):
+    """Turn hh2's Tax Group Sync on (tax groups imported: invoice export unavailable) or off."""
+    _enter("change_tax_group_sync", None, status=status)
+
+
+@sage_cli.command("set-insurance")
+@click.argument("vendor")
+@click.argument("insurance_type", type=click.Choice(INSURANCE_TYPES))
+@click.option("--expires", "expiration_date", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--effective", "effective_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--policy", "policy_number", default="")
+@click.option("--company", "insurance_company", default="")
+@click.option("--limit", "limit_amount", default="")
+def set_insurance(vendor, insurance_type, expiration_date, effective_date, policy_number, insurance_company,
+                  limit_amount):
+    """Add or change one of a vendor's insurance policies (AP Vendor Insurance)."""
+    _enter("set_vendor_insurance", None, vendor=vendor, insurance_type=insurance_type,
+           policy_number=policy_number, insurance_company=insurance_company, limit_amount=limit_amount,
+           effective_date=effective_date.date() if effective_date else None,
+           expiration_date=expiration_date.date())
+
+
+@sage_cli.command("remove-insurance")
+@click.argument("vendor")
+@click.argument("insurance_type", type=click.Choice(INSURANCE_TYPES))
+def remove_insurance(vendor, insurance_type):
+    """Remove one of a vendor's insurance policies."""
+    _enter("delete_vendor_insurance", None, vendor=vendor, insurance_type=insurance_type)
+
+
 _record_commands("ap-invoice", "void_or_delete_ap_invoice", ("vendor", "invoice"), "an AP invoice")
 _record_commands("ar-invoice", "void_or_delete_ar_invoice", ("invoice",), "an AR (owner) invoice")
 _record_commands("commitment", "void_or_delete_commitment", ("commitment",), "a commitment")
@@ -257,6 +301,10 @@ def list_cmd(listing, job):
         for j in sim.list_jobs():
             click.echo(f"{j['Job']:10} {j['Description']:30} {j['Status']:6} {j['Billing_Method']} "
                        f"{j['Billing_Level']}".rstrip())
+    elif listing == "insurance":
+        for i in sim.list_vendor_insurance():
+            click.echo(f"{i['Vendor']:10} {i['Insurance_Type']:20} {i['Policy_Number']:20} {i['Insurance_Company']:30} "
+                       f"{i['Effective_Date'] or '':10} {i['Expiration_Date']}")
     elif listing == "contracts":
         for c in sim.list_contracts(job or None):
             items = sim.list_contract_items(c["Contract"])

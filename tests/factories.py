@@ -153,6 +153,11 @@ def settings_form(current, **changes) -> dict:
         if getattr(current, key):
             form[key] = "on"
     form["job_number_mask"] = current.job_number_mask
+    for kind, mode in current.insurance_gate.items():
+        form[f"insurance_gate_{kind}"] = mode
+        if current.insurance_hold.get(kind):
+            form[f"insurance_hold_{kind}"] = "on"
+    form.update({f"insurance_required_{key}": "on" for key in current.insurance_required})
     for key, value in changes.items():
         if value is False:
             form.pop(key, None)

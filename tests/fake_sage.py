@@ -22,6 +22,7 @@ class FakeSage:
         self.schedule_values: dict[str, list[dict]] = {}
         self.costs: dict[str, list[dict]] = {}      # job -> job_costs rows
         self.transactions: dict[str, list[dict]] = {}
+        self.insurance: list[dict] = []           # AP Vendor Insurance rows
         self.reads = 0
 
     # -- seeding ---------------------------------------------------------------------------
@@ -30,6 +31,13 @@ class FakeSage:
                "Address_1": "", "Address_2": "", "City": "", "State": "", "ZIP": "", "Telephone": "",
                "Fax": "", "Status": "Active", **fields}
         self.vendors.append(row)
+        return row
+
+    def insure(self, vendor: str, insurance_type="General Liability", expires=date(2027, 1, 31), **fields) -> dict:
+        row = {"Vendor": vendor, "Insurance_Type": insurance_type, "Policy_Number": f"P{suffix()}",
+               "Insurance_Company": "Fidelity", "Limit_Amount": None, "Effective_Date": None,
+               "Expiration_Date": expires, **fields}
+        self.insurance.append(row)
         return row
 
     def job(self, job=None, description="", billing_method="Use Contracts", billing_level="", **fields) -> dict:
@@ -66,6 +74,9 @@ class FakeSage:
         return row
 
     # -- the reader API ------------------------------------------------------------------------
+    def list_vendor_insurance(self, vendor=None):
+        return [r for r in self.insurance if vendor is None or r["Vendor"] == vendor]
+
     def list_vendors(self):
         self.reads += 1
         return sorted(self.vendors, key=lambda r: r["Vendor"])

@@ -79,6 +79,18 @@ VENDORS = [  # name, ERP vendor id, status in Sage
     ("Delta Drywall & Acoustics", "DELTA01", "Inactive"),
     ("Evergreen Landscaping", None, None),
 ]
+# AP Vendor Insurance in Sage: (type, policy, carrier, limit, days from today to its expiration); Apex's
+# General Liability has expired, Bright Line's expires within 30 days, Delta has none (missing)
+INSURANCE = {
+    "Apex Concrete Co.": (("General Liability", "GL-40411", "Fidelity Mutual", D("2000000"), -20),
+                          ("Workers Compensation", "WC-88120", "State Fund", None, 210)),
+    "Bright Line Electric": (("General Liability", "GL-51870", "Keystone Casualty", D("1000000"), 12),
+                             ("Workers Compensation", "WC-51871", "Keystone Casualty", None, 25),
+                             ("Automobile", "AU-51872", "Keystone Casualty", D("1000000"), 180)),
+    "Cornerstone Steel Erectors": (("General Liability", "GL-60002", "Ironclad Insurance", D("5000000"), 300),
+                                   ("Workers Compensation", "WC-60003", "Ironclad Insurance", None, 300),
+                                   ("Umbrella", "UM-60004", "Ironclad Insurance", D("10000000"), 300)),
+}
 CLOSED_PERIOD = "2026-01"
 A, AN, POA = InvoiceStatus.APPROVED, InvoiceStatus.APPROVED_AS_NOTED, InvoiceStatus.PENDING_OWNER_APPROVAL
 
@@ -274,6 +286,9 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
         if erp_id:
             sim.add_vendor(erp_id, name[:30], address_1="100 Main St", city="Springfield",
                            state="IL", zip="62701", telephone="555-0100", status=status)
+            for kind, policy, carrier, limit, days in INSURANCE.get(name, ()):
+                sim.set_vendor_insurance(erp_id, kind, policy, carrier, limit, date.today() - timedelta(days=365),
+                                         date.today() + timedelta(days=days))
     session.flush()
 
     projects = demo.projects

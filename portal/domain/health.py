@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from portal.domain import sync
+from portal.domain import setup, sync
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpItem, MailStatus, OutboxMail, SyncRun, SyncStatus, utcnow
 
@@ -47,6 +47,7 @@ CHECKS = {
     "database": "Database",
     "redis": "Redis",
     "sage": "Sage 300 CRE connector",
+    "setup": "Setup prerequisites",
     "workers": "Workers",
     "queue": "Job queue",
     "scheduler": "Scheduler",
@@ -131,6 +132,9 @@ class Reachable(Protocol):
     def ping(self) -> str:
         """What answered ("the simulator's database answers"); raises when Sage cannot be reached."""
 
+    def setup_checks(self) -> list:
+        """Sage's setup prerequisites (see portal.domain.setup); raises when Sage cannot be reached."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -155,7 +159,7 @@ def report(session: Session, queue: QueueProbe, sage: Callable[[], Reachable], l
     now = now or utcnow()
     database = guarded("database", lambda: database_check(session), session)
     redis = guarded("redis", lambda: redis_check(queue))
-    checks = [database, redis, guarded("sage", lambda: sage_check(sage))]
+    checks = [database, redis, guarded("sage", lambda: sage_check(sage)), guarded("setup", lambda: setup_check(sage))]
     if redis.status == RED:
         checks += [Check("workers", RED, QUEUE_DOWN),
                    Check("queue", RED, "Redis cannot be reached, so nothing queued can run."),
@@ -232,6 +236,29 @@ def sage_check(sage: Callable[[], Reachable]) -> Check:
     except Exception as exc:  # noqa: BLE001
         return Check("sage", RED, f"Sage 300 CRE cannot be reached: {error_text(exc)}")
     return Check("sage", GREEN, f"Sage 300 CRE can be reached: {what}.")
+
+
+def setup_check(sage: Callable[[], Reachable]) -> Check:
+    """Each item type's Sage setup prerequisites (the Setup page's table): amber while one fails,
+    since that type's exports are refused until it is fixed in Sage."""
+    try:
+        checks, unreachable = setup.read_checks(sage())
+    except Exception as exc:  # noqa: BLE001 - making the connector failed: Sage is out of reach
+        checks, unreachable = {}, error_text(exc)
+    rows = setup.rows(checks, unreachable)
+    table = Table(("Item type", "Prerequisite", "State", "What to do"),
+                  tuple((r.item_type.plural, r.label, f"{r.status}: {r.state}", r.todo) for r in rows))
+    failing = [r for r in rows if r.status == setup.FAILS]
+    if failing:
+        return Check("setup", AMBER, f"{len(failing)} setup prerequisite(s) fail, so those exports are refused: "
+                     + " ".join(f"{r.label} is {r.state}: {r.todo}." for r in failing), table=table)
+    if unreachable:
+        return Check("setup", AMBER, f"Sage's setup cannot be read: {unreachable}.", table=table)
+    unchecked = sum(1 for r in rows if r.status == setup.UNCHECKED)
+    if unchecked:
+        return Check("setup", GREEN, f"{unchecked} prerequisite(s) this connector cannot check: make sure of "
+                                     "them in Sage (the table says how).", table=table)
+    return Check("setup", GREEN, "Every setup prerequisite is met.", table=table)
 
 
 def workers_check(workers: list[WorkerInfo], now: datetime) -> Check:

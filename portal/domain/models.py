@@ -263,6 +263,21 @@ class Vendor(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
+class VendorInsurance(Base):
+    """A vendor's insurance certificate as last synced from Sage's AP Vendor Insurance (one per type)."""
+    __tablename__ = "vendor_insurance"
+    __table_args__ = (UniqueConstraint("vendor_id", "insurance_type"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendor.id", ondelete="CASCADE"), index=True)
+    insurance_type: Mapped[str] = mapped_column(String(30))   # compliance.INSURANCE_TYPES' keys
+    policy_number: Mapped[str] = mapped_column(String(20), default="")
+    carrier: Mapped[str] = mapped_column(String(30), default="")
+    limit_amount: Mapped[Decimal | None] = mapped_column(Money)
+    effective_date: Mapped[date | None] = mapped_column(Date)
+    expiration_date: Mapped[date | None] = mapped_column(Date, index=True)
+    synced_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Commitment(Base):
     __tablename__ = "commitment"
     id: Mapped[int] = mapped_column(primary_key=True)

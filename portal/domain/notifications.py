@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.domain import outbox
+from portal.domain import compliance, outbox
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.lifecycle import State
 from portal.domain.models import (
@@ -38,6 +38,7 @@ from portal.domain.uow import transactional
 
 EMAIL, DIGEST = "email", "digest"
 RESENT_CHOICES = {EMAIL: "An email at once", DIGEST: "A line in the daily summary"}
+EXPIRING_LISTED = 50   # insurance certificates expiring soon listed in a summary (then "and N more")
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,9 @@ def _write_summaries(session: Session, day: date, now: datetime, tz: ZoneInfo, n
     if oldest is not None:
         age = now - oldest[2]
         oldest_age = f"{age.days} day(s)" if age >= timedelta(days=1) else f"{int(age.total_seconds() // 3600)} hour(s)"
+    # the certificates expiring within 30 days (compliance.expiring), each with its company's page
+    certificates = compliance.expiring(session, today=day)
+    expiring = [(c, f"{notices.base_url}/erp/companies/{c.vendor_id}") for c in certificates[:EXPIRING_LISTED]]
     mails = []
     for user in approvers(session):
         mine = notes.get(user.id, [])
@@ -202,7 +206,8 @@ def _write_summaries(session: Session, day: date, now: datetime, tz: ZoneInfo, n
         mails.append(_mail(session, [user.email.strip().lower()],
                            f"{company}: ERP Integrations Daily Summary for {day:%m/%d/%Y}", "daily_summary",
                            company=company, day=day, person=user.name, waiting=waiting, oldest=oldest,
-                           oldest_age=oldest_age, notes=mine, tz=str(tz),
+                           oldest_age=oldest_age, notes=mine, tz=str(tz), expiring=expiring,
+                           more_expiring=len(certificates) - len(expiring),
                            total_ready=sum(w.ready for w in waiting), total_failed=sum(w.failed for w in waiting)))
     return mails
 

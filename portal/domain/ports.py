@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from portal.exporters.sage300.records import Batch, SageResult
+from portal.exporters.sage300.records import Batch, SageResult, SetupCheck
 
 
 class ExportQueue(Protocol):
@@ -32,3 +32,10 @@ class Connector(Protocol):
     def submit(self, batch: Batch) -> SageResult: ...
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]: ...
+
+    def setup_checks(self) -> list[SetupCheck]: ...
+
+
+class SageSetup(Protocol):
+    def setup_checks(self) -> list[SetupCheck]:
+        """Sage's setup prerequisites as they stand (raises ConnectorUnavailable when Sage is out of reach)."""

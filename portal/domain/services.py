@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from portal.domain import edits, notifications, outbox, policy, settings, values
+from portal.domain import compliance, edits, notifications, outbox, policy, settings, setup, values
 from portal.domain.backoff import EXPORT_RETRY, Backoff
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.exports import stalled_exports
 from portal.domain.lifecycle import Action, State, new_erp_item, next_state, transition
 from portal.domain.models import ErpItem, ProjectMember, ToolLevel, User, utcnow
 from portal.domain.notifications import Notices
-from portal.domain.ports import ExportQueue, MailQueue
+from portal.domain.ports import ExportQueue, MailQueue, SageSetup
 from portal.domain.types import REGISTRY, get_type
 from portal.domain.types.base import Mapped
 from portal.domain.uow import commit, transactional, unit_of_work
@@ -107,7 +107,8 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
         erp = new_erp_item(session, type_key, item_id, item_type.project_id(item))
     action = Action.RESEND if erp.state == State.REJECTED else Action.SEND
     direct = queue is not None and settings.load(session).direct(item_type.direct_export_setting)
-    fields = None
+    fields: dict | None = None
+    gate: compliance.Gate | None = None
     if direct:
         try:
             fields = item_type.parse_export_fields(session, item, item_type.export_defaults(item))
@@ -117,6 +118,10 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
                           f"exported with its defaults: {why} An ERP Admin can turn Direct Export "
                           "off (or the contract-number setting on) in Settings.",
                           fields={"prerequisites": why}) from None
+        try:
+            fields, gate = compliance.checked_fields(session, item_type, item, fields)
+        except Invalid:
+            fields = gate = None  # the insurance gate blocks it: it waits in Ready to Export, saying why
     changed = edits.note_resend(session, erp)
     transition(session, erp, action, actor.id, detail=None if changed is None else {"changes": changed})
     erp.sent_by_id, erp.sent_at = actor.id, utcnow()
@@ -126,7 +131,7 @@ def send(session: Session, actor: User, type_key: str, item_id: int,
         notes = notifications.resent(session, erp, item_type.label, item_type.summary(item), actor,
                                      erp.reject_reason, notices or Notices())
     if fields is not None:
-        mark_accepted(session, erp, actor, fields, detail={"fields": fields, "direct_export": True})
+        mark_accepted(session, erp, actor, fields, detail={**accept_detail(fields, gate), "direct_export": True})
     commit(session)
     notifications.deliver_after_commit(notes, notices)
     if fields is not None and queue is not None:
@@ -150,16 +155,19 @@ def retrieve(session: Session, actor: User, erp_item_id: int) -> ErpItem:
 
 @transactional
 def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
-           queue: ExportQueue) -> ErpItem:
-    """Accept one item with its export fields and queue its export."""
+           queue: ExportQueue, sage: SageSetup | None = None) -> ErpItem:
+    """Accept one item with its export fields and queue its export. With `sage` (the connector),
+    refused while a setup prerequisite of its type fails; and the insurance gate decides."""
     require(actor, policy.DECIDE, "Only accounting approvers can accept items for export.")
     erp = get_erp_item(session, erp_item_id)
     item_type = get_type(erp.item_type)
     item = item_type.load(session, erp.item_id)
     next_state(Action.ACCEPT, erp.state)  # a clear Conflict before field errors
+    setup.refuse_unless_ready(item_type, sage)
     values.refuse_unstorable(raw_fields)
     fields = item_type.parse_export_fields(session, item, raw_fields)
-    mark_accepted(session, erp, actor, fields)
+    fields, gate = compliance.checked_fields(session, item_type, item, fields)
+    mark_accepted(session, erp, actor, fields, accept_detail(fields, gate))
     commit(session)
     enqueue_exports([erp], queue)
     return erp
@@ -167,7 +175,7 @@ def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
 
 @transactional
 def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list[int],
-                queue: ExportQueue) -> tuple[list[ErpItem], dict[int, str]]:
+                queue: ExportQueue, sage: SageSetup | None = None) -> tuple[list[ErpItem], dict[int, str]]:
     """Accept several items of one tab's type with their default export fields; returns
     (accepted, errors by id). An item of another type is reported, never accepted."""
     require(actor, policy.DECIDE, "Only accounting approvers can accept items for export.")
@@ -180,8 +188,14 @@ def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list
     errors.update((e.id, NOT_IN_TAB) for e in erps if e.item_type != item_type.key)
     group = [e for e in erps if e.item_type == item_type.key]
     accepted: list[ErpItem] = []
+    try:
+        setup.refuse_unless_ready(item_type, sage)
+    except Invalid as exc:
+        errors.update((e.id, exc.message) for e in group)
+        group = []
     if group:
         items = item_type.load_many(session, [e.item_id for e in group])
+        gates = compliance.gates(session, item_type, items.values())
         for erp in group:
             if erp.state not in (State.READY, State.FAILED):
                 errors[erp.id] = f"It is {State.LABELS[erp.state]}."
@@ -192,12 +206,25 @@ def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list
             except Invalid as exc:
                 errors[erp.id] = "Accept it on its own: " + "; ".join(exc.fields.values())
                 continue
-            mark_accepted(session, erp, actor, fields)
+            gate = gates.get(item.id)
+            try:
+                fields = compliance.decide(item_type, gate, fields)
+            except Invalid as exc:
+                errors[erp.id] = exc.message
+                continue
+            mark_accepted(session, erp, actor, fields, accept_detail(fields, gate))
             accepted.append(erp)
     share_export_jobs(accepted)
     commit(session)
     enqueue_exports(accepted, queue)
     return accepted, errors
+
+
+def accept_detail(fields: dict, gate: compliance.Gate | None) -> dict:
+    """The audit row's detail of an acceptance: the fields, and the certificates the gate showed."""
+    if gate is None or not gate.shown:
+        return {"fields": fields}
+    return {"fields": fields, "insurance": list(gate.problems)}
 
 
 def mark_accepted(session: Session, erp: ErpItem, actor: User, fields: dict,
@@ -367,10 +394,13 @@ def export_segment(session: Session, items: list[tuple[int, int]], connector,
             continue
         mapped.update(zip([erp.id for erp in group], item_type.export_batches_many(
             session, [(erp.item_id, erp.export_fields or {}, batch_id(erp)) for erp in group]), strict=True))
+    unready = setup_failures(connector, by_type)
     planned: list[tuple[ErpItem, list[Batch] | SageResult]] = []
     for erp in current:
         batches = mapped[erp.id]
-        if isinstance(batches, NotFound | Invalid | KeyError | ValueError):
+        if erp.item_type in unready:
+            planned.append((erp, SageResult(ok=False, message=unready[erp.item_type])))
+        elif isinstance(batches, NotFound | Invalid | KeyError | ValueError):
             planned.append((erp, SageResult(ok=False, message=f"The item could not be mapped for Sage: {batches}")))
         elif isinstance(batches, Exception):  # a bug, not the item's data
             planned.append((erp, unexpected(erp.id, batches)))
@@ -404,6 +434,16 @@ def export_segment(session: Session, items: list[tuple[int, int]], connector,
         for erp_item_id, result in [(erp.id, result) for erp, result in results]:
             outcomes[erp_item_id] = record_alone(session, erp_item_id, attempts[erp_item_id], result, backoff)
     return outcomes
+
+
+def setup_failures(connector: SageSetup, type_keys) -> dict[str, str]:
+    """The failing setup prerequisites' messages of these types (by key): an export queued
+    before a prerequisite failed fails with it. Read once, only for types that have any."""
+    types = [REGISTRY[key] for key in type_keys if key in REGISTRY and REGISTRY[key].setup_prerequisites]
+    if not types:
+        return {}
+    checks, _ = setup.read_checks(connector)
+    return {t.key: " ".join(failed) for t in types if (failed := setup.failures(t, checks))}
 
 
 def record_alone(session: Session, erp_item_id: int, attempt: int, result: SageResult,

@@ -32,12 +32,16 @@ class Settings:
     vendor_auto_update: bool       # linked companies follow Sage's address and phone
     auto_add_budget_lines: bool    # new Sage cost code/category combos become budget lines
     designate_prime_contract_method: bool  # an ERP Admin picks Unit- or Amount-based before importing
+    # the insurance compliance gate, per commitment type (subcontract, purchase_order):
+    insurance_gate: dict           # "not_required" | "warn" | "block"
+    insurance_hold: dict           # with block: export invoices on hold in Sage AP instead of refusing
+    insurance_required: list       # the insurance types (compliance.INSURANCE_TYPES' keys) a vendor needs
 
     def direct(self, key: str | None) -> bool:
         return bool(key and self.direct_export.get(key))
 
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "direct_export": {},
     "use_contract_number_as_sage_id": False,
     "consolidate_invoice_lines": True,
@@ -46,13 +50,23 @@ DEFAULTS = {
     "vendor_auto_update": False,
     "auto_add_budget_lines": False,
     "designate_prime_contract_method": False,
+    "insurance_gate": {"subcontract": "not_required", "purchase_order": "not_required"},
+    "insurance_hold": {"subcontract": False, "purchase_order": False},
+    "insurance_required": ["general_liability", "workers_compensation"],
 }
+COMMITMENT_TYPES = (("subcontract", "Subcontracts"), ("purchase_order", "Purchase Orders"))
+GATE_MODES = (("not_required", "Not Required"), ("warn", "Warn"), ("block", "Block"))
+# the insurance types a vendor may be required to hold (Sage's default types)
+INSURANCE_TYPES = (("general_liability", "General Liability"), ("automobile", "Automobile"),
+                   ("umbrella", "Umbrella"), ("workers_compensation", "Workers' Compensation"))
 
 
 def load(session: Session) -> Settings:
     stored = {s.key: s.value for s in session.scalars(select(Setting))}
     values: dict[str, Any] = {k: stored.get(k, v) for k, v in DEFAULTS.items()}  # JSON, as stored
     values["direct_export"] = Switches({k: True for k, on in (values["direct_export"] or {}).items() if on})
+    for key in ("insurance_gate", "insurance_hold"):  # a commitment type never saved keeps its default
+        values[key] = {**DEFAULTS[key], **(values[key] or {})}
     return Settings(**values)
 
 
@@ -87,6 +101,7 @@ def update(session: Session, actor: User, form: dict, direct_export_keys: Iterab
     if len(mask) > 10:
         raise Invalid("Please correct the highlighted fields.",
                       fields={"job_number_mask": "A Sage Job ID has at most 10 characters."})
+    gate = {kind: form.get(f"insurance_gate_{kind}") or "not_required" for kind, _ in COMMITMENT_TYPES}
     new = {
         "direct_export": {k: True for k in direct_export_keys if _on(form.get(f"direct_export_{k}"))},
         "use_contract_number_as_sage_id": _on(form.get("use_contract_number_as_sage_id")),
@@ -96,7 +111,14 @@ def update(session: Session, actor: User, form: dict, direct_export_keys: Iterab
         "vendor_auto_update": _on(form.get("vendor_auto_update")),
         "auto_add_budget_lines": _on(form.get("auto_add_budget_lines")),
         "designate_prime_contract_method": _on(form.get("designate_prime_contract_method")),
+        "insurance_gate": gate,
+        "insurance_hold": {kind: _on(form.get(f"insurance_hold_{kind}")) for kind, _ in COMMITMENT_TYPES},
+        "insurance_required": [key for key, _ in INSURANCE_TYPES if _on(form.get(f"insurance_required_{key}"))],
     }
+    bad = {f"insurance_gate_{kind}": "Choose Not Required, Warn or Block."
+           for kind, mode in gate.items() if mode not in dict(GATE_MODES)}
+    if bad:
+        raise Invalid("Please correct the highlighted fields.", fields=bad)
     current = load(session)
     for key, value in new.items():
         old = getattr(current, key)

@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import policy, settings
+from portal.domain import compliance, policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.links import link_cost_codes
 from portal.domain.models import (
@@ -43,6 +43,7 @@ from portal.domain.models import (
     SyncStatus,
     User,
     Vendor,
+    VendorInsurance,
     utcnow,
 )
 from portal.domain.ports import SyncQueue
@@ -402,6 +403,30 @@ def _keyed(sage_rows, key_field: str, name_field: str) -> dict[str, tuple[str, d
     return rows
 
 
+def mirror(session: Session, tally: Tally, have: dict, wanted: dict, make: Callable) -> None:
+    """Keep the portal's rows (`have`, by key) equal to Sage's (`wanted`: key -> column values): a new
+    key is added (make(key, values, now)), a changed row updated, a key no longer in Sage deleted;
+    each counted. Rows carry synced_at."""
+    now = utcnow()
+    for key, values in wanted.items():
+        row = have.get(key)
+        if row is None:
+            session.add(make(key, values, now))
+            tally.add("added")
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.synced_at = now
+            tally.add("updated")
+        else:
+            tally.add("unchanged")
+        tally.step()
+    for key, row in have.items():
+        if key not in wanted:
+            session.delete(row)
+            tally.add("updated")
+
+
 def synced_projects(session: Session, project_id: int | None = None) -> list[Project]:
     query = select(Project).where(Project.sage_job_id.is_not(None)).order_by(Project.sage_job_id)
     if project_id is not None:
@@ -434,6 +459,30 @@ def sync_vendors(session: Session, reader, tally: Tally, _project_id=None) -> No
                     changed = True
             if changed:
                 tally.add("updated")
+    tally.progress(0)
+
+
+@kind("insurance", "Vendor Insurance")
+def sync_insurance(session: Session, reader, tally: Tally, _project_id=None) -> None:
+    """Each linked company's certificates from Sage's AP Vendor Insurance (the guide's Company
+    Insurance: synced companies only, Sage's default types): added, updated or removed as Sage has them."""
+    sage = reader.list_vendor_insurance()
+    linked = cast(dict[str, int], dict(session.execute(select(Vendor.erp_vendor_id, Vendor.id)
+                                                       .where(Vendor.erp_vendor_id.is_not(None))).all()))
+    wanted: dict[tuple[int, str], dict] = {}
+    for row in sage:
+        vendor_id, key = linked.get(row["Vendor"]), compliance.SAGE_TYPES.get(row["Insurance_Type"])
+        if vendor_id is not None and key is not None:
+            wanted[(vendor_id, key)] = dict(
+                policy_number=row["Policy_Number"] or "", carrier=row["Insurance_Company"] or "",
+                limit_amount=row["Limit_Amount"], effective_date=row["Effective_Date"],
+                expiration_date=row["Expiration_Date"])
+    tally.total(len(wanted))
+    have = {(c.vendor_id, c.insurance_type): c for c in session.scalars(
+        select(VendorInsurance).where(VendorInsurance.vendor_id.in_(list(linked.values()))))}
+    # a certificate no longer in Sage is removed: the gate then counts it missing
+    mirror(session, tally, have, wanted,
+           lambda key, values, now: VendorInsurance(vendor_id=key[0], insurance_type=key[1], synced_at=now, **values))
     tally.progress(0)
 
 
@@ -624,33 +673,15 @@ def sync_project_job_costs(session: Session, reader, project: Project, tally: Ta
     tally.total(len(rows))
     have = {(line.extra, line.cost_code, line.category): line for line in
             session.scalars(select(JobCostLine).where(JobCostLine.project_id == project.id))}
-    now = utcnow()
-    seen = set()
-    for values in rows:
-        key = (values["extra"], values["cost_code"], values["category"])
-        seen.add(key)
-        line = have.get(key)
-        if line is None:
-            session.add(JobCostLine(project_id=project.id, synced_at=now, **values))
-            tally.add("added")
-        elif any(getattr(line, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(line, k, v)
-            line.synced_at = now
-            tally.add("updated")
-        else:
-            tally.add("unchanged")
-        tally.step()
-    for key, line in have.items():
-        if key not in seen:
-            session.delete(line)
-            tally.add("updated")
+    mirror(session, tally, have, {(v["extra"], v["cost_code"], v["category"]): v for v in rows},
+           lambda _key, values, now: JobCostLine(project_id=project.id, synced_at=now, **values))
     if not project.transaction_sync:
         return
     txns = [imports.direct_cost(r) for r in reader.list_cost_transactions(project.sage_job_id)]
     tally.total(len(txns))
     have_costs = {c.sage_transaction_id: c for c in
                   session.scalars(select(DirectCost).where(DirectCost.project_id == project.id))}
+    now = utcnow()
     for values in txns:
         cost = have_costs.get(values["sage_transaction_id"])
         if cost is None:

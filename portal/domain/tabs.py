@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
-from portal.domain import policy
+from portal.domain import compliance, policy
 from portal.domain.errors import NotFound, PermissionDenied
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State
@@ -34,6 +34,7 @@ class TabRow:
     item: Any
     values: dict = field(default_factory=dict)
     stalled: bool = False      # Exporting, but its job will not finish: offer Retry
+    gate: compliance.Gate | None = None  # the insurance gate (types with one, setting not Not Required)
 
     @property
     def title(self) -> str:
@@ -83,7 +84,10 @@ def rows_of(session: Session, item_type: ItemType, erps: list[ErpItem], watch: E
     items = item_type.load_many(session, [e.item_id for e in erps], item_type.tab_options())
     values = item_type.row_values_many(session, list(items.values()))
     stalled = watch.stalled(erps)
-    return [TabRow(e, items[e.item_id], values[e.item_id], e.id in stalled) for e in erps if e.item_id in items]
+    deciding = [items[e.item_id] for e in erps if e.item_id in items and e.state in (State.READY, State.FAILED)]
+    gates = compliance.gates(session, item_type, deciding)
+    return [TabRow(e, items[e.item_id], values[e.item_id], e.id in stalled, gates.get(e.item_id))
+            for e in erps if e.item_id in items]
 
 
 def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: str,

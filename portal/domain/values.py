@@ -196,4 +196,6 @@ def setting_value(value: object) -> str:
         return "on" if value else "off"
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {setting_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v).replace("_", " ") for v in value) or "none"
     return "" if value is None else str(value)

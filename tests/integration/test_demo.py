@@ -363,6 +363,18 @@ def test_the_demo_has_data_back_from_sage_and_every_sync_ran_once(demo_app, sess
     assert all(row.enabled and row.next_run_at is not None for row in sync.schedules(session))
 
 
+def test_the_demo_has_vendors_with_expired_and_expiring_insurance_synced_from_sage(demo_app, session):
+    from portal.domain import compliance
+    from portal.domain.models import Vendor
+    vendors = {v.name: v.id for v in session.scalars(select(Vendor))}
+    apex, bright, delta = (next(i for n, i in vendors.items() if n.startswith(name))
+                           for name in ("Apex Concrete", "Bright Line", "Delta Drywall"))
+    assert "expired" in [c.status for c in compliance.certificates(session, apex)]
+    assert {c.type_label for c in compliance.expiring(session, vendor_id=bright)} == {
+        "General Liability", "Workers' Compensation"}
+    assert compliance.certificates(session, delta) == []
+
+
 def test_seeding_again_changes_nothing_and_force_adds_another_whole_demo(demo_app, session):
     from portal import demo
     app, sim = demo_app.app, demo_app.sim

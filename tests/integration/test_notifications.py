@@ -205,3 +205,27 @@ def test_the_summary_job_reads_the_hour_and_zone_from_the_config(app, monkeypatc
     with app.app_context():
         assert jobs.daily_summary() == "not due"
     assert asked == {"hour": 9, "tz": "America/Chicago", "company": app.config["COMPANY_NAME"]}
+
+
+def test_the_daily_summary_lists_insurance_certificates_expiring_within_30_days(session, sim, people, drain, smtp):
+    from datetime import timedelta
+
+    from portal.domain.models import Vendor, VendorInsurance
+    now = a_day()
+    vendor = Vendor(name=f"Insured {f.suffix()} Inc.")
+    session.add(vendor)
+    session.flush()
+    session.add_all([VendorInsurance(vendor_id=vendor.id, insurance_type="umbrella", policy_number="UM-5",
+                                     expiration_date=now.date() + timedelta(days=9)),
+                     VendorInsurance(vendor_id=vendor.id, insurance_type="automobile", policy_number="AU-5",
+                                     expiration_date=now.date() + timedelta(days=31))])
+    session.commit()
+    assert notifications.send_daily_summary(session, now, 7, UTC, Notices(company=COMPANY, base_url=BASE,
+                                                                          queue=RQJobQueue()))
+    drain()
+    [got] = mails_to(smtp, people["decider"], f"Daily Summary for {now:%m/%d/%Y}")
+    body = readable(got)
+    assert "Insurance certificates expiring within 30 days:" in body
+    assert (f"- {vendor.name}: Umbrella (UM-5) expires {now.date() + timedelta(days=9):%m/%d/%Y}. "
+            f"{BASE}/erp/companies/{vendor.id}") in body
+    assert "AU-5" not in body

@@ -44,7 +44,7 @@ def snapshot(s) -> dict:
     """Every table a Sage user's action may change, whole, and the settings."""
     tables = (simmod.job_t, simmod.vendor_t, simmod.invoice_t, simmod.distribution_t, simmod.ar_invoice_t,
               simmod.ar_distribution_t, simmod.commitment_t, simmod.commitment_item_t, simmod.commitment_co_t,
-              simmod.commitment_co_item_t, simmod.transaction_t)
+              simmod.commitment_co_item_t, simmod.transaction_t, simmod.vendor_insurance_t)
     with s.engine.connect() as conn:
         rows = {t.name: sorted(map(tuple, conn.execute(select(t)).all()), key=repr) for t in tables}
     return dict(rows, settings=s.settings())
@@ -290,13 +290,15 @@ def test_exported_lists_numbers_and_dates_as_sage_prints_them(sim):
         ["C-NEW", "2", "Framing", "J-1", "", "01-100", "SUB", "", "", "1,234.50"]]
     assert listed["commitment_items"]["columns"][7:] == ("Units", "Unit Cost", "Amount")
     assert listed["ap_invoices"]["rows"] == [
-        ["ACME", "INV-1", "", "10/01/2026", "10/01/2026", "1,234.50", "0.00", "Open"]]
+        ["ACME", "INV-1", "", "10/01/2026", "10/01/2026", "1,234.50", "0.00", "Open", ""]]
     assert listed["ar_invoices"]["rows"][0][5:] == ["10/25/2026", "10/31/2026", "15,000.00", "1,500.00", "Open"]
     assert listed["commitments"]["rows"] == [
         ["C-NEW", "ACME", "J-1", "Framing subcontract", "Purchase Order", "2,734.50", "Open"]]
     assert listed["change_orders"]["rows"] == [
         ["C-NEW", "CCO-1", "Added blocking", "10/01/2026", "500.00", "Approved"]]
-    assert listed["settings"] == {"Closed GL periods": "09/2026", "Tolerance": "0%", "Hourly request limit": "none"}
+    assert listed["settings"] == {"Closed GL periods": "09/2026", "Tolerance": "0%", "Hourly request limit": "none",
+                                  "Date Received Usage": "Not Required", "Payment Date Usage": "Not Required",
+                                  "Tax Group Sync": "Off"}
     assert {key: listed[key]["total"] for key in ("ap_invoices", "ar_invoices", "commitments", "change_orders")} == \
         {"ap_invoices": 1, "ar_invoices": 1, "commitments": 1, "change_orders": 1}
     assert "4E+1" not in repr(listed)

@@ -299,8 +299,12 @@ def test_import_file_written_to_drop_folder(sim, tmp_path):
     assert len(os.listdir(tmp_path / "drop")) == 1  # refusals write no file
 
 
+# AP Settings and Tax Group Sync as a new simulator has them (invoice export's setup met)
+SETUP = {"date_received_usage": "Not Required", "payment_date_usage": "Not Required", "tax_group_sync": "Off"}
+
+
 def test_settings_change_at_run_time(sim, make_sim):
-    assert sim.settings() == {"closed_periods": frozenset(), "tolerance_pct": D("0"), "hourly_limit": 0}
+    assert sim.settings() == {"closed_periods": frozenset(), "tolerance_pct": D("0"), "hourly_limit": 0, **SETUP}
     sim.set_setting("closed_periods", ["2026-10", " 2026-11 "])
     sim.set_setting("tolerance_pct", "12.5")
     sim.set_setting("hourly_limit", 7)
@@ -308,7 +312,7 @@ def test_settings_change_at_run_time(sim, make_sim):
     other = make_sim(closed_periods=("2030-01",), tolerance_pct=D("1"), hourly_limit=99)
     other.create_all()
     assert other.settings() == {"closed_periods": frozenset({"2026-10", "2026-11"}),
-                                "tolerance_pct": D("12.5"), "hourly_limit": 7}
+                                "tolerance_pct": D("12.5"), "hourly_limit": 7, **SETUP}
     assert "GL period closed" in other.submit(ap_batch("s-1")).message
     sim.set_setting("closed_periods", "")
     assert other.submit(ap_batch("s-2")).ok
@@ -392,7 +396,7 @@ def test_make_connector(db, tmp_path):
         assert first.sim.engine is second.sim.engine  # one engine per url/schema
         assert second.sim.drop_folder == str(tmp_path)
         assert first.sim.settings() == {"closed_periods": frozenset({"2026-09", "2026-10"}),
-                                        "tolerance_pct": D("5"), "hourly_limit": 3}
+                                        "tolerance_pct": D("5"), "hourly_limit": 3, **SETUP}
         seed(first.sim)
         assert "GL period closed" in first.submit(ap_batch()).message
     finally:

@@ -742,6 +742,10 @@ def test_every_sync_run_again_changes_nothing(session, key):
     project.transaction_sync = True
     session.commit()
     sage.transaction(job, 99)
+    insured = Vendor(name=f"Insured {suffix()}", erp_vendor_id=f"I{suffix(8)}"[:10])
+    session.add(insured)
+    session.commit()
+    sage.insure(insured.erp_vendor_id)
     scope = project.id if sync.KINDS[key].per_project else None
     first = run(session, sage, key, project_id=scope)
     second = run(session, sage, key, project_id=scope)

@@ -62,6 +62,11 @@ class Sage:
             raise self.error
         return "the simulator's database answers"
 
+    def setup_checks(self):
+        if self.error:
+            raise self.error
+        return []
+
 
 WORKER = WorkerInfo("w1", "busy", "export-7-1", NOW - timedelta(seconds=3), NOW - timedelta(hours=2))
 

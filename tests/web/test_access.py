@@ -711,6 +711,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     # ERP Integrations
     ("/erp/", "GET"): Case("GET", lambda w: "/erp/", ERP_USERS, (302,), lambda w, r: f"/erp/{type_keys()[0]}"),
     ("/erp/settings", "GET"): Case("GET", lambda w: "/erp/settings", ERP_ADMINS),
+    ("/erp/setup", "GET"): Case("GET", lambda w: "/erp/setup", ERP_ADMINS),
     ("/erp/settings", "POST"): Case(
         "POST", lambda w: "/erp/settings", ERP_ADMINS, (303,), lambda w, r: "/erp/settings", data=flipped_settings,
         snapshot=settings_row, ok_check=settings_saved, cleanup=restore_settings),
@@ -718,6 +719,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     (f"{imp}/<list_key>", "GET"): Case("GET", lambda w: f"{imp}/vendors?q={w.token}", ERP_USERS),
     (f"{imp}/companies", "GET"): Case("GET", lambda w: f"{imp}/companies?company=Directory", ERP_USERS),
     (f"{imp}/cost-codes", "GET"): Case("GET", lambda w: f"{imp}/cost-codes", ERP_USERS),
+    ("/erp/companies/<int:vendor_id>", "GET"): Case("GET", lambda w: f"/erp/companies/{w.company}", ERP_USERS),
     ("/erp/job-costs", "GET"): Case("GET", lambda w: "/erp/job-costs", ERP_ADMINS),  # the company-level tab
     (f"{imp}/cost-codes/<int:code_id>/default-cost-type", "POST"): Case(
         "POST", lambda w: f"{imp}/cost-codes/{w.standard_code}/default-cost-type", STANDARD_UP, (303,),

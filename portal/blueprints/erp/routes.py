@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, flash, make_response, redirect, render
 from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
-from portal.domain import policy, services, settings as settings_service
+from portal.domain import policy, services, settings as settings_service, setup
 from portal.domain.edits import history
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
@@ -18,6 +18,7 @@ from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
 from portal.domain.values import parse_ids, parse_search
 from portal.exporters.sage300.connectors import make_connector
+from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import forbidden, page_arg, render, require, search_arg, wants_fragment, worker_notice
@@ -62,7 +63,27 @@ def settings():
             return redirect(url_for("erp.settings"), code=303)
     return render("erp/settings.html", current=settings_service.load(db.session()), errors=errors,
                   values=values, history=settings_service.history(db.session()),
-                  direct_types=direct_types, status=422 if errors else 200)
+                  direct_types=direct_types, status=422 if errors else 200,
+                  insurance={"kinds": settings_service.COMMITMENT_TYPES, "modes": settings_service.GATE_MODES,
+                             "types": settings_service.INSURANCE_TYPES})
+
+
+def _sage():
+    """The connector Accept asks about Sage's setup; None when it cannot be made (Sage out of
+    reach: the export then waits for Sage, as any export does)."""
+    try:
+        return make_connector(current_app.config)
+    except ConnectorUnavailable:
+        return None
+
+
+@bp.route("/setup")
+@require(policy.ERP_ADMIN)
+def setup_page():
+    """Setup (ERP Admin): each item type's Sage prerequisites, their state and what to do."""
+    sage = _sage()
+    checks, unreachable = setup.read_checks(sage) if sage else ({}, "Sage 300 CRE cannot be reached")
+    return render("erp/setup.html", rows=setup.rows(checks, unreachable), setup=setup)
 
 
 @bp.route("/<type_key>")
@@ -135,7 +156,14 @@ def accept_form(type_key: str, erp_item_id: int):
     except Conflict:
         return _too_late(type_key, erp_item_id)
     values = erp.export_fields or item_type.export_defaults(item_type.load(db.session(), erp.item_id))
-    return _row_response(type_key, erp_item_id, form="accept", values=values)
+    return _row_response(type_key, erp_item_id, form="accept", values=values, errors=_unready(item_type))
+
+
+def _unready(item_type) -> dict:
+    """The Accept form's message while a setup prerequisite of the type fails (Accept is refused)."""
+    sage = _sage() if item_type.setup_prerequisites else None
+    failed = setup.failures(item_type, setup.read_checks(sage)[0]) if sage else []
+    return {"_": " ".join(failed)} if failed else {}
 
 
 @bp.route("/<type_key>/<int:erp_item_id>/accept", methods=["POST"])
@@ -144,7 +172,7 @@ def accept(type_key: str, erp_item_id: int):
     """Export to ERP: record the acceptance and queue the export."""
     services.get_erp_item(db.session(), erp_item_id, type_key)
     try:
-        services.accept(db.session(), current_user, erp_item_id, request.form.to_dict(), RQJobQueue())
+        services.accept(db.session(), current_user, erp_item_id, request.form.to_dict(), RQJobQueue(), _sage())
     except Invalid as exc:
         return _row_response(type_key, erp_item_id, form="accept", errors=exc.fields,
                              values=request.form.to_dict(), status=422)
@@ -212,7 +240,7 @@ def unlink(type_key: str, erp_item_id: int):
 def bulk_accept(type_key: str):
     """Export every ticked item with its default export fields."""
     ids = parse_ids(request.form.getlist("ids"))
-    accepted, errors = services.accept_many(db.session(), current_user, type_key, ids, RQJobQueue())
+    accepted, errors = services.accept_many(db.session(), current_user, type_key, ids, RQJobQueue(), _sage())
     message = f"{len(accepted)} item(s) accepted and queued for export."
     if errors:
         message += f" {len(errors)} not accepted: " + "; ".join(

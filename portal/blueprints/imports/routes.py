@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
-from portal.domain import policy, ready_to_import as rti, standard_codes, sync
+from portal.domain import compliance, policy, ready_to_import as rti, standard_codes, sync
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.models import SyncStatus
 from portal.domain.types import REGISTRY
@@ -280,6 +280,20 @@ def refresh_project(project_id: int):
     flash(f"{result.codes_added} cost code categor{'ies' if result.codes_added != 1 else 'y'} added. "
           f"{result.budget_message}", "info")
     return _back(url_for("imports.job_costs"))
+
+
+# ---- a company's insurance ----------------------------------------------------------------------
+
+@bp.route("/companies/<int:vendor_id>")
+def company(vendor_id: int):
+    """A company's insurance certificates as last synced from Sage, those expiring within 30 days
+    first, the required ones it lacks, and the insurance sync."""
+    vendor = compliance.get_vendor(db.session(), vendor_id)
+    return render("imports/company.html", vendor=vendor,
+                  certificates=compliance.certificates(db.session(), vendor_id),
+                  expiring=compliance.expiring(db.session(), vendor_id=vendor_id),
+                  missing=compliance.missing(db.session(), vendor_id), days=compliance.EXPIRING_DAYS,
+                  sync_kind="insurance", latest=sync.latest_run(db.session(), "insurance"))
 
 
 # ---- syncs ---------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ from portal.exporters.sage300.simulator import (
     CONTRACT_INPUT,
     COST_INPUT,
     COST_TYPES,
+    DATE_USAGES,
     EXTRA_INPUT,
+    INSURANCE_TYPES,
     JOB_INPUT,
     JOB_STATUSES,
     PERIOD_STATUSES,
@@ -28,6 +30,7 @@ from portal.exporters.sage300.simulator import (
     STANDARD_CATEGORY_INPUT,
     STANDARD_CODE_STATUSES,
     STANDARD_COST_CODE_INPUT,
+    TAX_GROUP_SYNC,
     VENDOR_INPUT,
     VENDOR_STATUSES,
     too_long_for,
@@ -328,6 +331,38 @@ class ChangeOrderForm(FixForm):
     action = choice("Action", RECORD_ACTIONS, RECORD_ACTIONS[0])
 
 
+class ApSettingsForm(FixForm):
+    method = "change_ap_settings"
+    button = "Save"
+    date_received_usage = choice("Date Received Usage", ("",) + DATE_USAGES, "")
+    payment_date_usage = choice("Payment Date Usage", ("",) + DATE_USAGES, "")
+
+
+class TaxGroupSyncForm(FixForm):
+    method = "change_tax_group_sync"
+    button = "Save"
+    status = choice("Tax Group Sync", TAX_GROUP_SYNC, TAX_GROUP_SYNC[0])
+
+
+class VendorInsuranceForm(FixForm):
+    method = "set_vendor_insurance"
+    button = "Save"
+    vendor = text("Vendor", dict(VENDOR_INPUT)["vendor"], required=True)
+    insurance_type = choice("Insurance type", INSURANCE_TYPES, INSURANCE_TYPES[0])
+    policy_number = text("Policy number", 20)
+    insurance_company = text("Insurance company", 30)
+    limit_amount = text("Limit", 15)
+    effective_date = DateField("Effective date", validators=[Optional()])
+    expiration_date = DateField("Expiration date", validators=[DataRequired("Expiration date is required.")])
+
+
+class RemoveInsuranceForm(FixForm):
+    method = "delete_vendor_insurance"
+    button = "Remove"
+    vendor = text("Vendor", dict(VENDOR_INPUT)["vendor"], required=True)
+    insurance_type = choice("Insurance type", INSURANCE_TYPES, INSURANCE_TYPES[0])
+
+
 # section key -> (title, form class), in the page's order: what a Sage user enters, then fixes
 ENTRY_SECTIONS = {
     "vendor": ("Vendor", VendorForm),
@@ -349,5 +384,9 @@ FIX_SECTIONS = {
     "ar_invoice": ("Void or delete an AR invoice", ArInvoiceForm),
     "commitment": ("Void or delete a commitment", CommitmentRecordForm),
     "change_order": ("Void or delete a commitment change order", ChangeOrderForm),
+    "ap_settings": ("AP Settings - Invoice Settings", ApSettingsForm),
+    "tax_group_sync": ("Tax groups: hh2 Tax Group Sync", TaxGroupSyncForm),
+    "vendor_insurance": ("AP Vendor Insurance: add or change a policy", VendorInsuranceForm),
+    "remove_insurance": ("AP Vendor Insurance: remove a policy", RemoveInsuranceForm),
 }
 SECTIONS = {**ENTRY_SECTIONS, **FIX_SECTIONS}

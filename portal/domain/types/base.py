@@ -104,6 +104,10 @@ class ItemType:
     writes_back_on_sync: ClassVar[bool] = False  # on_synced writes to the item (it is loaded again)
     sync_key: ClassVar[str | None] = None        # the sync from Sage offered on its tab
     import_list: ClassVar[str | None] = None     # the Ready to Import list of that sync
+    # Sage's setup this type's export needs: keys of the connector's setup checks (SetupCheck.key);
+    # while one fails, Accept is refused and a queued export fails, both with the check's message
+    setup_prerequisites: ClassVar[tuple[str, ...]] = ()
+    holds_in_ap: ClassVar[bool] = False          # may be exported "on hold" (the insurance gate)
 
     def __init__(self) -> None:
         self.noun = self.noun or self.label.lower()
@@ -154,6 +158,11 @@ class ItemType:
     def prerequisites(self, session: Session, item: Any) -> list[str]:
         """Reasons the item cannot be sent yet; empty when it can."""
         return []
+
+    def insurance_subject(self, item: Any) -> tuple[str, int] | None:
+        """(commitment type, vendor id) whose insurance certificates the compliance gate checks
+        before the item is accepted; None: no gate."""
+        return None
 
     def accept_fields(self, item: Any) -> list[Field]:
         return []
@@ -294,6 +303,10 @@ class ItemType:
     def project_page(self, project_id: int) -> tuple[str, dict]:
         """The endpoint (and its arguments) of a project's list of these items (project scope)."""
         return "items.index", {"project_id": project_id, "type_key": self.key}
+
+    def detail_page(self, item: Any) -> tuple[str, dict] | None:
+        """A page of the item's own (a vendor's insurance), linked from its list; None: none."""
+        return None
 
     def link(self, erp: ErpItem) -> tuple[str, dict]:
         """Where the item lives on the project side (emails link there)."""

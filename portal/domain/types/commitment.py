@@ -52,6 +52,9 @@ class CommitmentType(ItemType):
         return list(session.scalars(select(Commitment).where(Commitment.project_id == project_id)
                                     .options(*self.load_options()).order_by(Commitment.number)))
 
+    def insurance_subject(self, item: Commitment) -> tuple[str, int] | None:
+        return item.commitment_type, item.vendor_id
+
     def row_values(self, item: Commitment) -> dict:
         return {"project": f"{item.project.number} {item.project.name}", "number": item.number,
                 "title": item.title,

@@ -24,7 +24,14 @@ from portal.domain.search import like
 from portal.domain.types.base import Column, EditedValues, Field, ItemSummary, ItemType, Mapped
 from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
-from portal.exporters.sage300.records import Batch, InvoiceLineData, SubcontractorInvoiceData
+from portal.exporters.sage300.records import (
+    DATE_RECEIVED_USAGE,
+    PAYMENT_DATE_USAGE,
+    TAX_GROUPS,
+    Batch,
+    InvoiceLineData,
+    SubcontractorInvoiceData,
+)
 
 CONSOLIDATE = "consolidate_invoice_lines"   # the setting: one distribution per commitment item
 ERP_ID_MAX = 15          # Sage AP invoice "Invoice" field
@@ -73,6 +80,9 @@ class SubcontractorInvoiceType(ItemType):
     erp_id_field = "erp_id"
     sage_record_kind = "ap_invoice"
     generic_pages = False  # the project's invoice pages are richer (lines, edit, history)
+    # setup-subcontractor-invoice-export.txt: AP Settings' date usages, and no tax groups imported
+    setup_prerequisites = (DATE_RECEIVED_USAGE, PAYMENT_DATE_USAGE, TAX_GROUPS)
+    holds_in_ap = True
     bulk_note = ("Ticked invoices are exported with their defaults: ERP ID = invoice #, "
                  "Accounting Date = billing date.")
     columns = (Column("Project", "project"), Column("Commitment", "commitment"),
@@ -116,6 +126,9 @@ class SubcontractorInvoiceType(ItemType):
                 Field("description", "Description", maxlength=DESCRIPTION_MAX,
                       help="Optional, 30 characters."),
                 Field("accounting_date", "Accounting Date", widget="date", required=True)]
+
+    def insurance_subject(self, item: SubcontractorInvoice) -> tuple[str, int] | None:
+        return item.commitment.commitment_type, item.commitment.vendor_id
 
     def prerequisites(self, session: Session, item: SubcontractorInvoice) -> list[str]:
         reasons = []
@@ -196,7 +209,8 @@ class SubcontractorInvoiceType(ItemType):
                     vendor=vendor or "", commitment=commitment or "", job=job or "", extra=extra or "",
                     erp_id=fields["erp_id"], description=fields.get("description", ""), invoice_date=billing_date,
                     accounting_date=date.fromisoformat(fields["accounting_date"]),
-                    lines=tuple(lines.get(item_id, ())), consolidate=bool(settings.value_of(CONSOLIDATE, consolidate)))
+                    lines=tuple(lines.get(item_id, ())), consolidate=bool(settings.value_of(CONSOLIDATE, consolidate)),
+                    hold=bool(fields.get("hold")))
                 out.append([map_subcontractor_invoice(data, batch_id)])
             except Exception as exc:  # noqa: BLE001 - this invoice's; the caller decides what it means
                 out.append(exc)

@@ -26,6 +26,10 @@ class VendorType(ItemType):
     sync_key = "vendors"
     import_list = "vendors"
     bulk_note = "Ticked companies need their own ERP vendor ID: accept them one by one."
+
+    def detail_page(self, item: Vendor) -> tuple[str, dict] | None:
+        """The company's page: its insurance certificates from Sage (the compliance gate's facts)."""
+        return "imports.company", {"vendor_id": item.id}
     columns = (Column("Name", "name"), Column("Address", "address"), Column("City", "city"),
                Column("State", "state"), Column("ZIP", "zip"), Column("Business Phone", "phone"))
     list_columns = columns + (Column("ERP Vendor ID", "erp_vendor_id"),)

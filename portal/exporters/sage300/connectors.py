@@ -17,8 +17,15 @@ from sqlalchemy.exc import OperationalError
 
 from .dropfolder import write_import_file
 from .fileformat import UnwritableCharacter, import_file
-from .records import Batch, ConnectorUnavailable, SageResult, SageUnreadable
+from .records import TAX_GROUPS, Batch, ConnectorUnavailable, SageResult, SageUnreadable, SetupCheck
 from .simulator import Sage300Simulator, make_engine
+from .simulator.sage_setup import AP_USAGES, TAX_GROUPS_LABEL
+
+# what the file drop cannot read, and what to make sure of in Sage instead
+UNCHECKED = "not checked (the file-drop connector only writes import files and cannot read Sage)"
+UNCHECKED_FIX = {key: "make sure it is Not Required or Not Used in Sage AP Settings (Invoice Settings)"
+                 for key in AP_USAGES}
+UNCHECKED_FIX[TAX_GROUPS] = "make sure hh2's Tax Group Sync is off: invoices cannot be exported while it is on"
 
 
 class SimulatorConnector:
@@ -51,6 +58,13 @@ class SimulatorConnector:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
         except OSError as exc:  # the drop folder failed before the commit, so likewise
             raise ConnectorUnavailable(f"cannot write the import file: {exc}") from exc
+
+    def setup_checks(self) -> list[SetupCheck]:
+        """Sage's setup prerequisites (AP Settings, Tax Group Sync) as the simulator holds them."""
+        try:
+            return self.sim.setup_checks()
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
     # what identifies an item's record, by Sage record kind: the simulator's find_* method
     FINDERS = {"ap_vendor": "find_vendor", "jc_commitment": "find_commitment", "jc_commitment_co": "find_cco",
@@ -96,6 +110,11 @@ class FileDropConnector:
         except OSError as exc:
             raise ConnectorUnavailable(f"cannot write to {self.folder}: {exc}") from exc
         return SageResult(ok=True, reference=name)
+
+    def setup_checks(self) -> list[SetupCheck]:
+        """What the file drop cannot check (ok None): each prerequisite with what to make sure of."""
+        labels = {key: label for key, (_setting, label) in AP_USAGES.items()} | {TAX_GROUPS: TAX_GROUPS_LABEL}
+        return [SetupCheck(key, label, None, UNCHECKED, UNCHECKED_FIX[key]) for key, label in labels.items()]
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]:
         """Import files cannot be read back: SageUnreadable, so nothing is unlinked unchecked."""

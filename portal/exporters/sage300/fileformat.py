@@ -17,6 +17,9 @@ never exports tax; job distributions take the expense account from Sage's setup)
 the quantity invoiced this period on a Unit/Qty commitment ("" otherwise: the guide's
 Accounting Method note); the facts page does not list it, so it comes last, after the
 confirmed fields.
+An invoice exported on hold (the portal's insurance gate with "export on hold") has a 12th
+APIF field, Hold = "Y" (the simulator's layout: the invoice is held for payment in AP);
+an invoice not on hold has none, so its line is as above.
 
 Example:
     "APIF","V100","INV-7","Pay app 3","1500.00","","","","10/15/2026","10/31/2026","150.00"
@@ -140,7 +143,7 @@ def _record_line(r) -> str:
     if isinstance(r, APInvoice):
         return _line(["APIF", r.vendor, r.invoice, r.description, _amount(r.amount),
                       "", "", "", _date(r.invoice_date), _date(r.accounting_date),
-                      _amount(r.retainage)])
+                      _amount(r.retainage)] + (["Y"] if r.hold else []))
     if isinstance(r, APDistribution):
         return _line(["APDF", r.commitment, r.commitment_item, r.job, r.extra,
                       r.cost_code, r.category, r.description, _amount(r.amount),

@@ -172,6 +172,7 @@ def map_subcontractor_invoice(data: SubcontractorInvoiceData, batch_id: str) -> 
         accounting_date=data.accounting_date,
         amount=money(sum((d.amount for d in distributions), Decimal(0))),
         retainage=money(sum((d.retainage for d in distributions), Decimal(0))),
+        hold=data.hold,
     )
     return Batch(batch_id=batch_id, kind="ap_invoice", records=(invoice, *distributions))
 

@@ -107,6 +107,7 @@ class SubcontractorInvoiceData:
     accounting_date: date         # accept field, prefilled with the billing date
     lines: tuple[InvoiceLineData, ...]
     consolidate: bool = True      # one distribution per commitment line
+    hold: bool = False            # exported on hold for payment (the insurance gate)
 
 
 # ---- records out -----------------------------------------------------------------
@@ -121,6 +122,7 @@ class APInvoice:
     accounting_date: date
     amount: Decimal               # work completed + materials stored (= payment due + retainage)
     retainage: Decimal
+    hold: bool = False            # held for payment in AP (exported on hold)
 
     SAGE_FIELDS: ClassVar[Fields] = (
         SageField("Vendor", "vendor", 10, required=True), SageField("Invoice", "invoice", 15, required=True),
@@ -173,6 +175,29 @@ def is_transient(result: SageResult) -> bool:
     reason passes (Sage's rate limit, Sage out of reach), unlike a refusal of the data."""
     text = result.message.lower()
     return not result.ok and (result.transient or any(t in text for t in TRANSIENT_TEXTS))
+
+
+# The setup checks every connector reports (SetupCheck.key; ItemType.setup_prerequisites name them)
+DATE_RECEIVED_USAGE = "ap_date_received_usage"
+PAYMENT_DATE_USAGE = "ap_payment_date_usage"
+TAX_GROUPS = "tax_groups_not_imported"
+
+
+@dataclass(frozen=True)
+class SetupCheck:
+    """One of Sage's setup prerequisites as the connector reads it: `ok` True (met), False (not
+    met: `fix` says what to do in Sage) or None (this connector cannot read it: `state` says so,
+    `fix` what to make sure of by hand). `key` is what an item type's setup_prerequisites name."""
+    key: str
+    label: str                    # "Sage AP setting Date Received Usage"
+    ok: bool | None
+    state: str                    # "Required", "Not Required", "Not checked: ..."
+    fix: str = ""                 # "set it to Not Required in Sage AP Settings (Invoice Settings)"
+
+    @property
+    def message(self) -> str:
+        """The sentence an approver reads: "<label> is <state>: <fix>." """
+        return f"{self.label} is {self.state}: {self.fix}." if self.fix else f"{self.label} is {self.state}."
 
 
 class ConnectorUnavailable(Exception):

@@ -29,6 +29,7 @@ The package, one facade (Sage300Simulator) over its parts:
     rules.py      field limits, required fields, Sage's error texts, input checks
     entry.py      data entry as a Sage user makes it (add_*, set_*, update_*, delete_*)
     sage_user.py  a Sage user's fixes and undos with Sage's refusals, the exported records listed
+    sage_setup.py AP Settings, Tax Group Sync, AP Vendor Insurance; the setup checks they give
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
     importers.py  submit and the per-kind importers
     lookups.py    what a batch refers to, read with one query per table (statements built once)
@@ -46,6 +47,7 @@ from ..mapping import (
     ORIGINAL_ESTIMATE,
     SCHEDULE_VALUE_CHANGE,
 )
+from ..records import DATE_RECEIVED_USAGE, PAYMENT_DATE_USAGE, TAX_GROUPS
 from .importers import (
     ImportersMixin,
 )
@@ -89,6 +91,7 @@ from .rules import (
     COST_INPUT,
     COST_TRANSACTION_KEYS,
     COST_TYPES,
+    DATE_USAGES,
     DISTRIBUTION_LIMITS,
     DISTRIBUTION_REQUIRED,
     EQ_COST,
@@ -96,6 +99,7 @@ from .rules import (
     EXTRA_INPUT,
     EXTRA_LIMITS,
     EXTRA_REQUIRED,
+    INSURANCE_TYPES,
     INVOICE_LIMITS,
     INVOICE_REQUIRED,
     ITEM_EXISTS,
@@ -123,6 +127,7 @@ from .rules import (
     STANDARD_CATEGORY_INPUT,
     STANDARD_CODE_STATUSES,
     STANDARD_COST_CODE_INPUT,
+    TAX_GROUP_SYNC,
     TRANSACTION_LIMITS,
     TRANSACTION_REQUIRED,
     USE_CONTRACTS,
@@ -145,6 +150,7 @@ from .rules import (
     too_long,
     too_long_for,
 )
+from .sage_setup import SageSetupMixin
 from .sage_user import (
     DELETE,
     PERIOD_STATUSES,
@@ -182,11 +188,12 @@ from .schema import (
     standard_category_t,
     standard_cost_code_t,
     transaction_t,
+    vendor_insurance_t,
     vendor_t,
 )
 
 
-class Sage300Simulator(SageUserMixin, ReadersMixin, ImportersMixin):
+class Sage300Simulator(SageUserMixin, SageSetupMixin, ReadersMixin, ImportersMixin):
     """Sage 300 CRE as seen through the hh2 connection, in a database of its own.
 
     Sage300Simulator(url, schema=None, drop_folder=None, closed_periods=(), tolerance_pct=0,
@@ -218,5 +225,6 @@ __all__ = [
     "commitment_co_t", "commitment_item_t", "commitment_t", "contract_item_t", "contract_t", "cost_code_t",
     "customer_t", "distribution_t", "extra_t", "generic_record_t", "import_log_t", "invoice_t", "job_t",
     "make_engine", "metadata", "request_log_t", "schedule_value_t", "setting_t", "standard_category_t",
-    "standard_cost_code_t", "transaction_t", "vendor_t",
+    "standard_cost_code_t", "transaction_t", "vendor_t", "vendor_insurance_t", "DATE_USAGES", "INSURANCE_TYPES",
+    "TAX_GROUP_SYNC", "DATE_RECEIVED_USAGE", "PAYMENT_DATE_USAGE", "TAX_GROUPS", "SageSetupMixin",
 ]

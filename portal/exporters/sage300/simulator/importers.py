@@ -95,6 +95,7 @@ from .rules import (
     change_order_exists,
     check_fields,
     commitment_exists,
+    date_required,
     dec,
     duplicate_invoice,
     estimate_exists,
@@ -251,6 +252,9 @@ class ImportersMixin(GenericMixin):
             raise Refused(VENDOR_INACTIVE)
         if not dists:
             raise Refused(NO_DISTRIBUTIONS)
+        for name, setting in (("Date Received", "date_received_usage"), ("Payment Date", "payment_date_usage")):
+            if settings[setting] == "Required":
+                raise Refused(date_required(name))
 
         codings = Codings(conn).load((d.job, d.extra, d.cost_code, d.category) for d in dists)
         for d in dists:
@@ -282,7 +286,7 @@ class ImportersMixin(GenericMixin):
         conn.execute(insert(invoice_t), dict(
             Vendor=inv.vendor, Invoice=inv.invoice, Description=inv.description or "",
             Invoice_Date=inv.invoice_date, Accounting_Date=inv.accounting_date,
-            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now))
+            Amount=inv.amount, Retainage=inv.retainage, Batch_ID=batch.batch_id, Created_At=now, Hold=inv.hold))
         conn.execute(insert(distribution_t), [dict(
             Vendor=inv.vendor, Invoice=inv.invoice, Distribution_Seq=n, Commitment=d.commitment or "",
             Commitment_Item=d.commitment_item or "", Job=d.job, Extra=d.extra or "", Cost_Code=d.cost_code,
@@ -601,6 +605,9 @@ class ImportersMixin(GenericMixin):
             raise Refused(NOT_FOUND)
         if not dists:
             raise Refused(NO_DISTRIBUTIONS)
+        for name, setting in (("Date Received", "date_received_usage"), ("Payment Date", "payment_date_usage")):
+            if settings[setting] == "Required":
+                raise Refused(date_required(name))
         items = CONTRACT_ITEMS(conn, [(d.contract, d.contract_item) for d in dists])
         if any((d.contract, d.contract_item) not in items for d in dists):
             raise Refused(NOT_FOUND)

@@ -50,6 +50,7 @@ from .schema import (
     standard_category_t,
     standard_cost_code_t,
     transaction_t,
+    vendor_insurance_t,
     vendor_t,
 )
 
@@ -283,6 +284,8 @@ class ReadersMixin(SimulatorBase):
                     "vendors": by_code(vendor_t, vendor_t.c.Vendor),
                     "jobs": by_code(job_t, job_t.c.Job),
                     "contracts": by_code(contract_t, contract_t.c.Contract),
+                    "insurance": [dict(r) for r in conn.execute(select(vendor_insurance_t).order_by(
+                        vendor_insurance_t.c.Vendor, vendor_insurance_t.c.Insurance_Type).limit(first)).mappings()],
                     "costs": [dict(r) for r in conn.execute(
                         select(*(transaction_t.c[k] for k in COST_TRANSACTION_KEYS)).where(*is_cost)
                         .order_by(transaction_t.c.Transaction_ID.desc()).limit(recent)).mappings()]}

@@ -100,7 +100,16 @@ CCO_EXISTS = "A commitment change order already exists with the specified id."
 ITEM_EXISTS = "A contract item already exists on this contract with the specified code."
 AR_DUPLICATE = "Duplicate Invoice encountered. Invoice # must be unique."
 
-SETTING_KEYS = ("closed_periods", "tolerance_pct", "hourly_limit")
+SETTING_KEYS = ("closed_periods", "tolerance_pct", "hourly_limit", "date_received_usage", "payment_date_usage",
+                "tax_group_sync")
+# AP Settings - Invoice Settings: how AP invoice entry treats Date Received and Payment Date
+# (setup-subcontractor-invoice-export.txt: the export needs Not Required or Not Used for both)
+DATE_USAGES = ("Required", "Not Required", "Not Used")
+# hh2's Tax Group Sync (a custom setting of the connection): On imports Sage's tax groups
+TAX_GROUP_SYNC = ("Off", "On")
+# AP Vendor Insurance (global level): Sage's default insurance types (the guide's Company Insurance)
+INSURANCE_TYPES = ("General Liability", "Automobile", "Umbrella", "Workers Compensation")
+INSURANCE_INPUT = (("vendor", 10), ("insurance_type", 20), ("policy_number", 20), ("insurance_company", 30))
 
 # ---- data back from Sage: posted costs, billing methods, what a Sage user may enter ----
 # Job Cost's transaction types for posted costs (the guide's Direct Costs mapping).
@@ -147,7 +156,11 @@ LABELS = {"vendor": "Vendor", "name": "Name", "address_1": "Address 1", "address
           "unit_cost": "Unit cost", "amount_paid": "Amount paid", "date": "Date",
           "cost_code_description": "Cost code description",
           "category_description": "Category description", "action": "Action", "period": "Period",
-          "cco": "Change order", "tolerance_pct": "Tolerance", "hourly_limit": "Hourly request limit"}
+          "cco": "Change order", "tolerance_pct": "Tolerance", "hourly_limit": "Hourly request limit",
+          "date_received_usage": "Date Received Usage", "payment_date_usage": "Payment Date Usage",
+          "insurance_type": "Insurance type", "policy_number": "Policy number",
+          "insurance_company": "Insurance company", "limit_amount": "Limit", "effective_date": "Effective date",
+          "expiration_date": "Expiration date"}
 
 
 class SageInputError(ValueError):
@@ -160,6 +173,12 @@ class SageInputError(ValueError):
 
 class Refused(Exception):  # noqa: N818 - a refusal, not an error
     """A Sage refusal: the batch is logged with this message and creates nothing."""
+
+
+def date_required(name: str) -> str:
+    """Not in the guide: an imported AP invoice has no Date Received or Payment Date, so Sage
+    takes none while AP Settings make that date Required."""
+    return f"{name} is required (AP Settings - Invoice Settings: {name} Usage is Required)."
 
 
 def too_long(field: str, limit: int) -> str:

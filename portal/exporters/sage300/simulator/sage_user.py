@@ -323,10 +323,10 @@ class SageUserMixin(EntryMixin):
         return {
             "ap_invoices": listing(
                 ("Vendor", "Invoice", "Description", "Invoice Date", "Accounting Date", "Amount", "Retainage",
-                 "Status"), (5, 6),
+                 "Status", "Hold"), (5, 6),
                 [[r["Vendor"], r["Invoice"], r["Description"], sage_date(r["Invoice_Date"]),
                   sage_date(r["Accounting_Date"]), sage_amount(r["Amount"]), sage_amount(r["Retainage"]),
-                  r["Status"]] for r in ap], totals["ap"]),
+                  r["Status"], "Hold" if r["Hold"] else ""] for r in ap], totals["ap"]),
             "ar_invoices": listing(
                 ("Invoice", "Customer", "Contract", "Job", "Description", "Invoice Date", "Accounting Date",
                  "Amount", "Retainage", "Status"), (7, 8),
@@ -352,5 +352,8 @@ class SageUserMixin(EntryMixin):
                 or "none",
                 "Tolerance": f"{settings['tolerance_pct']:f}%",
                 "Hourly request limit": str(settings["hourly_limit"] or "none"),
+                "Date Received Usage": settings["date_received_usage"],
+                "Payment Date Usage": settings["payment_date_usage"],
+                "Tax Group Sync": settings["tax_group_sync"],
             },
         }

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
     insert,
     inspect,
     select,
@@ -44,7 +45,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateColumn
 
 from ..mapping import PCCO_REF_2
-from .rules import PCCO_TYPES, SETTING_KEYS
+from .rules import PCCO_TYPES, SETTING_KEYS, TAX_GROUP_SYNC
 
 metadata = MetaData()
 KIND_LENGTH = 30        # a batch kind, in the import log and SIM_GENERIC_RECORD
@@ -127,6 +128,8 @@ invoice_t = Table(
     Column("Batch_ID", String, nullable=False),
     Column("Created_At", DateTime, nullable=False),
     Column("Status", String(10), nullable=False, default="Open", server_default="Open"),  # Open / Void
+    # Hold for payment: exported "on hold" (the portal's insurance gate); a Sage user releases it
+    Column("Hold", Boolean, nullable=False, default=False, server_default=false()),
 )
 distribution_t = Table(
     "APM_MASTER__DISTRIBUTION", metadata,
@@ -300,6 +303,17 @@ request_log_t = Table(
     Column("Batch_ID", String, nullable=False),
     Column("Requested_At", DateTime, nullable=False, index=True),
 )
+# AP Vendor Insurance (global level): one row per vendor and default insurance type
+vendor_insurance_t = Table(
+    "APM_MASTER__VENDOR_INSURANCE", metadata,
+    Column("Vendor", String(10), ForeignKey("APM_MASTER__VENDOR.Vendor"), primary_key=True),
+    Column("Insurance_Type", String(20), primary_key=True),  # rules.INSURANCE_TYPES
+    Column("Policy_Number", String(20), nullable=False, default=""),
+    Column("Insurance_Company", String(30), nullable=False, default=""),
+    Column("Limit_Amount", Money, nullable=True),
+    Column("Effective_Date", Date, nullable=True),
+    Column("Expiration_Date", Date, nullable=True),
+)
 setting_t = Table(
     "SIM_SETTING", metadata,
     Column("Key", String(40), primary_key=True),
@@ -347,12 +361,16 @@ def _encode(key: str, value) -> str:
         return str(Decimal(str(value)))
     if key == "hourly_limit":
         return str(int(value))
+    if key in ("date_received_usage", "payment_date_usage", "tax_group_sync"):
+        return str(value)
     raise KeyError(key)
 
 
 def _decode(key: str, raw: str):
     if key == "closed_periods":
         return frozenset(p for p in raw.split(",") if p)
+    if key in ("date_received_usage", "payment_date_usage", "tax_group_sync"):
+        return raw
     return Decimal(raw) if key == "tolerance_pct" else int(raw)
 
 
@@ -385,13 +403,17 @@ class SimulatorBase:
     def __init__(self, url: str, schema: str | None = None, drop_folder: str | None = None,
                  closed_periods: str | Iterable[str] = (), tolerance_pct: Decimal | str | int = Decimal("0"),
                  hourly_limit: int = 0, clock: Callable[[], datetime] | None = None,
-                 engine: Engine | None = None, rate_window_seconds: int = 3600):
+                 engine: Engine | None = None, rate_window_seconds: int = 3600,
+                 date_received_usage: str = "Not Required", payment_date_usage: str = "Not Required",
+                 tax_group_sync: str = TAX_GROUP_SYNC[0]):
         self.url = url
         self.schema = schema
         self.drop_folder = drop_folder
         self.defaults = {"closed_periods": _encode("closed_periods", closed_periods),
                          "tolerance_pct": _encode("tolerance_pct", tolerance_pct),
-                         "hourly_limit": _encode("hourly_limit", hourly_limit)}
+                         "hourly_limit": _encode("hourly_limit", hourly_limit),
+                         "date_received_usage": date_received_usage, "payment_date_usage": payment_date_usage,
+                         "tax_group_sync": tax_group_sync}
         self.clock = clock or utcnow
         # the hourly limit's window: an hour, as in Sage; shorter in tests and fault drills
         self.rate_window = timedelta(seconds=rate_window_seconds)
