@@ -277,10 +277,11 @@ _record_commands("change-order", "void_or_delete_change_order", ("commitment", "
 @click.argument("job", required=False)
 def list_cmd(listing, job):
     """List vendors, jobs, contracts (of JOB when given), posted costs of JOB, what the portal
-    exported (AP/AR invoices, commitments and their items, change orders) or the settings."""
+    exported (AP/AR invoices, commitments and their items, change orders; of JOB when given) or
+    the settings."""
     sim = _sim()
     if listing in EXPORTED or listing == "settings":
-        exported = sim.exported()
+        exported = sim.exported(job=job or None)
         if listing == "settings":
             for name, value in exported["settings"].items():
                 click.echo(f"{name}: {value}")

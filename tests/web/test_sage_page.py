@@ -471,7 +471,7 @@ def test_the_page_lists_what_the_portal_exported_as_sage_prints_it(admin, sim, w
                             units="40", unit_cost="25")
     sim.add_cost(world["job"], "01-100", "LAB", "PR cost", "400", units="40", description="Units shown")
     invoice = exported_invoice(sim, world)
-    body = text(admin.get("/sage/"))
+    body = text(admin.get(f"/sage/?job={world['job']}"))  # the session's other jobs can crowd a listing
     exported = body.split("What the portal exported")[1]
     items = exported.split('id="sage-exported-commitment-items"')[1].split("</details>")[0]
     assert f"<td>{world['commitment']}</td><td>7</td><td>Studs</td>" in items
@@ -521,14 +521,16 @@ def test_cli_lists_exported_records_with_sage_numbers(app, sim, world):
     sim.add_commitment_item(world["commitment"], "7", world["job"], "01-100", "LAB", "1000", "Studs",
                             units="40", unit_cost="25")
     invoice = exported_invoice(sim, world)
-    items = cli(app, "list", "commitment-items").output
+    items = cli(app, "list", "commitment-items", world["job"]).output
     line = next(row for row in items.splitlines() if row.startswith(world["commitment"]))
     assert "40.0000" in line and "25.0000" in line and "1,000.00" in line
-    invoices = cli(app, "list", "ap-invoices")
+    invoices = cli(app, "list", "ap-invoices", world["job"])
     assert invoices.exit_code == 0 and invoices.output.splitlines()[0].split()[:2] == ["Vendor", "Invoice"]
     assert any(invoice in row and "234.50" in row and "10/01/2026" in row for row in invoices.output.splitlines())
     for listing in ("ar-invoices", "commitments", "change-orders"):
         assert cli(app, "list", listing).exit_code == 0
+    other = cli(app, "list", "commitment-items", "NOSUCHJOB").output
+    assert world["commitment"] not in other and "(the latest" not in other
 
 
 @pytest.mark.parametrize("args, message", [

@@ -14,6 +14,7 @@ from flask import (
     make_response,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user
@@ -57,6 +58,9 @@ def _guard():
     return None
 
 
+JOB_FILTER_MAX = 10  # Sage's job number length: a longer filter could match nothing
+
+
 def _sim():
     return make_connector(current_app.config).sim
 
@@ -67,12 +71,14 @@ def _section_key(section: str) -> str:
     return section
 
 
-def _page(section: str | None = None, posted=None, status: int = 200):
-    """The page, or for htmx one section's block plus the holdings (out of band)."""
+def _page(section: str | None = None, posted=None, status: int = 200, job: str = ""):
+    """The page (its exported listings of one `job` when given), or for htmx one section's block
+    plus the holdings (out of band)."""
     forms = {key: (posted if posted is not None and key == section else form_class(formdata=None))
              for key, (_title, form_class) in SECTIONS.items()}
     sim = _sim()
-    context = dict(forms=forms, sections=SECTIONS, held=sim.overview(), exported=sim.exported(), fragment=False,
+    context = dict(forms=forms, sections=SECTIONS, held=sim.overview(), exported=sim.exported(job=job or None),
+                   job=job, fragment=False,
                    notices=[], sage_units=sage_units)
     if section and wants_fragment():
         context["fragment"] = True
@@ -85,8 +91,9 @@ def _page(section: str | None = None, posted=None, status: int = 200):
 
 @bp.get("/")
 def index():
-    """What Sage holds, and a form for each thing a Sage user enters."""
-    return _page()
+    """What Sage holds, and a form for each thing a Sage user enters; ?job= lists what the portal
+    exported for that job only."""
+    return _page(job=(request.args.get("job") or "").strip()[:JOB_FILTER_MAX])
 
 
 @bp.get("/<section>")

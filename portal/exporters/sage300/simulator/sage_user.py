@@ -293,28 +293,44 @@ class SageUserMixin(EntryMixin):
 
     # ---- what the portal exported, as Sage lists it ------------------------------------------
 
-    def exported(self, limit: int = 50) -> dict:
+    def exported(self, limit: int = 50, job: str | None = None) -> dict:
         """The latest `limit` exported AP invoices, AR invoices, commitments (with their items)
-        and change orders, each {"columns", "numeric" (column indexes), "rows" (text as Sage
-        shows it), "total"}, and the settings as text."""
+        and change orders, of one `job` when given (an AP invoice belongs to the jobs of its
+        distributions), each {"columns", "numeric" (column indexes), "rows" (text as Sage shows
+        it), "total"}, and the settings as text."""
         def listing(columns: tuple[str, ...], numeric: tuple[int, ...], rows: list, total: int) -> dict:
             return {"columns": columns, "numeric": numeric, "rows": rows, "total": total}
 
-        count = lambda conn, table: conn.scalar(select(func.count()).select_from(table)) or 0  # noqa: E731
+        on_job = {  # each listing's rows of the job (every row without one)
+            invoice_t: select(distribution_t.c.Vendor).where(
+                distribution_t.c.Vendor == invoice_t.c.Vendor, distribution_t.c.Invoice == invoice_t.c.Invoice,
+                distribution_t.c.Job == job).exists(),
+            ar_invoice_t: ar_invoice_t.c.Job == job,
+            commitment_t: commitment_t.c.Job == job,
+            commitment_co_t: commitment_co_t.c.Commitment.in_(
+                select(commitment_t.c.Commitment).where(commitment_t.c.Job == job)),
+        } if job else {}
+
+        def of_job(statement, table):
+            return statement.where(on_job[table]) if table in on_job else statement
+
+        def count(conn, table) -> int:
+            return conn.scalar(of_job(select(func.count()).select_from(table), table)) or 0
+
         with self.engine.connect() as conn:
-            ap = conn.execute(select(invoice_t).order_by(invoice_t.c.Created_At.desc(), invoice_t.c.Invoice.desc())
-                              .limit(limit)).mappings().all()
-            ar = conn.execute(select(ar_invoice_t).order_by(ar_invoice_t.c.Created_At.desc(),
-                                                            ar_invoice_t.c.Invoice.desc()).limit(limit)).mappings().all()
-            commitments = conn.execute(select(commitment_t).order_by(commitment_t.c.Commitment).limit(limit)
-                                       ).mappings().all()
+            ap = conn.execute(of_job(select(invoice_t), invoice_t).order_by(
+                invoice_t.c.Created_At.desc(), invoice_t.c.Invoice.desc()).limit(limit)).mappings().all()
+            ar = conn.execute(of_job(select(ar_invoice_t), ar_invoice_t).order_by(
+                ar_invoice_t.c.Created_At.desc(), ar_invoice_t.c.Invoice.desc()).limit(limit)).mappings().all()
+            commitments = conn.execute(of_job(select(commitment_t), commitment_t).order_by(
+                commitment_t.c.Commitment).limit(limit)).mappings().all()
             items = conn.execute(select(commitment_item_t).where(commitment_item_t.c.Commitment.in_(
                 [c["Commitment"] for c in commitments])).order_by(commitment_item_t.c.Commitment,
                                                                   commitment_item_t.c.Item)).mappings().all()
             co_total = (select(func.coalesce(func.sum(commitment_co_item_t.c.Amount), 0))
                         .where(commitment_co_item_t.c.Commitment == commitment_co_t.c.Commitment,
                                commitment_co_item_t.c.CCO == commitment_co_t.c.CCO).scalar_subquery())
-            orders = conn.execute(select(commitment_co_t, co_total.label("Change")).order_by(
+            orders = conn.execute(of_job(select(commitment_co_t, co_total.label("Change")), commitment_co_t).order_by(
                 commitment_co_t.c.Commitment, commitment_co_t.c.CCO).limit(limit)).mappings().all()
             totals = {name: count(conn, table) for name, table in (
                 ("ap", invoice_t), ("ar", ar_invoice_t), ("commitments", commitment_t),
