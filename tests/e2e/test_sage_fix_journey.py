@@ -1,7 +1,8 @@
 """In Chromium, two tabs: an accounting approver's and a Sage user's (an ERP Admin on the Sage 300
-CRE simulator page). Sage refuses an invoice because its job is closed; the Sage user reopens the
-job on the Sage page and Retry on the approver's tab syncs it. Unlink is refused while Sage holds
-the invoice; the Sage user deletes it on the Sage page and Unlink succeeds."""
+CRE simulator page). Sage refuses an invoice because its job is closed (or its GL period, or its
+vendor inactive); the Sage user fixes that on the Sage page and Retry on the approver's tab syncs
+it. Unlink is refused while Sage holds the invoice; the Sage user deletes it on the Sage page and
+Unlink succeeds."""
 from __future__ import annotations
 
 import re
@@ -92,3 +93,58 @@ def test_a_refused_export_is_fixed_in_sage_then_retried_and_unlinked_after_delet
     expect(row(page, erp_id).locator(".status")).to_have_text("Unlinked – back in draft")
     erp = erp_state(session, erp_id)
     assert (erp.state, erp.erp_ref) == (State.DRAFT, None)
+
+
+def _period_of(form) -> str:
+    """The GL period (YYYY-MM) of the Accept form's accounting date."""
+    return form.get_by_label("Accounting Date").input_value()[:7]
+
+
+# what breaks in Sage before the export, Sage's refusal, and the Sage page's fix:
+# (break(sim, data, form), refusal, fix section, fix(data, form) -> form values, status, confirmation)
+FIXES = {
+    "GL period closed": (
+        lambda sim, data, form: sim.change_gl_period(_period_of(form), "Closed"),
+        "GL period closed.",
+        "gl_period", lambda data, period: {"Period": period}, "Open", re.compile(r"^GL period \d\d/\d{4} reopened\.$")),
+    "vendor inactive": (
+        lambda sim, data, form: sim.change_vendor_status(data.vendor_erp_id, "Inactive"),
+        "Vendor is inactive/has been archived.",
+        "vendor_status", lambda data, period: {"Vendor": data.vendor_erp_id}, "Active",
+        re.compile(r"^Vendor \S+ activated\.$")),
+}
+
+
+@pytest.mark.parametrize("what", FIXES)
+def test_a_closed_period_or_an_inactive_vendor_is_fixed_in_sage_then_retried(session, sim, open_as, what):
+    breaks, refusal, section_key, values, status_choice, confirmation = FIXES[what]
+    data = Sent(session, sim)
+    number, erp_id = data.number, data.erp_id
+    approver, sage_user = f.approver(session), f.make_user(session, erp_level=ToolLevel.ADMIN)
+    session.commit()
+
+    page = open_as(approver)
+    open_tab(page)
+    search(page, number)
+    row(page, erp_id).get_by_role("link", name="Accept").click()
+    form = page.get_by_role("form", name=f"Accept invoice {number}")
+    period = _period_of(form)
+    breaks(sim, data, form)  # changed in Sage while the approver has the form open
+    try:
+        form.get_by_role("button", name="Export to ERP").click()
+        status = row(page, erp_id).locator(".status")
+        expect(status.locator(".badge")).to_have_text("Failed to Export")
+        expect(status.locator(".sage-message")).to_contain_text(refusal)
+
+        sage = open_as(sage_user)
+        navigate(sage, main_nav(sage, "Sage 300 CRE (simulator)"))
+        section = sage_form(sage, section_key, values(data, period), {"Status": status_choice})
+        expect(section.get_by_role("status")).to_have_text(confirmation)
+
+        row(page, erp_id).get_by_role("link", name="Retry").click()
+        page.get_by_role("form", name=f"Accept invoice {number}").get_by_role("button", name="Export to ERP").click()
+        expect(status.locator(".badge")).to_have_text("Synced")
+        assert erp_state(session, erp_id).state == State.SYNCED
+    finally:  # the simulator is the session's: never leave a period closed for the tests after this one
+        if period in sim.settings()["closed_periods"]:
+            sim.change_gl_period(period, "Open")
