@@ -88,7 +88,7 @@ def test_a_resent_item_is_emailed_or_noted_as_each_approver_chose(session, sim, 
         got = mails_to(smtp, people[who], "ERP Commitment Resent:", "has been sent to ERP again", item.number)
         assert len(got) == 1, who
         body = readable(got[0])
-        assert "Wrong retainage" in body and f"{BASE}/erp/commitment/{erp.id}\n" in body  # its item page
+        assert "Wrong retainage" in body and f"Review it: {BASE}/erp/commitment/{erp.id}" in body  # its item page
     for who in ("digest", "plain", "admin_no_push", "sender"):
         assert mails_to(smtp, people[who], "has been sent to ERP again", item.number) == [], who
     notes = session.scalars(select(DigestNote).where(DigestNote.erp_item_id == erp.id)).all()
