@@ -23,6 +23,10 @@ from tests.web.test_item_pages import statements
 KEYS = type_keys()
 EDITABLE = [k for k in KEYS if it.builder(k).editable]
 STATES = [State.READY, State.EXPORTING, State.SYNCED, State.FAILED, State.REJECTED]
+# the heading of the lines (or schedule of values) each type's page shows; a type absent has none
+LINES = {"subcontractor_invoice": "Schedule of values billed", "owner_invoice": "Schedule of values billed",
+         "commitment": "Schedule of values", "cco": "Lines", "pcco": "Lines", "budget": "Lines",
+         "budget_change": "Lines"}
 
 
 @pytest.fixture
@@ -54,6 +58,10 @@ def test_the_page_renders_for_every_type_in_every_state(clients, world, key, sta
     details = section(body, "item-detail")
     for column in get_type(key).columns:
         assert f"<dt>{column.label}</dt>" in details, column.label
+    lines = re.search(r'<h3>([^<]+)</h3>\s*<table class="grid details lines">.*?<tbody>(.*?)</tbody>', details, re.S)
+    assert (lines.group(1) if lines else None) == LINES.get(key)
+    if lines:
+        assert re.search(r"<td>\$[0-9,]+\.[0-9]{2}</td>", lines.group(2)), "the lines show their amounts"
     history = section(body, "history")
     assert "<td>send</td>" in history
     sage = section(body, "sage-records")
