@@ -20,6 +20,7 @@ from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
 from portal.domain.values import parse_ids, parse_search
 from portal.exporters.sage300.connectors import make_connector
+from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import forbidden, page_arg, render, require, search_arg, wants_fragment, worker_notice
@@ -96,7 +97,10 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
 
 
 def _page(type_key: str, erp_item_id: int, context: dict | None = None, status: int = 200):
-    reader = make_connector(current_app.config).reader
+    try:
+        reader = make_connector(current_app.config).reader
+    except ConnectorUnavailable:  # the page still shows the item and its preview; the import log waits
+        reader = None
     page = item_page(db.session(), type_key, erp_item_id, _watch(), reader)
     context = {"form": None, "errors": {}, "values": {}, "notice": None, "conflict": None, **(context or {})}
     context.update(row=page.row, item_type=page.item_type, page=page, history=page.history, on_page=True)
