@@ -8,7 +8,7 @@ compares what it says before and after.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -96,9 +96,14 @@ def changes_of(edit: ErpEdit) -> list[Change]:
 def net(edits: list[ErpEdit]) -> list[Change]:
     """What several edits changed in all, in the order first changed: each value from before the
     first to after the last; a value changed and changed back is no change."""
+    return net_changes(changes_of(edit) for edit in edits)
+
+
+def net_changes(edits: Iterable[Iterable[Change]]) -> list[Change]:
+    """net() of the changes of each edit, in order."""
     first: dict[str, Change] = {}
-    for edit in edits:
-        for change in changes_of(edit):
+    for changes in edits:
+        for change in changes:
             was = first.get(change.key)
             first[change.key] = change if was is None else Change(change.key, change.label, was.old,
                                                                    change.new, change.line or was.line)
@@ -146,6 +151,14 @@ class HistoryRow:
 
 
 EDIT = "edit"
+
+
+def since_last_rejection(history: list[HistoryRow]) -> list[Change] | None:
+    """since_rejection, read from an item's history (no query of its own)."""
+    rejected_at = max((h.at for h in history if h.action == Action.REJECT), default=None)
+    if rejected_at is None:
+        return None
+    return net_changes(h.changes for h in history if h.action == EDIT and h.at >= rejected_at)
 
 
 def history(session: Session, erp: ErpItem | None) -> list[HistoryRow]:

@@ -58,6 +58,11 @@ def tab_link(base_url: str, type_key: str, state: str = "ready") -> str:
     return f"{base_url.rstrip('/')}/erp/{type_key}?filter={state}"
 
 
+def item_link(base_url: str, erp: ErpItem) -> str:
+    """The approver's page of one item (its lines, Sage records, history; Accept and Reject)."""
+    return f"{base_url.rstrip('/')}/erp/{erp.item_type}/{erp.id}"
+
+
 def approvers(session: Session) -> list[User]:
     """Every accounting approver (Standard or Admin on ERP Integrations with Can Push to
     Accounting) who is active and has an email address."""
@@ -92,7 +97,7 @@ def resent(session: Session, erp: ErpItem, type_label: str, summary: ItemSummary
     chose email (and those without a daily summary), a digest line for each of the others.
     Added to the session; the caller commits, then queues the mails (deliver_after_commit)."""
     company = company_name(session, notices)
-    link = tab_link(notices.base_url, erp.item_type)
+    link = item_link(notices.base_url, erp)
     line = (f"{type_label} {summary.title} ({summary.project}) was sent to ERP again by {actor.name}"
             + (f"; it had been rejected: {reason}" if reason else "."))
     by_mail: list[str] = []
@@ -155,7 +160,7 @@ def _figures(session: Session, base_url: str) -> tuple[list[Waiting], tuple[str,
             title = item_type.summary(item_type.load(session, oldest_erp.item_id)).title
         except NotFound:
             title = item_type.label
-        oldest = (item_type.label, title, oldest_erp.sent_at or utcnow(), tab_link(base_url, oldest_erp.item_type))
+        oldest = (item_type.label, title, oldest_erp.sent_at or utcnow(), item_link(base_url, oldest_erp))
     return [w for w in waiting if w.ready or w.failed], oldest
 
 

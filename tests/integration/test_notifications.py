@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import random
+import re
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -87,11 +88,11 @@ def test_a_resent_item_is_emailed_or_noted_as_each_approver_chose(session, sim, 
         got = mails_to(smtp, people[who], "ERP Commitment Resent:", "has been sent to ERP again", item.number)
         assert len(got) == 1, who
         body = readable(got[0])
-        assert "Wrong retainage" in body and f"{BASE}/erp/commitment?filter=ready" in body
+        assert "Wrong retainage" in body and f"Review it: {BASE}/erp/commitment/{erp.id}" in body  # its item page
     for who in ("digest", "plain", "admin_no_push", "sender"):
         assert mails_to(smtp, people[who], "has been sent to ERP again", item.number) == [], who
     notes = session.scalars(select(DigestNote).where(DigestNote.erp_item_id == erp.id)).all()
-    assert [n.user_id for n in notes] == [people["digest"].id]
+    assert [(n.user_id, n.link) for n in notes] == [(people["digest"].id, f"{BASE}/erp/commitment/{erp.id}")]
     assert "sent to ERP again" in notes[0].text and "Wrong retainage" in notes[0].text
 
 
@@ -121,6 +122,7 @@ def test_the_daily_summary_goes_to_approvers_who_want_it(session, sim, people, d
         body = readable(got[0])
         assert "Commitments:" in body and "waiting" in body and "failed to export" in body
         assert f"{BASE}/erp/commitment?filter=ready" in body and "Oldest waiting:" in body
+        assert re.search(rf"{BASE}/erp/[a-z_]+/[0-9]+\b", body), "the oldest waiting item links to its page"
         assert ("Sent to ERP again since your last summary" in body) is (who == "digest"), who
     for who in ("opted_out", "digest_no_summary", "plain", "admin_no_push", "sender"):
         assert mails_to(smtp, people[who], subject) == [], who

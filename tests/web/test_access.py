@@ -386,6 +386,7 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
     erp = "/erp/<type_key>/<int:erp_item_id>"
     cases = {
         ("/erp/<type_key>", "GET"): Case("GET", lambda w: f"/erp/{key}?filter=ready&q={w.token}", ERP_USERS),
+        (erp, "GET"): Case("GET", lambda w: f"/erp/{key}/{w.item(key, State.READY).erp}", ERP_USERS),
         (f"{erp}/row", "GET"): Case("GET", erp_url("row", State.READY), ERP_USERS),
         (f"{erp}/status", "GET"): Case("GET", erp_url("status", State.EXPORTING), ERP_USERS),
         (f"{erp}/accept", "GET"): Case("GET", erp_url("accept", State.READY), APPROVERS),

@@ -8,10 +8,12 @@ from flask import Blueprint, current_app, flash, make_response, redirect, render
 from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
+from portal import answers
 from portal.domain import policy, services, settings as settings_service, setup
 from portal.domain.edits import history
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
+from portal.domain.item_page import item_page
 from portal.domain.lifecycle import Action, State, allowed, next_state
 from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
@@ -106,9 +108,22 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
     context: dict[str, Any] = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
                                    conflict=conflict, item_type=get_type(type_key))
     if wants_fragment():
-        return make_response(render_template("erp/_row.html", **context), status)
-    # A new tab or a browser without JavaScript: the row (and its form) inside the layout.
-    context["history"] = history(db.session(), row.erp)
+        if not answers.on_page():
+            return make_response(render_template("erp/_row.html", **context), status)
+        # the row on the item's own page: its history follows, out of band
+        return answers.row_answer("erp/_row.html", None, history(db.session(), row.erp), status, **context)
+    # A new tab or a browser without JavaScript: the item's page, the row's form open on it.
+    return _page(type_key, erp_item_id, context, status)
+
+
+def _page(type_key: str, erp_item_id: int, context: dict | None = None, status: int = 200):
+    try:
+        reader = make_connector(current_app.config).reader
+    except ConnectorUnavailable:  # the page still shows the item and its preview; the import log waits
+        reader = None
+    page = item_page(db.session(), type_key, erp_item_id, _watch(), reader)
+    context = {"form": None, "errors": {}, "values": {}, "notice": None, "conflict": None, **(context or {})}
+    context.update(row=page.row, item_type=page.item_type, page=page, history=page.history, on_page=True)
     return make_response(render_template("erp/item_page.html", **context), status)
 
 
@@ -127,6 +142,12 @@ def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
     if not isinstance(exc, RaceLost) and allowed(action, row.erp.state):
         raise exc
     return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row))
+
+
+@bp.route("/<type_key>/<int:erp_item_id>")
+def item(type_key: str, erp_item_id: int):
+    """The approver's item page: header, lines, Sage records (or their preview), history; Accept, Reject."""
+    return _page(type_key, erp_item_id)
 
 
 @bp.route("/<type_key>/<int:erp_item_id>/row")
@@ -259,6 +280,8 @@ def bulk_accept(type_key: str):
 def _done(type_key: str, erp_item_id: int, notice: str | None = None):
     if htmx:
         return _row_response(type_key, erp_item_id, notice=notice)
+    if answers.on_page():
+        return redirect(url_for("erp.item", type_key=type_key, erp_item_id=erp_item_id), code=303)
     return redirect(url_for("erp.tab", type_key=type_key), code=303)
 
 

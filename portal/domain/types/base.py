@@ -68,6 +68,15 @@ def shown(field: Field, value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Detail:
+    """What the approver's item page shows of an item: its header fields and its lines (or
+    schedule of values), the first row of `lines` being the column headings."""
+    fields: tuple[tuple[str, str], ...]
+    lines: tuple[tuple[str, ...], ...] = ()
+    lines_title: str = "Lines"
+
+
+@dataclass(frozen=True)
 class Column:
     """One column of a tab or a project-side list: its label and the key in row values."""
     label: str
@@ -255,6 +264,13 @@ class ItemType:
     def search_ids(self, q: str) -> Select:
         """A select of the ids of items matching q."""
         raise NotImplementedError(f"{type(self).__name__} must say how its tab is searched")
+
+    # ---- the approver's item page --------------------------------------------------------
+    def detail(self, item: Any, values: dict) -> Detail:
+        """The item page's header fields (by default the tab's columns with the row's values)
+        and lines (by default what the Accept form shows above itself, if anything)."""
+        return Detail(tuple((c.label, str(values.get(c.key, ""))) for c in self.columns),
+                      tuple(self.accept_details(item) or ()))
 
     # ---- the project side ---------------------------------------------------------------
     def list_items(self, session: Session, project_id: int | None) -> list:

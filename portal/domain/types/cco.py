@@ -19,7 +19,16 @@ from portal.domain.models import (
     utcnow,
 )
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
+from portal.domain.types.base import (
+    Column,
+    Detail,
+    Field,
+    ItemSummary,
+    ItemType,
+    check_length,
+    exporting_with,
+    invalid_if,
+)
 from portal.domain.types.commitment import unit_line_errors
 from portal.domain.values import as_id, money, parse_money
 from portal.exporters.sage300.mapping import map_cco_imports
@@ -64,6 +73,17 @@ class CCOType(ItemType):
         return {"project": f"{item.project.number} {item.project.name}",
                 "commitment": item.commitment.number, "number": item.number, "title": item.title,
                 "status": item.status, "amount": money(sum((ln.amount for ln in item.lines), ZERO))}
+
+    def detail(self, item, values) -> Detail:
+        """Its header and its lines: changes to commitment lines, or new lines, totalled."""
+        rows: list[tuple[str, ...]] = [("Commitment Item", "Cost Code", "Category", "Description", "Units", "Amount")]
+        for ln in item.lines:
+            category = ln.commitment_line.category if ln.commitment_line else ln.category
+            rows.append((str(ln.commitment_line.line_no) if ln.commitment_line else "new",
+                         category.cost_code.code if category else "", category.code if category else "",
+                         ln.description, "" if ln.units is None else str(ln.units), money(ln.amount)))
+        rows.append(("Total", "", "", "", "", money(sum((ln.amount for ln in item.lines), ZERO))))
+        return Detail(super().detail(item, values).fields, tuple(rows))
 
     def search_ids(self, q):
         commitments = select(Commitment.id).where(like(Commitment.number, q))

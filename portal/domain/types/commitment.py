@@ -11,7 +11,16 @@ from portal.domain import settings
 from portal.domain.errors import Invalid
 from portal.domain.models import Category, Commitment, CommitmentLine, CostCode, Project, Vendor, utcnow
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
+from portal.domain.types.base import (
+    Column,
+    Detail,
+    Field,
+    ItemSummary,
+    ItemType,
+    check_length,
+    exporting_with,
+    invalid_if,
+)
 from portal.domain.values import as_id, money, parse_money
 from portal.exporters.sage300.mapping import map_commitment
 from portal.exporters.sage300.records import CommitmentData, CommitmentItemData
@@ -258,6 +267,18 @@ class CommitmentType(ItemType):
 
     def unlink_reference(self, erp, item: Commitment) -> dict:
         return {"commitment": item.erp_commitment_id or (erp.export_fields or {}).get("sage_id") or erp.erp_ref or ""}
+
+    def detail(self, item: Commitment, values: dict) -> Detail:
+        """Its header and its schedule of values, totalled."""
+        head = super().detail(item, values).fields + (
+            ("Type", item.commitment_type.replace("_", " ")), ("Accounting method", item.accounting_method),
+            ("Retainage %", str(item.retainage_pct)))
+        rows: list[tuple[str, ...]] = [("Item", "Cost Code", "Category", "Description", "Units", "Unit Cost", "Amount")]
+        rows += [(str(ln.line_no), ln.category.cost_code.code, ln.category.code, ln.description,
+                  "" if ln.units is None else str(ln.units), "" if ln.unit_cost is None else str(ln.unit_cost),
+                  money(ln.amount)) for ln in item.lines]
+        rows.append(("Total", "", "", "", "", "", money(item.total)))
+        return Detail(head, tuple(rows), "Schedule of values")
 
     def summary(self, item: Commitment) -> ItemSummary:
         return ItemSummary(project=f"{item.project.number} {item.project.name}",

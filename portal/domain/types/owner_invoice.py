@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal.domain.errors import Invalid
 from portal.domain.models import OwnerInvoice, OwnerInvoiceLine, Project
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, invalid_if
+from portal.domain.types.base import Column, Detail, Field, ItemSummary, ItemType, check_length, invalid_if
 from portal.domain.types.common import contract_item_choices, contract_of, contracts
 from portal.domain.values import mmddyyyy, money, parse_date, parse_money
 from portal.exporters.sage300.mapping import map_owner_invoice
@@ -51,6 +51,14 @@ class OwnerInvoiceType(ItemType):
                 "billing_date": mmddyyyy(item.billing_date),
                 "amount": money(sum((ln.amount for ln in item.lines), ZERO)),
                 "retainage": money(sum((ln.retainage for ln in item.lines), ZERO)), "status": item.status}
+
+    def detail(self, item, values) -> Detail:
+        """Its header and its lines billed per contract item, totalled."""
+        rows: list[tuple[str, ...]] = [("Contract Item", "Description", "Amount", "Retainage")]
+        rows += [(ln.contract_item.code, ln.contract_item.description, money(ln.amount), money(ln.retainage))
+                 for ln in item.lines]
+        rows.append(("Total", "", values.get("amount", ""), values.get("retainage", "")))
+        return Detail(super().detail(item, values).fields, tuple(rows), "Schedule of values billed")
 
     def search_ids(self, q):
         projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))

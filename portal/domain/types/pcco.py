@@ -19,7 +19,7 @@ from portal.domain.models import (
     utcnow,
 )
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, invalid_if
+from portal.domain.types.base import Column, Detail, Field, ItemSummary, ItemType, check_length, invalid_if
 from portal.domain.types.common import contract_item_choices, contract_of, contracts
 from portal.domain.values import money, parse_date, parse_money
 from portal.exporters.sage300.mapping import map_pcco
@@ -59,6 +59,14 @@ class PCCOType(ItemType):
         return {"project": f"{item.project.number} {item.project.name}", "contract": item.contract.number,
                 "number": item.number, "title": item.title, "status": item.status,
                 "amount": money(sum((ln.amount for ln in item.lines), ZERO))}
+
+    def detail(self, item, values) -> Detail:
+        """Its header and its lines (the contract item each changes, the category's estimate), totalled."""
+        rows: list[tuple[str, ...]] = [("Contract Item", "Cost Code", "Category", "Description", "Amount")]
+        rows += [(ln.contract_item.code if ln.contract_item else "new", ln.category.cost_code.code,
+                  ln.category.code, ln.description, money(ln.amount)) for ln in item.lines]
+        rows.append(("Total", "", "", "", money(sum((ln.amount for ln in item.lines), ZERO))))
+        return Detail(super().detail(item, values).fields, tuple(rows))
 
     def search_ids(self, q):
         projects = select(Project.id).where(or_(like(Project.name, q), like(Project.number, q)))

@@ -21,7 +21,7 @@ from portal.domain.models import (
     Vendor,
 )
 from portal.domain.search import like
-from portal.domain.types.base import Column, EditedValues, Field, ItemSummary, ItemType, Mapped
+from portal.domain.types.base import Column, Detail, EditedValues, Field, ItemSummary, ItemType, Mapped
 from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import (
@@ -110,6 +110,20 @@ class SubcontractorInvoiceType(ItemType):
                 "period": f"{mmddyyyy(item.period_start)} – {mmddyyyy(item.period_end)}",
                 "billing_date": mmddyyyy(item.billing_date),
                 "payment_due": money(item.payment_due), "retainage": money(item.total_retainage)}
+
+    def detail(self, item: SubcontractorInvoice, values: dict) -> Detail:
+        """Its header, status and sub job, and its schedule of values billed this period, totalled."""
+        head = super().detail(item, values).fields + (
+            ("Status", item.status), ("Sub Job", item.sub_job.code if item.sub_job else ""))
+        rows: list[tuple[str, ...]] = [("Item", "Cost Code", "Category", "Description", "Qty", "Work Completed",
+                                        "Materials Stored", "Amount", "Retainage")]
+        for ln in item.lines:
+            cl = ln.commitment_line
+            rows.append((str(cl.line_no), cl.category.cost_code.code, cl.category.code,
+                         ln.description or cl.description, "" if ln.quantity is None else str(ln.quantity),
+                         money(ln.work_completed), money(ln.materials_stored), money(ln.amount), money(ln.retainage)))
+        rows.append(("Total", "", "", "", "", "", "", money(item.total_amount), money(item.total_retainage)))
+        return Detail(head, tuple(rows), "Schedule of values billed")
 
     def search_ids(self, q: str):
         vendors = select(Vendor.id).where(like(Vendor.name, q))
