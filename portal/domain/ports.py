@@ -32,3 +32,9 @@ class Connector(Protocol):
     def submit(self, batch: Batch) -> SageResult: ...
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]: ...
+
+    def commitment_figures(self, commitments: list[str]) -> dict[str, dict]:
+        """Sage's side of these commitments in one call (SageUnreadable: it cannot read Sage)."""
+
+    def job_figures(self, jobs: list[str]) -> dict[str, dict]:
+        """Sage's side of these jobs in one call (SageUnreadable: it cannot read Sage)."""

@@ -30,6 +30,7 @@ The package, one facade (Sage300Simulator) over its parts:
     entry.py      data entry as a Sage user makes it (add_*, set_*, update_*, delete_*)
     sage_user.py  a Sage user's fixes and undos with Sage's refusals, the exported records listed
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
+    figures.py    Sage's side of a reconciliation, many commitments or jobs per call
     importers.py  submit and the per-kind importers
     lookups.py    what a batch refers to, read with one query per table (statements built once)
     generic.py    the importer, finder and delete for a batch kind with no importer of its own
@@ -45,6 +46,9 @@ from ..mapping import (
     MISC_WORKSHEET_2,
     ORIGINAL_ESTIMATE,
     SCHEDULE_VALUE_CHANGE,
+)
+from .figures import (
+    FiguresMixin,
 )
 from .importers import (
     ImportersMixin,
@@ -186,7 +190,7 @@ from .schema import (
 )
 
 
-class Sage300Simulator(SageUserMixin, ReadersMixin, ImportersMixin):
+class Sage300Simulator(SageUserMixin, ReadersMixin, FiguresMixin, ImportersMixin):
     """Sage 300 CRE as seen through the hh2 connection, in a database of its own.
 
     Sage300Simulator(url, schema=None, drop_folder=None, closed_periods=(), tolerance_pct=0,
