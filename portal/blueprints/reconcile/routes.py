@@ -10,7 +10,7 @@ from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db
 from portal.web import render, require
 
-bp = Blueprint("reconcile", __name__, url_prefix="/erp/reconciliation")
+bp = Blueprint("reconcile", __name__, url_prefix="/erp")
 
 
 @bp.before_request
@@ -30,7 +30,7 @@ def _csv(text: str, filename: str):
     return response
 
 
-@bp.route("")
+@bp.route("/reconciliation")
 @require(policy.RECONCILE)
 def company():
     """Every synced commitment and job of the company, the portal's figures beside Sage's."""
@@ -38,14 +38,14 @@ def company():
     return render("reconcile/index.html", rec=rec, active_tab="reconciliation")
 
 
-@bp.route(".csv")
+@bp.route("/reconciliation.csv")
 @require(policy.RECONCILE)
 def company_csv():
     """The company's reconciliation as CSV."""
     return _csv(reconcile.csv_text(reconcile.reconcile(db.session(), _connect)), "reconciliation.csv")
 
 
-@bp.route("/projects/<int:project_id>")
+@bp.route("/reconciliation/projects/<int:project_id>")
 @require(policy.RECONCILE)
 def project(project_id: int):
     """One project's synced commitments and job, the portal's figures beside Sage's."""
@@ -53,7 +53,7 @@ def project(project_id: int):
     return render("reconcile/index.html", rec=rec, active_tab="reconciliation")
 
 
-@bp.route("/projects/<int:project_id>.csv")
+@bp.route("/reconciliation/projects/<int:project_id>.csv")
 @require(policy.RECONCILE)
 def project_csv(project_id: int):
     """One project's reconciliation as CSV."""
