@@ -48,7 +48,6 @@ def synced_in_sage(app, sim, erp_ids: list[int]) -> int:
             for erp_id, number, *_ in rows[start:start + 2000]:
                 conn.execute(update(ErpItem).where(ErpItem.id == erp_id).values(
                     state="synced", export_fields={"erp_id": number}, erp_ref=number, synced_at=utcnow()))
-        jobs = dict(conn.execute(select(Commitment.erp_commitment_id, Commitment.project_id)).all())
     from portal.domain.models import Project
     with app.app_context():
         job_of = {pid: job for pid, job in db.session.execute(select(Project.id, Project.sage_job_id))}
@@ -57,7 +56,7 @@ def synced_in_sage(app, sim, erp_ids: list[int]) -> int:
     with sim.engine.begin() as conn:
         invoices, distributions = [], []
         for n, (_erp, number, commitment, vendor, project_id) in enumerate(rows):
-            job = job_of[jobs[commitment]]
+            job = job_of[project_id]
             invoices.append(dict(Vendor=vendor, Invoice=number, Description="", Invoice_Date=date(2026, 10, 31),
                                  Accounting_Date=date(2026, 10, 31), Amount=Decimal("1600.00"),
                                  Retainage=Decimal("150.00"), Batch_ID=f"bench-{number}", Created_At=now,
