@@ -2,13 +2,13 @@
 a page per project, and each as CSV."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response
+from flask import Blueprint, current_app
 from flask_login import login_required
 
 from portal.domain import policy, reconcile
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db
-from portal.web import render, require
+from portal.web import csv_download, render, require
 
 bp = Blueprint("reconcile", __name__, url_prefix="/erp")
 
@@ -23,13 +23,6 @@ def _connect():
     return make_connector(current_app.config)
 
 
-def _csv(text: str, filename: str):
-    response = make_response(text)
-    response.mimetype = "text/csv"
-    response.headers.set("Content-Disposition", "attachment", filename=filename)
-    return response
-
-
 @bp.route("/reconciliation")
 @require(policy.RECONCILE)
 def company():
@@ -42,7 +35,7 @@ def company():
 @require(policy.RECONCILE)
 def company_csv():
     """The company's reconciliation as CSV."""
-    return _csv(reconcile.csv_text(reconcile.reconcile(db.session(), _connect)), "reconciliation.csv")
+    return csv_download(reconcile.csv_text(reconcile.reconcile(db.session(), _connect)), "reconciliation.csv")
 
 
 @bp.route("/reconciliation/projects/<int:project_id>")
@@ -58,4 +51,4 @@ def project(project_id: int):
 def project_csv(project_id: int):
     """One project's reconciliation as CSV."""
     rec = reconcile.reconcile(db.session(), _connect, project_id)
-    return _csv(reconcile.csv_text(rec), f"reconciliation-{project_id}.csv")
+    return csv_download(reconcile.csv_text(rec), f"reconciliation-{project_id}.csv")
