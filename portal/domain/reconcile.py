@@ -116,18 +116,15 @@ class Row:
 
 @dataclass
 class Reconciliation:
-    """The page: its rows, or why Sage could not be read (`error`)."""
+    """The page: its rows (every one, or those that differ), how many there are, or why Sage
+    could not be read (`error`)."""
     project: Project | None
     rows: list[Row]
     error: str = ""
-
-    @property
-    def differing(self) -> int:
-        return sum(1 for r in self.rows if r.differs)
-
-    @property
-    def missing(self) -> int:
-        return sum(1 for r in self.rows if r.note == MISSING)
+    total: int = 0
+    differing: int = 0
+    missing: int = 0
+    only_differences: bool = False
 
 
 def _synced(key: str, item_id_column):
@@ -140,9 +137,11 @@ def _sum_by(session: Session, key_column, amount_column, where) -> dict:
         select(key_column, func.sum(amount_column)).where(where).group_by(key_column))}
 
 
-def reconcile(session: Session, connect: Callable[[], Connector], project_id: int | None = None) -> Reconciliation:
+def reconcile(session: Session, connect: Callable[[], Connector], project_id: int | None = None,
+              only_differences: bool = False) -> Reconciliation:
     """The portal's figures beside Sage's for every synced commitment and job of the project (of
-    the company when project_id is None); `connect` makes the connector Sage is read through."""
+    the company when project_id is None), or only those that differ; `connect` makes the
+    connector Sage is read through."""
     project = None
     if project_id is not None:
         project = session.get(Project, project_id)
@@ -160,7 +159,10 @@ def reconcile(session: Session, connect: Callable[[], Connector], project_id: in
     rows = [_job_row(j, sage_jobs.get(j["ref"])) for j in portal_jobs]
     rows += [_commitment_row(c, sage_commitments.get(c["ref"])) for c in portal_commitments]
     rows.sort(key=lambda r: (r.project, r.kind != "Job", r.ref))
-    return Reconciliation(project, rows)
+    differing = [r for r in rows if r.differs]
+    return Reconciliation(project, differing if only_differences else rows, total=len(rows),
+                          differing=len(differing), missing=sum(1 for r in differing if r.note == MISSING),
+                          only_differences=only_differences)
 
 
 # ---- commitments -------------------------------------------------------------------------------

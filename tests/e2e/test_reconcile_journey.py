@@ -1,6 +1,7 @@
-"""In Chromium: an accounting approver opens Reconciliation from the ERP tabs and sees a synced
-commitment match Sage; a Sage user deletes it on the simulator's Sage page; the approver's
-project page then flags it as missing in Sage, and the company page counts it."""
+"""In Chromium: an accounting approver opens Reconciliation from the ERP tabs, lists every synced
+item and opens a project's page, where a synced commitment matches Sage; a Sage user deletes it
+on the simulator's Sage page; the approver's project page then flags it as missing in Sage, and
+the company page (what differs, by default) lists it."""
 from __future__ import annotations
 
 import pytest
@@ -23,6 +24,7 @@ def test_a_commitment_deleted_on_the_sage_page_is_flagged(session, sim, open_as)
     page = open_as(approver)
     erp_tab(page, "Reconciliation")
     expect(page.get_by_role("heading", name="Reconciliation", exact=True)).to_be_visible()
+    navigate(page, page.get_by_role("navigation", name="Show").get_by_role("link", name="All synced"))
     navigate(page, page.locator(f"#recon-job-{project.sage_job_id}").get_by_role(
         "link", name=f"{project.number} {project.name}"))
     group = page.locator(f"#recon-commitment-{commitment}")

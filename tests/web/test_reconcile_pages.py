@@ -40,13 +40,21 @@ def test_the_project_page_flags_an_invoice_voided_in_sage(clients, world):
     assert f"AP invoice {world.home.vendor_erp}/{invoice.fields['erp_id']}" in row and "void in Sage" in row
     assert "<mark>-$1,600.00</mark>" in row
     assert 'data-differs="false"' in group(text(response), "job", world.home.job)
+    # only what differs: the commitment, not the job; the CSV link keeps the choice
+    body = text(clients["approver"].get(f"{url}?show=differences"))
+    assert 'data-differs="true"' in group(body, "commitment", world.home.commitment_erp)
+    assert f'id="recon-job-{world.home.job}"' not in body
+    assert f'href="{url}.csv?show=differences"' in body
 
 
-def test_the_company_page_links_each_project(clients, world):
+def test_the_company_page_shows_differences_and_links_each_project(clients, world):
+    """By default only what differs (a job that matches is left out); ?show=all lists every one."""
     body = text(clients["approver"].get("/erp/reconciliation"))
+    assert 'aria-current="page">Reconciliation</a>' in body
+    assert f'id="recon-job-{world.home.job}"' not in body and 'data-differs="false"' not in body
+    body = text(clients["approver"].get("/erp/reconciliation?show=all"))
     row = group(body, "job", world.home.job)
     assert f'href="/erp/reconciliation/projects/{world.home.pid}"' in row
-    assert 'aria-current="page">Reconciliation</a>' in body
 
 
 def test_the_csv_lists_each_figure(clients, world):

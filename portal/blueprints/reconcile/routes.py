@@ -2,7 +2,7 @@
 a page per project, and each as CSV."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 from flask_login import login_required
 
 from portal.domain import policy, reconcile
@@ -23,11 +23,16 @@ def _connect():
     return make_connector(current_app.config)
 
 
+def _only_differences(default: bool) -> bool:
+    """?show=all or ?show=differences; the page's default otherwise."""
+    return {"all": False, "differences": True}.get(request.args.get("show", ""), default)
+
+
 @bp.route("/reconciliation")
 @require(policy.RECONCILE)
 def company():
-    """Every synced commitment and job of the company, the portal's figures beside Sage's."""
-    rec = reconcile.reconcile(db.session(), _connect)
+    """The company's synced commitments and jobs that differ from Sage (?show=all: every one)."""
+    rec = reconcile.reconcile(db.session(), _connect, only_differences=_only_differences(True))
     return render("reconcile/index.html", rec=rec, active_tab="reconciliation")
 
 
@@ -35,20 +40,21 @@ def company():
 @require(policy.RECONCILE)
 def company_csv():
     """The company's reconciliation as CSV."""
-    return csv_download(reconcile.csv_text(reconcile.reconcile(db.session(), _connect)), "reconciliation.csv")
+    rec = reconcile.reconcile(db.session(), _connect, only_differences=_only_differences(False))
+    return csv_download(reconcile.csv_text(rec), "reconciliation.csv")
 
 
 @bp.route("/reconciliation/projects/<int:project_id>")
 @require(policy.RECONCILE)
 def project(project_id: int):
-    """One project's synced commitments and job, the portal's figures beside Sage's."""
-    rec = reconcile.reconcile(db.session(), _connect, project_id)
+    """One project's synced commitments and job, the portal's figures beside Sage's (?show=differences)."""
+    rec = reconcile.reconcile(db.session(), _connect, project_id, _only_differences(False))
     return render("reconcile/index.html", rec=rec, active_tab="reconciliation")
 
 
 @bp.route("/reconciliation/projects/<int:project_id>.csv")
 @require(policy.RECONCILE)
 def project_csv(project_id: int):
-    """One project's reconciliation as CSV."""
-    rec = reconcile.reconcile(db.session(), _connect, project_id)
+    """One project's reconciliation as CSV (?show=differences: only what differs)."""
+    rec = reconcile.reconcile(db.session(), _connect, project_id, _only_differences(False))
     return csv_download(reconcile.csv_text(rec), f"reconciliation-{project_id}.csv")
