@@ -1,6 +1,6 @@
 """Reconciliation: the portal's figures beside Sage's, per synced commitment (committed with
 approved changes, invoiced, retainage held, paid) and per synced job (budget, approved
-changes), with the records behind each difference (which CCO, AP invoice, budget line or
+changes, prime contract), with the records behind each difference (which CCO, AP invoice, budget line or
 change differs) and the items synced in the portal that Sage no longer holds.
 
 Efficient at a company's size: the portal side is read in one query per kind (commitments,
@@ -34,6 +34,8 @@ from portal.domain.models import (
     ErpItem,
     PrimeChangeOrder,
     PrimeChangeOrderLine,
+    PrimeContract,
+    PrimeContractItem,
     Project,
     SubcontractorInvoice,
     Vendor,
@@ -275,8 +277,20 @@ def _portal_jobs(session: Session, project_id: int | None) -> list[dict]:
                 .join(ErpItem, _synced(key, model.id)).join(line, parent == model.id)
                 .where(model.project_id.in_(ids)).group_by(model.id, model.project_id, model.number)):
             changes[pid].append({"kind": kind, "ref": number, "amount": Decimal(amount or 0)})
+    # the prime contracts imported from Sage contracts (Use Quickbill jobs have none), with the
+    # synced PCCOs' lines, each a change of one contract item
+    contracts = _sum_by(session, PrimeContract.project_id, PrimeContractItem.amount,
+                        PrimeContract.project_id.in_(ids) & PrimeContract.sage_contract_id.is_not(None)
+                        & (PrimeContractItem.contract_id == PrimeContract.id))
+    for pid, amount in _sum_by(session, PrimeChangeOrder.project_id, PrimeChangeOrderLine.amount,
+                               PrimeChangeOrder.project_id.in_(ids)
+                               & (PrimeChangeOrderLine.pcco_id == PrimeChangeOrder.id)
+                               & PrimeChangeOrder.id.in_(select(ErpItem.item_id).where(
+                                   ErpItem.item_type == "pcco", ErpItem.state == State.SYNCED))).items():
+        if pid in contracts:
+            contracts[pid] += amount
     return [{"project_id": pid, "ref": job, "name": f"{number} {name}", "project": f"{number} {name}",
-             "budget": budgets.get(pid), "changes": changes.get(pid, [])}
+             "budget": budgets.get(pid), "changes": changes.get(pid, []), "contract": contracts.get(pid)}
             for pid, job, number, name in session.execute(
                 select(Project.id, Project.sage_job_id, Project.number, Project.name).where(where))]
 
@@ -294,7 +308,8 @@ def _job_row(j: dict, sage: dict | None) -> Row:
     if sage is None:
         return Row("Job", j["project_id"], j["project"], j["ref"], j["name"],
                    [Figure("Budget (original estimate)", portal_budget, None, MISSING),
-                    Figure("Approved changes", portal_changes, None, MISSING)], note=MISSING)
+                    Figure("Approved changes", portal_changes, None, MISSING),
+                    Figure("Prime contract (with approved changes)", j["contract"], None, MISSING)], note=MISSING)
     records = []
     estimates = dict(sage["estimates"])
     for key, amount in sorted((budget or {}).items()):
@@ -311,9 +326,13 @@ def _job_row(j: dict, sage: dict | None) -> Row:
     for kind, left in sage_changes.items():
         records += [Record(kind, ref, "", None, amount, SAGE_ONLY) for ref, amount in sorted(left.items()) if amount]
     sage_total_changes = sum(sage["changes"].values(), ZERO) + sum(sage["pcco_changes"].values(), ZERO)
+    contract = j["contract"]
     figures = [Figure("Budget (original estimate)", portal_budget, sum(sage["estimates"].values(), ZERO), no_budget,
                       compared=budget is not None),
-               Figure("Approved changes", portal_changes, sage_total_changes)]
+               Figure("Approved changes", portal_changes, sage_total_changes),
+               Figure("Prime contract (with approved changes)", contract, sage["contract"],
+                      "" if contract is not None else "no prime contract imported from Sage contracts",
+                      compared=contract is not None)]
     return Row("Job", j["project_id"], j["project"], j["ref"], j["name"], figures, records)
 
 

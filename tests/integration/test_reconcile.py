@@ -16,13 +16,13 @@ from tests import factories as f, items as it
 
 @pytest.fixture
 def synced(session, sim):
-    """A home whose commitment has a synced CCO and invoice, and whose job has an exported budget
-    and a synced budget change: (home, cco, invoice, change)."""
+    """A home whose commitment has a synced CCO and invoice, and whose job has an exported budget,
+    a synced budget change and a prime contract with a synced PCCO: (home, cco, invoice, change, pcco)."""
     admin = f.make_user(session)
     home = it.make_home(session, sim, {admin.id: ToolLevel.ADMIN})
     approver = f.approver(session)
     made = [it.make_item(session, sim, key, State.SYNCED, home=home, sender=admin, approver=approver)
-            for key in ("cco", "subcontractor_invoice", "budget_change")]
+            for key in ("cco", "subcontractor_invoice", "budget_change", "pcco")]
     return (home, *made)
 
 
@@ -51,11 +51,14 @@ def test_a_synced_commitment_and_job_match_sage(session, sim, synced):
     assert (figure(commitment, "Invoiced").portal, figure(commitment, "Retainage").portal) == (1600, 150)
     assert figure(commitment, "Paid").note == rc.NOT_SYNCED and not figure(commitment, "Paid").differs
     assert {r.kind for r in commitment.records} == {"CCO", "AP invoice"}
-    assert (figure(job, "Budget").sage, figure(job, "Approved changes").sage) == (60000, 500)
+    # the budget change's 500 and the PCCO's 12,000; the contract's 1,300,000 and the PCCO's 12,000
+    assert (figure(job, "Budget").sage, figure(job, "Approved changes").sage) == (60000, 12500)
+    assert figure(job, "Prime contract").sage == Decimal("1312000.00")
+    assert {r.kind for r in job.records} == {"Budget line", "Budget change", "PCCO"}
 
 
 def test_an_invoice_voided_in_sage_differs_naming_the_invoice(session, sim, synced):
-    home, _, invoice, _ = synced
+    home, invoice = synced[0], synced[2]
     ref = invoice.fields["erp_id"]
     sim.void_or_delete_ap_invoice(home.vendor_erp, ref, "Void")
     row = row_of(run(session, sim, home.pid), "Commitment")
@@ -130,3 +133,12 @@ def test_csv_cells_are_formula_safe(session, sim):
     session.commit()
     text = rc.csv_text(run(session, sim, home.pid))
     assert ",'=cmd" in text and ",=cmd" not in text
+
+
+def test_a_pcco_deleted_in_sage_differs_naming_it(session, sim, synced):
+    home, pcco = synced[0], synced[4]
+    sim.delete_change_transactions(home.job, pcco.number)
+    job = row_of(run(session, sim, home.pid), "Job")
+    assert figure(job, "Approved changes").difference == Decimal("-12000.00")
+    [diff] = job.differences
+    assert (diff.kind, diff.ref, diff.note) == ("PCCO", pcco.number, rc.MISSING)

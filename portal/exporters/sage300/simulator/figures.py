@@ -1,6 +1,6 @@
 """Sage's figures for a reconciliation with the portal: per commitment (its amount, change
-orders, AP invoices with retainage, what was paid) and per job (original estimates and
-approved estimate changes), each read for many commitments or jobs in a few batched queries
+orders, AP invoices with retainage, what was paid) and per job (original estimates, approved
+estimate changes, its prime contracts' value), each read for many commitments or jobs in a few batched queries
 (one per table and chunk of codes), never one per record."""
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from .schema import (
     commitment_co_item_t,
     commitment_co_t,
     commitment_t,
+    contract_item_t,
+    contract_t,
     distribution_t,
     invoice_t,
     job_t,
@@ -83,14 +85,16 @@ class FiguresMixin(SimulatorBase):
 
     def job_figures(self, jobs: list[str]) -> dict[str, dict]:
         """{job: {"status", "estimates": {(Extra, Cost_Code, Category): Original estimate},
-        "changes": {Ref_1: Approved est chng}, "pcco_changes": {Ref_1: Approved est chng of a PCCO}}}
-        for the jobs still in Sage (posted or not: a budget waits in new.jct until posted)."""
+        "changes": {Ref_1: Approved est chng}, "pcco_changes": {Ref_1: Approved est chng of a PCCO},
+        "contract": the job's CN contract items' original amounts + approved changes (None: no
+        contract)}} for the jobs still in Sage (posted or not: a budget waits in new.jct until posted)."""
         out: dict[str, dict] = {}
         r: Any  # the rows of each query below
         with self.engine.connect() as conn:
             for chunk in _chunks(jobs):
                 for r in conn.execute(select(job_t.c.Job, job_t.c.Status).where(job_t.c.Job.in_(chunk))):
-                    out[r.Job] = {"status": r.Status, "estimates": {}, "changes": {}, "pcco_changes": {}}
+                    out[r.Job] = {"status": r.Status, "estimates": {}, "changes": {}, "pcco_changes": {},
+                                  "contract": None}
                 t = transaction_t.c
                 amount = func.sum(t.Amount).label("amount")
                 for r in conn.execute(select(t.Job, t.Extra, t.Cost_Code, t.Category, amount)
@@ -105,4 +109,10 @@ class FiguresMixin(SimulatorBase):
                         into = "pcco_changes" if r.Ref_2 == PCCO_REF_2 else "changes"
                         bucket = out[r.Job][into]
                         bucket[r.Ref_1] = bucket.get(r.Ref_1, ZERO) + Decimal(r.amount)
+                value = func.sum(contract_item_t.c.Original_Amount + contract_item_t.c.Approved_Changes)
+                for r in conn.execute(select(contract_t.c.Job, value.label("amount"))
+                                      .join(contract_item_t, contract_item_t.c.Contract == contract_t.c.Contract)
+                                      .where(contract_t.c.Job.in_(chunk)).group_by(contract_t.c.Job)):
+                    if r.Job in out:
+                        out[r.Job]["contract"] = Decimal(r.amount or 0)
         return out
