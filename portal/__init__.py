@@ -84,10 +84,11 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.items.routes import bp as items_bp
     from portal.blueprints.jobcosts.routes import bp as jobcosts_bp
     from portal.blueprints.projects.routes import bp as projects_bp
+    from portal.blueprints.reconcile.routes import bp as reconcile_bp
     from portal.blueprints.reports.routes import bp as reports_bp
     from portal.blueprints.sage.routes import bp as sage_bp
     for bp in (auth_bp, erp_bp, projects_bp, admin_bp, items_bp, api_bp, jobcosts_bp, imports_bp, sage_bp,
-               health_bp, account_bp, desk_bp, reports_bp, audit_bp):
+               health_bp, account_bp, desk_bp, reports_bp, audit_bp, reconcile_bp):
         app.register_blueprint(bp)
 
     from portal import cli

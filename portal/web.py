@@ -130,6 +130,14 @@ def worker_notice(states: Iterable[str]) -> str | None:
     return health.worker_notice(states, RQHealthProbe())
 
 
+def csv_download(text: str, filename: str):
+    """A CSV text as a download named `filename`."""
+    response = make_response(text)
+    response.mimetype = "text/csv"
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    return response
+
+
 def message_fragment(text: str, status: int, level: str = "error"):
     """A message swapped into the page's #messages area, whatever element made the request."""
     response = make_response(render_template("_message.html", text=text, level=level), status)

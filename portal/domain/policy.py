@@ -30,6 +30,7 @@ ACCOUNTANT_REPORT = "accountant_report"  # "View an Accountant Report for ERP": 
 UNSYNCABLE_REPORT = "unsyncable_direct_costs"
 VIEW_HEALTH = "view_health"      # the health page: site admins and ERP Admins
 VIEW_AUDIT = "view_audit_log"    # the company's audit log: ERP Admins and accounting approvers
+RECONCILE = "reconcile_with_sage"  # the portal's figures beside Sage's: ERP Admins and accounting approvers
 
 
 def can(user: User | None, action: str, *, project_level: str | None = None,
@@ -43,7 +44,7 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
         return user.is_accounting_approver
     if action == ERP_ADMIN:
         return user.erp_level == ToolLevel.ADMIN
-    if action in (IMPORT, VIEW_AUDIT):
+    if action in (IMPORT, VIEW_AUDIT, RECONCILE):
         return can(user, DECIDE) or can(user, ERP_ADMIN)
     if action in (MANAGE_COMPANIES, ASSIGN_COST_TYPES):
         return ToolLevel.at_least(user.erp_level, ToolLevel.STANDARD)

@@ -35,6 +35,12 @@ class Connector(Protocol):
 
     def setup_checks(self) -> list[SetupCheck]: ...
 
+    def commitment_figures(self, commitments: list[str]) -> dict[str, dict]:
+        """Sage's side of these commitments in one call (SageUnreadable: it cannot read Sage)."""
+
+    def job_figures(self, jobs: list[str]) -> dict[str, dict]:
+        """Sage's side of these jobs in one call (SageUnreadable: it cannot read Sage)."""
+
 
 class SageSetup(Protocol):
     def setup_checks(self) -> list[SetupCheck]:

@@ -43,6 +43,8 @@ GLOBAL = {
     policy.DECIDE: {"approver", "erp_admin_approver"},
     policy.ERP_ADMIN: {"erp_admin_no_push", "erp_admin_approver"},
     policy.IMPORT: {"approver", "erp_admin_no_push", "erp_admin_approver"},
+    # reconciliation with Sage (issue 12): accounting approvers and ERP Admins
+    policy.RECONCILE: {"approver", "erp_admin_no_push", "erp_admin_approver"},
     # the guide's permissions table (docs/permissions.md): Admin on ERP Integrations, push or not
     policy.LINK_COMPANIES: {"erp_admin_no_push", "erp_admin_approver"},
     policy.ADD_JOBS: {"erp_admin_no_push", "erp_admin_approver"},

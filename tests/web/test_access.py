@@ -836,6 +836,13 @@ ROUTES: dict[tuple[str, str], Case] = {
     # the audit log: ERP Admins and accounting approvers
     ("/erp/audit-log", "GET"): Case("GET", lambda w: f"/erp/audit-log?q={w.token}", IMPORTERS),
     ("/erp/audit-log.csv", "GET"): Case("GET", lambda w: f"/erp/audit-log.csv?q={w.token}", IMPORTERS),
+    # reconciliation with Sage: ERP Admins and accounting approvers
+    ("/erp/reconciliation", "GET"): Case("GET", lambda w: "/erp/reconciliation", IMPORTERS),
+    ("/erp/reconciliation.csv", "GET"): Case("GET", lambda w: "/erp/reconciliation.csv", IMPORTERS),
+    ("/erp/reconciliation/projects/<int:project_id>", "GET"): Case(
+        "GET", lambda w: f"/erp/reconciliation/projects/{w.home.pid}", IMPORTERS),
+    ("/erp/reconciliation/projects/<int:project_id>.csv", "GET"): Case(
+        "GET", lambda w: f"/erp/reconciliation/projects/{w.home.pid}.csv", IMPORTERS),
     ("/healthz", "GET"): Case("GET", lambda w: "/healthz", EVERYONE, (200, 503), anon=None),
     ("/admin/health", "GET"): Case("GET", lambda w: "/admin/health", HEALTH_VIEWERS),
     ("/health/worker-notice", "GET"): Case("GET", lambda w: "/health/worker-notice", LOGGED_IN, (200, 286)),

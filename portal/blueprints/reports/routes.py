@@ -2,12 +2,12 @@
 on a project, no ERP Integrations permission needed), each with URL filters and a CSV download."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, request
+from flask import Blueprint, current_app, request
 from flask_login import current_user, login_required
 
 from portal.domain import policy, reports
 from portal.extensions import db
-from portal.web import page_arg, render, require
+from portal.web import csv_download, page_arg, render, require
 
 bp = Blueprint("reports", __name__, url_prefix="/erp/reports")
 
@@ -22,13 +22,6 @@ def _signed_in():
 def _nav():
     """The navigation's question: may the user see the Unsyncable Direct Costs of some project?"""
     return {"may_see_unsyncable": lambda: reports.may_see_unsyncable(db.session(), current_user)}
-
-
-def _csv(text: str, filename: str):
-    response = make_response(text)
-    response.mimetype = "text/csv"
-    response.headers.set("Content-Disposition", "attachment", filename=filename)
-    return response
 
 
 @bp.route("/accountant")
@@ -46,7 +39,7 @@ def accountant():
 def accountant_csv():
     """The Accountant report under the same filters, as a CSV download."""
     filters = reports.AccountantFilters.parse(request.args)
-    return _csv(reports.accountant_csv(db.session(), current_user, filters), "accountant-report.csv")
+    return csv_download(reports.accountant_csv(db.session(), current_user, filters), "accountant-report.csv")
 
 
 @bp.route("/unsyncable-direct-costs")
@@ -63,4 +56,4 @@ def unsyncable():
 def unsyncable_csv():
     """The Unsyncable Direct Costs report under the same filters, as a CSV download."""
     filters = reports.UnsyncableFilters.parse(request.args)
-    return _csv(reports.unsyncable_csv(db.session(), current_user, filters), "unsyncable-direct-costs.csv")
+    return csv_download(reports.unsyncable_csv(db.session(), current_user, filters), "unsyncable-direct-costs.csv")

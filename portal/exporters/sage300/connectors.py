@@ -81,6 +81,24 @@ class SimulatorConnector:
         except OperationalError as exc:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
+    def commitment_figures(self, commitments: list[str]) -> dict[str, dict]:
+        """Sage's side of these commitments (see the simulator's commitment_figures), one call."""
+        try:
+            return self.sim.commitment_figures(commitments)
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+
+    def job_figures(self, jobs: list[str]) -> dict[str, dict]:
+        """Sage's side of these jobs (see the simulator's job_figures), one call."""
+        try:
+            return self.sim.job_figures(jobs)
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+
+
+FILE_DROP_CANNOT_READ = ("Reconciliation needs a connection that can read Sage 300 CRE (the simulator); the "
+                         "file-drop connector only writes import files, so Sage's figures cannot be shown.")
+
 
 class FileDropConnector:
     """Writes the batch's import file into a folder; the same batch_id overwrites the same file.
@@ -120,6 +138,14 @@ class FileDropConnector:
         """Import files cannot be read back: SageUnreadable, so nothing is unlinked unchecked."""
         raise SageUnreadable("Unlinking needs a connection that can read Sage 300 CRE (the simulator); "
                              "the file-drop connector only writes import files, so nothing was unlinked.")
+
+    def commitment_figures(self, commitments: list[str]) -> dict[str, dict]:
+        """Import files cannot be read back: SageUnreadable."""
+        raise SageUnreadable(FILE_DROP_CANNOT_READ)
+
+    def job_figures(self, jobs: list[str]) -> dict[str, dict]:
+        """Import files cannot be read back: SageUnreadable."""
+        raise SageUnreadable(FILE_DROP_CANNOT_READ)
 
 
 # Engines are process-wide, thread-safe and own a connection pool, so one per (url, schema)

@@ -31,6 +31,7 @@ The package, one facade (Sage300Simulator) over its parts:
     sage_user.py  a Sage user's fixes and undos with Sage's refusals, the exported records listed
     sage_setup.py AP Settings, Tax Group Sync, AP Vendor Insurance; the setup checks they give
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
+    figures.py    Sage's side of a reconciliation, many commitments or jobs per call
     importers.py  submit and the per-kind importers
     lookups.py    what a batch refers to, read with one query per table (statements built once)
     generic.py    the importer, finder and delete for a batch kind with no importer of its own
@@ -48,6 +49,9 @@ from ..mapping import (
     SCHEDULE_VALUE_CHANGE,
 )
 from ..records import DATE_RECEIVED_USAGE, PAYMENT_DATE_USAGE, TAX_GROUPS
+from .figures import (
+    FiguresMixin,
+)
 from .importers import (
     ImportersMixin,
 )
@@ -193,7 +197,7 @@ from .schema import (
 )
 
 
-class Sage300Simulator(SageUserMixin, SageSetupMixin, ReadersMixin, ImportersMixin):
+class Sage300Simulator(SageUserMixin, SageSetupMixin, ReadersMixin, FiguresMixin, ImportersMixin):
     """Sage 300 CRE as seen through the hh2 connection, in a database of its own.
 
     Sage300Simulator(url, schema=None, drop_folder=None, closed_periods=(), tolerance_pct=0,
