@@ -29,6 +29,7 @@ The package, one facade (Sage300Simulator) over its parts:
     rules.py      field limits, required fields, Sage's error texts, input checks
     entry.py      data entry as a Sage user makes it (add_*, set_*, update_*, delete_*)
     sage_user.py  a Sage user's fixes and undos with Sage's refusals, the exported records listed
+    payments.py   AP payments (checks against an AP invoice, partial, never over its open balance)
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
     importers.py  submit and the per-kind importers
     lookups.py    what a batch refers to, read with one query per table (statements built once)
@@ -48,6 +49,9 @@ from ..mapping import (
 )
 from .importers import (
     ImportersMixin,
+)
+from .payments import (
+    PaymentsMixin,
 )
 from .readers import (
     ReadersMixin,
@@ -176,6 +180,7 @@ from .schema import (
     job_t,
     make_engine,
     metadata,
+    payment_t,
     request_log_t,
     schedule_value_t,
     setting_t,
@@ -186,7 +191,7 @@ from .schema import (
 )
 
 
-class Sage300Simulator(SageUserMixin, ReadersMixin, ImportersMixin):
+class Sage300Simulator(SageUserMixin, PaymentsMixin, ReadersMixin, ImportersMixin):
     """Sage 300 CRE as seen through the hh2 connection, in a database of its own.
 
     Sage300Simulator(url, schema=None, drop_folder=None, closed_periods=(), tolerance_pct=0,
@@ -218,5 +223,5 @@ __all__ = [
     "commitment_co_t", "commitment_item_t", "commitment_t", "contract_item_t", "contract_t", "cost_code_t",
     "customer_t", "distribution_t", "extra_t", "generic_record_t", "import_log_t", "invoice_t", "job_t",
     "make_engine", "metadata", "request_log_t", "schedule_value_t", "setting_t", "standard_category_t",
-    "standard_cost_code_t", "transaction_t", "vendor_t",
+    "standard_cost_code_t", "transaction_t", "vendor_t", "payment_t",
 ]
