@@ -72,6 +72,7 @@ class SubcontractorInvoiceType(ItemType):
     direct_export_setting = "invoices"
     erp_id_field = "erp_id"
     sage_record_kind = "ap_invoice"
+    sync_key = "paid_invoices"   # Sage's payments back: Partly Paid / Paid (portal.domain.payments)
     generic_pages = False  # the project's invoice pages are richer (lines, edit, history)
     bulk_note = ("Ticked invoices are exported with their defaults: ERP ID = invoice #, "
                  "Accounting Date = billing date.")

@@ -67,6 +67,21 @@ class SimulatorConnector:
         except OperationalError as exc:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
+    def invoice_payments(self, vendor: str | None = None, invoice: str | None = None) -> dict[tuple[str, str], dict]:
+        """What Sage paid per AP invoice, {(vendor, invoice): {"paid": Decimal, "payments": [{check_number,
+        check_date, amount}]}}: every paid invoice, a vendor's, or one (the reconciliation page's read)."""
+        try:
+            rows = self.sim.list_ap_payments(vendor, invoice)
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+        out: dict[tuple[str, str], dict] = {}
+        for r in rows:
+            entry = out.setdefault((r["Vendor"], r["Invoice"]), {"paid": Decimal("0"), "payments": []})
+            entry["paid"] += Decimal(r["Amount"])
+            entry["payments"].append({"check_number": r["Check_Number"], "check_date": r["Check_Date"],
+                                      "amount": Decimal(r["Amount"])})
+        return out
+
 
 class FileDropConnector:
     """Writes the batch's import file into a folder; the same batch_id overwrites the same file.
@@ -101,6 +116,11 @@ class FileDropConnector:
         """Import files cannot be read back: SageUnreadable, so nothing is unlinked unchecked."""
         raise SageUnreadable("Unlinking needs a connection that can read Sage 300 CRE (the simulator); "
                              "the file-drop connector only writes import files, so nothing was unlinked.")
+
+    def invoice_payments(self, vendor: str | None = None, invoice: str | None = None) -> dict[tuple[str, str], dict]:
+        """Payments cannot be read from import files: SageUnreadable."""
+        raise SageUnreadable("Reading payments needs a connection that can read Sage 300 CRE (the simulator); "
+                             "the file-drop connector only writes import files.")
 
 
 # Engines are process-wide, thread-safe and own a connection pool, so one per (url, schema)

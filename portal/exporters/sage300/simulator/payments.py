@@ -21,7 +21,7 @@ from .rules import AP_COST, VOID, SageInputError, money_input
 from .schema import SimulatorBase, invoice_t, naive_utc, payment_t, transaction_t
 
 CHECK_MAX = 10   # Sage's check number: up to 10 digits
-_CHECK = re.compile(r"^\d{1,%d}$" % CHECK_MAX)
+_CHECK = re.compile(rf"^\d{{1,{CHECK_MAX}}}$")
 
 
 def open_balance(amount, retainage, paid) -> Decimal:
