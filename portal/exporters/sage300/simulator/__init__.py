@@ -51,6 +51,7 @@ from .importers import (
     ImportersMixin,
 )
 from .payments import (
+    CHECK_MAX,
     PaymentsMixin,
 )
 from .readers import (
@@ -223,5 +224,5 @@ __all__ = [
     "commitment_co_t", "commitment_item_t", "commitment_t", "contract_item_t", "contract_t", "cost_code_t",
     "customer_t", "distribution_t", "extra_t", "generic_record_t", "import_log_t", "invoice_t", "job_t",
     "make_engine", "metadata", "request_log_t", "schedule_value_t", "setting_t", "standard_category_t",
-    "standard_cost_code_t", "transaction_t", "vendor_t", "payment_t",
+    "standard_cost_code_t", "transaction_t", "vendor_t", "payment_t", "CHECK_MAX",
 ]

@@ -103,6 +103,12 @@ class PaymentsMixin(SimulatorBase):
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def latest_ap_payments(self, limit: int = 20) -> list[dict]:
+        """The latest `limit` AP payments, newest first (the Sage page)."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(payment_t).order_by(payment_t.c.Payment_ID.desc())
+                                                  .limit(limit)).mappings()]
+
     def ap_invoice_balances(self, limit: int = 50) -> list[dict]:
         """The latest open AP invoices with Amount, Retainage, Paid and Balance (the Sage page)."""
         paid = (select(payment_t.c.Vendor, payment_t.c.Invoice, func.sum(payment_t.c.Amount).label("Paid"))
