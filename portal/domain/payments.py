@@ -138,7 +138,7 @@ def apply_payments(session: Session, sage_rows: list[dict], tally, notices: Noti
         mail = payment_mail(session, invoice, erp, payment, notices)
         if mail is not None:
             mails.append(mail)
-        tally.add("updated")
+        tally.add("added")
     return mails
 
 
