@@ -62,6 +62,15 @@ def text(label: str, limit: int | None = None, required: bool = False, **kw) -> 
     return StringField(label, validators=validators, filters=[_strip], **kw)
 
 
+def iso_date(form, field) -> None:
+    """A date typed as YYYY-MM-DD (blank: left to the field's own validators)."""
+    if field.data:
+        try:
+            date.fromisoformat(field.data)
+        except ValueError:
+            raise ValidationError(f"{field.label.text} must be a date like 2026-10-31.") from None
+
+
 def choice(label: str, choices, default=None) -> SelectField:
     return SelectField(label, choices=[SelectChoice(c, c or "—") for c in choices], default=default,
                        validate_choice=True)
@@ -248,12 +257,7 @@ class CostForm(SageForm):
     commitment = text("Commitment", L["commitment"], description="AP cost only")
     amount_paid = text("Amount paid", AMOUNT_MAX)
 
-    def validate_date(self, field):
-        if field.data:
-            try:
-                date.fromisoformat(field.data)
-            except ValueError:
-                raise ValidationError("Date must be a date like 2026-10-31.") from None
+    validate_date = iso_date
 
     def arguments(self) -> dict:
         values = super().arguments()
@@ -278,12 +282,7 @@ class PaymentForm(SageForm):
     check_date = text("Check date", 10, required=True, description="YYYY-MM-DD")
     amount = text("Amount", AMOUNT_MAX, required=True, description="at most the invoice's open balance")
 
-    def validate_check_date(self, field):
-        if field.data:
-            try:
-                date.fromisoformat(field.data)
-            except ValueError:
-                raise ValidationError("Check date must be a date like 2026-10-31.") from None
+    validate_check_date = iso_date
 
     def arguments(self) -> dict:
         values = super().arguments()
