@@ -225,3 +225,15 @@ def test_the_cli_pays_an_invoice_and_lists_payments(app, session, sim, paid_case
     assert ok.exit_code == 0 and "950.00 still open." in ok.output
     listed = runner.invoke(args=["sage", "list", "payments"])
     assert "8001" in listed.output and invoice in listed.output
+
+
+def test_a_check_is_dollars_paid_on_the_invoices_ap_cost_in_job_costs(session, sim, paid_case):
+    item, home, *_ = paid_case
+    vendor, invoice = sage_ref(item, home)
+    for category, amount in (("SUB", "1000"), ("MAT", "600")):   # Job Cost's AP cost of the posted invoice
+        sim.add_cost(home.job, "03-300", category, "AP cost", amount, vendor=vendor, invoice=invoice,
+                     commitment=home.commitment_erp, date=sim.clock().date())
+    sim.pay_ap_invoice(vendor, invoice, "9001", date(2026, 11, 5), "1200")
+    paid = {row["Category"]: (row["JTD_Dollars_Paid"], row["MTD_Dollars_Paid"]) for row in sim.job_costs(home.job)}
+    assert paid["SUB"] == (Decimal("1000.00"), Decimal("1000.00"))   # in order, each up to its amount
+    assert paid["MAT"] == (Decimal("200.00"), Decimal("200.00"))

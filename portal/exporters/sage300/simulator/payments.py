@@ -110,7 +110,7 @@ class PaymentsMixin(SimulatorBase):
                                                   .limit(limit)).mappings()]
 
     def ap_invoice_balances(self, limit: int = 50) -> list[dict]:
-        """The latest open AP invoices with Amount, Retainage, Paid and Balance (the Sage page)."""
+        """The latest AP invoices (not void) with Amount, Retainage, Paid and open Balance (the Sage page)."""
         paid = (select(payment_t.c.Vendor, payment_t.c.Invoice, func.sum(payment_t.c.Amount).label("Paid"))
                 .group_by(payment_t.c.Vendor, payment_t.c.Invoice).subquery())
         with self.engine.connect() as conn:
