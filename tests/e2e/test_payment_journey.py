@@ -64,7 +64,8 @@ def test_a_check_entered_on_the_sage_page_is_synced_back_and_mailed(session, sim
     expect(admin_page.locator("#invoice-summary .payment-status")).to_have_text("Paid")
     payments = admin_page.locator("#invoice-payments")
     expect(payments.locator("tbody tr")).to_have_text(re.compile(rf"{check}\s*11/05/2026\s*\$?1,450\.00"))
-    expect(admin_page.locator("#erp-history")).to_contain_text(f"Check {check} of 11/05/2026")
+    history = admin_page.locator("#erp-history tbody tr", has_text=f"Check {check} of 11/05/2026")
+    expect(history).to_contain_text("Sage 300 CRE (Paid Invoices sync)")
     navigate(admin_page, admin_page.locator("#invoice-summary").get_by_role("link", name=home.commitment_number))
     expect(admin_page.locator('[data-figure="paid"]')).to_have_text(re.compile(r"1,450\.00"))
 
