@@ -64,7 +64,9 @@ def _smtp_transport(message_row) -> None:
 def run_sync(run_id: int) -> str:
     """Run one queued sync from Sage (vendors, jobs, job costs...); safe to run twice."""
     try:
-        run = sync.execute(db.session(), run_id, make_connector(current_app.config).reader)
+        config = current_app.config
+        run = sync.execute(db.session(), run_id, make_connector(config).reader, notifications.Notices(
+            company=config["COMPANY_NAME"], base_url=config.get("PUBLIC_BASE_URL") or "", queue=RQJobQueue()))
         return run.status if run is not None else "missing"
     finally:
         db.session.remove()

@@ -26,7 +26,7 @@ from portal.exporters.sage300.simulator import (
 )
 
 sage_cli = AppGroup("sage", help="Enter and list data in the Sage 300 CRE simulator.")
-LISTINGS = ("vendors", "jobs", "contracts", "costs", "insurance")
+LISTINGS = ("vendors", "jobs", "contracts", "costs", "insurance", "payments")
 # what the portal exported (the simulator's exported() listings), and the settings
 EXPORTED = {"ap-invoices": "ap_invoices", "ar-invoices": "ar_invoices", "commitments": "commitments",
             "commitment-items": "commitment_items", "change-orders": "change_orders"}
@@ -187,6 +187,19 @@ def add_cost(job, cost_code, category, transaction_type, amount, extra, on, desc
            posted=not unposted)
 
 
+@sage_cli.command("pay-invoice")
+@click.argument("vendor")
+@click.argument("invoice")
+@click.argument("check_number")
+@click.argument("amount")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The check date, YYYY-MM-DD; today.")
+def pay_invoice(vendor, invoice, check_number, amount, on):
+    """Pay an AP invoice by check, in part or in full (never over its open balance)."""
+    _enter("pay_ap_invoice", None, vendor=vendor, invoice=invoice, check_number=check_number,
+           check_date=on.date() if on else date.today(), amount=amount)
+
+
 # ---- fixing in Sage what an export ran into, and voiding or deleting before an unlink ----------
 
 def _status_command(name: str, method: str, key: str, statuses: tuple[str, ...], doc: str) -> None:
@@ -311,6 +324,10 @@ def list_cmd(listing, job):
             items = sim.list_contract_items(c["Contract"])
             total = sum((i["Original_Amount"] + i["Approved_Changes"] for i in items), 0)
             click.echo(f"{c['Contract']:20} {c['Job']:10} {c['Description']:30} {len(items)} item(s) {total:,.2f}")
+    elif listing == "payments":
+        for p in sim.list_ap_payments():
+            click.echo(f"{p['Check_Number']:>10} {p['Check_Date']:%Y-%m-%d} {p['Vendor']:10} {p['Invoice']:15} "
+                       f"{p['Amount']:>12,.2f}")
     else:
         if not job:
             raise click.ClickException("list costs needs a JOB.")

@@ -23,6 +23,7 @@ class FakeSage:
         self.costs: dict[str, list[dict]] = {}      # job -> job_costs rows
         self.transactions: dict[str, list[dict]] = {}
         self.insurance: list[dict] = []           # AP Vendor Insurance rows
+        self.payments: list[dict] = []        # AP payments (list_ap_payments rows)
         self.reads = 0
 
     # -- seeding ---------------------------------------------------------------------------
@@ -113,6 +114,9 @@ class FakeSage:
 
     def list_cost_transactions(self, job):
         return list(self.transactions.get(job, []))
+
+    def list_ap_payments(self, vendor=None, invoice=None):
+        return [p for p in self.payments if vendor in (None, p["Vendor"]) and invoice in (None, p["Invoice"])]
 
 
 class RecordingQueue:

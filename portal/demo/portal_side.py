@@ -52,6 +52,7 @@ from portal.domain.models import (
     Vendor,
     utcnow,
 )
+from portal.domain.notifications import Notices
 from portal.domain.types import get_type
 from portal.domain.users import create_user
 from portal.exporters.sage300.connectors import make_connector
@@ -377,7 +378,11 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
     session.commit()
     _carry_out(demo, connector, config)
     _waiting_for_accounting(session, people["invoiceadmin"])
-    _seed_data_from_sage(session, sim, people["admin"], projects[0])
+    later = _pay_in_sage(session, sim, synced)
+    notices = Notices(company=config.get("COMPANY_NAME", "Demo Company"),
+                      base_url=(config.get("PUBLIC_BASE_URL") or "").rstrip("/"), queue=_InlineQueue(session, connector))
+    _seed_data_from_sage(session, sim, people["admin"], projects[0], notices)
+    later()
     return {"invoices": len(invoices), "projects": len(projects) + len(new_projects),
             "not_sent": len(not_sent), "items": sum(isinstance(st, _Step) for st in demo.steps),
             "password": password}
@@ -400,7 +405,35 @@ class _NoQueue:
         pass
 
 
-def _seed_data_from_sage(session: Session, sim, admin, transactions_project) -> None:
+def _pay_in_sage(session: Session, sim, invoices: list[SubcontractorInvoice]):
+    """Checks in Sage against synced invoices: the first paid in full by two checks, the second in
+    part (the Paid Invoices sync that follows marks them Paid / Partly Paid and mails "Payment issued");
+    returns what pays the fourth in full once that sync has run (waiting for the next one)."""
+    refs = []
+    for inv in invoices:
+        erp = session.scalars(select(ErpItem).where(ErpItem.item_type == "subcontractor_invoice",
+                                                    ErpItem.item_id == inv.id, ErpItem.state == State.SYNCED)).first()
+        vendor = session.scalar(select(Vendor.erp_vendor_id).join(Commitment, Commitment.vendor_id == Vendor.id)
+                                .where(Commitment.id == inv.commitment_id))
+        refs.append((vendor, erp.erp_ref, inv.payment_due) if erp is not None and vendor else None)
+    today = date.today()
+    if refs[0] is not None:
+        vendor, invoice, due = refs[0]
+        first = (due / 2).quantize(D("0.01"))
+        sim.pay_ap_invoice(vendor, invoice, "100201", today - timedelta(days=20), first)
+        sim.pay_ap_invoice(vendor, invoice, "100215", today - timedelta(days=6), due - first)
+    if refs[1] is not None:
+        vendor, invoice, due = refs[1]
+        sim.pay_ap_invoice(vendor, invoice, "100216", today - timedelta(days=5), (due * D("0.4")).quantize(D("0.01")))
+
+    def later():
+        if refs[3] is not None:
+            vendor, invoice, due = refs[3]
+            sim.pay_ap_invoice(vendor, invoice, "100230", today, due)
+    return later
+
+
+def _seed_data_from_sage(session: Session, sim, admin, transactions_project, notices: Notices | None = None) -> None:
     """The Sage side of "data back from Sage" (vendors, jobs, contracts and posted costs only in
     Sage), then one run of every sync, so Ready to Import, the standard lists and the Job Costs
     report have data at once; the schedule takes over from there."""
@@ -409,7 +442,7 @@ def _seed_data_from_sage(session: Session, sim, admin, transactions_project) -> 
     session.commit()
     for key in sync.KINDS:
         run = sync.start(session, admin, key, _NoQueue())
-        sync.execute(session, run.id, sim)
+        sync.execute(session, run.id, sim, notices)
     for row in sync.schedules(session):  # just ran: next runs one interval from now
         row.next_run_at = utcnow() + timedelta(minutes=row.interval_minutes)
     session.commit()

@@ -77,7 +77,7 @@ ACTION_LABELS = {
     Action.SEND: "Sent to ERP", Action.RETRIEVE: "Retrieved", Action.ACCEPT: "Accepted",
     Action.EXPORT_OK: "Synced", Action.EXPORT_FAILED: "Failed to Export", Action.REJECT: "Rejected",
     Action.RESEND: "Sent to ERP again", Action.UNLINK: "Unlinked", Action.REQUEUE: "Retried",
-    Action.RETRY_LATER: "Retry later", Action.LINK: "Linked",
+    Action.RETRY_LATER: "Retry later", Action.LINK: "Linked", Action.PAYMENT: "Payment issued",
     SETTING_CHANGE: "Setting changed", SYNC_RUN: "Sync", MAIL_SENT: "Mail",
     TOKEN_CREATE: "API token created", TOKEN_REVOKE: "API token revoked",
     # what was last decided on a record read from Sage (Ready to Import): its status, prefixed

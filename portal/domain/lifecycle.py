@@ -34,6 +34,7 @@ class Action:
     REQUEUE = "requeue"
     RETRY_LATER = "retry_later"
     LINK = "link"
+    PAYMENT = "payment"
 
 
 # action -> (states it may start from, state it leads to)
@@ -54,6 +55,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     # The item is already in Sage (linked to a Sage record, added from Sage, or carried by
     # its job's export): Synced without an export of its own.
     Action.LINK: (frozenset({State.DRAFT, State.REJECTED}), State.SYNCED),
+    # Sage paid a synced invoice (a check, in part or in full; the Paid Invoices sync): it stays
+    # Synced, and its history shows the check.
+    Action.PAYMENT: (frozenset({State.SYNCED}), State.SYNCED),
 }
 
 # States in which the project side may edit the item.

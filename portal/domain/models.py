@@ -350,6 +350,10 @@ class SubcontractorInvoice(Base):
     # Denormalised totals, recomputed whenever lines change, so list pages need no line loads.
     total_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     total_retainage: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # Paid in Sage (the Paid Invoices sync, portal.domain.payments): the checks' total and
+    # None / "Partly Paid" / "Paid"
+    amount_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")
+    payment_status: Mapped[str | None] = mapped_column(String(20))
 
     project: Mapped[Project] = relationship(lazy="raise")
     commitment: Mapped[Commitment] = relationship(lazy="raise")

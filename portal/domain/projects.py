@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import edits, policy
+from portal.domain import edits, payments, policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import (
@@ -75,6 +75,15 @@ def project_invoices(session: Session, user: User, project_id: int):
         ErpItem.item_id.in_([i.id for i in invoices]))).all()} if invoices else {}
     rows = [InvoiceRow(i, erps.get(i.id), _invoices().prerequisites(session, i)) for i in invoices]
     return project, level, rows
+
+
+def commitment_page(session: Session, user: User, project_id: int, commitment_id: int):
+    """(project, level, commitment, figures, invoices): a commitment with billed, retainage held,
+    paid and balance to finish, and its invoices."""
+    project, level = _project_for(session, user, project_id)
+    commitment = payments.load_commitment(session, project.id, commitment_id)
+    return (project, level, commitment, payments.commitment_figures(session, commitment),
+            payments.commitment_invoices(session, commitment.id))
 
 
 def invoice_row(session: Session, user: User, project_id: int, invoice_id: int):

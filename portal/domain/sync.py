@@ -14,13 +14,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import compliance, policy, settings
+from portal.domain import compliance, outbox, payments, policy, settings
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.links import link_cost_codes
 from portal.domain.models import (
@@ -67,6 +67,8 @@ class Tally:
     run: SyncRun
     session: Session
     details: list = field(default_factory=list)
+    # what a sync's mails need (company, links, the mail queue): notifications.Notices or None
+    notices: Any = None
 
     def add(self, what: str, n: int = 1) -> None:
         setattr(self.run, what, (getattr(self.run, what) or 0) + n)
@@ -209,8 +211,9 @@ def _finish(run: SyncRun, status: str, message: str | None = None) -> None:
         run.message = message
 
 
-def execute(session: Session, run_id: int, reader) -> SyncRun | None:
-    """Run one queued sync (the RQ job); a run another worker already took is left alone."""
+def execute(session: Session, run_id: int, reader, notices: Any = None) -> SyncRun | None:
+    """Run one queued sync (the RQ job); a run another worker already took is left alone.
+    `notices` (notifications.Notices): what the mails a sync writes need."""
     claimed = cast(CursorResult, session.execute(  # an UPDATE's result is a CursorResult
         update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == SyncStatus.QUEUED)
         .values(status=SyncStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow())))
@@ -218,7 +221,7 @@ def execute(session: Session, run_id: int, reader) -> SyncRun | None:
     run = session.get(SyncRun, run_id)
     if run is None or claimed.rowcount != 1:
         return run
-    tally = Tally(run, session)
+    tally = Tally(run, session, notices=notices)
     # Progress commits must not expire the thousands of rows a sync holds (each would be
     # reloaded one by one on its next use).
     real = session.registry() if hasattr(session, "registry") else session  # scoped or plain
@@ -694,3 +697,15 @@ def sync_project_job_costs(session: Session, reader, project: Project, tally: Ta
         else:
             tally.add("unchanged")
         tally.step()
+
+
+@kind("paid_invoices", "Paid Invoices")
+def sync_paid_invoices(session: Session, reader, tally: Tally, _project_id=None) -> None:
+    """Sage's AP payments against synced subcontractor invoices: each new check marks its invoice
+    Partly Paid or Paid (history and a "Payment issued" mail); a check already applied is left."""
+    mails = payments.apply_payments(session, reader.list_ap_payments(), tally, tally.notices)
+    tally.progress(0)  # commits: the mails are queued only once they are in the outbox
+    queue = getattr(tally.notices, "queue", None)
+    for mail in mails:
+        if queue is None or not outbox.enqueue(mail, queue):
+            break  # the rest wait, pending, for the reaper

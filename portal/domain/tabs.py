@@ -126,6 +126,7 @@ DONE_BY = {
     Action.ACCEPT: "accepted", Action.REJECT: "rejected", Action.RETRIEVE: "taken back",
     Action.SEND: "sent", Action.RESEND: "sent again", Action.EXPORT_OK: "synced",
     Action.EXPORT_FAILED: "refused by Sage", Action.UNLINK: "unlinked", Action.LINK: "linked to Sage",
+    Action.PAYMENT: "paid in Sage",
 }
 
 

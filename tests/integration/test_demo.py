@@ -375,6 +375,18 @@ def test_the_demo_has_vendors_with_expired_and_expiring_insurance_synced_from_sa
     assert compliance.certificates(session, delta) == []
 
 
+def test_the_demo_has_paid_and_partly_paid_invoices_a_payment_mail_and_a_check_waiting_in_sage(demo_app, session):
+    from portal.domain import payments
+    from portal.domain.models import OutboxMail, SubcontractorInvoice
+    from portal.domain.payment_models import InvoicePayment
+    statuses = set(session.scalars(select(SubcontractorInvoice.payment_status).where(
+        SubcontractorInvoice.payment_status.is_not(None))))
+    assert statuses == {payments.PAID, payments.PARTLY_PAID}
+    assert session.scalar(select(func.count(InvoicePayment.id))) == 3
+    assert session.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.subject.contains("Payment issued"))) == 3
+    assert len(demo_app.sim.list_ap_payments()) == 4   # the fourth waits for the next Paid Invoices sync
+
+
 def test_seeding_again_changes_nothing_and_force_adds_another_whole_demo(demo_app, session):
     from portal import demo
     app, sim = demo_app.app, demo_app.sim

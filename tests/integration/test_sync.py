@@ -3,7 +3,7 @@ mapping row, idempotence (a second run changes nothing), no duplicates, the run 
 and the schedule."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -29,6 +29,7 @@ from portal.domain.models import (
     SettingChange,
     StandardCategory,
     StandardCostCode,
+    SubcontractorInvoice,
     SubJob,
     SyncRun,
     SyncSchedule,
@@ -38,7 +39,7 @@ from portal.domain.models import (
     utcnow,
 )
 from portal.domain.types import direct_export_keys
-from tests.factories import approver, erp_admin, make_user, suffix
+from tests.factories import Setup, approver, erp_admin, make_user, suffix
 from tests.fake_sage import FakeSage, RecordingQueue
 
 
@@ -64,6 +65,22 @@ def synced_project(session, sage: FakeSage, **job_fields) -> Project:
     session.add(project)
     session.commit()
     return project
+
+
+def paid_invoice(session) -> dict:
+    """A synced subcontractor invoice and a Sage check against it (the Paid Invoices sync's row)."""
+    setup = Setup(session, None)
+    number = f"INV-{suffix()}"
+    invoice = SubcontractorInvoice(project_id=setup.project.id, commitment_id=setup.commitment.id, number=number,
+                                   period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
+                                   billing_date=date(2026, 10, 31), status="Approved", total_amount=Decimal("100"))
+    session.add(invoice)
+    session.flush()
+    session.add(ErpItem(item_type="subcontractor_invoice", item_id=invoice.id, project_id=setup.project.id,
+                        state=State.SYNCED, attempt=1, erp_ref=number))
+    session.commit()
+    return {"Payment_ID": invoice.id, "Vendor": setup.vendor.erp_vendor_id, "Invoice": number, "Check_Number": "1",
+            "Check_Date": date(2026, 11, 5), "Amount": Decimal("10.00")}
 
 
 def set_setting(session, key, value):
@@ -746,6 +763,7 @@ def test_every_sync_run_again_changes_nothing(session, key):
     session.add(insured)
     session.commit()
     sage.insure(insured.erp_vendor_id)
+    sage.payments.append(paid_invoice(session))
     scope = project.id if sync.KINDS[key].per_project else None
     first = run(session, sage, key, project_id=scope)
     second = run(session, sage, key, project_id=scope)

@@ -13,7 +13,7 @@ from tests.rows import check_rows
 STATES = [State.DRAFT, State.READY, State.EXPORTING, State.SYNCED, State.FAILED, State.REJECTED]
 ACTIONS = [Action.SEND, Action.RETRIEVE, Action.ACCEPT, Action.EXPORT_OK, Action.EXPORT_FAILED,
            Action.REJECT, Action.RESEND, Action.UNLINK, Action.REQUEUE, Action.LINK,
-           Action.RETRY_LATER]
+           Action.RETRY_LATER, Action.PAYMENT]
 
 # design.md, "One lifecycle for every item type": (from, action) -> to. Everything else is refused.
 TABLE = {
@@ -34,6 +34,8 @@ TABLE = {
     # an item already in Sage (linked, added from Sage, or exported with its job) is Synced
     (State.DRAFT, Action.LINK): State.SYNCED,
     (State.REJECTED, Action.LINK): State.SYNCED,
+    # Sage paid a synced invoice (the Paid Invoices sync): it stays Synced, the check in its history
+    (State.SYNCED, Action.PAYMENT): State.SYNCED,
 }
 PAIRS = list(itertools.product(STATES, ACTIONS))
 

@@ -705,6 +705,9 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("/projects/", "GET"): Case("GET", lambda w: "/projects/", LOGGED_IN),
     ("/projects/<int:project_id>", "GET"): Case(
         "GET", lambda w: f"/projects/{w.home.pid}", LOGGED_IN, (302,), lambda w, r: f"/projects/{w.home.pid}/invoices"),
+    # a commitment's billing and payments (issue 11): the project's members
+    ("/projects/<int:project_id>/commitments/<int:commitment_id>", "GET"): Case(
+        "GET", lambda w: f"/projects/{w.home.pid}/commitments/{w.home.commitment}", PROJECT_VIEWERS),
     # Needs attention: anyone signed in (an empty desk without Admin projects), a project's panel its members
     ("/attention/", "GET"): Case("GET", lambda w: "/attention/", LOGGED_IN),
     ("/projects/<int:project_id>/attention", "GET"): Case(

@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from portal import answers
-from portal.domain import edits, policy, projects, services
+from portal.domain import edits, payments, policy, projects, services
 from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceStatus
@@ -46,7 +46,17 @@ def invoice(project_id: int, invoice_id: int):
     """One invoice: lines, totals, ERP state and its history (transitions and edits)."""
     project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
     return render("projects/invoice.html", project=project, level=level, row=row,
-                  history=edits.history(db.session(), row.erp), worker_notice=worker_notice([row.state]))
+                  history=edits.history(db.session(), row.erp), worker_notice=worker_notice([row.state]),
+                  checks=payments.payments_of(db.session(), invoice_id))
+
+
+@bp.route("/<int:project_id>/commitments/<int:commitment_id>")
+def commitment(project_id: int, commitment_id: int):
+    """A commitment: its amount, billed, retainage held, paid (from Sage), balance to finish and invoices."""
+    project, level, item, figures, invoices = projects.commitment_page(db.session(), current_user, project_id,
+                                                                       commitment_id)
+    return render("projects/commitment.html", project=project, level=level, commitment=item, figures=figures,
+                  invoices=invoices)
 
 
 def _after(project_id: int, invoice_id: int, message: str):

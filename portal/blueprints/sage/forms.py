@@ -16,6 +16,7 @@ from portal.exporters.sage300.simulator import (
     BILLING_LEVELS,
     BILLING_METHODS,
     CATEGORY_INPUT,
+    CHECK_MAX,
     CONTRACT_INPUT,
     COST_INPUT,
     COST_TYPES,
@@ -62,6 +63,15 @@ def text(label: str, limit: int | None = None, required: bool = False, **kw) -> 
         # as templates/_field.html: the browser lets a longer value through, the server names the limit
         kw["render_kw"] = {"maxlength": limit * 4, "data-max": limit}
     return StringField(label, validators=validators, filters=[_strip], **kw)
+
+
+def iso_date(form, field) -> None:
+    """A date typed as YYYY-MM-DD (blank: left to the field's own validators)."""
+    if field.data:
+        try:
+            date.fromisoformat(field.data)
+        except ValueError:
+            raise ValidationError(f"{field.label.text} must be a date like 2026-10-31.") from None
 
 
 def choice(label: str, choices, default=None) -> SelectField:
@@ -250,12 +260,7 @@ class CostForm(SageForm):
     commitment = text("Commitment", L["commitment"], description="AP cost only")
     amount_paid = text("Amount paid", AMOUNT_MAX)
 
-    def validate_date(self, field):
-        if field.data:
-            try:
-                date.fromisoformat(field.data)
-            except ValueError:
-                raise ValidationError("Date must be a date like 2026-10-31.") from None
+    validate_date = iso_date
 
     def arguments(self) -> dict:
         values = super().arguments()
@@ -267,6 +272,28 @@ class CostForm(SageForm):
 
     def done(self, said=None) -> str:
         return f"{self.transaction_type.data} of {self.amount.data} posted to job {self.job.data}."
+
+
+class PaymentForm(SageForm):
+    """An AP payment: a check against one AP invoice, in part or in full (Accounts Payable > Payments)."""
+    method = "pay_ap_invoice"
+    button = "Pay"
+    refused = "No payment was entered in Sage 300 CRE"
+    vendor = text("Vendor", dict(VENDOR_INPUT)["vendor"], required=True)
+    invoice = text("Invoice", dict(COST_INPUT)["invoice"], required=True)
+    check_number = text("Check number", CHECK_MAX, required=True)
+    check_date = text("Check date", 10, required=True, description="YYYY-MM-DD")
+    amount = text("Amount", AMOUNT_MAX, required=True, description="at most the invoice's open balance")
+
+    validate_check_date = iso_date
+
+    def arguments(self) -> dict:
+        values = super().arguments()
+        values["check_date"] = date.fromisoformat(values["check_date"])
+        return values
+
+    def done(self, said=None) -> str:
+        return str(said)
 
 
 # ---- what a Sage user changes to fix a refused export, or deletes before an unlink ----------------
@@ -374,6 +401,7 @@ ENTRY_SECTIONS = {
     "contract": ("Contract (Use Contracts)", ContractForm),
     "schedule_value": ("Schedule value (Use Quickbill)", ScheduleValueForm),
     "cost": ("Posted cost transaction", CostForm),
+    "payment": ("AP payment (check against an AP invoice)", PaymentForm),
 }
 FIX_SECTIONS = {
     "job_status": ("Open or close a job", JobStatusForm),

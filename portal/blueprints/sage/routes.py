@@ -78,8 +78,8 @@ def _page(section: str | None = None, posted=None, status: int = 200, job: str =
              for key, (_title, form_class) in SECTIONS.items()}
     sim = _sim()
     context = dict(forms=forms, sections=SECTIONS, held=sim.overview(), exported=sim.exported(job=job or None),
-                   job=job, fragment=False,
-                   notices=[], sage_units=sage_units)
+                   job=job, fragment=False, notices=[], sage_units=sage_units,
+                   balances=sim.ap_invoice_balances(), payments=sim.latest_ap_payments())
     if section and wants_fragment():
         context["fragment"] = True
         if posted is None:  # the section after an add: its notice goes inside it (no #messages swap)

@@ -79,6 +79,7 @@ class SubcontractorInvoiceType(ItemType):
     direct_export_setting = "invoices"
     erp_id_field = "erp_id"
     sage_record_kind = "ap_invoice"
+    sync_key = "paid_invoices"   # Sage's payments back: Partly Paid / Paid (portal.domain.payments)
     generic_pages = False  # the project's invoice pages are richer (lines, edit, history)
     # setup-subcontractor-invoice-export.txt: AP Settings' date usages, and no tax groups imported
     setup_prerequisites = (DATE_RECEIVED_USAGE, PAYMENT_DATE_USAGE, TAX_GROUPS)

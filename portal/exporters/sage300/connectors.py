@@ -95,6 +95,21 @@ class SimulatorConnector:
         except OperationalError as exc:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
+    def invoice_payments(self, vendor: str | None = None, invoice: str | None = None) -> dict[tuple[str, str], dict]:
+        """What Sage paid per AP invoice, {(vendor, invoice): {"paid": Decimal, "payments": [{check_number,
+        check_date, amount}]}}: every paid invoice, a vendor's, or one (the reconciliation page's read)."""
+        try:
+            rows = self.sim.list_ap_payments(vendor, invoice)
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+        out: dict[tuple[str, str], dict] = {}
+        for r in rows:
+            entry = out.setdefault((r["Vendor"], r["Invoice"]), {"paid": Decimal("0"), "payments": []})
+            entry["paid"] += Decimal(r["Amount"])
+            entry["payments"].append({"check_number": r["Check_Number"], "check_date": r["Check_Date"],
+                                      "amount": Decimal(r["Amount"])})
+        return out
+
 
 FILE_DROP_CANNOT_READ = ("Reconciliation needs a connection that can read Sage 300 CRE (the simulator); the "
                          "file-drop connector only writes import files, so Sage's figures cannot be shown.")
@@ -146,6 +161,11 @@ class FileDropConnector:
     def job_figures(self, jobs: list[str]) -> dict[str, dict]:
         """Import files cannot be read back: SageUnreadable."""
         raise SageUnreadable(FILE_DROP_CANNOT_READ)
+
+    def invoice_payments(self, vendor: str | None = None, invoice: str | None = None) -> dict[tuple[str, str], dict]:
+        """Payments cannot be read from import files: SageUnreadable."""
+        raise SageUnreadable("Reading payments needs a connection that can read Sage 300 CRE (the simulator); "
+                             "the file-drop connector only writes import files.")
 
 
 # Engines are process-wide, thread-safe and own a connection pool, so one per (url, schema)

@@ -30,6 +30,7 @@ The package, one facade (Sage300Simulator) over its parts:
     entry.py      data entry as a Sage user makes it (add_*, set_*, update_*, delete_*)
     sage_user.py  a Sage user's fixes and undos with Sage's refusals, the exported records listed
     sage_setup.py AP Settings, Tax Group Sync, AP Vendor Insurance; the setup checks they give
+    payments.py   AP payments (checks against an AP invoice, partial, never over its open balance)
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
     figures.py    Sage's side of a reconciliation, many commitments or jobs per call
     importers.py  submit and the per-kind importers
@@ -54,6 +55,10 @@ from .figures import (
 )
 from .importers import (
     ImportersMixin,
+)
+from .payments import (
+    CHECK_MAX,
+    PaymentsMixin,
 )
 from .readers import (
     ReadersMixin,
@@ -186,6 +191,7 @@ from .schema import (
     job_t,
     make_engine,
     metadata,
+    payment_t,
     request_log_t,
     schedule_value_t,
     setting_t,
@@ -197,7 +203,7 @@ from .schema import (
 )
 
 
-class Sage300Simulator(SageUserMixin, SageSetupMixin, ReadersMixin, FiguresMixin, ImportersMixin):
+class Sage300Simulator(SageUserMixin, SageSetupMixin, PaymentsMixin, ReadersMixin, FiguresMixin, ImportersMixin):
     """Sage 300 CRE as seen through the hh2 connection, in a database of its own.
 
     Sage300Simulator(url, schema=None, drop_folder=None, closed_periods=(), tolerance_pct=0,
@@ -231,4 +237,5 @@ __all__ = [
     "make_engine", "metadata", "request_log_t", "schedule_value_t", "setting_t", "standard_category_t",
     "standard_cost_code_t", "transaction_t", "vendor_t", "vendor_insurance_t", "DATE_USAGES", "INSURANCE_TYPES",
     "TAX_GROUP_SYNC", "DATE_RECEIVED_USAGE", "PAYMENT_DATE_USAGE", "TAX_GROUPS", "SageSetupMixin",
+    "payment_t", "CHECK_MAX",
 ]

@@ -63,6 +63,7 @@ from .schema import (
     invoice_t,
     job_t,
     naive_utc,
+    payment_t,
     pcco_change_rows,
     schedule_value_t,
     standard_category_t,
@@ -469,9 +470,10 @@ class EntryMixin(SimulatorBase):
             return deleted
 
     def delete_invoice(self, vendor: str, invoice: str) -> bool:
-        """Delete an AP invoice with its distributions."""
+        """Delete an AP invoice with its distributions (and payments: a test's cleanup)."""
         with self.engine.begin() as conn:
             self._serialise(conn)
+            conn.execute(payment_t.delete().where(payment_t.c.Vendor == vendor, payment_t.c.Invoice == invoice))
             conn.execute(distribution_t.delete().where(distribution_t.c.Vendor == vendor,
                                                        distribution_t.c.Invoice == invoice))
             return conn.execute(invoice_t.delete().where(invoice_t.c.Vendor == vendor,

@@ -38,6 +38,7 @@ from .schema import (
     invoice_t,
     job_t,
     naive_utc,
+    payment_t,
     transaction_t,
     vendor_t,
 )
@@ -172,7 +173,11 @@ class SageUserMixin(EntryMixin):
             paid = conn.scalar(select(func.coalesce(func.sum(transaction_t.c.Amount_Paid), 0)).where(
                 transaction_t.c.Transaction_Type == AP_COST, transaction_t.c.Vendor == vendor,
                 transaction_t.c.Invoice == invoice))
-            if Decimal(paid or 0):
+            # checks paid against it (their amounts are on its AP cost transactions too), or Amount
+            # Paid on AP cost transactions entered by hand
+            paid = Decimal(conn.scalar(select(func.coalesce(func.sum(payment_t.c.Amount), 0)).where(
+                payment_t.c.Vendor == vendor, payment_t.c.Invoice == invoice)) or 0) or Decimal(paid or 0)
+            if paid:
                 raise SageInputError("invoice", f"{name} has payments of {sage_amount(paid)}: void the "
                                                 f"payments before you {action.lower()} it.")
             if action == VOID:

@@ -149,6 +149,19 @@ distribution_t = Table(
     ForeignKeyConstraint(["Vendor", "Invoice"],
                          ["APM_MASTER__INVOICE.Vendor", "APM_MASTER__INVOICE.Invoice"]),
 )
+# AP payments (checks) against an AP invoice, as the hh2 mappings "Payment (AP)" and "Invoice
+# Payment (AP)" read them: one row per check applied to one invoice; partial payments allowed.
+payment_t = Table(
+    "APM_MASTER__PAYMENT", metadata,
+    Column("Payment_ID", Integer, primary_key=True, autoincrement=True),
+    Column("Vendor", String(10), nullable=False, index=True),
+    Column("Invoice", String(15), nullable=False),
+    Column("Check_Number", String(10), nullable=False),
+    Column("Check_Date", Date, nullable=False),
+    Column("Amount", Money, nullable=False),
+    Column("Created_At", DateTime, nullable=False),
+    ForeignKeyConstraint(["Vendor", "Invoice"], ["APM_MASTER__INVOICE.Vendor", "APM_MASTER__INVOICE.Invoice"]),
+)
 # ---- commitments, Job Cost transactions, contracts, AR (tables added with the financial kinds) ----
 # Item, contract and contract item codes have no length in sage300-facts.md: unbounded here.
 commitment_item_t = Table(
