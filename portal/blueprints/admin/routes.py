@@ -12,7 +12,7 @@ from portal.domain.models import ToolLevel
 from portal.domain.values import parse_id
 from portal.extensions import db
 from portal.queue import RQJobQueue
-from portal.web import page_arg, render, require
+from portal.web import page_arg, render, require, search_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -126,7 +126,7 @@ def mail_list():
     """Mail the portal sent over SMTP or kept here (no SMTP configured), newest first; searchable
     by subject, recipient and body."""
     page = page_arg()
-    q = request.args.get("q", "")[:200]
+    q = search_arg()
     mails, more = outbox.mail_page(db.session(), page, q)
     return render("admin/mail.html", "mail_list", mails=mails, page=page, more=more, q=q)
 

@@ -22,6 +22,8 @@ from jinja2_fragments.flask import render_block
 
 from portal.blueprints.sage.forms import SECTIONS
 from portal.domain import policy
+from portal.domain.errors import Invalid
+from portal.domain.values import too_long
 from portal.exporters.sage300.connectors import make_connector
 from portal.exporters.sage300.simulator import SageInputError, sage_units
 from portal.extensions import htmx, login_manager
@@ -58,7 +60,7 @@ def _guard():
     return None
 
 
-JOB_FILTER_MAX = 10  # Sage's job number length: a longer filter could match nothing
+JOB_FILTER_MAX = 10  # Sage's job number length
 
 
 def _sim():
@@ -93,7 +95,10 @@ def _page(section: str | None = None, posted=None, status: int = 200, job: str =
 def index():
     """What Sage holds, and a form for each thing a Sage user enters; ?job= lists what the portal
     exported for that job only."""
-    return _page(job=(request.args.get("job") or "").strip()[:JOB_FILTER_MAX])
+    job = (request.args.get("job") or "").strip()
+    if len(job) > JOB_FILTER_MAX:
+        raise Invalid(too_long("Job", JOB_FILTER_MAX, sage=True), fields={"job": too_long("Job", JOB_FILTER_MAX, True)})
+    return _page(job=job)
 
 
 @bp.get("/<section>")
