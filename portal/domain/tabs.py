@@ -51,6 +51,25 @@ class TabView:
     total: int
     counts: dict[str, int]
     rows: list[TabRow]
+    asks: tuple[str, ...] = ()    # the Accept fields a bulk export asks of each row (none: the defaults do)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Where the items of one bulk export are now: a bulk result panel polls it until settled."""
+    synced: int
+    failed: int
+    exporting: int
+    stalled: int
+    other: int      # moved on since (rejected, unlinked...)
+
+    @property
+    def settled(self) -> bool:
+        return self.exporting == 0
+
+    @property
+    def total(self) -> int:
+        return self.synced + self.failed + self.exporting + self.stalled + self.other
 
 
 def page_erp_select(type_key: str, states, offset: int, limit: int, match=None) -> Select:
@@ -95,15 +114,43 @@ def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: st
     filter_key = filter_key if filter_key in FILTERS else "ready"
     q = (q or "").strip()[:100]
     match = item_type.search_ids(q) if q else None
-    by_state = state_counts(session, item_type.key, match)
-    counts = {key: sum(by_state.get(s, 0) for s in states) for key, (_, states) in FILTERS.items()}
+    counts = filter_counts(session, item_type, q)
     page = max(1, page)
     erps = list(session.scalars(page_erp_select(item_type.key, FILTERS[filter_key][1], (page - 1) * page_size,
                                                 page_size, match).options(joinedload(ErpItem.sent_by))))
     total = counts[filter_key]
     pages = max(1, -(-total // page_size))
     return TabView(item_type, filter_key, q, page, pages, total, counts,
-                   rows_of(session, item_type, erps, watch))
+                   rows_of(session, item_type, erps, watch), item_type.bulk_asks(session))
+
+
+def filter_counts(session: Session, item_type: ItemType, q: str = "") -> dict[str, int]:
+    """The tab's filter counts (Ready · Synced · Failed) among the items matching q: one query,
+    whatever the number of rows; every row response sends them again out of band."""
+    by_state = state_counts(session, item_type.key, item_type.search_ids(q) if q else None)
+    return {key: sum(by_state.get(s, 0) for s in states) for key, (_, states) in FILTERS.items()}
+
+
+def bulk_tally(session: Session, type_key: str, erp_item_ids: list[int], watch: ExportWatch) -> Tally:
+    """Where the items of a bulk export are now: one query, and one call to the queue while some
+    still export (an export whose job will not finish counts as stalled, so the tally settles)."""
+    erps = list(session.scalars(select(ErpItem).where(ErpItem.id.in_(erp_item_ids),
+                                                     ErpItem.item_type == type_key)))
+    states = [e.state for e in erps]
+    exporting = [e for e in erps if e.state == State.EXPORTING]
+    stalled = len(watch.stalled(exporting)) if exporting else 0
+    return Tally(synced=states.count(State.SYNCED), failed=states.count(State.FAILED),
+                 exporting=len(exporting) - stalled, stalled=stalled,
+                 other=len(states) - len(exporting) - states.count(State.SYNCED) - states.count(State.FAILED))
+
+
+def ask_rows(session: Session, type_key: str, erp_item_ids: list[int], watch: ExportWatch) -> list[TabRow]:
+    """The ticked rows a bulk form asks each export field of (those still to decide), in tick order."""
+    item_type = get_type(type_key)
+    erps = list(session.scalars(select(ErpItem).where(ErpItem.id.in_(erp_item_ids), ErpItem.item_type == item_type.key,
+                                                     ErpItem.state.in_((State.READY, State.FAILED)))))
+    place = {erp_id: n for n, erp_id in enumerate(erp_item_ids)}
+    return rows_of(session, item_type, sorted(erps, key=lambda e: place[e.id]), watch)
 
 
 def tab_row(session: Session, type_key: str, erp_item_id: int, watch: ExportWatch) -> TabRow:

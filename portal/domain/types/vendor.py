@@ -25,7 +25,8 @@ class VendorType(ItemType):
     sage_record_kind = "ap_vendor"
     sync_key = "vendors"
     import_list = "vendors"
-    bulk_note = "Ticked companies need their own ERP vendor ID: accept them one by one."
+    bulk_note = "Give each ticked company its own ERP vendor ID."
+    asks_each = ("erp_vendor_id",)
     columns = (Column("Name", "name"), Column("Address", "address"), Column("City", "city"),
                Column("State", "state"), Column("ZIP", "zip"), Column("Business Phone", "phone"))
     list_columns = columns + (Column("ERP Vendor ID", "erp_vendor_id"),)
