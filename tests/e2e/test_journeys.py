@@ -356,8 +356,7 @@ def test_bulk_export_of_two_ticked_invoices(session, sim, open_as):
         page.get_by_role("checkbox", name=f"Tick invoice {number}").check()
     page.get_by_role("button", name="Export selected to ERP").click()
 
-    expect(page.locator("#tab-body [role=status].msg")).to_have_text(
-        "2 item(s) accepted and queued for export.")
+    expect(page.locator("#bulk-result")).to_have_text(re.compile(r"^\s*2 Synced\s*$"))
     for erp_id, (_, number) in zip(data.erp_ids, data.invoices, strict=False):
         expect(row(page, erp_id).locator(".status")).to_contain_text(f"Synced ERP ID {number}")
     for erp_id, (_, number) in zip(data.erp_ids, data.invoices, strict=False):
