@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select, union_all
@@ -52,6 +53,9 @@ class TabView:
     counts: dict[str, int]
     rows: list[TabRow]
     asks: tuple[str, ...] = ()    # the Accept fields a bulk export asks of each row (none: the defaults do)
+    sort: str = ""                # a column's key, or "" for the default: newest sent first
+    desc: bool = True
+    totals: dict[str, Decimal] = field(default_factory=dict)   # column key -> sum over what is filtered
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,38 @@ def page_erp_select(type_key: str, states, offset: int, limit: int, match=None) 
 
 def state_counts(session: Session, type_key: str, match=None) -> dict[str, int]:
     """Items per lifecycle state (among the matching item ids when given)."""
-    stmt = select(ErpItem.state, func.count()).where(ErpItem.item_type == type_key)
+    return {state: n for state, (n, _) in state_figures(session, get_type(type_key), match, totals=False).items()}
+
+
+def state_figures(session: Session, item_type: ItemType, match=None,
+                  totals: bool = True) -> dict[str, tuple[int, list]]:
+    """Per lifecycle state: how many items, and the sums of the type's total columns. One
+    statement (the sums join the type's table only when it has total columns)."""
+    sums = [func.coalesce(func.sum(c.total), 0) for c in item_type.columns if c.total is not None and totals]
+    stmt = select(ErpItem.state, func.count(ErpItem.id), *sums).where(ErpItem.item_type == item_type.key)
+    if sums:
+        stmt = stmt.join(item_type.model, item_type.model.id == ErpItem.item_id)
     if match is not None:
         stmt = stmt.where(ErpItem.item_id.in_(match))
-    return {state: n for state, n in session.execute(stmt.group_by(ErpItem.state)).all()}
+    return {state: (n, list(rest)) for state, n, *rest in session.execute(stmt.group_by(ErpItem.state)).all()}
+
+
+def sorted_erp_select(item_type: ItemType, states, offset: int, limit: int, match, by, desc: bool) -> Select:
+    """The erp_item rows of one page in a column's order (ties by id): one statement, a sort of
+    the filtered rows."""
+    order = (by.desc(), ErpItem.id.desc()) if desc else (by.asc(), ErpItem.id.asc())
+    stmt = (select(ErpItem).join(item_type.model, item_type.model.id == ErpItem.item_id)
+            .where(ErpItem.item_type == item_type.key, ErpItem.state.in_(states)))
+    if match is not None:
+        stmt = stmt.where(ErpItem.item_id.in_(match))
+    return stmt.order_by(*order).offset(offset).limit(limit)
+
+
+def sort_of(item_type: ItemType, sort: str):
+    """What a sort key orders by: a sortable column's expression, or Sent At; None for the default."""
+    if sort == "sent_at":
+        return ErpItem.sent_at
+    return next((c.sort for c in item_type.columns if c.key == sort and c.sort is not None), None)
 
 
 def rows_of(session: Session, item_type: ItemType, erps: list[ErpItem], watch: ExportWatch) -> list[TabRow]:
@@ -106,22 +138,32 @@ def rows_of(session: Session, item_type: ItemType, erps: list[ErpItem], watch: E
 
 
 def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: str,
-             page: int, page_size: int, watch: ExportWatch) -> TabView:
-    """One page of one tab: counts (1 query), the page's rows (1 query) and their items."""
+             page: int, page_size: int, watch: ExportWatch, sort: str = "", desc: bool = True) -> TabView:
+    """One page of one tab: counts and totals (1 query), the page's rows (1 query) and their items.
+    Sorted by a column when asked (an unknown sort is the default: newest sent first)."""
     if not policy.can(user, policy.VIEW_ERP):
         raise PermissionDenied("You need access to the ERP Integrations tool.")
     item_type = get_type(type_key)
     filter_key = filter_key if filter_key in FILTERS else "ready"
     q = (q or "").strip()[:100]
     match = item_type.search_ids(q) if q else None
-    counts = filter_counts(session, item_type, q)
+    figures = state_figures(session, item_type, match)
+    counts = {key: sum(figures[s][0] for s in states if s in figures) for key, (_, states) in FILTERS.items()}
+    summed = [c.key for c in item_type.columns if c.total is not None]
+    totals = {key: sum((Decimal(figures[s][1][i]) for s in FILTERS[filter_key][1] if s in figures), Decimal(0))
+              for i, key in enumerate(summed)}
     page = max(1, page)
-    erps = list(session.scalars(page_erp_select(item_type.key, FILTERS[filter_key][1], (page - 1) * page_size,
-                                                page_size, match).options(joinedload(ErpItem.sent_by))))
+    by = sort_of(item_type, sort)
+    if by is None or (sort == "sent_at" and desc):   # the default order, from its index
+        sort, desc = "", True
+        stmt = page_erp_select(item_type.key, FILTERS[filter_key][1], (page - 1) * page_size, page_size, match)
+    else:
+        stmt = sorted_erp_select(item_type, FILTERS[filter_key][1], (page - 1) * page_size, page_size, match, by, desc)
+    erps = list(session.scalars(stmt.options(joinedload(ErpItem.sent_by))))
     total = counts[filter_key]
     pages = max(1, -(-total // page_size))
     return TabView(item_type, filter_key, q, page, pages, total, counts,
-                   rows_of(session, item_type, erps, watch), item_type.bulk_asks(session))
+                   rows_of(session, item_type, erps, watch), item_type.bulk_asks(session), sort, desc, totals)
 
 
 def filter_counts(session: Session, item_type: ItemType, q: str = "") -> dict[str, int]:

@@ -210,3 +210,52 @@ def test_bulk_without_htmx_names_what_it_refused(clients, world, drain):
     assert "1 queued for export. 1 not accepted: " + f"{rejected.title}: It is Rejected." in page
     assert f"#{rejected.erp}" not in page
     drain()
+
+
+# ---- the grid: sortable columns, a totals row, its state in the URL (issue 12, part 4) ------------
+
+def test_tab_sorts_by_a_column_both_ways_and_keeps_the_sort_in_its_links(clients, world):
+    numbers = ["INV-B-" + world.token, "INV-C-" + world.token, "INV-A-" + world.token]
+    made = {n: world.item(INVOICE, State.READY, number=n) for n in numbers}   # sent in this order
+    approver = clients["approver"]
+
+    def order(url: str) -> list[str]:
+        body = text(approver.get(url, headers=HX))
+        by_erp = {i.erp: n for n, i in made.items()}
+        return [by_erp[erp] for erp in map(int, re.findall(r'<tbody id="item-(\d+)"', body))], body
+
+    base = f"/erp/{INVOICE}?filter=ready&q={world.token}"
+    newest_first, _ = order(base)
+    assert newest_first == numbers[::-1]
+    up, body = order(base + "&sort=number&dir=asc")
+    assert up == sorted(numbers)
+    # the heading says how it is sorted and links to the other way; filters keep the sort
+    assert re.search(r'aria-sort="ascending"><a class="sort" data-sort="number"\s+href="[^"]*dir=desc', body)
+    counts_nav = body.split('id="tab-counts"')[1].split("</nav>")[0]
+    assert re.search(r'filter=failed[^"]*sort=number&(amp;)?dir=asc', counts_nav), counts_nav
+    down, _ = order(base + "&sort=number&dir=desc")
+    assert down == sorted(numbers, reverse=True)
+    # an unknown sort is the default order, never an error
+    assert order(base + "&sort=nope")[0] == newest_first
+    assert order(base + "&sort=sent_at&dir=asc")[0] == numbers
+
+
+def test_totals_row_sums_everything_filtered_not_just_the_page(app, clients, world):
+    approver = clients["approver"]
+    items = [world.item(INVOICE, State.READY) for _ in range(3)]
+    app.config["PAGE_SIZE"], size = 2, app.config["PAGE_SIZE"]
+    try:
+        body = text(approver.get(f"/erp/{INVOICE}?filter=ready&q={world.token}", headers=HX))
+    finally:
+        app.config["PAGE_SIZE"] = size
+    assert len(re.findall(r'<tbody id="item-', body)) == 2            # a page of two
+    foot = body.split('<tfoot id="tab-totals">')[1].split("</tfoot>")[0]
+    # each invoice asks $1,450.00 now (work and stored $1,600.00, retainage $150.00)
+    assert "Total of 3" in foot
+    assert re.search(r'data-total="payment_due">\$4,350\.00<', foot), foot
+    assert re.search(r'data-total="retainage">\$450\.00<', foot), foot
+    approver.post(it.tab_url(INVOICE, items[0].erp, "reject"), headers=HX, data={"reason": "No"})
+    body = text(approver.get(f"/erp/{INVOICE}?filter=ready&q={world.token}", headers=HX))
+    assert re.search(r'data-total="payment_due">\$2,900\.00<', body)
+    # a tab whose type sums nothing has no totals row
+    assert "tab-totals" not in text(approver.get(f"/erp/vendor?q={world.token}", headers=HX))

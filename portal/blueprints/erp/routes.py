@@ -71,26 +71,31 @@ def tab(type_key: str):
     """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
     view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
                     search_arg(), page_arg(),
-                    current_app.config["PAGE_SIZE"], _watch())
+                    current_app.config["PAGE_SIZE"], _watch(), *_sort_args(request.args))
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view))
+
+
+def _sort_args(args) -> tuple[str, bool]:
+    """The tab's sort from the URL: a column's key (sort=) and its direction (dir=asc, else descending)."""
+    return str(args.get("sort") or "")[:40], args.get("dir") != "asc"
 
 
 def _notice(view) -> str | None:
     return worker_notice(row.erp.state for row in view.rows)
 
 
-def _tab_seen(type_key: str) -> tuple[str, str] | None:
-    """The filter and search of the tab the browser shows (htmx sends its address; the search
+def _tab_seen(type_key: str) -> tuple[str, str, str, bool] | None:
+    """The filter, search and sort of the tab the browser shows (htmx sends its address; the search
     and filters push theirs), or None when the page is not this type's tab."""
     current = urlsplit(request.headers.get("HX-Current-URL", ""))
     if current.path != url_for("erp.tab", type_key=type_key):
         return None
-    args = parse_qs(current.query)
+    args = {key: values[0] for key, values in parse_qs(current.query).items()}
     try:
-        q = parse_search((args.get("q") or [""])[0])
+        q = parse_search(args.get("q"))
     except Invalid:
         q = ""
-    return (args.get("filter") or ["ready"])[0], q
+    return args.get("filter") or "ready", q, *_sort_args(args)
 
 
 def _counts_oob(type_key: str) -> str:
@@ -99,10 +104,11 @@ def _counts_oob(type_key: str) -> str:
     seen = _tab_seen(type_key)
     if seen is None:
         return ""
-    filter_key, q = seen
+    filter_key, q, sort, desc = seen
     item_type = get_type(type_key)
     return render_template("erp/_counts.html", oob=True, item_type=item_type, filters=FILTERS,
-                           counts=filter_counts(db.session(), item_type, q), q=q, current=filter_key)
+                           counts=filter_counts(db.session(), item_type, q), q=q, current=filter_key,
+                           sort=sort, desc=desc)
 
 
 def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
@@ -283,7 +289,7 @@ def bulk_accept(type_key: str):
 def _tab_with(type_key: str, args, **context):
     """The tab's body (its page without htmx) as it is now, with a bulk form or result in it."""
     view = tab_view(db.session(), current_user, type_key, args.get("filter", "ready"),
-                    parse_search(args.get("q")), 1, current_app.config["PAGE_SIZE"], _watch())
+                    parse_search(args.get("q")), 1, current_app.config["PAGE_SIZE"], _watch(), *_sort_args(args))
     context.setdefault("ask_errors", {})
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view), **context)
 

@@ -69,10 +69,13 @@ def shown(field: Field, value: Any) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a tab or a project-side list: its label and the key in row values."""
+    """One column of a tab or a project-side list: its label and the key in row values; on a
+    tab, what it sorts by and what its totals row sums (SQL expressions on the type's model)."""
     label: str
     key: str
     css: str = ""
+    sort: Any = None     # e.g. Invoice.number: the tab sorts by this column
+    total: Any = None    # e.g. Invoice.total_retainage: the totals row sums it over what is filtered
 
 
 class ItemType:

@@ -39,7 +39,8 @@ class CommitmentType(ItemType):
     bulk_note = ("Ticked commitments are exported with their contract number as Sage ID when "
                  "that setting is on; otherwise give each its own Sage ID.")
     asks_each = ("sage_id",)
-    columns = (Column("Project", "project"), Column("Contract #", "number"), Column("Title", "title"),
+    columns = (Column("Project", "project"), Column("Contract #", "number", sort=Commitment.number),
+               Column("Title", "title", sort=Commitment.title),
                Column("Type", "commitment_type"), Column("Contract Company", "vendor"), Column("Status", "status"),
                Column("Amount", "amount", "num"))
     list_columns = columns[1:] + (Column("Sage ID", "sage_id"),)

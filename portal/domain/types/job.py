@@ -31,7 +31,7 @@ class JobType(ItemType):
     import_list = "jobs"
     bulk_note = "Give each ticked project its own Sage Job ID."
     asks_each = ("sage_job_id",)
-    columns = (Column("Project #", "number"), Column("Project Name", "name"),
+    columns = (Column("Project #", "number", sort=Project.number), Column("Project Name", "name", sort=Project.name),
                Column("Address", "address"), Column("City", "city"), Column("State", "state"),
                Column("ZIP", "zip"), Column("Cost Codes", "cost_codes", "num"))
     list_columns = columns + (Column("Sage Job ID", "sage_job_id"),)

@@ -27,7 +27,7 @@ class VendorType(ItemType):
     import_list = "vendors"
     bulk_note = "Give each ticked company its own ERP vendor ID."
     asks_each = ("erp_vendor_id",)
-    columns = (Column("Name", "name"), Column("Address", "address"), Column("City", "city"),
+    columns = (Column("Name", "name", sort=Vendor.name), Column("Address", "address"), Column("City", "city"),
                Column("State", "state"), Column("ZIP", "zip"), Column("Business Phone", "phone"))
     list_columns = columns + (Column("ERP Vendor ID", "erp_vendor_id"),)
 
