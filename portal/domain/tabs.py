@@ -147,11 +147,7 @@ def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: st
     filter_key = filter_key if filter_key in FILTERS else "ready"
     q = (q or "").strip()[:100]
     match = item_type.search_ids(q) if q else None
-    figures = state_figures(session, item_type, match)
-    counts = {key: sum(figures[s][0] for s in states if s in figures) for key, (_, states) in FILTERS.items()}
-    summed = [c.key for c in item_type.columns if c.total is not None]
-    totals = {key: sum((Decimal(figures[s][1][i]) for s in FILTERS[filter_key][1] if s in figures), Decimal(0))
-              for i, key in enumerate(summed)}
+    counts, totals = filter_figures(session, item_type, q, filter_key)
     page = max(1, page)
     by = sort_of(item_type, sort)
     if by is None or (sort == "sent_at" and desc):   # the default order, from its index
@@ -166,11 +162,18 @@ def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: st
                    rows_of(session, item_type, erps, watch), item_type.bulk_asks(session), sort, desc, totals)
 
 
-def filter_counts(session: Session, item_type: ItemType, q: str = "") -> dict[str, int]:
-    """The tab's filter counts (Ready · Synced · Failed) among the items matching q: one query,
-    whatever the number of rows; every row response sends them again out of band."""
-    by_state = state_counts(session, item_type.key, item_type.search_ids(q) if q else None)
-    return {key: sum(by_state.get(s, 0) for s in states) for key, (_, states) in FILTERS.items()}
+def filter_figures(session: Session, item_type: ItemType, q: str = "",
+                   filter_key: str = "ready") -> tuple[dict[str, int], dict[str, Decimal]]:
+    """The tab's filter counts (Ready · Synced · Failed) and the totals row of one filter, among
+    the items matching q: one statement, whatever the number of rows. Every row response sends
+    them again out of band."""
+    figures = state_figures(session, item_type, item_type.search_ids(q) if q else None)
+    counts = {key: sum(figures[s][0] for s in states if s in figures) for key, (_, states) in FILTERS.items()}
+    summed = [c.key for c in item_type.columns if c.total is not None]
+    states = FILTERS.get(filter_key, FILTERS["ready"])[1]
+    totals = {key: sum((Decimal(figures[s][1][i]) for s in states if s in figures), Decimal(0))
+              for i, key in enumerate(summed)}
+    return counts, totals
 
 
 def bulk_tally(session: Session, type_key: str, erp_item_ids: list[int], watch: ExportWatch) -> Tally:

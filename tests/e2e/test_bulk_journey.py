@@ -42,6 +42,7 @@ def test_bulk_export_with_some_refused_shows_the_tally_and_the_counts_without_a_
         open_tab(page, "Subcontractor Invoices", KEY)
         search(page, setup.project.number, rows=7)
         expect(count(page, "ready")).to_have_text("7")
+        expect(page.locator("#tab-totals th")).to_contain_text("Total of 7")
         page.evaluate("window.e2eSamePage = 'yes'")   # gone if the page were reloaded
 
         page.get_by_role("checkbox", name="Tick all").check()
@@ -55,6 +56,10 @@ def test_bulk_export_with_some_refused_shows_the_tally_and_the_counts_without_a_
         expect(count(page, "ready")).to_have_text("0")
         expect(count(page, "synced")).to_have_text("4")
         expect(count(page, "failed")).to_have_text("3")
+        # the totals row of Ready to Export follows too: nothing left to export
+        expect(page.locator("#tab-totals th")).to_have_text(re.compile(r"^\s*Total of 0\s*$"))
+        expect(page.locator('#tab-totals [data-total="payment_due"]')).to_have_text("$0.00")
+        expect(page.locator("#tab-body table.grid > tfoot")).to_have_count(1)
         assert page.evaluate("window.e2eSamePage") == "yes"
         expect(tab_row(page, erp_ids[-1]).locator(".sage-message")).to_contain_text("GL period")
         states = [erp_of(session, KEY, inv.id).state for inv in invoices]

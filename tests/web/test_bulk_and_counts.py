@@ -70,8 +70,12 @@ def test_every_row_action_sends_the_counts_out_of_band(clients, world, drain):
         # after the row's <tbody>: inside a <template>, so the parser keeps it out of the table
         assert body.index("<tbody") < body.index('id="tab-counts"')
 
-    acted(approver.post(it.tab_url(INVOICE, rejected.erp, "reject"), headers=on_tab(world),
-                        data={"reason": "Wrong period"}), {"ready": 2, "synced": 0, "failed": 0})
+    rejecting = approver.post(it.tab_url(INVOICE, rejected.erp, "reject"), headers=on_tab(world),
+                              data={"reason": "Wrong period"})
+    acted(rejecting, {"ready": 2, "synced": 0, "failed": 0})
+    # the totals row of the filter shown follows too: two invoices of $1,450.00 left to export
+    assert re.search(r'<template>\s*<tfoot id="tab-totals" hx-swap-oob="true">.*Total of 2.*'
+                     r'data-total="payment_due">\$2,900\.00<.*</tfoot>\s*</template>', text(rejecting), re.S)
     acted(approver.post(it.tab_url(INVOICE, accepted.erp, "accept"), headers=on_tab(world),
                         data=accept_form(world, accepted)), {"ready": 2, "synced": 0, "failed": 0})
     # while it exports, its polls send no counts (nothing moved, and no query spent on them)

@@ -14,7 +14,7 @@ from portal.domain.edits import history
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State, allowed, next_state
-from portal.domain.tabs import FILTERS, TabRow, ask_rows, bulk_tally, filter_counts, tab_row, tab_view, what_happened
+from portal.domain.tabs import FILTERS, TabRow, ask_rows, bulk_tally, filter_figures, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
 from portal.domain.values import parse_ids, parse_search
@@ -99,16 +99,17 @@ def _tab_seen(type_key: str) -> tuple[str, str, str, bool] | None:
 
 
 def _counts_oob(type_key: str) -> str:
-    """The tab's filter counts, swapped out of band after a row's response (one query), so
-    Ready · Synced · Failed follow every action; nothing when the page is not the tab."""
+    """The tab's filter counts and totals row, swapped out of band after a row's response (one
+    query), so Ready · Synced · Failed follow every action; nothing when the page is not the tab."""
     seen = _tab_seen(type_key)
     if seen is None:
         return ""
     filter_key, q, sort, desc = seen
     item_type = get_type(type_key)
-    return render_template("erp/_counts.html", oob=True, item_type=item_type, filters=FILTERS,
-                           counts=filter_counts(db.session(), item_type, q), q=q, current=filter_key,
-                           sort=sort, desc=desc)
+    counts, totals = filter_figures(db.session(), item_type, q, filter_key)
+    context = dict(oob=True, item_type=item_type, filters=FILTERS, counts=counts, q=q, current=filter_key,
+                   sort=sort, desc=desc, totals=totals, total=counts.get(filter_key, counts["ready"]))
+    return render_template("erp/_counts.html", **context) + render_template("erp/_foot.html", **context)
 
 
 def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
