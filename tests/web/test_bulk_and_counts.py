@@ -19,20 +19,9 @@ from portal.domain.models import ErpItem, utcnow
 from tests import items as it
 from tests.factories import app_session as dbs
 from tests.types import type_keys
-from tests.web.pages import HX, World, counts, input_names, text
+from tests.web.pages import HX, counts, input_names, text
 
 INVOICE = "subcontractor_invoice"
-
-
-@pytest.fixture
-def world(app, sim, people):
-    return World(app, sim, people)
-
-
-@pytest.fixture
-def make_world(app, sim, people):
-    """Another world, its project made with factories.Setup's options (vendor_status=...)."""
-    return lambda **setup_kw: World(app, sim, people, **setup_kw)
 
 
 def on_tab(world, key: str = INVOICE, filter_key: str = "ready") -> dict:

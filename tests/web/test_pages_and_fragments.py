@@ -29,7 +29,7 @@ from portal.domain.types import REGISTRY
 from tests import factories as f, items as ti
 from tests.items import item_url, list_url, tab_url
 from tests.rows import check_rows
-from tests.web.pages import BOOSTED, HX, RESTORE, World, counts, is_fragment, is_page, path_of, tab_row_ids, text
+from tests.web.pages import BOOSTED, HX, RESTORE, counts, is_fragment, is_page, path_of, tab_row_ids, text
 
 KEY = "subcontractor_invoice"
 TAB = f"/erp/{KEY}"
@@ -41,17 +41,6 @@ ROLE_USERS = {"approver": dict(erp_level=ToolLevel.STANDARD, push=True),
               "project_readonly": {}, "site_admin": dict(site_admin=True),
               # reaches every route's query: what an id beyond the database's integers must not
               "everything": dict(site_admin=True, erp_level=ToolLevel.ADMIN, push=True)}
-
-
-@pytest.fixture
-def world(app, sim, people):
-    return World(app, sim, people)
-
-
-@pytest.fixture
-def make_world(app, sim, people):
-    """Another world, its project made with factories.Setup's options (vendor_status=..., vendor_erp=...)."""
-    return lambda **setup_kw: World(app, sim, people, **setup_kw)
 
 
 def rowurl(erp_id: int, what: str) -> str:
