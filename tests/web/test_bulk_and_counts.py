@@ -252,3 +252,15 @@ def test_totals_row_sums_everything_filtered_not_just_the_page(app, clients, wor
     assert re.search(r'data-total="payment_due">\$2,900\.00<', body)
     # a tab whose type sums nothing has no totals row
     assert "tab-totals" not in text(approver.get(f"/erp/vendor?q={world.token}", headers=HX))
+
+
+def test_a_bulk_form_value_too_long_is_refused_naming_the_row_and_field(clients, world):
+    vendor = world.item("vendor", State.READY)
+    before = world.erp(vendor.erp)
+    response = clients["approver"].post("/erp/vendor/bulk-accept", headers=HX, data={
+        "ids": [str(vendor.erp)], f"f-{vendor.erp}-erp_vendor_id": "V" * 10_000})
+    body = text(response)
+    assert response.status_code == 200 and "1 not accepted" in body
+    assert re.search(rf"{re.escape(vendor.title)}: ERP Vendor ID [^<]*10 characters", body), body[:2000]
+    assert f'name="f-{vendor.erp}-erp_vendor_id"' in body and 'aria-invalid="true"' in body
+    assert world.erp(vendor.erp) == before
