@@ -264,3 +264,10 @@ def test_a_bulk_form_value_too_long_is_refused_naming_the_row_and_field(clients,
     assert re.search(rf"{re.escape(vendor.title)}: ERP Vendor ID [^<]*10 characters", body), body[:2000]
     assert f'name="f-{vendor.erp}-erp_vendor_id"' in body and 'aria-invalid="true"' in body
     assert world.erp(vendor.erp) == before
+
+
+def test_bulk_form_of_rows_that_moved_on_says_so_and_asks_nothing(clients, world):
+    synced = world.item("vendor", State.SYNCED)
+    body = text(clients["approver"].get(f"/erp/vendor/bulk-accept?ids={synced.erp}", headers=HX))
+    assert "None of the ticked items is Ready to Export or Failed to Export any more." in body
+    assert 'id="bulk-ask"' not in body

@@ -257,7 +257,8 @@ def bulk_form(type_key: str):
     rows = ask_rows(db.session(), type_key, ids, _watch())
     item_type = get_type(type_key)
     values = {r.erp.id: item_type.export_defaults(r.item) for r in rows}
-    return _tab_with(type_key, request.args, ask=rows, ask_values=values)
+    gone = None if rows else "None of the ticked items is Ready to Export or Failed to Export any more."
+    return _tab_with(type_key, request.args, ask=rows, ask_values=values, bulk_notice=gone)
 
 
 @bp.route("/<type_key>/bulk-accept", methods=["POST"])
