@@ -173,51 +173,98 @@ def accept(session: Session, actor: User, erp_item_id: int, raw_fields: dict,
     return erp
 
 
-@transactional
+@dataclass
+class BulkOutcome:
+    """What a bulk export did: the items accepted, and why each other one was not, named as
+    people name it (its number, never a database id)."""
+    accepted: list[ErpItem]
+    errors: dict[int, str]                    # erp item id -> why it was not accepted
+    names: dict[int, str]                     # erp item id -> "INV-1002", "Acme Supply"
+    fields: dict[int, dict[str, str]]         # erp item id -> the typed fields it refused, by field
+
+    def refusals(self) -> list[str]:
+        """Each refusal as a sentence: "INV-1002: It is Synced." (in the order of the names)."""
+        unnamed = [i for i in self.errors if i not in self.names]
+        said = [f"{self.names[i]}: {self.errors[i]}" for i in self.names if i in self.errors]
+        if unnamed:
+            said.append(f"{len(unnamed)} ticked item(s) are no longer in ERP Integrations.")
+        return said
+
+
 def accept_many(session: Session, actor: User, type_key: str, erp_item_ids: list[int],
                 queue: ExportQueue, sage: SageSetup | None = None) -> tuple[list[ErpItem], dict[int, str]]:
     """Accept several items of one tab's type with their default export fields; returns
     (accepted, errors by id). An item of another type is reported, never accepted."""
+    outcome = export_ticked(session, actor, type_key, erp_item_ids, queue, sage=sage)
+    return outcome.accepted, outcome.errors
+
+
+@transactional
+def export_ticked(session: Session, actor: User, type_key: str, erp_item_ids: list[int],
+                  queue: ExportQueue, typed: dict[int, dict] | None = None,
+                  sage: SageSetup | None = None) -> BulkOutcome:
+    """Accept the ticked items of one tab's type with their default export fields, over which
+    go the fields typed for each (`typed`: erp item id -> {field: value}, the Sage IDs a bulk
+    form asks of each row); queue their exports. Each item not accepted is named with why."""
     require(actor, policy.DECIDE, "Only accounting approvers can accept items for export.")
     item_type = get_type(type_key)
+    typed = typed or {}
     if not erp_item_ids:
         raise Invalid("Tick at least one item to export.")
     erps = session.scalars(select(ErpItem).where(ErpItem.id.in_(erp_item_ids))).all()
-    errors: dict[int, str] = {i: "That item is not in ERP Integrations." for i in
-                              set(erp_item_ids) - {e.id for e in erps}}
-    errors.update((e.id, NOT_IN_TAB) for e in erps if e.item_type != item_type.key)
-    group = [e for e in erps if e.item_type == item_type.key]
-    accepted: list[ErpItem] = []
+    out = BulkOutcome([], {i: "That item is not in ERP Integrations." for i in
+                           set(erp_item_ids) - {e.id for e in erps}}, {}, {})
+    out.errors.update((e.id, NOT_IN_TAB) for e in erps if e.item_type != item_type.key)
+    out.names.update(_names(session, [e for e in erps if e.item_type != item_type.key]))
+    place = {erp_id: n for n, erp_id in enumerate(erp_item_ids)}
+    group = sorted((e for e in erps if e.item_type == item_type.key), key=lambda e: place[e.id])
     try:
         setup.refuse_unless_ready(item_type, sage)
     except Invalid as exc:
-        errors.update((e.id, exc.message) for e in group)
+        out.errors.update((e.id, exc.message) for e in group)
+        out.names.update(_names(session, group))
         group = []
     if group:
         items = item_type.load_many(session, [e.item_id for e in group])
         gates = compliance.gates(session, item_type, items.values())
         for erp in group:
-            if erp.state not in (State.READY, State.FAILED):
-                errors[erp.id] = f"It is {State.LABELS[erp.state]}."
-                continue
             item = items[erp.item_id]
+            out.names[erp.id] = item_type.item_name(item)
+            if erp.state not in (State.READY, State.FAILED):
+                out.errors[erp.id] = f"It is {State.LABELS[erp.state]}."
+                continue
+            own = typed.get(erp.id) or {}
             try:
-                fields = item_type.parse_export_fields(session, item, item_type.export_defaults(item))
+                fields = item_type.parse_export_fields(session, item, {**item_type.export_defaults(item), **own})
             except Invalid as exc:
-                errors[erp.id] = "Accept it on its own: " + "; ".join(exc.fields.values())
+                said = "; ".join(exc.fields.values()) or exc.message
+                out.errors[erp.id] = said if own else "Accept it on its own: " + said
+                out.fields[erp.id] = exc.fields
                 continue
             gate = gates.get(item.id)
             try:
                 fields = compliance.decide(item_type, gate, fields)
             except Invalid as exc:
-                errors[erp.id] = exc.message
+                out.errors[erp.id] = exc.message
                 continue
             mark_accepted(session, erp, actor, fields, accept_detail(fields, gate))
-            accepted.append(erp)
-    share_export_jobs(accepted)
+            out.accepted.append(erp)
+    share_export_jobs(out.accepted)
     commit(session)
-    enqueue_exports(accepted, queue)
-    return accepted, errors
+    enqueue_exports(out.accepted, queue)
+    return out
+
+
+def _names(session: Session, erps: list[ErpItem]) -> dict[int, str]:
+    """What people call these items (of any types), by erp item id: a few queries per type."""
+    names: dict[int, str] = {}
+    for key in {e.item_type for e in erps}:
+        of_type = [e for e in erps if e.item_type == key]
+        item_type = REGISTRY.get(key)
+        items = item_type.load_many(session, [e.item_id for e in of_type]) if item_type else {}
+        names.update((e.id, item_type.item_name(items[e.item_id])) for e in of_type
+                     if item_type and e.item_id in items)
+    return names
 
 
 def accept_detail(fields: dict, gate: compliance.Gate | None) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select, union_all
@@ -52,6 +53,28 @@ class TabView:
     total: int
     counts: dict[str, int]
     rows: list[TabRow]
+    asks: tuple[str, ...] = ()    # the Accept fields a bulk export asks of each row (none: the defaults do)
+    sort: str = ""                # a column's key, or "" for the default: newest sent first
+    desc: bool = True
+    totals: dict[str, Decimal] = field(default_factory=dict)   # column key -> sum over what is filtered
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Where the items of one bulk export are now: a bulk result panel polls it until settled."""
+    synced: int
+    failed: int
+    exporting: int
+    stalled: int
+    other: int      # moved on since (rejected, unlinked...)
+
+    @property
+    def settled(self) -> bool:
+        return self.exporting == 0
+
+    @property
+    def total(self) -> int:
+        return self.synced + self.failed + self.exporting + self.stalled + self.other
 
 
 def page_erp_select(type_key: str, states, offset: int, limit: int, match=None) -> Select:
@@ -73,10 +96,38 @@ def page_erp_select(type_key: str, states, offset: int, limit: int, match=None) 
 
 def state_counts(session: Session, type_key: str, match=None) -> dict[str, int]:
     """Items per lifecycle state (among the matching item ids when given)."""
-    stmt = select(ErpItem.state, func.count()).where(ErpItem.item_type == type_key)
+    return {state: n for state, (n, _) in state_figures(session, get_type(type_key), match, totals=False).items()}
+
+
+def state_figures(session: Session, item_type: ItemType, match=None,
+                  totals: bool = True) -> dict[str, tuple[int, list]]:
+    """Per lifecycle state: how many items, and the sums of the type's total columns. One
+    statement (the sums join the type's table only when it has total columns)."""
+    sums = [func.coalesce(func.sum(c.total), 0) for c in item_type.columns if c.total is not None and totals]
+    stmt = select(ErpItem.state, func.count(ErpItem.id), *sums).where(ErpItem.item_type == item_type.key)
+    if sums:
+        stmt = stmt.join(item_type.model, item_type.model.id == ErpItem.item_id)
     if match is not None:
         stmt = stmt.where(ErpItem.item_id.in_(match))
-    return {state: n for state, n in session.execute(stmt.group_by(ErpItem.state)).all()}
+    return {state: (n, list(rest)) for state, n, *rest in session.execute(stmt.group_by(ErpItem.state)).all()}
+
+
+def sorted_erp_select(item_type: ItemType, states, offset: int, limit: int, match, by, desc: bool) -> Select:
+    """The erp_item rows of one page in a column's order (ties by id): one statement, a sort of
+    the filtered rows."""
+    order = (by.desc(), ErpItem.id.desc()) if desc else (by.asc(), ErpItem.id.asc())
+    stmt = (select(ErpItem).join(item_type.model, item_type.model.id == ErpItem.item_id)
+            .where(ErpItem.item_type == item_type.key, ErpItem.state.in_(states)))
+    if match is not None:
+        stmt = stmt.where(ErpItem.item_id.in_(match))
+    return stmt.order_by(*order).offset(offset).limit(limit)
+
+
+def sort_of(item_type: ItemType, sort: str):
+    """What a sort key orders by: a sortable column's expression, or Sent At; None for the default."""
+    if sort == "sent_at":
+        return ErpItem.sent_at
+    return next((c.sort for c in item_type.columns if c.key == sort and c.sort is not None), None)
 
 
 def rows_of(session: Session, item_type: ItemType, erps: list[ErpItem], watch: ExportWatch) -> list[TabRow]:
@@ -91,23 +142,64 @@ def rows_of(session: Session, item_type: ItemType, erps: list[ErpItem], watch: E
 
 
 def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: str,
-             page: int, page_size: int, watch: ExportWatch) -> TabView:
-    """One page of one tab: counts (1 query), the page's rows (1 query) and their items."""
+             page: int, page_size: int, watch: ExportWatch, sort: str = "", desc: bool = True) -> TabView:
+    """One page of one tab: counts and totals (1 query), the page's rows (1 query) and their items.
+    Sorted by a column when asked (an unknown sort is the default: newest sent first)."""
     if not policy.can(user, policy.VIEW_ERP):
         raise PermissionDenied("You need access to the ERP Integrations tool.")
     item_type = get_type(type_key)
     filter_key = filter_key if filter_key in FILTERS else "ready"
     q = (q or "").strip()[:100]
     match = item_type.search_ids(q) if q else None
-    by_state = state_counts(session, item_type.key, match)
-    counts = {key: sum(by_state.get(s, 0) for s in states) for key, (_, states) in FILTERS.items()}
+    counts, totals = filter_figures(session, item_type, q, filter_key)
     page = max(1, page)
-    erps = list(session.scalars(page_erp_select(item_type.key, FILTERS[filter_key][1], (page - 1) * page_size,
-                                                page_size, match).options(joinedload(ErpItem.sent_by))))
+    by = sort_of(item_type, sort)
+    if by is None or (sort == "sent_at" and desc):   # the default order, from its index
+        sort, desc = "", True
+        stmt = page_erp_select(item_type.key, FILTERS[filter_key][1], (page - 1) * page_size, page_size, match)
+    else:
+        stmt = sorted_erp_select(item_type, FILTERS[filter_key][1], (page - 1) * page_size, page_size, match, by, desc)
+    erps = list(session.scalars(stmt.options(joinedload(ErpItem.sent_by))))
     total = counts[filter_key]
     pages = max(1, -(-total // page_size))
     return TabView(item_type, filter_key, q, page, pages, total, counts,
-                   rows_of(session, item_type, erps, watch))
+                   rows_of(session, item_type, erps, watch), item_type.bulk_asks(session), sort, desc, totals)
+
+
+def filter_figures(session: Session, item_type: ItemType, q: str = "",
+                   filter_key: str = "ready") -> tuple[dict[str, int], dict[str, Decimal]]:
+    """The tab's filter counts (Ready · Synced · Failed) and the totals row of one filter, among
+    the items matching q: one statement, whatever the number of rows. Every row response sends
+    them again out of band."""
+    figures = state_figures(session, item_type, item_type.search_ids(q) if q else None)
+    counts = {key: sum(figures[s][0] for s in states if s in figures) for key, (_, states) in FILTERS.items()}
+    summed = [c.key for c in item_type.columns if c.total is not None]
+    states = FILTERS.get(filter_key, FILTERS["ready"])[1]
+    totals = {key: sum((Decimal(figures[s][1][i]) for s in states if s in figures), Decimal(0))
+              for i, key in enumerate(summed)}
+    return counts, totals
+
+
+def bulk_tally(session: Session, type_key: str, erp_item_ids: list[int], watch: ExportWatch) -> Tally:
+    """Where the items of a bulk export are now: one query, and one call to the queue while some
+    still export (an export whose job will not finish counts as stalled, so the tally settles)."""
+    erps = list(session.scalars(select(ErpItem).where(ErpItem.id.in_(erp_item_ids),
+                                                     ErpItem.item_type == type_key)))
+    states = [e.state for e in erps]
+    exporting = [e for e in erps if e.state == State.EXPORTING]
+    stalled = len(watch.stalled(exporting)) if exporting else 0
+    return Tally(synced=states.count(State.SYNCED), failed=states.count(State.FAILED),
+                 exporting=len(exporting) - stalled, stalled=stalled,
+                 other=len(states) - len(exporting) - states.count(State.SYNCED) - states.count(State.FAILED))
+
+
+def ask_rows(session: Session, type_key: str, erp_item_ids: list[int], watch: ExportWatch) -> list[TabRow]:
+    """The ticked rows a bulk form asks each export field of (those still to decide), in tick order."""
+    item_type = get_type(type_key)
+    erps = list(session.scalars(select(ErpItem).where(ErpItem.id.in_(erp_item_ids), ErpItem.item_type == item_type.key,
+                                                     ErpItem.state.in_((State.READY, State.FAILED)))))
+    place = {erp_id: n for n, erp_id in enumerate(erp_item_ids)}
+    return rows_of(session, item_type, sorted(erps, key=lambda e: place[e.id]), watch)
 
 
 def tab_row(session: Session, type_key: str, erp_item_id: int, watch: ExportWatch) -> TabRow:

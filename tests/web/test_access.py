@@ -405,6 +405,11 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
             "POST", lambda w: it.tab_url(key, w.unlinkable(key).erp, "unlink"), APPROVERS,
             (303,) if b.sage_delete else (422,), tab if b.sage_delete else None, snapshot=erp_snapshot(gone),
             ok_check=erp_state_is(gone, State.DRAFT) if b.sage_delete else unchanged(erp_snapshot(gone))),
+        # the bulk form asking each ticked row's Sage ID; a bulk export's result panel (polled till settled: 286)
+        ("/erp/<type_key>/bulk-accept", "GET"): Case(
+            "GET", lambda w: f"/erp/{key}/bulk-accept?ids={w.item(key, State.READY).erp}", APPROVERS),
+        ("/erp/<type_key>/bulk-result", "GET"): Case(
+            "GET", lambda w: f"/erp/{key}/bulk-result?ids={w.item(key, State.EXPORTING).erp}", ERP_USERS, (200, 286)),
         # a type whose defaults lack a field is not accepted in bulk: it says why and stays Ready
         ("/erp/<type_key>/bulk-accept", "POST"): Case(
             "POST", lambda w: f"/erp/{key}/bulk-accept", APPROVERS, (303,), tab,

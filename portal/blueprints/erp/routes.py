@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.constants import HTMX_STOP_POLLING
@@ -15,7 +16,7 @@ from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
 from portal.domain.item_page import item_page
 from portal.domain.lifecycle import Action, State, allowed, next_state
-from portal.domain.tabs import FILTERS, TabRow, tab_row, tab_view, what_happened
+from portal.domain.tabs import FILTERS, TabRow, ask_rows, bulk_tally, filter_figures, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
 from portal.domain.values import parse_ids, parse_search
@@ -93,23 +94,58 @@ def tab(type_key: str):
     """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
     view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
                     search_arg(), page_arg(),
-                    current_app.config["PAGE_SIZE"], _watch())
+                    current_app.config["PAGE_SIZE"], _watch(), *_sort_args(request.args))
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view))
+
+
+def _sort_args(args) -> tuple[str, bool]:
+    """The tab's sort from the URL: a column's key (sort=) and its direction (dir=asc, else descending)."""
+    return str(args.get("sort") or "")[:40], args.get("dir") != "asc"
 
 
 def _notice(view) -> str | None:
     return worker_notice(row.erp.state for row in view.rows)
 
 
+def _tab_seen(type_key: str) -> tuple[str, str, str, bool] | None:
+    """The filter, search and sort of the tab the browser shows (htmx sends its address; the search
+    and filters push theirs), or None when the page is not this type's tab."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.path != url_for("erp.tab", type_key=type_key):
+        return None
+    args = {key: values[0] for key, values in parse_qs(current.query).items()}
+    try:
+        q = parse_search(args.get("q"))
+    except Invalid:
+        q = ""
+    return args.get("filter") or "ready", q, *_sort_args(args)
+
+
+def _counts_oob(type_key: str) -> str:
+    """The tab's filter counts and totals row, swapped out of band after a row's response (one
+    query), so Ready · Synced · Failed follow every action; nothing when the page is not the tab."""
+    seen = _tab_seen(type_key)
+    if seen is None:
+        return ""
+    filter_key, q, sort, desc = seen
+    item_type = get_type(type_key)
+    counts, totals = filter_figures(db.session(), item_type, q, filter_key)
+    context = dict(oob=True, item_type=item_type, filters=FILTERS, counts=counts, q=q, current=filter_key,
+                   sort=sort, desc=desc, totals=totals, total=counts.get(filter_key, counts["ready"]))
+    return render_template("erp/_counts.html", **context) + render_template("erp/_foot.html", **context)
+
+
 def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
                   errors: dict | None = None, values: dict | None = None, status: int = 200,
-                  notice: str | None = None, row: TabRow | None = None, conflict: str | None = None):
+                  notice: str | None = None, row: TabRow | None = None, conflict: str | None = None,
+                  counts: bool = False):
     row = row or tab_row(db.session(), type_key, erp_item_id, _watch())
     context: dict[str, Any] = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
                                    conflict=conflict, item_type=get_type(type_key))
     if wants_fragment():
         if not answers.on_page():
-            return make_response(render_template("erp/_row.html", **context), status)
+            body = render_template("erp/_row.html", **context)
+            return make_response(body + _counts_oob(type_key) if counts else body, status)
         # the row on the item's own page: its history follows, out of band
         return answers.row_answer("erp/_row.html", None, history(db.session(), row.erp), status, **context)
     # A new tab or a browser without JavaScript: the item's page, the row's form open on it.
@@ -131,7 +167,8 @@ def _too_late(type_key: str, erp_item_id: int):
     """A decision someone else made first (or a form on a row that moved on): 409 with the row
     as it now is, saying who moved it and when."""
     row = tab_row(db.session(), type_key, erp_item_id, _watch())
-    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row))
+    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row),
+                         counts=request.method == "POST")
 
 
 def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
@@ -141,7 +178,8 @@ def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
     row = tab_row(db.session(), type_key, erp_item_id, _watch())
     if not isinstance(exc, RaceLost) and allowed(action, row.erp.state):
         raise exc
-    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row))
+    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row),
+                         counts=True)
 
 
 @bp.route("/<type_key>/<int:erp_item_id>")
@@ -160,8 +198,9 @@ def row(type_key: str, erp_item_id: int):
 def status(type_key: str, erp_item_id: int):
     """The polling fragment: the row while it exports; 286 (stop polling) once it settles."""
     row = tab_row(db.session(), type_key, erp_item_id, _watch())
-    response = _row_response(type_key, erp_item_id, row=row)
-    if row.erp.state != State.EXPORTING or row.stalled:
+    settled = row.erp.state != State.EXPORTING or row.stalled
+    response = _row_response(type_key, erp_item_id, row=row, counts=settled)
+    if settled:
         response.status_code = HTMX_STOP_POLLING
     return response
 
@@ -256,30 +295,72 @@ def unlink(type_key: str, erp_item_id: int):
     return _done(type_key, erp_item_id, notice="Unlinked – back in draft")
 
 
+@bp.route("/<type_key>/bulk-accept", methods=["GET"])
+@require(policy.DECIDE)
+def bulk_form(type_key: str):
+    """The bulk form of a tab whose defaults do not suffice: each ticked row with the export
+    fields it needs of its own (a Sage ID each), prefilled with what defaults there are."""
+    ids = parse_ids(request.args.getlist("ids"))
+    if not ids:
+        raise Invalid("Tick at least one item to export.", fields={"ids": "Tick at least one item to export."})
+    rows = ask_rows(db.session(), type_key, ids, _watch())
+    item_type = get_type(type_key)
+    values = {r.erp.id: item_type.export_defaults(r.item) for r in rows}
+    gone = None if rows else "None of the ticked items is Ready to Export or Failed to Export any more."
+    return _tab_with(type_key, request.args, ask=rows, ask_values=values, bulk_notice=gone)
+
+
 @bp.route("/<type_key>/bulk-accept", methods=["POST"])
 @require(policy.DECIDE)
 def bulk_accept(type_key: str):
-    """Export every ticked item with its default export fields."""
+    """Export every ticked item with its default export fields (and the fields its bulk form
+    asked of each); the result panel then follows the group until every export settled."""
+    item_type = get_type(type_key)
     ids = parse_ids(request.form.getlist("ids"))
-    accepted, errors = services.accept_many(db.session(), current_user, type_key, ids, RQJobQueue(), _sage())
-    message = f"{len(accepted)} item(s) accepted and queued for export."
-    if errors:
-        message += f" {len(errors)} not accepted: " + "; ".join(
-            f"#{k}: {v}" for k, v in sorted(errors.items())[:10])
-    back: dict[str, Any] = {"type_key": type_key, "filter": request.form.get("filter", "ready"),
-                            "q": parse_search(request.form.get("q")) or None}
+    asks = item_type.bulk_asks(db.session())
+    typed = {i: {name: request.form.get(f"f-{i}-{name}", "") for name in asks} for i in ids
+             if any(f"f-{i}-{name}" in request.form for name in asks)}
+    outcome = services.export_ticked(db.session(), current_user, type_key, ids, RQJobQueue(), typed,
+                                     sage=_sage())
+    refusals = outcome.refusals()
     if htmx:
-        view = tab_view(db.session(), current_user, type_key, back["filter"], back["q"] or "", 1,
-                        current_app.config["PAGE_SIZE"], _watch())
-        return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view),
-                      bulk_message=message, bulk_errors=bool(errors))
-    flash(message, "error" if errors else "info")
-    return redirect(url_for("erp.tab", **back), code=303)
+        again = [i for i in ids if i in outcome.fields and i in typed]
+        rows = ask_rows(db.session(), type_key, again, _watch()) if again else []
+        bulk_ids = [e.id for e in outcome.accepted]
+        tally = bulk_tally(db.session(), item_type.key, bulk_ids, _watch()) if bulk_ids else None
+        return _tab_with(type_key, request.form, bulk_ids=bulk_ids, tally=tally, refusals=refusals,
+                         ask=rows, ask_values=typed, ask_errors=outcome.fields)
+    message = f"{len(outcome.accepted)} queued for export."
+    if refusals:
+        message += f" {len(refusals)} not accepted: " + "; ".join(refusals[:10])
+    flash(message, "error" if refusals else "info")
+    return redirect(url_for("erp.tab", type_key=type_key, filter=request.form.get("filter", "ready"),
+                            q=parse_search(request.form.get("q")) or None), code=303)
+
+
+def _tab_with(type_key: str, args, **context):
+    """The tab's body (its page without htmx) as it is now, with a bulk form or result in it."""
+    view = tab_view(db.session(), current_user, type_key, args.get("filter", "ready"),
+                    parse_search(args.get("q")), 1, current_app.config["PAGE_SIZE"], _watch(), *_sort_args(args))
+    context.setdefault("ask_errors", {})
+    return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view), **context)
+
+
+@bp.route("/<type_key>/bulk-result")
+def bulk_result(type_key: str):
+    """The result panel of a bulk export, polled until every item settled: "13 exporting: 5
+    Synced so far", then "7 Synced, 6 Failed to Export (see below)" (286: stop polling)."""
+    ids = parse_ids(request.args.getlist("ids"))
+    tally = bulk_tally(db.session(), get_type(type_key).key, ids, _watch())
+    body = render_template("erp/_bulk_result.html", tally=tally, bulk_ids=ids, item_type=get_type(type_key))
+    if not wants_fragment():
+        return make_response(body)
+    return make_response(body + _counts_oob(type_key), HTMX_STOP_POLLING if tally.settled else 200)
 
 
 def _done(type_key: str, erp_item_id: int, notice: str | None = None):
     if htmx:
-        return _row_response(type_key, erp_item_id, notice=notice)
+        return _row_response(type_key, erp_item_id, notice=notice, counts=True)
     if answers.on_page():
         return redirect(url_for("erp.item", type_key=type_key, erp_item_id=erp_item_id), code=303)
     return redirect(url_for("erp.tab", type_key=type_key), code=303)

@@ -78,10 +78,13 @@ class Detail:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a tab or a project-side list: its label and the key in row values."""
+    """One column of a tab or a project-side list: its label and the key in row values; on a
+    tab, what it sorts by and what its totals row sums (SQL expressions on the type's model)."""
     label: str
     key: str
     css: str = ""
+    sort: Any = None     # e.g. Invoice.number: the tab sorts by this column
+    total: Any = None    # e.g. Invoice.total_retainage: the totals row sums it over what is filtered
 
 
 class ItemType:
@@ -100,6 +103,9 @@ class ItemType:
     list_columns: ClassVar[tuple[Column, ...]] = ()   # the project-side list's columns
     accept_column: ClassVar[str | None] = None        # a column to show Accept in (else Actions)
     bulk_note: ClassVar[str] = "Ticked items are exported with their default export fields."
+    # the Accept fields no default fills (a Sage ID of its own): a bulk export asks them of each
+    # ticked item in a form; none, and the defaults suffice (see bulk_asks)
+    asks_each: ClassVar[tuple[str, ...]] = ()
 
     # ---- the project side ---------------------------------------------------------------
     generic_pages: ClassVar[bool] = True          # False: the type has pages of its own
@@ -183,6 +189,11 @@ class ItemType:
     def export_defaults(self, item: Any) -> dict:
         return {}
 
+    def bulk_asks(self, session: Session) -> tuple[str, ...]:
+        """The Accept fields a bulk export asks of each ticked item, because no default fills
+        them (a type whose default hangs on a setting decides here); () when the defaults suffice."""
+        return self.asks_each
+
     def clean_export_fields(self, session: Session, item: Any, raw: dict) -> dict:
         """Validate the Accept form; raise Invalid(fields=...) on bad input."""
         return {}
@@ -232,6 +243,12 @@ class ItemType:
 
     def summary(self, item: Any) -> ItemSummary:
         raise NotImplementedError(f"{type(self).__name__} must say what its emails show")
+
+    def item_name(self, item: Any) -> str:
+        """What a message calls the item: its number or code from the summary ("INV-1002"),
+        else the summary's title; never a database id."""
+        summary = self.summary(item)
+        return summary.number or summary.title
 
     def on_synced(self, session: Session, item: Any, fields: dict, reference: str) -> None:
         """Write the Sage ID back to the item (vendors, jobs...); needs writes_back_on_sync."""

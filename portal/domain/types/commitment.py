@@ -46,8 +46,10 @@ class CommitmentType(ItemType):
     sage_record_kind = "jc_commitment"
     writes_back_on_sync = True
     bulk_note = ("Ticked commitments are exported with their contract number as Sage ID when "
-                 "that setting is on; otherwise accept them one by one.")
-    columns = (Column("Project", "project"), Column("Contract #", "number"), Column("Title", "title"),
+                 "that setting is on; otherwise give each its own Sage ID.")
+    asks_each = ("sage_id",)
+    columns = (Column("Project", "project"), Column("Contract #", "number", sort=Commitment.number),
+               Column("Title", "title", sort=Commitment.title),
                Column("Type", "commitment_type"), Column("Contract Company", "vendor"), Column("Status", "status"),
                Column("Amount", "amount", "num"))
     list_columns = columns[1:] + (Column("Sage ID", "sage_id"),)
@@ -231,6 +233,10 @@ class CommitmentType(ItemType):
         session = object_session(item)
         use_number = settings.load(session).use_contract_number_as_sage_id if session else False
         return {"sage_id": item.number if use_number else ""}
+
+    def bulk_asks(self, session):
+        """The Sage ID is asked of each commitment unless the contract number is its default."""
+        return () if settings.load(session).use_contract_number_as_sage_id else self.asks_each
 
     def clean_export_fields(self, session, item, raw):
         errors: dict[str, str] = {}

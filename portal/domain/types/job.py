@@ -29,8 +29,9 @@ class JobType(ItemType):
     erp_id_field = "sage_job_id"
     sync_key = "jobs"
     import_list = "jobs"
-    bulk_note = "Ticked projects need their own Sage Job ID: accept them one by one."
-    columns = (Column("Project #", "number"), Column("Project Name", "name"),
+    bulk_note = "Give each ticked project its own Sage Job ID."
+    asks_each = ("sage_job_id",)
+    columns = (Column("Project #", "number", sort=Project.number), Column("Project Name", "name", sort=Project.name),
                Column("Address", "address"), Column("City", "city"), Column("State", "state"),
                Column("ZIP", "zip"), Column("Cost Codes", "cost_codes", "num"))
     list_columns = columns + (Column("Sage Job ID", "sage_job_id"),)

@@ -31,8 +31,9 @@ class OwnerInvoiceType(ItemType):
     bulk_note = ("Ticked owner invoices are exported with their defaults: invoice = invoice #, "
                  "accounting date = billing date.")
     accept_column = "period"   # the issue: Accept sits under the billing period column
-    columns = (Column("Project", "project"), Column("Contract", "contract"), Column("Invoice #", "number"),
-               Column("Billing Period", "period"), Column("Billing Date", "billing_date"),
+    columns = (Column("Project", "project"), Column("Contract", "contract"),
+               Column("Invoice #", "number", sort=OwnerInvoice.number), Column("Billing Period", "period"),
+               Column("Billing Date", "billing_date", sort=OwnerInvoice.billing_date),
                Column("Amount", "amount", "num"), Column("Retainage", "retainage", "num"))
     list_columns = columns[1:] + (Column("Status", "status"),)
 

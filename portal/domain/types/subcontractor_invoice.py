@@ -70,6 +70,10 @@ _EXPORT_LINES = (
     .where(InvoiceLine.invoice_id.in_(bindparam("item_ids", expanding=True))).order_by(InvoiceLine.id))
 
 
+# what an invoice asks paid now (the model's payment_due, in SQL): the tab sorts and totals by it
+PAYMENT_DUE = SubcontractorInvoice.total_amount - SubcontractorInvoice.total_retainage
+
+
 class SubcontractorInvoiceType(ItemType):
     key = "subcontractor_invoice"
     label = "Subcontractor Invoice"
@@ -87,10 +91,12 @@ class SubcontractorInvoiceType(ItemType):
     bulk_note = ("Ticked invoices are exported with their defaults: ERP ID = invoice #, "
                  "Accounting Date = billing date.")
     columns = (Column("Project", "project"), Column("Commitment", "commitment"),
-               Column("Vendor", "vendor"), Column("Invoice #", "number"),
-               Column("Billing Period", "period"), Column("Billing Date", "billing_date"),
-               Column("Current Payment Due", "payment_due", "num"),
-               Column("Retainage", "retainage", "num"))
+               Column("Vendor", "vendor"), Column("Invoice #", "number", sort=SubcontractorInvoice.number),
+               Column("Billing Period", "period", sort=SubcontractorInvoice.period_start),
+               Column("Billing Date", "billing_date", sort=SubcontractorInvoice.billing_date),
+               Column("Current Payment Due", "payment_due", "num", sort=PAYMENT_DUE, total=PAYMENT_DUE),
+               Column("Retainage", "retainage", "num", sort=SubcontractorInvoice.total_retainage,
+                      total=SubcontractorInvoice.total_retainage))
 
     def load_options(self):
         return invoice_load_options()

@@ -25,12 +25,13 @@ class VendorType(ItemType):
     sage_record_kind = "ap_vendor"
     sync_key = "vendors"
     import_list = "vendors"
-    bulk_note = "Ticked companies need their own ERP vendor ID: accept them one by one."
+    bulk_note = "Give each ticked company its own ERP vendor ID."
+    asks_each = ("erp_vendor_id",)
 
     def detail_page(self, item: Vendor) -> tuple[str, dict] | None:
         """The company's page: its insurance certificates from Sage (the compliance gate's facts)."""
         return "imports.company", {"vendor_id": item.id}
-    columns = (Column("Name", "name"), Column("Address", "address"), Column("City", "city"),
+    columns = (Column("Name", "name", sort=Vendor.name), Column("Address", "address"), Column("City", "city"),
                Column("State", "state"), Column("ZIP", "zip"), Column("Business Phone", "phone"))
     list_columns = columns + (Column("ERP Vendor ID", "erp_vendor_id"),)
 
