@@ -111,6 +111,26 @@ def test_every_error_under_api_is_json_with_its_status(api, app, monkeypatch):
     check_rows(rows, check)
 
 
+def test_a_body_nested_too_deeply_is_a_json_422(api, app, monkeypatch):
+    """JSON nested deeper than Python's parser follows (a RecursionError) is a body that is not a JSON
+    object, not a 500 (found by the fuzz); a control character deep inside is still named by its path."""
+    client, auth, _, ids = api
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    url = f"/api/v1/projects/{ids['project']}/items/subcontractor_invoice/{ids['draft']}"
+    rows = {
+        "beyond the parser": ("[" * 5000 + "]" * 5000, "body", "Send a JSON object."),
+        "a NUL deep down": ('{"a": ' + "[" * 50 + '"x\\u0000"' + "]" * 50 + "}", "a" + ".0" * 50,
+                            "Remove the control character"),
+    }
+
+    def check(body, field, message):
+        response = client.put(url, headers=auth, data=body, content_type="application/json")
+        assert response.status_code == 422 and response.mimetype == "application/json", response.status_code
+        assert message in response.get_json()["fields"][field]
+
+    check_rows(rows, check)
+
+
 # ---- tokens: expiry, revocation, last use, the list, the secret shown once ----------------------
 
 def _token_row(app, name: str):
