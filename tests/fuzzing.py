@@ -35,6 +35,10 @@ ONLY_ROLES = {
 
 # ---- hostile values --------------------------------------------------------------------------------
 
+# where a `next` or the HX-Current-URL header may point: off site, unreadable ("http://[": an IPv6 host
+# never closed), a scheme that runs code
+URLS = ["//evil.com", "/\t/evil.com", "/\\evil.com", "http://[", "//[", "/[::1", "http://[::1/x", "javascript:alert(1)",
+        "http://localhost/erp/?x=1", "/projects/"]
 HOSTILE = [
     # numbers Decimal, float and int() read but an amount, id or page must not be
     "NaN", "-nan", "sNaN", "Infinity", "-Infinity", "inf", "1e999", "-1e999", "1E+9", "1e-999",
@@ -54,8 +58,7 @@ HOSTILE = [
     "' OR 1=1 --", "'; DROP TABLE users; --", '"', "\\", "%", "_", "%00", "%s%n",
     "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "{{7*7}}", "${7*7}",
     "../../etc/passwd",
-    # URLs (a `next`, the HX-Current-URL header)
-    "//evil.com", "/\t/evil.com", "/\\evil.com", "http://[", "//[", "/[::1", "javascript:alert(1)",
+    *URLS,
     # dates and booleans
     "02/30/2026", "9999-12-31", "0000-00-00", "13/13/2026", "on", "off", "true", "null", "[]", "{}",
 ]
@@ -174,8 +177,9 @@ class Crawl:
                 seen += _OPTION.findall(form[form.find(attrs):].split("</select>", 1)[0])
             values.extend(html.unescape(v) for v in seen if html.unescape(v) not in values)
 
-    def run(self, clients: dict, roles: list[str], per_rule: int = 2, limit: int = 400) -> int:
-        """Fetch the pages; returns how many were fetched."""
+    def run(self, clients: dict, roles: list[str], per_rule: int = 12, limit: int = 800) -> int:
+        """Fetch the pages; returns how many were fetched. Then a route takes the argument values seen
+        on every route with the same arguments (an API route those of its page, Requeue those of Row)."""
         fetched = 0
         for role in roles:
             visits: dict = defaultdict(int)
@@ -207,6 +211,11 @@ class Crawl:
                     self.note(link, method)
                     if method == "GET":
                         queue.append(html.unescape(link))
+        alike: dict = defaultdict(list)
+        for route in self.by_key.values():
+            alike[frozenset(route.args)].extend(a for a in route.seen if a not in alike[frozenset(route.args)])
+        for route in self.by_key.values():
+            route.seen = list(alike[frozenset(route.args)]) if route.args else []
         return fetched
 
 
@@ -244,13 +253,14 @@ def requests(draw, route: Route, api_fields: list[str] = ()) -> Request:
                               st.one_of(st.sampled_from(known or ["x"]), hostile))
     url = _path(route, args)
     names = sorted(route.queries | set(QUERY_NAMES)) if route.method == "GET" else ["next"]
-    query = draw(st.dictionaries(st.sampled_from(names), hostile, max_size=3))
+    query = draw(st.dictionaries(st.sampled_from(names), st.one_of(st.sampled_from(URLS), hostile), max_size=3))
     if query:
         url += "?" + urlencode(query)
     headers = draw(st.sampled_from([{}, {"HX-Request": "true"},
                                     {"HX-Request": "true", "HX-Boosted": "true"}]))
     if headers and draw(st.booleans()):
-        headers = {**headers, "HX-Current-URL": draw(hostile.filter(lambda v: not set(v) & set("\r\n\x00")))}
+        current = st.one_of(st.sampled_from(URLS), hostile).filter(lambda v: not set(v) & set("\r\n\x00"))
+        headers = {**headers, "HX-Current-URL": draw(current)}
     if route.api:
         fields = api_fields or ["name"]
         body = draw(st.one_of(
@@ -338,7 +348,7 @@ def prepare(app, sim, people, clients, address: str) -> tuple[list[Route], dict]
     found, skipped = routes(app, reach)
     for client in clients.values():
         client.environ_base["REMOTE_ADDR"] = address
-    Crawl(app, found).run(clients, [ANON, "site_admin", "approver", "erp_admin_no_push", "project_admin"])
+    Crawl(app, found).run(clients, [ANON, "site_admin", "approver", "erp_admin_no_push"])
     with app_session(app) as s:
         own_tokens = {str(t.id) for p in people.values() for t in api_tokens.tokens_of(s, p.id)}
     own = {"user_id": {str(p.id) for p in people.values()}, "token_id": own_tokens}
