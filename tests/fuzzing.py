@@ -370,7 +370,8 @@ def api_fields(found: list[Route]) -> list[str]:
 
 def schemathesis_failures(app, token: str, settings, project_id: int | None = None) -> tuple[int, list[str]]:
     """Every operation of /api/v1/openapi.json, positive and negative cases, with the token: the answer
-    must be below 500, with a documented status and content type and a body that matches the document.
+    must be below 500, with a documented status and content type and a body that matches the document,
+    and a request the document calls invalid must be refused (4xx).
     Each operation also runs with `project_id` fixed to a real project (its items then answer 200).
     Returns (cases run, one line per failing operation)."""
     import schemathesis
@@ -378,10 +379,12 @@ def schemathesis_failures(app, token: str, settings, project_id: int | None = No
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
         content_type_conformance,
+        negative_data_rejection,
         response_schema_conformance,
         status_code_conformance,
     )
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+              negative_data_rejection]
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     auth = {"Authorization": f"Bearer {token}"}
     ran, failures = [0], []

@@ -1,7 +1,8 @@
 """The JSON API does what /api/v1/openapi.json says: Schemathesis generates requests for every operation
 of the document (valid ones and invalid ones) with a site administrator's token, and checks that no
-answer is a server error and that each has a documented status, a documented content type and a body
-matching the document. Derandomized, without Hypothesis' database, a few examples per operation."""
+answer is a server error, that each has a documented status, a documented content type and a body
+matching the document, and that a request the document calls invalid is refused. Derandomized, without
+Hypothesis' database, a few examples per operation; bench/fuzz.py runs more."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
