@@ -115,7 +115,8 @@ def run(app, args) -> None:
         project_id=project)
     print(f"Schemathesis on /api/v1/openapi.json: {ran} cases in {time.perf_counter() - t0:.0f} s "
           f"(not_a_server_error, status_code_conformance, content_type_conformance, "
-          f"response_schema_conformance): {'PASS' if not api_failures else f'{len(api_failures)} failing'}")
+          f"response_schema_conformance, negative_data_rejection): "
+          f"{'PASS' if not api_failures else f'{len(api_failures)} failing'}")
     for line in api_failures[:args.show]:
         print("  " + line.replace("\n", "\n  "))
 
