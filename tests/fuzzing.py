@@ -262,6 +262,9 @@ def requests(draw, route: Route, api_fields: list[str] = ()) -> Request:
         current = st.one_of(st.sampled_from(URLS), hostile).filter(lambda v: not set(v) & set("\r\n\x00"))
         headers = {**headers, "HX-Current-URL": draw(current)}
     if route.api:
+        if role == ANON and draw(st.booleans()):  # a token that is none (the roles send their own)
+            headers = {**headers, "Authorization": draw(st.sampled_from(["Bearer ", "Basic ", "bearer"])) + draw(
+                hostile.filter(lambda v: not set(v) & set("\r\n\x00")))}
         fields = api_fields or ["name"]
         body = draw(st.one_of(
             st.dictionaries(st.sampled_from(fields), json_values(), max_size=len(fields)).map(json.dumps),
