@@ -82,13 +82,8 @@ def run(app, args) -> None:
                   suppress_health_check=list(HealthCheck))
         @given(fuzzing.requests(route, fields))
         def one(request):
-            client, token = clients.get(request.role), csrf.get(request.role, "")
-            if request.role == roles.ANON:
-                client = app.test_client()
-                client.environ_base["REMOTE_ADDR"] = ADDRESS
-                token = fuzzing.csrf_token(client)
             last_error.clear()
-            response = fuzzing.send(client, request, tokens.get(request.role), token)
+            response = fuzzing.answer(app, clients, csrf, tokens, request, ADDRESS)
             statuses[f"{response.status_code // 100}xx"] += 1
             wrong = fuzzing.problem(request, response)
             if wrong:

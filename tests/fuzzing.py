@@ -311,6 +311,17 @@ def send(client, request: Request, token: str | None = None, csrf: str = ""):
     return client.open(request.url, method=request.method, data=form, headers=headers)
 
 
+def answer(app, clients: dict, csrf: dict, tokens: dict, request: Request, address: str):
+    """The response to `request`, made with its role's client (anonymous: a new client from `address`,
+    so a sign-in does not carry over to the next request) and the CSRF or API token of that role."""
+    client, token = clients.get(request.role), csrf.get(request.role, "")
+    if request.role == ANON:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        token = csrf_token(client)
+    return send(client, request, tokens.get(request.role), token)
+
+
 def problem(request: Request, response) -> str | None:
     """What is wrong with the answer: a status >= 500, or an error under /api/ that is not JSON."""
     status = response.status_code
