@@ -77,7 +77,7 @@ def run(app, args) -> None:
     per_route = -(-args.requests // len(found))
     t0 = time.perf_counter()
     for route in found:
-        @seed(args.seed)
+        @seed(route.seed(args.seed))
         @settings(max_examples=per_route, database=None, deadline=None, phases=["generate"],
                   suppress_health_check=list(HealthCheck))
         @given(fuzzing.requests(route, fields))
@@ -105,7 +105,7 @@ def run(app, args) -> None:
     t0 = time.perf_counter()
     ran, api_failures = fuzzing.schemathesis_failures(
         app, tokens["site_admin"],
-        settings(max_examples=args.api_examples, database=None, deadline=None, derandomize=True,
+        settings(max_examples=args.api_examples, database=None, deadline=None,
                  suppress_health_check=list(HealthCheck)),
         project_id=project)
     print(f"Schemathesis on /api/v1/openapi.json: {ran} cases in {time.perf_counter() - t0:.0f} s "
