@@ -73,7 +73,8 @@ def run(app, args) -> None:
     failures: list[tuple[str, str]] = []
     last_error: list[str] = []
     app.logger.disabled = True  # the tracebacks are kept below, with their requests
-    got_request_exception.connect(lambda sender, exception, **kw: last_error.append(traceback.format_exc()), app)
+    got_request_exception.connect(lambda sender, exception, **kw: last_error.append(traceback.format_exc()), app,
+                                  weak=False)  # a lambda held weakly would be gone before the first error
     per_route = -(-args.requests // len(found))
     t0 = time.perf_counter()
     for route in found:

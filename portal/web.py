@@ -72,8 +72,11 @@ def page_arg() -> int:
 
 
 def search_arg(name: str = "q") -> str:
-    """A search query parameter (values.parse_search: at most SEARCH_MAX characters, else a 422)."""
-    return parse_search(request.args.get(name), name)
+    """A search query parameter (values.parse_search: at most SEARCH_MAX characters, else a 422), with
+    no control character (else a 422 naming it: PostgreSQL refuses a NUL in a query's text)."""
+    text = parse_search(request.args.get(name), name)
+    refuse_unstorable({name: text})
+    return text
 
 
 def safe_next(target: str | None) -> str | None:
