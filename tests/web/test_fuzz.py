@@ -73,7 +73,10 @@ def test_no_input_gives_a_server_error(app, table, clients, fuzz_tokens, people,
         @FUZZ
         @given(fuzzing.requests(route, fields))
         def one(request):
-            response = fuzzing.answer(app, clients, csrf, fuzz_tokens, request, FUZZ_ADDRESS)
+            try:
+                response = fuzzing.answer(app, clients, csrf, fuzz_tokens, request, FUZZ_ADDRESS)
+            except Exception as exc:  # the app let it out (TESTING propagates it): a 500, named with its request
+                raise AssertionError(f"{type(exc).__name__}: {str(exc)[:200]} for {request}") from exc
             wrong = fuzzing.problem(request, response)
             assert wrong is None, wrong
         try:
