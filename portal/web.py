@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from flask import (
     Flask,
@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.json.provider import DefaultJSONProvider
 from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
@@ -71,8 +72,11 @@ def page_arg() -> int:
 
 
 def search_arg(name: str = "q") -> str:
-    """A search query parameter (values.parse_search: at most SEARCH_MAX characters, else a 422)."""
-    return parse_search(request.args.get(name), name)
+    """A search query parameter (values.parse_search: at most SEARCH_MAX characters, else a 422), with
+    no control character (else a 422 naming it: PostgreSQL refuses a NUL in a query's text)."""
+    text = parse_search(request.args.get(name), name)
+    refuse_unstorable({name: text})
+    return text
 
 
 def safe_next(target: str | None) -> str | None:
@@ -81,12 +85,21 @@ def safe_next(target: str | None) -> str | None:
     tab or newline, so "/<tab>/host" is "//host"; a CR LF would break the Location header)."""
     if not target or not target.startswith("/") or "\\" in target:
         return None
-    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+    if any(ord(c) < 32 or ord(c) == 127 for c in target) or target.startswith("//"):
         return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith("//"):
+    parts = split_url(target)
+    if parts is None or parts.scheme or parts.netloc:
         return None
     return target
+
+
+def split_url(url: str) -> SplitResult | None:
+    """urlsplit, or None for a URL it cannot read ("http://[" raises ValueError: a bracket opens
+    an IPv6 host that never closes)."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
 
 
 def json_error(status: int, message: str, fields: dict | None = None):
@@ -177,6 +190,7 @@ def forbidden(text: str = "You do not have permission to do that."):
 def init_app(app: Flask) -> None:
     # before any blueprint adds its rules: every <int:...> of the app is bounded
     app.url_map.converters["int"] = BoundedInt
+    app.json = JSONProvider(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
 
@@ -213,9 +227,9 @@ def init_app(app: Flask) -> None:
     def unauthorized():
         if htmx:
             # Back to the page the user was on, never to the fragment URL htmx asked for.
-            current = urlsplit(request.headers.get("HX-Current-URL", ""))
-            same_site = current.netloc in ("", request.host)
-            back = (current.path + (f"?{current.query}" if current.query else "")) if same_site else ""
+            current = split_url(request.headers.get("HX-Current-URL", ""))
+            same_site = current is not None and current.netloc in ("", request.host)
+            back = (current.path + (f"?{current.query}" if current.query else "")) if current and same_site else ""
             target = url_for("auth.login", next=back or None)
             # Never swap a login form into a table cell: send the whole page to the login.
             return HTMXResponseClientRedirect(target)
@@ -289,15 +303,30 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = lambda d: d.strftime("%m/%d/%Y %H:%M") if d else ""
 
 
-def _json_texts(value, path: str = "") -> dict[str, str]:
-    """Every string of a JSON body by where it sits ("lines.0.description")."""
-    if isinstance(value, str):
-        return {path or "body": value}
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+def _json_texts(body) -> dict[str, str]:
+    """Every string of a JSON body by where it sits ("lines.0.description"); walked with a list, not
+    by recursion, so a body nested as deep as the parser allows cannot exhaust the stack."""
     texts: dict[str, str] = {}
-    for key, inner in items:
-        texts.update(_json_texts(inner, f"{path}.{key}" if path else str(key)))
+    pending = [("", body)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            texts[path or "body"] = value
+            continue
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        pending.extend((f"{path}.{key}" if path else str(key), inner) for key, inner in items)
     return texts
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a body nested deeper than Python's parser can follow (RecursionError) is
+    invalid JSON like any other: a 400, or None from get_json(silent=True), never a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON is nested too deeply.") from None
 
 
 def notices() -> Notices:

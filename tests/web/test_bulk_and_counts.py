@@ -116,6 +116,16 @@ def test_a_decision_that_lost_the_race_sends_the_counts_as_they_now_are(clients,
 
 # ---- the bulk result: running, then the tally ----------------------------------------------------
 
+def test_a_page_address_that_cannot_be_read_sends_no_counts(clients, world):
+    """An HX-Current-URL urlsplit cannot read ("http://[": an IPv6 host never closed) is no tab: the
+    answer comes without counts, not as a 500 (found by the fuzz on the bulk result)."""
+    item = world.item(INVOICE, State.READY)
+    unreadable = {**HX, "HX-Current-URL": "http://["}
+    for url in (f"/erp/{INVOICE}/bulk-result?ids={item.erp}", it.tab_url(INVOICE, item.erp, "row")):
+        response = clients["approver"].get(url, headers=unreadable)
+        assert response.status_code in (200, 286) and oob_counts(text(response)) is None, (url, response.status_code)
+
+
 def test_bulk_result_polls_until_settled_then_says_the_tally(clients, world, drain):
     approver = clients["approver"]
     refusing = world.another_home(vendor_status="Inactive")   # same token: one search finds both

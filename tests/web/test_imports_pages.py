@@ -270,6 +270,21 @@ def test_find_a_company_by_name_and_link_it(app, clients, sim):
         assert session.get(Vendor, company_id).erp_vendor_id == vendor_id
 
 
+def test_a_search_with_a_control_character_is_refused_naming_it(clients):
+    """A NUL in a search (found by the fuzz on PostgreSQL, which refuses it in a query: a 500) is a
+    422 naming the search, on every page that searches."""
+    rows = {url: (url, url.split("?")[1].split("=")[0]) for url in (
+        "/erp/import/companies?company=a%00b", "/erp/import/companies?q=a%00b", "/erp/import/vendors?q=a%00b",
+        "/erp/vendor?q=a%1Bb")}
+
+    def check(url, name):
+        response = clients["approver"].get(url)
+        assert response.status_code == 422, response.status_code
+        assert f"characters that cannot be stored: {name}." in text(response)
+
+    check_rows(rows, check)
+
+
 def test_a_stalled_run_stops_polling_and_says_what_to_do(app, clients):
     from datetime import timedelta
 

@@ -123,6 +123,16 @@ def test_htmx_lost_session_returns_to_the_page_not_to_the_fragment(app, world):
     assert parse_qs(target.query).get("next") == [page]
 
 
+def test_htmx_lost_session_with_an_unreadable_current_url_goes_to_the_login(app, world):
+    """An HX-Current-URL that cannot be parsed ("http://[": an IPv6 host never closed) is no page to
+    return to: the login, not a 500 (found by the fuzz)."""
+    inv = world.item(KEY, State.READY)
+    for current in ("http://[", "http://[::1/erp/"):
+        response = app.test_client().get(rowurl(inv.erp, "status"), headers={**HX, "HX-Current-URL": current})
+        assert response.status_code == 200, (current, response.status_code)
+        assert response.headers["HX-Redirect"] == "/login", (current, response.headers["HX-Redirect"])
+
+
 # ---- accept and reject: 422 and nothing changed ------------------------------------------
 
 BAD_ACCEPT = {
@@ -537,7 +547,8 @@ def test_login_goes_to_next_or_home(app, people):
 # newline ("/\t/host" is "//host"); a CR LF would split the Location header
 OFF_SITE = ["//evil.example/x", "http://evil.example/x", "/\\evil.example/x", "\\\\evil.example/x",
             "/\t/evil.example/x", "/\n/evil.example/x", "/\r\nSet-Cookie: x=y", "/projects/\x00",
-            " //evil.example/x", "https:/evil.example", "javascript:alert(1)"]
+            " //evil.example/x", "https:/evil.example", "javascript:alert(1)",
+            "//[", "//[::1/x"]  # urlsplit raises on a bracket that never closes (found by the fuzz)
 
 
 def test_login_never_redirects_off_site(app, people):

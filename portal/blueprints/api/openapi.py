@@ -7,17 +7,19 @@ from portal.domain.types import REGISTRY
 
 
 def _item_schema() -> dict:
-    return {"type": "object", "properties": {
-        "type": {"type": "string"}, "id": {"type": "integer"},
-        "values": {"type": "object", "additionalProperties": True},
-        "erp": {"type": "object", "properties": {
-            "state": {"type": "string", "enum": ["draft", "ready", "exporting", "synced",
-                                                 "failed", "rejected"]},
-            "state_label": {"type": "string"}, "erp_ref": {"type": ["string", "null"]},
-            "sage_message": {"type": ["string", "null"]},
-            "reject_reason": {"type": ["string", "null"]}}},
-        "can_send": {"type": "boolean"},
-        "prerequisites": {"type": "array", "items": {"type": "string"}}}}
+    erp = {"type": "object", "required": ["state", "state_label", "erp_ref", "sage_message", "reject_reason"],
+           "properties": {
+               "state": {"type": "string", "enum": ["draft", "ready", "exporting", "synced", "failed", "rejected"]},
+               "state_label": {"type": "string"}, "erp_ref": {"type": ["string", "null"]},
+               "sage_message": {"type": ["string", "null"]},
+               "reject_reason": {"type": ["string", "null"]}}}
+    return {"type": "object", "required": ["type", "id", "values", "erp", "can_send", "prerequisites"],
+            "properties": {
+                "type": {"type": "string"}, "id": {"type": "integer"},
+                "values": {"type": "object", "additionalProperties": True},
+                "erp": erp,
+                "can_send": {"type": "boolean"},
+                "prerequisites": {"type": "array", "items": {"type": "string"}}}}
 
 
 TOKEN_DESCRIPTION = (
@@ -35,7 +37,11 @@ def document(server: str) -> dict:
                        "`error` says which (for instance \"That API token expired on 2027-03-31 "
                        "12:00 UTC; ask for a new one.\" or \"That API token was revoked on ...\").",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    errors = {"401": unauthorized, "403": error, "404": error, "409": error, "422": error}
+    unavailable = {"description": "Sage 300 CRE cannot be reached right now; nothing was changed",
+                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    errors = {"401": unauthorized, "403": error, "404": error, "409": error, "422": error, "503": unavailable}
+    too_large = {"description": "The body is larger than the portal takes (MAX_CONTENT_LENGTH_MB)",
+                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     item = {"description": "The item with its ERP state",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}
     type_keys = [k.key for k in REGISTRY.values()]
@@ -46,8 +52,9 @@ def document(server: str) -> dict:
               "item_id": {"name": "item_id", "in": "path", "required": True,
                           "schema": {"type": "integer"}}}
     body = {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
-        "description": "The fields of the type's project-side form, by name."}}}}
+        "type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+        "description": "The fields of the type's project-side form, by name: true ticks a box, false "
+                       "and null leave a field empty; a field the type does not have is ignored."}}}}
     paths: dict[str, dict[str, Any]] = {}
     for prefix, scope_params in (("/projects/{project_id}/items/{type_key}", ["project_id", "type_key"]),
                                  ("/company/items/{type_key}", ["type_key"])):
@@ -58,20 +65,24 @@ def document(server: str) -> dict:
                         "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}}}},
                         **errors}},
             "post": {"summary": "Create an item", "parameters": p, "requestBody": body,
-                     "responses": {"201": item, **errors}}}
+                     "responses": {"201": item, **errors, "413": too_large}}}
         one = p + [params["item_id"]]
         paths[prefix + "/{item_id}"] = {
             "get": {"summary": "One item", "parameters": one, "responses": {"200": item, **errors}},
             "put": {"summary": "Edit a draft or rejected item", "parameters": one,
-                    "requestBody": body, "responses": {"200": item, **errors}}}
+                    "requestBody": body, "responses": {"200": item, **errors, "413": too_large}}}
         paths[prefix + "/{item_id}/send"] = {"post": {
             "summary": "Send (or resend) to ERP Integrations; 422 lists the failing prerequisites",
             "parameters": one, "responses": {"200": item, **errors}}}
         paths[prefix + "/{item_id}/retrieve"] = {"post": {
             "summary": "Retrieve before accounting decides", "parameters": one,
             "responses": {"200": item, **errors}}}
+    kind = {"type": "object", "required": ["type", "label", "scope", "create"], "properties": {
+        "type": {"type": "string", "enum": type_keys}, "label": {"type": "string"},
+        "scope": {"type": "string", "enum": ["project", "company"]},
+        "create": {"type": "boolean", "description": "Whether items of the type are created through the API"}}}
     paths["/types"] = {"get": {"summary": "The item types", "responses": {"200": {
-        "description": "Types", "content": {"application/json": {"schema": {"type": "array"}}}},
+        "description": "Types", "content": {"application/json": {"schema": {"type": "array", "items": kind}}}},
         "401": unauthorized}}}
     return {
         "openapi": "3.1.0",

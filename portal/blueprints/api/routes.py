@@ -43,6 +43,9 @@ def _json() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise Invalid("The body must be a JSON object.", fields={"body": "Send a JSON object."})
+    nested = {k: "Send a text, a number, true/false or null." for k, v in data.items() if isinstance(v, (dict, list))}
+    if nested:  # a field of a form holds one value: an object or a list is no value of it
+        raise Invalid("Every field must be a text, a number, true/false or null.", fields=nested)
     return {k: ("on" if v is True else "" if v in (False, None) else str(v)) for k, v in data.items()}
 
 

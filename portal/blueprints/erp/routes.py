@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.constants import HTMX_STOP_POLLING
@@ -24,7 +24,7 @@ from portal.exporters.sage300.connectors import make_connector
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, page_arg, render, require, search_arg, wants_fragment, worker_notice
+from portal.web import forbidden, page_arg, render, require, search_arg, split_url, wants_fragment, worker_notice
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
 
@@ -110,8 +110,8 @@ def _notice(view) -> str | None:
 def _tab_seen(type_key: str) -> tuple[str, str, str, bool] | None:
     """The filter, search and sort of the tab the browser shows (htmx sends its address; the search
     and filters push theirs), or None when the page is not this type's tab."""
-    current = urlsplit(request.headers.get("HX-Current-URL", ""))
-    if current.path != url_for("erp.tab", type_key=type_key):
+    current = split_url(request.headers.get("HX-Current-URL", ""))
+    if current is None or current.path != url_for("erp.tab", type_key=type_key):
         return None
     args = {key: values[0] for key, values in parse_qs(current.query).items()}
     try:
