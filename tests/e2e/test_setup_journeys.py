@@ -443,15 +443,6 @@ def test_cost_code_rows_are_named_by_their_code(session, sim, open_as):
 
 # ---- 5. settings -----------------------------------------------------------------------
 
-def _settings_form(current: settings_service.Settings) -> dict:
-    form = {f"direct_export_{k}": "on" for k, on in current.direct_export.items() if on}
-    for key in ("use_contract_number_as_sage_id", "consolidate_invoice_lines", "export_forecast_amounts"):
-        if getattr(current, key):
-            form[key] = "on"
-    form["job_number_mask"] = current.job_number_mask
-    return form
-
-
 def test_erp_admin_changes_the_job_mask_and_direct_export_and_sees_the_history(session, sim, open_as):
     erp_admin = f.make_user(session, erp_level=ToolLevel.ADMIN)
     standard = f.make_user(session, erp_level=ToolLevel.STANDARD)
@@ -506,5 +497,5 @@ def test_erp_admin_changes_the_job_mask_and_direct_export_and_sees_the_history(s
     finally:
         fresh(session)
         if settings_service.load(session) != before:
-            settings_service.update(session, erp_admin, _settings_form(before), direct_export_keys())
+            settings_service.update(session, erp_admin, f.settings_form(before), direct_export_keys())
         assert settings_service.load(session) == before
