@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from portal.exporters.sage300.records import Batch, SageResult
+from portal.exporters.sage300.records import Batch, DryRun, SageResult
 
 
 class ExportQueue(Protocol):
@@ -32,3 +32,7 @@ class Connector(Protocol):
     def submit(self, batch: Batch) -> SageResult: ...
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]: ...
+
+    def dry_run(self, plans: list[list[Batch]]) -> list[DryRun]:
+        """What Sage would answer to each item's batches (in order), nothing written: one
+        call for a page of items. ConnectorUnavailable when Sage cannot be reached."""

@@ -16,9 +16,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from .dropfolder import write_import_file
-from .fileformat import UnwritableCharacter, import_file
-from .records import Batch, ConnectorUnavailable, SageResult, SageUnreadable
+from .fileformat import UnwritableCharacter, encoding_problem, import_file
+from .records import Batch, ConnectorUnavailable, DryRun, SageResult, SageUnreadable
 from .simulator import Sage300Simulator, make_engine
+from .simulator.rules import field_error
 
 
 class SimulatorConnector:
@@ -51,6 +52,14 @@ class SimulatorConnector:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
         except OSError as exc:  # the drop folder failed before the commit, so likewise
             raise ConnectorUnavailable(f"cannot write the import file: {exc}") from exc
+
+    def dry_run(self, plans: list[list[Batch]]) -> list[DryRun]:
+        """Sage's answer to each item's batches, nothing imported (the simulator's rules in a
+        rolled-back transaction): one call for a page of items."""
+        try:
+            return self.sim.dry_run(plans)
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
     # what identifies an item's record, by Sage record kind: the simulator's find_* method
     FINDERS = {"ap_vendor": "find_vendor", "jc_commitment": "find_commitment", "jc_commitment_co": "find_cco",
@@ -96,6 +105,29 @@ class FileDropConnector:
         except OSError as exc:
             raise ConnectorUnavailable(f"cannot write to {self.folder}: {exc}") from exc
         return SageResult(ok=True, reference=name)
+
+    # what a file drop cannot know, since it cannot read Sage: said on every pre-check
+    UNCHECKED = ("whether the vendor is active", "whether the job is open", "cost codes and categories in Sage",
+                 "duplicate numbers", "closed GL periods", "amounts over the commitment")
+
+    def dry_run(self, plans: list[list[Batch]]) -> list[DryRun]:
+        """What can be known without Sage: each record's required fields and lengths (Sage's
+        own texts and rules, simulator/rules.py) and the characters its import file can carry."""
+        return [self._dry_run_one(plan) for plan in plans]
+
+    def _dry_run_one(self, plan: list[Batch]) -> DryRun:
+        for batch in plan:
+            for record in batch.records:
+                message = field_error(record) if hasattr(type(record), "SAGE_FIELDS") else None
+                if message:
+                    return DryRun(ok=False, message=message, unchecked=self.UNCHECKED)
+            try:
+                problem = encoding_problem(import_file(batch))
+            except ValueError as exc:
+                return DryRun(ok=None, message=f"The import files could not be checked: {exc}")
+            if problem:
+                return DryRun(ok=False, message=problem, unchecked=self.UNCHECKED)
+        return DryRun(ok=True, unchecked=self.UNCHECKED)
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]:
         """Import files cannot be read back: SageUnreadable, so nothing is unlinked unchecked."""

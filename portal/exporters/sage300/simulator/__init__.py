@@ -31,6 +31,7 @@ The package, one facade (Sage300Simulator) over its parts:
     sage_user.py  a Sage user's fixes and undos with Sage's refusals, the exported records listed
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
     importers.py  submit and the per-kind importers
+    dryrun.py     dry_run: the importers' checks in a rolled-back transaction (nothing written)
     lookups.py    what a batch refers to, read with one query per table (statements built once)
     generic.py    the importer, finder and delete for a batch kind with no importer of its own
 """
@@ -46,8 +47,8 @@ from ..mapping import (
     ORIGINAL_ESTIMATE,
     SCHEDULE_VALUE_CHANGE,
 )
-from .importers import (
-    ImportersMixin,
+from .dryrun import (
+    DryRunMixin,
 )
 from .readers import (
     ReadersMixin,
@@ -186,7 +187,7 @@ from .schema import (
 )
 
 
-class Sage300Simulator(SageUserMixin, ReadersMixin, ImportersMixin):
+class Sage300Simulator(SageUserMixin, ReadersMixin, DryRunMixin):
     """Sage 300 CRE as seen through the hh2 connection, in a database of its own.
 
     Sage300Simulator(url, schema=None, drop_folder=None, closed_periods=(), tolerance_pct=0,
