@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal.domain import policy
+from portal.domain import policy, settings
 from portal.domain.errors import Invalid, NotFound, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import ErpItem, User
@@ -112,9 +112,10 @@ def check_page(session: Session, item_type: ItemType, rows: Sequence[tuple[ErpIt
     todo = [(erp, item) for erp, item in rows if erp.state in CHECKED_STATES]
     if connector is None or not todo:
         return {}
-    known = [known_fields(item_type, item, erp) for erp, item in todo]
-    mapped = item_type.export_batches_many(
-        session, [(erp.item_id, fields, batch_id(erp)) for (erp, _), (fields, _) in zip(todo, known, strict=True)])
+    with settings.remembered(session):  # defaults and mappings may read a setting: once per page
+        known = [known_fields(item_type, item, erp) for erp, item in todo]
+        mapped = item_type.export_batches_many(session, [(erp.item_id, fields, batch_id(erp)) for (erp, _), (fields, _)
+                                                         in zip(todo, known, strict=True)])
     out: dict[int, Precheck] = {}
     plans, planned = [], []
     for (erp, _), (_, guessed), batches in zip(todo, known, mapped, strict=True):
