@@ -83,9 +83,15 @@ def test_the_accept_form_shows_why_and_disables_export(clients, make_world):
 
 
 def test_a_failed_row_is_checked_again_with_its_last_fields(clients, make_world):
-    """A Failed to Export row whose cause is still there (the vendor still inactive) keeps the badge."""
-    failed = make_world(vendor_status="Inactive").item(KEY, State.FAILED, message=VENDOR_INACTIVE)
-    assert BADGE in tab_row(clients, failed, state_filter="failed")
+    """A Failed to Export row is checked again: a cause other than the one Sage gave on Export (the
+    vendor made inactive since) gets the badge; the same cause is not said twice."""
+    world = make_world(vendor_status="Inactive")
+    other = world.item(KEY, State.FAILED, message="Job has been closed.")
+    row = tab_row(clients, other, state_filter="failed")
+    assert BADGE in row and VENDOR_INACTIVE in row
+    same = world.item(KEY, State.FAILED, message=VENDOR_INACTIVE)
+    row = tab_row(clients, same, state_filter="failed")
+    assert BADGE not in row and VENDOR_INACTIVE in row
 
 
 def test_the_accept_form_checks_again_what_is_typed(clients, make_world, sim):
