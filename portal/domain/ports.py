@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from portal.exporters.sage300.records import Batch, SageResult, SetupCheck
+from portal.exporters.sage300.records import Batch, DryRun, SageResult, SetupCheck
 
 
 class ExportQueue(Protocol):
@@ -40,6 +40,10 @@ class Connector(Protocol):
 
     def job_figures(self, jobs: list[str]) -> dict[str, dict]:
         """Sage's side of these jobs in one call (SageUnreadable: it cannot read Sage)."""
+
+    def dry_run(self, plans: list[list[Batch]]) -> list[DryRun]:
+        """What Sage would answer to each item's batches (in order), nothing written: one
+        call for a page of items. ConnectorUnavailable when Sage cannot be reached."""
 
 
 class SageSetup(Protocol):

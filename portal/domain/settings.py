@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,13 +62,32 @@ INSURANCE_TYPES = (("general_liability", "General Liability"), ("automobile", "A
                    ("umbrella", "Umbrella"), ("workers_compensation", "Workers' Compensation"))
 
 
+_REMEMBERED = "settings.remembered"
+
+
 def load(session: Session) -> Settings:
+    if _REMEMBERED in session.info:
+        return session.info[_REMEMBERED]
     stored = {s.key: s.value for s in session.scalars(select(Setting))}
     values: dict[str, Any] = {k: stored.get(k, v) for k, v in DEFAULTS.items()}  # JSON, as stored
     values["direct_export"] = Switches({k: True for k, on in (values["direct_export"] or {}).items() if on})
     for key in ("insurance_gate", "insurance_hold"):  # a commitment type never saved keeps its default
         values[key] = {**DEFAULTS[key], **(values[key] or {})}
     return Settings(**values)
+
+
+@contextmanager
+def remembered(session: Session) -> Iterator[None]:
+    """Inside the block, load() answers from one read: a page of rows each asking for its
+    export defaults (which may read a setting) costs one query, not one per row."""
+    if _REMEMBERED in session.info:
+        yield
+        return
+    session.info[_REMEMBERED] = load(session)
+    try:
+        yield
+    finally:
+        session.info.pop(_REMEMBERED, None)
 
 
 def stored(key: str) -> ScalarSelect:

@@ -19,6 +19,8 @@ from portal.domain.errors import NotFound, PermissionDenied
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State
 from portal.domain.models import ErpAudit, ErpItem, User, utcnow
+from portal.domain.ports import Connector
+from portal.domain.precheck import Precheck, check_page
 from portal.domain.types import ItemType, get_type
 
 FILTERS = {
@@ -36,6 +38,7 @@ class TabRow:
     values: dict = field(default_factory=dict)
     stalled: bool = False      # Exporting, but its job will not finish: offer Retry
     gate: compliance.Gate | None = None  # the insurance gate (types with one, setting not Not Required)
+    precheck: Precheck | None = None   # Ready or Failed: what Sage would answer (precheck.py)
 
     @property
     def title(self) -> str:
@@ -130,21 +133,26 @@ def sort_of(item_type: ItemType, sort: str):
     return next((c.sort for c in item_type.columns if c.key == sort and c.sort is not None), None)
 
 
-def rows_of(session: Session, item_type: ItemType, erps: list[ErpItem], watch: ExportWatch) -> list[TabRow]:
-    """Tab rows for these erp items: their items, values and whether their export stalled."""
+def rows_of(session: Session, item_type: ItemType, erps: list[ErpItem], watch: ExportWatch,
+            connector: Connector | None = None) -> list[TabRow]:
+    """Tab rows for these erp items: their items, values, whether their export stalled and,
+    given a connector, their pre-check (one dry-run call for them all)."""
     items = item_type.load_many(session, [e.item_id for e in erps], item_type.tab_options())
     values = item_type.row_values_many(session, list(items.values()))
     stalled = watch.stalled(erps)
     deciding = [items[e.item_id] for e in erps if e.item_id in items and e.state in (State.READY, State.FAILED)]
     gates = compliance.gates(session, item_type, deciding)
-    return [TabRow(e, items[e.item_id], values[e.item_id], e.id in stalled, gates.get(e.item_id))
+    checks = check_page(session, item_type, [(e, items[e.item_id]) for e in erps if e.item_id in items], connector)
+    return [TabRow(e, items[e.item_id], values[e.item_id], e.id in stalled, gates.get(e.item_id), checks.get(e.id))
             for e in erps if e.item_id in items]
 
 
 def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: str,
-             page: int, page_size: int, watch: ExportWatch, sort: str = "", desc: bool = True) -> TabView:
-    """One page of one tab: counts and totals (1 query), the page's rows (1 query) and their items.
-    Sorted by a column when asked (an unknown sort is the default: newest sent first)."""
+             page: int, page_size: int, watch: ExportWatch, sort: str = "", desc: bool = True,
+             connector: Connector | None = None) -> TabView:
+    """One page of one tab: counts and totals (1 query), the page's rows (1 query) and their items
+    (with their pre-check when given a connector: one dry-run call). Sorted by a column when asked
+    (an unknown sort is the default: newest sent first)."""
     if not policy.can(user, policy.VIEW_ERP):
         raise PermissionDenied("You need access to the ERP Integrations tool.")
     item_type = get_type(type_key)
@@ -163,7 +171,8 @@ def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: st
     total = counts[filter_key]
     pages = max(1, -(-total // page_size))
     return TabView(item_type, filter_key, q, page, pages, total, counts,
-                   rows_of(session, item_type, erps, watch), item_type.bulk_asks(session), sort, desc, totals)
+                   rows_of(session, item_type, erps, watch, connector), item_type.bulk_asks(session), sort, desc,
+                   totals)
 
 
 def filter_figures(session: Session, item_type: ItemType, q: str = "",
@@ -202,12 +211,13 @@ def ask_rows(session: Session, type_key: str, erp_item_ids: list[int], watch: Ex
     return rows_of(session, item_type, sorted(erps, key=lambda e: place[e.id]), watch)
 
 
-def tab_row(session: Session, type_key: str, erp_item_id: int, watch: ExportWatch) -> TabRow:
+def tab_row(session: Session, type_key: str, erp_item_id: int, watch: ExportWatch,
+            connector: Connector | None = None) -> TabRow:
     """One row of a tab, as it is now (a form opened on it, its export's progress)."""
     item_type = get_type(type_key)
     erp = session.scalars(select(ErpItem).where(ErpItem.id == erp_item_id, ErpItem.item_type == item_type.key)
                           .options(joinedload(ErpItem.sent_by))).first()
-    rows = rows_of(session, item_type, [erp] if erp else [], watch)
+    rows = rows_of(session, item_type, [erp] if erp else [], watch, connector)
     if not rows:
         raise NotFound("That item is not in ERP Integrations.")
     return rows[0]

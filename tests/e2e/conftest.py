@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -47,8 +48,33 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
-def live_server(app, stack_env):
-    """A second portal instance with CSRF on, served by werkzeug in a daemon thread.
+def live_server(live_portal):
+    """The live portal's address."""
+    return live_portal.url
+
+
+@pytest.fixture
+def precheck_on(live_portal):
+    """The live portal with the pre-check before Accept (SAGE_PRECHECK, off by default)."""
+    was = live_portal.app.config["SAGE_PRECHECK"]
+    live_portal.app.config["SAGE_PRECHECK"] = True
+    yield
+    live_portal.app.config["SAGE_PRECHECK"] = was
+
+
+@pytest.fixture
+def precheck_off(live_portal):
+    """The live portal without the pre-check before Accept (SAGE_PRECHECK), for a test about
+    what Sage answers on Export to an item it refuses (the pre-check would disable Export)."""
+    was = live_portal.app.config["SAGE_PRECHECK"]
+    live_portal.app.config["SAGE_PRECHECK"] = False
+    yield
+    live_portal.app.config["SAGE_PRECHECK"] = was
+
+
+@pytest.fixture(scope="session")
+def live_portal(app, stack_env):
+    """A second portal instance with CSRF on, served by werkzeug in a daemon thread: its url and app.
 
     Created after `stack_env` (and after `app` migrated the database), so it reads the same
     database, Redis queue and SMTP settings from os.environ.
@@ -69,7 +95,7 @@ def live_server(app, stack_env):
     server = make_server("127.0.0.1", 0, live, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="e2e-live-portal", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", app=live)
     server.shutdown()
     thread.join(timeout=10)
     server.server_close()

@@ -166,7 +166,9 @@ def test_reject_mails_and_resend(session, sim, smtp, open_as, key):
 # ---- 2. a Sage refusal: its text, cause and solution ------------------------------------------
 
 @pytest.mark.parametrize("key", type_keys())
-def test_sage_refusal_shows_text_cause_and_solution(session, sim, open_as, key):
+def test_sage_refusal_shows_text_cause_and_solution(session, sim, open_as, key, precheck_off):
+    """What Sage says on Export (the pre-check before Accept, which would disable Export for these
+    items, is off here: tests/e2e/test_precheck_journey.py shows it)."""
     data = build(session, sim, key, refusal=True)
     try:
         page = open_as(f.approver(session))

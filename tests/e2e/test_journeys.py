@@ -175,7 +175,6 @@ def test_sage_refusal_shows_its_text_with_cause_and_solution_and_retry_reopens_t
         session, sim, open_as):
     data = Sent(session, sim, billing=date(2026, 1, 31))
     number, erp_id = data.number, data.erp_id
-    sim.set_setting("closed_periods", "2026-01")
     try:
         page = open_as(f.approver(session))
         open_tab(page)
@@ -183,6 +182,8 @@ def test_sage_refusal_shows_its_text_with_cause_and_solution_and_retry_reopens_t
         row(page, erp_id).get_by_role("link", name="Accept").click()
         form = page.get_by_role("form", name=f"Accept invoice {number}")
         expect(form.get_by_label("Accounting Date")).to_have_value("2026-01-31")
+        # closed in Sage while the Accept form is open (the pre-check before found it open)
+        sim.set_setting("closed_periods", "2026-01")
         form.get_by_role("button", name="Export to ERP").click()
 
         status = row(page, erp_id).locator(".status")

@@ -35,7 +35,6 @@ def test_a_refused_export_is_fixed_in_sage_then_retried_and_unlinked_after_delet
     data = Sent(session, sim)
     number, erp_id, vendor = data.number, data.erp_id, data.vendor_erp_id
     job = data.setup.project.sage_job_id
-    sim.set_job_status(job, "Closed")  # closed in Sage before the approver exports
     approver, sage_user = f.approver(session), f.make_user(session, erp_level=ToolLevel.ADMIN)
     session.commit()
 
@@ -46,7 +45,11 @@ def test_a_refused_export_is_fixed_in_sage_then_retried_and_unlinked_after_delet
     open_tab(page)
     search(page, number)
     row(page, erp_id).get_by_role("link", name="Accept").click()
-    page.get_by_role("form", name=f"Accept invoice {number}").get_by_role("button", name="Export to ERP").click()
+    form = page.get_by_role("form", name=f"Accept invoice {number}")
+    expect(form.get_by_role("button", name="Export to ERP")).to_be_enabled()
+    # closed in Sage while the approver has the Accept form open (the pre-check found it open)
+    sim.set_job_status(job, "Closed")
+    form.get_by_role("button", name="Export to ERP").click()
     status = row(page, erp_id).locator(".status")
     expect(status.locator(".badge")).to_have_text("Failed to Export")
     expect(status.locator(".sage-message")).to_contain_text("Job has been closed.")

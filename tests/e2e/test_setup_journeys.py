@@ -144,7 +144,8 @@ def test_directory_admin_creates_and_sends_a_company_and_approver_exports_it_as_
     expect(company.get_by_role("button", name="Send to ERP")).to_have_count(0)
 
 
-def test_vendor_id_that_exists_only_in_sage_fails_to_export_with_sages_message(session, sim, open_as):
+def test_vendor_id_that_exists_only_in_sage_fails_to_export_with_sages_message(session, sim, open_as, precheck_off):
+    """What Sage says on Export (the pre-check would disable Export once the taken ID is typed)."""
     s = f.suffix()
     name, taken_id = f"E2E Dup {s}", f"D{s}"
     sim.add_vendor(taken_id, f"Sage Only {s}")

@@ -397,6 +397,10 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
         (f"{erp}/reject", "POST"): Case(
             "POST", erp_url("reject", State.READY), APPROVERS, (303,), tab, data=lambda w: {"reason": "Matrix says no"},
             snapshot=erp_snapshot(ready), ok_check=rejected(ready), drain=True),
+        # the Accept form's pre-check as the approver types: a read, nothing changes
+        (f"{erp}/precheck", "POST"): Case(
+            "POST", erp_url("precheck", State.READY), APPROVERS, data=lambda w: w.accept(key),
+            snapshot=erp_snapshot(ready), ok_check=unchanged(erp_snapshot(ready))),
         (f"{erp}/requeue", "POST"): Case(
             "POST", erp_url("requeue", State.EXPORTING), APPROVERS, (303,), tab, snapshot=erp_snapshot(exporting),
             ok_check=requeued(exporting), drain=True),

@@ -5,12 +5,22 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    get_template_attribute,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
 
 from portal import answers
-from portal.domain import policy, services, settings as settings_service, setup
+from portal.domain import policy, precheck, services, settings as settings_service, setup
 from portal.domain.edits import history
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
@@ -41,6 +51,17 @@ def _signed_in():
 def _watch() -> ExportWatch:
     """How this portal tells a stalled export: RQ's job statuses, EXPORT_STALL_SECONDS."""
     return ExportWatch(RQJobQueue(), timedelta(seconds=current_app.config["EXPORT_STALL_SECONDS"]))
+
+
+def _precheck_connector():
+    """The connector pre-checks ask (SAGE_PRECHECK); None: off, or no connector can be made
+    (the rows then show no pre-check, and the export says what is wrong)."""
+    if not current_app.config.get("SAGE_PRECHECK"):
+        return None
+    try:
+        return make_connector(current_app.config)
+    except (ConnectorUnavailable, ValueError):
+        return None
 
 
 @bp.route("/")
@@ -94,7 +115,8 @@ def tab(type_key: str):
     """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
     view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
                     search_arg(), page_arg(),
-                    current_app.config["PAGE_SIZE"], _watch(), *_sort_args(request.args))
+                    current_app.config["PAGE_SIZE"], _watch(), *_sort_args(request.args),
+                    connector=_precheck_connector())
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view))
 
 
@@ -139,7 +161,7 @@ def _row_response(type_key: str, erp_item_id: int, *, form: str | None = None,
                   errors: dict | None = None, values: dict | None = None, status: int = 200,
                   notice: str | None = None, row: TabRow | None = None, conflict: str | None = None,
                   counts: bool = False):
-    row = row or tab_row(db.session(), type_key, erp_item_id, _watch())
+    row = row or tab_row(db.session(), type_key, erp_item_id, _watch(), _precheck_connector())
     context: dict[str, Any] = dict(row=row, form=form, errors=errors or {}, values=values or {}, notice=notice,
                                    conflict=conflict, item_type=get_type(type_key))
     if wants_fragment():
@@ -197,7 +219,7 @@ def row(type_key: str, erp_item_id: int):
 @bp.route("/<type_key>/<int:erp_item_id>/status")
 def status(type_key: str, erp_item_id: int):
     """The polling fragment: the row while it exports; 286 (stop polling) once it settles."""
-    row = tab_row(db.session(), type_key, erp_item_id, _watch())
+    row = tab_row(db.session(), type_key, erp_item_id, _watch(), _precheck_connector())
     settled = row.erp.state != State.EXPORTING or row.stalled
     response = _row_response(type_key, erp_item_id, row=row, counts=settled)
     if settled:
@@ -250,7 +272,21 @@ def reject_form(type_key: str, erp_item_id: int):
         next_state(Action.REJECT, erp.state)
     except Conflict:
         return _too_late(type_key, erp_item_id)
-    return _row_response(type_key, erp_item_id, form="reject")
+    # "Reject with this reason" (a pre-check's problem) pre-fills the reason; the approver may edit it
+    reason = (request.args.get("reason") or "")[:services.REASON_MAX]
+    return _row_response(type_key, erp_item_id, form="reject", values={"reason": reason} if reason else None)
+
+
+@bp.route("/<type_key>/<int:erp_item_id>/precheck", methods=["POST"])
+@require(policy.DECIDE)
+def accept_precheck(type_key: str, erp_item_id: int):
+    """The Accept form's pre-check of what is typed (htmx, on change): problems, warnings, Export."""
+    connector = _precheck_connector()
+    check, errors = (precheck.accept_check(db.session(), current_user, type_key, erp_item_id,
+                                           request.form.to_dict(), connector)
+                     if connector else (None, {}))
+    accept_check = get_template_attribute("erp/_precheck.html", "accept_check")
+    return accept_check(check, {"type_key": type_key, "erp_item_id": erp_item_id}, errors)
 
 
 @bp.route("/<type_key>/<int:erp_item_id>/reject", methods=["POST"])

@@ -222,11 +222,15 @@ class ItemType:
     def export_batches_many(self, session: Session, items: list[tuple[int, dict, str]]) -> list[Mapped]:
         """export_batches of several items (item id, export fields, batch id) for one export job,
         in order: each item's batches, or the error that kept it from being mapped. A type
-        exported in volume may read them all in a few queries."""
+        exported in volume may read them all in a few queries. Here: the items read together
+        (load_many, with load_options), each mapped by build_batches."""
+        loaded = self.load_many(session, sorted({item_id for item_id, _, _ in items}))
         out: list[Mapped] = []
         for item_id, fields, batch_id in items:
             try:
-                out.append(self.export_batches(session, item_id, fields, batch_id))
+                if item_id not in loaded:
+                    raise NotFound(f"That {self.label.lower()} does not exist.")
+                out.append(self.build_batches(session, loaded[item_id], fields, batch_id))
             except SQLAlchemyError:
                 raise  # the read transaction is lost: not one item's fault
             except Exception as exc:  # noqa: BLE001 - the caller decides what each error means

@@ -16,9 +16,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from .dropfolder import write_import_file
-from .fileformat import UnwritableCharacter, import_file
-from .records import TAX_GROUPS, Batch, ConnectorUnavailable, SageResult, SageUnreadable, SetupCheck
+from .fileformat import UnwritableCharacter, encoding_problem, import_file
+from .records import TAX_GROUPS, Batch, ConnectorUnavailable, DryRun, SageResult, SageUnreadable, SetupCheck
 from .simulator import Sage300Simulator, make_engine
+from .simulator.rules import field_error
 from .simulator.sage_setup import AP_USAGES, TAX_GROUPS_LABEL
 
 # what the file drop cannot read, and what to make sure of in Sage instead
@@ -63,6 +64,14 @@ class SimulatorConnector:
         """Sage's setup prerequisites (AP Settings, Tax Group Sync) as the simulator holds them."""
         try:
             return self.sim.setup_checks()
+        except OperationalError as exc:
+            raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
+
+    def dry_run(self, plans: list[list[Batch]]) -> list[DryRun]:
+        """Sage's answer to each item's batches, nothing imported (the simulator's rules in a
+        rolled-back transaction): one call for a page of items."""
+        try:
+            return self.sim.dry_run(plans)
         except OperationalError as exc:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
@@ -148,6 +157,29 @@ class FileDropConnector:
         """What the file drop cannot check (ok None): each prerequisite with what to make sure of."""
         labels = {key: label for key, (_setting, label) in AP_USAGES.items()} | {TAX_GROUPS: TAX_GROUPS_LABEL}
         return [SetupCheck(key, label, None, UNCHECKED, UNCHECKED_FIX[key]) for key, label in labels.items()]
+
+    # what a file drop cannot know, since it cannot read Sage: said on every pre-check
+    UNCHECKED = ("whether the vendor is active", "whether the job is open", "cost codes and categories in Sage",
+                 "duplicate numbers", "closed GL periods", "amounts over the commitment")
+
+    def dry_run(self, plans: list[list[Batch]]) -> list[DryRun]:
+        """What can be known without Sage: each record's required fields and lengths (Sage's
+        own texts and rules, simulator/rules.py) and the characters its import file can carry."""
+        return [self._dry_run_one(plan) for plan in plans]
+
+    def _dry_run_one(self, plan: list[Batch]) -> DryRun:
+        for batch in plan:
+            for record in batch.records:
+                message = field_error(record) if hasattr(type(record), "SAGE_FIELDS") else None
+                if message:
+                    return DryRun(ok=False, message=message, unchecked=self.UNCHECKED)
+            try:
+                problem = encoding_problem(import_file(batch))
+            except ValueError as exc:
+                return DryRun(ok=None, message=f"The import files could not be checked: {exc}")
+            if problem:
+                return DryRun(ok=False, message=problem, unchecked=self.UNCHECKED)
+        return DryRun(ok=True, unchecked=self.UNCHECKED)
 
     def held_by_sage(self, kind: str, ref: dict) -> list[str]:
         """Import files cannot be read back: SageUnreadable, so nothing is unlinked unchecked."""

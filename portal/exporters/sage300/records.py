@@ -166,6 +166,20 @@ class SageResult:
     transient: bool = False       # refused for a passing reason (rate limit, unreachable): try again later
 
 
+@dataclass(frozen=True)
+class DryRun:
+    """What Sage would answer to one item's import files (its batches, in order), found
+    without importing anything: a connector's dry run of the same rules as its submit.
+
+    ok None: it could not be checked (`message` says why); `unchecked` names what this
+    connector cannot check at all (the file drop cannot read Sage), `warnings` what may
+    still hold an export up without refusing it (Sage's hourly limit)."""
+    ok: bool | None
+    message: str = ""                 # Sage's refusal text (ok False), or why it was not checked
+    unchecked: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
 # Sage's texts for a refusal that passes by itself (its hourly request limit, an HTTP 429)
 TRANSIENT_TEXTS = ("surpassed the max number of requests", "too many requests")
 

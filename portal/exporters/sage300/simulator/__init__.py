@@ -34,6 +34,7 @@ The package, one facade (Sage300Simulator) over its parts:
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
     figures.py    Sage's side of a reconciliation, many commitments or jobs per call
     importers.py  submit and the per-kind importers
+    dryrun.py     dry_run: the importers' checks in a rolled-back transaction (nothing written)
     lookups.py    what a batch refers to, read with one query per table (statements built once)
     generic.py    the importer, finder and delete for a batch kind with no importer of its own
 """
@@ -50,11 +51,11 @@ from ..mapping import (
     SCHEDULE_VALUE_CHANGE,
 )
 from ..records import DATE_RECEIVED_USAGE, PAYMENT_DATE_USAGE, TAX_GROUPS
+from .dryrun import (
+    DryRunMixin,
+)
 from .figures import (
     FiguresMixin,
-)
-from .importers import (
-    ImportersMixin,
 )
 from .payments import (
     CHECK_MAX,
@@ -203,7 +204,7 @@ from .schema import (
 )
 
 
-class Sage300Simulator(SageUserMixin, SageSetupMixin, PaymentsMixin, ReadersMixin, FiguresMixin, ImportersMixin):
+class Sage300Simulator(SageUserMixin, SageSetupMixin, PaymentsMixin, ReadersMixin, FiguresMixin, DryRunMixin):
     """Sage 300 CRE as seen through the hh2 connection, in a database of its own.
 
     Sage300Simulator(url, schema=None, drop_folder=None, closed_periods=(), tolerance_pct=0,

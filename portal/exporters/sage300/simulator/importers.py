@@ -167,11 +167,7 @@ class ImportersMixin(GenericMixin):
         a malformed batch (wrong records for its kind) is a ValueError and imports nothing.
         A kind with no importer of its own is imported generically when its records declare
         SAGE_FIELDS and SAGE_KEY (records.GenericRecord), else it is a ValueError."""
-        importer: Importer | None = IMPORTERS.get(batch.kind)
-        if importer is None:
-            if not batch.records or not all(is_generic(r) for r in batch.records):
-                raise ValueError(f"unknown batch kind {batch.kind!r}")
-            importer = type(self)._import_generic
+        importer = self._importer(batch)
         try:
             with self._transaction() as conn:
                 # the lock (PostgreSQL; SQLite: BEGIN IMMEDIATE) comes before any read: every
@@ -188,19 +184,7 @@ class ImportersMixin(GenericMixin):
                     if used >= settings["hourly_limit"]:
                         # not logged as the batch's result: the limit resets, the batch must then go through
                         return SageResult(ok=False, message=RATE_LIMITED, transient=True)
-                try:
-                    # Sage reads its import files as Windows-1252: what they cannot carry is refused
-                    try:
-                        file_text: str | None = import_file(batch)
-                    except ValueError:
-                        file_text = None  # a malformed batch: its importer says what is wrong
-                    unwritable = encoding_problem(file_text) if file_text is not None else None
-                    if unwritable:
-                        raise Refused(unwritable)
-                    reference = importer(self, conn, batch, settings, now)
-                    result = SageResult(ok=True, reference=reference)
-                except Refused as refusal:
-                    result = SageResult(ok=False, message=str(refusal))
+                result, file_text = self._import(importer, conn, batch, settings, now)
                 conn.execute(insert(import_log_t), dict(
                     Batch_ID=batch.batch_id, Kind=batch.kind, Ok=result.ok, Message=result.message,
                     Reference=result.reference, Created_At=now))
@@ -217,6 +201,32 @@ class ImportersMixin(GenericMixin):
             if logged:
                 return logged
             raise
+
+    def _importer(self, batch: Batch) -> Importer:
+        """The batch kind's importer (a kind with none: the generic one); ValueError if neither fits."""
+        importer: Importer | None = IMPORTERS.get(batch.kind)
+        if importer is None:
+            if not batch.records or not all(is_generic(r) for r in batch.records):
+                raise ValueError(f"unknown batch kind {batch.kind!r}")
+            importer = type(self)._import_generic
+        return importer
+
+    def _import(self, importer: Importer, conn: Connection, batch: Batch, settings: dict,
+                now: datetime) -> tuple[SageResult, str | None]:
+        """Sage's checks of one batch and, when they pass, its records inserted: the result and
+        the import file's text. What submit and the dry run (dryrun.py) both run."""
+        # Sage reads its import files as Windows-1252: what they cannot carry is refused
+        try:
+            file_text: str | None = import_file(batch)
+        except ValueError:
+            file_text = None  # a malformed batch: its importer says what is wrong
+        try:
+            unwritable = encoding_problem(file_text) if file_text is not None else None
+            if unwritable:
+                raise Refused(unwritable)
+            return SageResult(ok=True, reference=importer(self, conn, batch, settings, now)), file_text
+        except Refused as refusal:
+            return SageResult(ok=False, message=str(refusal)), file_text
 
     def _log_and_settings(self, conn: Connection, batch_id: str, kind: str) -> tuple[SageResult | None, dict]:
         """The batch's logged result (None: not imported yet) and the settings, in one statement."""
