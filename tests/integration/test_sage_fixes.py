@@ -13,7 +13,9 @@ from portal.exporters.sage300 import simulator as simmod
 from portal.exporters.sage300.mapping import APPROVED_COMMITMENT_CHANGE
 from portal.exporters.sage300.simulator import SageInputError
 from portal.exporters.sage300.troubleshooting import explain
-from tests.integration.test_sage_simulator_financial import (
+from tests.rows import check_rows
+from tests.sage_db import simulator
+from tests.sage_financial import (
     ap_batch,
     ar_batch,
     cco_batch,
@@ -21,8 +23,6 @@ from tests.integration.test_sage_simulator_financial import (
     commitment_batch,
     seed,
 )
-from tests.rows import check_rows
-from tests.sage_db import simulator
 from tests.sage_texts import AP_FAILED, AR_FAILED, ARCHIVED, JOB_CLOSED, RATE_LIMITED, VENDOR_INACTIVE
 
 AP_PERIOD_CLOSED = AP_FAILED + "GL period closed.  Entry not allowed. (10\\01\\2026)."

@@ -22,8 +22,8 @@ from portal.queue import RQJobQueue
 from tests import factories as f
 from tests.fake_sage import RecordingQueue
 from tests.integration.test_sage_fixes import refuses
-from tests.integration.test_sage_simulator_financial import seed
 from tests.sage_db import simulator
+from tests.sage_financial import seed
 from tests.types import direct_export_keys, get_type
 
 TODAY = date.today()
