@@ -362,7 +362,7 @@ def prepare(app, sim, people, clients, address: str) -> tuple[list[Route], dict]
     from portal.domain.lifecycle import State
     from tests.factories import PASSWORD, app_session
     from tests.types import type_keys
-    from tests.web.test_access import World
+    from tests.web.access_world import World
     world = World(app, sim, people)
     for key in type_keys():
         for state in (State.DRAFT, State.READY, State.REJECTED):

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from portal.domain import api_tokens
 from tests import factories as f, fuzzing
 from tests.web import roles
+from tests.web.access_world import World
 from tests.web.pages import changed_settings
-from tests.web.test_access import ROLE_USERS as ACCESS_ROLE_USERS, World, restore_schedule, schedule_rows
+from tests.web.test_access import ROLE_USERS as ACCESS_ROLE_USERS, restore_schedule, schedule_rows
 
 ROLE_USERS = ACCESS_ROLE_USERS  # test_access's World sends its items as "sender"
 EXAMPLES = 10   # per route: ~100 routes, ~1,000 requests
