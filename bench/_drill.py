@@ -425,7 +425,7 @@ class Drill:
         from sqlalchemy import update
 
         from portal.domain import sync
-        from portal.domain.models import SyncSchedule
+        from portal.domain.sage_models import SyncSchedule
         from portal.extensions import db
         with self.app.app_context():
             sync.schedules(db.session)
@@ -479,7 +479,7 @@ def sync_after(app, kind: str, since) -> tuple[int, object]:
     """Scheduled runs of `kind` created after `since`, and the first finish time among them."""
     from sqlalchemy import func, select
 
-    from portal.domain.models import SyncRun
+    from portal.domain.sage_models import SyncRun
     from portal.extensions import db
     with app.app_context():
         with db.engine.connect() as conn:

@@ -35,7 +35,8 @@ def seed_audit(app, erp_ids: list[int], user_ids: list[int], rows: int) -> None:
     """`rows` audit rows over the last year: 85% transitions, 5% each settings, syncs, mails."""
     from sqlalchemy import insert
 
-    from portal.domain.models import ErpAudit, OutboxMail, SettingChange, SyncRun, utcnow
+    from portal.domain.models import ErpAudit, OutboxMail, SettingChange, utcnow
+    from portal.domain.sage_models import SyncRun
     from portal.extensions import db
     rnd = random.Random(12)
     now = utcnow()

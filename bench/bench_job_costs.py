@@ -77,7 +77,8 @@ class JobCostSeeder:
         """Lines up to `upto` (4 categories per cost code) and the project's cost codes."""
         from sqlalchemy import insert
 
-        from portal.domain.models import CostCode, JobCostLine, utcnow
+        from portal.domain.models import CostCode, utcnow
+        from portal.domain.sage_models import JobCostLine
         from portal.extensions import db
         L, CC = JobCostLine.__table__, CostCode.__table__
         now = utcnow()
@@ -111,7 +112,8 @@ class JobCostSeeder:
     def direct_costs(self, pid: int, upto: int) -> None:
         from sqlalchemy import insert
 
-        from portal.domain.models import DirectCost, utcnow
+        from portal.domain.models import utcnow
+        from portal.domain.sage_models import DirectCost
         from portal.extensions import db
         T = DirectCost.__table__
         now = utcnow()

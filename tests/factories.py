@@ -199,7 +199,7 @@ def sage_record(session, kind: str, key: str, name: str, data: dict, status: str
                 portal_id: int | None = None):
     """A SageRecord as a sync leaves it (Ready to Import unless `status` says otherwise), without
     running a sync that would read everything the session's simulator holds."""
-    from portal.domain.models import ImportStatus, SageRecord
+    from portal.domain.sage_models import ImportStatus, SageRecord
     from portal.exporters.sage300 import imports
     data = imports.jsonable(data)
     record = SageRecord(kind=kind, sage_key=key, name=name[:120], data=data, digest=imports.digest(data),

@@ -39,19 +39,8 @@ from sqlalchemy.types import TypeEngine
 from portal.domain import policy
 from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.lifecycle import Action, State
-from portal.domain.models import (
-    ApiToken,
-    ApiTokenAudit,
-    ErpAudit,
-    ErpItem,
-    ImportStatus,
-    OutboxMail,
-    Project,
-    SageRecord,
-    SettingChange,
-    SyncRun,
-    User,
-)
+from portal.domain.models import ApiToken, ApiTokenAudit, ErpAudit, ErpItem, OutboxMail, Project, SettingChange, User
+from portal.domain.sage_models import ImportStatus, SageRecord, SyncRun
 from portal.domain.search import like
 from portal.domain.types import REGISTRY
 from portal.domain.values import csv_cell, setting_value

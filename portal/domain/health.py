@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from portal.domain import setup, sync
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpItem, MailStatus, OutboxMail, SyncRun, SyncStatus, utcnow
+from portal.domain.models import ErpItem, MailStatus, OutboxMail, utcnow
+from portal.domain.sage_models import SyncRun, SyncStatus
 
 log = logging.getLogger(__name__)
 

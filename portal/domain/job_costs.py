@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from portal.domain import policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
-from portal.domain.models import CostCode, DirectCost, JobCostLine, Project, SettingChange, SubJob, User, utcnow
+from portal.domain.models import CostCode, Project, SettingChange, SubJob, User, utcnow
+from portal.domain.sage_models import DirectCost, JobCostLine
 from portal.domain.services import project_level
 from portal.domain.uow import transactional
 from portal.domain.values import csv_cell

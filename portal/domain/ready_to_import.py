@@ -26,13 +26,10 @@ from portal.domain.models import (
     CostCode,
     ErpAudit,
     ErpItem,
-    ImportStatus,
-    JobCostLine,
     PrimeContract,
     PrimeContractItem,
     Project,
     ProjectMember,
-    SageRecord,
     StandardCategory,
     StandardCostCode,
     SubJob,
@@ -41,6 +38,7 @@ from portal.domain.models import (
     Vendor,
     utcnow,
 )
+from portal.domain.sage_models import ImportStatus, JobCostLine, SageRecord
 from portal.domain.search import like
 from portal.domain.sync import refresh_project_cost_codes
 from portal.domain.tabs import item_happened, said_when

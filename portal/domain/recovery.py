@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from portal.domain import outbox, sync
 from portal.domain.exports import GONE, ExportWatch, due_retries, stalled_exports
 from portal.domain.lifecycle import Action, transition
-from portal.domain.models import ErpItem, SyncRun, SyncStatus, utcnow
+from portal.domain.models import ErpItem, utcnow
 from portal.domain.ports import ExportQueue, JobStatuses, MailQueue, SyncQueue
+from portal.domain.sage_models import SyncRun, SyncStatus
 from portal.domain.services import enqueue_exports, share_export_jobs
 from portal.domain.uow import commit, transactional
 

@@ -22,18 +22,8 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from portal.domain import policy
 from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.models import (
-    Category,
-    CostCode,
-    DirectCost,
-    ErpItem,
-    Project,
-    ProjectMember,
-    SubJob,
-    ToolLevel,
-    User,
-    Vendor,
-)
+from portal.domain.models import Category, CostCode, ErpItem, Project, ProjectMember, SubJob, ToolLevel, User, Vendor
+from portal.domain.sage_models import DirectCost
 from portal.domain.search import like
 from portal.domain.services import project_level
 from portal.domain.tabs import TabRow

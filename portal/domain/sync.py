@@ -28,25 +28,27 @@ from portal.domain.models import (
     BudgetLine,
     Category,
     CostCode,
-    DirectCost,
-    ImportStatus,
-    JobCostLine,
     PrimeContract,
     PrimeContractItem,
     Project,
-    SageRecord,
     StandardCategory,
     StandardCostCode,
     SubJob,
-    SyncRun,
-    SyncSchedule,
-    SyncStatus,
     User,
     Vendor,
     VendorInsurance,
     utcnow,
 )
 from portal.domain.ports import SyncQueue
+from portal.domain.sage_models import (
+    DirectCost,
+    ImportStatus,
+    JobCostLine,
+    SageRecord,
+    SyncRun,
+    SyncSchedule,
+    SyncStatus,
+)
 from portal.domain.uow import transactional
 from portal.exporters.sage300 import imports
 from portal.exporters.sage300.records import SageUnreadable

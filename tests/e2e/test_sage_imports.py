@@ -18,7 +18,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from portal.domain.models import CostCode, ErpItem, Project, SyncRun, SyncSchedule, ToolLevel, Vendor, utcnow
+from portal.domain.models import CostCode, ErpItem, Project, ToolLevel, Vendor, utcnow
+from portal.domain.sage_models import SyncRun, SyncSchedule
 from portal.exporters.sage300.simulator import AP_COST, ORIGINAL_ESTIMATE, PR_COST
 from tests import factories as f
 from tests.e2e.helpers import erp_tab, flask_command, fresh, main_nav, navigate

@@ -342,15 +342,8 @@ def test_the_demos_unit_price_purchase_order_exports_its_units(demo_app, session
 
 def test_the_demo_has_data_back_from_sage_and_every_sync_ran_once(demo_app, session):
     from portal.domain import sync
-    from portal.domain.models import (
-        DirectCost,
-        ImportStatus,
-        JobCostLine,
-        SageRecord,
-        StandardCostCode,
-        SyncRun,
-        SyncStatus,
-    )
+    from portal.domain.models import StandardCostCode
+    from portal.domain.sage_models import DirectCost, ImportStatus, JobCostLine, SageRecord, SyncRun, SyncStatus
     runs = session.scalars(select(SyncRun)).all()
     assert sorted(r.kind for r in runs) == sorted(sync.KINDS)
     assert all(r.status == SyncStatus.DONE and r.errors == 0 for r in runs)

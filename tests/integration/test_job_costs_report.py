@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from portal.domain import job_costs
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
-from portal.domain.models import CostCode, DirectCost, JobCostLine, Project, SettingChange, SubJob, ToolLevel
+from portal.domain.models import CostCode, Project, SettingChange, SubJob, ToolLevel
+from portal.domain.sage_models import DirectCost, JobCostLine
 from tests import factories as f
 
 D = Decimal

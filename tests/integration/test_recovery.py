@@ -15,7 +15,8 @@ from portal import jobs, schedule
 from portal.domain import recovery, services, sync
 from portal.domain.backoff import Backoff
 from portal.domain.lifecycle import Action, State
-from portal.domain.models import ErpAudit, ErpItem, MailStatus, OutboxMail, SyncStatus, utcnow
+from portal.domain.models import ErpAudit, ErpItem, MailStatus, OutboxMail, utcnow
+from portal.domain.sage_models import SyncStatus
 from portal.exporters.sage300.simulator import RATE_LIMITED
 from portal.queue import RQJobQueue, default_queue, redis_job_id
 from tests import factories as f

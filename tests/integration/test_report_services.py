@@ -11,7 +11,8 @@ import pytest
 from portal.domain import reports
 from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.lifecycle import State
-from portal.domain.models import DirectCost, ErpItem, ToolLevel, Vendor
+from portal.domain.models import ErpItem, ToolLevel, Vendor
+from portal.domain.sage_models import DirectCost
 from tests import factories as f
 from tests.integration.test_job_costs_report import add_cost_codes, synced_project
 

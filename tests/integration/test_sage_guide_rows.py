@@ -16,16 +16,15 @@ from portal.domain.lifecycle import State
 from portal.domain.models import (
     Commitment,
     CommitmentLine,
-    ImportStatus,
     InvoiceLine,
     InvoiceStatus,
     PrimeContract,
     PrimeContractItem,
     Project,
-    SageRecord,
     SubcontractorInvoice,
     ToolLevel,
 )
+from portal.domain.sage_models import ImportStatus, SageRecord
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
 from portal.exporters.sage300.fileformat import FILE_ENCODING, drop_file_name, parse_import_file
 from portal.exporters.sage300.mapping import map_commitment

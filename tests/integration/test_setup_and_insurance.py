@@ -14,7 +14,8 @@ from sqlalchemy import select
 from portal.domain import compliance, services, settings, sync
 from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpAudit, SyncStatus, ToolLevel, VendorInsurance
+from portal.domain.models import ErpAudit, ToolLevel, VendorInsurance
+from portal.domain.sage_models import SyncStatus
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
 from portal.exporters.sage300.fileformat import import_file, parse_import_file
 from portal.exporters.sage300.records import APDistribution, APInvoice, Batch

@@ -11,7 +11,8 @@ from sqlalchemy import create_engine
 from portal.domain import health
 from portal.domain.health import AMBER, GREEN, RED, Limits, QueueFacts, WorkerInfo
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpItem, MailStatus, OutboxMail, SyncRun, SyncStatus, utcnow
+from portal.domain.models import ErpItem, MailStatus, OutboxMail, utcnow
+from portal.domain.sage_models import SyncRun, SyncStatus
 from tests.rows import check_rows
 
 NOW = datetime(2026, 3, 2, 12, 0, 0)

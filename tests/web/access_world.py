@@ -8,19 +8,8 @@ from sqlalchemy import select
 
 from portal.domain import api_tokens
 from portal.domain.lifecycle import State
-from portal.domain.models import (
-    ImportStatus,
-    MailStatus,
-    OutboxMail,
-    Project,
-    SageRecord,
-    StandardCategory,
-    StandardCostCode,
-    SyncRun,
-    SyncStatus,
-    Vendor,
-    utcnow,
-)
+from portal.domain.models import MailStatus, OutboxMail, Project, StandardCategory, StandardCostCode, Vendor, utcnow
+from portal.domain.sage_models import ImportStatus, SageRecord, SyncRun, SyncStatus
 from tests import factories as f, items as it
 from tests.web import pages
 

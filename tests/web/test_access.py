@@ -30,22 +30,19 @@ from portal.domain.models import (
     CostCode,
     ErpAudit,
     ErpItem,
-    ImportStatus,
     MailStatus,
     OutboxMail,
     PrimeContract,
     PrimeContractItem,
     Project,
-    SageRecord,
     SettingChange,
     StandardCostCode,
     SubJob,
-    SyncRun,
-    SyncSchedule,
     ToolLevel,
     User,
     Vendor,
 )
+from portal.domain.sage_models import ImportStatus, SageRecord, SyncRun, SyncSchedule
 from tests import factories as f, items as it
 from tests.conftest import login
 from tests.types import REGISTRY, direct_export_keys, get_type, type_keys

@@ -8,17 +8,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from portal.domain import sync
-from portal.domain.models import (
-    ImportStatus,
-    Project,
-    SageRecord,
-    StandardCategory,
-    StandardCostCode,
-    SyncRun,
-    SyncSchedule,
-    SyncStatus,
-    Vendor,
-)
+from portal.domain.models import Project, StandardCategory, StandardCostCode, Vendor
+from portal.domain.sage_models import ImportStatus, SageRecord, SyncRun, SyncSchedule, SyncStatus
 from tests import factories as f
 from tests.rows import check_rows
 from tests.web import roles

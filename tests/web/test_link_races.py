@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.domain.lifecycle import State
-from portal.domain.models import ErpAudit, ErpItem, SageRecord, ToolLevel, Vendor
+from portal.domain.models import ErpAudit, ErpItem, ToolLevel, Vendor
+from portal.domain.sage_models import SageRecord
 from tests import factories as f
 from tests.factories import app_session as dbs
 from tests.items import item_url

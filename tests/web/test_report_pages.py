@@ -16,8 +16,8 @@ from decimal import Decimal as D
 import pytest
 
 from portal.domain.lifecycle import State
-from portal.domain.models import DirectCost
 from portal.domain.reports import ACCOUNTANT_HEADER, UNSYNCABLE_HEADER
+from portal.domain.sage_models import DirectCost
 from tests import factories as f
 from tests.web.pages import HX, World, is_fragment, is_page, text
 

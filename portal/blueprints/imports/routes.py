@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from portal.domain import compliance, policy, ready_to_import as rti, standard_codes, sync
 from portal.domain.errors import Conflict, Invalid, RaceLost
-from portal.domain.models import SyncStatus
+from portal.domain.sage_models import SyncStatus
 from portal.domain.types import REGISTRY
 from portal.domain.values import optional_id, parse_id
 from portal.exporters.sage300.connectors import make_connector
