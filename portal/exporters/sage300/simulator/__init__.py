@@ -34,6 +34,7 @@ The package, one facade (Sage300Simulator) over its parts:
     readers.py    get_*, list_*, find_*, job_costs, overview, import_log
     figures.py    Sage's side of a reconciliation, many commitments or jobs per call
     importers.py  submit and the per-kind importers
+    import_helpers.py  their shared checks and writes (codes, transactions, units, commitment items)
     dryrun.py     dry_run: the importers' checks in a rolled-back transaction (nothing written)
     lookups.py    what a batch refers to, read with one query per table (statements built once)
     generic.py    the importer, finder and delete for a batch kind with no importer of its own
