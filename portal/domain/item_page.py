@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from portal.domain import edits
 from portal.domain.edits import Change, HistoryRow
@@ -21,8 +21,9 @@ from portal.domain.errors import Invalid, NotFound
 from portal.domain.exports import ExportWatch
 from portal.domain.lifecycle import Action, State
 from portal.domain.models import ErpItem, OutboxMail
+from portal.domain.ports import Connector
 from portal.domain.services import batch_id
-from portal.domain.tabs import TabRow
+from portal.domain.tabs import TabRow, tab_row
 from portal.domain.types import ItemType, get_type
 from portal.domain.types.base import Detail
 from portal.exporters.sage300.records import Batch, field_text, record_table
@@ -104,16 +105,13 @@ def sage_view(session: Session, item_type: ItemType, erp: ErpItem, item: Any, lo
 
 
 def item_page(session: Session, type_key: str, erp_item_id: int, watch: ExportWatch,
-              log: ImportLog | None) -> ItemPage:
-    """Everything the approver's page shows of one item; NotFound for an id not in the tab."""
+              log: ImportLog | None, connector: Connector | None = None) -> ItemPage:
+    """Everything the approver's page shows of one item; NotFound for an id not in the tab. Its row
+    is the tab's (tabs.tab_row: the insurance gate and, given a connector, the pre-check too)."""
     item_type = get_type(type_key)
-    erp = session.scalars(select(ErpItem).where(ErpItem.id == erp_item_id, ErpItem.item_type == item_type.key)
-                          .options(joinedload(ErpItem.sent_by))).first()
-    if erp is None:
-        raise NotFound("That item is not in ERP Integrations.")
-    item = item_type.load(session, erp.item_id)
-    values = item_type.row_values_many(session, [item])[item.id]
-    row = TabRow(erp, item, values, erp.id in watch.stalled([erp]))
+    row = tab_row(session, type_key, erp_item_id, watch, connector)
+    # the detail reads relations the tab's row does not load (tab_options): the item in full
+    erp, item, values = row.erp, item_type.load(session, row.erp.item_id), row.values
     history = edits.history(session, erp)
     mails = list(session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id).order_by(OutboxMail.id)))
     return ItemPage(row, item_type, item_type.detail(item, values), history, mails,

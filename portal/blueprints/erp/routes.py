@@ -179,7 +179,7 @@ def _page(type_key: str, erp_item_id: int, context: dict | None = None, status: 
         reader = make_connector(current_app.config).reader
     except ConnectorUnavailable:  # the page still shows the item and its preview; the import log waits
         reader = None
-    page = item_page(db.session(), type_key, erp_item_id, _watch(), reader)
+    page = item_page(db.session(), type_key, erp_item_id, _watch(), reader, _precheck_connector())
     context = {"form": None, "errors": {}, "values": {}, "notice": None, "conflict": None, **(context or {})}
     context.update(row=page.row, item_type=page.item_type, page=page, history=page.history, on_page=True)
     return make_response(render_template("erp/item_page.html", **context), status)
