@@ -72,11 +72,9 @@ def page_arg() -> int:
 
 
 def search_arg(name: str = "q") -> str:
-    """A search query parameter (values.parse_search: at most SEARCH_MAX characters, else a 422), with
-    no control character (else a 422 naming it: PostgreSQL refuses a NUL in a query's text)."""
-    text = parse_search(request.args.get(name), name)
-    refuse_unstorable({name: text})
-    return text
+    """A search query parameter (values.parse_search: at most SEARCH_MAX characters and no control
+    character, else a 422 naming it)."""
+    return parse_search(request.args.get(name), name)
 
 
 def safe_next(target: str | None) -> str | None:

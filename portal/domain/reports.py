@@ -28,7 +28,7 @@ from portal.domain.search import like
 from portal.domain.services import project_level
 from portal.domain.tabs import TabRow
 from portal.domain.types import REGISTRY
-from portal.domain.values import as_id, csv_cell, mmddyyyy, parse_date
+from portal.domain.values import as_id, csv_cell, mmddyyyy, parse_date, parse_search
 
 CSV_CHUNK = 1000   # rows fetched at a time while writing a CSV
 
@@ -68,15 +68,6 @@ def _choice_arg(args: dict, name: str, label: str, choices: Iterable[str]) -> st
     if raw and raw not in choices:
         raise Invalid(f"{label}: choose one from the list.", fields={name: "Choose one from the list."})
     return raw
-
-
-def _search_arg(args: dict, limit: int = 100) -> str:
-    """The search as typed, never cut short (a shorter search would answer another question)."""
-    q = (args.get("q") or "").strip()
-    if len(q) > limit:
-        raise Invalid(f"Search must be {limit} characters or less.",
-                      fields={"q": f"Search must be {limit} characters or less."})
-    return q
 
 
 def _range(args: dict) -> tuple[date | None, date | None]:
@@ -260,7 +251,7 @@ class UnsyncableFilters:
         return cls(project_id=_id_arg(args, "project", "Project"),
                    reason=_choice_arg(args, "reason", "Reason", REASONS),
                    cost_type=_choice_arg(args, "type", "Type", COST_TYPES), start=start, end=end,
-                   q=_search_arg(args))
+                   q=parse_search(args.get("q")))
 
     def args(self) -> dict[str, str]:
         values = {"project": str(self.project_id or ""), "reason": self.reason, "type": self.cost_type,

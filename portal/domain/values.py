@@ -73,12 +73,14 @@ SEARCH_MAX = 100  # longer than any name or number a search looks for
 
 
 def parse_search(value: object, field: str = "q") -> str:
-    """A search as typed (stripped), at most SEARCH_MAX characters; else Invalid naming `field`
-    (never cut short: a search for less than was typed would answer another question)."""
+    """A search as typed (stripped), at most SEARCH_MAX characters and no control character; else
+    Invalid naming `field` (never cut short: a search for less than was typed would answer another
+    question)."""
     text = (value if isinstance(value, str) else "").strip()
     if len(text) > SEARCH_MAX:
         raise Invalid(f"Search must be {SEARCH_MAX} characters or less.",
                       fields={field: f"Search must be {SEARCH_MAX} characters or less."})
+    refuse_unstorable({field: text})  # no control character: PostgreSQL refuses a NUL in a query's text
     return text
 
 
