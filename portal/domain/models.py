@@ -78,6 +78,9 @@ class User(Base):
     # again is told: "email" (a mail at once) or "digest" (a line in the next daily summary).
     daily_summary: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     resent_notice: Mapped[str] = mapped_column(String(10), default="email", server_default="email")
+    # An invoice contact (a subcontractor's billing person) belongs to its vendor's company and
+    # sees only the commitments it is a contact on (billing_models.InvoiceContact); no ERP tool.
+    vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendor.id"), index=True)
 
     memberships: Mapped[list[ProjectMember]] = relationship(back_populates="user", lazy="raise")
 
@@ -96,6 +99,10 @@ class User(Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_invoice_contact(self) -> bool:
+        return self.vendor_id is not None
 
     @property
     def is_accounting_approver(self) -> bool:

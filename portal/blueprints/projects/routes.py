@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from portal import answers
-from portal.domain import edits, payments, policy, projects, services
+from portal.domain import contacts, edits, payments, policy, projects, services
 from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceStatus
@@ -56,7 +56,7 @@ def commitment(project_id: int, commitment_id: int):
     project, level, item, figures, invoices = projects.commitment_page(db.session(), current_user, project_id,
                                                                        commitment_id)
     return render("projects/commitment.html", project=project, level=level, commitment=item, figures=figures,
-                  invoices=invoices)
+                  invoices=invoices, contacts=contacts.contacts_of(db.session(), item.id))
 
 
 def _after(project_id: int, invoice_id: int, message: str):
