@@ -261,6 +261,12 @@ def renew_invitation(session: Session, token: str, links: Links, notices: Notice
     return user
 
 
+def project_commitments(session: Session, project_id: int) -> list[Commitment]:
+    """A project's commitments with their vendors, by number (where contacts are added)."""
+    return list(session.scalars(select(Commitment).where(Commitment.project_id == project_id)
+                                .options(joinedload(Commitment.vendor)).order_by(Commitment.number)))
+
+
 def commitment_lines(session: Session, commitment_id: int) -> list[CommitmentLine]:
     """A commitment's schedule of values, in order."""
     return list(session.scalars(select(CommitmentLine).where(CommitmentLine.commitment_id == commitment_id)

@@ -29,6 +29,7 @@ def _page(project_id: int, errors: dict | None = None, values: dict | None = Non
     return render("billing/admin.html", project=project, setup=periods.setup_of(session, project_id),
                   periods=periods.periods_of(session, project_id), current=current,
                   contacts=invite_to_bill.project_contacts(session, project_id), pick=invite_to_bill.pick,
+                  commitments=contacts.project_commitments(session, project_id),
                   invitations=invite_to_bill.invitations_of(session, current.id) if current else [],
                   errors=errors or {}, values=values or {}, status=status)
 
