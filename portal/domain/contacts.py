@@ -16,7 +16,7 @@ from portal.domain.billing_models import AccountInvitation, InvoiceContact
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.models import Commitment, CommitmentLine, OutboxMail, Project, User, utcnow
 from portal.domain.notifications import Notices, company_name
-from portal.domain.services import project_level
+from portal.domain.projects import project_for
 from portal.domain.signed import Links
 from portal.domain.uow import commit, transactional
 from portal.domain.values import mmddyyyy
@@ -50,17 +50,13 @@ def contacts_of(session: Session, commitment_id: int) -> list[User]:
 # ---- the invoice administrator's side: adding and removing contacts -----------------------------
 
 ACCOUNT_INVITATION_DAYS = 7
+RENEW_PAUSE = timedelta(minutes=1)   # at most one new link a minute per account
 MAX_USERNAME = 80
 
 
 def admin_project(session: Session, actor: User, project_id: int) -> Project:
     """The project, if `actor` is its invoice administrator (Admin on the project: policy.SEND)."""
-    project = session.get(Project, project_id)
-    if project is None:
-        raise NotFound("No such project.")
-    level = project_level(session, actor, project_id)
-    if not policy.can(actor, policy.VIEW_PROJECT, project_level=level):
-        raise PermissionDenied("You do not have access to this project.")
+    project, level = project_for(session, actor, project_id)
     if not policy.can(actor, policy.SEND, project_level=level):
         raise PermissionDenied("Managing invoice contacts and billing needs Admin on the project's tools.")
     return project
@@ -255,6 +251,9 @@ def renew_invitation(session: Session, token: str, links: Links, notices: Notice
     user = invitation.user
     if not user.active or not user.is_invoice_contact:
         raise NotFound("This link is not valid any more.")
+    latest = session.scalar(select(func.max(AccountInvitation.created_at)).where(AccountInvitation.user_id == user.id))
+    if latest is not None and utcnow() - latest < RENEW_PAUSE:  # an old link cannot flood the mailbox
+        raise Conflict("A new link was emailed a moment ago: check your mailbox (and its spam folder).")
     mail = _account_mail(session, user, None, links, notices)
     session.commit()
     outbox.deliver_all([mail], notices.queue)

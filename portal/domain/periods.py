@@ -32,6 +32,14 @@ def open_period(session: Session, project_id: int) -> BillingPeriod | None:
                                                        BillingPeriod.status == PeriodStatus.OPEN)).first()
 
 
+def get_period(session: Session, project_id: int, period_id: int) -> BillingPeriod:
+    """One of the project's periods (an invoice names the one it bills for); NotFound otherwise."""
+    period = session.get(BillingPeriod, period_id)
+    if period is None or period.project_id != project_id:
+        raise NotFound("No such billing period on this project.")
+    return period
+
+
 def periods_of(session: Session, project_id: int) -> list[BillingPeriod]:
     """A project's periods, newest first."""
     return list(session.scalars(select(BillingPeriod).where(BillingPeriod.project_id == project_id)
@@ -230,9 +238,7 @@ def add_period(session: Session, actor: User, project_id: int, form: dict) -> Bi
 def close_period(session: Session, actor: User, project_id: int, period_id: int) -> BillingPeriod:
     """Close the project's open period by hand; its invitations expire with it."""
     admin_project(session, actor, project_id)
-    period = session.get(BillingPeriod, period_id)
-    if period is None or period.project_id != project_id:
-        raise NotFound("No such billing period on this project.")
+    period = get_period(session, project_id, period_id)
     if period.status != PeriodStatus.OPEN:
         raise Conflict(f"The period {period.label} is not open.")
     period.status, period.closed_at, period.closed_by_id = PeriodStatus.CLOSED, utcnow(), actor.id

@@ -249,10 +249,11 @@ class World(pages.World):
 
     @cached_property
     def account_link(self) -> str:
-        """A new contact's valid account invitation token."""
+        """A new contact's valid account invitation token, mailed a while ago (a new one may be asked for)."""
         contact = self.contact
         with dbs(self.app) as s:
-            invitation = AccountInvitation(user_id=contact, expires_at=utcnow() + timedelta(days=1))
+            invitation = AccountInvitation(user_id=contact, created_at=utcnow() - timedelta(minutes=5),
+                                           expires_at=utcnow() + timedelta(days=1))
             s.add(invitation)
             s.commit()
             return signed.sign(self.app.config["SECRET_KEY"], signed.ACCOUNT, invitation.id)

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from portal.domain.billing_models import BillingPeriod, BillingSetup, BillInvitation, InvoiceContact, PeriodStatus
+from portal.domain.billing_models import (
+    AccountInvitation,
+    BillingPeriod,
+    BillingSetup,
+    BillInvitation,
+    InvoiceContact,
+    PeriodStatus,
+)
 from tests.web.roles import EVERYONE, PROJECT_ADMINS, Case
 
 NOBODY = frozenset()   # an invoice contact only
@@ -44,6 +51,11 @@ def contacts(s, w) -> int:
     w.contact  # noqa: B018 - made before the count, so there is one to remove
     return s.scalar(select(func.count()).select_from(InvoiceContact).where(
         InvoiceContact.commitment_id == w.home.commitment))
+
+
+def account_invitations(s, w) -> int:
+    w.account_link  # noqa: B018 - the link renewed
+    return s.scalar(select(func.count()).select_from(AccountInvitation).where(AccountInvitation.user_id == w.contact))
 
 
 def counted_by(snapshot, more: int):
@@ -118,5 +130,6 @@ ROUTES: dict[tuple[str, str], Case] = {
         "POST", lambda w: f"/billing/welcome/{w.account_link}", EVERYONE, (422,), anon=None,
         data=lambda w: {"password": "long-enough-11", "confirm_password": "another-one-12"}),
     ("/billing/welcome/<token>/renew", "POST"): Case(
-        "POST", lambda w: f"/billing/welcome/{w.account_link}/renew", EVERYONE, (200,), anon=None, drain=True),
+        "POST", lambda w: f"/billing/welcome/{w.account_link}/renew", EVERYONE, (200,), anon=None, drain=True,
+        snapshot=account_invitations, ok_check=counted_by(account_invitations, 1)),
 }

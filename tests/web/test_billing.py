@@ -135,11 +135,18 @@ def test_an_expired_link_says_so_and_offers_a_new_one(app, home, smtp, drain):
                                .where(User.email == address)).one()
         invitation.expires_at = utcnow() - timedelta(minutes=1)
         s.commit()
+        invitation = SimpleNamespace(id=invitation.id)
     page = app.test_client().get(old)
     assert page.status_code == 200 and "has expired" in body(page)
     refused = app.test_client().post(old, data={"password": "billing-desk-42", "confirm_password": "billing-desk-42"})
     assert refused.status_code == 409 and "has expired" in body(refused)
+    with dbs(app) as s:   # made more than a minute ago: a new one may be asked for
+        invitation = s.get(AccountInvitation, invitation.id)
+        invitation.created_at -= timedelta(minutes=2)
+        s.commit()
     assert app.test_client().post(old + "/renew").status_code == 200
+    again = app.test_client().post(old + "/renew")
+    assert again.status_code == 409 and "a moment ago" in body(again)   # not a second one at once
     first_again, second = mails(smtp, address, drain)
     new = link(second, "/billing/welcome/")
     assert new != old and "newer link" in body(app.test_client().get(old))
