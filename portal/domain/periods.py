@@ -110,6 +110,10 @@ def save_setup(session: Session, actor: User, project_id: int, form: dict, today
         session.add(setup)
     setup.mode, setup.start_day, setup.due_day = mode, start_day, due_day
     setup.updated_by_id, setup.updated_at = actor.id, utcnow()
+    if mode == BillingMode.MANUAL:  # the automatic periods made ahead go (the open one stays until closed)
+        for period in session.scalars(select(BillingPeriod).where(BillingPeriod.project_id == project_id,
+                                                                  BillingPeriod.status == PeriodStatus.SCHEDULED)):
+            session.delete(period)
     commit(session, "The billing setup was changed by someone else at the same moment; reload and try again.")
     if mode == BillingMode.AUTOMATIC:
         _create_ahead(session, setup, today)
@@ -140,7 +144,9 @@ def _create_ahead(session: Session, setup: BillingSetup, today: date) -> int:
 def _open_due(session: Session, today: date, project_id: int | None = None) -> int:
     """Open each scheduled period that has started, one per project, when none is open; a
     scheduled period already past its due date closes without opening."""
+    automatic = select(BillingSetup.project_id).where(BillingSetup.mode == BillingMode.AUTOMATIC)
     query = select(BillingPeriod).where(BillingPeriod.status == PeriodStatus.SCHEDULED,
+                                        BillingPeriod.project_id.in_(automatic),
                                         BillingPeriod.start_date <= today).order_by(BillingPeriod.start_date)
     if project_id is not None:
         query = query.where(BillingPeriod.project_id == project_id)
@@ -201,6 +207,8 @@ def tick(session: Session, today: date) -> Tick:
 def add_period(session: Session, actor: User, project_id: int, form: dict) -> BillingPeriod:
     """A manual period (start, end, billing date, due date), open at once: refused while another is open."""
     admin_project(session, actor, project_id)
+    if setup_of(session, project_id).mode == BillingMode.AUTOMATIC:
+        raise Conflict("Billing periods are automatic on this project: choose Manual to enter one yourself.")
     values, errors = {}, {}
     for field in FIELDS:
         try:

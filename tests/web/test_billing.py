@@ -287,6 +287,26 @@ def test_automatic_periods_are_made_ahead_opened_and_closed_by_the_tick(app, hom
         assert [p.start_date for p in periods.periods_of(s, home.pid)][0] == date(2026, 12, 1)
 
 
+def test_manual_periods_wait_while_periods_are_automatic(app, home):
+    automatic, manual = ({"mode": mode, "start_day": "1", "due_day": "25"} for mode in ("automatic", "manual"))
+    with dbs(app) as s:
+        periods.save_setup(s, s.get(User, home.admin.id), home.pid, automatic, date(2026, 10, 5))
+        assert [p.status for p in periods.periods_of(s, home.pid)] == [PeriodStatus.SCHEDULED, PeriodStatus.OPEN]
+    refused = open_manual(home, date(2030, 1, 1), date(2030, 1, 31), date(2030, 1, 25))
+    assert refused.status_code == 409 and "automatic on this project" in body(refused)
+    with dbs(app) as s:   # November's period, made ahead, goes; October's stays open until it closes
+        periods.save_setup(s, s.get(User, home.admin.id), home.pid, manual, date(2026, 10, 5))
+        assert [p.start_date for p in periods.periods_of(s, home.pid)] == [date(2026, 10, 1)]
+        periods.tick(s, date(2026, 12, 1))
+        assert [p.status for p in periods.periods_of(s, home.pid)] == [PeriodStatus.CLOSED]
+
+
+def test_the_scheduler_looks_at_the_periods_every_tick(app):
+    from portal import schedule
+    names = {job.func_name: job for job in schedule.cron_scheduler(app, 45).get_jobs()}
+    assert names["portal.jobs.billing_periods"].interval == 45
+
+
 def test_a_due_day_before_the_start_day_falls_in_the_next_month():
     dates = periods.month_period(15, 10, 2026, 12)
     assert (dates.start_date, dates.end_date, dates.billing_date, dates.due_date) == (
