@@ -66,11 +66,8 @@ class InvitationRow:
         return InviteStatus.OPENED if inv.opened_at else InviteStatus.INVITED
 
     @property
-    def answerable(self) -> bool:
-        return self.status in (InviteStatus.INVITED, InviteStatus.OPENED)
-
-    @property
-    def remindable(self) -> bool:
+    def live(self) -> bool:
+        """The contact may still act on it (answer, or go on to the invoice): it may be reminded."""
         return self.status in (InviteStatus.INVITED, InviteStatus.OPENED, InviteStatus.ACCEPTED)
 
 
@@ -189,7 +186,7 @@ def remind(session: Session, actor: User, project_id: int, invitation_id: int, l
     if invitation is None or invitation.period.project_id != project_id:
         raise NotFound("No such invitation on this project.")
     row = _rows(session, [invitation])[0]
-    if not row.remindable:
+    if not row.live:
         raise Conflict(f"{invitation.user.name}'s invitation is {row.status.lower()}: there is nothing to remind.")
     mail = _bill_mail(session, invitation, links, notices, reminder=True)
     invitation.reminded_at, invitation.reminders = utcnow(), invitation.reminders + 1
