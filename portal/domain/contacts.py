@@ -251,10 +251,41 @@ def renew_invitation(session: Session, token: str, links: Links, notices: Notice
     user = invitation.user
     if not user.active or not user.is_invoice_contact:
         raise NotFound("This link is not valid any more.")
-    latest = session.scalar(select(func.max(AccountInvitation.created_at)).where(AccountInvitation.user_id == user.id))
-    if latest is not None and utcnow() - latest < RENEW_PAUSE:  # an old link cannot flood the mailbox
-        raise Conflict("A new link was emailed a moment ago: check your mailbox (and its spam folder).")
+    _not_just_sent(session, user)
     mail = _account_mail(session, user, None, links, notices)
+    session.commit()
+    outbox.deliver_all([mail], notices.queue)
+    return user
+
+
+def _not_just_sent(session: Session, user: User) -> None:
+    latest = session.scalar(select(func.max(AccountInvitation.created_at)).where(AccountInvitation.user_id == user.id))
+    if latest is not None and utcnow() - latest < RENEW_PAUSE:  # a link cannot flood the mailbox
+        raise Conflict("A new link was emailed a moment ago: check the mailbox (and its spam folder).")
+
+
+def pending_ids(session: Session, user_ids: list[int]) -> set[int]:
+    """Of `user_ids`, those invited to set a password who have not yet done so."""
+    if not user_ids:
+        return set()
+    invited = set(session.scalars(select(AccountInvitation.user_id).where(AccountInvitation.user_id.in_(user_ids))))
+    done = set(session.scalars(select(AccountInvitation.user_id).where(AccountInvitation.user_id.in_(user_ids),
+                                                                     AccountInvitation.used_at.is_not(None))))
+    return invited - done
+
+
+@transactional
+def resend_account_invitation(session: Session, actor: User, project_id: int, commitment_id: int, user_id: int,
+                              links: Links, notices: Notices) -> User:
+    """The invoice administrator mails a contact who has not set a password yet a new link."""
+    commitment = _project_commitment(session, actor, project_id, commitment_id)
+    user = session.get(User, user_id)
+    if user is None or not is_contact(session, user, commitment.id):
+        raise NotFound("That person is not an invoice contact on this commitment.")
+    if user.id not in pending_ids(session, [user.id]):
+        raise Conflict(f"{user.name} has already set a password: they sign in as {user.username}.")
+    _not_just_sent(session, user)
+    mail = _account_mail(session, user, commitment, links, notices)
     session.commit()
     outbox.deliver_all([mail], notices.queue)
     return user

@@ -110,6 +110,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     (f"{P}/commitments/<int:commitment_id>/contacts/<int:user_id>/remove", "POST"): Case(
         "POST", lambda w: f"{project(w)}/commitments/{w.home.commitment}/contacts/{w.contact}/remove",
         PROJECT_ADMINS, (303,), commitment_page, snapshot=contacts, ok_check=counted_by(contacts, -1)),
+    (f"{P}/commitments/<int:commitment_id>/contacts/<int:user_id>/invite", "POST"): Case(
+        "POST", lambda w: f"{project(w)}/commitments/{w.home.commitment}/contacts/{w.contact}/invite",
+        PROJECT_ADMINS, (303,), commitment_page, snapshot=account_invitations,
+        ok_check=counted_by(account_invitations, 1), drain=True),
     # the invoice contact's
     ("/billing/", "GET"): Case("GET", lambda w: "/billing/", NOBODY),
     ("/billing/commitments/<int:commitment_id>", "GET"): Case(

@@ -107,7 +107,7 @@ def test_a_new_contact_gets_an_account_by_a_link_that_works_once(app, home, smtp
         assert user.vendor_id == home.vendor and user.is_invoice_contact
         username = user.username
     page = body(home.client.get(f"/projects/{home.pid}/commitments/{home.cid}"))
-    assert address in page and "Remove" in page
+    assert address in page and "Remove" in page and "has not set a password yet" in page
     [message] = mails(smtp, address, drain)
     assert f.subject(message) == f"{COMPANY}: Set up your account to bill"
     welcome = link(message, "/billing/welcome/")
@@ -123,6 +123,30 @@ def test_a_new_contact_gets_an_account_by_a_link_that_works_once(app, home, smtp
     reused = app.test_client().post(welcome, data={"password": "other-pass-77", "confirm_password": "other-pass-77"})
     assert reused.status_code == 409 and "already used" in body(reused)
     login(app.test_client(), SimpleNamespace(username=username), "billing-desk-42")
+    page = body(home.client.get(f"/projects/{home.pid}/commitments/{home.cid}"))
+    assert "has not set a password yet" not in page
+    with dbs(app) as s:
+        uid = s.scalars(select(User.id).where(User.email == address)).one()
+    resent = home.client.post(f"/projects/{home.pid}/commitments/{home.cid}/contacts/{uid}/invite")
+    assert resent.status_code == 409 and "already set a password" in body(resent)
+
+
+def test_the_administrator_resends_the_link_to_a_contact_who_lost_it(app, home, smtp, drain):
+    address = new_address()
+    assert add_new_contact(home, address).status_code == 303
+    with dbs(app) as s:
+        uid = s.scalars(select(User.id).where(User.email == address)).one()
+    resend = f"/projects/{home.pid}/commitments/{home.cid}/contacts/{uid}/invite"
+    too_soon = home.client.post(resend)
+    assert too_soon.status_code == 409 and "a moment ago" in body(too_soon)
+    with dbs(app) as s:
+        s.execute(text("UPDATE account_invitation SET created_at = :t WHERE user_id = :u"),
+                  {"t": utcnow() - timedelta(minutes=5), "u": uid})
+        s.commit()
+    assert home.client.post(resend).status_code == 303
+    first, second = mails(smtp, address, drain)
+    assert "newer link" in body(app.test_client().get(link(first, "/billing/welcome/")))
+    assert "Set a password" in body(app.test_client().get(link(second, "/billing/welcome/")))
 
 
 def test_an_expired_link_says_so_and_offers_a_new_one(app, home, smtp, drain):

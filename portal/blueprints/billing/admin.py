@@ -114,3 +114,12 @@ def remove_contact(project_id: int, commitment_id: int, user_id: int):
     user = contacts.remove_contact(db.session(), current_user, project_id, commitment_id, user_id)
     flash(f"{user.name} is no longer an invoice contact on this commitment.", "info")
     return see_other("projects.commitment", project_id=project_id, commitment_id=commitment_id)
+
+
+@bp.route("/<int:project_id>/commitments/<int:commitment_id>/contacts/<int:user_id>/invite", methods=["POST"])
+def resend_invitation(project_id: int, commitment_id: int, user_id: int):
+    """Mail a contact who has not set a password yet a new link to do so."""
+    user = contacts.resend_account_invitation(db.session(), current_user, project_id, commitment_id, user_id,
+                                              links(), notices())
+    flash(f"A new link to set a password was emailed to {user.email}.", "info")
+    return see_other("projects.commitment", project_id=project_id, commitment_id=commitment_id)

@@ -63,8 +63,10 @@ def commitment_page(project_id: int, commitment_id: int, errors: dict | None = N
     project, level, item, figures, invoices = projects.commitment_page(db.session(), current_user, project_id,
                                                                        commitment_id)
     manage = policy.can(current_user, policy.SEND, project_level=level)
+    people = contacts.contacts_of(db.session(), item.id)
     return render("projects/commitment.html", project=project, level=level, commitment=item, figures=figures,
-                  invoices=invoices, contacts=contacts.contacts_of(db.session(), item.id), manage=manage,
+                  invoices=invoices, contacts=people, manage=manage,
+                  pending=contacts.pending_ids(db.session(), [u.id for u in people]),
                   candidates=contacts.candidates(db.session(), item) if manage else [],
                   errors=errors or {}, values=values or {}, status=status)
 
