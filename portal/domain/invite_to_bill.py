@@ -150,6 +150,9 @@ def invite(session: Session, actor: User, project_id: int, period_id: int, picks
     contacts = {pick(c.id, u.id): (c, u) for c, u in project_contacts(session, project_id)}
     chosen = list(contacts) if everyone else list(dict.fromkeys(picks))
     unknown = [p for p in chosen if p not in contacts]
+    if not contacts:
+        raise Invalid("Please correct the highlighted fields.", fields={"contacts": (
+            "No invoice contacts on this project's commitments yet: add them on each commitment's page.")})
     if unknown or not chosen:
         raise Invalid("Please correct the highlighted fields.", fields={"contacts": (
             "Choose at least one invoice contact, or Invite all." if not chosen else

@@ -383,9 +383,12 @@ def invitation_status(w) -> list[str]:
 def test_invite_to_bill_accept_decline_remind_and_submitted(app, home, smtp, drain):
     assert open_manual(home).status_code == 303
     period = the_period(app, home)
+    nobody = invite(home, period.id, everyone=True)
+    assert nobody.status_code == 422 and "No invoice contacts on this project" in body(nobody)
     ana, ana_client = contact(app, home)
     bo, bo_client = contact(app, home)
-    assert invite(home, period.id).status_code == 422   # nobody chosen
+    unchosen = invite(home, period.id)
+    assert unchosen.status_code == 422 and "Choose at least one invoice contact" in body(unchosen)
     assert invite(home, period.id, f"{home.cid}:{ana.id}").status_code == 303
     [message] = mails(smtp, ana.email, drain)
     assert f.subject(message) == f"{COMPANY}: Invitation to bill {home.project} for 10/01/2026 – 10/31/2026"
