@@ -376,8 +376,9 @@ def invoice(app, w, status: str) -> None:
         s.commit()
 
 
-def invitation_status(w) -> list[str]:
-    return re.findall(r'class="badge invitation-status">([^<]+)<', body(w.client.get(f"/projects/{w.pid}/billing")))
+def invitation_status(w, query: str = "") -> list[str]:
+    page = body(w.client.get(f"/projects/{w.pid}/billing{query}"))
+    return re.findall(r'class="badge invitation-status">([^<]+)<', page)
 
 
 def test_invite_to_bill_accept_decline_remind_and_submitted(app, home, smtp, drain):
@@ -433,6 +434,9 @@ def test_an_invitation_expires_with_its_period(app, home, smtp, drain):
     assert "Open" in body(ana_client.get("/billing/"))
     assert home.client.post(f"/projects/{home.pid}/billing/periods/{period.id}/close").status_code == 303
     assert "expired with the billing period" in body(ana_client.get(url))
+    assert invitation_status(home) == []   # no open period: nothing shown until one is asked for
+    assert invitation_status(home, f"?period={period.id}") == ["Expired"]
+    assert home.client.get(f"/projects/{home.pid}/billing?period=999999").status_code == 404
     refused = ana_client.post(url + "/accept")
     assert refused.status_code == 409 and "expired with the billing period" in body(refused)
     assert invite(home, period.id, f"{home.cid}:{ana.id}").status_code == 409   # the period is closed

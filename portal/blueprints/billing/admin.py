@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from portal.blueprints.projects.routes import commitment_page
 from portal.domain import contacts, invite_to_bill, periods
 from portal.domain.errors import Invalid
-from portal.domain.values import optional_id
+from portal.domain.values import as_id, optional_id
 from portal.extensions import db
 from portal.web import company_today, form_errors, links, notices, render, see_other
 
@@ -26,11 +26,13 @@ def _page(project_id: int, errors: dict | None = None, values: dict | None = Non
     session = db.session()
     project = contacts.admin_project(session, current_user, project_id)
     current = periods.open_period(session, project_id)
+    asked = as_id(request.args.get("period"))   # another period's invitations (?period=<id>)
+    shown = periods.get_period(session, project_id, asked) if asked else current
     return render("billing/admin.html", project=project, setup=periods.setup_of(session, project_id),
-                  periods=periods.periods_of(session, project_id), current=current,
+                  periods=periods.periods_of(session, project_id), current=current, shown=shown,
                   contacts=invite_to_bill.project_contacts(session, project_id), pick=invite_to_bill.pick,
                   commitments=contacts.project_commitments(session, project_id),
-                  invitations=invite_to_bill.invitations_of(session, current.id) if current else [],
+                  invitations=invite_to_bill.invitations_of(session, shown.id) if shown else [],
                   errors=errors or {}, values=values or {}, status=status)
 
 
