@@ -77,6 +77,8 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.api.routes import bp as api_bp
     from portal.blueprints.audit.routes import bp as audit_bp
     from portal.blueprints.auth.routes import bp as auth_bp
+    from portal.blueprints.billing.admin import bp as billing_admin_bp
+    from portal.blueprints.billing.routes import bp as billing_bp
     from portal.blueprints.desk.routes import bp as desk_bp
     from portal.blueprints.erp.routes import bp as erp_bp
     from portal.blueprints.health.routes import bp as health_bp
@@ -88,7 +90,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.reports.routes import bp as reports_bp
     from portal.blueprints.sage.routes import bp as sage_bp
     for bp in (auth_bp, erp_bp, projects_bp, admin_bp, items_bp, api_bp, jobcosts_bp, imports_bp, sage_bp,
-               health_bp, account_bp, desk_bp, reports_bp, audit_bp, reconcile_bp):
+               health_bp, account_bp, desk_bp, reports_bp, audit_bp, reconcile_bp, billing_bp, billing_admin_bp):
         app.register_blueprint(bp)
 
     from portal import cli

@@ -6,12 +6,12 @@ context around each job (portal.worker); nothing here does work at import time.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from portal.domain import notifications, outbox, recovery, services, sync
+from portal.domain import notifications, outbox, periods, recovery, services, sync
 from portal.domain.exports import ExportWatch
 from portal.domain.models import utcnow
 from portal.exporters.sage300.connectors import make_connector
@@ -92,6 +92,16 @@ def daily_summary() -> str:
     finally:
         db.session.remove()
     return "not due" if sent is None else f"{sent} mail(s)"
+
+
+def billing_periods() -> str:
+    """The billing periods' tick (the scheduler asks every tick): close the open periods past their
+    due date, create the automatic ones ahead, open those that have started (company's clock)."""
+    today = datetime.now(notifications.zone(current_app.config["COMPANY_TIME_ZONE"])).date()
+    try:
+        return str(periods.tick(db.session(), today))
+    finally:
+        db.session.remove()
 
 
 def reap(scheduled: bool = True) -> recovery.Reaped:

@@ -1,7 +1,8 @@
 """`flask scheduler`: RQ's cron scheduler queues a look at the sync schedule every tick, and
 the reaper (portal.domain.recovery) runs in this process every REAPER_TICK_SECONDS, so
 what is due is queued on time even when the queue is long; it also asks for the approvers'
-daily summary every tick (portal.domain.notifications sends it once a day). Several schedulers may run (one
+daily summary every tick (portal.domain.notifications sends it once a day) and
+for a look at the billing periods (portal.domain.periods.tick). Several schedulers may run (one
 per machine): each due sync still starts once, and reapers running together queue nothing
 twice that matters (exports keep their attempt; a mail is claimed before it is sent).
 
@@ -57,6 +58,9 @@ def cron_scheduler(app: Flask, tick: int | None) -> CronScheduler:
                       job_timeout=300, result_ttl=600)
         # the approvers' daily summary: asked every tick, sent once a day (its day's row is claimed)
         cron.register(jobs.daily_summary, queue.name, interval=tick or app.config["SYNC_TICK_SECONDS"],
+                      job_timeout=300, result_ttl=600)
+        # billing periods: close those past due, create the automatic ones ahead, open those that started
+        cron.register(jobs.billing_periods, queue.name, interval=tick or app.config["SYNC_TICK_SECONDS"],
                       job_timeout=300, result_ttl=600)
     return cron
 

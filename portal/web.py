@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import date, datetime
 from functools import wraps
 from urllib.parse import SplitResult, urlsplit
 
@@ -22,7 +23,7 @@ from flask import (
 )
 from flask.json.provider import DefaultJSONProvider
 from flask_htmx.responses import HTMXResponseClientRedirect
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
@@ -32,7 +33,8 @@ from portal.domain import health, policy
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
-from portal.domain.notifications import Notices
+from portal.domain.notifications import Notices, zone
+from portal.domain.signed import Links
 from portal.domain.types import REGISTRY
 from portal.domain.values import mmddyyyy, money, parse_search, refuse_unstorable, setting_value
 from portal.exporters.sage300.records import ConnectorUnavailable
@@ -46,6 +48,8 @@ API_PREFIX = "/api/"
 # the session's sign-in time and last request (seconds since the epoch)
 SESSION_STARTED = "started"
 SESSION_SEEN = "seen"
+# where an invoice contact may go (contacts_stay_in_billing)
+CONTACT_BLUEPRINTS = frozenset({"billing", "auth", "account"})
 
 
 class BoundedInt(IntegerConverter):
@@ -235,6 +239,14 @@ def init_app(app: Flask) -> None:
         flash("Please sign in to continue.", "info")
         return redirect(target)
 
+    @app.before_request
+    def contacts_stay_in_billing():
+        """An invoice contact (a subcontractor's billing person) reaches their billing pages, their
+        account and signing in and out; every other page is refused, whatever the page itself checks."""
+        if (current_user.is_authenticated and current_user.is_invoice_contact
+                and (request.blueprint or "") not in CONTACT_BLUEPRINTS and request.endpoint != "static"):
+            return forbidden("Invoice contacts see their billing pages only.")
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         return error_answer(exc.status, exc.message or "That could not be done.", exc.fields)
@@ -332,6 +344,25 @@ def notices() -> Notices:
     from portal.queue import RQJobQueue
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
     return Notices(company=current_app.config["COMPANY_NAME"], base_url=base.rstrip("/"), queue=RQJobQueue())
+
+
+def links() -> Links:
+    """How mailed links are made here: the portal's public address and the key that signs them."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return Links(base_url=base.rstrip("/"), secret=current_app.config["SECRET_KEY"])
+
+
+def company_today() -> date:
+    """Today on the company's clock (COMPANY_TIME_ZONE): billing periods start and fall due by it."""
+    return datetime.now(zone(current_app.config["COMPANY_TIME_ZONE"])).date()
+
+
+def start_session(user: User) -> None:
+    """Sign `user` in on a fresh session, for PERMANENT_SESSION_LIFETIME at most."""
+    session.clear()
+    login_user(user)
+    session.permanent = True  # the cookie lasts PERMANENT_SESSION_LIFETIME, no longer
+    session[SESSION_STARTED] = session[SESSION_SEEN] = int(time.time())
 
 
 def form_errors(exc: Invalid) -> dict:

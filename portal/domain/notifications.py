@@ -25,7 +25,6 @@ from portal.domain.models import (
     DailySummaryRun,
     DigestNote,
     ErpItem,
-    MailStatus,
     OutboxMail,
     ToolLevel,
     User,
@@ -73,20 +72,7 @@ def approvers(session: Session) -> list[User]:
 
 def _mail(session: Session, recipients: list[str], subject: str, template: str, erp_item_id: int | None = None,
           **context) -> OutboxMail:
-    text, html = outbox.render(template, **context)
-    mail = OutboxMail(recipients=",".join(recipients), subject=subject[:255], text_body=text, html_body=html,
-                      status=MailStatus.PENDING, erp_item_id=erp_item_id, next_attempt_at=utcnow())
-    session.add(mail)
-    return mail
-
-
-def _deliver(mails: list[OutboxMail], queue: MailQueue | None) -> None:
-    """Queue the committed mails; a mail not queued now waits, pending, for the reaper."""
-    if queue is None:
-        return
-    for mail in mails:
-        if not outbox.enqueue(mail, queue):
-            return
+    return outbox.write(session, recipients, subject, template, erp_item_id, **context)
 
 
 # ---- a rejected item sent again ---------------------------------------------------------------
@@ -115,7 +101,7 @@ def resent(session: Session, erp: ErpItem, type_label: str, summary: ItemSummary
 
 
 def deliver_after_commit(mails: list[OutboxMail], notices: Notices | None) -> None:
-    _deliver(mails, notices.queue if notices else None)
+    outbox.deliver_all(mails, notices.queue if notices else None)
 
 
 # ---- the daily summary ------------------------------------------------------------------------
@@ -184,7 +170,7 @@ def send_daily_summary(session: Session, now: datetime, hour: int, tz: ZoneInfo,
     except BaseException:
         session.rollback()
         raise
-    _deliver(mails, notices.queue)
+    outbox.deliver_all(mails, notices.queue)
     return len(mails)
 
 

@@ -37,6 +37,17 @@ def render(name: str, **context) -> tuple[str, str]:
             _env.get_template(f"{name}.html").render(**context))
 
 
+def write(session: Session, recipients: list[str], subject: str, template: str, erp_item_id: int | None = None,
+          **context) -> OutboxMail:
+    """A mail of templates/email/<template>.txt|html to `recipients`, added to the session (the
+    caller commits, then queues it)."""
+    text, html = render(template, **context)
+    mail = OutboxMail(recipients=",".join(recipients), subject=subject[:255], text_body=text, html_body=html,
+                      status=MailStatus.PENDING, erp_item_id=erp_item_id, next_attempt_at=utcnow())
+    session.add(mail)
+    return mail
+
+
 def rejection_subject(company: str, type_label: str, summary: ItemSummary) -> str:
     """"<Company>: ERP <Type> Rejection Notification — DD-4001, Oak Street Lofts": the item's
     number and project in the subject, so a mailbox's rejections tell themselves apart."""
@@ -79,6 +90,15 @@ def enqueue(mail: OutboxMail, queue: MailQueue) -> bool:
     except Exception:  # noqa: BLE001 - the mail stays pending and can be retried from the Mail page
         log.exception("could not queue mail %s", mail.id)
         return False
+
+
+def deliver_all(mails: list[OutboxMail], queue: MailQueue | None) -> None:
+    """Queue the committed mails; a mail not queued now waits, pending, for the reaper."""
+    if queue is None:
+        return
+    for mail in mails:
+        if not enqueue(mail, queue):
+            return
 
 
 PAGE = 50

@@ -31,6 +31,9 @@ UNSYNCABLE_REPORT = "unsyncable_direct_costs"
 VIEW_HEALTH = "view_health"      # the health page: site admins and ERP Admins
 VIEW_AUDIT = "view_audit_log"    # the company's audit log: ERP Admins and accounting approvers
 RECONCILE = "reconcile_with_sage"  # the portal's figures beside Sage's: ERP Admins and accounting approvers
+# an invoice contact's own pages (/billing): their commitments, invitations, invoices and mail. A
+# contact (a user of a vendor's company) may do nothing else, whatever else their account holds.
+BILL = "bill_as_contact"
 
 
 def can(user: User | None, action: str, *, project_level: str | None = None,
@@ -38,6 +41,8 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
     """True when `user` may take `action`; project_level is the user's level on the item's project."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
+    if user.is_invoice_contact or action == BILL:
+        return user.is_invoice_contact and action == BILL
     if action == VIEW_ERP:
         return ToolLevel.at_least(user.erp_level, ToolLevel.READ_ONLY)
     if action == DECIDE:

@@ -54,7 +54,8 @@ def visible_projects(session: Session, user: User) -> list[tuple[Project, str]]:
     return [(p, level) for p, level in rows]
 
 
-def _project_for(session: Session, user: User, project_id: int) -> tuple[Project, str]:
+def project_for(session: Session, user: User, project_id: int) -> tuple[Project, str]:
+    """The project and `user`'s level on it (Admin for site administrators), if they may see it."""
     project = session.get(Project, project_id)
     if project is None:
         raise NotFound("No such project.")
@@ -66,7 +67,7 @@ def _project_for(session: Session, user: User, project_id: int) -> tuple[Project
 
 def project_invoices(session: Session, user: User, project_id: int):
     """(project, level, rows): every invoice of the project with its ERP state, in 3 queries."""
-    project, level = _project_for(session, user, project_id)
+    project, level = project_for(session, user, project_id)
     invoices = session.scalars(select(SubcontractorInvoice).where(
         SubcontractorInvoice.project_id == project_id).options(*invoice_load_options())
         .order_by(SubcontractorInvoice.billing_date.desc(), SubcontractorInvoice.id.desc())).unique().all()
@@ -80,14 +81,14 @@ def project_invoices(session: Session, user: User, project_id: int):
 def commitment_page(session: Session, user: User, project_id: int, commitment_id: int):
     """(project, level, commitment, figures, invoices): a commitment with billed, retainage held,
     paid and balance to finish, and its invoices."""
-    project, level = _project_for(session, user, project_id)
+    project, level = project_for(session, user, project_id)
     commitment = payments.load_commitment(session, project.id, commitment_id)
     return (project, level, commitment, payments.commitment_figures(session, commitment),
             payments.commitment_invoices(session, commitment.id))
 
 
 def invoice_row(session: Session, user: User, project_id: int, invoice_id: int):
-    project, level = _project_for(session, user, project_id)
+    project, level = project_for(session, user, project_id)
     invoice = _invoices().load(session, invoice_id)
     if invoice.project_id != project.id:
         raise NotFound("That invoice is not on this project.")

@@ -69,6 +69,11 @@ def authenticate(session: Session, username: str | None, password: str | None) -
     return user
 
 
+def hash_password(password: str) -> str:
+    """A password's hash, made as every user's is."""
+    return generate_password_hash(password)
+
+
 def new_session_token() -> str:
     return secrets.token_hex(16)
 

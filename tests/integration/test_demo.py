@@ -183,7 +183,8 @@ def row_counts(session, sim) -> dict[str, int]:
     """Rows in every table of the portal and of the simulator."""
     from portal.exporters.sage300 import simulator
     from portal.extensions import db
-    counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+    # every table, in no particular order (user_account and vendor name each other: no sorted order exists)
+    counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in db.metadata.tables.values()}
     with sim.engine.connect() as conn:
         counts.update({"sage." + t.name: conn.scalar(select(func.count()).select_from(t))
                        for t in simulator.metadata.sorted_tables})

@@ -146,3 +146,16 @@ def test_an_inactive_user_can_do_nothing():
 def test_unknown_action_is_a_programming_error():
     with pytest.raises(ValueError):
         policy.can(ROLES["approver"], "approve")
+
+
+def test_an_invoice_contact_may_bill_and_nothing_else():
+    """A user of a vendor's company: policy.BILL only, whatever else their account holds (a site
+    administrator's flag, an ERP level, Admin on a project); nobody else may BILL."""
+    actions = sorted(v for k, v in vars(policy).items() if k.isupper() and isinstance(v, str))
+    contact = user(erp=ToolLevel.ADMIN, push=True, site_admin=True)
+    contact.vendor_id = 7
+    allowed = [a for a in actions if policy.can(contact, a, project_level=ToolLevel.ADMIN, sent_by_id=contact.id)]
+    assert allowed == [policy.BILL]
+    assert [role for role, u in ROLES.items() if policy.can(u, policy.BILL)] == []
+    contact.active = False
+    assert not policy.can(contact, policy.BILL)

@@ -2,11 +2,13 @@
 made on first use, shared by every role of one route."""
 from __future__ import annotations
 
+from datetime import date, timedelta
 from functools import cached_property
 
 from sqlalchemy import select
 
-from portal.domain import api_tokens
+from portal.domain import api_tokens, signed
+from portal.domain.billing_models import AccountInvitation, BillingPeriod, BillInvitation, InvoiceContact, PeriodStatus
 from portal.domain.lifecycle import State
 from portal.domain.models import MailStatus, OutboxMail, Project, StandardCategory, StandardCostCode, Vendor, utcnow
 from portal.domain.sage_models import ImportStatus, SageRecord, SyncRun, SyncStatus
@@ -209,3 +211,49 @@ class World(pages.World):
             s.add(run)
             s.commit()
             return run.id
+
+    # -- billing: invoice contacts, periods, invitations (issue 11)
+
+    @cached_property
+    def contact(self) -> int:
+        """An invoice contact (a user of the home's vendor) on the home's commitment: their id."""
+        home = self.home
+        with dbs(self.app) as s:
+            user = f.make_user(s)
+            user.vendor_id = home.vendor
+            s.add(InvoiceContact(commitment_id=home.commitment, user_id=user.id))
+            s.commit()
+            return user.id
+
+    @cached_property
+    def open_period(self) -> int:
+        """An open manual billing period on the home."""
+        home = self.home
+        with dbs(self.app) as s:
+            period = BillingPeriod(project_id=home.pid, start_date=date(2026, 10, 1), end_date=date(2026, 10, 31),
+                                   billing_date=date(2026, 10, 31), due_date=date(2026, 10, 25),
+                                   status=PeriodStatus.OPEN)
+            s.add(period)
+            s.commit()
+            return period.id
+
+    @cached_property
+    def bill_invitation(self) -> tuple[int, str]:
+        """The contact's invitation to bill the open period: (its id, its signed token)."""
+        contact, period = self.contact, self.open_period
+        with dbs(self.app) as s:
+            invitation = BillInvitation(period_id=period, commitment_id=self.home.commitment, user_id=contact)
+            s.add(invitation)
+            s.commit()
+            return invitation.id, signed.sign(self.app.config["SECRET_KEY"], signed.BILL, invitation.id)
+
+    @cached_property
+    def account_link(self) -> str:
+        """A new contact's valid account invitation token, mailed a while ago (a new one may be asked for)."""
+        contact = self.contact
+        with dbs(self.app) as s:
+            invitation = AccountInvitation(user_id=contact, created_at=utcnow() - timedelta(minutes=5),
+                                           expires_at=utcnow() + timedelta(days=1))
+            s.add(invitation)
+            s.commit()
+            return signed.sign(self.app.config["SECRET_KEY"], signed.ACCOUNT, invitation.id)

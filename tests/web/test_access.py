@@ -46,7 +46,7 @@ from portal.domain.sage_models import ImportStatus, SageRecord, SyncRun, SyncSch
 from tests import factories as f, items as it
 from tests.conftest import login
 from tests.types import REGISTRY, direct_export_keys, get_type, type_keys
-from tests.web import roles
+from tests.web import billing_access, roles
 from tests.web.access_world import World
 from tests.web.pages import settings_form
 from tests.web.roles import (
@@ -668,6 +668,8 @@ ROUTES: dict[tuple[str, str], Case] = {
     # the JSON API (without a type)
     ("/api/v1/types", "GET"): Case("GET", lambda w: "/api/v1/types", LOGGED_IN, anon="token", api=True),
     ("/api/v1/openapi.json", "GET"): Case("GET", lambda w: "/api/v1/openapi.json", EVERYONE, anon=None, api=True),
+    # invoice contacts, billing periods, Invite to Bill
+    **billing_access.ROUTES,
     # every route taking <type_key>, with one type; test_type makes every type's
     **type_cases(type_keys()[0]),
     **{k: v for k, v in type_cases(first_type("project")).items() if "/items/" in k[0]},

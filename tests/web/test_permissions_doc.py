@@ -62,7 +62,7 @@ def test_every_policy_rule_named_exists(doc):
     names = set(re.findall(r"`policy\.([A-Z_]+)`", doc))
     assert len(names) > 10
     everyone = SimpleNamespace(id=1, is_authenticated=True, is_active=True, erp_level=ToolLevel.ADMIN,
-                               is_accounting_approver=True, is_site_admin=True)
+                               is_accounting_approver=True, is_site_admin=True, is_invoice_contact=False)
     for name in sorted(names):
         assert hasattr(policy, name), f"docs/permissions.md names policy.{name}, which does not exist"
         policy.can(everyone, getattr(policy, name), project_level=ToolLevel.ADMIN)  # an unknown action raises

@@ -34,6 +34,8 @@ def token_required(view):
             user = user_for_token(db.session(), token.strip())
         except TokenRefused as exc:  # unknown, expired, revoked, or its user inactive: it says which
             return json_error(401, exc.message)
+        if user.is_invoice_contact:  # a subcontractor's billing person: the billing pages only
+            return json_error(403, "Invoice contacts cannot use the API.")
         g.api_user = user
         return view(*args, **kwargs)
     return wrapped

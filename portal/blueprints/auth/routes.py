@@ -1,9 +1,8 @@
 """Sign in and out."""
-import time
 
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_limiter import RequestLimit
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
@@ -13,7 +12,7 @@ from portal.domain import policy
 from portal.domain.attention import is_admin_anywhere
 from portal.domain.users import authenticate, sign_out_everywhere
 from portal.extensions import db
-from portal.web import SESSION_SEEN, SESSION_STARTED, render, safe_next
+from portal.web import render, safe_next, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -25,10 +24,13 @@ class LoginForm(FlaskForm):
 
 @bp.route("/")
 def home():
-    """Start where the user works: ERP Integrations for accounting, Needs attention for an Admin
-    on a project (the invoice administrator), the projects otherwise."""
+    """Start where the user works: an invoice contact's billing home, ERP Integrations for
+    accounting, Needs attention for an Admin on a project (the invoice administrator), the
+    projects otherwise."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
+    if policy.can(current_user, policy.BILL):
+        return redirect(url_for("billing.home"))
     if policy.can(current_user, policy.VIEW_ERP):
         return redirect(url_for("erp.index"))
     if is_admin_anywhere(db.session(), current_user):
@@ -56,10 +58,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(db.session(), form.username.data, form.password.data)
         if user:
-            session.clear()
-            login_user(user)
-            session.permanent = True  # the cookie lasts PERMANENT_SESSION_LIFETIME, no longer
-            session[SESSION_STARTED] = session[SESSION_SEEN] = int(time.time())
+            start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("auth.home"), code=303)
         error = "Wrong username or password."
     status = 422 if request.method == "POST" else 200

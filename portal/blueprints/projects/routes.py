@@ -52,11 +52,23 @@ def invoice(project_id: int, invoice_id: int):
 
 @bp.route("/<int:project_id>/commitments/<int:commitment_id>")
 def commitment(project_id: int, commitment_id: int):
-    """A commitment: its amount, billed, retainage held, paid (from Sage), balance to finish and invoices."""
+    """A commitment: its amount, billed, retainage held, paid (from Sage), balance to finish, invoices
+    and invoice contacts (added and removed here by the invoice administrator)."""
+    return commitment_page(project_id, commitment_id)
+
+
+def commitment_page(project_id: int, commitment_id: int, errors: dict | None = None, values: dict | None = None,
+                    status: int = 200):
+    """The commitment's page, with the add-contact form's errors when it was refused."""
     project, level, item, figures, invoices = projects.commitment_page(db.session(), current_user, project_id,
                                                                        commitment_id)
+    manage = policy.can(current_user, policy.SEND, project_level=level)
+    people = contacts.contacts_of(db.session(), item.id)
     return render("projects/commitment.html", project=project, level=level, commitment=item, figures=figures,
-                  invoices=invoices, contacts=contacts.contacts_of(db.session(), item.id))
+                  invoices=invoices, contacts=people, manage=manage,
+                  pending=contacts.pending_ids(db.session(), [u.id for u in people]),
+                  candidates=contacts.candidates(db.session(), item) if manage else [],
+                  errors=errors or {}, values=values or {}, status=status)
 
 
 def _after(project_id: int, invoice_id: int, message: str):
