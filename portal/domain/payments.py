@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain import outbox
+from portal.domain.billing_models import InvoiceContact
 from portal.domain.errors import NotFound
 from portal.domain.lifecycle import Action, State, transition
 from portal.domain.models import (
@@ -55,14 +56,26 @@ def status_for(invoice: SubcontractorInvoice) -> str | None:
 
 
 def recipients(session: Session, invoice: SubcontractorInvoice, erp: ErpItem) -> list[str]:
-    """Who is told "Payment issued": the invoice's creator and its sender, and the project's invoice
-    administrators (Admin on the project). The one place the recipients are chosen: issue 11's
-    invoice contacts of the commitment are added here."""
+    """Who in the company is told "Payment issued": the invoice's creator and its sender, and the
+    project's invoice administrators (Admin on the project). The commitment's invoice contacts get
+    a mail of their own (contact_recipients), linking to their side of the portal."""
     ids = {i for i in (invoice.created_by_id, erp.sent_by_id) if i}
     admins = select(ProjectMember.user_id).where(ProjectMember.project_id == invoice.project_id,
                                                  ProjectMember.level == ToolLevel.ADMIN)
     emails = session.scalars(select(User.email).where(User.active.is_(True), User.email != "",
-                                                      (User.id.in_(ids)) | User.id.in_(admins)))
+                                                      (User.id.in_(ids)) | User.id.in_(admins),
+                                                      User.vendor_id.is_(None)))
+    return _addresses(emails)
+
+
+def contact_recipients(session: Session, invoice: SubcontractorInvoice) -> list[str]:
+    """The subcontractor's billing people: the active invoice contacts of the invoice's commitment."""
+    return _addresses(session.scalars(select(User.email).join(InvoiceContact, InvoiceContact.user_id == User.id)
+                                      .where(InvoiceContact.commitment_id == invoice.commitment_id,
+                                             User.active.is_(True), User.email != "")))
+
+
+def _addresses(emails) -> list[str]:
     return sorted({e.strip().lower() for e in emails if e and e.strip()})
 
 
@@ -70,12 +83,11 @@ def invoice_link(base_url: str, invoice: SubcontractorInvoice) -> str:
     return f"{base_url.rstrip('/')}/projects/{invoice.project_id}/invoices/{invoice.id}"
 
 
-def payment_mail(session: Session, invoice: SubcontractorInvoice, erp: ErpItem, payment: InvoicePayment,
-                 notices: Notices) -> OutboxMail | None:
-    """The "Payment issued" mail of one check, added to the session (None: nobody to tell)."""
-    to = recipients(session, invoice, erp)
-    if not to:
-        return None
+def payment_mails(session: Session, invoice: SubcontractorInvoice, erp: ErpItem, payment: InvoicePayment,
+                  notices: Notices) -> list[OutboxMail]:
+    """The "Payment issued" mails of one check, added to the session: one to the company's people
+    (linking to the project's invoice page), one to the commitment's invoice contacts (linking to
+    their commitment on /billing); none to nobody."""
     company = company_name(session, notices)
     title = f"Invoice #{invoice.number} on {invoice.commitment.number}"
     facts = [("Project", f"{invoice.project.number} {invoice.project.name}"), ("Invoice", title),
@@ -83,13 +95,20 @@ def payment_mail(session: Session, invoice: SubcontractorInvoice, erp: ErpItem, 
              ("Check date", mmddyyyy(payment.check_date)), ("Amount of this check", money(payment.amount)),
              ("Paid to date", money(invoice.amount_paid)),
              ("Current payment due", money(invoice.payment_due)), ("Status", invoice.payment_status or "")]
-    text, html = outbox.render("payment_issued", facts=facts, status=invoice.payment_status, title=title,
-                               link=invoice_link(notices.base_url, invoice))
-    mail = OutboxMail(recipients=",".join(to),
-                      subject=f"{company}: Payment issued — {title}, {invoice.project.name}"[:255],
-                      text_body=text, html_body=html, erp_item_id=erp.id, next_attempt_at=utcnow())
-    session.add(mail)
-    return mail
+    base = notices.base_url.rstrip("/")
+    mails = []
+    for to, link in ((recipients(session, invoice, erp), invoice_link(base, invoice)),
+                     (contact_recipients(session, invoice), f"{base}/billing/commitments/{invoice.commitment_id}")):
+        if not to:
+            continue
+        text, html = outbox.render("payment_issued", facts=facts, status=invoice.payment_status, title=title,
+                                   link=link)
+        mail = OutboxMail(recipients=",".join(to),
+                          subject=f"{company}: Payment issued — {title}, {invoice.project.name}"[:255],
+                          text_body=text, html_body=html, erp_item_id=erp.id, next_attempt_at=utcnow())
+        session.add(mail)
+        mails.append(mail)
+    return mails
 
 
 def _synced_invoices(session: Session, refs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
@@ -135,9 +154,7 @@ def apply_payments(session: Session, sage_rows: list[dict], tally, notices: Noti
             "check_number": payment.check_number, "check_date": mmddyyyy(payment.check_date),
             "amount": money(payment.amount), "amount_paid": money(invoice.amount_paid),
             "payment_status": invoice.payment_status})
-        mail = payment_mail(session, invoice, erp, payment, notices)
-        if mail is not None:
-            mails.append(mail)
+        mails.extend(payment_mails(session, invoice, erp, payment, notices))
         tally.add("added")
     return mails
 

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.domain import payments, sync
+from portal.domain.billing_models import InvoiceContact
 from portal.domain.lifecycle import Action, State
-from portal.domain.models import ErpAudit, ErpItem, ProjectMember, SubcontractorInvoice, ToolLevel
+from portal.domain.models import Commitment, ErpAudit, ErpItem, ProjectMember, SubcontractorInvoice, ToolLevel
 from portal.domain.payment_models import InvoicePayment
 from portal.exporters.sage300.connectors import FileDropConnector, SimulatorConnector
 from portal.exporters.sage300.records import SageUnreadable
@@ -157,11 +158,15 @@ def test_a_payment_on_an_invoice_not_from_the_portal_is_left_alone(session, sim,
         InvoicePayment.invoice_id == item.id)) == 0
 
 
-def test_payment_issued_reaches_the_creator_and_the_project_admins_over_smtp(app, session, sim, smtp, drain,
-                                                                             paid_case):
+def test_payment_issued_reaches_the_creator_the_project_admins_and_the_contacts_over_smtp(app, session, sim, smtp,
+                                                                                          drain, paid_case):
     item, home, creator, admin = paid_case
     viewer = f.make_user(session)
     session.add(ProjectMember(user_id=viewer.id, project_id=home.pid, level=ToolLevel.READ_ONLY))
+    commitment_id = session.get(SubcontractorInvoice, item.id).commitment_id
+    contact = f.make_user(session)
+    contact.vendor_id = session.get(Commitment, commitment_id).vendor_id
+    session.add(InvoiceContact(commitment_id=commitment_id, user_id=contact.id))
     session.commit()
     vendor, invoice = sage_ref(item, home)
     sim.pay_ap_invoice(vendor, invoice, "5001", date(2026, 11, 5), "1450")
@@ -174,6 +179,12 @@ def test_payment_issued_reaches_the_creator_and_the_project_admins_over_smtp(app
         assert len(got) == 1, user.email
         assert b"Payment issued" in got[0].content and item.number.encode() in got[0].content
     assert not [m for m in smtp.to(viewer.email) if b"5001" in m.content]   # not an invoice administrator
+    # the contact's own mail links to their side of the portal, never to the project's pages
+    got = [m for m in smtp.to(contact.email) if b"5001" in m.content]
+    assert len(got) == 1 and b"Payment issued" in got[0].content
+    assert f"/billing/commitments/{commitment_id}".encode() in got[0].content
+    assert f"/projects/{home.pid}/".encode() not in got[0].content
+    assert contact.email not in smtp.to(creator.email)[0].content.decode()   # two mails, not one shared
 
 
 # ---- the pages -------------------------------------------------------------------------------------
