@@ -143,6 +143,8 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
         for line in invoice.lines:
             for part in ("work_completed", "materials_stored", "retainage"):
                 setattr(line, part, amounts[f"line-{line.id}-{part}"])
+            # the retainage typed here is the net Sage receives: the work's share takes the change
+            line.work_retainage = line.retainage - line.materials_retainage + line.retainage_released
             if unit_based:
                 line.quantity = amounts[f"line-{line.id}-quantity"]
         invoice.recompute_totals()
