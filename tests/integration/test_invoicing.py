@@ -126,8 +126,8 @@ def test_a_release_invoice_releases_retainage_held_and_only_it(session, home):
                                                             "retainage_release": "on"},
                                          commitment_id=setup.commitment.id), key)
     assert "$100.00" in err.fields[key]
-    refused(lambda: invoicing.save(session, contact, {**form(setup, "INV-2", line1_retainage_released="-1"),
-                                                      "retainage_release": "on"}, commitment_id=setup.commitment.id), key)
+    negative = {**form(setup, "INV-2", line1_retainage_released="-1"), "retainage_release": "on"}
+    refused(lambda: invoicing.save(session, contact, negative, commitment_id=setup.commitment.id), key)
     inv = invoicing.save(session, contact, {**form(setup, "INV-2", line1_retainage_released="100"),
                                             "retainage_release": "on"}, commitment_id=setup.commitment.id)
     inv = fresh(session, inv.id)
