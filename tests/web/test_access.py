@@ -67,6 +67,7 @@ from tests.web.roles import (
 )
 
 dbs = f.app_session
+INVOICE = "subcontractor_invoice"
 
 # "sender" is not a role under test: a site administrator who makes and sends every item
 ROLE_USERS = {**roles.ROLE_USERS, "sender": dict(site_admin=True)}
@@ -665,6 +666,43 @@ ROUTES: dict[tuple[str, str], Case] = {
         data=lambda w: {"vendor": sage_vendor_code(w), "name": "Northwind Supply", "city": "Springfield",
                         "status": "Active"},
         snapshot=in_sage, ok_check=lambda s, w, before: expect(in_sage(s, w))),
+    # invoices made in the portal: the contact's pages are a 404 to anyone not a contact on the commitment
+    # (no role here is); the administrator's (Admin on the project) on an Approved draft: the form, the
+    # review page say it cannot be changed now, a change is a 409; the PDF (none attached) a 404
+    ("/billing/commitments/<int:commitment_id>/invoices/new", "GET"): Case(
+        "GET", lambda w: f"/billing/commitments/{w.home.commitment}/invoices/new", frozenset(), refused=404),
+    ("/billing/commitments/<int:commitment_id>/invoices/new", "POST"): Case(
+        "POST", lambda w: f"/billing/commitments/{w.home.commitment}/invoices/new", frozenset(), refused=404,
+        data=lambda w: {"number": "X-1"}),
+    ("/billing/invoices/<int:invoice_id>", "GET"): Case(
+        "GET", lambda w: f"/billing/invoices/{w.item(INVOICE).id}", frozenset(), refused=404),
+    ("/billing/invoices/<int:invoice_id>/edit", "GET"): Case(
+        "GET", lambda w: f"/billing/invoices/{w.item(INVOICE).id}/edit", frozenset(), refused=404),
+    ("/billing/invoices/<int:invoice_id>/edit", "POST"): Case(
+        "POST", lambda w: f"/billing/invoices/{w.item(INVOICE).id}/edit", frozenset(), refused=404),
+    ("/billing/invoices/<int:invoice_id>/submit", "POST"): Case(
+        "POST", lambda w: f"/billing/invoices/{w.item(INVOICE).id}/submit", frozenset(), refused=404),
+    ("/projects/<int:project_id>/commitments/<int:commitment_id>/invoices/new", "GET"): Case(
+        "GET", lambda w: f"/projects/{w.home.pid}/commitments/{w.home.commitment}/invoices/new", PROJECT_ADMINS),
+    ("/projects/<int:project_id>/commitments/<int:commitment_id>/invoices/new", "POST"): Case(
+        "POST", lambda w: f"/projects/{w.home.pid}/commitments/{w.home.commitment}/invoices/new", PROJECT_ADMINS,
+        (422,), data=lambda w: {"number": ""}, snapshot=lambda s, w: it.count(s, INVOICE),
+        ok_check=lambda s, w, before: expect(it.count(s, INVOICE) == before)),
+    ("/projects/<int:project_id>/invoices/<int:invoice_id>/lines", "GET"): Case(
+        "GET", lambda w: it.item_url(w.item(INVOICE), "lines"), PROJECT_ADMINS),
+    ("/projects/<int:project_id>/invoices/<int:invoice_id>/lines", "POST"): Case(
+        "POST", lambda w: it.item_url(w.item(INVOICE), "lines"), PROJECT_ADMINS, (409,),
+        snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
+    ("/projects/<int:project_id>/invoices/<int:invoice_id>/submit", "POST"): Case(
+        "POST", lambda w: it.item_url(w.item(INVOICE), "submit"), PROJECT_ADMINS, (409,),
+        snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
+    ("/projects/<int:project_id>/invoices/<int:invoice_id>/review", "GET"): Case(
+        "GET", lambda w: it.item_url(w.item(INVOICE), "review"), PROJECT_ADMINS),
+    ("/projects/<int:project_id>/invoices/<int:invoice_id>/review", "POST"): Case(
+        "POST", lambda w: it.item_url(w.item(INVOICE), "review"), PROJECT_ADMINS, (409,),
+        snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
+    ("/invoices/<int:invoice_id>/pdf", "GET"): Case(
+        "GET", lambda w: f"/invoices/{w.item(INVOICE).id}/pdf", frozenset(), refused=404),
     # the JSON API (without a type)
     ("/api/v1/types", "GET"): Case("GET", lambda w: "/api/v1/types", LOGGED_IN, anon="token", api=True),
     ("/api/v1/openapi.json", "GET"): Case("GET", lambda w: "/api/v1/openapi.json", EVERYONE, anon=None, api=True),

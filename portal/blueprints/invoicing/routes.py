@@ -24,9 +24,12 @@ def _signed_in():
 
 def _upload() -> invoicing.Upload | None:
     file = request.files.get("pdf")
-    if file is None or not file.filename:
+    if file is None:
         return None
-    return invoicing.Upload(file.filename, file.read(invoicing.PDF_MAX_BYTES + 1))
+    try:   # a large upload is spooled to a temporary file: closed here, not left to the collector
+        return invoicing.Upload(file.filename or "", file.read(invoicing.PDF_MAX_BYTES + 1)) if file.filename else None
+    finally:
+        file.close()
 
 
 def _form_page(target: dict, done, project_id: int | None = None):
