@@ -33,7 +33,7 @@ from portal.domain.models import (
 from portal.domain.services import project_level
 from portal.domain.types.subcontractor_invoice import invoice_load_options
 from portal.domain.uow import commit, transactional
-from portal.domain.values import parse_date, refuse_unstorable, text_problem
+from portal.domain.values import as_id, parse_date, refuse_unstorable, text_problem
 
 NUMBER_MAX = 40          # SubcontractorInvoice.number
 FILENAME_MAX = 120       # InvoiceAttachment.filename
@@ -283,10 +283,11 @@ def _contact_choice(session: Session, form: dict, commitment: Commitment, invoic
         if ids:
             errors["contact_id"] = "Choose the invoice contact this invoice is made for."
         return None
-    if not raw.isdigit() or int(raw) not in ids:
+    chosen = as_id(raw)
+    if chosen is None or chosen not in ids:
         errors["contact_id"] = f"Choose one of the invoice contacts of commitment {commitment.number}."
         return None
-    return int(raw)
+    return chosen
 
 
 def confirmed(form: dict) -> bool:

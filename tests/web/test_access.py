@@ -703,6 +703,19 @@ ROUTES: dict[tuple[str, str], Case] = {
         snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
     ("/invoices/<int:invoice_id>/pdf", "GET"): Case(
         "GET", lambda w: f"/invoices/{w.item(INVOICE).id}/pdf", frozenset(), refused=404),
+    # the JSON API's invoices with their lines: the administrator's, as on the pages
+    ("/api/v1/projects/<int:project_id>/commitments/<int:commitment_id>/invoices", "POST"): Case(
+        "POST", lambda w: f"/api/v1/projects/{w.home.pid}/commitments/{w.home.commitment}/invoices", PROJECT_ADMINS,
+        (422,), data=lambda w: {"number": ""}, anon="token", api=True, snapshot=lambda s, w: it.count(s, INVOICE),
+        ok_check=lambda s, w, before: expect(it.count(s, INVOICE) == before)),
+    ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>", "GET"): Case(
+        "GET", lambda w: "/api/v1" + it.item_url(w.item(INVOICE)), PROJECT_VIEWERS, anon="token", api=True),
+    ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>", "PUT"): Case(
+        "PUT", lambda w: "/api/v1" + it.item_url(w.item(INVOICE)), PROJECT_ADMINS, (409,), data=lambda w: {},
+        anon="token", api=True, snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
+    ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>/submit", "POST"): Case(
+        "POST", lambda w: "/api/v1" + it.item_url(w.item(INVOICE), "submit"), PROJECT_ADMINS, (409,),
+        anon="token", api=True, snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
     # the JSON API (without a type)
     ("/api/v1/types", "GET"): Case("GET", lambda w: "/api/v1/types", LOGGED_IN, anon="token", api=True),
     ("/api/v1/openapi.json", "GET"): Case("GET", lambda w: "/api/v1/openapi.json", EVERYONE, anon=None, api=True),
