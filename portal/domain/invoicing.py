@@ -33,7 +33,7 @@ from portal.domain.models import (
 from portal.domain.services import project_level
 from portal.domain.types.subcontractor_invoice import invoice_load_options
 from portal.domain.uow import commit, transactional
-from portal.domain.values import as_id, parse_date, refuse_unstorable, text_problem
+from portal.domain.values import as_id, parse_period, refuse_unstorable, text_problem
 
 NUMBER_MAX = 40          # SubcontractorInvoice.number
 FILENAME_MAX = 120       # InvoiceAttachment.filename
@@ -258,14 +258,7 @@ def parse_header(session: Session, form: dict, commitment: Commitment, invoice: 
             SubcontractorInvoice.commitment_id == commitment.id, SubcontractorInvoice.number == number,
             SubcontractorInvoice.id != (invoice.id if invoice else 0))) is not None:
         errors["number"] = f"Invoice # {number} is already used on commitment {commitment.number}."
-    dates = {}
-    for name in ("billing_date", "period_start", "period_end"):
-        try:
-            dates[name] = parse_date(form.get(name), name)
-        except Invalid as exc:
-            errors.update(exc.fields)
-    if "period_start" in dates and "period_end" in dates and dates["period_start"] > dates["period_end"]:
-        errors["period_end"] = "The billing period must end after it starts."
+    dates = parse_period(form, errors)
     contact_id = actor.id if as_contact else _contact_choice(session, form, commitment, invoice, errors)
     return {"number": number, **dates, "contact_id": contact_id,
             "retainage_release": str(form.get("retainage_release") or "").strip().lower() in TRUE}

@@ -23,7 +23,7 @@ from portal.domain.services import find_erp_item, project_level
 from portal.domain.types import get_type
 from portal.domain.types.subcontractor_invoice import invoice_load_options
 from portal.domain.uow import commit, transactional
-from portal.domain.values import parse_date, parse_money
+from portal.domain.values import parse_money, parse_period
 
 INVOICE_TYPE = "subcontractor_invoice"   # the item type these pages are for
 
@@ -115,14 +115,7 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
     status = form.get("status") or invoice.status
     if status not in InvoiceStatus.ALL:
         errors["status"] = "Choose a status from the list."
-    dates = {}
-    for field in ("billing_date", "period_start", "period_end"):
-        try:
-            dates[field] = parse_date(form.get(field), field)
-        except Invalid as exc:
-            errors.update(exc.fields)
-    if not errors and dates["period_start"] > dates["period_end"]:
-        errors["period_end"] = "The billing period must end after it starts."
+    dates = parse_period(form, errors)
     amounts = {}
     unit_based = invoice.commitment.accounting_method == "unit"
     for line in invoice.lines:

@@ -485,6 +485,14 @@ def in_sage(s, w):
     return w.sim.get_vendor(sage_vendor_code(w)) is not None
 
 
+def invoice_too_late(what: str, api: bool = False) -> Case:
+    """A change of the world's invoice (Approved: no longer a draft nor sent back) by its administrator:
+    409, nothing changed; refused (403) to everyone else."""
+    return Case("POST", lambda w: ("/api/v1" if api else "") + it.item_url(w.item(INVOICE), what), PROJECT_ADMINS,
+                (409,), anon="token" if api else "login", api=api, snapshot=item_snapshot(INVOICE),
+                ok_check=unchanged(item_snapshot(INVOICE)))
+
+
 def expect(condition: bool) -> None:
     assert condition
 
@@ -690,17 +698,11 @@ ROUTES: dict[tuple[str, str], Case] = {
         ok_check=lambda s, w, before: expect(it.count(s, INVOICE) == before)),
     ("/projects/<int:project_id>/invoices/<int:invoice_id>/lines", "GET"): Case(
         "GET", lambda w: it.item_url(w.item(INVOICE), "lines"), PROJECT_ADMINS),
-    ("/projects/<int:project_id>/invoices/<int:invoice_id>/lines", "POST"): Case(
-        "POST", lambda w: it.item_url(w.item(INVOICE), "lines"), PROJECT_ADMINS, (409,),
-        snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
-    ("/projects/<int:project_id>/invoices/<int:invoice_id>/submit", "POST"): Case(
-        "POST", lambda w: it.item_url(w.item(INVOICE), "submit"), PROJECT_ADMINS, (409,),
-        snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
+    ("/projects/<int:project_id>/invoices/<int:invoice_id>/lines", "POST"): invoice_too_late("lines"),
+    ("/projects/<int:project_id>/invoices/<int:invoice_id>/submit", "POST"): invoice_too_late("submit"),
     ("/projects/<int:project_id>/invoices/<int:invoice_id>/review", "GET"): Case(
         "GET", lambda w: it.item_url(w.item(INVOICE), "review"), PROJECT_ADMINS),
-    ("/projects/<int:project_id>/invoices/<int:invoice_id>/review", "POST"): Case(
-        "POST", lambda w: it.item_url(w.item(INVOICE), "review"), PROJECT_ADMINS, (409,),
-        snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
+    ("/projects/<int:project_id>/invoices/<int:invoice_id>/review", "POST"): invoice_too_late("review"),
     ("/invoices/<int:invoice_id>/pdf", "GET"): Case(
         "GET", lambda w: f"/invoices/{w.item(INVOICE).id}/pdf", frozenset(), refused=404),
     # the JSON API's invoices with their lines: the administrator's, as on the pages
@@ -713,9 +715,8 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>", "PUT"): Case(
         "PUT", lambda w: "/api/v1" + it.item_url(w.item(INVOICE)), PROJECT_ADMINS, (409,), data=lambda w: {},
         anon="token", api=True, snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
-    ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>/submit", "POST"): Case(
-        "POST", lambda w: "/api/v1" + it.item_url(w.item(INVOICE), "submit"), PROJECT_ADMINS, (409,),
-        anon="token", api=True, snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
+    ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>/submit", "POST"):
+        invoice_too_late("submit", api=True),
     # the JSON API (without a type)
     ("/api/v1/types", "GET"): Case("GET", lambda w: "/api/v1/types", LOGGED_IN, anon="token", api=True),
     ("/api/v1/openapi.json", "GET"): Case("GET", lambda w: "/api/v1/openapi.json", EVERYONE, anon=None, api=True),

@@ -7,23 +7,18 @@ import base64
 import pytest
 
 from portal.domain.api_tokens import create_token
-from portal.domain.models import ToolLevel
 from tests import factories as f
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 @pytest.fixture
-def api(app, sim):
+def api(app, billing):
+    home, admin, reader, contact = billing
     with f.app_session(app) as s:
-        setup = f.Setup(s, sim)
-        admin, reader = f.make_user(s), f.make_user(s)
-        f.member(s, admin, setup.project, ToolLevel.ADMIN)
-        f.member(s, reader, setup.project, ToolLevel.READ_ONLY)
-        contact = f.invoice_contact(s, setup.commitment)
-        ids = dict(project=setup.project.id, commitment=setup.commitment.id, contact=contact.id)
         tokens = {who: {"Authorization": f"Bearer {create_token(s, user.id, 'pm')}"}
                   for who, user in (("admin", admin), ("reader", reader), ("contact", contact))}
+    ids = dict(project=home.project.id, commitment=home.commitment.id, contact=contact.id)
     return app.test_client(), tokens, ids
 
 

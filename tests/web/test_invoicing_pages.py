@@ -13,35 +13,18 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from portal.domain import invoicing, services
-from portal.domain.models import InvoiceStatus, OutboxMail, SubcontractorInvoice, ToolLevel
+from portal.domain.models import InvoiceStatus, OutboxMail, SubcontractorInvoice
 from tests import factories as f
 from tests.conftest import login
+from tests.web.conftest import person, plain
 from tests.web.pages import HX, has_field_error, text
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-def plain(obj, *names) -> SimpleNamespace:
-    return SimpleNamespace(**{n: getattr(obj, n) for n in names})
-
-
-def person(user) -> SimpleNamespace:
-    return plain(user, "id", "username", "name", "email")
-
-
 @pytest.fixture
-def home(app, sim):
-    """A synced commitment (plain values: project, commitment, line1, line2 with their ids), its
-    administrator, a reader on the project and an invoice contact."""
-    with f.app_session(app) as s:
-        setup = f.Setup(s, sim)
-        admin, reader = f.make_user(s), f.make_user(s)
-        f.member(s, admin, setup.project, ToolLevel.ADMIN)
-        f.member(s, reader, setup.project, ToolLevel.READ_ONLY)
-        contact = f.invoice_contact(s, setup.commitment)
-        ids = SimpleNamespace(project=plain(setup.project, "id"), commitment=plain(setup.commitment, "id"),
-                              line1=plain(setup.line1, "id"), line2=plain(setup.line2, "id"))
-        return ids, person(admin), person(reader), person(contact)
+def home(billing):
+    return billing
 
 
 def client_of(app, user):
