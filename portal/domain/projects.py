@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import edits, payments, policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain.invoice_models import InvoiceEvent
 from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import (
     ErpItem,
@@ -129,6 +130,9 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
             quantity_of(errors, amounts, form, line)
     if errors:
         raise Invalid("Please correct the highlighted fields.", fields=errors)
+    if status != invoice.status:   # set by hand: the review history says so
+        session.add(InvoiceEvent(invoice_id=invoice.id, actor_id=actor.id, action="status_set",
+                                 from_status=invoice.status, to_status=status))
     with edits.recording(session, actor, _invoices(), invoice, row.erp):
         invoice.number, invoice.status = number, status
         invoice.billing_date = dates["billing_date"]

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
-from portal.domain import invoice_review, invoicing, services
+from portal.domain import invoice_review, invoicing, projects, services
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.invoice_lines import CONFIRM
 from portal.domain.models import CommitmentLine, InvoiceStatus, OutboxMail, SubcontractorInvoice, ToolLevel
@@ -289,3 +289,34 @@ def test_rejected_by_accounting_the_contact_is_told_it_is_being_corrected(sessio
     assert "wrong GL period" not in mails[0].text_body + mails[0].html_body
     assert f"http://portal/billing/invoices/{inv.id}" in mails[0].text_body
     assert invoicing.history(session, inv.id)[-1].action == "returned_by_accounting"
+
+
+def test_a_retainage_release_invoice_reaches_sage_releasing_what_was_held(session, sim, home, drain):
+    setup, admin, contact = home
+    approver = f.approver(session)
+    release = {**form(setup, "REL-1", line1_retainage_released="100"), "retainage_release": "on"}
+    for number, data in (("HOLD-1", form(setup, "HOLD-1", line1_work_completed="1000")), ("REL-1", release)):
+        inv = invoicing.save(session, contact, data, commitment_id=setup.commitment.id, submit=True)
+        invoice_review.review(session, admin, setup.project.id, inv.id, {})
+        erp = services.send(session, admin, "subcontractor_invoice", inv.id)
+        services.accept(session, approver, erp.id, {"erp_id": number, "description": "",
+                                                    "accounting_date": "2026-11-30"}, RQJobQueue())
+        drain()
+        session.expire_all()
+        erp = services.get_erp_item(session, erp.id)
+        assert erp.state == "synced", erp.sage_message
+    header = sim.get_invoice(setup.vendor.erp_vendor_id, "REL-1")
+    assert (D(header["Amount"]), D(header["Retainage"])) == (D("0"), D("-100.00"))
+
+
+def test_a_status_set_by_hand_on_the_edit_page_is_in_the_history(session, home):
+    setup, admin, contact = home
+    inv = invoicing.save(session, contact, form(setup, line1_work_completed="10"), commitment_id=setup.commitment.id)
+    data = {**form(setup, inv.number), "status": "Approved"}
+    for line in fresh(session, inv.id).lines:
+        for part in ("work_completed", "materials_stored", "retainage"):
+            data[f"line-{line.id}-{part}"] = str(getattr(line, part))
+    projects.update_invoice(session, admin, setup.project.id, inv.id, data)
+    last = invoicing.history(session, inv.id)[-1]
+    assert (last.action, last.from_status, last.to_status) == ("status_set", "Draft", "Approved")
+    assert last.actor_id == admin.id
