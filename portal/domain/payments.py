@@ -55,10 +55,10 @@ def status_for(invoice: SubcontractorInvoice) -> str | None:
 
 
 def recipients(session: Session, invoice: SubcontractorInvoice, erp: ErpItem) -> list[str]:
-    """Who is told "Payment issued": the invoice's creator and its sender, and the project's invoice
-    administrators (Admin on the project). The one place the recipients are chosen: issue 11's
-    invoice contacts of the commitment are added here."""
-    ids = {i for i in (invoice.created_by_id, erp.sent_by_id) if i}
+    """Who is told "Payment issued": the invoice's creator, its sender and its invoice contact (who
+    billed it), and the project's invoice administrators (Admin on the project). The one place the
+    recipients are chosen."""
+    ids = {i for i in (invoice.created_by_id, erp.sent_by_id, invoice.contact_id) if i}
     admins = select(ProjectMember.user_id).where(ProjectMember.project_id == invoice.project_id,
                                                  ProjectMember.level == ToolLevel.ADMIN)
     emails = session.scalars(select(User.email).where(User.active.is_(True), User.email != "",

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
-from portal.domain import invoice_review, invoicing, projects, services
+from portal.domain import invoice_review, invoicing, payments, projects, services
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.invoice_lines import CONFIRM
 from portal.domain.models import CommitmentLine, InvoiceStatus, OutboxMail, SubcontractorInvoice, ToolLevel
@@ -320,3 +320,12 @@ def test_a_status_set_by_hand_on_the_edit_page_is_in_the_history(session, home):
     last = invoicing.history(session, inv.id)[-1]
     assert (last.action, last.from_status, last.to_status) == ("status_set", "Draft", "Approved")
     assert last.actor_id == admin.id
+
+
+def test_payment_issued_goes_to_the_contact_who_billed_it_too(session, home):
+    setup, admin, contact = home
+    inv = invoicing.save(session, admin, {**form(setup, line1_work_completed="10"), "contact_id": str(contact.id)},
+                         commitment_id=setup.commitment.id, project_id=setup.project.id, submit=True)
+    invoice_review.review(session, admin, setup.project.id, inv.id, {})
+    erp = services.send(session, admin, "subcontractor_invoice", inv.id)
+    assert contact.email.lower() in payments.recipients(session, fresh(session, inv.id), erp)
