@@ -47,6 +47,7 @@ from tests import factories as f, items as it
 from tests.conftest import login
 from tests.types import REGISTRY, direct_export_keys, get_type, type_keys
 from tests.web import roles
+from tests.web.access_invoicing import INVOICING_ROUTES
 from tests.web.access_world import World
 from tests.web.pages import settings_form
 from tests.web.roles import (
@@ -64,10 +65,11 @@ from tests.web.roles import (
     STANDARD_UP,
     Case,
     check_route,
+    item_snapshot,
+    unchanged,
 )
 
 dbs = f.app_session
-INVOICE = "subcontractor_invoice"
 
 # "sender" is not a role under test: a site administrator who makes and sends every item
 ROLE_USERS = {**roles.ROLE_USERS, "sender": dict(site_admin=True)}
@@ -96,12 +98,6 @@ def erp_of(what):
     def read(s, w):
         item = what(w)
         return it.erp_of(s, item.key, item.id)
-    return read
-
-
-def item_snapshot(key):
-    def read(s, w):
-        return it.snapshot(s, key, w.item(key).id)
     return read
 
 
@@ -141,12 +137,6 @@ def requeued(what):
         assert (erp.state, erp.attempt) == (State.EXPORTING, 1)
         actions = s.scalars(select(ErpAudit.action).where(ErpAudit.erp_item_id == erp.id).order_by(ErpAudit.id))
         assert list(actions)[-1] == "requeue"
-    return check
-
-
-def unchanged(snapshot):
-    def check(s, w, before):
-        assert snapshot(s, w) == before, "changed"
     return check
 
 
@@ -485,14 +475,6 @@ def in_sage(s, w):
     return w.sim.get_vendor(sage_vendor_code(w)) is not None
 
 
-def invoice_too_late(what: str, api: bool = False) -> Case:
-    """A change of the world's invoice (Approved: no longer a draft nor sent back) by its administrator:
-    409, nothing changed; refused (403) to everyone else."""
-    return Case("POST", lambda w: ("/api/v1" if api else "") + it.item_url(w.item(INVOICE), what), PROJECT_ADMINS,
-                (409,), anon="token" if api else "login", api=api, snapshot=item_snapshot(INVOICE),
-                ok_check=unchanged(item_snapshot(INVOICE)))
-
-
 def expect(condition: bool) -> None:
     assert condition
 
@@ -674,49 +656,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         data=lambda w: {"vendor": sage_vendor_code(w), "name": "Northwind Supply", "city": "Springfield",
                         "status": "Active"},
         snapshot=in_sage, ok_check=lambda s, w, before: expect(in_sage(s, w))),
-    # invoices made in the portal: the contact's pages are a 404 to anyone not a contact on the commitment
-    # (no role here is); the administrator's (Admin on the project) on an Approved draft: the form, the
-    # review page say it cannot be changed now, a change is a 409; the PDF (none attached) a 404
-    ("/billing/commitments/<int:commitment_id>/invoices/new", "GET"): Case(
-        "GET", lambda w: f"/billing/commitments/{w.home.commitment}/invoices/new", frozenset(), refused=404),
-    ("/billing/commitments/<int:commitment_id>/invoices/new", "POST"): Case(
-        "POST", lambda w: f"/billing/commitments/{w.home.commitment}/invoices/new", frozenset(), refused=404,
-        data=lambda w: {"number": "X-1"}),
-    ("/billing/invoices/<int:invoice_id>", "GET"): Case(
-        "GET", lambda w: f"/billing/invoices/{w.item(INVOICE).id}", frozenset(), refused=404),
-    ("/billing/invoices/<int:invoice_id>/edit", "GET"): Case(
-        "GET", lambda w: f"/billing/invoices/{w.item(INVOICE).id}/edit", frozenset(), refused=404),
-    ("/billing/invoices/<int:invoice_id>/edit", "POST"): Case(
-        "POST", lambda w: f"/billing/invoices/{w.item(INVOICE).id}/edit", frozenset(), refused=404),
-    ("/billing/invoices/<int:invoice_id>/submit", "POST"): Case(
-        "POST", lambda w: f"/billing/invoices/{w.item(INVOICE).id}/submit", frozenset(), refused=404),
-    ("/projects/<int:project_id>/commitments/<int:commitment_id>/invoices/new", "GET"): Case(
-        "GET", lambda w: f"/projects/{w.home.pid}/commitments/{w.home.commitment}/invoices/new", PROJECT_ADMINS),
-    ("/projects/<int:project_id>/commitments/<int:commitment_id>/invoices/new", "POST"): Case(
-        "POST", lambda w: f"/projects/{w.home.pid}/commitments/{w.home.commitment}/invoices/new", PROJECT_ADMINS,
-        (422,), data=lambda w: {"number": ""}, snapshot=lambda s, w: it.count(s, INVOICE),
-        ok_check=lambda s, w, before: expect(it.count(s, INVOICE) == before)),
-    ("/projects/<int:project_id>/invoices/<int:invoice_id>/lines", "GET"): Case(
-        "GET", lambda w: it.item_url(w.item(INVOICE), "lines"), PROJECT_ADMINS),
-    ("/projects/<int:project_id>/invoices/<int:invoice_id>/lines", "POST"): invoice_too_late("lines"),
-    ("/projects/<int:project_id>/invoices/<int:invoice_id>/submit", "POST"): invoice_too_late("submit"),
-    ("/projects/<int:project_id>/invoices/<int:invoice_id>/review", "GET"): Case(
-        "GET", lambda w: it.item_url(w.item(INVOICE), "review"), PROJECT_ADMINS),
-    ("/projects/<int:project_id>/invoices/<int:invoice_id>/review", "POST"): invoice_too_late("review"),
-    ("/invoices/<int:invoice_id>/pdf", "GET"): Case(
-        "GET", lambda w: f"/invoices/{w.item(INVOICE).id}/pdf", frozenset(), refused=404),
-    # the JSON API's invoices with their lines: the administrator's, as on the pages
-    ("/api/v1/projects/<int:project_id>/commitments/<int:commitment_id>/invoices", "POST"): Case(
-        "POST", lambda w: f"/api/v1/projects/{w.home.pid}/commitments/{w.home.commitment}/invoices", PROJECT_ADMINS,
-        (422,), data=lambda w: {"number": ""}, anon="token", api=True, snapshot=lambda s, w: it.count(s, INVOICE),
-        ok_check=lambda s, w, before: expect(it.count(s, INVOICE) == before)),
-    ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>", "GET"): Case(
-        "GET", lambda w: "/api/v1" + it.item_url(w.item(INVOICE)), PROJECT_VIEWERS, anon="token", api=True),
-    ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>", "PUT"): Case(
-        "PUT", lambda w: "/api/v1" + it.item_url(w.item(INVOICE)), PROJECT_ADMINS, (409,), data=lambda w: {},
-        anon="token", api=True, snapshot=item_snapshot(INVOICE), ok_check=unchanged(item_snapshot(INVOICE))),
-    ("/api/v1/projects/<int:project_id>/invoices/<int:invoice_id>/submit", "POST"):
-        invoice_too_late("submit", api=True),
+    **INVOICING_ROUTES,
     # the JSON API (without a type)
     ("/api/v1/types", "GET"): Case("GET", lambda w: "/api/v1/types", LOGGED_IN, anon="token", api=True),
     ("/api/v1/openapi.json", "GET"): Case("GET", lambda w: "/api/v1/openapi.json", EVERYONE, anon=None, api=True),
