@@ -220,8 +220,10 @@ def sheet(session: Session, actor: User, *, commitment_id: int | None = None, in
         assert commitment_id is not None
         commitment = commitment_for(session, actor, commitment_id, project_id)
     header = header_of(invoice) if invoice else new_header(session, commitment, period_id, today or date.today())
-    return Sheet(commitment, invoice, sheet_lines(session, commitment, invoice), header, project_id is None,
-                 contacts.contacts_of(session, commitment.id),
+    people = contacts.contacts_of(session, commitment.id)
+    if invoice is None and len(people) == 1:
+        header["contact_id"] = str(people[0].id)   # the one contact a new invoice can be made for
+    return Sheet(commitment, invoice, sheet_lines(session, commitment, invoice), header, project_id is None, people,
                  attachment_of(session, invoice.id) if invoice else None,
                  history(session, invoice.id) if invoice else [])
 
