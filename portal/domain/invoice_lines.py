@@ -145,8 +145,11 @@ def from_saved(source: CommitmentLine, previous: Previous, saved: InvoiceLine | 
     """A line as stored (or an empty one for a new invoice)."""
     if saved is None:
         return Line(source, previous)
+    # the net retainage is what Sage receives; a line written with it alone (the project's edit page,
+    # the demo) holds the rest of it on the work
+    work_retainage = saved.retainage - saved.materials_retainage + saved.retainage_released
     return Line(source, previous, work=saved.work_completed, stored=saved.materials_stored,
-                work_retainage=saved.work_retainage, materials_retainage=saved.materials_retainage,
+                work_retainage=work_retainage, materials_retainage=saved.materials_retainage,
                 released=saved.retainage_released, quantity=saved.quantity, description=saved.description,
                 review=saved.review, review_comment=saved.review_comment)
 

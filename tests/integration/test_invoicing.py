@@ -329,3 +329,10 @@ def test_payment_issued_goes_to_the_contact_who_billed_it_too(session, home):
     invoice_review.review(session, admin, setup.project.id, inv.id, {})
     erp = services.send(session, admin, "subcontractor_invoice", inv.id)
     assert contact.email.lower() in payments.recipients(session, fresh(session, inv.id), erp)
+
+
+def test_a_line_written_with_its_net_retainage_alone_shows_it_on_the_work(session, home):
+    setup, admin, _ = home
+    inv = setup.invoice(session, admin)   # the factory (as the demo) writes retainage only: 100 and 50
+    lines = invoicing.sheet(session, admin, invoice_id=inv.id, project_id=setup.project.id).lines
+    assert [(ln.work_retainage, ln.retainage) for ln in lines] == [(D("100"), D("100")), (D("50"), D("50"))]
