@@ -177,3 +177,18 @@ def test_admin_on_behalf_review_revise_resubmit_approve_and_the_history(app, hom
     item_page = text(client_of(app, approver).get(f"/erp/subcontractor_invoice/{erp.id}"))
     assert f'href="/invoices/{inv.id}/pdf"' in item_page and "sub.pdf" in item_page
     assert client_of(app, approver).get(f"/invoices/{inv.id}/pdf").data == PDF
+
+
+def test_a_saved_draft_is_submitted_from_its_page(app, home):
+    setup, admin, _, contact = home
+    web = client_of(app, contact)
+    number = f"INV-{f.suffix()}"
+    response = web.post(f"/billing/commitments/{setup.commitment.id}/invoices/new",
+                        data={**filled(setup, number, line1_work_completed="10"), "op": "save"})
+    inv = invoice_numbered(app, number)
+    assert response.status_code == 303 and inv.status == "Draft"
+    page = text(web.get(f"/billing/invoices/{inv.id}"))
+    submit = f"/billing/invoices/{inv.id}/submit"
+    assert f'<form method="post" action="{submit}">' in page and "hx-post" not in page.split(submit)[1][:200]
+    assert web.post(submit).status_code == 303 and invoice_numbered(app, number).status == "Under Review"
+    assert web.post(submit).status_code == 409   # submitted once
