@@ -59,6 +59,7 @@ class Line:
     review: str | None = None
     review_comment: str = ""
     locked: bool = False          # kept as it is (an approved line of an invoice under revision)
+    changed: Decimal = ZERO       # approved commitment change orders on the line
 
     @property
     def id(self) -> int:
@@ -66,7 +67,8 @@ class Line:
 
     @property
     def scheduled(self) -> Decimal:
-        return self.source.amount or ZERO
+        """The line's revised scheduled value: its amount and its approved change orders."""
+        return (self.source.amount or ZERO) + self.changed
 
     @property
     def amount(self) -> Decimal:
@@ -141,17 +143,18 @@ def totals(lines: list[Line]) -> Totals:
     return t
 
 
-def from_saved(source: CommitmentLine, previous: Previous, saved: InvoiceLine | None) -> Line:
+def from_saved(source: CommitmentLine, previous: Previous, saved: InvoiceLine | None,
+               changed: Decimal = ZERO) -> Line:
     """A line as stored (or an empty one for a new invoice)."""
     if saved is None:
-        return Line(source, previous)
+        return Line(source, previous, changed=changed)
     # the net retainage is what Sage receives; a line written with it alone (the project's edit page,
     # the demo) holds the rest of it on the work
     work_retainage = saved.retainage - saved.materials_retainage + saved.retainage_released
     return Line(source, previous, work=saved.work_completed, stored=saved.materials_stored,
                 work_retainage=work_retainage, materials_retainage=saved.materials_retainage,
                 released=saved.retainage_released, quantity=saved.quantity, description=saved.description,
-                review=saved.review, review_comment=saved.review_comment)
+                review=saved.review, review_comment=saved.review_comment, changed=changed)
 
 
 @dataclass
@@ -227,7 +230,7 @@ def parse_line(line: Line, form: dict, retainage_pct: Decimal, unit_based: bool,
     return Line(line.source, line.previous, work=work, stored=stored, work_retainage=rates["work_retainage"],
                 materials_retainage=rates["materials_retainage"], released=released,
                 quantity=quantity, description=description, review=line.review,
-                review_comment=line.review_comment)
+                review_comment=line.review_comment, changed=line.changed)
 
 
 def parse_lines(lines: list[Line], form: dict, retainage_pct: Decimal, unit_based: bool,

@@ -22,7 +22,9 @@ from portal.domain.invoice_lines import CONFIRM, Line, Previous, Totals
 from portal.domain.invoice_models import InvoiceAttachment, InvoiceEvent
 from portal.domain.models import (
     Category,
+    CCOLine,
     Commitment,
+    CommitmentChangeOrder,
     CommitmentLine,
     InvoiceLine,
     InvoiceStatus,
@@ -159,12 +161,25 @@ def previous_of(session: Session, commitment_id: int, before_id: int | None) -> 
             for cl, work, stored, ret in session.execute(query)}
 
 
+def approved_changes(session: Session, commitment_id: int) -> dict[int, Decimal]:
+    """What approved change orders add to each commitment line (its revised scheduled value)."""
+    rows = session.execute(
+        select(CCOLine.commitment_line_id, func.sum(CCOLine.amount))
+        .join(CommitmentChangeOrder, CommitmentChangeOrder.id == CCOLine.cco_id)
+        .where(CommitmentChangeOrder.commitment_id == commitment_id, CommitmentChangeOrder.status == "Approved",
+               CCOLine.commitment_line_id.is_not(None))
+        .group_by(CCOLine.commitment_line_id))
+    return {line_id: Decimal(total or 0) for line_id, total in rows if line_id is not None}
+
+
 def sheet_lines(session: Session, commitment: Commitment, invoice: SubcontractorInvoice | None) -> list[Line]:
     """One line per SOV line; on an invoice sent back for revision only the lines marked for
     revision may change."""
     previous = previous_of(session, commitment.id, invoice.id if invoice else None)
+    changes = approved_changes(session, commitment.id)
     saved = {ln.commitment_line_id: ln for ln in invoice.lines} if invoice else {}
-    lines = [invoice_lines.from_saved(cl, previous.get(cl.id, Previous()), saved.get(cl.id))
+    lines = [invoice_lines.from_saved(cl, previous.get(cl.id, Previous()), saved.get(cl.id),
+                                      changes.get(cl.id, Decimal("0")))
              for cl in commitment.lines]
     if invoice is not None and invoice.status == InvoiceStatus.REVISE_AND_RESUBMIT \
             and any(ln.review == "revise" for ln in lines):

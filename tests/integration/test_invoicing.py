@@ -12,7 +12,15 @@ from sqlalchemy import select
 from portal.domain import invoice_review, invoicing, payments, projects, services
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from portal.domain.invoice_lines import CONFIRM
-from portal.domain.models import CommitmentLine, InvoiceStatus, OutboxMail, SubcontractorInvoice, ToolLevel
+from portal.domain.models import (
+    CCOLine,
+    CommitmentChangeOrder,
+    CommitmentLine,
+    InvoiceStatus,
+    OutboxMail,
+    SubcontractorInvoice,
+    ToolLevel,
+)
 from portal.queue import RQJobQueue
 from tests import factories as f
 
@@ -336,3 +344,19 @@ def test_a_line_written_with_its_net_retainage_alone_shows_it_on_the_work(sessio
     inv = setup.invoice(session, admin)   # the factory (as the demo) writes retainage only: 100 and 50
     lines = invoicing.sheet(session, admin, invoice_id=inv.id, project_id=setup.project.id).lines
     assert [(ln.work_retainage, ln.retainage) for ln in lines] == [(D("100"), D("100")), (D("50"), D("50"))]
+
+
+def test_the_balance_is_the_revised_scheduled_value_with_approved_change_orders(session, home):
+    setup, _, contact = home
+    for status, amount in (("Approved", D("2000")), ("Draft", D("9000"))):
+        cco = CommitmentChangeOrder(project_id=setup.project.id, commitment_id=setup.commitment.id,
+                                    number=f"CCO-{f.suffix()}", title="More footings", status=status)
+        cco.lines.append(CCOLine(commitment_line_id=setup.line1.id, amount=amount))
+        session.add(cco)
+    session.commit()
+    inv = invoicing.save(session, contact, form(setup, line1_work_completed="52000"), commitment_id=setup.commitment.id,
+                         submit=True)
+    line = next(ln for ln in invoicing.sheet(session, contact, invoice_id=inv.id).lines if ln.id == setup.line1.id)
+    assert (line.scheduled, line.balance, line.percent) == (D("52000.00"), D("0"), D("100.00"))
+    refused(lambda: invoicing.save(session, contact, form(setup, "INV-2", line1_work_completed="1"),
+                                   commitment_id=setup.commitment.id, submit=True), CONFIRM)
