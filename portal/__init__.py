@@ -83,6 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.erp.routes import bp as erp_bp
     from portal.blueprints.health.routes import bp as health_bp
     from portal.blueprints.imports.routes import bp as imports_bp
+    from portal.blueprints.invoicing.routes import bp as invoicing_bp
     from portal.blueprints.items.routes import bp as items_bp
     from portal.blueprints.jobcosts.routes import bp as jobcosts_bp
     from portal.blueprints.projects.routes import bp as projects_bp
@@ -90,7 +91,8 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.blueprints.reports.routes import bp as reports_bp
     from portal.blueprints.sage.routes import bp as sage_bp
     for bp in (auth_bp, erp_bp, projects_bp, admin_bp, items_bp, api_bp, jobcosts_bp, imports_bp, sage_bp,
-               health_bp, account_bp, desk_bp, reports_bp, audit_bp, reconcile_bp, billing_bp, billing_admin_bp):
+               health_bp, account_bp, desk_bp, reports_bp, audit_bp, reconcile_bp, billing_bp, billing_admin_bp,
+               invoicing_bp):
         app.register_blueprint(bp)
 
     from portal import cli

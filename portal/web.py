@@ -50,6 +50,9 @@ SESSION_STARTED = "started"
 SESSION_SEEN = "seen"
 # where an invoice contact may go (contacts_stay_in_billing)
 CONTACT_BLUEPRINTS = frozenset({"billing", "auth", "account"})
+# ... and the contact's own pages of the invoicing blueprint (the rest of it is the administrator's)
+CONTACT_ENDPOINTS = frozenset({"invoicing.contact_new_invoice", "invoicing.contact_edit_invoice",
+                               "invoicing.contact_invoice", "invoicing.contact_submit", "invoicing.pdf", "static"})
 
 
 class BoundedInt(IntegerConverter):
@@ -244,7 +247,7 @@ def init_app(app: Flask) -> None:
         """An invoice contact (a subcontractor's billing person) reaches their billing pages, their
         account and signing in and out; every other page is refused, whatever the page itself checks."""
         if (current_user.is_authenticated and current_user.is_invoice_contact
-                and (request.blueprint or "") not in CONTACT_BLUEPRINTS and request.endpoint != "static"):
+                and (request.blueprint or "") not in CONTACT_BLUEPRINTS and request.endpoint not in CONTACT_ENDPOINTS):
             return forbidden("Invoice contacts see their billing pages only.")
 
     @app.errorhandler(DomainError)

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
+from portal.domain.billing_models import InvoiceContact
 from portal.domain.models import (
     Category,
     Commitment,
@@ -44,6 +45,15 @@ def approver(session) -> User:
 def erp_admin(session) -> User:
     """Admin on the ERP Integrations tool, without Can Push to Accounting."""
     return make_user(session, erp_level=ToolLevel.ADMIN)
+
+
+def invoice_contact(session, commitment: Commitment, **kw) -> User:
+    """A user of the commitment's vendor who is an invoice contact on it."""
+    user = make_user(session, **kw)
+    user.vendor_id = commitment.vendor_id
+    session.add(InvoiceContact(commitment_id=commitment.id, user_id=user.id))
+    session.commit()
+    return user
 
 
 def member(session, user: User, project: Project, level=ToolLevel.ADMIN) -> None:

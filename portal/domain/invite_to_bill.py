@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from portal.domain import outbox, signed
 from portal.domain.billing_models import BillingPeriod, BillInvitation, InvoiceContact, PeriodStatus
-from portal.domain.contacts import admin_project
+from portal.domain.contact_accounts import admin_project
 from portal.domain.errors import Conflict, Invalid, NotFound
 from portal.domain.models import Commitment, InvoiceStatus, OutboxMail, SubcontractorInvoice, User, utcnow
 from portal.domain.notifications import Notices, company_name

@@ -25,7 +25,7 @@ from portal.domain.ports import Connector
 from portal.domain.services import batch_id
 from portal.domain.tabs import TabRow, tab_row
 from portal.domain.types import ItemType, get_type
-from portal.domain.types.base import Detail
+from portal.domain.types.base import Attachment, Detail
 from portal.exporters.sage300.records import Batch, field_text, record_table
 
 
@@ -70,6 +70,7 @@ class ItemPage:
     rejections: list[HistoryRow]    # every rejection, oldest first, with its reason
     since_rejection: list[Change] | None   # edits since the last rejection (None: never rejected)
     sage: SageView
+    attachments: list[Attachment]   # files that came with the item (an invoice's PDF)
 
 
 def record_tables(batch: Batch) -> tuple[RecordTable, ...]:
@@ -116,4 +117,4 @@ def item_page(session: Session, type_key: str, erp_item_id: int, watch: ExportWa
     mails = list(session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id).order_by(OutboxMail.id)))
     return ItemPage(row, item_type, item_type.detail(item, values), history, mails,
                     [h for h in history if h.action == Action.REJECT], edits.since_last_rejection(history),
-                    sage_view(session, item_type, erp, item, log))
+                    sage_view(session, item_type, erp, item, log), item_type.attachments(session, item))

@@ -69,10 +69,12 @@ def recipients(session: Session, invoice: SubcontractorInvoice, erp: ErpItem) ->
 
 
 def contact_recipients(session: Session, invoice: SubcontractorInvoice) -> list[str]:
-    """The subcontractor's billing people: the active invoice contacts of the invoice's commitment."""
-    return _addresses(session.scalars(select(User.email).join(InvoiceContact, InvoiceContact.user_id == User.id)
-                                      .where(InvoiceContact.commitment_id == invoice.commitment_id,
-                                             User.active.is_(True), User.email != "")))
+    """The subcontractor's billing people: the contact who billed the invoice and the commitment's
+    other active invoice contacts."""
+    contacts = select(InvoiceContact.user_id).where(InvoiceContact.commitment_id == invoice.commitment_id)
+    return _addresses(session.scalars(select(User.email).where(
+        User.active.is_(True), User.email != "", User.vendor_id.is_not(None),
+        User.id.in_(contacts) | (User.id == invoice.contact_id))))
 
 
 def _addresses(emails) -> list[str]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.billing_models import BillingMode, BillingPeriod, BillingSetup, PeriodStatus
-from portal.domain.contacts import admin_project
+from portal.domain.contact_accounts import admin_project
 from portal.domain.errors import Conflict, Invalid, NotFound
 from portal.domain.models import User, utcnow
 from portal.domain.uow import commit, transactional

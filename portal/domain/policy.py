@@ -6,6 +6,9 @@ from portal.domain.models import ToolLevel, User
 VIEW_ERP = "view_erp"            # see the ERP Integrations tabs
 DECIDE = "decide"                # accept / reject / retry / requeue (accounting approver)
 SEND = "send"                    # send, resend, edit a rejected item (Admin on the project tool)
+# create a subcontractor invoice on a contact's behalf and review invoices line by line: the
+# invoice administrator, Admin on the project's tool (a contact bills only its own commitments)
+REVIEW_INVOICES = "review_invoices"
 RETRIEVE = "retrieve"            # the sender or a project admin
 VIEW_PROJECT = "view_project"
 MANAGE_USERS = "manage_users"
@@ -66,7 +69,7 @@ def can(user: User | None, action: str, *, project_level: str | None = None,
     level = ToolLevel.ADMIN if user.is_site_admin else (project_level or ToolLevel.NONE)
     if action == VIEW_PROJECT:
         return ToolLevel.at_least(level, ToolLevel.READ_ONLY)
-    if action in (SEND, UNSYNCABLE_REPORT):
+    if action in (SEND, UNSYNCABLE_REPORT, REVIEW_INVOICES):
         return level == ToolLevel.ADMIN
     if action == RETRIEVE:
         return level == ToolLevel.ADMIN or (sent_by_id is not None and sent_by_id == user.id

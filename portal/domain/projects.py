@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import edits, payments, policy
 from portal.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from portal.domain.invoice_models import InvoiceEvent
 from portal.domain.lifecycle import EDITABLE, State
 from portal.domain.models import (
     ErpItem,
@@ -23,7 +24,7 @@ from portal.domain.services import find_erp_item, project_level
 from portal.domain.types import get_type
 from portal.domain.types.subcontractor_invoice import invoice_load_options
 from portal.domain.uow import commit, transactional
-from portal.domain.values import parse_date, parse_money
+from portal.domain.values import parse_money, parse_period
 
 INVOICE_TYPE = "subcontractor_invoice"   # the item type these pages are for
 
@@ -116,14 +117,7 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
     status = form.get("status") or invoice.status
     if status not in InvoiceStatus.ALL:
         errors["status"] = "Choose a status from the list."
-    dates = {}
-    for field in ("billing_date", "period_start", "period_end"):
-        try:
-            dates[field] = parse_date(form.get(field), field)
-        except Invalid as exc:
-            errors.update(exc.fields)
-    if not errors and dates["period_start"] > dates["period_end"]:
-        errors["period_end"] = "The billing period must end after it starts."
+    dates = parse_period(form, errors)
     amounts = {}
     unit_based = invoice.commitment.accounting_method == "unit"
     for line in invoice.lines:
@@ -137,6 +131,9 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
             quantity_of(errors, amounts, form, line)
     if errors:
         raise Invalid("Please correct the highlighted fields.", fields=errors)
+    if status != invoice.status:   # set by hand: the review history says so
+        session.add(InvoiceEvent(invoice_id=invoice.id, actor_id=actor.id, action="status_set",
+                                 from_status=invoice.status, to_status=status))
     with edits.recording(session, actor, _invoices(), invoice, row.erp):
         invoice.number, invoice.status = number, status
         invoice.billing_date = dates["billing_date"]
@@ -144,6 +141,8 @@ def update_invoice(session: Session, actor: User, project_id: int, invoice_id: i
         for line in invoice.lines:
             for part in ("work_completed", "materials_stored", "retainage"):
                 setattr(line, part, amounts[f"line-{line.id}-{part}"])
+            # the retainage typed here is the net Sage receives: the work's share takes the change
+            line.work_retainage = line.retainage - line.materials_retainage + line.retainage_released
             if unit_based:
                 line.quantity = amounts[f"line-{line.id}-quantity"]
         invoice.recompute_totals()

@@ -346,9 +346,10 @@ class Rejected:
 
 @transactional
 def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: MailQueue,
-           company_name: str, link_for: Callable[[ErpItem], str]) -> Rejected:
+           company_name: str, link_for: Callable[[ErpItem], str], base_url: str = "") -> Rejected:
     """Reject with a reason; the notification is written to the outbox in the same transaction
-    and queued after the commit (or by the reaper, when the queue is down)."""
+    and queued after the commit (or by the reaper, when the queue is down). The type may add its
+    own mail (on_rejected: an invoice's contact is told it is being corrected)."""
     require(actor, policy.DECIDE, "Only accounting approvers can reject items.")
     reason = (reason or "").strip()
     if not reason:
@@ -364,7 +365,10 @@ def reject(session: Session, actor: User, erp_item_id: int, reason: str, queue: 
     erp.decided_by_id, erp.decided_at = actor.id, utcnow()
     mail = outbox.rejection(session, item_type.label, item_type.summary(item), erp, actor, reason,
                             company_name, link_for(erp))
+    others = item_type.on_rejected(session, item, erp, company_name, base_url)
     commit(session)
+    for other in others:
+        outbox.enqueue(other, queue)   # not queued now: the reaper sends it
     if mail is None:
         return Rejected(erp, "none")
     return Rejected(erp, "queued" if outbox.enqueue(mail, queue) else "later")

@@ -22,6 +22,21 @@ def parse_date(value: str | date | None, field: str) -> date:
                   fields={field: "Enter a date as MM/DD/YYYY." if text else "This field is required."})
 
 
+def parse_period(form: dict, errors: dict, names: tuple[str, ...] = ("billing_date", "period_start", "period_end")
+                 ) -> dict[str, date]:
+    """The dates of a billing period's form (each error recorded under its field, in `errors`);
+    an end before the start is an error on period_end."""
+    dates = {}
+    for name in names:
+        try:
+            dates[name] = parse_date(form.get(name), name)
+        except Invalid as exc:
+            errors.update(exc.fields)
+    if "period_start" in dates and "period_end" in dates and dates["period_start"] > dates["period_end"]:
+        errors["period_end"] = "The billing period must end after it starts."
+    return dates
+
+
 # An amount as people type it, once "$" is dropped: ASCII digits only (Decimal would also read
 # Arabic-Indic and other Unicode digits, "NaN", "Infinity" and "1E+9"), an optional sign, thousands
 # commas in groups of three, one decimal point.

@@ -80,7 +80,10 @@ def test_invite_a_new_contact_to_bill_and_they_accept(session, sim, open_as, new
     contact.goto(invitation)
     expect(contact.get_by_role("heading", name=f"Invitation to bill {project}")).to_be_visible()
     contact.get_by_role("button", name="Accept").click()
-    expect(contact.locator("#messages")).to_contain_text(f"You accepted the invitation to bill {number}")
+    # Accept starts the invoice: the commitment's invoice form, on the invitation's period
+    expect(contact.get_by_role("heading", name=re.compile(f"New invoice on {number}"))).to_be_visible()
+    expect(contact.locator('input[name="period_start"]')).to_have_value("2026-12-01")
+    contact.goto(contact.url.split("/billing/")[0] + "/billing/")
     expect(contact.locator("#my-invitations")).to_contain_text("Accepted")
 
     page.reload()

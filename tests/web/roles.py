@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from portal.domain.models import ToolLevel
+from tests import items as it
 from tests.conftest import login
 from tests.factories import app_session, make_user
 
@@ -97,6 +98,20 @@ class Case:
     def changes(self) -> bool:
         """Success changes state: each allowed role gets data of its own."""
         return self.ok_check is not None and self.method != "GET"
+
+
+def item_snapshot(key):
+    """A snapshot of the world's item of type `key` (what a refused request must leave alone)."""
+    def read(s, w):
+        return it.snapshot(s, key, w.item(key).id)
+    return read
+
+
+def unchanged(snapshot):
+    """A success that changes nothing (a 409, a 422): the snapshot is as before."""
+    def check(s, w, before):
+        assert snapshot(s, w) == before, "changed"
+    return check
 
 
 def read(app, case: Case, world):

@@ -47,6 +47,7 @@ from tests import factories as f, items as it
 from tests.conftest import login
 from tests.types import REGISTRY, direct_export_keys, get_type, type_keys
 from tests.web import billing_access, roles
+from tests.web.access_invoicing import INVOICING_ROUTES
 from tests.web.access_world import World
 from tests.web.pages import settings_form
 from tests.web.roles import (
@@ -64,6 +65,8 @@ from tests.web.roles import (
     STANDARD_UP,
     Case,
     check_route,
+    item_snapshot,
+    unchanged,
 )
 
 dbs = f.app_session
@@ -95,12 +98,6 @@ def erp_of(what):
     def read(s, w):
         item = what(w)
         return it.erp_of(s, item.key, item.id)
-    return read
-
-
-def item_snapshot(key):
-    def read(s, w):
-        return it.snapshot(s, key, w.item(key).id)
     return read
 
 
@@ -140,12 +137,6 @@ def requeued(what):
         assert (erp.state, erp.attempt) == (State.EXPORTING, 1)
         actions = s.scalars(select(ErpAudit.action).where(ErpAudit.erp_item_id == erp.id).order_by(ErpAudit.id))
         assert list(actions)[-1] == "requeue"
-    return check
-
-
-def unchanged(snapshot):
-    def check(s, w, before):
-        assert snapshot(s, w) == before, "changed"
     return check
 
 
@@ -665,6 +656,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         data=lambda w: {"vendor": sage_vendor_code(w), "name": "Northwind Supply", "city": "Springfield",
                         "status": "Active"},
         snapshot=in_sage, ok_check=lambda s, w, before: expect(in_sage(s, w))),
+    **INVOICING_ROUTES,
     # the JSON API (without a type)
     ("/api/v1/types", "GET"): Case("GET", lambda w: "/api/v1/types", LOGGED_IN, anon="token", api=True),
     ("/api/v1/openapi.json", "GET"): Case("GET", lambda w: "/api/v1/openapi.json", EVERYONE, anon=None, api=True),

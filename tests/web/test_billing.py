@@ -399,7 +399,10 @@ def test_invite_to_bill_accept_decline_remind_and_submitted(app, home, smtp, dra
     assert "Accept" in body(ana_client.get(url))
     assert invitation_status(home) == ["Opened"]
     accepted = ana_client.post(url + "/accept")
-    assert accepted.status_code == 303 and accepted.location.endswith("/billing/")
+    # Accept starts the invoice: the commitment's invoice form, on the invitation's period
+    assert accepted.status_code == 303
+    assert accepted.location.endswith(f"/billing/commitments/{home.cid}/invoices/new?period={period.id}")
+    assert 'name="period_start" value="2026-10-01"' in body(ana_client.get(accepted.location))
     assert invitation_status(home) == ["Accepted"]
     assert invite(home, period.id, everyone=True).status_code == 303   # Ana once, Bo now
     [bo_mail] = mails(smtp, bo.email, drain)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.blueprints.api.invoice_schema import SCHEMAS as INVOICE_SCHEMAS, invoice_paths
 from portal.domain.types import REGISTRY
 
 
@@ -81,6 +82,7 @@ def document(server: str) -> dict:
         "type": {"type": "string", "enum": type_keys}, "label": {"type": "string"},
         "scope": {"type": "string", "enum": ["project", "company"]},
         "create": {"type": "boolean", "description": "Whether items of the type are created through the API"}}}
+    paths.update(invoice_paths(params, errors, too_large))
     paths["/types"] = {"get": {"summary": "The item types", "responses": {"200": {
         "description": "Types", "content": {"application/json": {"schema": {"type": "array", "items": kind}}}},
         "401": unauthorized}}}
@@ -95,7 +97,7 @@ def document(server: str) -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": TOKEN_DESCRIPTION}},
-            "schemas": {"Item": _item_schema(), "Error": {"type": "object", "properties": {
+            "schemas": {"Item": _item_schema(), **INVOICE_SCHEMAS, "Error": {"type": "object", "properties": {
                 "error": {"type": "string"},
                 "fields": {"type": "object", "additionalProperties": {"type": "string"},
                            "description": "The failing field and what is wrong with it"}},

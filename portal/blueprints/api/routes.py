@@ -10,7 +10,7 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request, url_for
 
-from portal.domain import items, services
+from portal.domain import invoice_api, invoicing, items, services
 from portal.domain.api_tokens import TokenRefused, user_for_token
 from portal.domain.errors import Invalid
 from portal.domain.lifecycle import State
@@ -118,6 +118,58 @@ def retrieve(type_key: str, project_id: int | None, item_id: int):
     services.retrieve(db.session(), g.api_user, row.erp.id)
     item_type, _, row = items.item_row(db.session(), g.api_user, type_key, project_id, item_id)
     return jsonify(_item_json(item_type, row))
+
+
+# ---- subcontractor invoices with their lines (portal.domain.invoicing: the pages' rules) ----------
+
+def _invoice_answer(invoice_id: int, project_id: int, status: int = 200):
+    shown = invoicing.sheet(db.session(), g.api_user, invoice_id=invoice_id, project_id=project_id, admin=False)
+    return jsonify(invoice_api.invoice_json(shown)), status
+
+
+def _saved(project_id: int, read, **target):
+    """Save the body as the form would be saved; errors name the body's fields."""
+    form, upload, index = read()
+    try:
+        invoice = invoicing.save(db.session(), g.api_user, form, upload, project_id=project_id,
+                                 submit=form.get("submit") == "on", **target)
+    except Invalid as exc:
+        raise Invalid(exc.message, fields=invoice_api.body_fields(exc.fields, index)) from None
+    return invoice
+
+
+@bp.route("/projects/<int:project_id>/commitments/<int:commitment_id>/invoices", methods=["POST"])
+@token_required
+def create_invoice(project_id: int, commitment_id: int):
+    """Create a subcontractor invoice with its lines (the invoice administrator, on a contact's behalf)."""
+    commitment = invoicing.commitment_for(db.session(), g.api_user, commitment_id, project_id)
+    body = request.get_json(silent=True)
+    invoice = _saved(project_id, lambda: invoice_api.read_body(body, commitment), commitment_id=commitment_id)
+    return _invoice_answer(invoice.id, project_id, 201)
+
+
+@bp.route("/projects/<int:project_id>/invoices/<int:invoice_id>", methods=["GET", "PUT"])
+@token_required
+def invoice(project_id: int, invoice_id: int):
+    """One subcontractor invoice with its lines; PUT changes a draft or one sent back for revision
+    (what the body leaves out stays as it is)."""
+    if request.method == "PUT":
+        shown = invoicing.sheet(db.session(), g.api_user, invoice_id=invoice_id, project_id=project_id)
+        body = request.get_json(silent=True)
+
+        def read():
+            form, upload, index = invoice_api.read_body(body, shown.commitment)
+            return {**invoice_api.current_form(shown), **form}, upload, index
+        _saved(project_id, read, invoice_id=invoice_id)
+    return _invoice_answer(invoice_id, project_id)
+
+
+@bp.route("/projects/<int:project_id>/invoices/<int:invoice_id>/submit", methods=["POST"])
+@token_required
+def submit_invoice(project_id: int, invoice_id: int):
+    """Submit a draft (or resubmit a revised invoice) for review."""
+    invoicing.submit(db.session(), g.api_user, invoice_id, project_id)
+    return _invoice_answer(invoice_id, project_id)
 
 
 @bp.route("/openapi.json")

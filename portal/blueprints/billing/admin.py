@@ -7,7 +7,7 @@ from flask import Blueprint, flash, request
 from flask_login import current_user, login_required
 
 from portal.blueprints.projects.routes import commitment_page
-from portal.domain import contacts, invite_to_bill, periods
+from portal.domain import contact_accounts, contacts, invite_to_bill, periods
 from portal.domain.errors import Invalid
 from portal.domain.values import as_id, optional_id
 from portal.extensions import db
@@ -24,7 +24,7 @@ def _signed_in():
 
 def _page(project_id: int, errors: dict | None = None, values: dict | None = None, status: int = 200):
     session = db.session()
-    project = contacts.admin_project(session, current_user, project_id)
+    project = contact_accounts.admin_project(session, current_user, project_id)
     current = periods.open_period(session, project_id)
     asked = as_id(request.args.get("period"))   # another period's invitations (?period=<id>)
     shown = periods.get_period(session, project_id, asked) if asked else current
@@ -100,7 +100,7 @@ def add_contact(project_id: int, commitment_id: int):
     """Add an invoice contact: an existing user of the vendor, or a new person (invited by email)."""
     form = request.form
     try:
-        added = contacts.add_contact(db.session(), current_user, project_id, commitment_id,
+        added = contact_accounts.add_contact(db.session(), current_user, project_id, commitment_id,
                                      user_id=optional_id(form.get("user_id"), "user_id"), name=form.get("name", ""),
                                      email=form.get("email", ""), links=links(), notices=notices())
     except Invalid as exc:
@@ -113,7 +113,7 @@ def add_contact(project_id: int, commitment_id: int):
 @bp.route("/<int:project_id>/commitments/<int:commitment_id>/contacts/<int:user_id>/remove", methods=["POST"])
 def remove_contact(project_id: int, commitment_id: int, user_id: int):
     """Remove an invoice contact from the commitment."""
-    user = contacts.remove_contact(db.session(), current_user, project_id, commitment_id, user_id)
+    user = contact_accounts.remove_contact(db.session(), current_user, project_id, commitment_id, user_id)
     flash(f"{user.name} is no longer an invoice contact on this commitment.", "info")
     return see_other("projects.commitment", project_id=project_id, commitment_id=commitment_id)
 
@@ -121,7 +121,7 @@ def remove_contact(project_id: int, commitment_id: int, user_id: int):
 @bp.route("/<int:project_id>/commitments/<int:commitment_id>/contacts/<int:user_id>/invite", methods=["POST"])
 def resend_invitation(project_id: int, commitment_id: int, user_id: int):
     """Mail a contact who has not set a password yet a new link to do so."""
-    user = contacts.resend_account_invitation(db.session(), current_user, project_id, commitment_id, user_id,
+    user = contact_accounts.resend_account_invitation(db.session(), current_user, project_id, commitment_id, user_id,
                                               links(), notices())
     flash(f"A new link to set a password was emailed to {user.email}.", "info")
     return see_other("projects.commitment", project_id=project_id, commitment_id=commitment_id)

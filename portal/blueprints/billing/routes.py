@@ -6,15 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-from portal.domain import contacts, invite_to_bill, policy, signed
-from portal.domain.contacts import LINK_REFUSED, LinkState
+from portal.domain import contact_accounts, contacts, invite_to_bill, policy, signed
+from portal.domain.contact_accounts import LINK_REFUSED, LinkState
 from portal.domain.errors import Invalid
 from portal.extensions import db
 from portal.web import form_errors, links, notices, render, require, start_session
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 # the invoice form of the invoicing blueprint, where an accepted invitation leads when it is there
-NEW_INVOICE = "invoicing.contact_new_invoice"
 
 
 def _secret() -> str:
@@ -57,7 +56,7 @@ def mail_one(mail_id: int):
 # ---- the account invitation: set a password ------------------------------------------------------
 
 def _welcome(token: str, errors: dict | None = None, status: int = 200):
-    invitation, state = contacts.account_invitation(db.session(), _secret(), token)
+    invitation, state = contact_accounts.account_invitation(db.session(), _secret(), token)
     return render("billing/welcome.html", token=token, user=invitation.user, state=state, LinkState=LinkState,
                   refused=LINK_REFUSED.get(state), errors=errors or {}, status=status)
 
@@ -72,7 +71,7 @@ def welcome(token: str):
 def set_password(token: str):
     """Set my password through the link (once, before it expires), then I am signed in."""
     try:
-        user = contacts.set_password(db.session(), _secret(), token, request.form.get("password", ""),
+        user = contact_accounts.set_password(db.session(), _secret(), token, request.form.get("password", ""),
                                      request.form.get("confirm_password", ""))
     except Invalid as exc:
         return _welcome(token, form_errors(exc), 422)
@@ -84,7 +83,7 @@ def set_password(token: str):
 @bp.route("/welcome/<token>/renew", methods=["POST"])
 def renew(token: str):
     """Send a new link to the address the old one was sent to."""
-    contacts.renew_invitation(db.session(), token, links(), notices())
+    contact_accounts.renew_invitation(db.session(), token, links(), notices())
     return render("billing/renewed.html")
 
 
@@ -104,11 +103,8 @@ def accept(token: str):
     """Accept: on to the invoice form of the commitment for the period."""
     row = invite_to_bill.accept(db.session(), current_user, _secret(), token)
     inv = row.invitation
-    if NEW_INVOICE in current_app.view_functions:
-        return redirect(url_for(NEW_INVOICE, commitment_id=inv.commitment_id, period=inv.period_id), code=303)
-    flash(f"You accepted the invitation to bill {inv.commitment.number} for {row.period.label}. "
-          "The invoice form is not available yet; the invoice administrator will tell you.", "info")
-    return redirect(url_for("billing.home"), code=303)
+    return redirect(url_for("invoicing.contact_new_invoice", commitment_id=inv.commitment_id, period=inv.period_id),
+                    code=303)
 
 
 @bp.route("/invitations/<token>/decline", methods=["POST"])

@@ -34,7 +34,17 @@ from portal.exporters.sage300.connectors import make_connector
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import forbidden, page_arg, render, require, search_arg, split_url, wants_fragment, worker_notice
+from portal.web import (
+    forbidden,
+    notices,
+    page_arg,
+    render,
+    require,
+    search_arg,
+    split_url,
+    wants_fragment,
+    worker_notice,
+)
 
 bp = Blueprint("erp", __name__, url_prefix="/erp")
 
@@ -296,7 +306,8 @@ def reject(type_key: str, erp_item_id: int):
     services.get_erp_item(db.session(), erp_item_id, type_key)
     try:
         rejected = services.reject(db.session(), current_user, erp_item_id, request.form.get("reason", ""),
-                                   RQJobQueue(), current_app.config["COMPANY_NAME"], _item_link)
+                                   RQJobQueue(), current_app.config["COMPANY_NAME"], _item_link,
+                                   base_url=notices().base_url)
     except Invalid as exc:
         return _row_response(type_key, erp_item_id, form="reject", errors=exc.fields,
                              values=request.form.to_dict(), status=422)

@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from portal import answers
-from portal.domain import contacts, edits, payments, policy, projects, services
+from portal.domain import contact_accounts, contacts, edits, invoicing, payments, policy, projects, services
 from portal.domain.errors import Invalid, PermissionDenied
 from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceStatus
@@ -47,7 +47,9 @@ def invoice(project_id: int, invoice_id: int):
     project, level, row = projects.invoice_row(db.session(), current_user, project_id, invoice_id)
     return render("projects/invoice.html", project=project, level=level, row=row,
                   history=edits.history(db.session(), row.erp), worker_notice=worker_notice([row.state]),
-                  checks=payments.payments_of(db.session(), invoice_id))
+                  checks=payments.payments_of(db.session(), invoice_id),
+                  sheet=invoicing.sheet(db.session(), current_user, invoice_id=invoice_id, project_id=project_id,
+                                        admin=False))
 
 
 @bp.route("/<int:project_id>/commitments/<int:commitment_id>")
@@ -66,8 +68,8 @@ def commitment_page(project_id: int, commitment_id: int, errors: dict | None = N
     people = contacts.contacts_of(db.session(), item.id)
     return render("projects/commitment.html", project=project, level=level, commitment=item, figures=figures,
                   invoices=invoices, contacts=people, manage=manage,
-                  pending=contacts.pending_ids(db.session(), [u.id for u in people]),
-                  candidates=contacts.candidates(db.session(), item) if manage else [],
+                  pending=contact_accounts.pending_ids(db.session(), [u.id for u in people]),
+                  candidates=contact_accounts.candidates(db.session(), item) if manage else [],
                   errors=errors or {}, values=values or {}, status=status)
 
 

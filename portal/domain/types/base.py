@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal.domain.errors import Conflict, Invalid, NotFound
-from portal.domain.models import ErpItem, User
+from portal.domain.models import ErpItem, OutboxMail, User
 from portal.domain.values import sage_character_problem, text_problem, too_long
 from portal.exporters.sage300.records import Batch
 
@@ -74,6 +74,15 @@ class Detail:
     fields: tuple[tuple[str, str], ...]
     lines: tuple[tuple[str, ...], ...] = ()
     lines_title: str = "Lines"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file of an item: its name, size in bytes, and the page that serves it (endpoint, values)."""
+    name: str
+    size: int
+    endpoint: str
+    values: dict
 
 
 @dataclass(frozen=True)
@@ -259,6 +268,15 @@ class ItemType:
 
     def on_unlinked(self, session: Session, item: Any) -> None:
         """Clear what on_synced wrote (the item's Sage ID) once the item is unlinked from Sage."""
+
+    def on_rejected(self, session: Session, item: Any, erp: ErpItem, company: str, base_url: str) -> list[OutboxMail]:
+        """Mail besides the rejection notification when accounting rejects the item (added to the
+        session; the caller commits and queues it)."""
+        return []
+
+    def attachments(self, session: Session, item: Any) -> list[Attachment]:
+        """Files that came with the item (the approver's item page links them)."""
+        return []
 
     def erp_ref(self, fields: dict, reference: str) -> str:
         """The Sage ID shown on Synced rows: the ERP ID field's value, else Sage's reference."""

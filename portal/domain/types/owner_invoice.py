@@ -12,7 +12,7 @@ from portal.domain.models import OwnerInvoice, OwnerInvoiceLine, Project
 from portal.domain.search import like
 from portal.domain.types.base import Column, Detail, Field, ItemSummary, ItemType, check_length, invalid_if
 from portal.domain.types.common import contract_item_choices, contract_of, contracts
-from portal.domain.values import mmddyyyy, money, parse_date, parse_money
+from portal.domain.values import mmddyyyy, money, parse_date, parse_money, parse_period
 from portal.exporters.sage300.mapping import map_owner_invoice
 from portal.exporters.sage300.records import OwnerInvoiceData, OwnerInvoiceLineData
 
@@ -101,14 +101,7 @@ class OwnerInvoiceType(ItemType):
         status = form.get("status") if form.get("status") in INVOICE_STATUSES else None
         if status is None:
             errors["status"] = "Choose a status."
-        dates = {}
-        for name in ("period_start", "period_end", "billing_date"):
-            try:
-                dates[name] = parse_date(form.get(name), name)
-            except Invalid as exc:
-                errors.update(exc.fields)
-        if len(dates) == 3 and dates["period_start"] > dates["period_end"]:
-            errors["period_end"] = "The billing period must end after it starts."
+        dates = parse_period(form, errors)
         items_of = {str(i.id) for i in contract.items} if contract else set()
         lines = []
         for n in range(self.line_count(item) + 20):

@@ -6,8 +6,9 @@ from datetime import date
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.domain import settings
+from portal.domain import invoice_mail, settings
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.invoice_models import InvoiceAttachment
 from portal.domain.models import (
     Category,
     Commitment,
@@ -21,7 +22,16 @@ from portal.domain.models import (
     Vendor,
 )
 from portal.domain.search import like
-from portal.domain.types.base import Column, Detail, EditedValues, Field, ItemSummary, ItemType, Mapped
+from portal.domain.types.base import (
+    Attachment,
+    Column,
+    Detail,
+    EditedValues,
+    Field,
+    ItemSummary,
+    ItemType,
+    Mapped,
+)
 from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import (
@@ -254,6 +264,17 @@ class SubcontractorInvoiceType(ItemType):
 
     def project_page(self, project_id: int) -> tuple[str, dict]:
         return "projects.invoices", {"project_id": project_id}
+
+    def on_rejected(self, session: Session, item: SubcontractorInvoice, erp, company: str, base_url: str) -> list:
+        """Its contact is told the invoice is being corrected (the approver's reason stays inside)."""
+        mail = invoice_mail.being_corrected(session, item, erp.id, company, base_url)
+        return [mail] if mail else []
+
+    def attachments(self, session: Session, item: SubcontractorInvoice) -> list[Attachment]:
+        """The subcontractor's own invoice (a PDF), as the contact or the administrator attached it."""
+        row = session.execute(select(InvoiceAttachment.filename, InvoiceAttachment.size)
+                              .where(InvoiceAttachment.invoice_id == item.id)).first()
+        return [Attachment(row.filename, row.size, "invoicing.pdf", {"invoice_id": item.id})] if row else []
 
     def link(self, erp) -> tuple[str, dict]:
         return "projects.invoice", {"project_id": erp.project_id, "invoice_id": erp.item_id}
