@@ -97,18 +97,23 @@ def test_a_failed_row_is_checked_again_with_its_last_fields(clients, make_world)
     assert BADGE not in row and VENDOR_INACTIVE in row
 
 
-def test_the_accept_form_checks_again_what_is_typed(clients, make_world, sim):
-    """A number Sage already has for the vendor, typed as the ERP ID: Export disabled with Sage's
-    text; the invoice's own number: Sage would accept it. Nothing typed: the field's message."""
-    world = make_world()
-    inv = world.item(KEY, State.READY)
+def invoice_in_sage(sim, home) -> str:
+    """A new invoice number Sage already holds for the home's vendor."""
     taken = f"DUP-{f.suffix(6)}"
-    home = world.home
     assert sim.submit(Batch(f"earlier-{taken}", "ap_invoice", (
         APInvoice(vendor=home.vendor_erp, invoice=taken, description="", invoice_date=date(2026, 10, 1),
                   accounting_date=date(2026, 10, 1), amount=D("1"), retainage=D("0")),
         APDistribution(commitment=home.commitment_erp, commitment_item="1", job=home.job, extra="",
                        cost_code="03-300", category="SUB", description="", amount=D("1"), retainage=D("0"))))).ok
+    return taken
+
+
+def test_the_accept_form_checks_again_what_is_typed(clients, make_world, sim):
+    """A number Sage already has for the vendor, typed as the ERP ID: Export disabled with Sage's
+    text; the invoice's own number: Sage would accept it. Nothing typed: the field's message."""
+    world = make_world()
+    inv = world.item(KEY, State.READY)
+    taken = invoice_in_sage(sim, world.home)
     url = tab_url(KEY, inv.erp, "precheck")
     fields = {"erp_id": taken, "description": "", "accounting_date": "2026-10-31"}
     body = text(clients["approver"].post(url, data=fields, headers=HX))
@@ -165,13 +170,7 @@ def test_a_change_of_the_item_is_checked_again(app, clients, make_world, sim, dr
     for the vendor) is checked again with nothing changed on Sage's side."""
     world = make_world()
     inv = world.item(KEY, State.READY)
-    taken = f"DUP-{f.suffix(6)}"
-    home = world.home
-    assert sim.submit(Batch(f"earlier-{taken}", "ap_invoice", (
-        APInvoice(vendor=home.vendor_erp, invoice=taken, description="", invoice_date=date(2026, 10, 1),
-                  accounting_date=date(2026, 10, 1), amount=D("1"), retainage=D("0")),
-        APDistribution(commitment=home.commitment_erp, commitment_item="1", job=home.job, extra="",
-                       cost_code="03-300", category="SUB", description="", amount=D("1"), retainage=D("0"))))).ok
+    taken = invoice_in_sage(sim, world.home)
     assert BADGE not in tab_row(clients, inv)
     with f.app_session(app) as s:
         s.get(SubcontractorInvoice, inv.id).number = taken
