@@ -29,7 +29,7 @@ from portal.domain.models import MailStatus, OutboxMail, User
 from tests import factories as f
 from tests.e2e.helpers import tab_row
 from tests.types import type_keys
-from tests.web import roles
+from tests.web import pages as web_pages, roles
 from tests.web.access_world import World
 from tests.web.roles import ANON, Case
 from tests.web.test_access import ROLE_USERS, ROUTES, type_cases
@@ -182,6 +182,7 @@ def test_every_page_has_no_serious_or_critical_violation(app, sim, people, open_
     for key in type_keys():
         inline_forms(approver, world, key, check)
     failed_row(approver, world, type_keys()[0], check)
+    refused_row(approver, web_pages.World(app, sim, people, vendor_status="Inactive"), type_keys()[0], check)
 
     print("\n" + check.report())
     assert not check.failures, "serious or critical accessibility violations:\n  " + "\n  ".join(check.failures)
@@ -209,3 +210,18 @@ def failed_row(page: Page, world: World, key: str, check: Checker) -> None:
     expect(row).to_be_visible()
     row.locator("details").evaluate_all("els => els.forEach(el => { el.open = true; })")
     check(page, f"/erp/{key} [Failed row expanded]", "approver")
+
+
+def refused_row(page: Page, world, key: str, check: Checker) -> None:
+    """A Ready row Sage would refuse (its vendor inactive in Sage): the pre-check's badge with its cause
+    and solution expanded, then its Accept form with the problem shown and Export disabled."""
+    item = world.item(key, State.READY)
+    page.goto(f"/erp/{key}?filter=ready&q={world.token}")
+    row = tab_row(page, item.erp)
+    expect(row.locator(".precheck-badge")).to_be_visible()
+    row.locator("details").evaluate_all("els => els.forEach(el => { el.open = true; })")
+    check(page, f"/erp/{key} [row Sage would refuse, expanded]", "approver")
+    row.get_by_role("link", name="Accept", exact=True).first.click()
+    expect(row.get_by_role("form", name=re.compile(r"^Accept ")).get_by_role(
+        "button", name="Export to ERP")).to_be_disabled()
+    check(page, f"/erp/{key} [Accept form of a row Sage would refuse]", "approver")
