@@ -43,9 +43,13 @@ class DryRunAnswers:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(mark: str, plan: list[Batch]) -> tuple[str, str]:
+    def key(mark: str, plan: list[Batch]) -> tuple[str, str] | None:
+        """None for a plan whose repr is not its content (a record that is no dataclass)."""
         # records are frozen dataclasses: their repr is every field, Decimals and dates exact
-        return mark, hashlib.blake2b(repr(tuple(plan)).encode(), digest_size=16).hexdigest()
+        text = repr(tuple(plan))
+        if " object at 0x" in text:
+            return None
+        return mark, hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
     def get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], DryRun]:
         with self._lock:
@@ -110,13 +114,18 @@ class SimulatorConnector:
             if mark is None or self.answers is None:
                 return self.sim.dry_run(plans)
             keys = [self.answers.key(mark, plan) for plan in plans]
-            found = self.answers.get(keys)
-            todo = [i for i, k in enumerate(keys) if k not in found]
+            found = self.answers.get([k for k in keys if k is not None])
+            answers = [None if k is None else found.get(k) for k in keys]
+            todo = [i for i, answer in enumerate(answers) if answer is None]
             if todo:
-                fresh = dict(zip((keys[i] for i in todo), self.sim.dry_run([plans[i] for i in todo]), strict=True))
+                fresh: dict[tuple[str, str], DryRun] = {}
+                for i, answer in zip(todo, self.sim.dry_run([plans[i] for i in todo]), strict=True):
+                    answers[i] = answer
+                    key = keys[i]
+                    if key is not None:
+                        fresh[key] = answer
                 self.answers.put(fresh)
-                found.update(fresh)
-            return [found[k] for k in keys]
+            return [answer for answer in answers if answer is not None]  # every one answered by now
         except OperationalError as exc:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
