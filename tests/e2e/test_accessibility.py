@@ -93,6 +93,7 @@ class Checked:
     role: str
     blocking: int
     total: int
+    rules: str   # the rule ids of every violation found (moderate and minor ones too)
 
 
 def page_cases() -> dict[str, tuple[str, Case]]:
@@ -131,13 +132,14 @@ class Checker:
     def __call__(self, page: Page, name: str, role: str) -> None:
         violations = self.axe.run(page).response["violations"]
         blocking = [v for v in violations if v["impact"] in BLOCKING]
-        self.checked.append(Checked(name, role, len(blocking), len(violations)))
+        self.checked.append(Checked(name, role, len(blocking), len(violations),
+                                    ", ".join(f"{v['id']} ({v['impact']})" for v in violations)))
         self.failures += [f"{name} (as {role}): {line}" for line in describe(blocking)]
 
     def report(self) -> str:
         width = max(len(c.name) for c in self.checked)
-        lines = [f"{'page':<{width}}  {'role':<18} serious+critical  all"]
-        lines += [f"{c.name:<{width}}  {c.role:<18} {c.blocking:>16}  {c.total:>3}" for c in self.checked]
+        lines = [f"{'page':<{width}}  {'role':<18} serious+critical  all  rules"]
+        lines += [f"{c.name:<{width}}  {c.role:<18} {c.blocking:>16}  {c.total:>3}  {c.rules}" for c in self.checked]
         lines.append(f"{len(self.checked)} pages and states checked, "
                      f"{sum(c.blocking for c in self.checked)} serious or critical violations")
         return "\n".join(lines)
