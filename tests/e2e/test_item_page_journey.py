@@ -1,7 +1,7 @@
 """In Chromium, as an accounting approver: an invoice opened from its tab row shows its lines, what
 Sage would get and its history, and is accepted there (the row and the history follow the export
-without a reload); a resent invoice's page shows the earlier rejection reason and what changed.
-Invoices carry no attachment or PDF in this portal, so the page has none to show."""
+without a reload), with the subcontractor's PDF linked; a resent invoice's page shows the earlier
+rejection reason and what changed."""
 from __future__ import annotations
 
 import pytest
@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.domain import services
+from portal.domain.invoice_models import InvoiceAttachment
 from portal.domain.lifecycle import State
 from portal.domain.models import InvoiceLine, ToolLevel
 from tests import factories as f, items as it
@@ -16,11 +17,14 @@ from tests.e2e.helpers import erp_of, open_tab, search, tab_row
 
 pytestmark = pytest.mark.e2e
 
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
 
 def test_the_approver_opens_an_invoice_from_the_tab_and_accepts_it_there(session, sim, open_as):
     admin, approver = f.make_user(session), f.approver(session)
     home = it.make_home(session, sim, {admin.id: ToolLevel.ADMIN})
     invoice = it.make_item(session, sim, "subcontractor_invoice", State.READY, home=home, sender=admin)
+    session.add(InvoiceAttachment(invoice_id=invoice.id, filename="sub-invoice-7.pdf", size=len(PDF), data=PDF))
     session.commit()
 
     page = open_as(approver)
@@ -41,6 +45,10 @@ def test_the_approver_opens_an_invoice_from_the_tab_and_accepts_it_there(session
     history = page.locator("#erp-history")
     expect(history.locator("tbody tr")).to_have_count(1)
     expect(history).to_contain_text("Ready to Export")
+    pdf = page.locator("#attachments").get_by_role("link", name="sub-invoice-7.pdf")
+    expect(pdf).to_be_visible()
+    answer = page.request.get(pdf.get_attribute("href") or "")
+    assert answer.status == 200 and answer.headers["content-type"] == "application/pdf" and answer.body() == PDF
 
     page.evaluate("document.querySelector('main').dataset.e2eSamePage = 'yes'")  # gone if the page reloads
     row = tab_row(page, invoice.erp)
