@@ -35,6 +35,7 @@ def seed_audit(app, erp_ids: list[int], user_ids: list[int], rows: int) -> None:
     """`rows` audit rows over the last year: 85% transitions, 5% each settings, syncs, mails."""
     from sqlalchemy import insert
 
+    from portal.domain.lifecycle import search_note
     from portal.domain.models import ErpAudit, OutboxMail, SettingChange, utcnow
     from portal.domain.sage_models import SyncRun
     from portal.extensions import db
@@ -52,7 +53,7 @@ def seed_audit(app, erp_ids: list[int], user_ids: list[int], rows: int) -> None:
                     {"message": "Job has been closed."} if action == "export_failed" else None)
                 batch.append(dict(erp_item_id=rnd.choice(erp_ids), actor_id=rnd.choice(user_ids),
                                   at=now - timedelta(seconds=rnd.randrange(year)), action=action,
-                                  from_state=src, to_state=dst, detail=detail))
+                                  from_state=src, to_state=dst, detail=detail, note=search_note(action, detail)))
             conn.execute(insert(ErpAudit.__table__), batch)
         conn.execute(insert(SettingChange.__table__), [
             dict(key=f"setting_{i % 40}", old=False, new=True, actor_id=rnd.choice(user_ids),

@@ -38,10 +38,10 @@ from sqlalchemy.types import TypeEngine
 
 from portal.domain import policy
 from portal.domain.errors import Invalid, PermissionDenied
-from portal.domain.lifecycle import Action, State
+from portal.domain.lifecycle import TEXT_ACTIONS, Action, State
 from portal.domain.models import ApiToken, ApiTokenAudit, ErpAudit, ErpItem, OutboxMail, Project, SettingChange, User
 from portal.domain.sage_models import ImportStatus, SageRecord, SyncRun
-from portal.domain.search import like
+from portal.domain.search import like, like_text
 from portal.domain.types import REGISTRY
 from portal.domain.values import csv_cell, setting_value
 
@@ -260,9 +260,6 @@ def _wanted(kind: str, f: Filters) -> bool:
     return True
 
 
-# the transitions whose detail holds words a search may look for: reasons and Sage's messages
-TEXT_ACTIONS = (Action.REJECT, Action.EXPORT_FAILED)
-
 
 def _transitions(f: Filters, limit: int, by_text: str | None = None) -> Select:
     """The transitions arm; with a search, the matching items' own rows (read by erp_item_id), or
@@ -290,7 +287,7 @@ def _transitions(f: Filters, limit: int, by_text: str | None = None) -> Select:
         where.append(ErpAudit.erp_item_id.in_(_items(f)))
     elif f.q:
         where += [ErpAudit.action == by_text, ErpAudit.erp_item_id.not_in(_items(f)),
-                  like(cast(ErpAudit.detail, Text), f.q)]
+                  ErpAudit.note.like(like_text(f.q), escape="\\")]  # note: lowercased, read from the index
     return arm.where(*where).order_by(ErpAudit.at.desc(), ErpAudit.id.desc()).limit(limit)
 
 

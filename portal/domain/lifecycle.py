@@ -97,5 +97,20 @@ def transition(session: Session, erp: ErpItem, action: str, actor_id: int | None
     audit row: who, when, from, to, and the reason or fields."""
     target = next_state(action, erp.state)
     session.add(ErpAudit(erp_item_id=erp.id, actor_id=actor_id, at=utcnow(), action=action,
-                         from_state=erp.state, to_state=target, detail=detail))
+                         from_state=erp.state, to_state=target, detail=detail, note=search_note(action, detail)))
     erp.state = target
+
+
+# the transitions whose detail holds words the audit log's search looks for: reasons, Sage's messages
+TEXT_ACTIONS = (Action.REJECT, Action.EXPORT_FAILED)
+# characters of those words kept searchable: within a database index entry (PostgreSQL's is ~2,700 bytes)
+NOTE_MAX = 500
+
+
+def search_note(action: str, detail: dict | None) -> str | None:
+    """The words of a transition's detail that the audit log's search looks through, lowercased
+    (the rows of TEXT_ACTIONS only: each text or number of its detail, e.g. reason, message)."""
+    if action not in TEXT_ACTIONS or not isinstance(detail, dict):
+        return None
+    words = [str(v) for v in detail.values() if isinstance(v, str | int | float) and not isinstance(v, bool)]
+    return " · ".join(w for w in words if w).lower()[:NOTE_MAX] or None

@@ -463,7 +463,9 @@ class ErpAudit(Base):
         # the audit log reads newest first straight from these (all, or one user's)
         Index("ix_erp_audit_at_id", "at", "id"),
         Index("ix_erp_audit_actor_at_id", "actor_id", "at", "id"),
-        Index("ix_erp_audit_action_at_id", "action", "at", "id"),
+        # one action's rows newest first; `note` in the index lets a search of the reasons and
+        # Sage's messages test each row from the index alone (SQLite reads the table only for matches)
+        Index("ix_erp_audit_action_at_id_note", "action", "at", "id", "note"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     erp_item_id: Mapped[int] = mapped_column(ForeignKey("erp_item.id"), index=True)
@@ -473,6 +475,9 @@ class ErpAudit(Base):
     from_state: Mapped[str] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
     detail: Mapped[dict | None] = mapped_column(JSON)
+    # the words of the detail a search of the audit log looks through, lowercased (a rejection's
+    # reason, Sage's message of a failed export; lifecycle.search_note), else None
+    note: Mapped[str | None] = mapped_column(Text)
 
     actor: Mapped[User | None] = relationship(lazy="raise")
 

@@ -4,9 +4,11 @@ connector's dry run, so the approver learns before Export what Sage would refuse
 The connector answers with the same rules its submit applies, nothing written (the
 simulator: its importers in a rolled-back transaction; the file drop: what it can check
 without Sage, and what it cannot). A page of a tab is checked in one connector call, so the
-cost follows the page size, never the number of items (bench/bench_tab.py --precheck).
-The check is computed per request, not cached: a Sage-side change (a vendor made inactive, a
-period closed on the simulator's page) shows on the next load, with nothing to invalidate.
+cost follows the page size, never the number of items (bench/bench_tab.py). The simulator's
+connector keeps its answers by (Sage's change mark, the item's import files): an unchanged row
+on an unchanged Sage costs one statement on Sage's side, and a Sage-side change (a vendor made
+inactive, a job closed on the simulator's page) or a change of what the item would send shows
+on the next load, never a kept answer (connectors.DryRunAnswers).
 
 The export fields an approver types at Accept are not known before it: a row is checked
 with its last accepted fields (a Failed to Export row) or the type's defaults, a required

@@ -192,6 +192,16 @@ def test_search_matches_reason_text(clients, people, world):
     assert 'data-action="reject"' in found[0]
 
 
+def test_search_matches_sages_message_in_any_case(clients, world):
+    """Words of Sage's message of a failed export find it, typed in another case, accents too
+    (the words are kept lowercased beside the row: lifecycle.search_note)."""
+    word = f"Déjà{world.token}É".lower()
+    item = world.item("commitment", State.FAILED, message=f"Job has been closed ({word}).")
+    _, body = get(clients, {"q": word.upper(), "action": Action.EXPORT_FAILED})
+    found = rows(body)
+    assert len(found) == 1 and item.number in found[0] and 'data-action="export_failed"' in found[0], body[-2000:]
+
+
 @pytest.mark.parametrize("key", list(REGISTRY))
 def test_every_type_is_named_in_the_log(clients, world, key):
     """An item of each type, just sent, is listed under its type with its name (as its tab loads it)."""

@@ -9,11 +9,12 @@ from decimal import Decimal as D
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import update
 
 from portal.domain.lifecycle import State
-from portal.domain.models import ToolLevel
+from portal.domain.models import SubcontractorInvoice, ToolLevel
 from portal.exporters.sage300.records import APDistribution, APInvoice, Batch
-from portal.exporters.sage300.simulator import VENDOR_INACTIVE, duplicate_invoice
+from portal.exporters.sage300.simulator import JOB_CLOSED, VENDOR_INACTIVE, duplicate_invoice, setting_t
 from portal.exporters.sage300.troubleshooting import explain
 from tests import factories as f
 from tests.items import tab_url
@@ -96,18 +97,23 @@ def test_a_failed_row_is_checked_again_with_its_last_fields(clients, make_world)
     assert BADGE not in row and VENDOR_INACTIVE in row
 
 
-def test_the_accept_form_checks_again_what_is_typed(clients, make_world, sim):
-    """A number Sage already has for the vendor, typed as the ERP ID: Export disabled with Sage's
-    text; the invoice's own number: Sage would accept it. Nothing typed: the field's message."""
-    world = make_world()
-    inv = world.item(KEY, State.READY)
+def invoice_in_sage(sim, home) -> str:
+    """A new invoice number Sage already holds for the home's vendor."""
     taken = f"DUP-{f.suffix(6)}"
-    home = world.home
     assert sim.submit(Batch(f"earlier-{taken}", "ap_invoice", (
         APInvoice(vendor=home.vendor_erp, invoice=taken, description="", invoice_date=date(2026, 10, 1),
                   accounting_date=date(2026, 10, 1), amount=D("1"), retainage=D("0")),
         APDistribution(commitment=home.commitment_erp, commitment_item="1", job=home.job, extra="",
                        cost_code="03-300", category="SUB", description="", amount=D("1"), retainage=D("0"))))).ok
+    return taken
+
+
+def test_the_accept_form_checks_again_what_is_typed(clients, make_world, sim):
+    """A number Sage already has for the vendor, typed as the ERP ID: Export disabled with Sage's
+    text; the invoice's own number: Sage would accept it. Nothing typed: the field's message."""
+    world = make_world()
+    inv = world.item(KEY, State.READY)
+    taken = invoice_in_sage(sim, world.home)
     url = tab_url(KEY, inv.erp, "precheck")
     fields = {"erp_id": taken, "description": "", "accounting_date": "2026-10-31"}
     body = text(clients["approver"].post(url, data=fields, headers=HX))
@@ -125,3 +131,77 @@ def test_only_an_approver_may_ask_the_accept_forms_check(clients, make_world, ro
     inv = make_world().item(KEY, State.READY)
     response = clients[role].post(tab_url(KEY, inv.erp, "precheck"), data={"erp_id": inv.number}, headers=HX)
     assert response.status_code == 403
+
+
+@pytest.fixture
+def dry_runs(monkeypatch) -> list[int]:
+    """The number of items each call of the simulator's dry run checks (the cache's misses)."""
+    from portal.exporters.sage300.simulator import Sage300Simulator
+    calls: list[int] = []
+    real = Sage300Simulator.dry_run
+
+    def counted(self, plans):
+        calls.append(len(plans))
+        return real(self, plans)
+    monkeypatch.setattr(Sage300Simulator, "dry_run", counted)
+    return calls
+
+
+def test_an_unchanged_row_is_not_checked_again_and_a_sage_side_change_shows_at_once(clients, make_world, sim,
+                                                                                       dry_runs):
+    """Sage's answer is kept until Sage's side changes: the job closed on the simulator shows on the
+    very next load (never the kept answer), and reopening it clears the badge again."""
+    world = make_world()
+    inv = world.item(KEY, State.READY)
+    assert BADGE not in tab_row(clients, inv)
+    assert dry_runs == [1]
+    assert BADGE not in tab_row(clients, inv)
+    assert dry_runs == [1], "an unchanged row on an unchanged Sage is answered from the cache"
+    sim.set_job_status(world.home.job, "Closed")
+    row = tab_row(clients, inv)
+    assert BADGE in row and JOB_CLOSED in row
+    sim.set_job_status(world.home.job, "Open")
+    assert BADGE not in tab_row(clients, inv)
+    assert dry_runs == [1, 1, 1]
+
+
+def test_a_change_of_the_item_is_checked_again(app, clients, make_world, sim, dry_runs):
+    """The item's import files are the key: an invoice whose number changes (to one Sage already holds
+    for the vendor) is checked again with nothing changed on Sage's side."""
+    world = make_world()
+    inv = world.item(KEY, State.READY)
+    taken = invoice_in_sage(sim, world.home)
+    assert BADGE not in tab_row(clients, inv)
+    with f.app_session(app) as s:
+        s.get(SubcontractorInvoice, inv.id).number = taken
+        s.commit()
+    response = clients["approver"].get(f"{TAB}?filter=ready&q={taken}", headers=HX)
+    row = row_of(text(response), inv.erp)
+    assert BADGE in row and duplicate_invoice(taken) in row
+    assert dry_runs == [1, 1]
+
+
+def test_the_sage_change_mark_moves_with_every_committed_write_only(sim):
+    """Any transaction that writes to the simulator moves its mark (a facade method, a raw statement on its
+    engine); a read, a dry run and a rolled-back write do not. With the hourly limit on (answers then depend
+    on the time) there is no mark and nothing is kept."""
+    mark = sim.change_mark()
+    assert mark is not None and sim.change_mark() == mark
+    sim.list_vendors()
+    sim.dry_run([])
+    assert sim.change_mark() == mark
+    with sim.engine.connect() as conn:
+        conn.begin()
+        conn.execute(update(setting_t).where(setting_t.c.Key == "tolerance_pct").values(Value="5"))
+        conn.rollback()
+    assert sim.change_mark() == mark
+    with sim.engine.begin() as conn:
+        conn.execute(update(setting_t).where(setting_t.c.Key == "tolerance_pct").values(Value="0"))
+    moved = sim.change_mark()
+    assert moved not in (None, mark)
+    sim.set_setting("hourly_limit", 5)
+    try:
+        assert sim.change_mark() is None
+    finally:
+        sim.set_setting("hourly_limit", 0)
+    assert sim.change_mark() not in (None, mark, moved)

@@ -6,8 +6,10 @@ make_connector(config) picks one from SAGE_* config keys.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+from collections import OrderedDict
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 
@@ -29,15 +31,51 @@ UNCHECKED_FIX = {key: "make sure it is Not Required or Not Used in Sage AP Setti
 UNCHECKED_FIX[TAX_GROUPS] = "make sure hh2's Tax Group Sync is off: invoices cannot be exported while it is on"
 
 
+class DryRunAnswers:
+    """Sage's dry-run answers by (the simulator's change mark, the item's import files): an
+    answer is reused only while neither Sage's side (any write to the simulator moves its mark)
+    nor what the portal would send (the files are the key) has changed, so none is stale.
+    Thread-safe; the least recently used are dropped past `size`."""
+
+    def __init__(self, size: int = 20_000):
+        self.size = size
+        self._answers: OrderedDict[tuple[str, str], DryRun] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(mark: str, plan: list[Batch]) -> tuple[str, str] | None:
+        """None for a plan whose repr is not its content (a record that is no dataclass)."""
+        # records are frozen dataclasses: their repr is every field, Decimals and dates exact
+        text = repr(tuple(plan))
+        if " object at 0x" in text:
+            return None
+        return mark, hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    def get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], DryRun]:
+        with self._lock:
+            found = {k: self._answers[k] for k in keys if k in self._answers}
+            for k in found:
+                self._answers.move_to_end(k)
+        return found
+
+    def put(self, answers: dict[tuple[str, str], DryRun]) -> None:
+        with self._lock:
+            self._answers.update(answers)
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+
+
 class SimulatorConnector:
     """Submits to a Sage300Simulator; a database that cannot be reached is ConnectorUnavailable.
 
     `reader` is what reads Sage back (the simulator: list_vendors, job_costs, ...); `sim` is
-    the same object under its older name."""
+    the same object under its older name. `answers`: the dry-run answers kept between calls
+    (make_connector shares one per simulator database), None to ask the simulator every time."""
 
-    def __init__(self, sim: Sage300Simulator):
+    def __init__(self, sim: Sage300Simulator, answers: DryRunAnswers | None = None):
         self.sim = sim
         self.reader: Sage300Simulator | None = sim
+        self.answers = answers
 
     def held(self) -> AbstractContextManager[None]:
         """Inside this block every submit uses one database connection (a job of many exports)."""
@@ -69,9 +107,25 @@ class SimulatorConnector:
 
     def dry_run(self, plans: list[list[Batch]]) -> list[DryRun]:
         """Sage's answer to each item's batches, nothing imported (the simulator's rules in a
-        rolled-back transaction): one call for a page of items."""
+        rolled-back transaction): one call for a page of items. Answers kept since Sage's side
+        last changed are reused (one statement reads its change mark); only the rest are run."""
         try:
-            return self.sim.dry_run(plans)
+            mark = self.sim.change_mark() if self.answers is not None and plans else None
+            if mark is None or self.answers is None:
+                return self.sim.dry_run(plans)
+            keys = [self.answers.key(mark, plan) for plan in plans]
+            found = self.answers.get([k for k in keys if k is not None])
+            answers = [None if k is None else found.get(k) for k in keys]
+            todo = [i for i, answer in enumerate(answers) if answer is None]
+            if todo:
+                fresh: dict[tuple[str, str], DryRun] = {}
+                for i, answer in zip(todo, self.sim.dry_run([plans[i] for i in todo]), strict=True):
+                    answers[i] = answer
+                    key = keys[i]
+                    if key is not None:
+                        fresh[key] = answer
+                self.answers.put(fresh)
+            return [answer for answer in answers if answer is not None]  # every one answered by now
         except OperationalError as exc:
             raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
 
@@ -207,6 +261,7 @@ class FileDropConnector:
 # only guards creating the engine (and the tables) once. A forked child (an RQ
 # work-horse) must not use the parent's pooled connections, so the cache is per pid.
 _engines: dict = {}
+_answers: dict = {}   # (url, schema) -> DryRunAnswers: the pre-check's answers, kept with the engine
 _engines_lock = threading.Lock()
 _engines_pid = os.getpid()
 
@@ -245,6 +300,7 @@ def make_connector(config: dict):  # SimulatorConnector | FileDropConnector; una
             for engine in _engines.values():
                 engine.dispose(close=False)  # leave the parent's connections to the parent
             _engines.clear()
+            _answers.clear()
             _engines_pid = os.getpid()
         engine = _engines.get((url, schema))
         if engine is None:
@@ -255,4 +311,6 @@ def make_connector(config: dict):  # SimulatorConnector | FileDropConnector; una
                 engine.dispose()
                 raise ConnectorUnavailable(f"Sage 300 CRE simulator unavailable: {exc.orig}") from exc
             _engines[(url, schema)] = engine
-    return SimulatorConnector(simulator(engine))
+            _answers[(url, schema)] = DryRunAnswers()
+        answers = _answers[(url, schema)]
+    return SimulatorConnector(simulator(engine), answers)

@@ -9,9 +9,15 @@ retype or drop one (an existing database keeps the old column).
 SQLite: WAL + busy timeout, BEGIN IMMEDIATE so several processes serialise their writes.
 PostgreSQL: optional schema via schema_translate_map; submits serialise on a
 transaction-level advisory lock per schema.
+
+SIM_CHANGE counts the transactions that wrote to Sage's side: the first write statement of a
+transaction bumps it in that transaction (an engine listener, whoever writes: an import, the
+Sage user's page, the CLI, a test), so it commits or rolls back with the change. change_mark()
+reads it: the pre-check caches Sage's dry-run answers under it (connectors.DryRunAnswers).
 """
 from __future__ import annotations
 
+import secrets
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,6 +26,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -316,6 +323,14 @@ request_log_t = Table(
     Column("Batch_ID", String, nullable=False),
     Column("Requested_At", DateTime, nullable=False, index=True),
 )
+# One row: bumped by every transaction that writes to the simulator (see the module's docstring).
+# It starts at a random number, so a database made anew never repeats an old one's marks.
+change_t = Table(
+    "SIM_CHANGE", metadata,
+    Column("Id", Integer, primary_key=True, autoincrement=False),
+    Column("Counter", BigInteger, nullable=False),
+)
+WRITES = ("INSERT", "UPDATE", "DELETE")
 # AP Vendor Insurance (global level): one row per vendor and default insurance type
 vendor_insurance_t = Table(
     "APM_MASTER__VENDOR_INSURANCE", metadata,
@@ -410,6 +425,33 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
     return engine
 
 
+def count_changes(engine: Engine, schema: str | None) -> None:
+    """Make every transaction on the engine that writes bump SIM_CHANGE, in that transaction
+    (once; a rolled-back savepoint that held the bump lets the next write bump again). Called by
+    create_all once the table is there (every process's connector runs it on its new engine)."""
+    if getattr(engine, "_sim_counts_changes", False):
+        return
+    setattr(engine, "_sim_counts_changes", True)  # noqa: B010 - Engine declares no such attribute
+    preparer = engine.dialect.identifier_preparer
+    table = (f"{preparer.quote_schema(schema)}." if schema else "") + preparer.quote(change_t.name)
+    bump = f"UPDATE {table} SET {preparer.quote('Counter')} = {preparer.quote('Counter')} + 1"
+
+    def _clear(conn, *args) -> None:
+        conn.info.pop("sim_change_bumped", None)
+
+    def _bump(conn, cursor, statement, parameters, context, executemany) -> None:
+        if conn.info.get("sim_change_bumped") or not statement.lstrip()[:6].upper().startswith(WRITES):
+            return
+        if change_t.name in statement:  # the bump itself, or create_all's first row
+            return
+        conn.info["sim_change_bumped"] = True
+        cursor.execute(bump)  # the statement's own cursor: same connection, same transaction
+
+    for name in ("begin", "commit", "rollback", "rollback_savepoint"):
+        event.listen(engine, name, _clear)
+    event.listen(engine, "before_cursor_execute", _bump)
+
+
 class SimulatorBase:
     """The engine, the lock, the schema and the settings: what the simulator's parts share."""
 
@@ -480,6 +522,9 @@ class SimulatorBase:
             for key, value in self.defaults.items():
                 if key not in have:
                     conn.execute(insert(setting_t).values(Key=key, Value=value))
+            if conn.scalar(select(change_t.c.Counter)) is None:
+                conn.execute(insert(change_t).values(Id=1, Counter=secrets.randbelow(2 ** 62)))
+        count_changes(self.engine, self.schema if self._pg else None)
 
     def _add_missing_columns(self, conn: Connection) -> list[str]:
         """ALTER TABLE ... ADD COLUMN for each column the database's table lacks; returns "TABLE.Column"s."""
@@ -511,6 +556,16 @@ class SimulatorBase:
     def dispose(self) -> None:
         """Close the engine's pooled connections."""
         self.engine.dispose()
+
+    def change_mark(self) -> str | None:
+        """A mark that changes whenever Sage's side does (SIM_CHANGE), in one statement; None
+        when answers also depend on the time (the hourly request limit is on) or it is unknown."""
+        limit = select(setting_t.c.Value).where(setting_t.c.Key == "hourly_limit").scalar_subquery()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(change_t.c.Counter, limit)).first()
+        if row is None or int(row[1] if row[1] is not None else self.defaults["hourly_limit"]) > 0:
+            return None
+        return str(row[0])
 
     # ---- settings ----------------------------------------------------------------
 
