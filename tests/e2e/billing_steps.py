@@ -15,6 +15,7 @@ from tests import factories as f
 from tests.e2e.helpers import main_nav, navigate, open_tab, wait_for_mail
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PERIOD = "12/01/2026 – 12/31/2026"   # the period the journeys open (each on a project of its own)
 
 
 # ---- mail ---------------------------------------------------------------------------------
@@ -99,6 +100,23 @@ def accept_invitation(page: Page, invitation_path: str, project: str, commitment
     expect(page.get_by_role("heading", name=re.compile(f"New invoice on {commitment_number}"))).to_be_visible()
     expect(page.locator('input[name="period_start"]')).to_have_value(period_start)
     page.wait_for_function("() => window.htmx !== undefined")
+
+
+def new_contact_accepts(page: Page, new_context, smtp, project: str, commitment_number: str, name: str,
+                        address: str, password: str) -> Page:
+    """The whole invitation: the administrator (`page`) adds a new contact on the commitment, opens
+    the December 2026 period and invites them; the contact sets a password through the emailed
+    account link, follows the emailed invitation and accepts. The contact's page, on the invoice form."""
+    open_billing(page, project)
+    add_new_contact(page, commitment_number, name, address)
+    open_period(page, "2026-12-01", "2026-12-31", "2026-12-31", "2026-12-24", PERIOD)
+    invite(page, name, commitment_number)
+    welcome = mailed_path(smtp, address, "Set up your account to bill", "/billing/welcome/")
+    invitation = mailed_path(smtp, address, f"Invitation to bill {project} for {PERIOD}", "/billing/invitations/")
+    contact = new_context().new_page()
+    set_password(contact, welcome, name, password, commitment_number)
+    accept_invitation(contact, invitation, project, commitment_number, "2026-12-01")
+    return contact
 
 
 def bill(page: Page, line_no: int, amount: str, total: str) -> None:

@@ -18,20 +18,14 @@ from portal.domain.lifecycle import State
 from portal.domain.models import SubcontractorInvoice, ToolLevel
 from tests import factories as f
 from tests.e2e.billing_steps import (
-    accept_invitation,
-    add_new_contact,
     approve_and_send,
     fill_and_submit,
-    invite,
-    mailed_path,
     mails_holding,
-    open_billing,
+    new_contact_accepts,
     open_invoice,
-    open_period,
     pay_in_full,
     revise_and_resubmit,
     send_line_back,
-    set_password,
     sync_paid_invoices,
 )
 from tests.e2e.helpers import (
@@ -46,7 +40,6 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "lee-bills-monthly-42"
-PERIOD = "12/01/2026 – 12/31/2026"
 COMMENT = "Rebar is only partly in place: bill 1,500 this period"
 
 
@@ -60,19 +53,10 @@ def test_a_new_contact_bills_through_review_and_sage_and_hears_of_the_payment(
     check = str(100000 + secrets.randbelow(900000))
     session.commit()
 
-    # the invoice administrator: a new contact on the commitment, a billing period, the invitation
+    # the invoice administrator: a new contact, a billing period, the invitation; the contact: the
+    # account link, a password, the invitation accepted, the invoice with its PDF
     page = open_as(admin)
-    open_billing(page, project)
-    add_new_contact(page, commitment, "Lee Park", address)
-    open_period(page, "2026-12-01", "2026-12-31", "2026-12-31", "2026-12-24", PERIOD)
-    invite(page, "Lee Park", commitment)
-
-    # the contact: the account link, a password, the invitation accepted, the invoice with its PDF
-    welcome = mailed_path(smtp, address, "Set up your account to bill", "/billing/welcome/")
-    invitation = mailed_path(smtp, address, f"Invitation to bill {project} for {PERIOD}", "/billing/invitations/")
-    contact = new_context().new_page()
-    set_password(contact, welcome, "Lee Park", PASSWORD, commitment)
-    accept_invitation(contact, invitation, project, commitment, "2026-12-01")
+    contact = new_contact_accepts(page, new_context, smtp, project, commitment, "Lee Park", address, PASSWORD)
     fill_and_submit(contact, number, [("4000", "$4,000.00"), ("2000", "$6,000.00")], "$600.00", "lee-park.pdf")
 
     # the administrator sends line 2 back; the contact (mailed the comment) revises it and resubmits

@@ -9,20 +9,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories as f
-from tests.e2e.billing_steps import (
-    accept_invitation,
-    add_new_contact,
-    invite,
-    mailed_path,
-    open_billing,
-    open_period,
-    set_password,
-)
+from tests.e2e.billing_steps import new_contact_accepts
 from tests.e2e.helpers import project_admin_on_synced_project
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "my-billing-desk-77"
-PERIOD = "12/01/2026 – 12/31/2026"
 
 
 def test_invite_a_new_contact_to_bill_and_they_accept(session, sim, open_as, new_context, smtp):
@@ -33,16 +24,7 @@ def test_invite_a_new_contact_to_bill_and_they_accept(session, sim, open_as, new
     session.commit()
 
     page = open_as(who)
-    open_billing(page, project)
-    add_new_contact(page, number, "Ana Ruiz", address)
-    open_period(page, "2026-12-01", "2026-12-31", "2026-12-31", "2026-12-24", PERIOD)
-    invite(page, "Ana Ruiz", number)
-
-    welcome = mailed_path(smtp, address, "Set up your account to bill", "/billing/welcome/")
-    invitation = mailed_path(smtp, address, f"Invitation to bill {project} for {PERIOD}", "/billing/invitations/")
-    contact = new_context().new_page()
-    set_password(contact, welcome, "Ana Ruiz", PASSWORD, number)
-    accept_invitation(contact, invitation, project, number, "2026-12-01")
+    contact = new_contact_accepts(page, new_context, smtp, project, number, "Ana Ruiz", address, PASSWORD)
     contact.goto(contact.url.split("/billing/")[0] + "/billing/")
     expect(contact.locator("#my-invitations")).to_contain_text("Accepted")
 
