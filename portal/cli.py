@@ -136,7 +136,8 @@ def seed_demo(force):
         return
     click.echo(f"demo data loaded: {result['invoices']} invoices, {result['projects']} projects")
     if printed:
-        click.echo(f"demo users admin, approver, standard, readonly, invoiceadmin; password: {result['password']}")
+        click.echo("demo users admin, approver, standard, readonly, invoiceadmin, contact; "
+                   f"password: {result['password']}")
 
 
 @click.command("worker")

@@ -15,9 +15,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from portal.demo import billing_side
 from portal.demo.sage_side import seed_sage_side
 from portal.domain import outbox, services, sync
 from portal.domain.lifecycle import State
@@ -53,6 +54,7 @@ from portal.domain.models import (
     utcnow,
 )
 from portal.domain.notifications import Notices
+from portal.domain.signed import Links
 from portal.domain.types import get_type
 from portal.domain.users import create_user
 from portal.exporters.sage300.connectors import make_connector
@@ -376,14 +378,19 @@ def seed(session: Session, config, password: str | None = None, force: bool = Fa
     _seed_financial_items(demo, commitments, new_projects)
     _seed_prime_contracts(demo)
     session.commit()
-    _carry_out(demo, connector, config)
-    _waiting_for_accounting(session, people["invoiceadmin"])
-    later = _pay_in_sage(session, sim, synced)
     notices = Notices(company=config.get("COMPANY_NAME", "Demo Company"),
                       base_url=(config.get("PUBLIC_BASE_URL") or "").rstrip("/"), queue=_InlineQueue(session, connector))
+    links = Links(notices.base_url, config["SECRET_KEY"])
+    contacts = billing_side.add_contacts(session, creator, demo.vendors, tag, password, links, notices)
+    _carry_out(demo, connector, config)   # a rejected invoice's contacts are told it is being corrected
+    _waiting_for_accounting(session, people["invoiceadmin"])
+    later = billing_side.pay_in_sage(session, sim, synced)
     _seed_data_from_sage(session, sim, people["admin"], projects[0], notices)
     later()
-    return {"invoices": len(invoices), "projects": len(projects) + len(new_projects),
+    billing_side.seed_billing(session, creator, contacts, projects[:CLOSED], links, notices, tag)
+    return {"invoices": session.scalar(select(func.count(SubcontractorInvoice.id)).where(
+                SubcontractorInvoice.project_id.in_([p.id for p in projects]))),
+            "projects": len(projects) + len(new_projects),
             "not_sent": len(not_sent), "items": sum(isinstance(st, _Step) for st in demo.steps),
             "password": password}
 
@@ -403,34 +410,6 @@ def _waiting_for_accounting(session: Session, invoice_admin) -> None:
 class _NoQueue:
     def sync(self, run_id, job_id):
         pass
-
-
-def _pay_in_sage(session: Session, sim, invoices: list[SubcontractorInvoice]):
-    """Checks in Sage against synced invoices: the first paid in full by two checks, the second in
-    part (the Paid Invoices sync that follows marks them Paid / Partly Paid and mails "Payment issued");
-    returns what pays the fourth in full once that sync has run (waiting for the next one)."""
-    refs = []
-    for inv in invoices:
-        erp = session.scalars(select(ErpItem).where(ErpItem.item_type == "subcontractor_invoice",
-                                                    ErpItem.item_id == inv.id, ErpItem.state == State.SYNCED)).first()
-        vendor = session.scalar(select(Vendor.erp_vendor_id).join(Commitment, Commitment.vendor_id == Vendor.id)
-                                .where(Commitment.id == inv.commitment_id))
-        refs.append((vendor, erp.erp_ref, inv.payment_due) if erp is not None and vendor else None)
-    today = date.today()
-    if refs[0] is not None:
-        vendor, invoice, due = refs[0]
-        first = (due / 2).quantize(D("0.01"))
-        sim.pay_ap_invoice(vendor, invoice, "100201", today - timedelta(days=20), first)
-        sim.pay_ap_invoice(vendor, invoice, "100215", today - timedelta(days=6), due - first)
-    if refs[1] is not None:
-        vendor, invoice, due = refs[1]
-        sim.pay_ap_invoice(vendor, invoice, "100216", today - timedelta(days=5), (due * D("0.4")).quantize(D("0.01")))
-
-    def later():
-        if refs[3] is not None:
-            vendor, invoice, due = refs[3]
-            sim.pay_ap_invoice(vendor, invoice, "100230", today, due)
-    return later
 
 
 def _seed_data_from_sage(session: Session, sim, admin, transactions_project, notices: Notices | None = None) -> None:

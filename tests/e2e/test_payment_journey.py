@@ -8,23 +8,15 @@ import re
 import secrets
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel
 from tests import factories as f, items as it
-from tests.e2e.helpers import main_nav, navigate, open_tab, wait_for_mail
+from tests.e2e.billing_steps import mails_holding, pay, pay_in_full, sync_paid_invoices
+from tests.e2e.helpers import main_nav, navigate
 
 pytestmark = pytest.mark.e2e
-
-
-def pay(page: Page, values: dict[str, str]):
-    """Fill the Sage page's AP payment form and press Pay; the section, swapped in place."""
-    form = page.locator("#sage-payment")
-    for label, value in values.items():  # the label's start: a refusal's text joins the field's name
-        form.get_by_label(re.compile(rf"^{label} \*")).fill(value)
-    form.get_by_role("button", name="Pay").click()
-    return page.locator("#sage-payment")
 
 
 def test_a_check_entered_on_the_sage_page_is_synced_back_and_mailed(session, sim, smtp, open_as):
@@ -45,18 +37,10 @@ def test_a_check_entered_on_the_sage_page_is_synced_back_and_mailed(session, sim
     section = pay(sage, values)
     expect(section.get_by_role("alert")).to_contain_text("exceeds the open balance")
     expect(section.get_by_label(re.compile(r"^Amount \*"))).to_have_attribute("aria-invalid", "true")
-    section = pay(sage, {**values, "Amount": "1,450.00"})
-    expect(section.get_by_role("status")).to_have_text(
-        re.compile(rf"^Check {check} for 1,450.00 applied .*paid in full\.$"))
-    expect(sage.locator("#sage-payments tbody tr", has_text=check)).to_have_count(1)
+    pay_in_full(sage, {**values, "Amount": "1,450.00"})
 
     # the approver syncs Paid Invoices from the Subcontractor Invoices tab
-    page = open_as(approver)
-    open_tab(page, "Subcontractor Invoices", "subcontractor_invoice")
-    page.get_by_role("button", name="Sync from Sage now").click()
-    run = page.locator(".sync-slot .sync-run")
-    expect(run).to_have_attribute("data-status", "done", timeout=30_000)
-    expect(run).to_contain_text("Paid Invoices sync done")
+    sync_paid_invoices(open_as(approver))
 
     # the invoice administrator sees it Paid with the check, and the commitment's paid figure
     admin_page = open_as(admin)
@@ -70,5 +54,5 @@ def test_a_check_entered_on_the_sage_page_is_synced_back_and_mailed(session, sim
     expect(admin_page.locator('[data-figure="paid"]')).to_have_text(re.compile(r"1,450\.00"))
 
     # "Payment issued" reaches the invoice's creator over SMTP
-    mails = [m for m in wait_for_mail(smtp, creator.email, timeout=20) if check.encode() in m.content]
+    mails = mails_holding(smtp, creator.email, check)
     assert len(mails) == 1 and b"Payment issued" in mails[0].content

@@ -248,7 +248,8 @@ def test_every_type_has_every_state(demo_app, session, type_key):
             assert erp.sage_message and explain(erp.sage_message) is not None, (type_key, erp.sage_message)
         elif erp.state == State.REJECTED:
             assert erp.reject_reason, (type_key, erp.item_id)
-            mails = session.scalars(select(OutboxMail).where(OutboxMail.erp_item_id == erp.id)).all()
+            mails = session.scalars(select(OutboxMail).where(  # (an invoice's contacts: "being corrected")
+                OutboxMail.erp_item_id == erp.id, OutboxMail.subject.contains("Rejection Notification"))).all()
             assert [m.status for m in mails] == [MailStatus.KEPT]
             assert mails[0].subject.startswith(f"Test Builders: ERP {kind.label} Rejection Notification — ")
             assert mails[0].reply_to, "answered to the approver who rejected it"
@@ -377,7 +378,9 @@ def test_the_demo_has_paid_and_partly_paid_invoices_a_payment_mail_and_a_check_w
         SubcontractorInvoice.payment_status.is_not(None))))
     assert statuses == {payments.PAID, payments.PARTLY_PAID}
     assert session.scalar(select(func.count(InvoicePayment.id))) == 3
-    assert session.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.subject.contains("Payment issued"))) == 3
+    mails = session.scalars(select(OutboxMail).where(OutboxMail.subject.contains("Payment issued"))).all()
+    assert len(mails) == 6   # each check: the company's people, and the commitment's invoice contacts
+    assert {"contact@example.com", "contact-bright@example.com"} <= {r for m in mails for r in m.recipients.split(",")}
     assert len(demo_app.sim.list_ap_payments()) == 4   # the fourth waits for the next Paid Invoices sync
 
 
@@ -406,3 +409,111 @@ def test_the_invoice_administrator_s_desk_has_something_of_every_kind(demo_app, 
     desk = attention.desk(session, user, rule)
     assert all(desk.kinds[kind] for kind in attention.KINDS), desk.kinds
     assert len({row.project.id for row in desk.rows if row.project}) >= 2
+
+
+# ---- the billing side: invoice contacts, billing periods, Invite to Bill, review (issue 11) ----
+
+BILLING_MAILS = {  # what the Mail page is searched for -> a part of the subject of each new mail
+    "account set-up": ": Set up your account to bill",
+    "invitation to bill": ": Invitation to bill ",
+    "reminder": " (reminder)",
+    "revise and resubmit": ": Revise and resubmit Invoice #",
+    "being corrected": " is being corrected",
+}
+
+
+def first_load(session, model, *where):
+    """Rows of the first demo load (the force test adds a second one under other numbers)."""
+    return session.scalars(select(model).where(*where).order_by(model.id)).all()
+
+
+def test_every_commitment_has_an_invoice_contact_of_its_vendor(demo_app, session):
+    from portal.domain import contacts
+    commitments = session.scalars(select(Commitment)).all()
+    assert len(commitments) >= 20
+    for c in commitments:
+        people = contacts.contacts_of(session, c.id)
+        assert people and all(u.vendor_id == c.vendor_id for u in people), c.number
+
+
+def test_the_readme_s_contact_signs_in_and_sees_only_their_billing_pages(demo_app, session):
+    from pathlib import Path
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "`invoiceadmin` and `contact`" in readme
+    client = demo_app.app.test_client()
+    assert client.post("/login", data={"username": "contact", "password": PASSWORD}).status_code == 303
+    home = client.get("/billing/").get_data(as_text=True)
+    assert "SC-24-101-01" in home and "AP-1201" in home and "Riverside Medical Office" in home
+    assert "Bright Line" not in home                                   # another vendor's commitments
+    sent_back = session.scalars(select(SubcontractorInvoice).where(SubcontractorInvoice.number == "AP-1201")).first()
+    page = client.get(f"/billing/invoices/{sent_back.id}").get_data(as_text=True)
+    assert "Revise and Resubmit" in page and "Rebar for the east footings is not delivered yet" in page
+    assert "Set up your account" not in client.get("/billing/mail").get_data(as_text=True)  # not theirs
+    assert "Revise and resubmit" in client.get("/billing/mail").get_data(as_text=True)
+    assert client.get("/erp/subcontractor_invoice").status_code == 403
+
+
+def test_the_demo_projects_have_an_open_and_an_earlier_closed_billing_period(demo_app, session):
+    from portal.domain.billing_models import BillingPeriod, PeriodStatus
+    for name in ("Riverside Medical Office", "Oak Street Lofts", "Harbor Point School"):
+        project = first_load(session, Project, Project.name == name)[0]
+        rows = first_load(session, BillingPeriod, BillingPeriod.project_id == project.id)
+        assert [p.status for p in rows] == [PeriodStatus.CLOSED, PeriodStatus.OPEN], name
+        assert rows[0].end_date < rows[1].start_date
+
+
+def test_invitations_to_bill_are_in_every_state_and_a_decline_has_its_note(demo_app, session):
+    from portal.domain import invite_to_bill
+    from portal.domain.billing_models import BillingPeriod, PeriodStatus
+    rows = [r for p in first_load(session, BillingPeriod, BillingPeriod.status == PeriodStatus.OPEN)
+            for r in invite_to_bill.invitations_of(session, p.id)]
+    status = invite_to_bill.InviteStatus
+    assert {r.status for r in rows} >= {status.INVITED, status.OPENED, status.ACCEPTED, status.DECLINED,
+                                        status.SUBMITTED}
+    assert all(r.invitation.decline_note for r in rows if r.status == status.DECLINED)
+    assert any(r.invitation.reminders for r in rows)
+
+
+def test_invoices_in_every_review_status_were_made_by_the_portal_with_their_history(demo_app, session):
+    from portal.domain import invoicing
+    from portal.domain.models import InvoiceStatus
+    made = {}
+    for inv in session.scalars(select(SubcontractorInvoice).order_by(SubcontractorInvoice.id)):
+        events = invoicing.history(session, inv.id)
+        if events and events[0].action == "create":   # made through the domain (not a seeded row)
+            assert events[-1].to_status == inv.status, inv.number
+            made.setdefault(inv.status, inv)
+    assert set(made) == set(InvoiceStatus.ALL)
+    revise = made[InvoiceStatus.REVISE_AND_RESUBMIT]
+    assert [e.action for e in invoicing.history(session, revise.id)] == ["create", "submit", "revise"]
+    marked = [ln for ln in invoicing.load_invoice(session, revise.id).lines if ln.review == "revise"]
+    assert len(marked) == 1 and marked[0].review_comment
+
+
+def test_one_demo_invoice_has_a_valid_pdf_and_waits_for_accounting(demo_app, session):
+    import re
+
+    from portal.domain import invoicing
+    from portal.domain.invoice_models import InvoiceAttachment
+    admin = session.scalars(select(User).where(User.username == "approver")).one()
+    [row] = first_load(session, InvoiceAttachment)[:1]
+    name, data = invoicing.download(session, admin, row.invoice_id)
+    assert name.endswith(".pdf") and data.startswith(b"%PDF-1.4") and data.rstrip().endswith(b"%%EOF")
+    xref = int(re.search(rb"startxref\s+(\d+)", data).group(1))
+    assert data[xref:].startswith(b"xref")                             # the table where it says it is
+    for n, offset in enumerate(re.findall(rb"(\d{10}) 00000 n", data), start=1):
+        assert data[int(offset):].startswith(b"%d 0 obj" % n)
+    erp = services.find_erp_item(session, "subcontractor_invoice", row.invoice_id)
+    assert erp.state == State.READY
+
+
+@pytest.mark.parametrize("kind", BILLING_MAILS)
+def test_the_mail_page_holds_each_billing_mail(demo_app, session, kind):
+    part = BILLING_MAILS[kind]
+    client = demo_app.app.test_client()
+    assert client.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 303
+    mails = session.scalars(select(OutboxMail).where(OutboxMail.subject.contains(part))).all()
+    assert mails and all(m.status == MailStatus.KEPT for m in mails), kind
+    assert all("contact" in m.recipients or "pat.newhire" in m.recipients for m in mails), kind  # billing people
+    page = client.get("/admin/mail", query_string={"q": part.strip(" :")}).get_data(as_text=True)
+    assert mails[0].subject in page or mails[-1].subject in page, kind
