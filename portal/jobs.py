@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from portal.domain import notifications, outbox, recovery, services, sync
+from portal.domain import notifications, outbox, recovery, services, settings, sync
 from portal.domain.exports import ExportWatch
 from portal.domain.models import utcnow
 from portal.exporters.sage300.connectors import make_connector
@@ -87,7 +87,8 @@ def daily_summary() -> str:
     base = config.get("PUBLIC_BASE_URL") or ""
     try:
         sent = notifications.send_daily_summary(
-            db.session(), utcnow(), config["DAILY_SUMMARY_HOUR"], notifications.zone(config["COMPANY_TIME_ZONE"]),
+            db.session(), utcnow(), config["DAILY_SUMMARY_HOUR"],
+            settings.company_zone(db.session(), config["COMPANY_TIME_ZONE"]),
             notifications.Notices(company=config["COMPANY_NAME"], base_url=base, queue=RQJobQueue()))
     finally:
         db.session.remove()

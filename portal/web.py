@@ -6,12 +6,14 @@ import time
 from collections.abc import Iterable
 from functools import wraps
 from urllib.parse import SplitResult, urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -28,13 +30,13 @@ from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from portal.domain import health, policy
+from portal.domain import health, policy, settings
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
 from portal.domain.notifications import Notices
 from portal.domain.types import REGISTRY
-from portal.domain.values import mmddyyyy, money, parse_search, refuse_unstorable, setting_value
+from portal.domain.values import local_time, mmddyyyy, money, parse_search, refuse_unstorable, setting_value
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 from portal.health_probe import RQHealthProbe
@@ -298,7 +300,15 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["setting_value"] = setting_value
     app.jinja_env.filters["mmddyyyy"] = mmddyyyy
-    app.jinja_env.filters["datetime"] = lambda d: d.strftime("%m/%d/%Y %H:%M") if d else ""
+    # every time on the company's clock with its zone's name ("12/07/2026 3:04 PM EST")
+    app.jinja_env.filters["datetime"] = lambda d: local_time(d, company_zone()) if d else ""
+
+
+def company_zone() -> ZoneInfo:
+    """The company's time zone (the Settings page's, else COMPANY_TIME_ZONE), read once a request."""
+    if "company_zone" not in g:
+        g.company_zone = settings.company_zone(db.session(), current_app.config.get("COMPANY_TIME_ZONE"))
+    return g.company_zone
 
 
 def _json_texts(body) -> dict[str, str]:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from portal.domain.errors import Invalid
 
@@ -67,6 +68,15 @@ def money(value: Decimal | None) -> str:
 
 def mmddyyyy(value: date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else ""
+
+
+def local_time(at: datetime | None, tz: ZoneInfo) -> str:
+    """A moment (naive UTC, as stored) on the company's clock, with the zone's name as people read
+    it: "12/07/2026 3:04 PM EST"; "" for none."""
+    if at is None:
+        return ""
+    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(tz)
+    return f"{local:%m/%d/%Y} {local.hour % 12 or 12}:{local:%M %p} {local.tzname()}"
 
 
 SEARCH_MAX = 100  # longer than any name or number a search looks for
