@@ -22,6 +22,13 @@ document.addEventListener("htmx:configRequest", function (event) {
   });
 });
 
+// Enter in a filter is a change and a submit: the same address twice would take two presses of
+// Back to undo; an address already shown replaces its history entry instead.
+document.addEventListener("htmx:beforeHistoryUpdate", function (event) {
+  const entry = event.detail.history;
+  if (entry && entry.type === "push" && entry.path === location.pathname + location.search) entry.type = "replace";
+});
+
 // A tab's rows replace themselves (Accept, Reject, Retry, the export's progress). The focus follows
 // the row it was in: into the inline form when one opened, else back onto the row (not the top of
 // the page); a change of the row's state is said in the live region (#row-status).
