@@ -137,10 +137,6 @@ def match_ids(item_type: ItemType, query: GridQuery) -> Select | None:
     """A select of the ids of the type's items the search and filters keep; None: all of them."""
     model, has = item_type.model, item_type.filters
     keep = []
-    if query.q:
-        amount = typed_amount(query.q)
-        amounts = [expr == amount for expr in has.amounts] if amount is not None else []
-        keep.append(or_(model.id.in_(item_type.search_ids(query.q)), *amounts))
     # parse_grid let through only the filters the type has
     if query.project is not None:
         keep.append(has.project == query.project)
@@ -159,7 +155,13 @@ def match_ids(item_type: ItemType, query: GridQuery) -> Select | None:
             keep.append(has.amount[1] >= query.amount_min)
         if query.amount_max is not None:
             keep.append(has.amount[1] <= query.amount_max)
-    return select(model.id).where(*keep) if keep else None
+    if not query.q:
+        return select(model.id).where(*keep) if keep else None
+    amount = typed_amount(query.q) if has.amounts else None
+    if amount is None:   # the type's own search, narrowed by the filters (one select, as before them)
+        return item_type.search_ids(query.q).where(*keep)
+    return select(model.id).where(or_(model.id.in_(item_type.search_ids(query.q)),
+                                      *[expr == amount for expr in has.amounts]), *keep)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ options, then the row values the type needs for the page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from portal.domain.models import ErpAudit, ErpItem, User, utcnow
 from portal.domain.ports import Connector
 from portal.domain.precheck import Precheck, check_page
 from portal.domain.types import ItemType, get_type
+from portal.domain.values import local_time
 
 FILTERS = {
     "ready": ("Ready to Export", (State.READY, State.EXPORTING)),
@@ -247,9 +248,11 @@ DONE_BY = {
 }
 
 
-def said_when(at: datetime) -> str:
-    """When something happened, as a message says it: "at 10:41" today, else "on 10/05/2026 at 10:41"."""
-    return f"at {at:%H:%M}" if at.date() == utcnow().date() else f"on {at:%m/%d/%Y at %H:%M}"
+def said_when(at: datetime, tz: tzinfo = UTC) -> str:
+    """When something happened, as a message says it, on the company's clock: "at 3:04 PM EST"
+    today, else "on 10/05/2026 at 3:04 PM EST"."""
+    day, time = local_time(at, tz).split(" ", 1)
+    return f"at {time}" if day == local_time(utcnow(), tz).split(" ", 1)[0] else f"on {day} at {time}"
 
 
 def item_happened(session: Session, type_key: str, item_id: int) -> str | None:
@@ -263,10 +266,10 @@ def item_happened(session: Session, type_key: str, item_id: int) -> str | None:
     return what_happened(session, TabRow(erp, item, item_type.row_values(item)))
 
 
-def what_happened(session: Session, row: TabRow) -> str:
+def what_happened(session: Session, row: TabRow, tz: tzinfo = UTC) -> str:
     """For a decision that lost the race (or came too late): the item as it now is, and who
     moved it there and when, from its latest audit row into its current state. E.g.
-    "INV-1002 is already Exporting (accepted by Avery Approver at 10:41)." """
+    "INV-1002 is already Exporting (accepted by Avery Approver at 10:41 AM EST)." """
     erp = row.erp
     label = State.LABELS.get(erp.state, erp.state)
     last = session.scalars(
@@ -277,7 +280,7 @@ def what_happened(session: Session, row: TabRow) -> str:
         return f"{row.title} is {label}."
     done = DONE_BY.get(last.action, last.action.replace("_", " "))
     by = f" by {last.actor.name}" if last.actor else ""
-    when = said_when(last.at)
+    when = said_when(last.at, tz)
     if erp.state == State.REJECTED:
         return f"{row.title} was rejected{by} {when}."
     already = "now" if erp.state in (State.DRAFT, State.READY) else "already"

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from portal.domain.errors import Invalid
 
@@ -70,7 +69,7 @@ def mmddyyyy(value: date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else ""
 
 
-def local_time(at: datetime | None, tz: ZoneInfo) -> str:
+def local_time(at: datetime | None, tz: tzinfo) -> str:
     """A moment (naive UTC, as stored) on the company's clock, with the zone's name as people read
     it: "12/07/2026 3:04 PM EST"; "" for none."""
     if at is None:

@@ -220,8 +220,8 @@ def _too_late(type_key: str, erp_item_id: int):
     """A decision someone else made first (or a form on a row that moved on): 409 with the row
     as it now is, saying who moved it and when."""
     row = tab_row(db.session(), type_key, erp_item_id, _watch())
-    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row),
-                         counts=request.method == "POST")
+    return _row_response(type_key, erp_item_id, row=row, status=409, counts=request.method == "POST",
+                         conflict=what_happened(db.session(), row, company_zone()))
 
 
 def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
@@ -231,8 +231,8 @@ def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
     row = tab_row(db.session(), type_key, erp_item_id, _watch())
     if not isinstance(exc, RaceLost) and allowed(action, row.erp.state):
         raise exc
-    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row),
-                         counts=True)
+    return _row_response(type_key, erp_item_id, row=row, status=409, counts=True,
+                         conflict=what_happened(db.session(), row, company_zone()))
 
 
 @bp.route("/<type_key>/<int:erp_item_id>")
