@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -250,10 +250,19 @@ def test_times_are_shown_in_the_company_time_zone_with_its_name(clients, world, 
         assert re.fullmatch(r"\d\d/\d\d/\d{4} \d{1,2}:\d\d [AP]M E[SD]T", shown_at)
         for url in (f"{TAB}?q={world.token}", f"/erp/{INVOICE}/{item.erp}", f"/erp/audit-log?q={world.token}"):
             assert shown_at in text(clients["admin"].get(url)), url
+        # a decision someone made first is told on the same clock
+        assert clients["approver"].post(f"/erp/{INVOICE}/{item.erp}/reject", headers=HX,
+                                        data={"reason": "Wrong period"}).status_code == 200
+        late = text(clients["admin"].get(f"/erp/{INVOICE}/{item.erp}/reject", headers=HX))
+        zone = local_time(datetime.now(UTC), ZoneInfo("America/New_York"))[-3:]
+        assert re.search(rf"was rejected by {people['approver'].name} at \d{{1,2}}:\d\d [AP]M {zone}\.", late)
+        # and so is the rejection's mail on the Mail page
+        mail = text(clients["admin"].get(f"/admin/mail?q={item.title}"))
+        assert item.title in mail and re.search(rf"\d\d/\d\d/\d{{4}} \d{{1,2}}:\d\d [AP]M {zone}<", mail)
         settings_page = text(clients["admin"].get("/erp/settings"))
         assert 'value="America/New_York"' in settings_page and "company time zone" in settings_page
     # without the setting: the server's COMPANY_TIME_ZONE (UTC in the tests)
-    assert local_time(sent_at, ZoneInfo("UTC")) in text(clients["approver"].get(f"{TAB}?q={world.token}"))
+    assert local_time(sent_at, ZoneInfo("UTC")) in text(clients["approver"].get(f"/erp/{INVOICE}/{item.erp}"))
 
 
 def test_an_unknown_time_zone_is_refused_naming_the_field(clients, people, app):
