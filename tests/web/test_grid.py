@@ -232,11 +232,13 @@ def test_every_page_has_a_skip_link_to_its_content(clients, url):
     assert '<main id="content" tabindex="-1">' in body
 
 
-def test_the_tab_has_a_live_region_for_row_status(clients, world):
+def test_the_tab_and_the_item_page_have_a_live_region_for_row_status(clients, world):
     item = invoice(world)
     body = text(clients["approver"].get(f"{TAB}?q={world.token}"))
     assert '<div id="row-status" class="sr-only" role="status" aria-live="polite"></div>' in body
     assert f'data-announce="Subcontractor Invoice {item.title}: Ready to Export"' in body
+    page = text(clients["approver"].get(f"/erp/{INVOICE}/{item.erp}"))   # the item's page says it too
+    assert 'id="row-status" class="sr-only" role="status" aria-live="polite"' in page
 
 
 # ---- the company's time zone ---------------------------------------------------------------------------
