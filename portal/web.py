@@ -302,6 +302,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["mmddyyyy"] = mmddyyyy
     # every time on the company's clock with its zone's name ("12/07/2026 3:04 PM EST")
     app.jinja_env.filters["datetime"] = lambda d: local_time(d, company_zone()) if d else ""
+    app.jinja_env.globals["company_zone_name"] = lambda: str(company_zone())
 
 
 def company_zone() -> ZoneInfo:

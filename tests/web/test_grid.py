@@ -275,3 +275,19 @@ def test_an_unknown_time_zone_is_refused_naming_the_field(clients, people, app):
     assert "Choose a time zone from the list, such as America/New_York." in text(response)
     with dbs(app) as s:
         assert settings.load(s).company_time_zone == ""
+
+
+def test_the_audit_logs_dates_are_days_on_the_company_clock(clients, world, people, app):
+    """A date range of the audit log is the company's days: with a zone whose date is not UTC's
+    right now, the entry is found on the company's date and not on UTC's."""
+    item = invoice(world)
+    with dbs(app) as s:
+        sent_at = s.get(ErpItem, item.erp).sent_at
+    name = "Pacific/Kiritimati" if sent_at.hour >= 10 else "Etc/GMT+12"   # UTC+14 / UTC-12: another date
+    local_day = sent_at.replace(tzinfo=UTC).astimezone(ZoneInfo(name)).date()
+    assert local_day != sent_at.date()
+    with changed_settings(app, people["admin"].id, company_time_zone=name):
+        for day, found in ((local_day, True), (sent_at.date(), False)):
+            body = text(clients["admin"].get(f"/erp/audit-log?q={item.title}&from={day}&to={day}"))
+            assert (local_time(sent_at, ZoneInfo(name)) in body) is found, (day, name)
+        assert name in text(clients["admin"].get("/erp/audit-log"))
