@@ -11,9 +11,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from portal.domain import notifications, outbox, recovery, services, settings, sync
+from portal.domain import notifications, outbox, recovery, services, sync
 from portal.domain.exports import ExportWatch
 from portal.domain.models import utcnow
+from portal.domain.settings import company_zone
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, mail
 from portal.health_probe import RQHealthProbe
@@ -88,7 +89,7 @@ def daily_summary() -> str:
     try:
         sent = notifications.send_daily_summary(
             db.session(), utcnow(), config["DAILY_SUMMARY_HOUR"],
-            settings.company_zone(db.session(), config["COMPANY_TIME_ZONE"]),
+            company_zone(db.session(), config["COMPANY_TIME_ZONE"]),
             notifications.Notices(company=config["COMPANY_NAME"], base_url=base, queue=RQJobQueue()))
     finally:
         db.session.remove()
