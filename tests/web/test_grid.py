@@ -104,7 +104,7 @@ def test_the_filters_stay_in_every_link_of_the_tab(clients, world):
         assert all(args.get(k) == v for k, v in wanted.items()), link
     # the filter form shows what is chosen, so the page reads as its URL says
     assert re.search(rf'<option value="{world.home.pid}" selected>', body)
-    assert 'name="min" inputmode="decimal" size="10" maxlength="20" value="1000.00"' in body
+    assert 'name="min" class="grid-filter" inputmode="decimal" size="10" maxlength="20" value="1000.00"' in body
     assert 'name="from" value="2026-10-01"' in body
     # the bulk form carries them too (its redirect comes back to the same rows)
     bulk = re.search(r'<form id="bulk".*?</form>', body, re.S).group(0)
