@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from portal.domain import notifications, outbox, periods, recovery, services, sync
 from portal.domain.exports import ExportWatch
 from portal.domain.models import utcnow
+from portal.domain.settings import company_zone
 from portal.exporters.sage300.connectors import make_connector
 from portal.extensions import db, mail
 from portal.health_probe import RQHealthProbe
@@ -87,7 +88,8 @@ def daily_summary() -> str:
     base = config.get("PUBLIC_BASE_URL") or ""
     try:
         sent = notifications.send_daily_summary(
-            db.session(), utcnow(), config["DAILY_SUMMARY_HOUR"], notifications.zone(config["COMPANY_TIME_ZONE"]),
+            db.session(), utcnow(), config["DAILY_SUMMARY_HOUR"],
+            company_zone(db.session(), config["COMPANY_TIME_ZONE"]),
             notifications.Notices(company=config["COMPANY_NAME"], base_url=base, queue=RQJobQueue()))
     finally:
         db.session.remove()
@@ -97,8 +99,8 @@ def daily_summary() -> str:
 def billing_periods() -> str:
     """The billing periods' tick (the scheduler asks every tick): close the open periods past their
     due date, create the automatic ones ahead, open those that have started (company's clock)."""
-    today = datetime.now(notifications.zone(current_app.config["COMPANY_TIME_ZONE"])).date()
     try:
+        today = datetime.now(company_zone(db.session(), current_app.config["COMPANY_TIME_ZONE"])).date()
         return str(periods.tick(db.session(), today))
     finally:
         db.session.remove()

@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from functools import wraps
 from urllib.parse import SplitResult, urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -29,14 +31,14 @@ from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from portal.domain import health, policy
+from portal.domain import health, policy, settings
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.lifecycle import State
 from portal.domain.models import ToolLevel, User
-from portal.domain.notifications import Notices, zone
+from portal.domain.notifications import Notices
 from portal.domain.signed import Links
 from portal.domain.types import REGISTRY
-from portal.domain.values import mmddyyyy, money, parse_search, refuse_unstorable, setting_value
+from portal.domain.values import local_time, mmddyyyy, money, parse_search, refuse_unstorable, setting_value
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx, login_manager
 from portal.health_probe import RQHealthProbe
@@ -313,7 +315,16 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["setting_value"] = setting_value
     app.jinja_env.filters["mmddyyyy"] = mmddyyyy
-    app.jinja_env.filters["datetime"] = lambda d: d.strftime("%m/%d/%Y %H:%M") if d else ""
+    # every time on the company's clock with its zone's name ("12/07/2026 3:04 PM EST")
+    app.jinja_env.filters["datetime"] = lambda d: local_time(d, company_zone()) if d else ""
+    app.jinja_env.globals["company_zone_name"] = lambda: str(company_zone())
+
+
+def company_zone() -> ZoneInfo:
+    """The company's time zone (the Settings page's, else COMPANY_TIME_ZONE), read once a request."""
+    if "company_zone" not in g:
+        g.company_zone = settings.company_zone(db.session(), current_app.config.get("COMPANY_TIME_ZONE"))
+    return g.company_zone
 
 
 def _json_texts(body) -> dict[str, str]:
@@ -356,8 +367,8 @@ def links() -> Links:
 
 
 def company_today() -> date:
-    """Today on the company's clock (COMPANY_TIME_ZONE): billing periods start and fall due by it."""
-    return datetime.now(zone(current_app.config["COMPANY_TIME_ZONE"])).date()
+    """Today on the company's clock (company_zone): billing periods start and fall due by it."""
+    return datetime.now(company_zone()).date()
 
 
 def start_session(user: User) -> None:

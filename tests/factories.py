@@ -163,6 +163,7 @@ def settings_form(current, **changes) -> dict:
         if getattr(current, key):
             form[key] = "on"
     form["job_number_mask"] = current.job_number_mask
+    form["company_time_zone"] = current.company_time_zone
     for kind, mode in current.insurance_gate.items():
         form[f"insurance_gate_{kind}"] = mode
         if current.insurance_hold.get(kind):

@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import (
     DateTime,
@@ -94,6 +94,7 @@ class Filters:
     after: tuple[datetime, int, int] | None = None
     # the ERP items whose own record matches q, read once per page (None: not read yet)
     items: tuple[int, ...] | None = None
+    tz: tzinfo = UTC      # the company's time zone: its days are the date range's, its clock the CSV's
 
     def args(self) -> dict[str, str]:
         """The filter as URL query arguments (empty ones left out), without the page's keyset."""
@@ -132,8 +133,9 @@ def encode_after(at: datetime, kind: str, entry_id: int) -> str:
     return f"{at.isoformat(timespec='microseconds')}~{KIND_ORDER[kind]}~{entry_id}"
 
 
-def parse_filters(args: Mapping[str, str]) -> Filters:
-    """The filters of the page's URL; Invalid naming each field that cannot be read."""
+def parse_filters(args: Mapping[str, str], tz: tzinfo = UTC) -> Filters:
+    """The filters of the page's URL (its dates are days on the company's clock, `tz`); Invalid
+    naming each field that cannot be read."""
     errors: dict[str, str] = {}
     kind = (args.get("type") or "").strip()
     if kind and kind not in REGISTRY and kind not in KIND_LABELS:
@@ -162,7 +164,7 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
             errors["after"] = "The page link is not valid; start again from the first page."
     filters = Filters(user=_int(args, "user", "User", errors), type=kind, action=action,
                       project=_int(args, "project", "Project", errors), outcome=outcome,
-                      date_from=date_from, date_to=date_to, q=q, after=after)
+                      date_from=date_from, date_to=date_to, q=q, after=after, tz=tz)
     if errors:
         raise Invalid("Please correct the filters: " + " ".join(errors.values()), fields=errors)
     return filters
@@ -208,10 +210,15 @@ def _keyset(kind: str, at, entry_id, after: tuple[datetime, int, int] | None) ->
 def _dates(at, f: Filters) -> list[ColumnElement[bool]]:
     where = []
     if f.date_from:
-        where.append(at >= datetime.combine(f.date_from, datetime.min.time()))
+        where.append(at >= _midnight(f.date_from, f.tz))
     if f.date_to:
-        where.append(at < datetime.combine(f.date_to + timedelta(days=1), datetime.min.time()))
+        where.append(at < _midnight(f.date_to + timedelta(days=1), f.tz))
     return where
+
+
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    """The start of a day on the company's clock, as the times are stored (naive UTC)."""
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
 
 
 ITEMS_READ_MAX = 1000   # more matching items than this: the arms ask the database themselves
@@ -561,7 +568,7 @@ def options(session: Session) -> dict:
 
 # ---- CSV --------------------------------------------------------------------------------------
 
-CSV_HEADER = ["When (UTC)", "User", "Type", "Item", "Project", "Action", "Outcome", "Details"]
+CSV_HEADER = ["When", "User", "Type", "Item", "Project", "Action", "Outcome", "Details"]
 CSV_CHUNK = 500
 
 
@@ -579,8 +586,8 @@ def csv_rows(session: Session, actor: User, f: Filters) -> Iterator[str]:
         session.rollback()
         for e in chunk:
             writer.writerow([csv_cell(v) for v in (
-                e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.what, e.item, e.project, e.action_label,
-                e.outcome_label, e.text)])
+                e.at.replace(tzinfo=UTC).astimezone(f.tz).strftime("%Y-%m-%d %H:%M:%S %Z"), e.actor, e.what,
+                e.item, e.project, e.action_label, e.outcome_label, e.text)])
         yield out.getvalue()
         out.seek(0)
         out.truncate()

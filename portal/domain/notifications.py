@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -105,14 +105,6 @@ def deliver_after_commit(mails: list[OutboxMail], notices: Notices | None) -> No
 
 
 # ---- the daily summary ------------------------------------------------------------------------
-
-def zone(name: str | None) -> ZoneInfo:
-    """The company's time zone (UTC when none is set or the name is unknown)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
 
 def due_day(now: datetime, hour: int, tz: ZoneInfo) -> date | None:
     """The company's date when its clock has reached the summary hour (now is naive UTC), else None."""

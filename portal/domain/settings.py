@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session, selectinload
@@ -37,6 +38,8 @@ class Settings:
     insurance_gate: dict           # "not_required" | "warn" | "block"
     insurance_hold: dict           # with block: export invoices on hold in Sage AP instead of refusing
     insurance_required: list       # the insurance types (compliance.INSURANCE_TYPES' keys) a vendor needs
+    # the IANA zone every time is shown in ("America/New_York"); "": the server's COMPANY_TIME_ZONE
+    company_time_zone: str
 
     def direct(self, key: str | None) -> bool:
         return bool(key and self.direct_export.get(key))
@@ -54,7 +57,9 @@ DEFAULTS: dict[str, Any] = {
     "insurance_gate": {"subcontract": "not_required", "purchase_order": "not_required"},
     "insurance_hold": {"subcontract": False, "purchase_order": False},
     "insurance_required": ["general_liability", "workers_compensation"],
+    "company_time_zone": "",
 }
+TIME_ZONE_MAX = 64   # the longest IANA zone name is 32 characters
 COMMITMENT_TYPES = (("subcontract", "Subcontracts"), ("purchase_order", "Purchase Orders"))
 GATE_MODES = (("not_required", "Not Required"), ("warn", "Warn"), ("block", "Block"))
 # the insurance types a vendor may be required to hold (Sage's default types)
@@ -121,6 +126,10 @@ def update(session: Session, actor: User, form: dict, direct_export_keys: Iterab
     if len(mask) > 10:
         raise Invalid("Please correct the highlighted fields.",
                       fields={"job_number_mask": "A Sage Job ID has at most 10 characters."})
+    zone_name = (form.get("company_time_zone") or "").strip()
+    if zone_name and not known_zone(zone_name):
+        raise Invalid("Please correct the highlighted fields.",
+                      fields={"company_time_zone": "Choose a time zone from the list, such as America/New_York."})
     gate = {kind: form.get(f"insurance_gate_{kind}") or "not_required" for kind, _ in COMMITMENT_TYPES}
     new = {
         "direct_export": {k: True for k in direct_export_keys if _on(form.get(f"direct_export_{k}"))},
@@ -134,6 +143,7 @@ def update(session: Session, actor: User, form: dict, direct_export_keys: Iterab
         "insurance_gate": gate,
         "insurance_hold": {kind: _on(form.get(f"insurance_hold_{kind}")) for kind, _ in COMMITMENT_TYPES},
         "insurance_required": [key for key, _ in INSURANCE_TYPES if _on(form.get(f"insurance_required_{key}"))],
+        "company_time_zone": zone_name,
     }
     bad = {f"insurance_gate_{kind}": "Choose Not Required, Warn or Block."
            for kind, mode in gate.items() if mode not in dict(GATE_MODES)}
@@ -161,6 +171,28 @@ def update(session: Session, actor: User, form: dict, direct_export_keys: Iterab
 def history(session: Session, limit: int = 50) -> list[SettingChange]:
     return list(session.scalars(select(SettingChange).options(selectinload(SettingChange.actor))
                                 .order_by(SettingChange.id.desc()).limit(limit)))
+
+
+def known_zone(name: str) -> bool:
+    """An IANA time zone name this machine knows ("America/Chicago"; not a path, not too long)."""
+    if len(name) > TIME_ZONE_MAX or name.startswith("/") or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def company_zone(session: Session, fallback: str | None) -> ZoneInfo:
+    """The company's time zone: the Settings page's, else `fallback` (COMPANY_TIME_ZONE), else UTC."""
+    name = load(session).company_time_zone or fallback or "UTC"
+    return ZoneInfo(name) if known_zone(name) else ZoneInfo("UTC")
+
+
+def zone_names() -> list[str]:
+    """The time zones the Settings page offers: the machine's IANA names, sorted."""
+    return sorted(available_timezones())
 
 
 def _on(value) -> bool:

@@ -7,7 +7,7 @@ options, then the row values the type needs for the page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session, joinedload
 from portal.domain import compliance, policy
 from portal.domain.errors import NotFound, PermissionDenied
 from portal.domain.exports import ExportWatch
+from portal.domain.grid import ALL, GridQuery, match_ids
 from portal.domain.lifecycle import Action, State
 from portal.domain.models import ErpAudit, ErpItem, User, utcnow
 from portal.domain.ports import Connector
 from portal.domain.precheck import Precheck, check_page
 from portal.domain.types import ItemType, get_type
+from portal.domain.values import local_time
 
 FILTERS = {
     "ready": ("Ready to Export", (State.READY, State.EXPORTING)),
@@ -50,7 +52,7 @@ class TabRow:
 class TabView:
     item_type: ItemType
     filter: str
-    q: str
+    grid: GridQuery               # the search and the filters (grid.py), as the URL carries them
     page: int
     pages: int
     total: int
@@ -60,6 +62,19 @@ class TabView:
     sort: str = ""                # a column's key, or "" for the default: newest sent first
     desc: bool = True
     totals: dict[str, Decimal] = field(default_factory=dict)   # column key -> sum over what is filtered
+
+    @property
+    def q(self) -> str:
+        return self.grid.q
+
+    def url_args(self, **changes) -> dict:
+        """The tab's URL arguments as they are (filter, search, filters, sort), with `changes`
+        (page=2, sort=...): every link of the tab keeps what the approver filtered."""
+        args: dict = {"type_key": self.item_type.key, "filter": self.filter, **self.grid.args()}
+        if self.sort:
+            args.update(sort=self.sort, dir="desc" if self.desc else "asc")
+        args.update(changes)
+        return {key: value for key, value in args.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -115,7 +130,8 @@ def state_figures(session: Session, item_type: ItemType, match=None,
     return {state: (n, list(rest)) for state, n, *rest in session.execute(stmt.group_by(ErpItem.state)).all()}
 
 
-def sorted_erp_select(item_type: ItemType, states, offset: int, limit: int, match, by, desc: bool) -> Select:
+def sorted_erp_select(item_type: ItemType, states, offset: int, limit: int | None, match, by,
+                      desc: bool) -> Select:
     """The erp_item rows of one page in a column's order (ties by id): one statement, a sort of
     the filtered rows."""
     order = (by.desc(), ErpItem.id.desc()) if desc else (by.asc(), ErpItem.id.asc())
@@ -147,19 +163,19 @@ def rows_of(session: Session, item_type: ItemType, erps: list[ErpItem], watch: E
             for e in erps if e.item_id in items]
 
 
-def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: str,
+def tab_view(session: Session, user: User, type_key: str, filter_key: str, query: GridQuery,
              page: int, page_size: int, watch: ExportWatch, sort: str = "", desc: bool = True,
              connector: Connector | None = None) -> TabView:
     """One page of one tab: counts and totals (1 query), the page's rows (1 query) and their items
-    (with their pre-check when given a connector: one dry-run call). Sorted by a column when asked
-    (an unknown sort is the default: newest sent first)."""
+    (with their pre-check when given a connector: one dry-run call), among the items the search and
+    filters keep (grid.py). Sorted by a column when asked (an unknown sort is the default: newest
+    sent first)."""
     if not policy.can(user, policy.VIEW_ERP):
         raise PermissionDenied("You need access to the ERP Integrations tool.")
     item_type = get_type(type_key)
     filter_key = filter_key if filter_key in FILTERS else "ready"
-    q = (q or "").strip()[:100]
-    match = item_type.search_ids(q) if q else None
-    counts, totals = filter_figures(session, item_type, q, filter_key)
+    match = match_ids(item_type, query)
+    counts, totals = filter_figures(session, item_type, query, filter_key)
     page = max(1, page)
     by = sort_of(item_type, sort)
     if by is None or (sort == "sent_at" and desc):   # the default order, from its index
@@ -170,17 +186,17 @@ def tab_view(session: Session, user: User, type_key: str, filter_key: str, q: st
     erps = list(session.scalars(stmt.options(joinedload(ErpItem.sent_by))))
     total = counts[filter_key]
     pages = max(1, -(-total // page_size))
-    return TabView(item_type, filter_key, q, page, pages, total, counts,
+    return TabView(item_type, filter_key, query, page, pages, total, counts,
                    rows_of(session, item_type, erps, watch, connector), item_type.bulk_asks(session), sort, desc,
                    totals)
 
 
-def filter_figures(session: Session, item_type: ItemType, q: str = "",
+def filter_figures(session: Session, item_type: ItemType, query: GridQuery = ALL,
                    filter_key: str = "ready") -> tuple[dict[str, int], dict[str, Decimal]]:
     """The tab's filter counts (Ready · Synced · Failed) and the totals row of one filter, among
-    the items matching q: one statement, whatever the number of rows. Every row response sends
-    them again out of band."""
-    figures = state_figures(session, item_type, item_type.search_ids(q) if q else None)
+    the items the search and filters keep: one statement, whatever the number of rows. Every row
+    response sends them again out of band."""
+    figures = state_figures(session, item_type, match_ids(item_type, query))
     counts = {key: sum(figures[s][0] for s in states if s in figures) for key, (_, states) in FILTERS.items()}
     summed = [c.key for c in item_type.columns if c.total is not None]
     states = FILTERS.get(filter_key, FILTERS["ready"])[1]
@@ -232,9 +248,11 @@ DONE_BY = {
 }
 
 
-def said_when(at: datetime) -> str:
-    """When something happened, as a message says it: "at 10:41" today, else "on 10/05/2026 at 10:41"."""
-    return f"at {at:%H:%M}" if at.date() == utcnow().date() else f"on {at:%m/%d/%Y at %H:%M}"
+def said_when(at: datetime, tz: tzinfo = UTC) -> str:
+    """When something happened, as a message says it, on the company's clock: "at 3:04 PM EST"
+    today, else "on 10/05/2026 at 3:04 PM EST"."""
+    day, time = local_time(at, tz).split(" ", 1)
+    return f"at {time}" if day == local_time(utcnow(), tz).split(" ", 1)[0] else f"on {day} at {time}"
 
 
 def item_happened(session: Session, type_key: str, item_id: int) -> str | None:
@@ -248,10 +266,10 @@ def item_happened(session: Session, type_key: str, item_id: int) -> str | None:
     return what_happened(session, TabRow(erp, item, item_type.row_values(item)))
 
 
-def what_happened(session: Session, row: TabRow) -> str:
+def what_happened(session: Session, row: TabRow, tz: tzinfo = UTC) -> str:
     """For a decision that lost the race (or came too late): the item as it now is, and who
     moved it there and when, from its latest audit row into its current state. E.g.
-    "INV-1002 is already Exporting (accepted by Avery Approver at 10:41)." """
+    "INV-1002 is already Exporting (accepted by Avery Approver at 10:41 AM EST)." """
     erp = row.erp
     label = State.LABELS.get(erp.state, erp.state)
     last = session.scalars(
@@ -262,7 +280,7 @@ def what_happened(session: Session, row: TabRow) -> str:
         return f"{row.title} is {label}."
     done = DONE_BY.get(last.action, last.action.replace("_", " "))
     by = f" by {last.actor.name}" if last.actor else ""
-    when = said_when(last.at)
+    when = said_when(last.at, tz)
     if erp.state == State.REJECTED:
         return f"{row.title} was rejected{by} {when}."
     already = "now" if erp.state in (State.DRAFT, State.READY) else "already"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 
 from portal.domain.errors import Invalid
@@ -82,6 +82,15 @@ def money(value: Decimal | None) -> str:
 
 def mmddyyyy(value: date | None) -> str:
     return value.strftime("%m/%d/%Y") if value else ""
+
+
+def local_time(at: datetime | None, tz: tzinfo) -> str:
+    """A moment (naive UTC, as stored) on the company's clock, with the zone's name as people read
+    it: "12/07/2026 3:04 PM EST"; "" for none."""
+    if at is None:
+        return ""
+    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(tz)
+    return f"{local:%m/%d/%Y} {local.hour % 12 or 12}:{local:%M %p} {local.tzname()}"
 
 
 SEARCH_MAX = 100  # longer than any name or number a search looks for

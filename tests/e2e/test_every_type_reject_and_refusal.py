@@ -184,7 +184,10 @@ def test_sage_refusal_shows_text_cause_and_solution(session, sim, open_as, key, 
         expect(status.locator(".sage-message")).to_be_visible()
         expect(status.locator(".sage-message")).to_contain_text(data.sage)
         expect(status.get_by_text("Cause and solution")).to_be_visible()
-        expect(status.locator("p").filter(has_text=re.compile(r"^Cause: \S"))).to_be_visible()
+        cause = status.locator("p").filter(has_text=re.compile(r"^Cause: \S"))
+        expect(cause).to_be_hidden()   # collapsed, so a failed row is not a screen tall
+        status.get_by_text("Cause and solution").click()
+        expect(cause).to_be_visible()
         expect(status.locator("p").filter(has_text=re.compile(r"^Solution: \S"))).to_be_visible()
         expect(tab_row(page, data.erp_id).get_by_role("link", name="Retry")).to_be_visible()
     finally:

@@ -31,7 +31,7 @@ def test_a_project_member_reads_the_job_costs_report_and_downloads_the_csv(sessi
 
     page = open_as(member)
     open_project_tool(page, name, "Job Costs")
-    expect(page.locator("#last-synced")).to_contain_text("Last synced 11/02/2026 08:33 UTC")
+    expect(page.locator("#last-synced")).to_contain_text("Last synced 11/02/2026 8:33 AM UTC")
 
     chart = page.locator("svg#job-cost-chart")
     expect(chart).to_be_visible()

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import notifications, services
+from portal.domain import notifications, services, settings
 from portal.domain.lifecycle import State
 from portal.domain.models import DailySummaryRun, DigestNote, OutboxMail, ToolLevel
 from portal.domain.notifications import DIGEST, EMAIL, Notices
@@ -140,7 +140,7 @@ def test_the_summary_waits_for_the_hour_in_the_company_time_zone(session):
     assert notifications.due_day(now, 12, UTC) == now.date()
     assert notifications.due_day(now, 7, ZoneInfo("America/Los_Angeles")) is None   # 04:00 there
     assert notifications.due_day(now.replace(hour=23), 7, ZoneInfo("Asia/Tokyo")).toordinal() == now.toordinal() + 1
-    assert notifications.zone("Not/A_Zone") == UTC and notifications.zone(None) == UTC
+    assert settings.company_zone(session, "Not/A_Zone") == UTC and settings.company_zone(session, None) == UTC
     assert notifications.send_daily_summary(session, now, 13, UTC, Notices(company=COMPANY)) is None
     assert session.get(DailySummaryRun, now.date()) is None
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 import pathlib
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import flask
 import pytest
@@ -28,6 +29,7 @@ from portal.domain.models import (
     User,
     utcnow,
 )
+from portal.domain.values import local_time
 from portal.exporters.sage300.records import Batch, ConnectorUnavailable, SageResult
 from tests import factories as f
 from tests.rows import check_rows
@@ -403,6 +405,11 @@ def test_a_race_lost_in_a_flush_before_the_commit_is_a_conflict_too(session, roa
     assert session.scalar(select(func.count()).select_from(OutboxMail).where(OutboxMail.erp_item_id == erp.id)) == 0
 
 
+def clock(at) -> str:
+    """A time as a message says it, in UTC (no company zone given): "3:04 PM UTC"."""
+    return local_time(at, UTC).split(" ", 1)[1]
+
+
 def test_what_happened_names_the_decision_who_made_it_and_when(session, road):
     """What the loser of a race is told: the item's latest move into where it now is."""
     def told(inv, erp):
@@ -411,7 +418,11 @@ def test_what_happened_names_the_decision_who_made_it_and_when(session, road):
     inv, erp = road.accepted()
     at = session.scalars(select(ErpAudit.at).where(ErpAudit.erp_item_id == erp.id, ErpAudit.action == "accept")).one()
     assert told(inv, erp) == (f"{inv.number} is already Exporting "
-                              f"(accepted by {road.approver.name} at {at:%H:%M}).")
+                              f"(accepted by {road.approver.name} at {clock(at)}).")
+    # on the company's clock, with its zone's name
+    chicago = tabs.what_happened(session, tabs.TabRow(fresh(session, erp), inv, {"number": inv.number}),
+                                 ZoneInfo("America/Chicago"))
+    assert re.search(r"\(accepted by .* (at|on \d\d/\d\d/\d{4} at) \d{1,2}:\d\d [AP]M C[SD]T\)\.$", chicago)
     services.record_export_result(session, erp.id, 1, SageResult(ok=True, reference="R"))
     assert told(inv, erp).startswith(f"{inv.number} is already Synced (synced at ")
 
@@ -420,7 +431,7 @@ def test_what_happened_names_the_decision_who_made_it_and_when(session, road):
     session.execute(update(ErpAudit).where(ErpAudit.erp_item_id == erp.id, ErpAudit.action == "reject")
                     .values(at=utcnow() - timedelta(days=2)))
     at = session.scalars(select(ErpAudit.at).where(ErpAudit.erp_item_id == erp.id, ErpAudit.action == "reject")).one()
-    assert told(inv, erp) == f"{inv.number} was rejected by {road.approver.name} on {at:%m/%d/%Y at %H:%M}."
+    assert told(inv, erp) == f"{inv.number} was rejected by {road.approver.name} on {at:%m/%d/%Y} at {clock(at)}."
 
 
 def test_a_queue_that_raises_leaves_the_item_exporting_and_accept_still_returns(session, road):

@@ -1,12 +1,15 @@
-"""Amounts as people type them: what parse_money reads, and what it refuses naming the field."""
+"""Amounts as people type them: what parse_money reads, and what it refuses naming the field; times
+as people read them (local_time)."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal as D
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from portal.domain.errors import Invalid
-from portal.domain.values import parse_money
+from portal.domain.values import local_time, parse_money
 from tests.rows import check_rows
 
 # typed, places -> the amount
@@ -102,3 +105,13 @@ def test_texts_with_a_control_character_are_refused_naming_each_field():
     check_rows({**{f"refused: {k}": (v, True) for k, v in refused.items()},
                 **{f"allowed: {k}": (v, False) for k, v in allowed.items()}},
                lambda value, bad: refuses(value) if bad else refuse_unstorable({"title": value}))
+
+
+def test_local_time_is_the_company_clock_with_its_zone_name():
+    new_york = ZoneInfo("America/New_York")
+    assert local_time(datetime(2026, 12, 7, 20, 4), new_york) == "12/07/2026 3:04 PM EST"
+    assert local_time(datetime(2026, 7, 12, 20, 4), new_york) == "07/12/2026 4:04 PM EDT"   # summer time
+    assert local_time(datetime(2026, 12, 8, 5, 30), new_york) == "12/08/2026 12:30 AM EST"  # midnight's hour
+    assert local_time(datetime(2026, 12, 8, 12, 0), ZoneInfo("UTC")) == "12/08/2026 12:00 PM UTC"
+    assert local_time(datetime(2026, 12, 8, 12, 0, tzinfo=UTC), new_york) == "12/08/2026 7:00 AM EST"
+    assert local_time(None, new_york) == ""

@@ -176,6 +176,9 @@ def type_cases(key: str) -> dict[tuple[str, str], Case]:
     erp = "/erp/<type_key>/<int:erp_item_id>"
     cases = {
         ("/erp/<type_key>", "GET"): Case("GET", lambda w: f"/erp/{key}?filter=ready&q={w.token}", ERP_USERS),
+        # the tab's downloads (CSV, Excel): read as the tab is
+        ("/erp/<type_key>/download.<any(csv, xlsx):fmt>", "GET"): Case(
+            "GET", lambda w: f"/erp/{key}/download.csv?filter=ready&q={w.token}", ERP_USERS),
         (erp, "GET"): Case("GET", lambda w: f"/erp/{key}/{w.item(key, State.READY).erp}", ERP_USERS),
         (f"{erp}/row", "GET"): Case("GET", erp_url("row", State.READY), ERP_USERS),
         (f"{erp}/status", "GET"): Case("GET", erp_url("status", State.EXPORTING), ERP_USERS),

@@ -74,7 +74,7 @@ def test_report_is_a_page_with_the_guides_columns_totals_and_chart(clients, worl
     assert "HX-Request" in response.headers.get("Vary", "")
     assert "<h1>Job Costs</h1>" in body and f"Sage Job ID: <strong>{world.job}</strong>" in body
     assert f'href="{url}" aria-current="page">Job Costs</a>' in body       # the project nav
-    assert re.search(r'Last synced <time datetime="2026-11-02T08:33:00Z">11/02/2026 08:33 UTC</time>', body)
+    assert re.search(r'Last synced <time datetime="2026-11-02T08:33:00Z">11/02/2026 8:33 AM UTC</time>', body)
     head = re.search(r"<thead>(.*?)</thead>", body, re.S).group(1)
     assert re.findall(r"<th[^>]*>([^<]*)</th>", head) == GUIDE_HEADER
     totals = re.search(r'<tr id="job-cost-totals">(.*?)</tr>', body, re.S).group(1)

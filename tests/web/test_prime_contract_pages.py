@@ -328,7 +328,7 @@ def test_a_duplicate_owner_invoice_fails_with_sages_text_cause_and_solution(clie
 
 def cells(body: str, erp_id: int, heads: list[str]) -> dict[str, str]:
     """The cells of an item's row in the tab, by column heading."""
-    row = re.search(rf'<tbody id="item-{erp_id}".*?<tr>(.*?)</tr>', body, re.S)
+    row = re.search(rf'<tbody id="item-{erp_id}".*?<tr[^>]*>(.*?)</tr>', body, re.S)
     assert row, f"no row for item {erp_id}"
     tds = re.findall(r"<td\b[^>]*>(.*?)</td>", row.group(1), re.S)
     assert len(tds) == len(heads), (heads, tds)

@@ -9,7 +9,7 @@ from portal.domain import audit_log, policy
 from portal.domain.errors import Invalid
 from portal.domain.models import utcnow
 from portal.extensions import db
-from portal.web import render, require
+from portal.web import company_zone, render, require
 
 bp = Blueprint("audit", __name__, url_prefix="/erp")
 
@@ -26,7 +26,7 @@ def index():
     """The log, newest first: the filters and the keyset of the page live in the URL."""
     choices = audit_log.options(db.session())
     try:
-        filters = audit_log.parse_filters(request.args)
+        filters = audit_log.parse_filters(request.args, company_zone())
     except Invalid as exc:
         return render("audit/index.html", "results", page=None, filters=None, args=request.args,
                       errors=exc.fields, choices=choices, status=422)
@@ -39,7 +39,7 @@ def index():
 @require(policy.VIEW_AUDIT)
 def csv():
     """Every entry the filters select (all pages), as CSV."""
-    filters = audit_log.parse_filters(request.args)
+    filters = audit_log.parse_filters(request.args, company_zone())
     rows = audit_log.csv_rows(db.session(), current_user, filters)
     response = Response(stream_with_context(rows), mimetype="text/csv")
     response.headers.set("Content-Disposition", "attachment", filename=f"audit-log-{utcnow():%Y%m%d-%H%M}.csv")

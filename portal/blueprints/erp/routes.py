@@ -24,23 +24,26 @@ from portal.domain import policy, precheck, services, settings as settings_servi
 from portal.domain.edits import history
 from portal.domain.errors import Conflict, Invalid, RaceLost
 from portal.domain.exports import ExportWatch
+from portal.domain.grid import ALL, GridQuery, choices, offered, parse_grid
 from portal.domain.item_page import item_page
 from portal.domain.lifecycle import Action, State, allowed, next_state
+from portal.domain.tab_download import as_csv, as_xlsx, tab_table
 from portal.domain.tabs import FILTERS, TabRow, ask_rows, bulk_tally, filter_figures, tab_row, tab_view, what_happened
 from portal.domain.types import REGISTRY, direct_export_keys, get_type
 from portal.domain.unlink import unlink as unlink_item
-from portal.domain.values import parse_ids, parse_search
+from portal.domain.values import parse_ids
 from portal.exporters.sage300.connectors import make_connector
 from portal.exporters.sage300.records import ConnectorUnavailable
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
 from portal.web import (
+    company_zone,
+    csv_download,
     forbidden,
     notices,
     page_arg,
     render,
     require,
-    search_arg,
     split_url,
     wants_fragment,
     worker_notice,
@@ -98,6 +101,7 @@ def settings():
     return render("erp/settings.html", current=settings_service.load(db.session()), errors=errors,
                   values=values, history=settings_service.history(db.session()),
                   direct_types=direct_types, status=422 if errors else 200,
+                  zone_names=settings_service.zone_names(), time_zone_max=settings_service.TIME_ZONE_MAX,
                   insurance={"kinds": settings_service.COMMITMENT_TYPES, "modes": settings_service.GATE_MODES,
                              "types": settings_service.INSURANCE_TYPES})
 
@@ -122,12 +126,30 @@ def setup_page():
 
 @bp.route("/<type_key>")
 def tab(type_key: str):
-    """A tab: Ready to Export / Synced / Failed to Export, with search and pages."""
+    """A tab: Ready to Export / Synced / Failed to Export, with search, filters, sort and pages."""
+    item_type = get_type(type_key)
     view = tab_view(db.session(), current_user, type_key, request.args.get("filter", "ready"),
-                    search_arg(), page_arg(),
+                    parse_grid(item_type, request.args), page_arg(),
                     current_app.config["PAGE_SIZE"], _watch(), *_sort_args(request.args),
                     connector=_precheck_connector())
-    return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view))
+    # the filter form sits outside the block an htmx request gets: its choices only for a page
+    grid_choices = None if wants_fragment() else choices(db.session(), item_type)
+    return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view),
+                  choices=grid_choices, offered=offered(item_type))
+
+
+@bp.route("/<type_key>/download.<any(csv, xlsx):fmt>")
+def download(type_key: str, fmt: str):
+    """The tab as CSV or Excel: every row its filter, search and filters keep (all pages), in its order."""
+    item_type = get_type(type_key)
+    table = tab_table(db.session(), current_user, type_key, request.args.get("filter", "ready"),
+                      parse_grid(item_type, request.args), *_sort_args(request.args), company_zone())
+    if fmt == "csv":
+        return csv_download(as_csv(table), f"{table.title}.csv")
+    response = make_response(as_xlsx(table))
+    response.mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response.headers.set("Content-Disposition", "attachment", filename=f"{table.title}.xlsx")
+    return response
 
 
 def _sort_args(args) -> tuple[str, bool]:
@@ -139,18 +161,18 @@ def _notice(view) -> str | None:
     return worker_notice(row.erp.state for row in view.rows)
 
 
-def _tab_seen(type_key: str) -> tuple[str, str, str, bool] | None:
-    """The filter, search and sort of the tab the browser shows (htmx sends its address; the search
-    and filters push theirs), or None when the page is not this type's tab."""
+def _tab_seen(type_key: str) -> tuple[str, GridQuery, str, bool] | None:
+    """The filter, search, filters and sort of the tab the browser shows (htmx sends its address;
+    the search and filters push theirs), or None when the page is not this type's tab."""
     current = split_url(request.headers.get("HX-Current-URL", ""))
     if current is None or current.path != url_for("erp.tab", type_key=type_key):
         return None
     args = {key: values[0] for key, values in parse_qs(current.query).items()}
     try:
-        q = parse_search(args.get("q"))
+        query = parse_grid(get_type(type_key), args)
     except Invalid:
-        q = ""
-    return args.get("filter") or "ready", q, *_sort_args(args)
+        query = ALL
+    return args.get("filter") or "ready", query, *_sort_args(args)
 
 
 def _counts_oob(type_key: str) -> str:
@@ -159,10 +181,10 @@ def _counts_oob(type_key: str) -> str:
     seen = _tab_seen(type_key)
     if seen is None:
         return ""
-    filter_key, q, sort, desc = seen
+    filter_key, query, sort, desc = seen
     item_type = get_type(type_key)
-    counts, totals = filter_figures(db.session(), item_type, q, filter_key)
-    context = dict(oob=True, item_type=item_type, filters=FILTERS, counts=counts, q=q, current=filter_key,
+    counts, totals = filter_figures(db.session(), item_type, query, filter_key)
+    context = dict(oob=True, item_type=item_type, filters=FILTERS, counts=counts, grid=query, current=filter_key,
                    sort=sort, desc=desc, totals=totals, total=counts.get(filter_key, counts["ready"]))
     return render_template("erp/_counts.html", **context) + render_template("erp/_foot.html", **context)
 
@@ -199,8 +221,8 @@ def _too_late(type_key: str, erp_item_id: int):
     """A decision someone else made first (or a form on a row that moved on): 409 with the row
     as it now is, saying who moved it and when."""
     row = tab_row(db.session(), type_key, erp_item_id, _watch())
-    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row),
-                         counts=request.method == "POST")
+    return _row_response(type_key, erp_item_id, row=row, status=409, counts=request.method == "POST",
+                         conflict=what_happened(db.session(), row, company_zone()))
 
 
 def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
@@ -210,8 +232,8 @@ def _refused(type_key: str, erp_item_id: int, action: str, exc: Conflict):
     row = tab_row(db.session(), type_key, erp_item_id, _watch())
     if not isinstance(exc, RaceLost) and allowed(action, row.erp.state):
         raise exc
-    return _row_response(type_key, erp_item_id, row=row, status=409, conflict=what_happened(db.session(), row),
-                         counts=True)
+    return _row_response(type_key, erp_item_id, row=row, status=409, counts=True,
+                         conflict=what_happened(db.session(), row, company_zone()))
 
 
 @bp.route("/<type_key>/<int:erp_item_id>")
@@ -381,14 +403,15 @@ def bulk_accept(type_key: str):
     if refusals:
         message += f" {len(refusals)} not accepted: " + "; ".join(refusals[:10])
     flash(message, "error" if refusals else "info")
-    return redirect(url_for("erp.tab", type_key=type_key, filter=request.form.get("filter", "ready"),
-                            q=parse_search(request.form.get("q")) or None), code=303)
+    args: dict[str, Any] = {"filter": request.form.get("filter", "ready"), **parse_grid(item_type, request.form).args()}
+    return redirect(url_for("erp.tab", type_key=type_key, **args), code=303)
 
 
 def _tab_with(type_key: str, args, **context):
     """The tab's body (its page without htmx) as it is now, with a bulk form or result in it."""
     view = tab_view(db.session(), current_user, type_key, args.get("filter", "ready"),
-                    parse_search(args.get("q")), 1, current_app.config["PAGE_SIZE"], _watch(), *_sort_args(args))
+                    parse_grid(get_type(type_key), args), 1, current_app.config["PAGE_SIZE"], _watch(),
+                    *_sort_args(args))
     context.setdefault("ask_errors", {})
     return render("erp/tab.html", "tab_body", view=view, filters=FILTERS, worker_notice=_notice(view), **context)
 

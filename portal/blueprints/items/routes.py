@@ -14,7 +14,7 @@ from portal.domain.tabs import TabRow, what_happened
 from portal.domain.types import get_type
 from portal.extensions import db, htmx
 from portal.queue import RQJobQueue
-from portal.web import error_answer, notices, render, worker_notice
+from portal.web import company_zone, error_answer, notices, render, worker_notice
 
 bp = Blueprint("items", __name__)
 
@@ -106,7 +106,7 @@ def _too_late(item_type, project_id, item_id, exc: Conflict):
     item_type, project, row = items.item_row(db.session(), current_user, item_type.key, project_id, item_id)
     if row.erp is None or not isinstance(exc, RaceLost) and row.state in (State.DRAFT, State.REJECTED, State.READY):
         raise exc  # not overtaken: the reason itself, as a message
-    text = what_happened(db.session(), TabRow(row.erp, row.item, item_type.row_values(row.item)))
+    text = what_happened(db.session(), TabRow(row.erp, row.item, item_type.row_values(row.item)), company_zone())
     if htmx:
         return make_response(render_template("items/_row.html", item_type=item_type, project=project, row=row,
                                              conflict=text), 409)

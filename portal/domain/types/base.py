@@ -96,6 +96,19 @@ class Column:
     total: Any = None    # e.g. Invoice.total_retainage: the totals row sums it over what is filtered
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a tab's grid filters its items by and what its search matches beside text
+    (portal/domain/grid.py): SQL expressions on the type's model; None: the tab has no such
+    filter (vendors have no vendor, jobs no amount)."""
+    project: Any = None                    # an item's project id
+    vendor: Any = None                     # an item's vendor id
+    period: Any = None                     # the first day of its billing period
+    dates: tuple[str, Any] | None = None   # (label, date) the date range filters on
+    amount: tuple[str, Any] | None = None  # (label, amount) the amount range filters on
+    amounts: tuple[Any, ...] = ()          # the amounts a search for an amount matches
+
+
 class ItemType:
     """The base of every item type; a type overrides what differs from these defaults."""
 
@@ -111,6 +124,7 @@ class ItemType:
     columns: ClassVar[tuple[Column, ...]] = ()        # the tab's item columns
     list_columns: ClassVar[tuple[Column, ...]] = ()   # the project-side list's columns
     accept_column: ClassVar[str | None] = None        # a column to show Accept in (else Actions)
+    filters: ClassVar[Filters] = Filters()            # what the tab filters by (none: the search only)
     bulk_note: ClassVar[str] = "Ticked items are exported with their default export fields."
     # the Accept fields no default fills (a Sage ID of its own): a bulk export asks them of each
     # ticked item in a form; none, and the defaults suffice (see bulk_asks)

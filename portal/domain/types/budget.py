@@ -11,8 +11,8 @@ from portal.domain.errors import Invalid
 from portal.domain.links import link_cost_codes
 from portal.domain.models import Budget, BudgetChange, BudgetChangeLine, BudgetLine, ErpItem, Project, utcnow
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, invalid_if
-from portal.domain.types.common import category_choices, codes_of, line_options, parse_lines
+from portal.domain.types.base import Column, Field, Filters, ItemSummary, ItemType, invalid_if
+from portal.domain.types.common import category_choices, codes_of, line_options, line_sum, parse_lines
 from portal.domain.values import money
 from portal.exporters.sage300.mapping import map_budget, map_cost_codes
 from portal.exporters.sage300.records import BudgetData, BudgetLineData, CostCodesData
@@ -25,6 +25,10 @@ def _text(amount: Decimal | None) -> str:
     return "" if amount is None else str(amount)
 
 
+# what the amount filter and a search for an amount compare (the lines' sum, in SQL)
+AMOUNT = line_sum(BudgetLine.original, BudgetLine.budget_id, Budget.id)
+
+
 class BudgetType(ItemType):
     key = "budget"
     label = "Budget"
@@ -32,6 +36,7 @@ class BudgetType(ItemType):
     model = Budget
     writes_back_on_sync = True
     bulk_note = "Ticked budgets are exported with the company's forecast setting."
+    filters = Filters(project=Budget.project_id, amount=("Original Budget", AMOUNT), amounts=(AMOUNT,))
     columns = (Column("Project", "project"), Column("Lines", "lines", "num"),
                Column("Original Budget", "original", "num"),
                Column("Approved Changes", "changes", "num"), Column("Revised Budget", "revised", "num"))

@@ -9,13 +9,17 @@ from sqlalchemy.orm import joinedload
 from portal.domain.errors import Invalid
 from portal.domain.models import Budget, BudgetChange, BudgetChangeLine, Project, utcnow
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, invalid_if
-from portal.domain.types.common import category_choices, codes_of, line_options, parse_lines
+from portal.domain.types.base import Column, Field, Filters, ItemSummary, ItemType, check_length, invalid_if
+from portal.domain.types.common import category_choices, codes_of, line_options, line_sum, parse_lines
 from portal.domain.values import money
 from portal.exporters.sage300.mapping import map_budget_change, map_cost_codes
 from portal.exporters.sage300.records import BudgetChangeData, BudgetChangeLineData, CostCodesData
 
 ZERO = Decimal("0")
+
+
+# what the amount filter and a search for an amount compare (the lines' sum, in SQL)
+AMOUNT = line_sum(BudgetChangeLine.amount, BudgetChangeLine.change_id, BudgetChange.id)
 
 
 class BudgetChangeType(ItemType):
@@ -25,6 +29,7 @@ class BudgetChangeType(ItemType):
     model = BudgetChange
     editable_after_create = False
     bulk_note = "Ticked budget changes are exported as approved estimate changes."
+    filters = Filters(project=BudgetChange.project_id, amount=("Net", AMOUNT), amounts=(AMOUNT,))
     columns = (Column("Project", "project"), Column("#", "number"), Column("Description", "description"),
                Column("Lines", "lines", "num"), Column("Net", "net", "num"))
     list_columns = columns[1:]

@@ -23,6 +23,7 @@ from portal.domain.types.base import (
     Column,
     Detail,
     Field,
+    Filters,
     ItemSummary,
     ItemType,
     check_length,
@@ -30,6 +31,7 @@ from portal.domain.types.base import (
     invalid_if,
 )
 from portal.domain.types.commitment import unit_line_errors
+from portal.domain.types.common import line_sum, vendor_through_commitment
 from portal.domain.values import as_id, money, parse_money
 from portal.exporters.sage300.mapping import map_cco_imports
 from portal.exporters.sage300.records import CCOData, CCOLineData, CommitmentItemData
@@ -38,6 +40,10 @@ STATUSES = ("Draft", "Pending", "Approved", "Void")
 CCO_ID_MAX = 10
 DESCRIPTION_MAX = 30
 ZERO = Decimal("0")
+
+
+# what the amount filter and a search for an amount compare (the lines' sum, in SQL)
+AMOUNT = line_sum(CCOLine.amount, CCOLine.cco_id, CommitmentChangeOrder.id)
 
 
 class CCOType(ItemType):
@@ -51,6 +57,9 @@ class CCOType(ItemType):
     sage_record_kind = "jc_commitment_co"
     writes_back_on_sync = True
     bulk_note = "Ticked CCOs are exported with their number as CCO ID and their title as description."
+    filters = Filters(project=CommitmentChangeOrder.project_id,
+                      vendor=vendor_through_commitment(CommitmentChangeOrder.commitment_id),
+                      amount=("Amount", AMOUNT), amounts=(AMOUNT,))
     columns = (Column("Project", "project"), Column("Commitment", "commitment"), Column("#", "number"),
                Column("Title", "title"), Column("Status", "status"), Column("Amount", "amount", "num"))
     list_columns = columns[1:]

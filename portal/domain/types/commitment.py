@@ -15,12 +15,14 @@ from portal.domain.types.base import (
     Column,
     Detail,
     Field,
+    Filters,
     ItemSummary,
     ItemType,
     check_length,
     exporting_with,
     invalid_if,
 )
+from portal.domain.types.common import line_sum
 from portal.domain.values import as_id, money, parse_money
 from portal.exporters.sage300.mapping import map_commitment
 from portal.exporters.sage300.records import CommitmentData, CommitmentItemData
@@ -36,6 +38,10 @@ SENDABLE = {"subcontract": {"Approved", "Complete"}, "purchase_order": {"Approve
 BLANK_LINES = 3
 
 
+# what the amount filter and a search for an amount compare (the lines' sum, in SQL)
+AMOUNT = line_sum(CommitmentLine.amount, CommitmentLine.commitment_id, Commitment.id)
+
+
 class CommitmentType(ItemType):
     key = "commitment"
     label = "Commitment"
@@ -48,6 +54,8 @@ class CommitmentType(ItemType):
     bulk_note = ("Ticked commitments are exported with their contract number as Sage ID when "
                  "that setting is on; otherwise give each its own Sage ID.")
     asks_each = ("sage_id",)
+    filters = Filters(project=Commitment.project_id, vendor=Commitment.vendor_id, amount=("Amount", AMOUNT),
+                      amounts=(AMOUNT,))
     columns = (Column("Project", "project"), Column("Contract #", "number", sort=Commitment.number),
                Column("Title", "title", sort=Commitment.title),
                Column("Type", "commitment_type"), Column("Contract Company", "vendor"), Column("Status", "status"),

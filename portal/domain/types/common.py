@@ -1,7 +1,7 @@
 """What several item types' forms and exports share: lines on cost codes, prime contracts."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from portal.domain.errors import Invalid
@@ -10,12 +10,24 @@ from portal.domain.models import (
     BudgetChangeLine,
     BudgetLine,
     Category,
+    Commitment,
     CostCode,
     PrimeContract,
     PrimeContractItem,
 )
 from portal.domain.values import as_id, parse_money
 from portal.exporters.sage300.records import CategoryData, CostCodeData
+
+
+def line_sum(amount, owner_key, owner_id):
+    """The sum of an item's line amounts as a column of a query on the item (0 without lines):
+    the grid filters and searches its amount without loading a line."""
+    return func.coalesce(select(func.sum(amount)).where(owner_key == owner_id).scalar_subquery(), 0)
+
+
+def vendor_through_commitment(commitment_id):
+    """The vendor id of the commitment an item belongs to, as a column of a query on the item."""
+    return select(Commitment.vendor_id).where(Commitment.id == commitment_id).scalar_subquery()
 
 
 def cost_code_data(codes) -> tuple[CostCodeData, ...]:

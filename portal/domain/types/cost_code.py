@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal.domain.models import Category, CostCode, Project, StandardCategory, StandardCostCode, SubJob
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, invalid_if
+from portal.domain.types.base import Column, Field, Filters, ItemSummary, ItemType, invalid_if
 from portal.domain.types.common import cost_code_data
 from portal.domain.values import as_id
 from portal.exporters.sage300.mapping import map_cost_codes
@@ -21,6 +21,7 @@ class CostCodeType(ItemType):
     erp_id_field = "ref"
     sync_key = "cost_codes"
     bulk_note = "Ticked cost codes are added to their Sage job (or extra) with their categories."
+    filters = Filters(project=CostCode.project_id)
     columns = (Column("Project", "project"), Column("Sub Job", "sub_job"), Column("Cost Code", "code"),
                Column("Description", "description"), Column("Categories", "categories"))
     list_columns = columns[1:]

@@ -8,7 +8,16 @@ from portal.domain import settings
 from portal.domain.links import link_cost_codes
 from portal.domain.models import CostCode, Project, ProjectMember, ToolLevel
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
+from portal.domain.types.base import (
+    Column,
+    Field,
+    Filters,
+    ItemSummary,
+    ItemType,
+    check_length,
+    exporting_with,
+    invalid_if,
+)
 from portal.domain.types.common import cost_code_data
 from portal.exporters.sage300.mapping import map_job
 from portal.exporters.sage300.records import JobData
@@ -31,6 +40,7 @@ class JobType(ItemType):
     import_list = "jobs"
     bulk_note = "Give each ticked project its own Sage Job ID."
     asks_each = ("sage_job_id",)
+    filters = Filters(project=Project.id)
     columns = (Column("Project #", "number", sort=Project.number), Column("Project Name", "name", sort=Project.name),
                Column("Address", "address"), Column("City", "city"), Column("State", "state"),
                Column("ZIP", "zip"), Column("Cost Codes", "cost_codes", "num"))

@@ -10,14 +10,19 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal.domain.errors import Invalid
 from portal.domain.models import OwnerInvoice, OwnerInvoiceLine, Project
 from portal.domain.search import like
-from portal.domain.types.base import Column, Detail, Field, ItemSummary, ItemType, check_length, invalid_if
-from portal.domain.types.common import contract_item_choices, contract_of, contracts
+from portal.domain.types.base import Column, Detail, Field, Filters, ItemSummary, ItemType, check_length, invalid_if
+from portal.domain.types.common import contract_item_choices, contract_of, contracts, line_sum
 from portal.domain.values import mmddyyyy, money, parse_date, parse_money, parse_period
 from portal.exporters.sage300.mapping import map_owner_invoice
 from portal.exporters.sage300.records import OwnerInvoiceData, OwnerInvoiceLineData
 
 ZERO = Decimal("0")
 INVOICE_STATUSES = ("Draft", "Under Review", "Approved", "Revise and Resubmit")
+
+
+# what the amount filter and a search for an amount compare (the lines' sum, in SQL)
+AMOUNT = line_sum(OwnerInvoiceLine.amount, OwnerInvoiceLine.invoice_id, OwnerInvoice.id)
+RETAINAGE = line_sum(OwnerInvoiceLine.retainage, OwnerInvoiceLine.invoice_id, OwnerInvoice.id)
 
 
 class OwnerInvoiceType(ItemType):
@@ -31,6 +36,9 @@ class OwnerInvoiceType(ItemType):
     bulk_note = ("Ticked owner invoices are exported with their defaults: invoice = invoice #, "
                  "accounting date = billing date.")
     accept_column = "period"   # the issue: Accept sits under the billing period column
+    filters = Filters(project=OwnerInvoice.project_id, period=OwnerInvoice.period_start,
+                      dates=("Billing Date", OwnerInvoice.billing_date), amount=("Amount", AMOUNT),
+                      amounts=(AMOUNT, RETAINAGE))
     columns = (Column("Project", "project"), Column("Contract", "contract"),
                Column("Invoice #", "number", sort=OwnerInvoice.number), Column("Billing Period", "period"),
                Column("Billing Date", "billing_date", sort=OwnerInvoice.billing_date),

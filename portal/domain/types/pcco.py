@@ -19,8 +19,8 @@ from portal.domain.models import (
     utcnow,
 )
 from portal.domain.search import like
-from portal.domain.types.base import Column, Detail, Field, ItemSummary, ItemType, check_length, invalid_if
-from portal.domain.types.common import contract_item_choices, contract_of, contracts
+from portal.domain.types.base import Column, Detail, Field, Filters, ItemSummary, ItemType, check_length, invalid_if
+from portal.domain.types.common import contract_item_choices, contract_of, contracts, line_sum
 from portal.domain.values import money, parse_date, parse_money
 from portal.exporters.sage300.mapping import map_pcco
 from portal.exporters.sage300.records import PCCOData, PCCOEstimateLineData, PCCOScheduleLineData
@@ -28,6 +28,10 @@ from portal.exporters.sage300.records import PCCOData, PCCOEstimateLineData, PCC
 ZERO = Decimal("0")
 PCCO_STATUSES = ("Draft", "Pending - In Review", "Approved", "Rejected", "Void")
 PCCO_SENDABLE = {"Approved", "Pending - In Review"}   # accepting approves a pending PCCO
+
+
+# what the amount filter and a search for an amount compare (the lines' sum, in SQL)
+AMOUNT = line_sum(PrimeChangeOrderLine.amount, PrimeChangeOrderLine.pcco_id, PrimeChangeOrder.id)
 
 
 class PCCOType(ItemType):
@@ -39,6 +43,7 @@ class PCCOType(ItemType):
     writes_back_on_sync = True
     sage_record_kind = "jc_pcco"
     bulk_note = "Ticked PCCOs are exported dated today; one adding a contract item needs its own Accept."
+    filters = Filters(project=PrimeChangeOrder.project_id, amount=("Amount", AMOUNT), amounts=(AMOUNT,))
     columns = (Column("Project", "project"), Column("Contract", "contract"), Column("#", "number"),
                Column("Title", "title"), Column("Status", "status"), Column("Amount", "amount", "num"))
     list_columns = columns[1:]

@@ -8,7 +8,16 @@ from portal.domain.errors import Invalid
 from portal.domain.links import link_cost_codes
 from portal.domain.models import CostCode, Project, SubcontractorInvoice, SubJob
 from portal.domain.search import like
-from portal.domain.types.base import Column, Field, ItemSummary, ItemType, check_length, exporting_with, invalid_if
+from portal.domain.types.base import (
+    Column,
+    Field,
+    Filters,
+    ItemSummary,
+    ItemType,
+    check_length,
+    exporting_with,
+    invalid_if,
+)
 from portal.domain.types.common import cost_code_data
 from portal.exporters.sage300.mapping import map_extra
 from portal.exporters.sage300.records import ExtraData
@@ -25,6 +34,7 @@ class SubJobType(ItemType):
     sync_key = "sub_jobs"
     import_list = "sub-jobs"
     bulk_note = "Ticked sub jobs are exported with their Extra ID prefilled from the sub job code."
+    filters = Filters(project=SubJob.project_id)
     columns = (Column("Project", "project"), Column("Sub Job", "code"), Column("Description", "name"),
                Column("Cost Codes", "cost_codes", "num"))
     list_columns = (Column("Sub Job", "code"), Column("Description", "name"),

@@ -28,10 +28,12 @@ from portal.domain.types.base import (
     Detail,
     EditedValues,
     Field,
+    Filters,
     ItemSummary,
     ItemType,
     Mapped,
 )
+from portal.domain.types.common import vendor_through_commitment
 from portal.domain.values import mmddyyyy, money, parse_date
 from portal.exporters.sage300.mapping import map_subcontractor_invoice
 from portal.exporters.sage300.records import (
@@ -100,6 +102,12 @@ class SubcontractorInvoiceType(ItemType):
     holds_in_ap = True
     bulk_note = ("Ticked invoices are exported with their defaults: ERP ID = invoice #, "
                  "Accounting Date = billing date.")
+    filters = Filters(project=SubcontractorInvoice.project_id,
+                      vendor=vendor_through_commitment(SubcontractorInvoice.commitment_id),
+                      period=SubcontractorInvoice.period_start,
+                      dates=("Billing Date", SubcontractorInvoice.billing_date),
+                      amount=("Current Payment Due", PAYMENT_DUE),
+                      amounts=(PAYMENT_DUE, SubcontractorInvoice.total_retainage, SubcontractorInvoice.total_amount))
     columns = (Column("Project", "project"), Column("Commitment", "commitment"),
                Column("Vendor", "vendor"), Column("Invoice #", "number", sort=SubcontractorInvoice.number),
                Column("Billing Period", "period", sort=SubcontractorInvoice.period_start),
