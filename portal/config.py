@@ -54,10 +54,9 @@ def from_env(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "SAGE_SIM_TOLERANCE_PCT": env.get("SAGE_SIM_TOLERANCE_PCT", "0"),
         "SAGE_SIM_HOURLY_LIMIT": env.get("SAGE_SIM_HOURLY_LIMIT", "0"),
         "SAGE_SIM_RATE_WINDOW_SECONDS": int(env.get("SAGE_SIM_RATE_WINDOW_SECONDS", "3600")),
-        # pre-check before Accept: each tab page's Ready and Failed rows put to the connector's dry run
-        # the pre-check before Accept asks Sage (a dry run) for every Ready/Failed row a tab shows: off
-        # by default until it is cached, since it costs a few ms per row on every tab load
-        "SAGE_PRECHECK": env.get("SAGE_PRECHECK", "0") == "1",
+        # the pre-check before Accept asks Sage (a dry run) for every Ready/Failed row a tab shows; its
+        # answers are kept until Sage's side or the item changes, so a tab load costs one Sage read
+        "SAGE_PRECHECK": env.get("SAGE_PRECHECK", "1") == "1",
         # seconds before each retry of an export Sage turned away for a passing reason (its rate
         # limit, out of reach); after the last, Failed to Export
         "EXPORT_RETRY_DELAYS": env.get("EXPORT_RETRY_DELAYS", "30,120,600,1800"),

@@ -16,6 +16,10 @@ from tests.factories import PASSWORD
 # The Sage simulator's own database fixtures (db, databases, clock, make_sim).
 pytest_plugins = ["tests.sage_db"]
 
+# The pre-check before Accept (a dry run in Sage per row shown) is on in the portal; the tests about
+# it turn it on (precheck_on), every other page is tested without its badges and Sage reads.
+os.environ.setdefault("SAGE_PRECHECK", "0")
+
 PG_URL = os.environ.get("DATABASE_URL", "")
 USE_PG = PG_URL.startswith("postgresql")
 
@@ -154,7 +158,7 @@ def app(stack_env):
 
 @pytest.fixture
 def precheck_on(app):
-    """The pre-check before Accept on (SAGE_PRECHECK, off by default) for one test."""
+    """The pre-check before Accept on (SAGE_PRECHECK: on in the portal, off in the tests) for one test."""
     was = app.config["SAGE_PRECHECK"]
     app.config["SAGE_PRECHECK"] = True
     yield

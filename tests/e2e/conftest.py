@@ -55,7 +55,7 @@ def live_server(live_portal):
 
 @pytest.fixture
 def precheck_on(live_portal):
-    """The live portal with the pre-check before Accept (SAGE_PRECHECK, off by default)."""
+    """The live portal with the pre-check before Accept (SAGE_PRECHECK: on in the portal, off in the tests)."""
     was = live_portal.app.config["SAGE_PRECHECK"]
     live_portal.app.config["SAGE_PRECHECK"] = True
     yield

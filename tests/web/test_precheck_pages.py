@@ -26,7 +26,7 @@ ROLE_USERS = {"approver": dict(erp_level=ToolLevel.STANDARD, push=True),
               "standard": dict(erp_level=ToolLevel.STANDARD), "project_admin": {}}
 BADGE = "Sage would refuse"
 
-pytestmark = pytest.mark.usefixtures("precheck_on")  # off by default (SAGE_PRECHECK)
+pytestmark = pytest.mark.usefixtures("precheck_on")  # off in the tests (SAGE_PRECHECK)
 
 
 @pytest.fixture
