@@ -59,7 +59,7 @@ def upgrade():
 
     with op.batch_alter_table('subcontractor_invoice', schema=None) as batch_op:
         batch_op.add_column(sa.Column('contact_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('retainage_release', sa.Boolean(), server_default=sa.text('0'), nullable=False))
+        batch_op.add_column(sa.Column('retainage_release', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index(batch_op.f('ix_subcontractor_invoice_contact_id'), ['contact_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_subcontractor_invoice_contact_id_user_account'), 'user_account', ['contact_id'], ['id'])
 
