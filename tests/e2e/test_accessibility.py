@@ -57,6 +57,7 @@ NOT_PAGES = {
     "/projects/<int:project_id>/items/<type_key>/<int:item_id>/status": "a row's polled status",
     "/company/<type_key>/<int:item_id>/status": "a row's polled status",
     "/invoices/<int:invoice_id>/pdf": "the subcontractor's own PDF: a download, not a page",
+    "/erp/<type_key>/download.<any(csv, xlsx):fmt>": "the tab as CSV or Excel: a download, not a page",
 }
 NOT_PAGE_PREFIXES = ("/api/",)   # JSON
 NOT_PAGE_SUFFIXES = (".csv",)    # downloads
