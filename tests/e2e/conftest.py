@@ -8,6 +8,7 @@ Redis -> `flask worker` (a subprocess) -> the Sage simulator / the aiosmtpd inbo
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
@@ -137,13 +138,33 @@ def base_url(live_server):
     return live_server
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's report on its test (item.rep_call...), for fixtures that explain a failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def _refusal(response) -> str:
+    """A 4xx/5xx answer the page received, with what it said (its messages and field errors)."""
+    said = ""
+    try:
+        said = " | ".join(re.findall(r'class="(?:field-error|msg [a-z]+)"[^>]*>([^<]{1,200})', response.text()))
+    except Exception:   # noqa: BLE001 - a body already gone (a navigation) explains nothing
+        pass
+    return f"{response.status} {response.request.method} {response.url} {said}".strip()
+
+
 @pytest.fixture
-def open_as(new_context, base_url):
+def open_as(new_context, base_url, request):
     """open_as(user) -> a Page in a fresh browser context, signed in through the login form.
     Anything the Content-Security-Policy blocks on the way (an inline script or style, a
-    foreign source) fails the test at its end."""
+    foreign source) fails the test at its end. When the test fails, the error answers its pages
+    received are printed with it (what the portal refused, and why)."""
     from playwright.sync_api import expect
     blocked: list[str] = []
+    refused: list = []
 
     def open_(user, password: str = PASSWORD):
         context = new_context()
@@ -151,6 +172,7 @@ def open_as(new_context, base_url):
         page = context.new_page()
         page.on("console", lambda message: blocked.append(message.text)
                 if "Content Security Policy" in message.text else None)
+        page.on("response", lambda response: refused.append(response) if response.status >= 400 else None)
         page.goto("/login")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(password)
@@ -161,6 +183,9 @@ def open_as(new_context, base_url):
         page.wait_for_function("() => window.htmx !== undefined")  # clicks are htmx's from here
         return page
     yield open_
+    call = getattr(request.node, "rep_call", None)
+    if call is not None and call.failed and refused:
+        print("error answers the pages received:", *(_refusal(r) for r in refused), sep="\n  ")
     assert not blocked, f"blocked by the Content-Security-Policy: {blocked}"
 
 
