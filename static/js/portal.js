@@ -44,7 +44,11 @@ document.addEventListener("htmx:afterSettle", function (event) {
     delete rowsBefore[id];
     const row = document.getElementById(id);
     if (!row) return;
-    if (before.focused) {
+    // ...unless the user is already in the row's new form (a field clicked, typing begun): the
+    // focus moves once, never out from under them.
+    const active = document.activeElement;
+    const settled = active && row.contains(active) && active.closest(".inline-form");
+    if (before.focused && !settled) {
       const field = row.querySelector(".inline-form textarea, .inline-form input:not([type=hidden]), .inline-form select, .inline-form button");
       const target = field || row.querySelector("tr.item-row");
       if (target) target.focus();

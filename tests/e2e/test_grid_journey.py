@@ -116,3 +116,23 @@ def test_filter_download_and_keyboard_at_1024(session, sim, open_as):
     expect(failed.locator("details")).to_have_count(1)
     expect(failed.locator("details")).not_to_have_attribute("open", "")
     in_view_across(page, failed)
+
+
+def test_the_focus_never_moves_out_from_under_a_user_already_typing(session, sim, open_as):
+    """The focus moves into a row's new form once it settles; a user already in one of its fields
+    by then (a click, typing begun) keeps their place: their text never lands in another field."""
+    setup = f.Setup(session, sim)
+    admin = f.make_user(session)
+    f.member(session, admin, setup.project, ToolLevel.ADMIN)
+    invoice = setup.invoice(session, admin)
+    erp_id = services.send(session, admin, KEY, invoice.id).id
+    page = open_as(f.approver(session))
+    open_tab(page, "Subcontractor Invoices", KEY)
+    page.evaluate("htmx.config.defaultSettleDelay = 600")   # a slow settle, for a user quicker than it
+    tab_row(page, erp_id).get_by_role("link", name="Accept").click()
+    form = page.get_by_role("form", name=f"Accept invoice {invoice.number}")
+    form.get_by_label("Description").fill("October pay app")
+    page.wait_for_timeout(900)   # past the settle
+    expect(form.get_by_label("Description")).to_be_focused()
+    expect(form.get_by_label("ERP ID")).to_have_value(invoice.number)
+    expect(form.get_by_label("Description")).to_have_value("October pay app")
