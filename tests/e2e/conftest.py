@@ -161,10 +161,13 @@ def open_as(new_context, base_url, request):
     """open_as(user) -> a Page in a fresh browser context, signed in through the login form.
     Anything the Content-Security-Policy blocks on the way (an inline script or style, a
     foreign source) fails the test at its end. When the test fails, the error answers its pages
-    received are printed with it (what the portal refused, and why)."""
+    received are printed with it (what the portal refused, and why), and the requests that were
+    never answered."""
     from playwright.sync_api import expect
     blocked: list[str] = []
     refused: list = []
+    asked: dict = {}        # POSTs sent and not answered yet
+    failed: list[str] = []  # requests that never got an answer (aborted, connection lost)
 
     def open_(user, password: str = PASSWORD):
         context = new_context()
@@ -173,6 +176,9 @@ def open_as(new_context, base_url, request):
         page.on("console", lambda message: blocked.append(message.text)
                 if "Content Security Policy" in message.text else None)
         page.on("response", lambda response: refused.append(response) if response.status >= 400 else None)
+        page.on("request", lambda r: asked.__setitem__(id(r), r) if r.method == "POST" else None)
+        page.on("requestfinished", lambda r: asked.pop(id(r), None))
+        page.on("requestfailed", lambda r: failed.append(f"{r.method} {r.url}: {r.failure}"))
         page.goto("/login")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(password)
@@ -184,8 +190,11 @@ def open_as(new_context, base_url, request):
         return page
     yield open_
     call = getattr(request.node, "rep_call", None)
-    if call is not None and call.failed and refused:
-        print("error answers the pages received:", *(_refusal(r) for r in refused), sep="\n  ")
+    if call is not None and call.failed:
+        if refused:
+            print("error answers the pages received:", *(_refusal(r) for r in refused), sep="\n  ")
+        if asked or failed:
+            print("requests never answered:", *(f"{r.method} {r.url}" for r in asked.values()), *failed, sep="\n  ")
     assert not blocked, f"blocked by the Content-Security-Policy: {blocked}"
 
 
