@@ -214,3 +214,6 @@ def test_a_new_invoice_bills_for_the_open_period_or_the_one_its_invitation_names
     named = text(web.get(f"{url}?period={past_id}"))
     assert 'name="period_start" value="2026-09-01"' in named and 'name="billing_date" value="2026-09-25"' in named
     assert web.get(f"{url}?period=999999").status_code == 404
+    # beyond the database's integers (or no number at all): no period named, the open one
+    for junk in ("99999999999999999999", "abc"):
+        assert 'name="period_start" value="2026-10-01"' in text(web.get(f"{url}?period={junk}"))

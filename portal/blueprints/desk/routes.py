@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.domain import attention
+from portal.domain.values import as_id
 from portal.extensions import db
 from portal.web import page_arg, render
 
@@ -23,7 +24,7 @@ def _rule() -> attention.StuckRule:
 @login_required
 def index():
     """Every rejected, failed or stuck item on the user's Admin projects, filtered by project and type."""
-    view = attention.desk(db.session(), current_user, _rule(), project_id=request.args.get("project", type=int),
+    view = attention.desk(db.session(), current_user, _rule(), project_id=as_id(request.args.get("project")),
                           type_key=request.args.get("type") or None, page=page_arg())
     return render("desk/index.html", "attention_list", desk=view, kinds=attention.KINDS)
 

@@ -10,6 +10,7 @@ from portal.domain.errors import Invalid
 from portal.domain.invoice_lines import CONFIRM, LABELS
 from portal.domain.invoice_review import DECISIONS
 from portal.domain.models import InvoiceStatus
+from portal.domain.values import as_id
 from portal.extensions import db
 from portal.web import notices, render
 
@@ -42,7 +43,7 @@ def _form_page(target: dict, done, project_id: int | None = None):
     form = request.form.to_dict()
     if request.method == "GET":
         shown = invoicing.sheet(session, current_user, project_id=project_id,
-                                period_id=request.args.get("period", type=int), **target)
+                                period_id=as_id(request.args.get("period")), **target)
     else:
         op = form.get("op", "save")
         if op != "recalc":
