@@ -81,6 +81,16 @@ class Sheet:
     def revising(self) -> bool:
         return any(ln.locked for ln in self.lines)
 
+    @property
+    def sent_back(self) -> bool:
+        """Revise and Resubmit: the contact changes the lines marked and resubmits."""
+        return self.invoice is not None and self.invoice.status == InvoiceStatus.REVISE_AND_RESUBMIT
+
+    @property
+    def under_review(self) -> bool:
+        """Submitted and waiting for the administrator's line review."""
+        return self.invoice is not None and self.invoice.status == InvoiceStatus.UNDER_REVIEW
+
 
 # ---- loading and access ----------------------------------------------------------------
 
